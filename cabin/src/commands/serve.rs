@@ -1,0 +1,54 @@
+//! `cabin serve vehicle-bus`: the service as its systemd unit runs it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cabin_vehicle_bus::{serve, ServeOptions};
+use cabin_vehicle_sim::DriveProfile;
+use clap::Args;
+
+use crate::ConfigArgs;
+
+#[derive(Debug, Args)]
+pub struct VehicleBusArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Drive profile of the simulator: parked, city, highway, or a TOML file [default: the overlay's]
+    #[arg(long, env = "CABIN_DRIVE_PROFILE")]
+    drive_profile: Option<String>,
+    /// Feed CAN-mapped signals from a `candump -L` log instead of the overlay's interface
+    #[arg(long, env = "CABIN_CAN_REPLAY")]
+    can_replay: Option<PathBuf>,
+}
+
+pub async fn vehicle_bus(args: VehicleBusArgs) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(&args.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
+    let drive_profile = args.drive_profile.as_deref().map(DriveProfile::named_or_file).transpose()?;
+    let service = serve(config, ServeOptions { drive_profile, can_replay: args.can_replay, bus_address: None })
+        .await
+        .context("vehicle bus not started")?;
+    // Tell systemd (Type=notify) we serve; outside systemd this does nothing.
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    wait_for_shutdown().await;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("vehicle bus stopping");
+    drop(service);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Until SIGTERM (systemd) or Ctrl-C.
+pub async fn wait_for_shutdown() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; stop with Ctrl-C");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

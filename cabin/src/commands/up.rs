@@ -1,0 +1,119 @@
+//! `cabin up`: the whole assistant on embedded defaults in one process, for a first look. For now
+//! that is the vehicle bus with the simulated car on a private bus, and a console that shows
+//! every signal change and takes commands.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cabin_private_bus::PrivateBus;
+use cabin_vehicle_bus::{serve, ServeOptions};
+use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
+use cabin_vehicle_config::{SignalKind, Value};
+use cabin_vehicle_sim::DriveProfile;
+use clap::Args;
+use futures_util::StreamExt;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::output::{time_of_day, with_unit};
+use crate::ConfigArgs;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Drive profile of the simulator: parked, city, highway, or a TOML file
+    #[arg(long)]
+    drive_profile: Option<String>,
+}
+
+const HELP: &str = "commands: get PATH | set PATH VALUE | list [GLOB] | drive KMH [RAMP_S] | park | help | quit";
+/// Sensors that change continuously while driving are shown at most this often.
+const SENSOR_EVERY: Duration = Duration::from_secs(1);
+
+pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(&args.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
+    let drive_profile = args.drive_profile.as_deref().map(DriveProfile::named_or_file).transpose()?;
+    let bus = PrivateBus::start()?;
+    let service = serve(config, ServeOptions { drive_profile, can_replay: None, bus_address: Some(bus.address().to_string()) })
+        .await
+        .context("vehicle bus not started")?;
+    let client = VehicleBusClient::connect_to(bus.address()).await?;
+    let sensors: Vec<String> = service.store.config().catalog.signals.values().filter(|s| s.kind != SignalKind::Actuator).map(|s| s.path.clone()).collect();
+
+    println!("Cabin is up: the vehicle bus serves a simulated car on a private D-Bus.");
+    println!("From another terminal:  export DBUS_SYSTEM_BUS_ADDRESS='{}'", bus.address());
+    println!("                        cabin signals list   |   cabin signals watch   |   cabin sim drive 100");
+    println!("{HELP}");
+
+    let mut changes = Box::pin(client.watch("Vehicle.**").await?);
+    let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    let mut last_shown: HashMap<String, Instant> = HashMap::new();
+    let shutdown = super::serve::wait_for_shutdown();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(change) = changes.next() => {
+                if sensors.contains(&change.path) {
+                    let now = Instant::now();
+                    if last_shown.get(&change.path).is_some_and(|t| now.duration_since(*t) < SENSOR_EVERY) {
+                        continue;
+                    }
+                    last_shown.insert(change.path.clone(), now);
+                }
+                println!("{}  {} = {}", time_of_day(change.timestamp_us), change.path, change.value);
+            }
+            line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(line)) => {
+                    if line.trim() == "quit" || line.trim() == "exit" {
+                        break;
+                    }
+                    if let Err(e) = console_command(&client, line.trim()).await {
+                        let prefix = if matches!(e, ClientError::Refused { .. }) { "refused" } else { "error" };
+                        println!("{prefix}: {e}");
+                    }
+                }
+                // No console (stdin closed): keep serving until stopped.
+                Ok(None) | Err(_) => stdin_open = false,
+            },
+        }
+    }
+    println!("Cabin is stopping.");
+    drop(service);
+    drop(bus);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn console_command(client: &VehicleBusClient, line: &str) -> Result<(), ClientError> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        [] => {}
+        ["get", path] => {
+            let reading = client.get(path).await?;
+            let unit = client.describe(path).await?.into_iter().next().and_then(|i| i.unit);
+            println!("{path} = {}", with_unit(&reading.value, unit.as_deref()));
+        }
+        ["set", path, value] => {
+            let accepted = client.set(path, &Value::from_text(value)).await?;
+            println!("{path} <- {accepted} (accepted)");
+        }
+        ["list"] | ["list", _] => {
+            let pattern = words.get(1).copied().unwrap_or("Vehicle.**");
+            for info in client.describe(pattern).await? {
+                let value = info.value.as_ref().map(|v| with_unit(v, info.unit.as_deref())).unwrap_or_else(|| "-".into());
+                println!("{}  {}  {}", info.path, value, if info.actuatable { "settable" } else { "" });
+            }
+        }
+        ["drive", speed] | ["drive", speed, _] => {
+            let speed: f64 = speed.parse().map_err(|_| ClientError::Protocol(format!("'{speed}' is not a speed in km/h")))?;
+            let ramp: f64 = words.get(2).and_then(|r| r.parse().ok()).unwrap_or(0.0);
+            client.drive(speed, ramp).await?;
+        }
+        ["park"] => client.drive(0.0, 0.0).await?,
+        _ => println!("{HELP}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! `cabin`: every Cabin service and tool behind one binary. This file only parses flags and hands
+//! each subcommand to its module; the work lives in the library crates.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cabin", version, about = "Cabin, the in-car assistant runtime", propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run Cabin on its embedded defaults: a private bus, the simulated vehicle, a live console.
+    Up(commands::up::UpArgs),
+    /// Run one service, as its systemd unit does.
+    #[command(subcommand)]
+    Serve(ServeCommand),
+    /// Read, actuate and watch vehicle signals through the vehicle bus.
+    #[command(subcommand)]
+    Signals(commands::signals::SignalsCommand),
+    /// Drive the simulated vehicle (root or the service's own user).
+    #[command(subcommand)]
+    Sim(commands::sim::SimCommand),
+    /// Check and print vehicle configuration (VSS catalog, OEM overlays, DBC mapping).
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ServeCommand {
+    /// The vehicle bus: VSS signals over D-Bus as org.cabin.VehicleBus1.
+    VehicleBus(commands::serve::VehicleBusArgs),
+}
+
+/// Where the vehicle configuration comes from; the embedded defaults when nothing is given.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArgs {
+    /// VSS catalog in vss-tools JSON form [default: the embedded VSS 4.0 catalog]
+    #[arg(long, env = "CABIN_VSS_CATALOG")]
+    catalog: Option<PathBuf>,
+    /// OEM overlay (TOML), applied in order; repeatable [default: the embedded overlay]
+    #[arg(long = "overlay", env = "CABIN_OVERLAY", value_delimiter = ':')]
+    overlays: Vec<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Services log what they do; tools and the console speak for themselves.
+    let default_level = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CABIN_LOG").unwrap_or_else(|_| default_level.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Up(args) => commands::up::run(args).await,
+            Command::Serve(ServeCommand::VehicleBus(args)) => commands::serve::vehicle_bus(args).await,
+            Command::Signals(command) => commands::signals::run(command).await,
+            Command::Sim(command) => commands::sim::run(command).await,
+            Command::Config(command) => commands::config::run(command),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! `org.cabin.VehicleBus1` and its `.Simulator` companion: thin wrappers that resolve the caller,
+//! call the store, and name its errors.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cabin_signal_store::{Reading, SignalStore};
+use cabin_vehicle_bus_client::wire::{from_variant, owned, to_variant};
+use cabin_vehicle_config::Value;
+use cabin_vehicle_sim::{DriveProfile, SimulatorHandle};
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::zvariant::{OwnedValue, Value as Variant};
+
+use crate::caller::CallerResolver;
+use crate::errors::BusError;
+
+#[derive(Debug)]
+pub struct VehicleBusInterface {
+    pub(crate) store: Arc<SignalStore>,
+    pub(crate) callers: Arc<CallerResolver>,
+}
+
+#[zbus::interface(name = "org.cabin.VehicleBus1")]
+impl VehicleBusInterface {
+    async fn get(&self, #[zbus(header)] header: Header<'_>, path: &str) -> Result<(OwnedValue, u64), BusError> {
+        let caller = self.callers.resolve(&header).await?;
+        let reading = self.store.get(&caller, path)?;
+        let sample = reading.current.ok_or_else(|| BusError::NoValue(format!("{path} has no value yet")))?;
+        Ok((owned(to_variant(&sample.value, reading.spec.datatype)), sample.timestamp_us))
+    }
+
+    async fn set(&self, #[zbus(header)] header: Header<'_>, path: &str, value: OwnedValue) -> Result<OwnedValue, BusError> {
+        let caller = self.callers.resolve(&header).await?;
+        let requested = from_variant(&value).ok_or_else(|| BusError::WrongType(format!("{path}: a signal value is a boolean, number or string, not {}", value.value_signature())))?;
+        match self.store.actuate(&caller, path, &requested) {
+            Ok(accepted) => {
+                tracing::info!(path, value = %accepted, uid = ?caller.uid, names = ?caller.bus_names, "actuation accepted");
+                let datatype = self.store.config().catalog.signals[path].datatype;
+                Ok(owned(to_variant(&accepted, datatype)))
+            }
+            Err(refused) => {
+                tracing::warn!(path, value = %requested, uid = ?caller.uid, names = ?caller.bus_names, reason = %refused, "actuation refused");
+                Err(refused.into())
+            }
+        }
+    }
+
+    async fn list(&self, #[zbus(header)] header: Header<'_>, pattern: &str) -> Result<Vec<String>, BusError> {
+        let caller = self.callers.resolve(&header).await?;
+        Ok(self.store.list(&caller, pattern)?.into_iter().map(|r| r.spec.path).collect())
+    }
+
+    async fn describe(&self, #[zbus(header)] header: Header<'_>, pattern: &str) -> Result<Vec<HashMap<String, OwnedValue>>, BusError> {
+        let caller = self.callers.resolve(&header).await?;
+        let readings = self.store.list(&caller, pattern)?;
+        Ok(readings.iter().map(|r| describe(r, self.store.may_actuate(&caller, &r.spec.path))).collect())
+    }
+
+    #[zbus(signal)]
+    pub async fn changed(emitter: &SignalEmitter<'_>, path: &str, value: &Variant<'_>, timestamp_us: u64) -> zbus::Result<()>;
+}
+
+fn describe(reading: &Reading, actuatable: bool) -> HashMap<String, OwnedValue> {
+    let spec = &reading.spec;
+    let typed = |v: &Value| owned(to_variant(v, spec.datatype));
+    let mut fields = HashMap::new();
+    let mut text = |key: &str, value: &str| {
+        fields.insert(key.to_string(), owned(Variant::from(value.to_string())));
+    };
+    text("path", &spec.path);
+    text("type", spec.kind.name());
+    text("datatype", spec.datatype.name());
+    text("description", &spec.description);
+    if let Some(unit) = &spec.unit {
+        text("unit", unit);
+    }
+    for (key, value) in [("min", &spec.min), ("max", &spec.max), ("target", &reading.target)] {
+        if let Some(value) = value {
+            fields.insert(key.into(), typed(value));
+        }
+    }
+    if let Some(allowed) = &spec.allowed {
+        let items: Vec<Variant<'static>> = allowed.iter().map(|v| Variant::from(owned(to_variant(v, spec.datatype)))).collect();
+        fields.insert("allowed".into(), owned(Variant::from(items)));
+    }
+    if let Some(sample) = &reading.current {
+        fields.insert("value".into(), typed(&sample.value));
+        fields.insert("timestamp_us".into(), owned(Variant::U64(sample.timestamp_us)));
+    }
+    fields.insert("actuatable".into(), owned(Variant::Bool(actuatable)));
+    fields
+}
+
+/// Drives the simulated vehicle; for local diagnostics only (root or the service's own user).
+#[derive(Debug)]
+pub struct SimulatorInterface {
+    pub(crate) simulator: SimulatorHandle,
+    pub(crate) callers: Arc<CallerResolver>,
+}
+
+impl SimulatorInterface {
+    async fn check(&self, header: &Header<'_>) -> Result<(), BusError> {
+        let caller = self.callers.resolve(header).await?;
+        if caller.is_service_user || caller.uid == Some(0) {
+            Ok(())
+        } else {
+            Err(BusError::NotPermitted("only root or the service's own user may drive the simulator".into()))
+        }
+    }
+}
+
+#[zbus::interface(name = "org.cabin.VehicleBus1.Simulator")]
+impl SimulatorInterface {
+    async fn drive(&self, #[zbus(header)] header: Header<'_>, speed_kmh: f64, ramp_s: f64) -> Result<(), BusError> {
+        self.check(&header).await?;
+        if !(0.0..=400.0).contains(&speed_kmh) || !(0.0..=3600.0).contains(&ramp_s) {
+            return Err(BusError::OutOfRange(format!("speed {speed_kmh} km/h over {ramp_s} s: speed must be 0..400, ramp 0..3600")));
+        }
+        tracing::info!(speed_kmh, ramp_s, "simulator drive");
+        self.simulator.set_profile(DriveProfile::cruise(speed_kmh, ramp_s));
+        Ok(())
+    }
+
+    async fn load_profile(&self, #[zbus(header)] header: Header<'_>, profile: &str) -> Result<(), BusError> {
+        self.check(&header).await?;
+        let profile = DriveProfile::from_toml("profile", profile).map_err(|e| BusError::InvalidArgument(e.to_string()))?;
+        self.simulator.set_profile(profile);
+        Ok(())
+    }
+}
