@@ -217,6 +217,15 @@ fn a_dead_bus_or_a_missing_service_is_one_clear_line() {
 }
 
 #[test]
+fn the_service_exits_with_an_error_when_its_bus_dies() {
+    let bus = PrivateBus::start().unwrap();
+    let mut service = VehicleBus::start(&bus, &[]);
+    drop(bus);
+    let status = service.exit_within(std::time::Duration::from_secs(10)).expect("the service noticed its bus is gone");
+    assert!(!status.success(), "a lost bus is a failure, so that systemd restarts the service");
+}
+
+#[test]
 fn a_second_vehicle_bus_on_the_same_bus_refuses_to_start() {
     let bus = PrivateBus::start().unwrap();
     let _first = VehicleBus::start(&bus, &[]);

@@ -69,8 +69,16 @@ impl VehicleBus {
         }
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+    /// Waits up to `limit` for the service to exit by itself.
+    pub fn exit_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 }
 

@@ -30,7 +30,12 @@ pub async fn vehicle_bus(args: VehicleBusArgs) -> anyhow::Result<ExitCode> {
         .context("vehicle bus not started")?;
     // Tell systemd (Type=notify) we serve; outside systemd this does nothing.
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
-    wait_for_shutdown().await;
+    tokio::select! {
+        _ = wait_for_shutdown() => {}
+        lost = service.bus_lost(std::time::Duration::from_secs(1)) => {
+            anyhow::bail!("lost the D-Bus connection, stopping: {lost}");
+        }
+    }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("vehicle bus stopping");
     drop(service);

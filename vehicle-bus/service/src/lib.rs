@@ -98,6 +98,23 @@ pub async fn serve(config: VehicleConfig, options: ServeOptions) -> Result<Vehic
     Ok(VehicleBusService { store, connection, simulator })
 }
 
+impl VehicleBusService {
+    /// Returns when the bus connection is gone (the daemon died or dropped us), checking every
+    /// `period`. A service without its bus serves nobody; it should exit so that systemd restarts it.
+    pub async fn bus_lost(&self, period: std::time::Duration) -> zbus::Error {
+        let dbus = match zbus::fdo::DBusProxy::new(&self.connection).await {
+            Ok(dbus) => dbus,
+            Err(e) => return e,
+        };
+        loop {
+            tokio::time::sleep(period).await;
+            if let Err(e) = dbus.get_id().await {
+                return e.into();
+            }
+        }
+    }
+}
+
 fn start_can(store: &Arc<SignalStore>, mapping: CanMapping, replay: Option<PathBuf>) {
     let requests = store.attach_backend(BackendKind::Can);
     match (replay, store.config().can.as_ref().and_then(|c| c.interface.clone())) {

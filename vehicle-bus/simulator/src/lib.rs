@@ -160,8 +160,12 @@ async fn move_one(store: Arc<SignalStore>, request: ActuationRequest) {
                 let _ = store.update(path, &Value::Float(at.round()));
             }
         }
-        (Motion::Travel(_), ..) | (Motion::After(_), ..) => {
-            let Motion::After(delay) = motion_of(path) else { unreachable!() };
+        (motion, ..) => {
+            // A travelling actuator with no numeric position to travel from simply arrives.
+            let delay = match motion {
+                Motion::After(delay) => delay,
+                Motion::Travel(_) => TICK,
+            };
             sleep(delay).await;
             if let Err(e) = store.update(path, &request.value) {
                 tracing::warn!(error = %e, "simulator could not apply an actuation");
