@@ -112,10 +112,8 @@ fn watch_shows_the_changes_of_the_signals_asked_for() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(cabin(&bus, &["signals", "set", "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked", "false"]).status.success());
     assert!(cabin(&bus, &["signals", "set", "Vehicle.Cabin.Door.Row2.PassengerSide.Window.Position", "100"]).status.success());
-    let lines: Vec<serde_json::Value> = BufReader::new(watcher.stdout.take().unwrap())
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        BufReader::new(watcher.stdout.take().unwrap()).lines().map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
     assert!(watcher.wait().unwrap().success());
     assert_eq!(lines.len(), 4);
     let mut previous = 0.0;
@@ -146,12 +144,17 @@ fn list_shows_what_the_caller_may_read_and_set() {
 #[test]
 fn an_invalid_configuration_stops_the_service_before_it_starts() {
     let bus = PrivateBus::start().unwrap();
-    let (_dir, overlay) = temp_file("bad.toml", "[[interlock]]\nname = \"x\"\npaths = [\"Vehicle.Cabin.Door.*.*.Window.Positon\"]\nreason = \"typo\"\n");
+    let (_dir, overlay) =
+        temp_file("bad.toml", "[[interlock]]\nname = \"x\"\npaths = [\"Vehicle.Cabin.Door.*.*.Window.Positon\"]\nreason = \"typo\"\n");
     let run = cabin(&bus, &["serve", "vehicle-bus", "--overlay", overlay.to_str().unwrap()]);
     assert!(!run.status.success());
     let message = stderr(&run);
     assert!(message.contains("invalid vehicle configuration, not starting"), "{message}");
-    assert!(message.contains(&format!("{}:3: interlock 'x'.paths: 'Vehicle.Cabin.Door.*.*.Window.Positon' matches no signal", overlay.display())), "{message}");
+    assert!(
+        message
+            .contains(&format!("{}:3: interlock 'x'.paths: 'Vehicle.Cabin.Door.*.*.Window.Positon' matches no signal", overlay.display())),
+        "{message}"
+    );
     assert!(cabin(&bus, &["signals", "get", "Vehicle.Speed"]).status.code() != Some(0));
 }
 
@@ -163,7 +166,8 @@ fn config_check_reports_every_error_and_accepts_the_can_example() {
     assert!(good.status.success(), "{}", stderr(&good));
     assert_eq!(json(&good)["can_mapped"], 7);
 
-    let (_dir, overlay) = temp_file("two-errors.toml", "default_backend = \"flexray\"\n[[role]]\nname = \"r\"\nread = [\"Vehicle.Nothing\"]\n");
+    let (_dir, overlay) =
+        temp_file("two-errors.toml", "default_backend = \"flexray\"\n[[role]]\nname = \"r\"\nread = [\"Vehicle.Nothing\"]\n");
     let bad = cabin(&bus, &["config", "check", overlay.to_str().unwrap(), "--json"]);
     assert!(!bad.status.success());
     let report = json(&bad);

@@ -16,7 +16,11 @@ pub fn time_of_day(timestamp_us: u64) -> String {
 pub fn age(timestamp_us: u64) -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
     let seconds = now.saturating_sub(timestamp_us) as f64 / 1e6;
-    if seconds < 60.0 { format!("{seconds:.1} s ago") } else { format!("{:.0} min ago", seconds / 60.0) }
+    if seconds < 60.0 {
+        format!("{seconds:.1} s ago")
+    } else {
+        format!("{:.0} min ago", seconds / 60.0)
+    }
 }
 
 pub fn with_unit(value: &Value, unit: Option<&str>) -> String {

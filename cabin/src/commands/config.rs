@@ -32,11 +32,12 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ConfigCommand::Check { files, json } => {
-            let (catalogs, overlays): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|f| f.extension().is_some_and(|e| e == "json"));
+            let (catalogs, overlays): (Vec<PathBuf>, Vec<PathBuf>) =
+                files.into_iter().partition(|f| f.extension().is_some_and(|e| e == "json"));
             if catalogs.len() > 1 {
                 anyhow::bail!("give at most one catalog (.json); got {}", catalogs.len());
             }
-            if let Some(other) = overlays.iter().find(|f| !f.extension().is_some_and(|e| e == "toml")) {
+            if let Some(other) = overlays.iter().find(|f| f.extension().is_none_or(|e| e != "toml")) {
                 anyhow::bail!("{}: not a catalog (.json) or an overlay (.toml)", other.display());
             }
             let args = ConfigArgs { catalog: catalogs.into_iter().next(), overlays };

@@ -22,10 +22,7 @@ pub fn load_config(args: &ConfigArgs) -> Result<VehicleConfig, ConfigErrors> {
     let overlays: Vec<Source> = if args.overlays.is_empty() {
         vec![embedded_overlay()]
     } else {
-        args.overlays
-            .iter()
-            .filter_map(|path| Source::read(path).map_err(|e| errors.push(e)).ok())
-            .collect()
+        args.overlays.iter().filter_map(|path| Source::read(path).map_err(|e| errors.push(e)).ok()).collect()
     };
     match VehicleConfig::load(&catalog, &overlays) {
         Ok(config) if errors.is_empty() => Ok(config),

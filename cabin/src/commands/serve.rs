@@ -23,7 +23,8 @@ pub struct VehicleBusArgs {
 }
 
 pub async fn vehicle_bus(args: VehicleBusArgs) -> anyhow::Result<ExitCode> {
-    let config = super::load_config(&args.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
+    let config =
+        super::load_config(&args.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
     let drive_profile = args.drive_profile.as_deref().map(DriveProfile::named_or_file).transpose()?;
     let service = serve(config, ServeOptions { drive_profile, can_replay: args.can_replay, bus_address: None })
         .await

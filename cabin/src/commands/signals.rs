@@ -69,7 +69,10 @@ impl ClientArgs {
 
 pub async fn run(command: SignalsCommand) -> anyhow::Result<ExitCode> {
     let json = match &command {
-        SignalsCommand::Get { client, .. } | SignalsCommand::Set { client, .. } | SignalsCommand::List { client, .. } | SignalsCommand::Watch { client, .. } => client.json,
+        SignalsCommand::Get { client, .. }
+        | SignalsCommand::Set { client, .. }
+        | SignalsCommand::List { client, .. }
+        | SignalsCommand::Watch { client, .. } => client.json,
     };
     match execute(command).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
@@ -117,7 +120,9 @@ async fn execute(command: SignalsCommand) -> Result<(), ClientError> {
                     }
                 };
                 if reached.is_none() {
-                    return Err(ClientError::Protocol(format!("{path}: accepted {accepted}, but the vehicle did not report it within {seconds} s")));
+                    return Err(ClientError::Protocol(format!(
+                        "{path}: accepted {accepted}, but the vehicle did not report it within {seconds} s"
+                    )));
                 }
             }
             if client.json {

@@ -67,7 +67,12 @@ pub async fn replay_log(mapping: &CanMapping, store: &SignalStore, log: &Path, p
 /// out. A missing or failing interface is logged and reopened; meanwhile the store refuses
 /// actuation of CAN signals, and a request already queued is dropped: a stale command must not
 /// fire later.
-pub async fn run_socketcan(interface: String, mut mapping: CanMapping, store: Arc<SignalStore>, mut requests: mpsc::UnboundedReceiver<ActuationRequest>) {
+pub async fn run_socketcan(
+    interface: String,
+    mut mapping: CanMapping,
+    store: Arc<SignalStore>,
+    mut requests: mpsc::UnboundedReceiver<ActuationRequest>,
+) {
     loop {
         let socket = match socketcan::tokio::CanSocket::open(&interface) {
             Ok(socket) => socket,

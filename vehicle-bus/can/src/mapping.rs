@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use can_dbc::{ByteOrder, Dbc, MessageId, ValueType};
 use cabin_vehicle_config::{BackendKind, ConfigError, ConfigErrors, SignalKind, SignalSpec, Source, Value, VehicleConfig};
+use can_dbc::{ByteOrder, Dbc, MessageId, ValueType};
 
 use crate::bits::{BitLayout, Order};
 
@@ -37,7 +37,11 @@ impl Codec {
 
     fn raw_range(&self) -> (i128, i128) {
         let bits = self.layout.size;
-        if self.signed { (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1) } else { (0, (1i128 << bits) - 1) }
+        if self.signed {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        }
     }
 
     fn read(&self, data: &[u8]) -> Option<i64> {
@@ -131,7 +135,14 @@ impl CanMapping {
             let error = |field: &str, message: String| ConfigError::new(&map.file, map.line, format!("can.signal.{field}"), message);
             let spec = &config.catalog.signals[&map.path];
             if config.backend_of(&map.path) != BackendKind::Can {
-                errors.push(error("path", format!("{} is fed by the {} backend; add it to a [[feed]] with backend = \"can\"", map.path, config.backend_of(&map.path).name())));
+                errors.push(error(
+                    "path",
+                    format!(
+                        "{} is fed by the {} backend; add it to a [[feed]] with backend = \"can\"",
+                        map.path,
+                        config.backend_of(&map.path).name()
+                    ),
+                ));
                 continue;
             }
             let inbound = match find_signal(&dbc, &map.message, &map.signal, &dbc_source.name) {
@@ -141,7 +152,11 @@ impl CanMapping {
                         errors.push(error("signal", m));
                         continue;
                     }
-                    let codes = map.values.iter().filter_map(|(text, raw)| Some((*raw, Value::from_text(text).coerce(spec.datatype).ok()?))).collect();
+                    let codes = map
+                        .values
+                        .iter()
+                        .filter_map(|(text, raw)| Some((*raw, Value::from_text(text).coerce(spec.datatype).ok()?)))
+                        .collect();
                     (FrameId::from(message.id), Inbound { path: Arc::from(map.path.as_str()), spec: spec.clone(), codec, codes })
                 }
                 Err(m) => {
@@ -160,12 +175,19 @@ impl CanMapping {
                             errors.push(error("command", m));
                             continue;
                         }
-                        mapping.outbound.insert(map.path.clone(), Outbound { frame: message.id.into(), length: message.size as usize, codec, codes });
+                        mapping
+                            .outbound
+                            .insert(map.path.clone(), Outbound { frame: message.id.into(), length: message.size as usize, codec, codes });
                     }
                     Err(m) => errors.push(error("command", m)),
                 },
-                (Some(_), kind) => errors.push(error("command", format!("{} is a {}; only actuators take commands", map.path, kind.name()))),
-                (None, SignalKind::Actuator) => errors.push(error("command", format!("actuator {} needs a command = {{ message, signal }} to be actuated over CAN", map.path))),
+                (Some(_), kind) => {
+                    errors.push(error("command", format!("{} is a {}; only actuators take commands", map.path, kind.name())))
+                }
+                (None, SignalKind::Actuator) => errors.push(error(
+                    "command",
+                    format!("actuator {} needs a command = {{ message, signal }} to be actuated over CAN", map.path),
+                )),
                 (None, _) => {}
             }
         }
@@ -174,7 +196,12 @@ impl CanMapping {
         for spec in config.catalog.signals.values() {
             if config.backend_of(&spec.path) == BackendKind::Can && !mapped.contains(&spec.path.as_str()) {
                 let (file, line) = config.catalog.origins.get(&spec.path).cloned().unwrap_or_default();
-                errors.push(ConfigError::new(&file, line, &spec.path, "fed by the can backend but mapped to no CAN signal ([[can.signal]])"));
+                errors.push(ConfigError::new(
+                    &file,
+                    line,
+                    &spec.path,
+                    "fed by the can backend but mapped to no CAN signal ([[can.signal]])",
+                ));
             }
         }
         errors.into_result(mapping)
@@ -191,7 +218,9 @@ impl CanMapping {
             };
             let value = if signal.codes.is_empty() {
                 let physical = raw as f64 * signal.codec.factor + signal.codec.offset;
-                let physical = if signal.spec.datatype.is_numeric() && !matches!(signal.spec.datatype, cabin_vehicle_config::Datatype::Float | cabin_vehicle_config::Datatype::Double) {
+                let physical = if signal.spec.datatype.is_numeric()
+                    && !matches!(signal.spec.datatype, cabin_vehicle_config::Datatype::Float | cabin_vehicle_config::Datatype::Double)
+                {
                     physical.round()
                 } else {
                     physical
@@ -215,7 +244,8 @@ impl CanMapping {
             let physical = value.as_f64().ok_or_else(|| EncodeError::NoCode { path: path.to_string(), value: value.clone() })?;
             ((physical - out.codec.offset) / out.codec.factor).round() as i128
         } else {
-            let code = out.codes.get(&value.to_string()).ok_or_else(|| EncodeError::NoCode { path: path.to_string(), value: value.clone() })?;
+            let code =
+                out.codes.get(&value.to_string()).ok_or_else(|| EncodeError::NoCode { path: path.to_string(), value: value.clone() })?;
             i128::from(*code)
         };
         let (lo, hi) = out.codec.raw_range();
@@ -228,13 +258,28 @@ impl CanMapping {
     }
 }
 
-fn find_signal<'a>(dbc: &'a Dbc, message: &str, signal: &str, dbc_name: &str) -> Result<(&'a can_dbc::Message, &'a can_dbc::Signal), String> {
+fn find_signal<'a>(
+    dbc: &'a Dbc,
+    message: &str,
+    signal: &str,
+    dbc_name: &str,
+) -> Result<(&'a can_dbc::Message, &'a can_dbc::Signal), String> {
     let msg = dbc.messages.iter().find(|m| m.name == message).ok_or_else(|| format!("no message '{message}' in {dbc_name}"))?;
-    let sig = msg.signals.iter().find(|s| s.name == signal).ok_or_else(|| format!("no signal '{signal}' in message '{message}' of {dbc_name}"))?;
+    let sig = msg
+        .signals
+        .iter()
+        .find(|s| s.name == signal)
+        .ok_or_else(|| format!("no signal '{signal}' in message '{message}' of {dbc_name}"))?;
     Ok((msg, sig))
 }
 
-fn check_codec(codec: &Codec, message: &can_dbc::Message, spec: &SignalSpec, codes: &BTreeMap<String, i64>, signal: &str) -> Result<(), String> {
+fn check_codec(
+    codec: &Codec,
+    message: &can_dbc::Message,
+    spec: &SignalSpec,
+    codes: &BTreeMap<String, i64>,
+    signal: &str,
+) -> Result<(), String> {
     if !codec.layout.fits(message.size as usize) {
         return Err(format!("bits of '{signal}' lie outside the {}-byte message '{}'", message.size, message.name));
     }
@@ -270,13 +315,9 @@ fn check_codec(codec: &Codec, message: &can_dbc::Message, spec: &SignalSpec, cod
 fn dbc_parse_error(source: &Source, error: &can_dbc::DbcError) -> ConfigErrors {
     let text = error.to_string();
     // pest prints " --> LINE:COL" in its message.
-    let line = text
-        .split("-->")
-        .nth(1)
-        .and_then(|rest| rest.trim().split(':').next())
-        .and_then(|l| l.trim().parse::<usize>().ok())
-        .unwrap_or(0);
-let message = match source.text.lines().nth(line.wrapping_sub(1)) {
+    let line =
+        text.split("-->").nth(1).and_then(|rest| rest.trim().split(':').next()).and_then(|l| l.trim().parse::<usize>().ok()).unwrap_or(0);
+    let message = match source.text.lines().nth(line.wrapping_sub(1)) {
         Some(bad) => format!("not a valid DBC file; cannot read '{}'", bad.trim()),
         None => format!("not a valid DBC file: {}", text.lines().last().unwrap_or_default().trim_start_matches([' ', '=']).trim()),
     };

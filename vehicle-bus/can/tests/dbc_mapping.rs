@@ -54,7 +54,11 @@ fn frames_the_mapping_does_not_know_change_nothing() {
     assert_eq!(apply_frame(&mapping, &store, FrameId { id: 0x7FF, extended: false }, &[1, 2, 3]), 0);
     // A lock status code with no VSS value is skipped, not guessed.
     assert_eq!(apply_frame(&mapping, &store, FrameId { id: 0x200, extended: false }, &[0, 0b10, 0, 0, 0, 0, 0, 0]), 3);
-    assert_eq!(apply_frame(&mapping, &store, FrameId { id: 0x200, extended: false }, &[0]), 1, "a short frame yields only the signals it holds");
+    assert_eq!(
+        apply_frame(&mapping, &store, FrameId { id: 0x200, extended: false }, &[0]),
+        1,
+        "a short frame yields only the signals it holds"
+    );
 }
 
 #[test]
@@ -76,22 +80,30 @@ fn actuation_requests_encode_into_command_frames() {
 fn a_dbc_that_does_not_match_the_overlay_is_refused_with_the_overlay_line() {
     let overlay = example("overlay.toml").display().to_string();
     let errors = with_overlay_change("signal = \"WindowPosFL\"", "signal = \"WindowPosFrontLeft\"");
-    assert!(errors.contains(&format!("{overlay}:31: can.signal.signal: no signal 'WindowPosFrontLeft' in message 'BodyStatus'")), "{errors}");
-    let errors = with_overlay_change("message = \"EnergyStatus\"\nsignal = \"OutsideTemp\"", "message = \"Energy\"\nsignal = \"OutsideTemp\"");
+    assert!(
+        errors.contains(&format!("{overlay}:31: can.signal.signal: no signal 'WindowPosFrontLeft' in message 'BodyStatus'")),
+        "{errors}"
+    );
+    let errors =
+        with_overlay_change("message = \"EnergyStatus\"\nsignal = \"OutsideTemp\"", "message = \"Energy\"\nsignal = \"OutsideTemp\"");
     assert!(errors.contains("can.signal.message: no message 'Energy' in"), "{errors}");
     // 8 bits at 1 % cannot carry a VSS range of 0..100 when scaled by 0.1.
     let errors = with_overlay_change("signal = \"StateOfCharge\"", "signal = \"OutsideTemp\"");
     assert!(errors.contains("does not cover the VSS limit"), "{errors}");
     let errors = with_overlay_change("command = { message = \"BodyCommand\", signal = \"WindowReqFL\" }\n", "");
     assert!(errors.contains("needs a command"), "{errors}");
-    let errors = with_overlay_change("    \"Vehicle.Exterior.AirTemperature\",\n", "    \"Vehicle.Exterior.AirTemperature\",\n    \"Vehicle.Cabin.Light.IsDomeOn\",\n");
+    let errors = with_overlay_change(
+        "    \"Vehicle.Exterior.AirTemperature\",\n",
+        "    \"Vehicle.Exterior.AirTemperature\",\n    \"Vehicle.Cabin.Light.IsDomeOn\",\n",
+    );
     assert!(errors.contains("Vehicle.Cabin.Light.IsDomeOn: fed by the can backend but mapped to no CAN signal"), "{errors}");
 }
 
 #[test]
 fn a_broken_dbc_names_its_line() {
     let config = example_config();
-    let broken = std::fs::read_to_string(example("vehicle.dbc")).unwrap().replace("BO_ 512 BodyStatus: 8 BodyECU", "BO_ 512 BodyStatus 8 BodyECU");
+    let broken =
+        std::fs::read_to_string(example("vehicle.dbc")).unwrap().replace("BO_ 512 BodyStatus: 8 BodyECU", "BO_ 512 BodyStatus 8 BodyECU");
     let errors = CanMapping::from_dbc(&config, &Source::new("broken.dbc", broken)).unwrap_err().to_string();
     assert!(errors == "broken.dbc:20: not a valid DBC file; cannot read 'BO_ 512 BodyStatus 8 BodyECU'", "{errors}");
 }

@@ -14,7 +14,12 @@ use zbus::{MatchRule, MessageStream};
 
 pub use wire::Refusal;
 
-#[zbus::proxy(interface = "org.cabin.VehicleBus1", default_service = "org.cabin.VehicleBus1", default_path = "/org/cabin/VehicleBus1", gen_blocking = false)]
+#[zbus::proxy(
+    interface = "org.cabin.VehicleBus1",
+    default_service = "org.cabin.VehicleBus1",
+    default_path = "/org/cabin/VehicleBus1",
+    gen_blocking = false
+)]
 pub trait VehicleBus {
     /// The current value of a signal and its timestamp (µs since the Unix epoch).
     fn get(&self, path: &str) -> zbus::Result<(OwnedValue, u64)>;
@@ -28,7 +33,12 @@ pub trait VehicleBus {
     fn changed(&self, path: String, value: OwnedValue, timestamp_us: u64) -> zbus::Result<()>;
 }
 
-#[zbus::proxy(interface = "org.cabin.VehicleBus1.Simulator", default_service = "org.cabin.VehicleBus1", default_path = "/org/cabin/VehicleBus1", gen_blocking = false)]
+#[zbus::proxy(
+    interface = "org.cabin.VehicleBus1.Simulator",
+    default_service = "org.cabin.VehicleBus1",
+    default_path = "/org/cabin/VehicleBus1",
+    gen_blocking = false
+)]
 pub trait Simulator {
     /// Reach `speed_kmh` over `ramp_s` seconds and hold it.
     fn drive(&self, speed_kmh: f64, ramp_s: f64) -> zbus::Result<()>;
@@ -43,9 +53,9 @@ pub enum ClientError {
     #[error("the vehicle bus is not running (nobody owns {} on this bus)", wire::BUS_NAME)]
     NotRunning,
     #[error("cannot connect to the D-Bus system bus ({address}): {source}")]
-    Connect { address: String, source: zbus::Error },
+    Connect { address: String, source: Box<zbus::Error> },
     #[error("D-Bus: {0}")]
-    Bus(zbus::Error),
+    Bus(Box<zbus::Error>),
     #[error("unexpected reply from the vehicle bus: {0}")]
     Protocol(String),
 }
@@ -61,7 +71,7 @@ impl From<zbus::Error> for ClientError {
                 return Self::NotRunning;
             }
         }
-        Self::Bus(error)
+        Self::Bus(Box::new(error))
     }
 }
 
@@ -114,10 +124,10 @@ impl VehicleBusClient {
     /// Connects to the bus at `address` (a D-Bus address such as `unix:path=/run/...`).
     pub async fn connect_to(address: &str) -> Result<Self, ClientError> {
         let connection = zbus::connection::Builder::address(address)
-            .map_err(|source| ClientError::Connect { address: address.to_string(), source })?
+            .map_err(|source| ClientError::Connect { address: address.to_string(), source: Box::new(source) })?
             .build()
             .await
-            .map_err(|source| ClientError::Connect { address: address.to_string(), source })?;
+            .map_err(|source| ClientError::Connect { address: address.to_string(), source: Box::new(source) })?;
         Self::on(connection).await
     }
 
@@ -206,7 +216,7 @@ impl VehicleBusClient {
 
 fn connect_error(source: zbus::Error) -> ClientError {
     let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| "the default system bus socket".into());
-    ClientError::Connect { address, source }
+    ClientError::Connect { address, source: Box::new(source) }
 }
 
 fn decode(value: &OwnedValue) -> Result<Value, ClientError> {

@@ -104,9 +104,8 @@ impl Catalog {
 
     /// Parses a vss-tools JSON export, collecting every error.
     pub fn from_vss_json(source: &Source) -> Result<Catalog, ConfigErrors> {
-        let root: Json = serde_json::from_str(&source.text).map_err(|e| {
-            ConfigError::new(&source.name, e.line(), "", format!("not valid JSON: {e}"))
-        })?;
+        let root: Json =
+            serde_json::from_str(&source.text).map_err(|e| ConfigError::new(&source.name, e.line(), "", format!("not valid JSON: {e}")))?;
         let Json::Object(top) = root else {
             return Err(ConfigError::new(&source.name, 1, "", "expected a JSON object with the root branch (\"Vehicle\")").into());
         };
@@ -151,14 +150,10 @@ fn walk(source: &Source, catalog: &mut Catalog, errors: &mut ConfigErrors, path:
 /// Builds a leaf from its JSON (or TOML-converted) fields. `Ok(None)` for leaves Cabin does not serve
 /// (array datatypes, structs), which are skipped with a warning rather than refused: real OEM
 /// catalogs contain them.
-pub(crate) fn leaf_from_fields(
-    path: &str,
-    fields: &serde_json::Map<String, Json>,
-) -> Result<Option<SignalSpec>, (&'static str, String)> {
+pub(crate) fn leaf_from_fields(path: &str, fields: &serde_json::Map<String, Json>) -> Result<Option<SignalSpec>, (&'static str, String)> {
     let node_type = fields.get("type").and_then(Json::as_str).ok_or(("type", "missing node type".to_string()))?;
-    let kind = SignalKind::parse(node_type).ok_or_else(|| {
-        ("type", format!("unknown node type '{node_type}' (expected branch, sensor, actuator or attribute)"))
-    })?;
+    let kind = SignalKind::parse(node_type)
+        .ok_or_else(|| ("type", format!("unknown node type '{node_type}' (expected branch, sensor, actuator or attribute)")))?;
     let datatype_name = fields.get("datatype").and_then(Json::as_str).ok_or(("datatype", "missing datatype".to_string()))?;
     let Some(datatype) = Datatype::parse(datatype_name) else {
         if datatype_name.ends_with("[]") || datatype_name.contains('.') {
@@ -218,11 +213,7 @@ pub(crate) fn leaf_from_fields(
 pub(crate) fn json_to_value(json: &Json) -> Option<Value> {
     match json {
         Json::Bool(b) => Some(Value::Bool(*b)),
-        Json::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .or_else(|| n.as_u64().map(Value::Uint))
-            .or_else(|| n.as_f64().map(Value::Float)),
+        Json::Number(n) => n.as_i64().map(Value::Int).or_else(|| n.as_u64().map(Value::Uint)).or_else(|| n.as_f64().map(Value::Float)),
         Json::String(s) => Some(Value::String(s.clone())),
         _ => None,
     }
@@ -289,9 +280,8 @@ mod tests {
 
     #[test]
     fn every_bad_leaf_is_reported_with_its_line() {
-        let bad = SMALL
-            .replace(r#""datatype": "float""#, r#""datatype": "floaty""#)
-            .replace(r#""min": 0, "max": 100"#, r#""min": 10, "max": 5"#);
+        let bad =
+            SMALL.replace(r#""datatype": "float""#, r#""datatype": "floaty""#).replace(r#""min": 0, "max": 100"#, r#""min": 10, "max": 5"#);
         let errors = Catalog::from_vss_json(&Source::new("bad.json", bad)).unwrap_err();
         let text = errors.to_string();
         assert!(text.contains("bad.json:5: Vehicle.Speed.datatype: unknown datatype 'floaty'"), "{text}");

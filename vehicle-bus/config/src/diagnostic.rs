@@ -49,7 +49,11 @@ impl ConfigErrors {
     }
 
     pub fn into_result<T>(self, value: T) -> Result<T, ConfigErrors> {
-        if self.0.is_empty() { Ok(value) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
 }
 

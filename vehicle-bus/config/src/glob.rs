@@ -16,9 +16,7 @@ impl PathGlob {
             return Err("empty path pattern".into());
         }
         let segments: Vec<String> = text.split('.').map(str::to_string).collect();
-        if let Some(bad) = segments.iter().find(|s| {
-            s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '*')
-        }) {
+        if let Some(bad) = segments.iter().find(|s| s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '*')) {
             return Err(format!("'{text}' is not a path pattern (bad segment '{bad}')"));
         }
         Ok(Self { text: text.to_string(), segments })
@@ -48,13 +46,9 @@ impl PathGlob {
 fn match_segments(pattern: &[String], path: &[&str]) -> bool {
     match pattern.split_first() {
         None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
-        }
+        Some((first, rest)) if first == "**" => (0..=path.len()).any(|skip| match_segments(rest, &path[skip..])),
         Some((first, rest)) => match path.split_first() {
-            Some((segment, path_rest)) => {
-                wildcard_match(first.as_bytes(), segment.as_bytes()) && match_segments(rest, path_rest)
-            }
+            Some((segment, path_rest)) => wildcard_match(first.as_bytes(), segment.as_bytes()) && match_segments(rest, path_rest),
             None => false,
         },
     }

@@ -196,7 +196,11 @@ impl VehicleConfig {
                 if is_well_known_bus_name(name.get_ref()) {
                     role.bus_names.push(name.get_ref().clone());
                 } else {
-                    errors.push(err(at(name.span().start), "role.bus_names", format!("'{}' is not a well-known D-Bus name", name.get_ref())));
+                    errors.push(err(
+                        at(name.span().start),
+                        "role.bus_names",
+                        format!("'{}' is not a well-known D-Bus name", name.get_ref()),
+                    ));
                 }
             }
             for pattern in &entry.read {
@@ -266,7 +270,12 @@ impl VehicleConfig {
                     if let Some((comparison, refuse_line)) = &refuse {
                         for spec in self.select(&glob).filter(|s| s.kind == SignalKind::Actuator) {
                             if let Err(e) = comparison.operand.coerce(spec.datatype) {
-                                errors.push(ConfigError::new(&source.name, *refuse_line, field("refuse"), format!("{} for {}", e, spec.path)));
+                                errors.push(ConfigError::new(
+                                    &source.name,
+                                    *refuse_line,
+                                    field("refuse"),
+                                    format!("{} for {}", e, spec.path),
+                                ));
                             }
                         }
                     }
@@ -280,7 +289,12 @@ impl VehicleConfig {
             let line = at(text.span().start);
             match Condition::parse(text.get_ref()) {
                 Ok(condition) => match self.catalog.get(&condition.path) {
-                    None => errors.push(ConfigError::new(&source.name, line, field("when"), format!("no signal '{}' in the catalog", condition.path))),
+                    None => errors.push(ConfigError::new(
+                        &source.name,
+                        line,
+                        field("when"),
+                        format!("no signal '{}' in the catalog", condition.path),
+                    )),
                     Some(spec) => match condition.comparison.operand.coerce(spec.datatype) {
                         Ok(_) => when.push(condition),
                         Err(e) => errors.push(ConfigError::new(&source.name, line, field("when"), format!("{e} for {}", spec.path))),
@@ -290,7 +304,12 @@ impl VehicleConfig {
             }
         }
         if entry.reason.get_ref().trim().is_empty() {
-            errors.push(ConfigError::new(&source.name, at(entry.reason.span().start), field("reason"), "say why, in words a driver understands".to_string()));
+            errors.push(ConfigError::new(
+                &source.name,
+                at(entry.reason.span().start),
+                field("reason"),
+                "say why, in words a driver understands".to_string(),
+            ));
         }
         (errors.0.len() == before).then(|| Interlock {
             name: name.clone(),
@@ -364,7 +383,9 @@ fn is_well_known_bus_name(name: &str) -> bool {
     let parts: Vec<&str> = name.split('.').collect();
     parts.len() >= 2
         && parts.iter().all(|p| {
-            !p.is_empty() && !p.starts_with(|c: char| c.is_ascii_digit()) && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            !p.is_empty()
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+                && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         })
 }
 

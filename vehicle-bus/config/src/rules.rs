@@ -54,8 +54,8 @@ impl Comparison {
         let text = text.trim();
         let split = text.find(|c: char| !matches!(c, '=' | '!' | '<' | '>')).unwrap_or(text.len());
         let (op, literal) = text.split_at(split);
-        let operator = Operator::parse(op.trim())
-            .ok_or_else(|| format!("'{text}' does not start with a comparison (==, !=, <, <=, >, >=)"))?;
+        let operator =
+            Operator::parse(op.trim()).ok_or_else(|| format!("'{text}' does not start with a comparison (==, !=, <, <=, >, >=)"))?;
         let literal = literal.trim();
         if literal.is_empty() {
             return Err(format!("'{text}' has nothing to compare with"));

@@ -132,6 +132,9 @@ fn simulator_initial_values_are_typed_and_range_checked() {
     )])
     .unwrap_err()
     .to_string();
-    assert!(errors.contains("oem.toml:2: simulator.initial.Vehicle.Powertrain.FuelSystem.RelativeLevel: 140 is above the maximum 100"), "{errors}");
+    assert!(
+        errors.contains("oem.toml:2: simulator.initial.Vehicle.Powertrain.FuelSystem.RelativeLevel: 140 is above the maximum 100"),
+        "{errors}"
+    );
     assert!(errors.contains("oem.toml:3: simulator.initial.Vehicle.Cabin.Light.IsDomeOn: expected boolean, got string"), "{errors}");
 }

@@ -139,10 +139,7 @@ impl Value {
     /// Converts to `datatype`, refusing what would change the meaning: a string for a number, a
     /// fraction for an integer, a value the datatype cannot hold.
     pub fn coerce(&self, datatype: Datatype) -> Result<Value, CoerceError> {
-        let wrong = || CoerceError::WrongType {
-            expected: datatype,
-            found: self.kind_name(),
-        };
+        let wrong = || CoerceError::WrongType { expected: datatype, found: self.kind_name() };
         match datatype {
             Datatype::Boolean => match self {
                 Self::Bool(b) => Ok(Self::Bool(*b)),
@@ -222,17 +219,8 @@ mod tests {
         assert_eq!(Value::Int(50).coerce(Datatype::Uint8), Ok(Value::Uint(50)));
         assert_eq!(Value::Float(3.0).coerce(Datatype::Int8), Ok(Value::Int(3)));
         assert_eq!(Value::Int(3).coerce(Datatype::Float), Ok(Value::Float(3.0)));
-        assert!(matches!(
-            Value::Float(3.5).coerce(Datatype::Uint8),
-            Err(CoerceError::WrongType { .. })
-        ));
-        assert!(matches!(
-            Value::Int(300).coerce(Datatype::Uint8),
-            Err(CoerceError::NotRepresentable { .. })
-        ));
-        assert!(matches!(
-            Value::String("x".into()).coerce(Datatype::Boolean),
-            Err(CoerceError::WrongType { .. })
-        ));
+        assert!(matches!(Value::Float(3.5).coerce(Datatype::Uint8), Err(CoerceError::WrongType { .. })));
+        assert!(matches!(Value::Int(300).coerce(Datatype::Uint8), Err(CoerceError::NotRepresentable { .. })));
+        assert!(matches!(Value::String("x".into()).coerce(Datatype::Boolean), Err(CoerceError::WrongType { .. })));
     }
 }

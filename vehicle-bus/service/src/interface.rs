@@ -32,7 +32,9 @@ impl VehicleBusInterface {
 
     async fn set(&self, #[zbus(header)] header: Header<'_>, path: &str, value: OwnedValue) -> Result<OwnedValue, BusError> {
         let caller = self.callers.resolve(&header).await?;
-        let requested = from_variant(&value).ok_or_else(|| BusError::WrongType(format!("{path}: a signal value is a boolean, number or string, not {}", value.value_signature())))?;
+        let requested = from_variant(&value).ok_or_else(|| {
+            BusError::WrongType(format!("{path}: a signal value is a boolean, number or string, not {}", value.value_signature()))
+        })?;
         match self.store.actuate(&caller, path, &requested) {
             Ok(accepted) => {
                 tracing::info!(path, value = %accepted, uid = ?caller.uid, names = ?caller.bus_names, "actuation accepted");

@@ -99,11 +99,7 @@ impl SimulatorHandle {
 }
 
 /// Sets initial values and starts the actuator and drive tasks on the current tokio runtime.
-pub fn start(
-    store: Arc<SignalStore>,
-    requests: mpsc::UnboundedReceiver<ActuationRequest>,
-    profile: DriveProfile,
-) -> SimulatorHandle {
+pub fn start(store: Arc<SignalStore>, requests: mpsc::UnboundedReceiver<ActuationRequest>, profile: DriveProfile) -> SimulatorHandle {
     let config = store.config();
     let fed: Vec<&SignalSpec> = config.catalog.signals.values().filter(|s| config.backend_of(&s.path) == BackendKind::Simulator).collect();
     for spec in &fed {

@@ -134,7 +134,11 @@ mod tests {
 
     #[test]
     fn speed_ramps_then_holds() {
-        let profile = DriveProfile::from_toml("p.toml", "[[step]]\nspeed = 100.0\nramp_s = 10.0\nhold_s = 5.0\n[[step]]\nspeed = 0.0\nramp_s = 5.0\n").unwrap();
+        let profile = DriveProfile::from_toml(
+            "p.toml",
+            "[[step]]\nspeed = 100.0\nramp_s = 10.0\nhold_s = 5.0\n[[step]]\nspeed = 0.0\nramp_s = 5.0\n",
+        )
+        .unwrap();
         assert_eq!(profile.speed_at(0.0, 0.0), 0.0);
         assert_eq!(profile.speed_at(0.0, 5.0), 50.0);
         assert_eq!(profile.speed_at(0.0, 12.0), 100.0);

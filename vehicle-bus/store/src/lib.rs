@@ -144,29 +144,26 @@ impl SignalStore {
         }
         let roles = self.config.policy.roles_of(caller);
         if !AccessPolicy::may_actuate(&roles, path) {
-            return Err(ActuateError::NotPermitted {
-                path: path.to_string(),
-                roles: roles.iter().map(|r| r.name.clone()).collect(),
-            });
+            return Err(ActuateError::NotPermitted { path: path.to_string(), roles: roles.iter().map(|r| r.name.clone()).collect() });
         }
         let value = requested.coerce(spec.datatype).map_err(|e| match e {
-            cabin_vehicle_config::CoerceError::WrongType { expected, found } => ActuateError::WrongType {
-                path: path.to_string(),
-                expected,
-                found,
-            },
-            cabin_vehicle_config::CoerceError::NotRepresentable { .. } => ActuateError::OutOfRange {
-                path: path.to_string(),
-                reason: e.to_string(),
-            },
+            cabin_vehicle_config::CoerceError::WrongType { expected, found } => {
+                ActuateError::WrongType { path: path.to_string(), expected, found }
+            }
+            cabin_vehicle_config::CoerceError::NotRepresentable { .. } => {
+                ActuateError::OutOfRange { path: path.to_string(), reason: e.to_string() }
+            }
         })?;
         spec.check_limits(&value).map_err(|e| ActuateError::OutOfRange { path: path.to_string(), reason: e.to_string() })?;
         self.check_interlocks(path, &value)?;
 
         let backend = self.config.backend_of(path);
-        let sent = self.backends.read().expect("backend table poisoned").get(&backend).is_some_and(|b| {
-            b.online && b.requests.send(ActuationRequest { path: key.clone(), value: value.clone() }).is_ok()
-        });
+        let sent = self
+            .backends
+            .read()
+            .expect("backend table poisoned")
+            .get(&backend)
+            .is_some_and(|b| b.online && b.requests.send(ActuationRequest { path: key.clone(), value: value.clone() }).is_ok());
         if !sent {
             return Err(ActuateError::BackendUnavailable { path: path.to_string(), backend: backend.name() });
         }

@@ -83,9 +83,8 @@ fn scenario_a_caller_without_a_role_may_do_nothing() {
 
 #[test]
 fn scenario_a_read_only_role_reads_but_never_actuates() {
-    let (store, _requests) = store_with(
-        "[[role]]\nname = \"dashboard\"\nuids = [1234]\nread = [\"Vehicle.Speed\", \"Vehicle.Cabin.**\"]\n",
-    );
+    let (store, _requests) =
+        store_with("[[role]]\nname = \"dashboard\"\nuids = [1234]\nread = [\"Vehicle.Speed\", \"Vehicle.Cabin.**\"]\n");
     driving_at(&store, 12.5);
     assert_eq!(store.get(&stranger(), SPEED).unwrap().current.unwrap().value, Value::Float(12.5));
     assert!(store.get(&stranger(), "Vehicle.Powertrain.Range").is_err());
