@@ -51,6 +51,9 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
                         "interlocks": config.interlocks.len(),
                         "can_mapped": config.can.as_ref().map_or(0, |c| c.signals.len()),
                     });
+                    if config.policy.roles.is_empty() {
+                        eprintln!("warning: no [[role]] in these overlays: nobody may read or actuate any signal (add the default roles with `cabin config print overlay`)");
+                    }
                     if json {
                         println!("{summary}");
                     } else {

@@ -95,7 +95,7 @@ async fn execute(command: SignalsCommand) -> Result<(), ClientError> {
             if client.json {
                 println!("{}", serde_json::to_string(&reading).expect("readings serialise"));
             } else {
-                let unit = bus.describe(&path).await.ok().and_then(|d| d.into_iter().next()).and_then(|i| i.unit);
+                let unit = bus.describe(&path).await.ok().and_then(|d| d.into_iter().next()).and_then(|i| i.spec.unit);
                 println!("{} = {}  ({})", reading.path, with_unit(&reading.value, unit.as_deref()), age(reading.timestamp_us));
             }
         }
@@ -139,11 +139,11 @@ async fn execute(command: SignalsCommand) -> Result<(), ClientError> {
             if client.json {
                 println!("{}", serde_json::to_string(&signals).expect("signal info serialises"));
             } else {
-                let width = signals.iter().map(|s| s.path.len()).max().unwrap_or(0);
+                let width = signals.iter().map(|s| s.spec.path.len()).max().unwrap_or(0);
                 for signal in &signals {
-                    let value = signal.value.as_ref().map(|v| with_unit(v, signal.unit.as_deref())).unwrap_or_else(|| "-".into());
+                    let value = signal.value.as_ref().map(|v| with_unit(v, signal.spec.unit.as_deref())).unwrap_or_else(|| "-".into());
                     let mark = if signal.actuatable { "settable" } else { "" };
-                    println!("{:width$}  {:9}  {:14}  {mark}", signal.path, signal.kind, value);
+                    println!("{:width$}  {:9}  {:14}  {mark}", signal.spec.path, signal.spec.kind.name(), value);
                 }
                 if signals.is_empty() {
                     println!("no readable signal matches {pattern}");

@@ -95,7 +95,7 @@ async fn console_command(client: &VehicleBusClient, line: &str) -> Result<(), Cl
         [] => {}
         ["get", path] => {
             let reading = client.get(path).await?;
-            let unit = client.describe(path).await?.into_iter().next().and_then(|i| i.unit);
+            let unit = client.describe(path).await?.into_iter().next().and_then(|i| i.spec.unit);
             println!("{path} = {}", with_unit(&reading.value, unit.as_deref()));
         }
         ["set", path, value] => {
@@ -105,8 +105,8 @@ async fn console_command(client: &VehicleBusClient, line: &str) -> Result<(), Cl
         ["list"] | ["list", _] => {
             let pattern = words.get(1).copied().unwrap_or("Vehicle.**");
             for info in client.describe(pattern).await? {
-                let value = info.value.as_ref().map(|v| with_unit(v, info.unit.as_deref())).unwrap_or_else(|| "-".into());
-                println!("{}  {}  {}", info.path, value, if info.actuatable { "settable" } else { "" });
+                let value = info.value.as_ref().map(|v| with_unit(v, info.spec.unit.as_deref())).unwrap_or_else(|| "-".into());
+                println!("{}  {}  {}", info.spec.path, value, if info.actuatable { "settable" } else { "" });
             }
         }
         ["drive", speed] | ["drive", speed, _] => {

@@ -6,7 +6,7 @@ pub mod wire;
 
 use std::collections::HashMap;
 
-use cabin_vehicle_config::{PathGlob, Value};
+use cabin_vehicle_config::{Datatype, PathGlob, SignalKind, SignalSpec, Value};
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use zbus::zvariant::{OwnedValue, Value as Variant};
@@ -83,22 +83,11 @@ pub struct Reading {
     pub timestamp_us: u64,
 }
 
-/// What `describe` says of one signal.
+/// What `describe` says of one signal: its catalog entry, its value, and what this caller may do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalInfo {
-    pub path: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub datatype: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unit: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed: Option<Vec<Value>>,
-    pub description: String,
+    #[serde(flatten)]
+    pub spec: SignalSpec,
     pub value: Option<Value>,
     pub timestamp_us: Option<u64>,
     /// The last accepted request the vehicle may not have reached yet.
@@ -230,15 +219,20 @@ fn signal_info(fields: &HashMap<String, OwnedValue>) -> Result<SignalInfo, Clien
         Variant::Array(items) => Some(items.iter().filter_map(wire::from_variant).collect()),
         _ => None,
     });
-    Ok(SignalInfo {
-        path: text("path").ok_or_else(|| ClientError::Protocol("describe entry without a path".into()))?,
-        kind: text("type").unwrap_or_default(),
-        datatype: text("datatype").unwrap_or_default(),
+    let protocol = |what: &str| ClientError::Protocol(format!("describe entry without a valid {what}"));
+    let spec = SignalSpec {
+        path: text("path").ok_or_else(|| protocol("path"))?,
+        kind: text("type").and_then(|t| SignalKind::parse(&t)).ok_or_else(|| protocol("type"))?,
+        datatype: text("datatype").and_then(|d| Datatype::parse(&d)).ok_or_else(|| protocol("datatype"))?,
         unit: text("unit"),
         min: value("min"),
         max: value("max"),
         allowed,
+        default: None,
         description: text("description").unwrap_or_default(),
+    };
+    Ok(SignalInfo {
+        spec,
         value: value("value"),
         timestamp_us: fields.get("timestamp_us").and_then(|v| u64::try_from(v).ok()),
         target: value("target"),

@@ -40,6 +40,7 @@ impl SignalKind {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SignalSpec {
     pub path: String,
+    #[serde(rename = "type")]
     pub kind: SignalKind,
     pub datatype: Datatype,
     #[serde(skip_serializing_if = "Option::is_none")]
