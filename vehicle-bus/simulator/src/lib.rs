@@ -183,7 +183,7 @@ async fn drive(store: Arc<SignalStore>, mut profiles: watch::Receiver<DriveProfi
         .unwrap_or(TANK_LITRES);
     let mut ticks = interval(TICK);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let mut last = Reported::default();
+    let mut last = Reported::new(&store);
     loop {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -206,12 +206,33 @@ async fn drive(store: Arc<SignalStore>, mut profiles: watch::Receiver<DriveProfi
 }
 
 /// What the drive model last published, so that a parked car does not chatter.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Reported {
+    /// The drive model's signals this simulator feeds.
+    fed: Vec<&'static str>,
     values: HashMap<&'static str, Value>,
 }
 
 impl Reported {
+    const DRIVE_SIGNALS: [&'static str; 7] = [
+        "Vehicle.Speed",
+        "Vehicle.IsMoving",
+        "Vehicle.Powertrain.Transmission.CurrentGear",
+        "Vehicle.Powertrain.Transmission.SelectedGear",
+        "Vehicle.TraveledDistance",
+        "Vehicle.Powertrain.FuelSystem.RelativeLevel",
+        "Vehicle.Powertrain.FuelSystem.Range",
+    ];
+
+    fn new(store: &SignalStore) -> Self {
+        let config = store.config();
+        let fed = Self::DRIVE_SIGNALS
+            .into_iter()
+            .filter(|path| config.catalog.get(path).is_some() && config.backend_of(path) == BackendKind::Simulator)
+            .collect();
+        Self { fed, values: HashMap::new() }
+    }
+
     fn report(&mut self, store: &SignalStore, speed: f64, distance: f64, fuel_litres: f64) {
         let moving = speed > 0.0;
         let fuel_pct = (fuel_litres / TANK_LITRES * 100.0).round();
@@ -228,10 +249,8 @@ impl Reported {
             ("Vehicle.Powertrain.FuelSystem.Range", Value::Float(range_m)),
         ];
         for (path, value) in updates {
-            if store.config().catalog.get(path).is_none() || store.config().backend_of(path) != BackendKind::Simulator {
-                continue;
-            }
-            if self.values.get(path) == Some(&value) {
+            // Signals the catalog lacks, or another backend feeds, were left out at the start.
+            if !self.fed.contains(&path) || self.values.get(path) == Some(&value) {
                 continue;
             }
             if store.update(path, &value).is_ok() {
