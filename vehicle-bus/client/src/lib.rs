@@ -203,6 +203,21 @@ impl VehicleBusClient {
     }
 }
 
+/// Returns when the bus connection is gone (the daemon died or dropped us), checking every
+/// `period`. A service without its bus serves nobody; it should exit so that systemd restarts it.
+pub async fn connection_lost(connection: &zbus::Connection, period: std::time::Duration) -> zbus::Error {
+    let dbus = match zbus::fdo::DBusProxy::new(connection).await {
+        Ok(dbus) => dbus,
+        Err(e) => return e,
+    };
+    loop {
+        tokio::time::sleep(period).await;
+        if let Err(e) = dbus.get_id().await {
+            return e.into();
+        }
+    }
+}
+
 fn connect_error(source: zbus::Error) -> ClientError {
     let address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").unwrap_or_else(|_| "the default system bus socket".into());
     ClientError::Connect { address, source: Box::new(source) }

@@ -102,16 +102,7 @@ impl VehicleBusService {
     /// Returns when the bus connection is gone (the daemon died or dropped us), checking every
     /// `period`. A service without its bus serves nobody; it should exit so that systemd restarts it.
     pub async fn bus_lost(&self, period: std::time::Duration) -> zbus::Error {
-        let dbus = match zbus::fdo::DBusProxy::new(&self.connection).await {
-            Ok(dbus) => dbus,
-            Err(e) => return e,
-        };
-        loop {
-            tokio::time::sleep(period).await;
-            if let Err(e) = dbus.get_id().await {
-                return e.into();
-            }
-        }
+        cabin_vehicle_bus_client::connection_lost(&self.connection, period).await
     }
 }
 

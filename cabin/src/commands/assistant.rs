@@ -1,0 +1,148 @@
+//! `cabin understand`, `cabin chat` and `cabin serve assistant`: on-device understanding and the
+//! task agent, from a terminal or as the service.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cabin_assistant::{connect, serve, Assistant, Brain, BrainFiles, BusTools, ServeError};
+use cabin_nlu::{IntentCatalog, SentenceEncoder, Understander, EMBEDDING_MODEL};
+use cabin_private_bus::PrivateBus;
+use cabin_vehicle_bus::{ServeOptions, VehicleBusService};
+use cabin_vehicle_bus_client::ClientError;
+use clap::Args;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::models::DirArgs;
+use crate::ConfigArgs;
+
+#[derive(Debug, Clone, Args)]
+pub struct BrainArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    #[command(flatten)]
+    models: DirArgs,
+    /// OEM intent file (TOML) added to the shipped intents; repeatable
+    #[arg(long = "intents", env = "CABIN_INTENTS", value_delimiter = ':')]
+    intents: Vec<PathBuf>,
+    /// OEM task file (TOML) added to the shipped tasks; repeatable
+    #[arg(long = "tasks", env = "CABIN_TASKS", value_delimiter = ':')]
+    tasks: Vec<PathBuf>,
+}
+
+impl BrainArgs {
+    fn load(&self) -> anyhow::Result<Brain> {
+        let vehicle = super::load_config(&self.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
+        let files = BrainFiles { intents: self.intents.clone(), tasks: self.tasks.clone() };
+        Ok(Brain::load(&self.models.resolve(), &files, &vehicle)?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct UnderstandArgs {
+    /// What the driver said
+    #[arg(required = true)]
+    text: Vec<String>,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    models: DirArgs,
+    /// OEM intent file (TOML) added to the shipped intents; repeatable
+    #[arg(long = "intents", env = "CABIN_INTENTS", value_delimiter = ':')]
+    intents: Vec<PathBuf>,
+}
+
+pub fn understand(args: UnderstandArgs) -> anyhow::Result<ExitCode> {
+    let intents = IntentCatalog::load(&args.intents)?;
+    let encoder = SentenceEncoder::load(&super::models::require(&args.models, EMBEDDING_MODEL)?)?;
+    let understander = Understander::new(encoder, intents)?;
+    let understood = understander.understand(&args.text.join(" "))?;
+    if args.json {
+        println!("{}", serde_json::to_string(&understood)?);
+    } else {
+        let doubt = if understood.low_confidence { ", not sure" } else { "" };
+        println!("{} ({:.2}{doubt})", understood.intent, understood.confidence);
+        for (name, value) in &understood.slots {
+            println!("  {name}: {value}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    brain: BrainArgs,
+    /// One JSON object per turn: reply, intent, slots, open task, vehicle actions
+    #[arg(long)]
+    json: bool,
+}
+
+/// What `cabin chat` talks to: the running vehicle bus, or one of its own on a private bus.
+struct ChatVehicle {
+    tools: BusTools,
+    _own: Option<(PrivateBus, VehicleBusService)>,
+}
+
+async fn chat_vehicle(brain: &BrainArgs) -> anyhow::Result<ChatVehicle> {
+    match connect(None).await {
+        Ok(tools) if tools.vehicle_bus_running().await => return Ok(ChatVehicle { tools, _own: None }),
+        Ok(_) | Err(ServeError::Connect { .. } | ServeError::Vehicle(ClientError::NotRunning)) => {}
+        Err(ServeError::NameTaken) => anyhow::bail!("the assistant service is running on this bus; talk to it instead, or stop it"),
+        Err(e) => return Err(e.into()),
+    }
+    eprintln!("(no vehicle bus running: chatting with a simulated car on a private bus)");
+    let config = super::load_config(&brain.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
+    let bus = PrivateBus::start()?;
+    let service =
+        cabin_vehicle_bus::serve(config, ServeOptions { bus_address: Some(bus.address().to_string()), ..ServeOptions::default() })
+            .await
+            .context("simulated vehicle bus not started")?;
+    let tools = connect(Some(bus.address())).await?;
+    Ok(ChatVehicle { tools, _own: Some((bus, service)) })
+}
+
+pub async fn chat(args: ChatArgs) -> anyhow::Result<ExitCode> {
+    let brain = args.brain.load()?;
+    let vehicle = chat_vehicle(&args.brain).await?;
+    let assistant = Assistant::new(brain, vehicle.tools.clone());
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let turn = assistant.converse("chat", &line).await;
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string(&turn)?)?;
+        } else {
+            writeln!(out, "{}", turn.reply)?;
+        }
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct ServeAssistantArgs {
+    #[command(flatten)]
+    brain: BrainArgs,
+}
+
+pub async fn serve_assistant(args: ServeAssistantArgs) -> anyhow::Result<ExitCode> {
+    let brain = args.brain.load()?;
+    let tools = connect(None).await?;
+    let connection = tools.connection().clone();
+    let _assistant = serve(brain, tools).await?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!("assistant serving {}", cabin_assistant::BUS_NAME);
+    tokio::select! {
+        _ = super::serve::wait_for_shutdown() => {}
+        lost = cabin_vehicle_bus_client::connection_lost(&connection, std::time::Duration::from_secs(1)) => {
+            anyhow::bail!("lost the D-Bus connection, stopping: {lost}");
+        }
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    Ok(ExitCode::SUCCESS)
+}

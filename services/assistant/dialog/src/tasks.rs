@@ -1,0 +1,353 @@
+//! Tasks as data: which slots an intent needs, what to ask, what to confirm, and the one action
+//! to run. Loaded from `defaults/tasks.toml` plus OEM files, checked against the intents and
+//! the vehicle's signal catalog before anything runs.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cabin_nlu::{IntentCatalog, SlotValue, Slots};
+use cabin_vehicle_config::{Catalog, SignalKind};
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::template::{self, Piece};
+
+pub const DEFAULT_TASKS: &str = include_str!("../defaults/tasks.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotRule {
+    #[serde(default)]
+    pub required: bool,
+    pub ask: Option<String>,
+    pub default: Option<toml::Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub slot: String,
+    pub equals: String,
+}
+
+impl Condition {
+    pub fn holds(&self, slots: &Slots) -> bool {
+        slots.get(&self.slot).is_some_and(|v| v.to_string() == self.equals)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirm {
+    pub ask: String,
+    pub when: Option<Condition>,
+}
+
+/// "A bit warmer": step `slot` from its current value in the direction the `direction` slot says.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Relative {
+    pub slot: String,
+    pub direction: String,
+    pub step: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSignal {
+    pub signal: String,
+    /// A literal (`true`, `50`) or a template (`"{temperature}"`).
+    pub value: toml::Value,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodCall {
+    pub service: String,
+    pub path: String,
+    pub interface: String,
+    pub method: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionQuery {
+    pub object: String,
+    #[serde(default)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Task {
+    pub intent: String,
+    /// What the action does, for refusals: "I can't {doing}: ...".
+    #[serde(default = "default_doing")]
+    pub doing: String,
+    pub when: Option<Condition>,
+    #[serde(default)]
+    pub slots: BTreeMap<String, SlotRule>,
+    pub confirm: Option<Confirm>,
+    pub relative: Option<Relative>,
+    #[serde(default)]
+    pub set: Vec<SetSignal>,
+    #[serde(default)]
+    pub read: Vec<String>,
+    pub call: Option<MethodCall>,
+    pub vision: Option<VisionQuery>,
+    pub done: String,
+}
+
+fn default_doing() -> String {
+    "do that".into()
+}
+
+impl Task {
+    /// The first required slot still missing.
+    pub fn missing(&self, slots: &Slots) -> Option<(&str, &SlotRule)> {
+        self.slots.iter().find(|(name, rule)| rule.required && !slots.contains_key(*name)).map(|(n, r)| (n.as_str(), r))
+    }
+
+    pub fn needs_confirmation(&self, slots: &Slots) -> Option<&Confirm> {
+        self.confirm.as_ref().filter(|c| c.when.as_ref().is_none_or(|w| w.holds(slots)))
+    }
+
+    pub fn apply_defaults(&self, slots: &mut Slots) {
+        for (name, rule) in &self.slots {
+            if let (false, Some(default)) = (slots.contains_key(name), &rule.default) {
+                slots.insert(name.clone(), slot_value(default));
+            }
+        }
+    }
+}
+
+pub fn slot_value(value: &toml::Value) -> SlotValue {
+    match value {
+        toml::Value::Integer(i) => SlotValue::Number(*i as f64),
+        toml::Value::Float(f) => SlotValue::Number(*f),
+        toml::Value::String(s) => SlotValue::Text(s.clone()),
+        other => SlotValue::Text(other.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskFile {
+    #[serde(default)]
+    zones: BTreeMap<String, BTreeMap<String, String>>,
+    #[serde(default, rename = "task")]
+    tasks: Vec<toml::Spanned<Task>>,
+}
+
+#[derive(Debug, Error)]
+pub enum TaskFileError {
+    #[error("{file}:{line}: {message}")]
+    Invalid { file: String, line: usize, message: String },
+    #[error("{file}: {source}")]
+    Read { file: String, source: std::io::Error },
+}
+
+/// All tasks, and the zone maps their templates use.
+#[derive(Debug, Clone, Default)]
+pub struct TaskBook {
+    pub zones: BTreeMap<String, BTreeMap<String, String>>,
+    tasks: Vec<Task>,
+}
+
+impl TaskBook {
+    /// The shipped tasks, then each OEM file in order; checked against `intents` and `catalog`.
+    pub fn load(extra: &[impl AsRef<Path>], intents: &IntentCatalog, catalog: &Catalog) -> Result<TaskBook, TaskFileError> {
+        let mut book = TaskBook::default();
+        book.add_toml(DEFAULT_TASKS, "tasks.toml (built in)", intents, catalog)?;
+        for path in extra {
+            let file = path.as_ref().display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| TaskFileError::Read { file: file.clone(), source })?;
+            book.add_toml(&text, &file, intents, catalog)?;
+        }
+        Ok(book)
+    }
+
+    /// A task for an intent (with the same `when`) replaces the earlier one.
+    pub fn add_toml(&mut self, text: &str, file: &str, intents: &IntentCatalog, catalog: &Catalog) -> Result<(), TaskFileError> {
+        let invalid = |line, message: String| TaskFileError::Invalid { file: file.into(), line, message };
+        let parsed: TaskFile =
+            toml::from_str(text).map_err(|e| invalid(e.span().map(|s| line_of(text, s.start)).unwrap_or(1), e.message().into()))?;
+        self.zones.extend(parsed.zones);
+        for spanned in parsed.tasks {
+            let line = line_of(text, spanned.span().start);
+            let task = spanned.into_inner();
+            self.check(&task, intents, catalog).map_err(|message| invalid(line, format!("task `{}`: {message}", task.intent)))?;
+            let same = |t: &Task| {
+                t.intent == task.intent && t.when.as_ref().map(|w| (&w.slot, &w.equals)) == task.when.as_ref().map(|w| (&w.slot, &w.equals))
+            };
+            self.tasks.retain(|t| !same(t));
+            self.tasks.push(task);
+        }
+        Ok(())
+    }
+
+    /// The task for an intent given the slots so far: one whose `when` holds, else the plain one.
+    pub fn select(&self, intent: &str, slots: &Slots) -> Option<&Task> {
+        let mut candidates = self.tasks.iter().filter(|t| t.intent == intent);
+        let all: Vec<&Task> = candidates.by_ref().collect();
+        all.iter().find(|t| t.when.as_ref().is_some_and(|w| w.holds(slots))).or_else(|| all.iter().find(|t| t.when.is_none())).copied()
+    }
+
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    fn check(&self, task: &Task, intents: &IntentCatalog, catalog: &Catalog) -> Result<(), String> {
+        let intent = intents.get(&task.intent).ok_or_else(|| "no such intent in the intent catalog".to_string())?;
+        let known_slot = |name: &str| -> Result<(), String> {
+            if intent.slots.contains_key(name) {
+                Ok(())
+            } else {
+                Err(format!("unknown slot `{name}` (the intent has: {})", intent.slots.keys().cloned().collect::<Vec<_>>().join(", ")))
+            }
+        };
+        for name in task.slots.keys() {
+            known_slot(name)?;
+        }
+        for condition in task.when.iter().chain(task.confirm.as_ref().and_then(|c| c.when.as_ref())) {
+            known_slot(&condition.slot)?;
+        }
+        if let Some(relative) = &task.relative {
+            known_slot(&relative.slot)?;
+            known_slot(&relative.direction)?;
+            if task.set.is_empty() {
+                return Err("`relative` needs a `set` action to read the current value from".into());
+            }
+        }
+        let actions = [!task.set.is_empty(), !task.read.is_empty(), task.call.is_some(), task.vision.is_some()];
+        if actions.iter().filter(|a| **a).count() > 1 {
+            return Err("give one action: set, read, call or vision".into());
+        }
+        // Templates may name slots, zone maps, and the signals the task reads.
+        let check_template = |text: &str, readable: &[String]| -> Result<(), String> {
+            for piece in template::parse(text)? {
+                match piece {
+                    Piece::Literal(_) => {}
+                    Piece::Slot { name, map, .. } => {
+                        if name != "vision" || task.vision.is_none() {
+                            known_slot(&name)?;
+                        }
+                        if let Some(map) = map {
+                            if !self.zones.contains_key(&map) {
+                                return Err(format!(
+                                    "unknown zone map `{map}` (known: {})",
+                                    self.zones.keys().cloned().collect::<Vec<_>>().join(", ")
+                                ));
+                            }
+                        }
+                    }
+                    Piece::Signal { path, .. } => {
+                        if !readable.contains(&path) {
+                            return Err(format!("`{{{path}}}` is not a signal the task reads"));
+                        }
+                    }
+                }
+            }
+            Ok(())
+        };
+        let none: Vec<String> = Vec::new();
+        for set in &task.set {
+            check_template(&set.signal, &none)?;
+            if let toml::Value::String(value) = &set.value {
+                check_template(value, &none)?;
+            }
+            for path in template::expand_paths(&set.signal, &self.zones)? {
+                let signal = catalog.signals.get(&path).ok_or_else(|| format!("unknown signal `{path}`"))?;
+                if signal.kind != SignalKind::Actuator {
+                    return Err(format!("`{path}` is a {:?}, not an actuator", signal.kind).to_lowercase());
+                }
+            }
+        }
+        for path in &task.read {
+            if !catalog.signals.contains_key(path) {
+                return Err(format!("unknown signal `{path}`"));
+            }
+        }
+        for text in task.confirm.iter().map(|c| &c.ask).chain(task.slots.values().filter_map(|r| r.ask.as_ref())) {
+            check_template(text, &none)?;
+        }
+        for text in
+            task.call.iter().flat_map(|c| &c.args).chain(task.vision.iter().flat_map(|v| std::iter::once(&v.object).chain(&v.region)))
+        {
+            check_template(text, &none)?;
+        }
+        check_template(&task.done, &task.read)?;
+        for (name, rule) in &task.slots {
+            if rule.required && rule.ask.is_none() {
+                return Err(format!("required slot `{name}` needs an `ask` question"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cabin_vehicle_config::VehicleConfig;
+
+    fn load(extra: &str) -> Result<TaskBook, TaskFileError> {
+        let config = VehicleConfig::embedded();
+        let intents = IntentCatalog::embedded();
+        let mut book = TaskBook::load(&[] as &[&str], &intents, &config.catalog)?;
+        book.add_toml(extra, "oem-tasks.toml", &intents, &config.catalog)?;
+        Ok(book)
+    }
+
+    #[test]
+    fn the_shipped_tasks_load() {
+        let book = load("").unwrap();
+        assert!(book.select("climate.set_temperature", &Slots::new()).is_some());
+        let speed: Slots = [("signal".to_string(), SlotValue::Text("speed".into()))].into_iter().collect();
+        assert_eq!(book.select("vehicle.query", &speed).unwrap().read, ["Vehicle.Speed"]);
+    }
+
+    #[test]
+    fn an_unknown_signal_is_refused_with_file_and_line() {
+        let oem =
+            "\n[[task]]\nintent = \"trunk.open\"\nset = [{ signal = \"Vehicle.Body.Trunk.Rear.IsAjar\", value = true }]\ndone = \"ok\"\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.starts_with("oem-tasks.toml:2:"), "{error}");
+        assert!(error.contains("unknown signal `Vehicle.Body.Trunk.Rear.IsAjar`"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_slot_is_refused() {
+        let oem = "[[task]]\nintent = \"trunk.open\"\nslots.speed = { default = 3 }\ndone = \"ok\"\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.contains("unknown slot `speed`"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_with_its_line() {
+        let oem = "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nconfirm_twice = true\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.starts_with("oem-tasks.toml:") && error.contains("confirm_twice"), "{error}");
+    }
+
+    #[test]
+    fn a_sensor_cannot_be_set() {
+        let oem = "[[task]]\nintent = \"trunk.open\"\nset = [{ signal = \"Vehicle.Speed\", value = 0 }]\ndone = \"ok\"\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.contains("not an actuator"), "{error}");
+    }
+
+    #[test]
+    fn an_oem_task_replaces_the_shipped_one() {
+        let oem = "[[task]]\nintent = \"trunk.open\"\ndone = \"Ask the driver to open it.\"\n";
+        let book = load(oem).unwrap();
+        let task = book.select("trunk.open", &Slots::new()).unwrap();
+        assert!(task.set.is_empty() && task.confirm.is_none());
+    }
+}

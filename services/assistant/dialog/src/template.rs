@@ -1,0 +1,192 @@
+//! The little template language of task files: `{slot}`, `{slot*33}`, `{zone@map}`,
+//! `{Vehicle.Path}` and `{Vehicle.Path|km}`.
+
+use std::collections::BTreeMap;
+
+use cabin_nlu::{SlotValue, Slots};
+use cabin_vehicle_config::Value;
+
+pub type ZoneMaps = BTreeMap<String, BTreeMap<String, String>>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Literal(String),
+    Slot { name: String, map: Option<String>, scale: Option<f64> },
+    Signal { path: String, filter: Option<String> },
+}
+
+const FILTERS: &[&str] = &["km", "round", "locked", "onoff"];
+
+pub fn parse(text: &str) -> Result<Vec<Piece>, String> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        if open > 0 {
+            pieces.push(Piece::Literal(rest[..open].to_string()));
+        }
+        let close = rest[open..].find('}').ok_or_else(|| format!("unclosed `{{` in \"{text}\""))? + open;
+        let inner = &rest[open + 1..close];
+        pieces.push(if inner.starts_with("Vehicle.") {
+            let (path, filter) = match inner.split_once('|') {
+                Some((path, filter)) if FILTERS.contains(&filter) => (path, Some(filter.to_string())),
+                Some((_, filter)) => return Err(format!("unknown filter `|{filter}` (known: {})", FILTERS.join(", "))),
+                None => (inner, None),
+            };
+            Piece::Signal { path: path.to_string(), filter }
+        } else if let Some((name, map)) = inner.split_once('@') {
+            Piece::Slot { name: name.to_string(), map: Some(map.to_string()), scale: None }
+        } else if let Some((name, scale)) = inner.split_once('*') {
+            let scale = scale.parse().map_err(|_| format!("`{{{inner}}}`: the scale must be a number"))?;
+            Piece::Slot { name: name.to_string(), map: None, scale: Some(scale) }
+        } else {
+            Piece::Slot { name: inner.to_string(), map: None, scale: None }
+        });
+        rest = &rest[close + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest.to_string()));
+    }
+    Ok(pieces)
+}
+
+/// Every path a signal template can produce, for checking against the catalog at load.
+pub fn expand_paths(signal: &str, zones: &ZoneMaps) -> Result<Vec<String>, String> {
+    let mut paths = vec![String::new()];
+    for piece in parse(signal)? {
+        let options: Vec<String> = match piece {
+            Piece::Literal(text) => vec![text],
+            Piece::Slot { map: Some(map), .. } => zones.get(&map).map(|m| m.values().cloned().collect()).unwrap_or_default(),
+            _ => return Err(format!("in a signal path only `{{slot@map}}` may vary: \"{signal}\"")),
+        };
+        paths = paths.iter().flat_map(|p| options.iter().map(move |o| format!("{p}{o}"))).collect();
+    }
+    Ok(paths)
+}
+
+/// The paths a signal template names for these slots; a zone of `all` means every zone in the map.
+pub fn render_paths(signal: &str, slots: &Slots, zones: &ZoneMaps) -> Vec<String> {
+    let mut paths = vec![String::new()];
+    for piece in parse(signal).unwrap_or_default() {
+        let options: Vec<String> = match piece {
+            Piece::Literal(text) => vec![text],
+            Piece::Slot { name, map: Some(map), .. } => {
+                let zone_map = zones.get(&map).cloned().unwrap_or_default();
+                match slots.get(&name).map(|v| v.to_string()) {
+                    Some(zone) if zone == "all" => zone_map.values().cloned().collect(),
+                    Some(zone) => zone_map.get(&zone).cloned().into_iter().collect(),
+                    None => Vec::new(),
+                }
+            }
+            _ => Vec::new(),
+        };
+        paths = paths.iter().flat_map(|p| options.iter().map(move |o| format!("{p}{o}"))).collect();
+    }
+    paths
+}
+
+/// Words for a slot value in a reply.
+fn spoken(name: &str, value: &SlotValue) -> String {
+    match value {
+        SlotValue::Number(n) => number(*n),
+        SlotValue::Text(text) => match (name, text.as_str()) {
+            (_, "driver") => "the driver's side".into(),
+            (_, "passenger") => "the passenger side".into(),
+            (_, "rear_left") => "the rear left".into(),
+            (_, "rear_right") => "the rear right".into(),
+            ("zone" | "seat" | "window", "all") => "all of them".into(),
+            _ => text.replace('_', " "),
+        },
+    }
+}
+
+fn number(n: f64) -> String {
+    if n.fract() == 0.0 {
+        format!("{n:.0}")
+    } else {
+        format!("{n}")
+    }
+}
+
+/// Renders text for people: slots in words, readings through their filters.
+pub fn render(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>) -> String {
+    let Ok(pieces) = parse(text) else { return text.to_string() };
+    pieces
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Literal(text) => text,
+            Piece::Slot { name, scale, .. } => match (slots.get(&name), scale) {
+                (Some(SlotValue::Number(n)), Some(scale)) => number(n * scale),
+                (Some(value), _) => spoken(&name, value),
+                (None, _) => String::new(),
+            },
+            Piece::Signal { path, filter } => match readings.get(&path) {
+                None => "unknown".into(),
+                Some(value) => match (filter.as_deref(), value) {
+                    (Some("km"), v) => v.as_f64().map(|m| format!("{:.0}", m / 1000.0)).unwrap_or_else(|| v.to_string()),
+                    (Some("round"), v) => v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| v.to_string()),
+                    (Some("locked"), Value::Bool(b)) => if *b { "locked" } else { "unlocked" }.into(),
+                    (Some("onoff"), Value::Bool(b)) => if *b { "on" } else { "off" }.into(),
+                    (_, v) => v.to_string(),
+                },
+            },
+        })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A `set` entry's value for these slots, before it is fitted to the signal's datatype.
+pub fn render_value(value: &toml::Value, slots: &Slots) -> Option<Value> {
+    match value {
+        toml::Value::Boolean(b) => Some(Value::Bool(*b)),
+        toml::Value::Integer(i) => Some(Value::Int(*i)),
+        toml::Value::Float(f) => Some(Value::Float(*f)),
+        toml::Value::String(text) => match parse(text).ok()?.as_slice() {
+            [Piece::Slot { name, scale, .. }] => match (slots.get(name)?, scale) {
+                (SlotValue::Number(n), Some(scale)) => Some(Value::Float(n * scale)),
+                (SlotValue::Number(n), None) => Some(Value::Float(*n)),
+                (SlotValue::Text(t), _) => Some(Value::String(t.clone())),
+            },
+            _ => Some(Value::String(render(text, slots, &BTreeMap::new()))),
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(pairs: &[(&str, SlotValue)]) -> Slots {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    }
+
+    fn zones() -> ZoneMaps {
+        let map: BTreeMap<String, String> =
+            [("driver", "Row1.Driver"), ("passenger", "Row1.Passenger")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        [("hvac".to_string(), map)].into_iter().collect()
+    }
+
+    #[test]
+    fn zone_all_expands_to_every_zone() {
+        let all = slots(&[("zone", SlotValue::Text("all".into()))]);
+        let paths = render_paths("Vehicle.Cabin.HVAC.Station.{zone@hvac}.Temperature", &all, &zones());
+        assert_eq!(paths, ["Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature", "Vehicle.Cabin.HVAC.Station.Row1.Passenger.Temperature"]);
+    }
+
+    #[test]
+    fn replies_read_naturally() {
+        let s = slots(&[("zone", SlotValue::Text("passenger".into())), ("temperature", SlotValue::Number(21.0))]);
+        assert_eq!(render("Setting {zone} to {temperature} degrees.", &s, &BTreeMap::new()), "Setting the passenger side to 21 degrees.");
+        let readings = [("Vehicle.Powertrain.Range".to_string(), Value::Uint(412_400))].into_iter().collect();
+        assert_eq!(render("About {Vehicle.Powertrain.Range|km} km.", &Slots::new(), &readings), "About 412 km.");
+    }
+
+    #[test]
+    fn bad_templates_say_what_is_wrong() {
+        assert!(parse("{Vehicle.Speed|mph}").unwrap_err().contains("unknown filter"));
+        assert!(parse("{level*x}").unwrap_err().contains("scale"));
+        assert!(expand_paths("Vehicle.{zone}.X", &zones()).unwrap_err().contains("only"));
+    }
+}

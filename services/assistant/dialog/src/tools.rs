@@ -1,0 +1,45 @@
+//! What the dialog acts through. The assistant service implements it over D-Bus (vehicle bus,
+//! vision, head unit); tests and `cabin chat` use that same implementation on a private bus.
+
+use std::future::Future;
+
+use cabin_vehicle_config::Value;
+use thiserror::Error;
+
+use crate::tasks::MethodCall;
+
+pub trait Tools {
+    fn set(&self, path: &str, value: &Value) -> impl Future<Output = Result<Value, ToolError>>;
+    fn get(&self, path: &str) -> impl Future<Output = Result<Value, ToolError>>;
+    fn call(&self, call: &MethodCall, args: &[String]) -> impl Future<Output = Result<(), ToolError>>;
+    /// A sentence saying whether and where the object was seen.
+    fn find_object(&self, object: &str, region: Option<&str>) -> impl Future<Output = Result<String, ToolError>>;
+}
+
+/// Why an action did not happen, in the terms the driver hears.
+#[derive(Debug, Clone, Error)]
+pub enum ToolError {
+    #[error("{reason}")]
+    Interlock { reason: String },
+    #[error("{reason}")]
+    OutOfRange { reason: String },
+    #[error("{reason}")]
+    NotPermitted { reason: String },
+    /// A service or device that is not there: the vehicle bus, the vision service, the head unit.
+    #[error("{what} is not available ({reason})")]
+    Unavailable { what: String, reason: String },
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl ToolError {
+    /// The sentence the driver hears when `doing` failed.
+    pub fn spoken(&self, doing: &str) -> String {
+        match self {
+            ToolError::Interlock { reason } | ToolError::OutOfRange { reason } => format!("I can't {doing}: {reason}."),
+            ToolError::NotPermitted { .. } => format!("I'm not allowed to {doing}."),
+            ToolError::Unavailable { what, .. } => format!("I can't {doing} right now: {what} is not responding."),
+            ToolError::Failed(_) => format!("Something went wrong when I tried to {doing}."),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The intent catalog: intents, the slots each takes, and the example utterances the classifier
+//! learns from. Shipped defaults in `defaults/intents.toml`; OEM files add intents or examples.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::slots::SlotKind;
+
+pub const DEFAULT_INTENTS: &str = include_str!("../defaults/intents.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntentDef {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Slot name -> the kind of value it holds, e.g. `zone = "zone"`.
+    #[serde(default)]
+    pub slots: BTreeMap<String, SlotKind>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentFile {
+    #[serde(rename = "intent", default)]
+    intents: Vec<IntentDef>,
+}
+
+#[derive(Debug, Error)]
+pub enum IntentFileError {
+    #[error("{file}:{line}: {message}")]
+    Invalid { file: String, line: usize, message: String },
+    #[error("{file}: {source}")]
+    Read { file: String, source: std::io::Error },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IntentCatalog {
+    intents: Vec<IntentDef>,
+}
+
+impl IntentCatalog {
+    pub fn embedded() -> IntentCatalog {
+        let mut catalog = IntentCatalog::default();
+        catalog.add_toml(DEFAULT_INTENTS, "intents.toml (built in)").expect("the shipped intents are checked by tests");
+        catalog
+    }
+
+    /// The shipped intents plus each OEM file in order.
+    pub fn load(extra: &[impl AsRef<Path>]) -> Result<IntentCatalog, IntentFileError> {
+        let mut catalog = IntentCatalog::embedded();
+        for path in extra {
+            let file = path.as_ref().display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| IntentFileError::Read { file: file.clone(), source })?;
+            catalog.add_toml(&text, &file)?;
+        }
+        Ok(catalog)
+    }
+
+    /// Adds a file's intents; an intent already known gains the new examples and slots.
+    pub fn add_toml(&mut self, text: &str, file: &str) -> Result<(), IntentFileError> {
+        let invalid = |line, message: String| IntentFileError::Invalid { file: file.into(), line, message };
+        let parsed: IntentFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|span| line_of(text, span.start)).unwrap_or(1);
+            invalid(line, e.message().to_string())
+        })?;
+        for intent in parsed.intents {
+            let line = text.find(&format!("\"{}\"", intent.name)).map(|at| line_of(text, at)).unwrap_or(1);
+            if intent.name.trim().is_empty() {
+                return Err(invalid(line, "intent name is empty".into()));
+            }
+            match self.intents.iter_mut().find(|known| known.name == intent.name) {
+                Some(known) => {
+                    known.examples.extend(intent.examples);
+                    known.slots.extend(intent.slots);
+                    if !intent.description.is_empty() {
+                        known.description = intent.description;
+                    }
+                }
+                None if intent.examples.is_empty() => {
+                    return Err(invalid(line, format!("intent `{}` has no examples to learn from", intent.name)));
+                }
+                None => self.intents.push(intent),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn intents(&self) -> &[IntentDef] {
+        &self.intents
+    }
+
+    pub fn get(&self, name: &str) -> Option<&IntentDef> {
+        self.intents.iter().find(|i| i.name == name)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_catalog_has_the_default_intents() {
+        let catalog = IntentCatalog::embedded();
+        for name in ["climate.set_temperature", "vision.find_object", "dialog.cancel", "chat.open"] {
+            assert!(catalog.get(name).is_some_and(|i| i.examples.len() >= 20), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_slot_kind_names_file_and_line() {
+        let text = "[[intent]]\nname = \"x.y\"\nexamples = [\"do x\"]\nslots = { a = \"colour\" }\n";
+        let error = IntentCatalog::default().add_toml(text, "oem.toml").unwrap_err().to_string();
+        assert!(error.starts_with("oem.toml:4:"), "{error}");
+        assert!(error.contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused() {
+        let text = "[[intent]]\nname = \"x.y\"\nexampels = [\"do x\"]\n";
+        let error = IntentCatalog::default().add_toml(text, "oem.toml").unwrap_err().to_string();
+        assert!(error.starts_with("oem.toml:3:") && error.contains("exampels"), "{error}");
+    }
+
+    #[test]
+    fn oem_examples_extend_a_known_intent() {
+        let mut catalog = IntentCatalog::embedded();
+        let before = catalog.get("trunk.open").unwrap().examples.len();
+        catalog.add_toml("[[intent]]\nname = \"trunk.open\"\nexamples = [\"pop the frunk\"]\n", "oem.toml").unwrap();
+        assert_eq!(catalog.get("trunk.open").unwrap().examples.len(), before + 1);
+    }
+}

@@ -1,0 +1,446 @@
+//! Slot extractors: each reads one kind of value out of normalised text (see `text.rs`).
+//! Intents name the kinds they need in `intents.toml`; tasks give the values their meaning.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SlotValue {
+    Number(f64),
+    Text(String),
+}
+
+impl SlotValue {
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            SlotValue::Number(n) => Some(*n),
+            SlotValue::Text(_) => None,
+        }
+    }
+
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            SlotValue::Text(t) => Some(t),
+            SlotValue::Number(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SlotValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SlotValue::Number(n) => write!(f, "{n}"),
+            SlotValue::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+pub type Slots = BTreeMap<String, SlotValue>;
+
+/// The kinds of value Cabin can pull out of an utterance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotKind {
+    /// Degrees Celsius (Fahrenheit figures are converted).
+    Temperature,
+    /// driver | passenger | rear_left | rear_right | all: climate zones, seats and windows.
+    Zone,
+    /// Percent open, 0-100: "open" 100, "close" 0, "halfway" 50.
+    OpenPercent,
+    /// Heating level 0-3: "off" 0, "low" 1, "medium" 2, "high" 3.
+    HeatLevel,
+    /// Volume 0-100; "mute" is 0.
+    VolumeLevel,
+    /// up | down, for warmth: "warmer", "i'm cold" are up.
+    Warmth,
+    /// up | down, for loudness: "louder", "can't hear" are up.
+    Loudness,
+    /// on | off.
+    Switch,
+    /// locked | unlocked.
+    LockState,
+    /// speed | fuel_level | battery_level | range | tire_pressure | outside_temperature | cabin_temperature | lock_state.
+    VehicleSignal,
+    /// Where in the cabin to look: driver | passenger | rear_left | rear_right | rear | trunk | footwell.
+    Region,
+    Destination,
+    Contact,
+    Object,
+    MediaQuery,
+}
+
+impl SlotKind {
+    pub fn extract(self, text: &str) -> Option<SlotValue> {
+        let word = |s: &str| Some(SlotValue::Text(s.to_string()));
+        match self {
+            SlotKind::Temperature => temperature(text).map(SlotValue::Number),
+            SlotKind::Zone => zone(text).and_then(word),
+            SlotKind::OpenPercent => open_percent(text).map(SlotValue::Number),
+            SlotKind::HeatLevel => heat_level(text).map(SlotValue::Number),
+            SlotKind::VolumeLevel => volume_level(text).map(SlotValue::Number),
+            SlotKind::Warmth => warmth(text).and_then(word),
+            SlotKind::Loudness => loudness(text).and_then(word),
+            SlotKind::Switch => switch(text).and_then(word),
+            SlotKind::LockState => lock_state(text).and_then(word),
+            SlotKind::VehicleSignal => vehicle_signal(text).and_then(word),
+            SlotKind::Region => region(text).and_then(word),
+            SlotKind::Destination => free_text(&DESTINATION, text),
+            SlotKind::Contact => free_text(&CONTACT, text),
+            SlotKind::Object => free_text(&OBJECT, text),
+            SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text),
+        }
+    }
+
+    /// Free-text kinds take whatever follows their trigger words; a correction ("no, Shenzhen")
+    /// may give the bare value.
+    pub fn is_free_text(self) -> bool {
+        matches!(self, SlotKind::Destination | SlotKind::Contact | SlotKind::Object | SlotKind::MediaQuery)
+    }
+}
+
+fn re(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("extractor patterns are tested")
+}
+
+fn has(pattern: &LazyLock<Regex>, text: &str) -> bool {
+    pattern.is_match(text)
+}
+
+fn numbers(text: &str) -> impl Iterator<Item = (usize, f64)> + '_ {
+    static NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d+(?:\.\d+)?\b"));
+    NUMBER.find_iter(text).filter_map(|m| m.as_str().parse().ok().map(|n| (m.start(), n)))
+}
+
+fn temperature(text: &str) -> Option<f64> {
+    static FAHRENHEIT: LazyLock<Regex> = LazyLock::new(|| re(r"\bfahrenheit\b"));
+    numbers(text).find_map(|(_, n)| {
+        if (10.0..=32.0).contains(&n) && !has(&FAHRENHEIT, text) {
+            Some(n)
+        } else if (50.0..=90.0).contains(&n) {
+            // A Fahrenheit setting: the car's HVAC works in Celsius, to the half degree.
+            Some(((n - 32.0) * 5.0 / 9.0 * 2.0).round() / 2.0)
+        } else {
+            None
+        }
+    })
+}
+
+fn zone(text: &str) -> Option<&'static str> {
+    static REAR_LEFT: LazyLock<Regex> = LazyLock::new(|| re(r"\b(rear|back) left\b|\bleft (rear|back)\b|\bbehind the driver\b"));
+    static REAR_RIGHT: LazyLock<Regex> = LazyLock::new(|| re(r"\b(rear|back) right\b|\bright (rear|back)\b"));
+    static PASSENGER: LazyLock<Regex> = LazyLock::new(|| re(r"\bpassenger"));
+    static DRIVER: LazyLock<Regex> = LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window)\b|\bfor me\b"));
+    static ALL: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"\b(all|every|both)\b|\beveryone\b|\beverybody\b|\beverywhere\b|\bwindows\b|\bseats\b|\bheaters\b|\ball round\b")
+    });
+    if has(&REAR_LEFT, text) {
+        Some("rear_left")
+    } else if has(&REAR_RIGHT, text) {
+        Some("rear_right")
+    } else if has(&PASSENGER, text) {
+        Some("passenger")
+    } else if has(&DRIVER, text) {
+        Some("driver")
+    } else if has(&ALL, text) {
+        Some("all")
+    } else {
+        None
+    }
+}
+
+/// The first number said. Out-of-range values are kept: the vehicle bus knows each signal's
+/// range and refuses in words the driver hears.
+fn percent_number(text: &str) -> Option<f64> {
+    numbers(text).map(|(_, n)| n).next()
+}
+
+fn open_percent(text: &str) -> Option<f64> {
+    static HALF: LazyLock<Regex> = LazyLock::new(|| re(r"\bhalf ?way\b|\bhalf\b"));
+    static QUARTER: LazyLock<Regex> = LazyLock::new(|| re(r"\ba quarter\b"));
+    static CLOSE: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(close|closed|shut|roll (it |them )?up|wind (it |them )?up|put .*\bup)\b|\bup\b"));
+    static OPEN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(open|opening|roll (it |them )?down|wind .*\bdown|lower|down)\b"));
+    if let Some(n) = percent_number(text) {
+        return Some(n);
+    }
+    if has(&HALF, text) {
+        Some(50.0)
+    } else if has(&QUARTER, text) {
+        Some(25.0)
+    } else if has(&CLOSE, text) {
+        Some(0.0)
+    } else if has(&OPEN, text) {
+        Some(100.0)
+    } else {
+        None
+    }
+}
+
+fn heat_level(text: &str) -> Option<f64> {
+    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:level|to|on|at) ([0-3])\b"));
+    static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"\boff\b"));
+    static LOW: LazyLock<Regex> = LazyLock::new(|| re(r"\b(low|lowest|minimum|gentle)\b"));
+    static MEDIUM: LazyLock<Regex> = LazyLock::new(|| re(r"\b(medium|mid|middle)\b"));
+    static HIGH: LazyLock<Regex> = LazyLock::new(|| re(r"\b(high|highest|max|maximum|full)\b"));
+    if let Some(level) = LEVEL.captures(text).and_then(|c| c[1].parse().ok()) {
+        Some(level)
+    } else if has(&OFF, text) {
+        Some(0.0)
+    } else if has(&LOW, text) {
+        Some(1.0)
+    } else if has(&MEDIUM, text) {
+        Some(2.0)
+    } else if has(&HIGH, text) {
+        Some(3.0)
+    } else {
+        None
+    }
+}
+
+fn volume_level(text: &str) -> Option<f64> {
+    static MUTE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(mute|silence)\b"));
+    static MAX: LazyLock<Regex> = LazyLock::new(|| re(r"\b(max|maximum|full) (volume|blast)\b|\bvolume (to )?(max|maximum|full)\b"));
+    if has(&MUTE, text) {
+        Some(0.0)
+    } else if has(&MAX, text) {
+        Some(100.0)
+    } else {
+        percent_number(text)
+    }
+}
+
+fn warmth(text: &str) -> Option<&'static str> {
+    static UP: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"\b(warmer|hotter|warm (it|things) up|heat (it )?up|cold|colder|freezing|chilly|frozen|up|increase|raise|higher)\b")
+    });
+    static DOWN: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"\b(cooler|cool (it|things)? ?down|hot|warm|boiling|roasting|stuffy|sweating|down|lower|lowering|decrease|reduce)\b")
+    });
+    // Comparatives say the wanted direction outright; feelings say the opposite of what is felt.
+    static COMPARATIVE_UP: LazyLock<Regex> = LazyLock::new(|| re(r"\b(warmer|hotter|warm (it|things|her|him|them)? ?up|heat (it )?up)\b"));
+    static COMPARATIVE_DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(cooler|colder|cool (it|things)? ?down)\b"));
+    if has(&COMPARATIVE_UP, text) {
+        Some("up")
+    } else if has(&COMPARATIVE_DOWN, text) {
+        Some("down")
+    } else if has(&UP, text) {
+        Some("up")
+    } else if has(&DOWN, text) {
+        Some("down")
+    } else {
+        None
+    }
+}
+
+fn loudness(text: &str) -> Option<&'static str> {
+    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"\b(louder|up|increase|raise|too quiet|can't hear|cannot hear|boost)\b"));
+    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(quieter|softer|down|lower|decrease|reduce|too loud)\b"));
+    if has(&DOWN, text) && !text.contains("too quiet") {
+        Some("down")
+    } else if has(&UP, text) {
+        Some("up")
+    } else {
+        None
+    }
+}
+
+fn switch(text: &str) -> Option<&'static str> {
+    static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"\b(off|kill|disable|deactivate|stop|shut)\b"));
+    static ON: LazyLock<Regex> = LazyLock::new(|| re(r"\b(on|enable|activate|start|running)\b"));
+    if has(&OFF, text) {
+        Some("off")
+    } else if has(&ON, text) {
+        Some("on")
+    } else {
+        None
+    }
+}
+
+fn lock_state(text: &str) -> Option<&'static str> {
+    static UNLOCK: LazyLock<Regex> = LazyLock::new(|| re(r"\bunlock|\bopen (up )?the (doors|car)\b|\brelease\b"));
+    static LOCK: LazyLock<Regex> = LazyLock::new(|| re(r"\block|\bsecure\b"));
+    if has(&UNLOCK, text) {
+        Some("unlocked")
+    } else if has(&LOCK, text) {
+        Some("locked")
+    } else {
+        None
+    }
+}
+
+fn vehicle_signal(text: &str) -> Option<&'static str> {
+    static TABLE: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+        vec![
+            ("lock_state", re(r"\block")),
+            ("tire_pressure", re(r"\b(tire|tyre|tires|tyres)\b|\bpressure\b")),
+            (
+                "range",
+                re(r"\brange\b|\bhow far\b|\bhow many (miles|kilometers|kilometres|km)\b|\b(miles|kilometers|kilometres) (left|to go)\b"),
+            ),
+            ("battery_level", re(r"\bbattery\b|\bcharge\b|\bcharged\b|\bstate of charge\b")),
+            ("fuel_level", re(r"\b(fuel|gas|petrol|diesel|tank)\b")),
+            ("outside_temperature", re(r"\boutside\b|\bout there\b|\bweather\b")),
+            ("cabin_temperature", re(r"\b(in here|inside|cabin)\b|\btemperature\b|\bhow (warm|cold|hot)\b")),
+            ("speed", re(r"\bspeed\b|\bhow fast\b|\bgoing\b|\bdoing\b")),
+        ]
+    });
+    TABLE.iter().find(|(_, pattern)| pattern.is_match(text)).map(|(name, _)| *name)
+}
+
+fn region(text: &str) -> Option<&'static str> {
+    static TABLE: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+        vec![
+            ("trunk", re(r"\b(trunk|boot|cargo)\b")),
+            ("footwell", re(r"\b(footwell|floor|foot well)\b")),
+            ("rear_left", re(r"\b(rear|back) left\b|\bleft (rear|back)\b")),
+            ("rear_right", re(r"\b(rear|back) right\b|\bright (rear|back)\b")),
+            ("rear", re(r"\b(rear|back) ?seat|\bin the back\b|\bbackseat\b")),
+            ("passenger", re(r"\bpassenger")),
+            ("driver", re(r"\bdriver|\bmy seat\b")),
+        ]
+    });
+    TABLE.iter().find(|(_, pattern)| pattern.is_match(text)).map(|(name, _)| *name)
+}
+
+/// A free-text slot: the value is the first capture of the first matching pattern, with
+/// determiners and trailing politeness trimmed.
+struct FreeText {
+    patterns: Vec<Regex>,
+}
+
+fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
+    kind.patterns
+        .iter()
+        .find_map(|p| p.captures(text))
+        .and_then(|c| c.get(1))
+        .map(|m| trim_value(m.as_str()))
+        .filter(|v| !v.is_empty())
+        .map(SlotValue::Text)
+}
+
+const LEADING: &[&str] = &["the", "a", "an", "my", "some", "our", "his", "her", "their", "your", "up"];
+const TRAILING: &[&str] =
+    &["please", "thanks", "thank", "you", "now", "for", "me", "right", "away", "then", "there", "too", "again", "anywhere", "somewhere"];
+
+/// Drops leading determiners ("my hat" -> "hat") and trailing politeness ("home please" -> "home").
+pub fn trim_value(value: &str) -> String {
+    let mut words: Vec<&str> = value.split_whitespace().collect();
+    while words.first().is_some_and(|w| LEADING.contains(w)) {
+        words.remove(0);
+    }
+    while words.last().is_some_and(|w| TRAILING.contains(w)) {
+        words.pop();
+    }
+    words.join(" ")
+}
+
+static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText {
+    patterns: [
+        r"\b(?:take|drive|bring|get) (?:me|us) (home)\b",
+        r"\b(?:navigate|navigating|directions|route|way|take me|take us|drive me|drive us|bring me|get me|go|going|head|heading|guide me|drive|get|navigation) (?:back )?to (.+?)(?: from here| and take me there|$)",
+        r"\bfind (.+?) and (?:take|get|drive) (?:me|us) there\b",
+        r"\b(?:destination|sat nav|satnav|gps|navigation) (?:to|for|as) (.+)$",
+        r"\bnavigate (.+)$",
+    ]
+    .iter()
+    .map(|p| re(p))
+    .collect(),
+}
+});
+
+static CONTACT: LazyLock<FreeText> = LazyLock::new(|| FreeText {
+    patterns: [
+        r"\bgive (.+?) a (?:ring|call|bell)\b",
+        r"\bget (.+?) on the phone\b",
+        r"\bcall to (.+)$",
+        r"\b(?:call|calling|ring|dial|phone|ringing|dialing|dialling) (?:up )?(.+?)(?: on (?:speaker|the phone|their mobile))?$",
+    ]
+    .iter()
+    .map(|p| re(p))
+    .collect(),
+});
+
+static OBJECT: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText {
+    patterns: [
+        r"\b(?:leave|left|forget|forgot|seen|spotted|see|find|for|is there|are there|where is|where's|where are|whether|if|is|are) (?:my|the|a|an|his|her|our|their|some|any) (.+?)(?: (?:is|are|in|on|inside|at|under|anywhere|somewhere|it might|lying|back there|here)\b.*)?$",
+        r"\bis there (?:a |an )?(.+?)(?: (?:in|on|inside|at|under|anywhere|somewhere)\b.*)?$",
+    ]
+    .iter()
+    .map(|p| re(p))
+    .collect(),
+}
+});
+
+static MEDIA_QUERY: LazyLock<FreeText> = LazyLock::new(|| FreeText {
+    patterns: [
+        r"\b(?:play|playing|put on|listen to|hear|start|queue up|queue|shuffle) (.+?)(?: (?:on spotify|on the radio|in the car)\b.*)?$",
+    ]
+    .iter()
+    .map(|p| re(p))
+    .collect(),
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::normalise;
+
+    fn extract(kind: SlotKind, text: &str) -> Option<String> {
+        kind.extract(&normalise(text)).map(|v| v.to_string())
+    }
+
+    #[test]
+    fn temperatures_in_celsius_and_fahrenheit() {
+        assert_eq!(extract(SlotKind::Temperature, "set it to twenty two point five"), Some("22.5".into()));
+        assert_eq!(extract(SlotKind::Temperature, "seventy two degrees"), Some("22".into()));
+        assert_eq!(extract(SlotKind::Temperature, "make it warmer"), None);
+    }
+
+    #[test]
+    fn zones_seats_and_windows() {
+        assert_eq!(extract(SlotKind::Zone, "the back left window"), Some("rear_left".into()));
+        assert_eq!(extract(SlotKind::Zone, "heat my seat"), Some("driver".into()));
+        assert_eq!(extract(SlotKind::Zone, "close all the windows"), Some("all".into()));
+        assert_eq!(extract(SlotKind::Zone, "on the passenger side"), Some("passenger".into()));
+    }
+
+    #[test]
+    fn relative_requests_point_the_right_way() {
+        assert_eq!(extract(SlotKind::Warmth, "i'm freezing"), Some("up".into()));
+        assert_eq!(extract(SlotKind::Warmth, "it's too hot in here"), Some("down".into()));
+        assert_eq!(extract(SlotKind::Warmth, "a bit warmer"), Some("up".into()));
+        assert_eq!(extract(SlotKind::Loudness, "i can't hear the music"), Some("up".into()));
+        assert_eq!(extract(SlotKind::Loudness, "the music's too loud"), Some("down".into()));
+    }
+
+    #[test]
+    fn window_positions() {
+        assert_eq!(extract(SlotKind::OpenPercent, "open the window halfway"), Some("50".into()));
+        assert_eq!(extract(SlotKind::OpenPercent, "roll up the window"), Some("0".into()));
+        assert_eq!(extract(SlotKind::OpenPercent, "open it thirty percent"), Some("30".into()));
+        assert_eq!(extract(SlotKind::OpenPercent, "open my window"), Some("100".into()));
+    }
+
+    #[test]
+    fn free_text_loses_determiners_and_politeness() {
+        assert_eq!(extract(SlotKind::Destination, "take me to the airport please"), Some("airport".into()));
+        assert_eq!(extract(SlotKind::Destination, "drive me home"), Some("home".into()));
+        assert_eq!(extract(SlotKind::Contact, "give mum a ring"), Some("mum".into()));
+        assert_eq!(extract(SlotKind::Object, "is my hat in the car"), Some("hat".into()));
+        assert_eq!(extract(SlotKind::Object, "did i leave my sunglasses on the back seat"), Some("sunglasses".into()));
+        assert_eq!(extract(SlotKind::MediaQuery, "play some jazz"), Some("jazz".into()));
+    }
+
+    #[test]
+    fn vehicle_questions_name_their_signal() {
+        assert_eq!(extract(SlotKind::VehicleSignal, "how fast am i going"), Some("speed".into()));
+        assert_eq!(extract(SlotKind::VehicleSignal, "how far can i drive on this battery"), Some("range".into()));
+        assert_eq!(extract(SlotKind::VehicleSignal, "are the doors locked"), Some("lock_state".into()));
+    }
+}

@@ -1,0 +1,46 @@
+//! `org.cabin.Assistant1` on D-Bus.
+
+use std::sync::Arc;
+
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+
+use crate::Assistant;
+
+pub struct AssistantInterface {
+    pub assistant: Arc<Assistant>,
+}
+
+/// Each caller (a unique bus name) has its own conversation.
+fn conversation_of(header: &Header<'_>) -> String {
+    header.sender().map(|s| s.to_string()).unwrap_or_else(|| "anonymous".into())
+}
+
+#[zbus::interface(name = "org.cabin.Assistant1", proxy(default_service = "org.cabin.Assistant1", default_path = "/org/cabin/Assistant1"))]
+impl AssistantInterface {
+    /// One utterance of the caller's conversation. Returns the reply to speak and the whole
+    /// turn as JSON (intent, confidence, slots, open task, actions taken).
+    async fn converse(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+        text: &str,
+    ) -> (String, String) {
+        let conversation = conversation_of(&header);
+        let turn = self.assistant.converse(&conversation, text).await;
+        if let Err(error) = Self::replied(&emitter, &conversation, text, &turn.reply).await {
+            tracing::warn!(%error, "could not emit Replied");
+        }
+        let json = serde_json::to_string(&turn).unwrap_or_else(|_| "{}".into());
+        (turn.reply, json)
+    }
+
+    /// Forgets the caller's conversation (an open question, the context of the last task).
+    async fn reset(&self, #[zbus(header)] header: Header<'_>) {
+        self.assistant.forget(&conversation_of(&header)).await;
+    }
+
+    /// Every reply, for consoles and loggers.
+    #[zbus(signal)]
+    async fn replied(emitter: &SignalEmitter<'_>, conversation: &str, text: &str, reply: &str) -> zbus::Result<()>;
+}

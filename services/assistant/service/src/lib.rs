@@ -1,0 +1,130 @@
+//! The assistant service: understanding and tasks, one conversation per D-Bus caller, acting
+//! through the vehicle bus. `org.cabin.Assistant1` takes utterances (from the voice service,
+//! the phone link, `cabin chat`) and returns the reply to speak.
+
+mod interface;
+mod tools;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cabin_dialog::{Dialog, TaskBook, TaskFileError, Turn};
+use cabin_models::{LocateError, ModelsDir};
+use cabin_nlu::{EncoderError, IntentCatalog, IntentFileError, SentenceEncoder, Understander, EMBEDDING_MODEL};
+use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
+use cabin_vehicle_config::{Catalog, VehicleConfig};
+use thiserror::Error;
+use tokio::sync::Mutex;
+
+pub use interface::AssistantInterfaceProxy as AssistantProxy;
+pub use tools::{BusTools, VISION_BUS_NAME, VISION_OBJECT_PATH};
+
+pub const BUS_NAME: &str = "org.cabin.Assistant1";
+pub const OBJECT_PATH: &str = "/org/cabin/Assistant1";
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Model(#[from] LocateError),
+    #[error("embedding model: {0}")]
+    Encoder(#[from] EncoderError),
+    #[error(transparent)]
+    Intents(#[from] IntentFileError),
+    #[error(transparent)]
+    Tasks(#[from] TaskFileError),
+}
+
+#[derive(Debug, Error)]
+pub enum ServeError {
+    #[error("cannot connect to {address}: {source}")]
+    Connect { address: String, source: zbus::Error },
+    #[error("another assistant already owns {BUS_NAME} on this bus")]
+    NameTaken,
+    #[error(transparent)]
+    Vehicle(#[from] ClientError),
+    #[error("D-Bus: {0}")]
+    Bus(#[from] zbus::Error),
+}
+
+/// What the assistant knows, loaded once: the classifier, the tasks, the vehicle's catalog.
+#[derive(Debug, Clone)]
+pub struct Brain {
+    pub understander: Arc<Understander>,
+    pub tasks: Arc<TaskBook>,
+    pub catalog: Arc<Catalog>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BrainFiles {
+    /// OEM intent files, after the shipped ones.
+    pub intents: Vec<PathBuf>,
+    /// OEM task files, after the shipped ones.
+    pub tasks: Vec<PathBuf>,
+}
+
+impl Brain {
+    pub fn load(models: &ModelsDir, files: &BrainFiles, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {
+        let intents = IntentCatalog::load(&files.intents)?;
+        let tasks = TaskBook::load(&files.tasks, &intents, &vehicle.catalog)?;
+        let encoder = SentenceEncoder::load(&models.locate(EMBEDDING_MODEL)?)?;
+        let understander = Understander::new(encoder, intents)?;
+        Ok(Brain { understander: Arc::new(understander), tasks: Arc::new(tasks), catalog: Arc::new(vehicle.catalog.clone()) })
+    }
+
+    pub fn dialog(&self) -> Dialog {
+        Dialog::new(self.understander.clone(), self.tasks.clone(), self.catalog.clone())
+    }
+}
+
+/// The brain plus its tools, with one conversation per caller.
+#[derive(Debug)]
+pub struct Assistant {
+    brain: Brain,
+    tools: BusTools,
+    conversations: Mutex<HashMap<String, Dialog>>,
+}
+
+impl Assistant {
+    pub fn new(brain: Brain, tools: BusTools) -> Assistant {
+        Assistant { brain, tools, conversations: Mutex::new(HashMap::new()) }
+    }
+
+    pub async fn converse(&self, conversation: &str, text: &str) -> Turn {
+        let mut conversations = self.conversations.lock().await;
+        let dialog = conversations.entry(conversation.to_string()).or_insert_with(|| self.brain.dialog());
+        let turn = dialog.turn(text, &self.tools).await;
+        tracing::info!(conversation, text, intent = turn.intent.as_deref().unwrap_or("-"), reply = %turn.reply, "turn");
+        turn
+    }
+
+    pub async fn forget(&self, conversation: &str) {
+        self.conversations.lock().await.remove(conversation);
+    }
+}
+
+/// Connects to the bus (the system bus, or `address`) owning `org.cabin.Assistant1`: the name is
+/// what the vehicle bus grants the assistant's role to.
+pub async fn connect(address: Option<&str>) -> Result<BusTools, ServeError> {
+    let shown =
+        address.map(str::to_string).or_else(|| std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok()).unwrap_or_else(|| "the system bus".into());
+    let builder = match address {
+        Some(address) => zbus::connection::Builder::address(address),
+        None => zbus::connection::Builder::system(),
+    };
+    let builder = builder.and_then(|b| b.name(BUS_NAME)).map_err(|source| ServeError::Connect { address: shown.clone(), source })?;
+    let connection = match builder.build().await {
+        Ok(connection) => connection,
+        Err(zbus::Error::NameTaken) => return Err(ServeError::NameTaken),
+        Err(source) => return Err(ServeError::Connect { address: shown, source }),
+    };
+    Ok(BusTools::new(VehicleBusClient::on(connection).await?))
+}
+
+/// Serves `org.cabin.Assistant1` on the tools' connection until the connection ends.
+pub async fn serve(brain: Brain, tools: BusTools) -> Result<Arc<Assistant>, ServeError> {
+    let connection = tools.connection().clone();
+    let assistant = Arc::new(Assistant::new(brain, tools));
+    connection.object_server().at(OBJECT_PATH, interface::AssistantInterface { assistant: assistant.clone() }).await?;
+    Ok(assistant)
+}

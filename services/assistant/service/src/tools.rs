@@ -1,0 +1,143 @@
+//! The dialog's tools over D-Bus: the vehicle bus for signals, the vision service for "is my
+//! hat in the car?", and whatever OEM service a task calls (the head unit for navigation,
+//! media and phone).
+
+use cabin_dialog::{MethodCall, ToolError, Tools};
+use cabin_vehicle_bus_client::{ClientError, Refusal, SignalInfo, VehicleBusClient};
+use cabin_vehicle_config::Value;
+
+pub const VISION_BUS_NAME: &str = "org.cabin.Vision1";
+pub const VISION_OBJECT_PATH: &str = "/org/cabin/Vision1";
+
+#[derive(Debug, Clone)]
+pub struct BusTools {
+    vehicle: VehicleBusClient,
+}
+
+impl BusTools {
+    pub fn new(vehicle: VehicleBusClient) -> BusTools {
+        BusTools { vehicle }
+    }
+
+    pub fn connection(&self) -> &zbus::Connection {
+        self.vehicle.connection()
+    }
+
+    /// Whether a vehicle bus answers on this connection's bus.
+    pub async fn vehicle_bus_running(&self) -> bool {
+        !matches!(self.vehicle.list("Vehicle.Speed").await, Err(ClientError::NotRunning))
+    }
+}
+
+/// The vehicle bus's refusal, in the dialog's terms. Its messages end with the reason people
+/// should hear ("... refused by interlock 'x': the trunk opens only while the car is stopped").
+fn vehicle_error(error: ClientError) -> ToolError {
+    let message = error.to_string();
+    let reason = message.rsplit_once(": ").map(|(_, reason)| reason.to_string()).unwrap_or(message.clone());
+    match error {
+        ClientError::Refused { refusal: Refusal::InterlockActive, .. } => ToolError::Interlock { reason },
+        ClientError::Refused { refusal: Refusal::OutOfRange, .. } => ToolError::OutOfRange { reason },
+        ClientError::Refused { refusal: Refusal::NotPermitted, .. } => ToolError::NotPermitted { reason },
+        ClientError::Refused { refusal: Refusal::BackendUnavailable | Refusal::NoValue, .. } => {
+            ToolError::Unavailable { what: "the car".into(), reason: message }
+        }
+        ClientError::NotRunning | ClientError::Connect { .. } => ToolError::Unavailable { what: "the vehicle bus".into(), reason: message },
+        _ => ToolError::Failed(message),
+    }
+}
+
+/// A D-Bus method error in the dialog's terms: a missing service is "not available".
+fn call_error(what: &str, error: zbus::Error) -> ToolError {
+    match &error {
+        zbus::Error::MethodError(name, _, _)
+            if matches!(
+                name.as_str(),
+                "org.freedesktop.DBus.Error.ServiceUnknown"
+                    | "org.freedesktop.DBus.Error.NameHasNoOwner"
+                    | "org.freedesktop.DBus.Error.NoReply"
+            ) =>
+        {
+            ToolError::Unavailable { what: what.into(), reason: error.to_string() }
+        }
+        _ => ToolError::Failed(format!("{what}: {error}")),
+    }
+}
+
+impl Tools for BusTools {
+    async fn set(&self, path: &str, value: &Value) -> Result<Value, ToolError> {
+        self.vehicle.set(path, value).await.map_err(vehicle_error)
+    }
+
+    /// An actuator still on its way answers with where it is going: after "set it to 22", "a bit
+    /// warmer" means 23 even while the cabin is still at 21.
+    async fn get(&self, path: &str) -> Result<Value, ToolError> {
+        let info = self.vehicle.describe(path).await.map_err(vehicle_error)?.into_iter().next();
+        match info {
+            Some(SignalInfo { target: Some(target), .. }) => Ok(target),
+            Some(SignalInfo { value: Some(value), .. }) => Ok(value),
+            _ => self.vehicle.get(path).await.map(|reading| reading.value).map_err(vehicle_error),
+        }
+    }
+
+    async fn call(&self, call: &MethodCall, args: &[String]) -> Result<(), ToolError> {
+        let connection = self.vehicle.connection();
+        let (service, path, interface, method) =
+            (call.service.as_str(), call.path.as_str(), Some(call.interface.as_str()), call.method.as_str());
+        // D-Bus bodies are typed tuples; tasks pass up to three strings (checked at load).
+        let result = match args {
+            [] => connection.call_method(Some(service), path, interface, method, &()).await,
+            [a] => connection.call_method(Some(service), path, interface, method, &(a,)).await,
+            [a, b] => connection.call_method(Some(service), path, interface, method, &(a, b)).await,
+            [a, b, c, ..] => connection.call_method(Some(service), path, interface, method, &(a, b, c)).await,
+        };
+        result.map(|_| ()).map_err(|e| call_error(&format!("the {}", friendly_service(service)), e))
+    }
+
+    async fn find_object(&self, object: &str, region: Option<&str>) -> Result<String, ToolError> {
+        let reply = self
+            .vehicle
+            .connection()
+            .call_method(Some(VISION_BUS_NAME), VISION_OBJECT_PATH, Some(VISION_BUS_NAME), "Find", &(object, region.unwrap_or("")))
+            .await
+            .map_err(|e| call_error("the camera", e))?;
+        let (found, confidence, where_seen, _labels, _frame_time_us): (bool, f64, String, Vec<String>, u64) =
+            reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
+        Ok(if found {
+            format!("Yes, I can see your {object} on the {} seat ({:.0} % sure).", where_seen.replace('_', " "), confidence * 100.0)
+        } else {
+            format!("I can't see your {object} in the car.")
+        })
+    }
+}
+
+/// "org.cabin.HeadUnit1" -> "head unit".
+fn friendly_service(service: &str) -> String {
+    let last = service.rsplit('.').next().unwrap_or(service).trim_end_matches(char::is_numeric);
+    let mut words = String::new();
+    for (i, c) in last.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            words.push(' ');
+        }
+        words.push(c.to_ascii_lowercase());
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_are_named_for_people() {
+        assert_eq!(friendly_service("org.cabin.HeadUnit1"), "head unit");
+    }
+
+    #[test]
+    fn interlock_refusals_keep_only_the_reason() {
+        let error = ClientError::Refused {
+            refusal: Refusal::InterlockActive,
+            message: "Vehicle.Body.Trunk.Rear.IsOpen refused by interlock 'openings-only-when-stopped': the trunk opens only while the car is stopped".into(),
+        };
+        assert_eq!(vehicle_error(error).spoken("open the trunk"), "I can't open the trunk: the trunk opens only while the car is stopped.");
+    }
+}

@@ -1,0 +1,164 @@
+//! The assistant end to end: `cabin understand`, `cabin chat` and `cabin serve assistant` as real
+//! processes, a real vehicle bus on a private dbus-daemon, and the MiniLM model installed by
+//! `cabin models fetch minilm`.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value as Json;
+use support::*;
+
+const DRIVER_TEMPERATURE: &str = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature";
+const PASSENGER_TEMPERATURE: &str = "Vehicle.Cabin.HVAC.Station.Row1.Passenger.Temperature";
+
+fn json_lines(output: &std::process::Output) -> Vec<Json> {
+    assert!(output.status.success(), "cabin failed: {}", stderr(output));
+    stdout(output).lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))).collect()
+}
+
+/// The (signal, value) pairs a turn set.
+fn sets(turn: &Json) -> Vec<(String, f64)> {
+    turn["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "set" && a.get("error").is_none())
+        .map(|a| {
+            (a["target"].as_str().unwrap().to_string(), a["value"].as_f64().unwrap_or_else(|| f64::from(u8::from(a["value"] == true))))
+        })
+        .collect()
+}
+
+#[test]
+fn understand_reads_intent_and_spelled_out_numbers() {
+    let output =
+        cabin_with_input(None, &["understand", "--json", "um could you set the passenger side to twenty two point five please"], "");
+    let understood = &json_lines(&output)[0];
+    assert_eq!(understood["intent"], "climate.set_temperature");
+    assert_eq!(understood["slots"]["temperature"], 22.5);
+    assert_eq!(understood["slots"]["zone"], "passenger");
+    assert_eq!(understood["low_confidence"], false);
+
+    let garbage = cabin_with_input(None, &["understand", "--json", "qwxz blorp"], "");
+    assert_eq!(json_lines(&garbage)[0]["low_confidence"], true, "nonsense is flagged as a guess");
+
+    let empty = cabin_with_input(None, &["understand", "  "], "");
+    assert!(!empty.status.success());
+    assert_eq!(stderr(&empty).trim(), "error: nothing to understand: the text is empty");
+}
+
+#[test]
+fn chat_fills_corrects_carries_context_and_confirms_on_a_simulated_car() {
+    let script = "set the temperature\n\
+                  twenty one\n\
+                  no, twenty two\n\
+                  and the passenger side too\n\
+                  a bit warmer\n\
+                  open the trunk\n\
+                  yes\n\
+                  unlock the doors\n\
+                  no\n\
+                  set the temperature\n\
+                  never mind\n";
+    let turns = json_lines(&cabin_with_input(None, &["chat", "--json"], script));
+    assert_eq!(turns.len(), 11);
+    assert_eq!(turns[0]["task"]["waiting_for"], "temperature", "a missing slot is asked for: {}", turns[0]);
+    assert!(sets(&turns[0]).is_empty());
+    assert_eq!(sets(&turns[1]), [(DRIVER_TEMPERATURE.to_string(), 21.0)]);
+    assert_eq!(sets(&turns[2]), [(DRIVER_TEMPERATURE.to_string(), 22.0)], "the correction re-runs the task: {}", turns[2]);
+    assert_eq!(sets(&turns[3]), [(PASSENGER_TEMPERATURE.to_string(), 22.0)], "context carries the temperature: {}", turns[3]);
+    assert_eq!(sets(&turns[4]), [(PASSENGER_TEMPERATURE.to_string(), 23.0)], "warmer steps the passenger side: {}", turns[4]);
+    assert_eq!(turns[5]["task"]["waiting_for"], "confirmation", "the trunk asks first: {}", turns[5]);
+    assert!(sets(&turns[5]).is_empty());
+    assert_eq!(sets(&turns[6]).len(), 2, "yes opens the trunk: {}", turns[6]);
+    assert_eq!(turns[7]["task"]["waiting_for"], "confirmation", "unlocking asks first: {}", turns[7]);
+    assert!(sets(&turns[8]).is_empty() && turns[8]["task"].is_null(), "no leaves the doors locked: {}", turns[8]);
+    assert_eq!(turns[9]["task"]["waiting_for"], "temperature");
+    assert!(turns[10]["task"].is_null(), "cancel drops the half-filled task: {}", turns[10]);
+}
+
+#[test]
+fn a_refusal_from_the_vehicle_bus_is_spoken_in_plain_words() {
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = VehicleBus::start(&bus, &[]);
+    assert!(cabin(&bus, &["sim", "drive", "60"]).status.success());
+    let turns =
+        json_lines(&cabin_with_input(Some(&bus), &["chat", "--json"], "open the trunk\nyes\nset the volume to a hundred and fifty\n"));
+    let refusal = turns[1]["reply"].as_str().unwrap();
+    assert!(refusal.starts_with("I can't open the trunk:") && refusal.contains("stopped"), "{refusal}");
+    let trunk = json(&cabin(&bus, &["signals", "get", "Vehicle.Body.Trunk.Rear.IsOpen", "--json"]));
+    assert_ne!(trunk["value"], true, "the trunk stays shut");
+    assert!(turns[2]["reply"].as_str().unwrap().starts_with("I can't change the volume"), "{}", turns[2]);
+}
+
+#[test]
+fn a_bad_task_file_stops_chat_with_file_and_line() {
+    let (_dir, tasks) = temp_file(
+        "oem-tasks.toml",
+        "[[task]]\nintent = \"trunk.open\"\n\nset = [{ signal = \"Vehicle.Body.Frunk.IsOpen\", value = true }]\ndone = \"ok\"\n",
+    );
+    let output = cabin_with_input(None, &["chat", "--tasks", tasks.to_str().unwrap()], "open the trunk\n");
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(error.contains("oem-tasks.toml:1: task `trunk.open`: unknown signal `Vehicle.Body.Frunk.IsOpen`"), "{error}");
+    assert_eq!(error.trim().lines().count(), 1, "{error}");
+}
+
+/// The OEM head unit on the bus: records what navigation was asked to do.
+struct HeadUnitNavigation {
+    destinations: Arc<Mutex<Vec<String>>>,
+}
+
+#[zbus::interface(name = "org.cabin.HeadUnit1.Navigation")]
+impl HeadUnitNavigation {
+    fn set_destination(&self, destination: &str) {
+        self.destinations.lock().unwrap().push(destination.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus() {
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
+    let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
+    let destinations = Arc::new(Mutex::new(Vec::new()));
+    let _head_unit = zbus::connection::Builder::address(bus.address())
+        .unwrap()
+        .name("org.cabin.HeadUnit1")
+        .unwrap()
+        .serve_at("/org/cabin/HeadUnit1", HeadUnitNavigation { destinations: destinations.clone() })
+        .unwrap()
+        .build()
+        .await
+        .unwrap();
+
+    let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let (reply, _) = assistant.converse("navigate to shanghai").await.unwrap();
+    assert_eq!(reply, "Navigating to shanghai.");
+    let (reply, turn) = assistant.converse("not shanghai, shenzhen").await.unwrap();
+    assert_eq!(reply, "Navigating to shenzhen.", "{turn}");
+    assert_eq!(*destinations.lock().unwrap(), ["shanghai", "shenzhen"]);
+
+    let (reply, _) = assistant.converse("set the temperature to twenty one").await.unwrap();
+    assert_eq!(reply, "Setting the driver's side to 21 degrees.");
+    let vehicle = cabin_vehicle_bus_client::VehicleBusClient::on(connection.clone()).await.unwrap();
+    let hvac = vehicle.describe(DRIVER_TEMPERATURE).await.unwrap().remove(0);
+    assert_eq!(hvac.target.or(hvac.value).and_then(|v| v.as_f64()), Some(21.0));
+
+    // Another caller has a conversation of its own: no open question leaks across.
+    let (reply, _) = assistant.converse("set the temperature").await.unwrap();
+    assert_eq!(reply, "What temperature would you like?");
+    let other = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let (reply, _) = cabin_assistant::AssistantProxy::new(&other).await.unwrap().converse("twenty").await.unwrap();
+    assert_ne!(reply, "Setting the driver's side to 20 degrees.");
+
+    // The camera is not there yet: the assistant says so instead of guessing.
+    let (reply, _) = assistant.converse("is my hat in the car").await.unwrap();
+    assert_eq!(reply, "I can't look in the cabin right now: the camera is not responding.");
+}
+
+fn json(output: &std::process::Output) -> Json {
+    serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
+}
