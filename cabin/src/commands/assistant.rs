@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cabin_assistant::{connect, serve, Assistant, Brain, BrainFiles, BusTools, ServeError};
+use cabin_assistant::{connect, Assistant, Brain, BrainFiles, BusTools, LoadError, ServeError};
 use cabin_nlu::{IntentCatalog, SentenceEncoder, Understander, EMBEDDING_MODEL};
 use cabin_private_bus::PrivateBus;
 use cabin_vehicle_bus::{ServeOptions, VehicleBusService};
 use cabin_vehicle_bus_client::ClientError;
+use cabin_vehicle_config::VehicleConfig;
 use clap::Args;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -20,7 +21,7 @@ use crate::ConfigArgs;
 #[derive(Debug, Clone, Args)]
 pub struct BrainArgs {
     #[command(flatten)]
-    config: ConfigArgs,
+    pub config: ConfigArgs,
     #[command(flatten)]
     models: DirArgs,
     /// OEM intent file (TOML) added to the shipped intents; repeatable
@@ -34,8 +35,12 @@ pub struct BrainArgs {
 impl BrainArgs {
     fn load(&self) -> anyhow::Result<Brain> {
         let vehicle = super::load_config(&self.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
+        Ok(self.load_for(&vehicle)?)
+    }
+
+    pub fn load_for(&self, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {
         let files = BrainFiles { intents: self.intents.clone(), tasks: self.tasks.clone() };
-        Ok(Brain::load(&self.models.resolve(), &files, &vehicle)?)
+        Brain::load(&self.models.resolve(), &files, vehicle)
     }
 }
 
@@ -86,8 +91,8 @@ struct ChatVehicle {
 }
 
 async fn chat_vehicle(brain: &BrainArgs) -> anyhow::Result<ChatVehicle> {
-    match connect(None).await {
-        Ok(tools) if tools.vehicle_bus_running().await => return Ok(ChatVehicle { tools, _own: None }),
+    match connect(None, None).await {
+        Ok((tools, _)) if tools.vehicle_bus_running().await => return Ok(ChatVehicle { tools, _own: None }),
         Ok(_) | Err(ServeError::Connect { .. } | ServeError::Vehicle(ClientError::NotRunning)) => {}
         Err(ServeError::NameTaken) => anyhow::bail!("the assistant service is running on this bus; talk to it instead, or stop it"),
         Err(e) => return Err(e.into()),
@@ -99,7 +104,7 @@ async fn chat_vehicle(brain: &BrainArgs) -> anyhow::Result<ChatVehicle> {
         cabin_vehicle_bus::serve(config, ServeOptions { bus_address: Some(bus.address().to_string()), ..ServeOptions::default() })
             .await
             .context("simulated vehicle bus not started")?;
-    let tools = connect(Some(bus.address())).await?;
+    let (tools, _) = connect(Some(bus.address()), None).await?;
     Ok(ChatVehicle { tools, _own: Some((bus, service)) })
 }
 
@@ -132,9 +137,8 @@ pub struct ServeAssistantArgs {
 
 pub async fn serve_assistant(args: ServeAssistantArgs) -> anyhow::Result<ExitCode> {
     let brain = args.brain.load()?;
-    let tools = connect(None).await?;
+    let (tools, _assistant) = connect(None, Some(brain)).await?;
     let connection = tools.connection().clone();
-    let _assistant = serve(brain, tools).await?;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!("assistant serving {}", cabin_assistant::BUS_NAME);
     tokio::select! {

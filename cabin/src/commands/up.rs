@@ -1,12 +1,14 @@
 //! `cabin up`: the whole assistant on embedded defaults in one process, for a first look. For now
-//! that is the vehicle bus with the simulated car on a private bus, and a console that shows
-//! every signal change and takes commands.
+//! that is the vehicle bus with the simulated car and the assistant on a private bus, and a
+//! console that shows every signal change, takes commands, and passes anything else to the
+//! assistant as if the driver had said it.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use cabin_assistant::connect;
 use cabin_private_bus::PrivateBus;
 use cabin_vehicle_bus::{serve, ServeOptions};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
@@ -16,35 +18,45 @@ use clap::Args;
 use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::assistant::BrainArgs;
 use crate::output::{time_of_day, with_unit};
-use crate::ConfigArgs;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
     #[command(flatten)]
-    config: ConfigArgs,
+    brain: BrainArgs,
     /// Drive profile of the simulator: parked, city, highway, or a TOML file
     #[arg(long)]
     drive_profile: Option<String>,
 }
 
-const HELP: &str = "commands: get PATH | set PATH VALUE | list [GLOB] | drive KMH [RAMP_S] | park | help | quit";
+const HELP: &str = "commands: get PATH | set PATH VALUE | list [GLOB] | drive KMH [RAMP_S] | park | help | quit\n\
+                    anything else is said to the assistant, e.g. \"set the temperature to twenty one\"";
+
 /// Sensors that change continuously while driving are shown at most this often.
 const SENSOR_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let config =
-        super::load_config(&args.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
+        super::load_config(&args.brain.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
     let drive_profile = args.drive_profile.as_deref().map(DriveProfile::named_or_file).transpose()?;
     let bus = PrivateBus::start()?;
     let service = serve(config, ServeOptions { drive_profile, can_replay: None, bus_address: Some(bus.address().to_string()) })
         .await
         .context("vehicle bus not started")?;
     let client = VehicleBusClient::connect_to(bus.address()).await?;
+    let assistant = match args.brain.load_for(service.store.config()) {
+        Ok(brain) => connect(Some(bus.address()), Some(brain)).await?.1,
+        Err(error) => {
+            println!("The assistant is off: {error}");
+            None
+        }
+    };
     let sensors: Vec<String> =
         service.store.config().catalog.signals.values().filter(|s| s.kind != SignalKind::Actuator).map(|s| s.path.clone()).collect();
 
-    println!("Cabin is up: the vehicle bus serves a simulated car on a private D-Bus.");
+    let with_assistant = if assistant.is_some() { " and the assistant" } else { "" };
+    println!("Cabin is up: the vehicle bus serves a simulated car{with_assistant} on a private D-Bus.");
     println!("From another terminal:  export DBUS_SYSTEM_BUS_ADDRESS='{}'", bus.address());
     println!("                        cabin signals list   |   cabin signals watch   |   cabin sim drive 100");
     println!("{HELP}");
@@ -73,9 +85,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
                     if line.trim() == "quit" || line.trim() == "exit" {
                         break;
                     }
-                    if let Err(e) = console_command(&client, line.trim()).await {
-                        let prefix = if matches!(e, ClientError::Refused { .. }) { "refused" } else { "error" };
-                        println!("{prefix}: {e}");
+                    match &assistant {
+                        Some(assistant) if !line.trim().is_empty() && !is_console_command(&line) => {
+                            println!("assistant: {}", assistant.converse("console", &line).await.reply);
+                        }
+                        _ => {
+                            if let Err(e) = console_command(&client, line.trim()).await {
+                                let prefix = if matches!(e, ClientError::Refused { .. }) { "refused" } else { "error" };
+                                println!("{prefix}: {e}");
+                            }
+                        }
                     }
                 }
                 // No console (stdin closed): keep serving until stopped.
@@ -87,6 +106,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     drop(service);
     drop(bus);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Console commands have a shape of their own; "set the temperature to 21" is for the assistant.
+fn is_console_command(line: &str) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let is_path = |w: &str| w.starts_with("Vehicle");
+    let is_number = |w: &str| w.parse::<f64>().is_ok();
+    match words.as_slice() {
+        ["get", path] | ["set", path, _] => is_path(path),
+        ["list"] | ["park"] | ["help"] => true,
+        ["list", glob] => is_path(glob),
+        ["drive", speed] => is_number(speed),
+        ["drive", speed, ramp] => is_number(speed) && is_number(ramp),
+        _ => false,
+    }
 }
 
 async fn console_command(client: &VehicleBusClient, line: &str) -> Result<(), ClientError> {

@@ -162,11 +162,11 @@ impl Dialog {
         }
 
         match intent {
-            "dialog.confirm" | "dialog.deny" => "There's nothing waiting for a yes or no.".into(),
             _ if understood.low_confidence => {
                 "Sorry, I didn't understand that. You can ask me to set the temperature, open a window, or look for something in the car."
                     .into()
             }
+            "dialog.confirm" | "dialog.deny" => "There's nothing waiting for a yes or no.".into(),
             _ => {
                 let mut slots = understood.slots.clone();
                 self.carry_context(intent, &mut slots);

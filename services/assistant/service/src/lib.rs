@@ -103,28 +103,32 @@ impl Assistant {
     }
 }
 
-/// Connects to the bus (the system bus, or `address`) owning `org.cabin.Assistant1`: the name is
-/// what the vehicle bus grants the assistant's role to.
-pub async fn connect(address: Option<&str>) -> Result<BusTools, ServeError> {
-    let shown =
-        address.map(str::to_string).or_else(|| std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok()).unwrap_or_else(|| "the system bus".into());
+/// Connects to the bus (the system bus, or `address`) as `org.cabin.Assistant1`: the name is
+/// what the vehicle bus grants the assistant's role to. With `serve`, the D-Bus interface is
+/// in place before the name is taken, so no caller finds the name without the interface.
+pub async fn connect(address: Option<&str>, serve: Option<Brain>) -> Result<(BusTools, Option<Arc<Assistant>>), ServeError> {
+    let shown = address.map(str::to_string).or_else(|| std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok()).unwrap_or_else(|| "the system bus".into());
     let builder = match address {
         Some(address) => zbus::connection::Builder::address(address),
         None => zbus::connection::Builder::system(),
     };
-    let builder = builder.and_then(|b| b.name(BUS_NAME)).map_err(|source| ServeError::Connect { address: shown.clone(), source })?;
-    let connection = match builder.build().await {
-        Ok(connection) => connection,
-        Err(zbus::Error::NameTaken) => return Err(ServeError::NameTaken),
-        Err(source) => return Err(ServeError::Connect { address: shown, source }),
+    let connection = builder
+        .map_err(|source| ServeError::Connect { address: shown.clone(), source })?
+        .build()
+        .await
+        .map_err(|source| ServeError::Connect { address: shown, source })?;
+    let tools = BusTools::new(VehicleBusClient::on(connection.clone()).await?);
+    let assistant = match serve {
+        Some(brain) => {
+            let assistant = Arc::new(Assistant::new(brain, tools.clone()));
+            connection.object_server().at(OBJECT_PATH, interface::AssistantInterface { assistant: assistant.clone() }).await?;
+            Some(assistant)
+        }
+        None => None,
     };
-    Ok(BusTools::new(VehicleBusClient::on(connection).await?))
-}
-
-/// Serves `org.cabin.Assistant1` on the tools' connection until the connection ends.
-pub async fn serve(brain: Brain, tools: BusTools) -> Result<Arc<Assistant>, ServeError> {
-    let connection = tools.connection().clone();
-    let assistant = Arc::new(Assistant::new(brain, tools));
-    connection.object_server().at(OBJECT_PATH, interface::AssistantInterface { assistant: assistant.clone() }).await?;
-    Ok(assistant)
+    match connection.request_name_with_flags(BUS_NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into()).await {
+        Ok(zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner) => Ok((tools, assistant)),
+        Ok(_) | Err(zbus::Error::NameTaken) => Err(ServeError::NameTaken),
+        Err(e) => Err(e.into()),
+    }
 }

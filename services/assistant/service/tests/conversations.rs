@@ -1,0 +1,87 @@
+//! Conversations with the real dialog, the real MiniLM model and a real vehicle bus on a private
+//! dbus-daemon, in one process: what the driver hears when time passes, the car goes away, or
+//! the words make no sense.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use cabin_assistant::{connect, BusTools, Brain, BrainFiles};
+use cabin_models::ModelsDir;
+use cabin_private_bus::PrivateBus;
+use cabin_vehicle_bus::{serve, ServeOptions, VehicleBusService};
+use cabin_vehicle_config::VehicleConfig;
+use cabin_vehicle_sim::DriveProfile;
+
+/// Loaded once per test binary: embedding every example takes a few seconds in a debug build.
+fn brain() -> Brain {
+    static BRAIN: OnceLock<Brain> = OnceLock::new();
+    BRAIN
+        .get_or_init(|| Brain::load(&ModelsDir::resolve(), &BrainFiles::default(), &VehicleConfig::embedded()).unwrap_or_else(|e| panic!("{e}")))
+        .clone()
+}
+
+async fn vehicle_bus(bus: &PrivateBus, profile: DriveProfile) -> VehicleBusService {
+    let options = ServeOptions { drive_profile: Some(profile), bus_address: Some(bus.address().to_string()), ..ServeOptions::default() };
+    serve(VehicleConfig::embedded(), options).await.unwrap()
+}
+
+async fn car(profile: DriveProfile) -> (PrivateBus, VehicleBusService, BusTools) {
+    let bus = PrivateBus::start().unwrap();
+    let service = vehicle_bus(&bus, profile).await;
+    let (tools, _) = connect(Some(bus.address()), None).await.unwrap();
+    (bus, service, tools)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_half_filled_task_is_let_go_after_the_timeout() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog().with_timeout(Duration::from_millis(300));
+    let asked = dialog.turn("open the window", &tools).await;
+    assert_eq!(asked.reply, "Which window?");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let late = dialog.turn("the passenger one", &tools).await;
+    assert!(late.reply.starts_with("(I let the earlier request go.)"), "{}", late.reply);
+    assert!(late.actions.is_empty(), "nothing moves on a stale answer: {:?}", late.actions);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_conversation_goes_on_when_the_vehicle_bus_goes_away_and_comes_back() {
+    let (bus, service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    // The vehicle bus lets go of its name, as when its process dies.
+    service.connection.release_name("org.cabin.VehicleBus1").await.unwrap();
+    drop(service);
+    let down = dialog.turn("set the temperature to twenty", &tools).await;
+    assert_eq!(down.reply, "I can't set the temperature right now: the vehicle bus is not responding.");
+
+    let _back = vehicle_bus(&bus, DriveProfile::parked()).await;
+    let up = dialog.turn("set the temperature to twenty", &tools).await;
+    assert_eq!(up.reply, "Setting the driver's side to 20 degrees.");
+    assert_eq!(up.actions.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vehicle_questions_are_answered_from_live_signals() {
+    let (_bus, _service, tools) = car(DriveProfile::cruise(72.0, 0.0)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut dialog = brain().dialog();
+    let speed = dialog.turn("how fast are we going", &tools).await;
+    assert_eq!(speed.reply, "We're doing 72 kilometres an hour.", "{speed:?}");
+    let unlock = dialog.turn("unlock the doors", &tools).await;
+    assert_eq!(unlock.reply, "Unlock all the doors?");
+    let refused = dialog.turn("yes", &tools).await;
+    assert!(refused.reply.starts_with("I can't change the locks: "), "{}", refused.reply);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn empty_or_nonsense_text_gets_a_clear_answer_and_moves_nothing() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let empty = dialog.turn("   ", &tools).await;
+    assert_eq!(empty.reply, "I didn't catch that. Could you say it again?");
+    let nonsense = dialog.turn("qwxz blorp flib", &tools).await;
+    assert!(nonsense.low_confidence && nonsense.actions.is_empty(), "{nonsense:?}");
+    assert!(nonsense.reply.starts_with("Sorry, I didn't understand that."), "{}", nonsense.reply);
+    let yes = dialog.turn("yes", &tools).await;
+    assert_eq!(yes.reply, "There's nothing waiting for a yes or no.");
+}
