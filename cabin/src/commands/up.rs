@@ -37,8 +37,8 @@ const HELP: &str = "commands: get PATH | set PATH VALUE | list [GLOB] | drive KM
 const SENSOR_EVERY: Duration = Duration::from_secs(1);
 
 pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
-    let config =
-        super::load_config(&args.brain.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
+    let config = super::load_config(&args.brain.config)
+        .map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
     let drive_profile = args.drive_profile.as_deref().map(DriveProfile::named_or_file).transpose()?;
     let bus = PrivateBus::start()?;
     let service = serve(config, ServeOptions { drive_profile, can_replay: None, bus_address: Some(bus.address().to_string()) })

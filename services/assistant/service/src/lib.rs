@@ -107,7 +107,8 @@ impl Assistant {
 /// what the vehicle bus grants the assistant's role to. With `serve`, the D-Bus interface is
 /// in place before the name is taken, so no caller finds the name without the interface.
 pub async fn connect(address: Option<&str>, serve: Option<Brain>) -> Result<(BusTools, Option<Arc<Assistant>>), ServeError> {
-    let shown = address.map(str::to_string).or_else(|| std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok()).unwrap_or_else(|| "the system bus".into());
+    let shown =
+        address.map(str::to_string).or_else(|| std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok()).unwrap_or_else(|| "the system bus".into());
     let builder = match address {
         Some(address) => zbus::connection::Builder::address(address),
         None => zbus::connection::Builder::system(),

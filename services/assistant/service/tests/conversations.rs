@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cabin_assistant::{connect, BusTools, Brain, BrainFiles};
+use cabin_assistant::{connect, Brain, BrainFiles, BusTools};
 use cabin_models::ModelsDir;
 use cabin_private_bus::PrivateBus;
 use cabin_vehicle_bus::{serve, ServeOptions, VehicleBusService};
@@ -16,7 +16,9 @@ use cabin_vehicle_sim::DriveProfile;
 fn brain() -> Brain {
     static BRAIN: OnceLock<Brain> = OnceLock::new();
     BRAIN
-        .get_or_init(|| Brain::load(&ModelsDir::resolve(), &BrainFiles::default(), &VehicleConfig::embedded()).unwrap_or_else(|e| panic!("{e}")))
+        .get_or_init(|| {
+            Brain::load(&ModelsDir::resolve(), &BrainFiles::default(), &VehicleConfig::embedded()).unwrap_or_else(|e| panic!("{e}"))
+        })
         .clone()
 }
 
