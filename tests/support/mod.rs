@@ -134,3 +134,82 @@ pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::write(&path, text).unwrap();
     (dir, path)
 }
+
+/// A real `mosquitto` on a free loopback port, stopped when dropped.
+pub struct Mosquitto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Mosquitto {
+    pub fn start() -> Mosquitto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Mosquitto::on_port(port)
+    }
+
+    fn on_port(port: u16) -> Mosquitto {
+        let child = Command::new("mosquitto")
+            .args(["-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed (apt-get install mosquitto)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Mosquitto { child, port }
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the broker (sessions and retained messages are lost, as in a crash) and starts a
+    /// new one on the same port after `down_for`.
+    pub fn restart(&mut self, down_for: Duration) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(down_for);
+        *self = Mosquitto::on_port(self.port);
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Service {
+    /// `cabin serve phone-link` against `broker`, once it says it is connected (its retained
+    /// status reads online).
+    pub fn phone_link(bus: &PrivateBus, broker: &Mosquitto, vehicle_id: &str, state_dir: &Path) -> Service {
+        let args =
+            ["serve", "phone-link", "--broker", &broker.url(), "--vehicle-id", vehicle_id, "--state-dir", state_dir.to_str().unwrap()];
+        let (port, vehicle_id) = (broker.port, vehicle_id.to_string());
+        Service::spawn_until(bus, &args, move || retained_status_online(port, &vehicle_id))
+    }
+}
+
+/// Whether the car's retained status on the broker says online.
+fn retained_status_online(port: u16, vehicle_id: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let broker = format!("mqtt://127.0.0.1:{port}").parse().unwrap();
+        let phone = cabin_phone_client::PhoneClient::connect(&broker, vehicle_id);
+        let mut notices = phone.notices();
+        let online = async {
+            loop {
+                match notices.recv().await {
+                    Ok(notice) if notice.topic.ends_with("/status") => return notice.payload["online"] == true,
+                    Ok(_) => continue,
+                    Err(_) => return false,
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(1), online).await.unwrap_or(false)
+    })
+}

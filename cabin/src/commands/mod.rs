@@ -1,6 +1,7 @@
 pub mod assistant;
 pub mod config;
 pub mod models;
+pub mod phone;
 pub mod serve;
 pub mod signals;
 pub mod sim;

@@ -16,6 +16,17 @@ fn conversation_of(header: &Header<'_>) -> String {
     header.sender().map(|s| s.to_string()).unwrap_or_else(|| "anonymous".into())
 }
 
+impl AssistantInterface {
+    /// The reply and the turn as JSON, announced with `Replied`.
+    async fn turn(&self, emitter: &SignalEmitter<'_>, conversation: &str, text: &str) -> (String, String) {
+        let turn = self.assistant.converse(conversation, text).await;
+        if let Err(error) = Self::replied(emitter, conversation, text, &turn.reply).await {
+            tracing::warn!(%error, "could not emit Replied");
+        }
+        (turn.reply.clone(), serde_json::to_string(&turn).unwrap_or_else(|_| "{}".into()))
+    }
+}
+
 #[zbus::interface(name = "org.cabin.Assistant1", proxy(default_service = "org.cabin.Assistant1", default_path = "/org/cabin/Assistant1"))]
 impl AssistantInterface {
     /// One utterance of the caller's conversation. Returns the reply to speak and the whole
@@ -26,13 +37,19 @@ impl AssistantInterface {
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
         text: &str,
     ) -> (String, String) {
-        let conversation = conversation_of(&header);
-        let turn = self.assistant.converse(&conversation, text).await;
-        if let Err(error) = Self::replied(&emitter, &conversation, text, &turn.reply).await {
-            tracing::warn!(%error, "could not emit Replied");
-        }
-        let json = serde_json::to_string(&turn).unwrap_or_else(|_| "{}".into());
-        (turn.reply, json)
+        self.turn(&emitter, &conversation_of(&header), text).await
+    }
+
+    /// Like `Converse`, in one of several conversations the caller keeps apart (the phone link
+    /// has one per paired phone).
+    async fn converse_in(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+        conversation: &str,
+        text: &str,
+    ) -> (String, String) {
+        self.turn(&emitter, &format!("{}/{conversation}", conversation_of(&header)), text).await
     }
 
     /// Forgets the caller's conversation (an open question, the context of the last task).

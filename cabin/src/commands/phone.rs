@@ -1,0 +1,226 @@
+//! The phone link from both ends: `cabin serve phone-link` and `cabin pair` / `cabin phones` in
+//! the car; `cabin phone ...`, the reference phone client, on the owner's side.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use cabin_phone_client::PhoneClient;
+use cabin_phone_link::{Handler, LinkOptions, Phones, PAIRING_TTL_S};
+use cabin_phone_protocol::{Broker, Paired, RequestBody, Scope, Scopes};
+use cabin_vehicle_bus_client::VehicleBusClient;
+use cabin_vehicle_config::Value;
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+
+/// Where the car's phone link keeps paired phones.
+#[derive(Debug, Clone, Args)]
+pub struct StateArgs {
+    /// Folder for paired phones and pairing codes [default: $XDG_STATE_HOME/cabin/phone-link]
+    #[arg(long, env = "CABIN_PHONE_STATE")]
+    state_dir: Option<PathBuf>,
+}
+
+impl StateArgs {
+    fn phones(&self) -> Phones {
+        Phones::new(self.state_dir.clone().unwrap_or_else(|| xdg_dir("XDG_STATE_HOME", ".local/state").join("cabin/phone-link")))
+    }
+}
+
+fn xdg_dir(variable: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(variable)
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(fallback)))
+        .unwrap_or_else(|| PathBuf::from("/var/lib"))
+}
+
+#[derive(Debug, Args)]
+pub struct ServePhoneLinkArgs {
+    /// The MQTT broker: mqtt://[user:password@]host[:port]
+    #[arg(long, env = "CABIN_BROKER", default_value = "mqtt://127.0.0.1:1883")]
+    broker: String,
+    /// This car's id in topics (cabin/v1/<vehicle-id>/...)
+    #[arg(long, env = "CABIN_VEHICLE_ID", default_value = "cabin-demo")]
+    vehicle_id: String,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCode> {
+    let broker: Broker = args.broker.parse()?;
+    let vehicle = VehicleBusClient::connect_as(cabin_phone_link::BUS_NAME).await?;
+    let connection = vehicle.connection().clone();
+    let handler = Arc::new(Handler::new(args.vehicle_id.clone(), args.state.phones(), vehicle));
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!(vehicle = %args.vehicle_id, "phone link serving");
+    tokio::select! {
+        _ = cabin_phone_link::run(LinkOptions { broker, vehicle_id: args.vehicle_id }, handler) => {}
+        _ = super::serve::wait_for_shutdown() => {}
+        lost = cabin_vehicle_bus_client::connection_lost(&connection, std::time::Duration::from_secs(1)) => {
+            bail!("lost the D-Bus connection, stopping: {lost}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// What the phone may do: read, ask, comfort, camera (comma-separated)
+    #[arg(long, value_delimiter = ',', default_value = "read,ask")]
+    scopes: Vec<String>,
+    #[command(flatten)]
+    state: StateArgs,
+}
+
+pub fn pair(args: PairArgs) -> anyhow::Result<ExitCode> {
+    let scopes: Scopes = args
+        .scopes
+        .iter()
+        .map(|s| Scope::parse(s.trim()).with_context(|| format!("unknown scope `{s}` (known: read, ask, comfort, camera)")))
+        .collect::<anyhow::Result<_>>()?;
+    let code = args.state.phones().start_pairing(scopes.clone())?;
+    let names: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
+    println!("Pairing code: {code}");
+    println!("On the phone: cabin phone pair {code}   (valid {} minutes; grants: {})", PAIRING_TTL_S / 60, names.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhonesCommand {
+    /// The paired phones and what each may do.
+    List {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Revoke a phone (by id or name): its token stops working at once.
+    Revoke {
+        phone: String,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+}
+
+pub fn phones(command: PhonesCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        PhonesCommand::List { json, state } => {
+            let phones = state.phones().list()?;
+            if json {
+                println!("{}", serde_json::to_string(&phones)?);
+            } else if phones.is_empty() {
+                println!("no paired phones (pair one with `cabin pair`)");
+            }
+            for phone in phones.iter().filter(|_| !json) {
+                let scopes: Vec<&str> = phone.scopes.iter().map(|s| s.name()).collect();
+                println!("{}  {:<20} {}", phone.id, phone.name, scopes.join(","));
+            }
+        }
+        PhonesCommand::Revoke { phone, state } => {
+            for revoked in state.phones().revoke(&phone)? {
+                println!("revoked {} ({})", revoked.name, revoked.id);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the reference phone keeps after pairing.
+#[derive(Debug, Serialize, Deserialize)]
+struct PhoneConfig {
+    broker: String,
+    vehicle_id: String,
+    paired: Paired,
+}
+
+#[derive(Debug, Args)]
+pub struct PhoneArgs {
+    /// The phone's pairing file [default: $XDG_CONFIG_HOME/cabin/phone.json]
+    #[arg(long, env = "CABIN_PHONE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the car's answer as JSON
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: PhoneCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PhoneCommand {
+    /// Pair with the code `cabin pair` shows in the car.
+    Pair {
+        code: String,
+        #[arg(long, env = "CABIN_BROKER", default_value = "mqtt://127.0.0.1:1883")]
+        broker: String,
+        #[arg(long, env = "CABIN_VEHICLE_ID", default_value = "cabin-demo")]
+        vehicle_id: String,
+        /// How the car lists this phone
+        #[arg(long, default_value = "phone")]
+        name: String,
+    },
+    /// Ask the car in words ("is my hat in the car?").
+    Ask { text: Vec<String> },
+    /// Read a vehicle signal.
+    Get { path: String },
+    /// Set a vehicle signal (needs the comfort scope; the car's interlocks apply).
+    Set { path: String, value: String },
+    /// Is the car there?
+    Ping,
+    /// Print the car's status and events as they come.
+    Watch {
+        /// Stop after this many messages
+        #[arg(long)]
+        count: Option<usize>,
+    },
+}
+
+pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
+    let config_path = args.config.clone().unwrap_or_else(|| xdg_dir("XDG_CONFIG_HOME", ".config").join("cabin/phone.json"));
+    if let PhoneCommand::Pair { code, broker, vehicle_id, name } = &args.command {
+        let client = PhoneClient::connect(&broker.parse()?, vehicle_id);
+        let paired = client.pair(code, name).await?;
+        let config = PhoneConfig { broker: broker.clone(), vehicle_id: vehicle_id.clone(), paired };
+        if let Some(parent) = config_path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
+        let scopes: Vec<&str> = config.paired.scopes.iter().map(|s| s.name()).collect();
+        println!("paired with {} as {} (may: {}); saved in {}", vehicle_id, name, scopes.join(", "), config_path.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = std::fs::read_to_string(&config_path)
+        .with_context(|| format!("{}: not paired yet (run `cabin phone pair CODE`)", config_path.display()))?;
+    let config: PhoneConfig =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a phone pairing file", config_path.display()))?;
+    let client = PhoneClient::connect(&config.broker.parse()?, &config.vehicle_id);
+    let body = match args.command {
+        PhoneCommand::Ask { text } => RequestBody::Ask { text: text.join(" ") },
+        PhoneCommand::Get { path } => RequestBody::SignalsGet { path },
+        PhoneCommand::Set { path, value } => RequestBody::SignalsSet { path, value: serde_json::to_value(Value::from_text(&value))? },
+        PhoneCommand::Ping => RequestBody::Ping,
+        PhoneCommand::Watch { count } => {
+            let mut notices = client.notices();
+            let mut seen = 0;
+            while count.is_none_or(|c| seen < c) {
+                let notice = notices.recv().await?;
+                println!("{} {}", notice.topic, notice.payload);
+                seen += 1;
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        PhoneCommand::Pair { .. } => unreachable!("handled above"),
+    };
+    let result = client.request(&config.paired, body).await?;
+    if args.json {
+        println!("{result}");
+    } else if let Some(reply) = result.get("reply").and_then(|r| r.as_str()) {
+        println!("{reply}");
+    } else if let (Some(path), Some(value)) = (result.get("path"), result.get("value").or(result.get("accepted"))) {
+        println!("{} = {value}", path.as_str().unwrap_or_default());
+    } else {
+        println!("{result}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,300 @@
+//! The protocol between the car and its owner's phones, over MQTT 5. Phone apps embed this
+//! (with `cabin-phone-client`); the car side is `cabin-phone-link`. See `../PROTOCOL.md`.
+
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use thiserror::Error;
+
+/// The payload version this build speaks. A payload with another `v` gets an error reply.
+pub const VERSION: u32 = 1;
+
+/// How far a request's timestamp may be from the car's clock.
+pub const CLOCK_WINDOW_S: u64 = 60;
+
+/// Every topic of one vehicle.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    root: String,
+}
+
+impl Topics {
+    pub fn new(vehicle_id: &str) -> Topics {
+        Topics { root: format!("cabin/v1/{vehicle_id}") }
+    }
+
+    /// Phones send authenticated requests here (QoS 1, with a response topic and correlation data).
+    pub fn requests(&self) -> String {
+        format!("{}/requests", self.root)
+    }
+
+    /// Phones that are not paired yet send their pairing code here.
+    pub fn pairing(&self) -> String {
+        format!("{}/pair", self.root)
+    }
+
+    /// The car's online state: retained, with a last will saying offline.
+    pub fn status(&self) -> String {
+        format!("{}/status", self.root)
+    }
+
+    /// Events from the car (QoS 1).
+    pub fn events(&self) -> String {
+        format!("{}/events", self.root)
+    }
+
+    /// Where a phone asks for its responses.
+    pub fn responses(&self, client_id: &str) -> String {
+        format!("{}/responses/{client_id}", self.root)
+    }
+}
+
+/// What a paired phone may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Read vehicle signals and the car's status.
+    Read,
+    /// Ask the assistant in words.
+    Ask,
+    /// Set comfort signals (climate, seat heating, lights, locks) through the vehicle bus.
+    Comfort,
+    /// Ask what the cabin camera sees.
+    Camera,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Ask, Scope::Comfort, Scope::Camera];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Ask => "ask",
+            Scope::Comfort => "comfort",
+            Scope::Camera => "camera",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.name() == text)
+    }
+}
+
+pub type Scopes = BTreeSet<Scope>;
+
+/// A request from a paired phone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub v: u32,
+    /// Unique per request: a redelivered request with the same id is answered again, not re-run.
+    pub id: String,
+    pub phone: String,
+    pub token: String,
+    /// Random per request; a nonce seen before within the clock window is a replay.
+    pub nonce: String,
+    /// Seconds since the Unix epoch, on the phone's clock.
+    pub ts: u64,
+    #[serde(flatten)]
+    pub body: RequestBody,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RequestBody {
+    Ping,
+    Ask {
+        text: String,
+    },
+    #[serde(rename = "signals.get")]
+    SignalsGet {
+        path: String,
+    },
+    #[serde(rename = "signals.set")]
+    SignalsSet {
+        path: String,
+        value: Json,
+    },
+    #[serde(rename = "vision.find")]
+    VisionFind {
+        object: String,
+        #[serde(default)]
+        region: Option<String>,
+    },
+}
+
+impl RequestBody {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RequestBody::Ping => "ping",
+            RequestBody::Ask { .. } => "ask",
+            RequestBody::SignalsGet { .. } => "signals.get",
+            RequestBody::SignalsSet { .. } => "signals.set",
+            RequestBody::VisionFind { .. } => "vision.find",
+        }
+    }
+
+    /// The scope a phone needs for this request.
+    pub fn scope(&self) -> Option<Scope> {
+        match self {
+            RequestBody::Ping => None,
+            RequestBody::Ask { .. } => Some(Scope::Ask),
+            RequestBody::SignalsGet { .. } => Some(Scope::Read),
+            RequestBody::SignalsSet { .. } => Some(Scope::Comfort),
+            RequestBody::VisionFind { .. } => Some(Scope::Camera),
+        }
+    }
+}
+
+/// A phone proving a pairing code shown in the car.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairRequest {
+    pub v: u32,
+    pub code: String,
+    /// What the owner will see in `cabin phones list`.
+    pub name: String,
+}
+
+/// What a phone keeps after pairing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Paired {
+    pub phone: String,
+    pub token: String,
+    pub scopes: Scopes,
+}
+
+/// Every reply: `ok` with a result, or an error with its kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    pub v: u32,
+    /// The request's id, when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Json>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorReply>,
+}
+
+impl Response {
+    pub fn ok(id: Option<String>, result: Json) -> Response {
+        Response { v: VERSION, id, result: Some(result), error: None }
+    }
+
+    pub fn error(id: Option<String>, kind: ErrorKind, message: impl Into<String>) -> Response {
+        Response { v: VERSION, id, result: None, error: Some(ErrorReply { kind, message: message.into() }) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// Not JSON, or not a request this version knows.
+    BadRequest,
+    UnsupportedVersion,
+    /// Unknown or revoked phone, or a wrong token.
+    Unauthorized,
+    /// The phone was not granted the scope this request needs.
+    Forbidden,
+    /// The timestamp is outside the clock window.
+    Stale,
+    /// The nonce was seen before.
+    Replay,
+    RateLimited,
+    /// A wrong or expired pairing code.
+    PairingRefused,
+    /// The vehicle bus refused (the message says why: an interlock, a range, a permission).
+    Refused,
+    /// A service the request needs (vehicle bus, assistant, camera) is not running.
+    Unavailable,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_s() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// `bytes` random bytes as lowercase hex: tokens, nonces, request ids.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).expect("the OS random source works");
+    buffer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `mqtt://[user:password@]host[:port]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broker {
+    pub host: String,
+    pub port: u16,
+    pub credentials: Option<(String, String)>,
+}
+
+#[derive(Debug, Error)]
+pub enum BrokerError {
+    #[error("broker `{0}`: expected mqtt://[user:password@]host[:port]")]
+    Malformed(String),
+    #[error("broker `{0}`: TLS (mqtts://) is not supported yet")]
+    Tls(String),
+}
+
+impl std::str::FromStr for Broker {
+    type Err = BrokerError;
+
+    fn from_str(url: &str) -> Result<Broker, BrokerError> {
+        if url.starts_with("mqtts://") {
+            return Err(BrokerError::Tls(url.into()));
+        }
+        let rest = url.strip_prefix("mqtt://").ok_or_else(|| BrokerError::Malformed(url.into()))?;
+        let (credentials, host_port) = match rest.rsplit_once('@') {
+            Some((user_pass, host_port)) => {
+                let (user, pass) = user_pass.split_once(':').ok_or_else(|| BrokerError::Malformed(url.into()))?;
+                (Some((user.to_string(), pass.to_string())), host_port)
+            }
+            None => (None, rest),
+        };
+        let (host, port) = match host_port.trim_end_matches('/').rsplit_once(':') {
+            Some((host, port)) => (host, port.parse().map_err(|_| BrokerError::Malformed(url.into()))?),
+            None => (host_port.trim_end_matches('/'), 1883),
+        };
+        if host.is_empty() {
+            return Err(BrokerError::Malformed(url.into()));
+        }
+        Ok(Broker { host: host.to_string(), port, credentials })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!("mqtt://localhost".parse::<Broker>().unwrap(), Broker { host: "localhost".into(), port: 1883, credentials: None });
+        let with_user: Broker = "mqtt://car:secret@10.0.0.2:8883".parse().unwrap();
+        assert_eq!((with_user.port, with_user.credentials), (8883, Some(("car".into(), "secret".into()))));
+        assert!("localhost:1883".parse::<Broker>().is_err());
+        assert!("mqtts://broker".parse::<Broker>().unwrap_err().to_string().contains("TLS"));
+    }
+
+    #[test]
+    fn requests_read_as_documented() {
+        let text = r#"{"v":1,"id":"r1","phone":"p1","token":"t","nonce":"n","ts":5,"kind":"signals.get","path":"Vehicle.Speed"}"#;
+        let request: Request = serde_json::from_str(text).unwrap();
+        assert!(matches!(request.body, RequestBody::SignalsGet { ref path } if path == "Vehicle.Speed"));
+        assert_eq!(request.body.scope(), Some(Scope::Read));
+        let back = serde_json::to_value(&request).unwrap();
+        assert_eq!(back["kind"], "signals.get");
+    }
+
+    #[test]
+    fn an_unknown_kind_does_not_parse() {
+        let text = r#"{"v":1,"id":"r1","phone":"p1","token":"t","nonce":"n","ts":5,"kind":"self.destruct"}"#;
+        assert!(serde_json::from_str::<Request>(text).is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! Phone -> car -> phone over a real mosquitto on loopback: `signals.get` and `ask` round trips,
+//! and how many requests per second the car answers when many phones ask at once.
+//!
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin-phone-link --bench round_trip`
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cabin_assistant::{connect, Brain, BrainFiles};
+use cabin_models::ModelsDir;
+use cabin_phone_client::PhoneClient;
+use cabin_phone_link::{run, Handler, LinkOptions, Phones};
+use cabin_phone_protocol::{Broker, Paired, RequestBody, Scope};
+use cabin_private_bus::PrivateBus;
+use cabin_vehicle_bus::{serve, ServeOptions};
+use cabin_vehicle_bus_client::VehicleBusClient;
+use cabin_vehicle_config::VehicleConfig;
+
+fn percentile(samples: &mut [Duration], p: f64) -> f64 {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
+}
+
+fn pair(phones: &Phones, name: &str) -> Paired {
+    let code = phones.start_pairing(Scope::ALL.into()).unwrap();
+    phones.complete_pairing(&code, name).unwrap().unwrap()
+}
+
+fn main() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut mosquitto =
+        Command::new("mosquitto").args(["-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let bus = PrivateBus::start().unwrap();
+        let _vehicle =
+            serve(VehicleConfig::embedded(), ServeOptions { bus_address: Some(bus.address().to_string()), ..ServeOptions::default() })
+                .await
+                .unwrap();
+        let brain =
+            Brain::load(&ModelsDir::resolve(), &BrainFiles::default(), &VehicleConfig::embedded()).unwrap_or_else(|e| panic!("{e}"));
+        let _assistant = connect(Some(bus.address()), Some(brain)).await.unwrap();
+        let link_connection =
+            zbus::connection::Builder::address(bus.address()).unwrap().name(cabin_phone_link::BUS_NAME).unwrap().build().await.unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let phones = Phones::new(state.path());
+        let handler = Arc::new(Handler::new("bench-car".into(), phones.clone(), VehicleBusClient::on(link_connection).await.unwrap()));
+        let broker: Broker = format!("mqtt://127.0.0.1:{port}").parse().unwrap();
+        tokio::spawn(run(LinkOptions { broker: broker.clone(), vehicle_id: "bench-car".into() }, handler));
+
+        let paired = pair(&phones, "bench");
+        let phone = PhoneClient::connect(&broker, "bench-car");
+        // Wait for both ends to be subscribed.
+        while phone.request(&paired, RequestBody::Ping).await.is_err() {}
+
+        // Requests spread over many paired phones, so that the per-phone rate limit (10/s, bursts
+        // of 20) does not shape the latency figures.
+        let crowd: Vec<Paired> = (0..100).map(|i| pair(&phones, &format!("phone {i}"))).collect();
+        let mut gets = Vec::new();
+        for i in 0..1000 {
+            let started = Instant::now();
+            phone.request(&crowd[i % crowd.len()], RequestBody::SignalsGet { path: "Vehicle.Speed".into() }).await.unwrap();
+            gets.push(started.elapsed());
+        }
+        let mut asks = Vec::new();
+        for asker in &crowd[..40] {
+            let started = Instant::now();
+            let answer = phone.request(asker, RequestBody::Ask { text: "set the temperature to twenty one".into() }).await.unwrap();
+            asks.push(started.elapsed());
+            assert_eq!(answer["reply"], "Setting the driver's side to 21 degrees.");
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+
+        // Many phones at once, each within its burst: what the car sustains.
+        let started = Instant::now();
+        let requests = crowd
+            .iter()
+            .flat_map(|p| (0..10).map(move |_| p))
+            .map(|p| phone.request(p, RequestBody::SignalsGet { path: "Vehicle.Speed".into() }));
+        let answers = futures_util::future::join_all(requests).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let ok = answers.iter().filter(|a| a.is_ok()).count();
+
+        println!(
+            "signals.get round trip (1,000):      p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&mut gets, 0.5),
+            percentile(&mut gets, 0.99)
+        );
+        println!(
+            "ask round trip (40, assistant):      p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&mut asks, 0.5),
+            percentile(&mut asks, 0.99)
+        );
+        println!("100 phones x 10 requests at once:    {ok}/1000 answered in {elapsed:.2} s = {:.0} requests/s", ok as f64 / elapsed);
+    });
+    let _ = mosquitto.kill();
+    let _ = mosquitto.wait();
+}

@@ -1,0 +1,178 @@
+//! One request in, one response out: parse, authenticate, guard, authorise, then act through
+//! the vehicle bus, the assistant or the vision service. Every failure is an error reply.
+
+use std::sync::Mutex;
+
+use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, Response, VERSION};
+use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
+use cabin_vehicle_config::Value;
+use serde_json::{json, Value as Json};
+
+use crate::guard::Guard;
+use crate::phones::Phones;
+
+const ASSISTANT: (&str, &str, &str) = ("org.cabin.Assistant1", "/org/cabin/Assistant1", "org.cabin.Assistant1");
+const VISION: (&str, &str, &str) = ("org.cabin.Vision1", "/org/cabin/Vision1", "org.cabin.Vision1");
+
+#[derive(Debug)]
+pub struct Handler {
+    pub vehicle_id: String,
+    pub phones: Phones,
+    pub vehicle: VehicleBusClient,
+    guard: Mutex<Guard>,
+}
+
+/// The version and id of a payload that may not be a valid request, for the error reply.
+fn envelope(payload: &[u8]) -> (Option<u64>, Option<String>) {
+    let parsed: Option<Json> = serde_json::from_slice(payload).ok();
+    let v = parsed.as_ref().and_then(|p| p.get("v")).and_then(Json::as_u64);
+    let id = parsed.as_ref().and_then(|p| p.get("id")).and_then(Json::as_str).map(str::to_string);
+    (v, id)
+}
+
+fn refusal(error: ClientError) -> Response {
+    let kind = match error {
+        ClientError::NotRunning | ClientError::Connect { .. } => ErrorKind::Unavailable,
+        _ => ErrorKind::Refused,
+    };
+    Response::error(None, kind, error.to_string())
+}
+
+fn unavailable_or_failed(what: &str, error: zbus::Error) -> Response {
+    let kind = match &error {
+        zbus::Error::MethodError(name, _, _) if name.as_str().starts_with("org.freedesktop.DBus.Error.") => ErrorKind::Unavailable,
+        _ => ErrorKind::Refused,
+    };
+    Response::error(None, kind, format!("{what}: {error}"))
+}
+
+impl Handler {
+    pub fn new(vehicle_id: String, phones: Phones, vehicle: VehicleBusClient) -> Handler {
+        Handler { vehicle_id, phones, vehicle, guard: Mutex::new(Guard::default()) }
+    }
+
+    pub async fn request(&self, payload: &[u8]) -> Response {
+        let (v, id) = envelope(payload);
+        if v.is_some_and(|v| v != u64::from(VERSION)) {
+            return Response::error(
+                id,
+                ErrorKind::UnsupportedVersion,
+                format!("this car speaks version {VERSION}, the request is version {}", v.unwrap_or(0)),
+            );
+        }
+        let request: Request = match serde_json::from_slice(payload) {
+            Ok(request) => request,
+            Err(e) => return Response::error(id, ErrorKind::BadRequest, format!("not a version {VERSION} request: {e}")),
+        };
+        let phone = match self.phones.authenticate(&request.phone, &request.token) {
+            Ok(Ok(phone)) => phone,
+            Ok(Err(e)) => return Response::error(id, ErrorKind::Unauthorized, e.to_string()),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the paired phones");
+                return Response::error(id, ErrorKind::Unavailable, "the car cannot check phones right now");
+            }
+        };
+        if let Some(answer) = self.guard.lock().map(|g| g.answered(&phone.id, &request.id)).unwrap_or_default() {
+            tracing::debug!(phone = %phone.name, id = %request.id, "redelivered request answered again");
+            return answer;
+        }
+        if let Err((kind, message)) = self
+            .guard
+            .lock()
+            .map_err(|_| (ErrorKind::Unavailable, "guard poisoned".to_string()))
+            .and_then(|mut g| g.admit(&phone.id, &request.nonce, request.ts, now_s()))
+        {
+            return Response::error(id, kind, message);
+        }
+        if let Some(scope) = request.body.scope().filter(|s| !phone.scopes.contains(s)) {
+            return Response::error(
+                id,
+                ErrorKind::Forbidden,
+                format!("this phone may not {} (scope `{}` not granted)", request.body.kind(), scope.name()),
+            );
+        }
+        tracing::info!(phone = %phone.name, kind = request.body.kind(), "request");
+        let mut response = self.act(&request.body, &phone.id).await;
+        response.id = id;
+        if let Ok(mut guard) = self.guard.lock() {
+            guard.remember(&phone.id, &request.id, &response);
+        }
+        response
+    }
+
+    async fn act(&self, body: &RequestBody, phone: &str) -> Response {
+        match body {
+            RequestBody::Ping => Response::ok(None, json!({ "pong": true, "vehicle": self.vehicle_id, "time": now_s() })),
+            RequestBody::SignalsGet { path } => match self.vehicle.get(path).await {
+                Ok(reading) => Response::ok(None, json!({ "path": path, "value": reading.value, "timestamp_us": reading.timestamp_us })),
+                Err(e) => refusal(e),
+            },
+            RequestBody::SignalsSet { path, value } => {
+                let value = match value {
+                    Json::Bool(b) => Value::Bool(*b),
+                    Json::Number(n) => n.as_i64().map(Value::Int).or(n.as_f64().map(Value::Float)).unwrap_or(Value::Float(0.0)),
+                    Json::String(s) => Value::String(s.clone()),
+                    other => {
+                        return Response::error(
+                            None,
+                            ErrorKind::BadRequest,
+                            format!("`value` must be a boolean, number or string, not {other}"),
+                        )
+                    }
+                };
+                match self.vehicle.set(path, &value).await {
+                    Ok(accepted) => Response::ok(None, json!({ "path": path, "accepted": accepted })),
+                    Err(e) => refusal(e),
+                }
+            }
+            RequestBody::Ask { text } => {
+                let (service, path, interface) = ASSISTANT;
+                let reply = self
+                    .vehicle
+                    .connection()
+                    .call_method(Some(service), path, Some(interface), "ConverseIn", &(phone, text.as_str()))
+                    .await;
+                match reply.and_then(|m| m.body().deserialize::<(String, String)>()) {
+                    Ok((reply, turn)) => {
+                        Response::ok(None, json!({ "reply": reply, "turn": serde_json::from_str::<Json>(&turn).unwrap_or(Json::Null) }))
+                    }
+                    Err(e) => unavailable_or_failed("the assistant", e),
+                }
+            }
+            RequestBody::VisionFind { object, region } => {
+                let (service, path, interface) = VISION;
+                let reply = self
+                    .vehicle
+                    .connection()
+                    .call_method(Some(service), path, Some(interface), "Find", &(object.as_str(), region.as_deref().unwrap_or("")))
+                    .await;
+                match reply.and_then(|m| m.body().deserialize::<(bool, f64, String, Vec<String>, u64)>()) {
+                    Ok((found, confidence, region, labels, frame_time_us)) => Response::ok(
+                        None,
+                        json!({ "found": found, "confidence": confidence, "region": region, "labels": labels, "frame_time_us": frame_time_us }),
+                    ),
+                    Err(e) => unavailable_or_failed("the camera", e),
+                }
+            }
+        }
+    }
+
+    pub fn pair(&self, payload: &[u8]) -> Response {
+        let (_, id) = envelope(payload);
+        let request = match serde_json::from_slice::<PairRequest>(payload) {
+            Ok(request) if request.v == VERSION => request,
+            Ok(request) => {
+                return Response::error(id, ErrorKind::UnsupportedVersion, format!("this car speaks version {VERSION}, not {}", request.v))
+            }
+            Err(e) => return Response::error(id, ErrorKind::BadRequest, format!("not a pairing request: {e}")),
+        };
+        match self.phones.complete_pairing(&request.code, &request.name) {
+            Ok(Ok(paired)) => {
+                tracing::info!(phone = %request.name, scopes = ?paired.scopes, "paired");
+                Response::ok(id, serde_json::to_value(paired).unwrap_or(Json::Null))
+            }
+            Ok(Err(e)) => Response::error(id, ErrorKind::PairingRefused, e.to_string()),
+            Err(e) => Response::error(id, ErrorKind::Unavailable, e.to_string()),
+        }
+    }
+}

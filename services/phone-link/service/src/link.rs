@@ -1,0 +1,91 @@
+//! The MQTT 5 session: connect with a last will, subscribe, answer, and keep going through
+//! broker restarts. A persistent session (clean start off) makes the broker keep the QoS 1
+//! requests that arrive while the car is away; the handler answers a redelivery from memory.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cabin_phone_protocol::{now_s, Broker, Response, Topics, VERSION};
+use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PublishProperties};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use serde_json::json;
+
+use crate::handler::Handler;
+
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    pub broker: Broker,
+    pub vehicle_id: String,
+}
+
+fn status(online: bool) -> Vec<u8> {
+    json!({ "v": VERSION, "online": online, "since": now_s() }).to_string().into_bytes()
+}
+
+/// Serves phones until the task is dropped. Broker outages are logged and retried.
+pub async fn run(options: LinkOptions, handler: Arc<Handler>) {
+    let topics = Topics::new(&options.vehicle_id);
+    let mut mqtt = MqttOptions::new(format!("cabin-car-{}", options.vehicle_id), &options.broker.host, options.broker.port);
+    mqtt.set_keep_alive(Duration::from_secs(5));
+    mqtt.set_clean_start(false);
+    mqtt.set_session_expiry_interval(Some(3600));
+    mqtt.set_last_will(LastWill::new(topics.status(), status(false), QoS::AtLeastOnce, true, None));
+    if let Some((user, password)) = &options.broker.credentials {
+        mqtt.set_credentials(user, password);
+    }
+    let (client, mut eventloop) = AsyncClient::new(mqtt, 256);
+    let mut connected = false;
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                tracing::info!(broker = %options.broker.host, port = options.broker.port, vehicle = %options.vehicle_id, "connected to the broker");
+                connected = true;
+                let client = client.clone();
+                let topics = topics.clone();
+                tokio::spawn(async move {
+                    let subscribed = async {
+                        client.subscribe(topics.requests(), QoS::AtLeastOnce).await?;
+                        client.subscribe(topics.pairing(), QoS::AtLeastOnce).await?;
+                        client.publish(topics.status(), QoS::AtLeastOnce, true, status(true)).await
+                    };
+                    if let Err(error) = subscribed.await {
+                        tracing::warn!(%error, "could not subscribe");
+                    }
+                });
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                let topic = String::from_utf8_lossy(&publish.topic).to_string();
+                let properties = publish.properties.unwrap_or_default();
+                let Some(response_topic) = properties.response_topic.clone() else {
+                    tracing::warn!(%topic, "a request without a response topic: nobody to answer, dropped");
+                    continue;
+                };
+                let (client, handler, topics) = (client.clone(), handler.clone(), topics.clone());
+                tokio::spawn(async move {
+                    let response: Response =
+                        if topic == topics.pairing() { handler.pair(&publish.payload) } else { handler.request(&publish.payload).await };
+                    let reply = PublishProperties {
+                        correlation_data: properties.correlation_data,
+                        content_type: Some("application/json".into()),
+                        ..Default::default()
+                    };
+                    let payload = serde_json::to_vec(&response).unwrap_or_default();
+                    if let Err(error) = client.publish_with_properties(response_topic, QoS::AtLeastOnce, false, payload, reply).await {
+                        tracing::warn!(%error, "could not send a response");
+                    }
+                });
+            }
+            Ok(_) => {}
+            Err(error) => {
+                if connected {
+                    tracing::warn!(%error, "lost the broker; retrying");
+                    connected = false;
+                } else {
+                    tracing::debug!(%error, "broker still unreachable");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The phone link end to end: a real `mosquitto`, a private dbus-daemon, the vehicle bus, the
+//! assistant and the phone link as `cabin` processes, and the reference phone client.
+
+mod support;
+
+use std::time::Duration;
+
+use cabin_phone_client::{PhoneClient, PhoneError};
+use cabin_phone_protocol::{now_s, random_hex, ErrorKind, Paired, Request, RequestBody, VERSION};
+use serde_json::json;
+use support::*;
+
+const VEHICLE: &str = "test-car";
+const WINDOW_PATH: &str = "Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position";
+const TEMPERATURE: &str = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature";
+
+/// `cabin pair` in the car, then `cabin phone pair CODE` on the phone; the phone's pairing file.
+fn pair_with_cli(bus: &PrivateBus, broker: &Mosquitto, state: &std::path::Path, scopes: &str, phone_file: &std::path::Path) -> Paired {
+    let shown = cabin(bus, &["pair", "--scopes", scopes, "--state-dir", state.to_str().unwrap()]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
+    assert_eq!(code.len(), 6, "{}", stdout(&shown));
+    let paired = cabin(
+        bus,
+        &[
+            "phone",
+            "--config",
+            phone_file.to_str().unwrap(),
+            "pair",
+            &code,
+            "--broker",
+            &broker.url(),
+            "--vehicle-id",
+            VEHICLE,
+            "--name",
+            "ana",
+        ],
+    );
+    assert!(paired.status.success(), "{}", stderr(&paired));
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(phone_file).unwrap()).unwrap();
+    serde_json::from_value(file["paired"].clone()).unwrap()
+}
+
+fn refused_kind(result: Result<serde_json::Value, PhoneError>) -> ErrorKind {
+    match result {
+        Err(PhoneError::Refused { kind, .. }) => kind,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_paired_phone_reads_asks_and_is_held_to_its_scopes_until_revoked() {
+    let state = tempfile::tempdir().unwrap();
+    let bus = PrivateBus::start().unwrap();
+    let broker = Mosquitto::start();
+    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
+    let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
+    let _link = tokio::task::block_in_place(|| Service::phone_link(&bus, &broker, VEHICLE, &state.path().join("car")));
+    let phone_file = state.path().join("phone.json");
+    let paired = tokio::task::block_in_place(|| pair_with_cli(&bus, &broker, &state.path().join("car"), "read,ask", &phone_file));
+    assert_eq!(paired.scopes.len(), 2);
+
+    let phone = PhoneClient::connect(&broker.url().parse().unwrap(), VEHICLE);
+    let speed = phone.request(&paired, RequestBody::SignalsGet { path: "Vehicle.Speed".into() }).await.unwrap();
+    assert_eq!(speed["value"], 0.0);
+    let answer = phone.request(&paired, RequestBody::Ask { text: "set the temperature to twenty one".into() }).await.unwrap();
+    assert_eq!(answer["reply"], "Setting the driver's side to 21 degrees.");
+    assert_eq!(answer["turn"]["actions"][0]["target"], TEMPERATURE);
+
+    let set = phone.request(&paired, RequestBody::SignalsSet { path: TEMPERATURE.into(), value: json!(25) }).await;
+    assert_eq!(refused_kind(set), ErrorKind::Forbidden, "comfort was not granted");
+    let camera = phone.request(&paired, RequestBody::VisionFind { object: "hat".into(), region: None }).await;
+    assert_eq!(refused_kind(camera), ErrorKind::Forbidden, "camera was not granted");
+
+    let listed = cabin(&bus, &["phones", "list", "--json", "--state-dir", state.path().join("car").to_str().unwrap()]);
+    assert!(stdout(&listed).contains("\"name\":\"ana\""), "{}", stdout(&listed));
+    let revoked = cabin(&bus, &["phones", "revoke", "ana", "--state-dir", state.path().join("car").to_str().unwrap()]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    let after = phone.request(&paired, RequestBody::Ping).await;
+    assert_eq!(refused_kind(after), ErrorKind::Unauthorized, "a revoked token stops working at once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
+    let state = tempfile::tempdir().unwrap();
+    let bus = PrivateBus::start().unwrap();
+    let broker = Mosquitto::start();
+    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
+    let _link = tokio::task::block_in_place(|| Service::phone_link(&bus, &broker, VEHICLE, state.path()));
+    let paired =
+        tokio::task::block_in_place(|| pair_with_cli(&bus, &broker, state.path(), "read,comfort", &state.path().join("phone.json")));
+    let phone = PhoneClient::connect(&broker.url().parse().unwrap(), VEHICLE);
+
+    assert_eq!(refused_kind(phone.send_raw(b"{not json".to_vec()).await), ErrorKind::BadRequest);
+    assert_eq!(refused_kind(phone.send_raw(br#"{"v":2,"id":"x","kind":"ping"}"#.to_vec()).await), ErrorKind::UnsupportedVersion);
+    let unknown_kind =
+        json!({"v": VERSION, "id": "k", "phone": paired.phone, "token": paired.token, "nonce": "n", "ts": now_s(), "kind": "engine.start"});
+    assert_eq!(refused_kind(phone.send_raw(unknown_kind.to_string().into_bytes()).await), ErrorKind::BadRequest);
+
+    let request = |body: RequestBody| Request {
+        v: VERSION,
+        id: random_hex(8),
+        phone: paired.phone.clone(),
+        token: paired.token.clone(),
+        nonce: random_hex(12),
+        ts: now_s(),
+        body,
+    };
+    let wrong_token = Request { token: "0".repeat(64), ..request(RequestBody::Ping) };
+    assert_eq!(refused_kind(phone.send(&wrong_token).await), ErrorKind::Unauthorized);
+    let stale = Request { ts: now_s() - 600, ..request(RequestBody::Ping) };
+    assert_eq!(refused_kind(phone.send(&stale).await), ErrorKind::Stale);
+    let first = request(RequestBody::Ping);
+    phone.send(&first).await.unwrap();
+    let replay = Request { id: random_hex(8), ..first.clone() };
+    assert_eq!(refused_kind(phone.send(&replay).await), ErrorKind::Replay);
+
+    // A redelivered set is answered again but never acts twice: the later value stays.
+    let open_40 = request(RequestBody::SignalsSet { path: WINDOW_PATH.into(), value: json!(40) });
+    let answer = phone.send(&open_40).await.unwrap();
+    phone.request(&paired, RequestBody::SignalsSet { path: WINDOW_PATH.into(), value: json!(10) }).await.unwrap();
+    assert_eq!(phone.send(&open_40).await.unwrap(), answer, "the same answer for the same request id");
+    let vehicle = cabin_vehicle_bus_client::VehicleBusClient::connect_to(bus.address()).await.unwrap();
+    let window = vehicle.describe(WINDOW_PATH).await.unwrap().remove(0);
+    assert_eq!(window.target.or(window.value).and_then(|v| v.as_f64()), Some(10.0), "the window heads for 10 %, not 40 %");
+
+    // The vehicle bus's refusals reach the phone with their reason.
+    let too_far = phone.request(&paired, RequestBody::SignalsSet { path: WINDOW_PATH.into(), value: json!(140) }).await;
+    assert!(
+        matches!(too_far, Err(PhoneError::Refused { kind: ErrorKind::Refused, ref message }) if message.contains("100")),
+        "{too_far:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_are_answered_through_broker_restarts_and_the_last_will_says_offline() {
+    let state = tempfile::tempdir().unwrap();
+    let bus = PrivateBus::start().unwrap();
+    let mut broker = Mosquitto::start();
+    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
+    let link = tokio::task::block_in_place(|| Service::phone_link(&bus, &broker, VEHICLE, state.path()));
+    let paired = tokio::task::block_in_place(|| pair_with_cli(&bus, &broker, state.path(), "read", &state.path().join("phone.json")));
+    let phone = PhoneClient::connect(&broker.url().parse().unwrap(), VEHICLE);
+
+    let mut answered = 0;
+    for round in 0..30 {
+        if round == 10 || round == 20 {
+            tokio::task::block_in_place(|| broker.restart(Duration::from_millis(500)));
+        }
+        match phone.request(&paired, RequestBody::SignalsGet { path: "Vehicle.Speed".into() }).await {
+            Ok(_) => answered += 1,
+            Err(e) => eprintln!("request {round}: {e}"),
+        }
+    }
+    assert_eq!(answered, 30, "every request is answered across two broker restarts");
+
+    let mut notices = phone.notices();
+    drop(link);
+    let offline = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(notice) = notices.recv().await {
+                if notice.topic.ends_with("/status") && notice.payload["online"] == false {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(offline.is_ok(), "the broker publishes the car's last will when it vanishes");
+}
