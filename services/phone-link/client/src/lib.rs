@@ -10,6 +10,7 @@ use cabin_phone_protocol::{now_s, random_hex, Broker, ErrorKind, PairRequest, Pa
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use rumqttc::NetworkOptions;
 use serde_json::Value as Json;
 use thiserror::Error;
 use tokio::sync::{broadcast, oneshot};
@@ -58,6 +59,10 @@ impl PhoneClient {
         let response_topic = topics.responses(&client_id);
         let mut options = MqttOptions::new(client_id, &broker.host, broker.port);
         options.set_keep_alive(Duration::from_secs(5));
+        // Requests and answers are small: Nagle's algorithm would hold each back for an ACK.
+        let mut network = NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        options.set_network_options(network);
         if let Some((user, password)) = &broker.credentials {
             options.set_credentials(user, password);
         }

@@ -29,8 +29,12 @@ fn pair(phones: &Phones, name: &str) -> Paired {
 
 fn main() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A broker set up as a production one would be: no Nagle delay on small messages (mosquitto's
+    // default keeps it, which costs a delayed-ACK wait of 40 ms per round trip).
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), format!("set_tcp_nodelay true\nlistener {port} 127.0.0.1\nallow_anonymous true\n")).unwrap();
     let mut mosquitto =
-        Command::new("mosquitto").args(["-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto");
+        Command::new("mosquitto").arg("-c").arg(config.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto");
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -66,6 +70,12 @@ fn main() {
             phone.request(&crowd[i % crowd.len()], RequestBody::SignalsGet { path: "Vehicle.Speed".into() }).await.unwrap();
             gets.push(started.elapsed());
         }
+        let mut pings = Vec::new();
+        for i in 0..200 {
+            let started = Instant::now();
+            phone.request(&crowd[i % crowd.len()], RequestBody::Ping).await.unwrap();
+            pings.push(started.elapsed());
+        }
         let mut asks = Vec::new();
         for asker in &crowd[..40] {
             let started = Instant::now();
@@ -84,6 +94,8 @@ fn main() {
         let answers = futures_util::future::join_all(requests).await;
         let elapsed = started.elapsed().as_secs_f64();
         let ok = answers.iter().filter(|a| a.is_ok()).count();
+        let mut failures: Vec<String> = answers.iter().filter_map(|a| a.as_ref().err()).map(|e| e.to_string()).collect();
+        failures.dedup();
 
         println!(
             "signals.get round trip (1,000):      p50 {:.2} ms, p99 {:.2} ms",
@@ -91,11 +103,19 @@ fn main() {
             percentile(&mut gets, 0.99)
         );
         println!(
+            "ping round trip (200):               p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&mut pings, 0.5),
+            percentile(&mut pings, 0.99)
+        );
+        println!(
             "ask round trip (40, assistant):      p50 {:.2} ms, p99 {:.2} ms",
             percentile(&mut asks, 0.5),
             percentile(&mut asks, 0.99)
         );
         println!("100 phones x 10 requests at once:    {ok}/1000 answered in {elapsed:.2} s = {:.0} requests/s", ok as f64 / elapsed);
+        for failure in failures.iter().take(3) {
+            println!("  refused: {failure}");
+        }
     });
     let _ = mosquitto.kill();
     let _ = mosquitto.wait();

@@ -31,9 +31,10 @@ fn envelope(payload: &[u8]) -> (Option<u64>, Option<String>) {
 }
 
 fn refusal(error: ClientError) -> Response {
+    // Only the vehicle bus's own verdicts are refusals; a bus that is away or overloaded is not.
     let kind = match error {
-        ClientError::NotRunning | ClientError::Connect { .. } => ErrorKind::Unavailable,
-        _ => ErrorKind::Refused,
+        ClientError::Refused { .. } => ErrorKind::Refused,
+        _ => ErrorKind::Unavailable,
     };
     Response::error(None, kind, error.to_string())
 }

@@ -9,6 +9,7 @@ use cabin_phone_protocol::{now_s, Broker, Response, Topics, VERSION};
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use rumqttc::NetworkOptions;
 use serde_json::json;
 
 use crate::handler::Handler;
@@ -28,6 +29,10 @@ pub async fn run(options: LinkOptions, handler: Arc<Handler>) {
     let topics = Topics::new(&options.vehicle_id);
     let mut mqtt = MqttOptions::new(format!("cabin-car-{}", options.vehicle_id), &options.broker.host, options.broker.port);
     mqtt.set_keep_alive(Duration::from_secs(5));
+    // Requests and answers are small: Nagle's algorithm would hold each back for an ACK.
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    mqtt.set_network_options(network);
     mqtt.set_clean_start(false);
     mqtt.set_session_expiry_interval(Some(3600));
     mqtt.set_last_will(LastWill::new(topics.status(), status(false), QoS::AtLeastOnce, true, None));
