@@ -20,6 +20,7 @@ fn pair_with_cli(bus: &PrivateBus, broker: &Mosquitto, state: &std::path::Path, 
     assert!(shown.status.success(), "{}", stderr(&shown));
     let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
     assert_eq!(code.len(), 6, "{}", stdout(&shown));
+    assert!(stdout(&shown).contains(&format!("&code={code}")), "the QR code's text carries the code: {}", stdout(&shown));
     let paired = cabin(
         bus,
         &[
@@ -167,4 +168,44 @@ async fn requests_are_answered_through_broker_restarts_and_the_last_will_says_of
     })
     .await;
     assert!(offline.is_ok(), "the broker publishes the car's last will when it vanishes");
+}
+
+/// `cabin up` is the all-in-one default: its embedded broker and phone link answer a phone.
+#[test]
+fn cabin_up_answers_a_phone_through_its_embedded_broker() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let state = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(cabin_binary()).args(args).env("CABIN_PHONE_STATE", state.path()).env("CABIN_LOG", "error").output().unwrap()
+    };
+    let mut up = Command::new(cabin_binary())
+        .args(["up", "--mqtt-port", "0"])
+        .env("CABIN_PHONE_STATE", state.path())
+        .env("CABIN_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let broker = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.split("listens on ").nth(1).and_then(|rest| rest.split(';').next()).map(|a| format!("mqtt://{a}")))
+        .expect("cabin up names its broker");
+
+    let shown = run(&["pair", "--no-qr"]);
+    let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
+    let phone_file = state.path().join("phone.json");
+    let phone_file = phone_file.to_str().unwrap();
+    let paired = run(&["phone", "--config", phone_file, "pair", &code, "--broker", &broker, "--vehicle-id", "cabin-demo"]);
+    assert!(paired.status.success(), "{}", stderr(&paired));
+    let asked = run(&["phone", "--config", phone_file, "ask", "set", "the", "temperature", "to", "twenty", "one"]);
+    assert_eq!(stdout(&asked).trim(), "Setting the driver's side to 21 degrees.", "{}", stderr(&asked));
+
+    drop(up.stdin.take());
+    let _ = up.kill();
+    let _ = up.wait();
 }

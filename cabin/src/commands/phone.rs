@@ -9,7 +9,6 @@ use anyhow::{bail, Context};
 use cabin_phone_client::PhoneClient;
 use cabin_phone_link::{Handler, LinkOptions, Phones, PAIRING_TTL_S};
 use cabin_phone_protocol::{Broker, Paired, RequestBody, Scope, Scopes};
-use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::Value;
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -23,7 +22,7 @@ pub struct StateArgs {
 }
 
 impl StateArgs {
-    fn phones(&self) -> Phones {
+    pub fn phones(&self) -> Phones {
         Phones::new(self.state_dir.clone().unwrap_or_else(|| xdg_dir("XDG_STATE_HOME", ".local/state").join("cabin/phone-link")))
     }
 }
@@ -50,7 +49,7 @@ pub struct ServePhoneLinkArgs {
 
 pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCode> {
     let broker: Broker = args.broker.parse()?;
-    let vehicle = VehicleBusClient::connect_as(cabin_phone_link::BUS_NAME).await?;
+    let vehicle = cabin_phone_link::connect_vehicle(None).await?;
     let connection = vehicle.connection().clone();
     let handler = Arc::new(Handler::new(args.vehicle_id.clone(), args.state.phones(), vehicle));
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
@@ -70,6 +69,15 @@ pub struct PairArgs {
     /// What the phone may do: read, ask, comfort, camera (comma-separated)
     #[arg(long, value_delimiter = ',', default_value = "read,ask")]
     scopes: Vec<String>,
+    /// The broker the phone should use, for the QR code
+    #[arg(long, env = "CABIN_BROKER", default_value = "mqtt://127.0.0.1:1883")]
+    broker: String,
+    /// This car's id, for the QR code
+    #[arg(long, env = "CABIN_VEHICLE_ID", default_value = "cabin-demo")]
+    vehicle_id: String,
+    /// Leave out the QR code
+    #[arg(long)]
+    no_qr: bool,
     #[command(flatten)]
     state: StateArgs,
 }
@@ -84,6 +92,13 @@ pub fn pair(args: PairArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
     println!("Pairing code: {code}");
     println!("On the phone: cabin phone pair {code}   (valid {} minutes; grants: {})", PAIRING_TTL_S / 60, names.join(", "));
+    if !args.no_qr {
+        // What a phone app scans: everything it needs to pair, in one line.
+        let uri = format!("cabin://pair?broker={}&vehicle={}&code={code}", args.broker, args.vehicle_id);
+        let qr = qrcode::QrCode::new(uri.as_bytes())?;
+        println!("{}", qr.render::<qrcode::render::unicode::Dense1x2>().quiet_zone(true).build());
+        println!("{uri}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use cabin_assistant::connect;
+use cabin_phone_link::{Handler, LinkOptions};
+use cabin_phone_protocol::Broker;
 use cabin_private_bus::PrivateBus;
 use cabin_vehicle_bus::{serve, ServeOptions};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
@@ -19,6 +21,7 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::assistant::BrainArgs;
+use super::phone::StateArgs;
 use crate::output::{time_of_day, with_unit};
 
 #[derive(Debug, Args)]
@@ -28,6 +31,14 @@ pub struct UpArgs {
     /// Drive profile of the simulator: parked, city, highway, or a TOML file
     #[arg(long)]
     drive_profile: Option<String>,
+    /// Port of the embedded MQTT broker for phones (another free one when taken)
+    #[arg(long, default_value_t = 1883)]
+    mqtt_port: u16,
+    /// This car's id in MQTT topics
+    #[arg(long, env = "CABIN_VEHICLE_ID", default_value = "cabin-demo")]
+    vehicle_id: String,
+    #[command(flatten)]
+    phones: StateArgs,
 }
 
 const HELP: &str = "commands: get PATH | set PATH VALUE | list [GLOB] | drive KMH [RAMP_S] | park | help | quit\n\
@@ -55,10 +66,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let sensors: Vec<String> =
         service.store.config().catalog.signals.values().filter(|s| s.kind != SignalKind::Actuator).map(|s| s.path.clone()).collect();
 
+    let broker = start_phone_link(&args, bus.address()).await;
     let with_assistant = if assistant.is_some() { " and the assistant" } else { "" };
     println!("Cabin is up: the vehicle bus serves a simulated car{with_assistant} on a private D-Bus.");
     println!("From another terminal:  export DBUS_SYSTEM_BUS_ADDRESS='{}'", bus.address());
     println!("                        cabin signals list   |   cabin signals watch   |   cabin sim drive 100");
+    match &broker {
+        Ok(broker) => println!(
+            "Phones: an MQTT broker listens on {broker}; `cabin pair`, then `cabin phone pair CODE --broker mqtt://{broker} --vehicle-id {}`",
+            args.vehicle_id
+        ),
+        Err(error) => println!("The phone link is off: {error}"),
+    }
     println!("{HELP}");
 
     let mut changes = Box::pin(client.watch("Vehicle.**").await?);
@@ -106,6 +125,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     drop(service);
     drop(bus);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The embedded broker and the phone link on it; where the broker listens.
+async fn start_phone_link(args: &UpArgs, bus_address: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let address = cabin_embedded_broker::start(args.mqtt_port)?;
+    let vehicle = cabin_phone_link::connect_vehicle(Some(bus_address)).await?;
+    let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), args.phones.phones(), vehicle));
+    let broker = Broker { host: address.ip().to_string(), port: address.port(), credentials: None };
+    tokio::spawn(cabin_phone_link::run(LinkOptions { broker, vehicle_id: args.vehicle_id.clone() }, handler));
+    Ok(address)
 }
 
 /// Console commands have a shape of their own; "set the temperature to 21" is for the assistant.

@@ -93,7 +93,7 @@ fn spoken(name: &str, value: &SlotValue) -> String {
             (_, "passenger") => "the passenger side".into(),
             (_, "rear_left") => "the rear left".into(),
             (_, "rear_right") => "the rear right".into(),
-            ("zone" | "seat" | "window", "all") => "all of them".into(),
+            ("zone" | "seat" | "window", "all") => "every side".into(),
             _ => text.replace('_', " "),
         },
     }

@@ -13,3 +13,23 @@ pub use phones::{AuthError, PairError, Phone, Phones, PhonesError, PAIRING_TTL_S
 
 /// The name the phone link owns on D-Bus: the vehicle bus grants the phone-link role to it.
 pub const BUS_NAME: &str = "org.cabin.PhoneLink1";
+
+/// The vehicle bus, reached as `org.cabin.PhoneLink1` on the system bus or the bus at `address`.
+pub async fn connect_vehicle(
+    address: Option<&str>,
+) -> Result<cabin_vehicle_bus_client::VehicleBusClient, cabin_vehicle_bus_client::ClientError> {
+    match address {
+        None => cabin_vehicle_bus_client::VehicleBusClient::connect_as(BUS_NAME).await,
+        Some(address) => {
+            let connect =
+                |source| cabin_vehicle_bus_client::ClientError::Connect { address: address.to_string(), source: Box::new(source) };
+            let connection = zbus::connection::Builder::address(address)
+                .and_then(|b| b.name(BUS_NAME))
+                .map_err(connect)?
+                .build()
+                .await
+                .map_err(connect)?;
+            cabin_vehicle_bus_client::VehicleBusClient::on(connection).await
+        }
+    }
+}
