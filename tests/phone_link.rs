@@ -98,15 +98,7 @@ async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
         json!({"v": VERSION, "id": "k", "phone": paired.phone, "token": paired.token, "nonce": "n", "ts": now_s(), "kind": "engine.start"});
     assert_eq!(refused_kind(phone.send_raw(unknown_kind.to_string().into_bytes()).await), ErrorKind::BadRequest);
 
-    let request = |body: RequestBody| Request {
-        v: VERSION,
-        id: random_hex(8),
-        phone: paired.phone.clone(),
-        token: paired.token.clone(),
-        nonce: random_hex(12),
-        ts: now_s(),
-        body,
-    };
+    let request = |body: RequestBody| Request::new(&paired, body);
     let wrong_token = Request { token: "0".repeat(64), ..request(RequestBody::Ping) };
     assert_eq!(refused_kind(phone.send(&wrong_token).await), ErrorKind::Unauthorized);
     let stale = Request { ts: now_s() - 600, ..request(RequestBody::Ping) };

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cabin_phone_protocol::{now_s, random_hex, Broker, ErrorKind, PairRequest, Paired, Request, RequestBody, Response, Topics, VERSION};
+use cabin_phone_protocol::{random_hex, Broker, ErrorKind, PairRequest, Paired, Request, RequestBody, Response, Topics, VERSION};
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
@@ -133,15 +133,7 @@ impl PhoneClient {
 
     /// One authenticated request; the car's `result` on success.
     pub async fn request(&self, paired: &Paired, body: RequestBody) -> Result<Json, PhoneError> {
-        let request = Request {
-            v: VERSION,
-            id: random_hex(8),
-            phone: paired.phone.clone(),
-            token: paired.token.clone(),
-            nonce: random_hex(12),
-            ts: now_s(),
-            body,
-        };
+        let request = Request::new(paired, body);
         self.send(&request).await
     }
 

@@ -100,6 +100,21 @@ pub struct Request {
     pub body: RequestBody,
 }
 
+impl Request {
+    /// A fresh request from a paired phone: a new id and nonce, stamped now.
+    pub fn new(paired: &Paired, body: RequestBody) -> Request {
+        Request {
+            v: VERSION,
+            id: random_hex(8),
+            phone: paired.phone.clone(),
+            token: paired.token.clone(),
+            nonce: random_hex(12),
+            ts: now_s(),
+            body,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RequestBody {
