@@ -72,6 +72,8 @@ async fn a_paired_phone_reads_asks_and_is_held_to_its_scopes_until_revoked() {
     assert_eq!(refused_kind(set), ErrorKind::Forbidden, "comfort was not granted");
     let camera = phone.request(&paired, RequestBody::VisionFind { object: "hat".into(), region: None }).await;
     assert_eq!(refused_kind(camera), ErrorKind::Forbidden, "camera was not granted");
+    let asked_to_look = phone.request(&paired, RequestBody::Ask { text: "is my hat in the car".into() }).await.unwrap();
+    assert_eq!(asked_to_look["reply"], "I'm not allowed to look in the cabin.", "nor through the assistant");
 
     let listed = cabin(&bus, &["phones", "list", "--json", "--state-dir", state.path().join("car").to_str().unwrap()]);
     assert!(stdout(&listed).contains("\"name\":\"ana\""), "{}", stdout(&listed));

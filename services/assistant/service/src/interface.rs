@@ -5,7 +5,7 @@ use std::sync::Arc;
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
-use crate::Assistant;
+use crate::{Assistant, Camera};
 
 pub struct AssistantInterface {
     pub assistant: Arc<Assistant>,
@@ -18,8 +18,8 @@ fn conversation_of(header: &Header<'_>) -> String {
 
 impl AssistantInterface {
     /// The reply and the turn as JSON, announced with `Replied`.
-    async fn turn(&self, emitter: &SignalEmitter<'_>, conversation: &str, text: &str) -> (String, String) {
-        let turn = self.assistant.converse(conversation, text).await;
+    async fn turn(&self, emitter: &SignalEmitter<'_>, conversation: &str, text: &str, camera: Camera) -> (String, String) {
+        let turn = self.assistant.converse_with(conversation, text, camera).await;
         if let Err(error) = Self::replied(emitter, conversation, text, &turn.reply).await {
             tracing::warn!(%error, "could not emit Replied");
         }
@@ -37,19 +37,21 @@ impl AssistantInterface {
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
         text: &str,
     ) -> (String, String) {
-        self.turn(&emitter, &conversation_of(&header), text).await
+        self.turn(&emitter, &conversation_of(&header), text, Camera::Allowed).await
     }
 
     /// Like `Converse`, in one of several conversations the caller keeps apart (the phone link
-    /// has one per paired phone).
+    /// has one per paired phone), and with the camera only if `camera` (the phone's scope).
     async fn converse_in(
         &self,
         #[zbus(header)] header: Header<'_>,
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
         conversation: &str,
         text: &str,
+        camera: bool,
     ) -> (String, String) {
-        self.turn(&emitter, &format!("{}/{conversation}", conversation_of(&header)), text).await
+        let camera = if camera { Camera::Allowed } else { Camera::Denied };
+        self.turn(&emitter, &format!("{}/{conversation}", conversation_of(&header)), text, camera).await
     }
 
     /// Forgets the caller's conversation (an open question, the context of the last task).

@@ -18,7 +18,7 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 
 pub use interface::AssistantInterfaceProxy as AssistantProxy;
-pub use tools::{BusTools, VISION_BUS_NAME, VISION_OBJECT_PATH};
+pub use tools::{BusTools, WithoutCamera, VISION_BUS_NAME, VISION_OBJECT_PATH};
 
 pub const BUS_NAME: &str = "org.cabin.Assistant1";
 pub const OBJECT_PATH: &str = "/org/cabin/Assistant1";
@@ -77,6 +77,13 @@ impl Brain {
     }
 }
 
+/// Whether a conversation may see through the cabin camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Camera {
+    Allowed,
+    Denied,
+}
+
 /// The brain plus its tools, with one conversation per caller.
 #[derive(Debug)]
 pub struct Assistant {
@@ -91,9 +98,17 @@ impl Assistant {
     }
 
     pub async fn converse(&self, conversation: &str, text: &str) -> Turn {
+        self.converse_with(conversation, text, Camera::Allowed).await
+    }
+
+    /// A turn for a caller the owner may not have allowed to use the camera.
+    pub async fn converse_with(&self, conversation: &str, text: &str, camera: Camera) -> Turn {
         let mut conversations = self.conversations.lock().await;
         let dialog = conversations.entry(conversation.to_string()).or_insert_with(|| self.brain.dialog());
-        let turn = dialog.turn(text, &self.tools).await;
+        let turn = match camera {
+            Camera::Allowed => dialog.turn(text, &self.tools).await,
+            Camera::Denied => dialog.turn(text, &WithoutCamera(&self.tools)).await,
+        };
         tracing::info!(conversation, text, intent = turn.intent.as_deref().unwrap_or("-"), reply = %turn.reply, "turn");
         turn
     }

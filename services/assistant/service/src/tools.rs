@@ -110,6 +110,29 @@ impl Tools for BusTools {
     }
 }
 
+/// The tools for a caller who may not see through the cabin camera (a phone paired without the
+/// camera scope): everything else passes through.
+#[derive(Debug)]
+pub struct WithoutCamera<'a, T>(pub &'a T);
+
+impl<T: Tools> Tools for WithoutCamera<'_, T> {
+    async fn set(&self, path: &str, value: &Value) -> Result<Value, ToolError> {
+        self.0.set(path, value).await
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, ToolError> {
+        self.0.get(path).await
+    }
+
+    async fn call(&self, call: &MethodCall, args: &[String]) -> Result<(), ToolError> {
+        self.0.call(call, args).await
+    }
+
+    async fn find_object(&self, _object: &str, _region: Option<&str>) -> Result<String, ToolError> {
+        Err(ToolError::NotPermitted { reason: "the owner has not allowed this caller to use the camera".into() })
+    }
+}
+
 /// "org.cabin.HeadUnit1" -> "head unit".
 fn friendly_service(service: &str) -> String {
     let last = service.rsplit('.').next().unwrap_or(service).trim_end_matches(char::is_numeric);

@@ -3,13 +3,13 @@
 
 use std::sync::Mutex;
 
-use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, Response, VERSION};
+use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, Response, Scope, VERSION};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
 use cabin_vehicle_config::Value;
 use serde_json::{json, Value as Json};
 
 use crate::guard::Guard;
-use crate::phones::Phones;
+use crate::phones::{Phone, Phones};
 
 const ASSISTANT: (&str, &str, &str) = ("org.cabin.Assistant1", "/org/cabin/Assistant1", "org.cabin.Assistant1");
 const VISION: (&str, &str, &str) = ("org.cabin.Vision1", "/org/cabin/Vision1", "org.cabin.Vision1");
@@ -93,7 +93,7 @@ impl Handler {
             );
         }
         tracing::info!(phone = %phone.name, kind = request.body.kind(), "request");
-        let mut response = self.act(&request.body, &phone.id).await;
+        let mut response = self.act(&request.body, &phone).await;
         response.id = id;
         if let Ok(mut guard) = self.guard.lock() {
             guard.remember(&phone.id, &request.id, &response);
@@ -101,7 +101,7 @@ impl Handler {
         response
     }
 
-    async fn act(&self, body: &RequestBody, phone: &str) -> Response {
+    async fn act(&self, body: &RequestBody, phone: &Phone) -> Response {
         match body {
             RequestBody::Ping => Response::ok(None, json!({ "pong": true, "vehicle": self.vehicle_id, "time": now_s() })),
             RequestBody::SignalsGet { path } => match self.vehicle.get(path).await {
@@ -128,10 +128,12 @@ impl Handler {
             }
             RequestBody::Ask { text } => {
                 let (service, path, interface) = ASSISTANT;
+                // The assistant may look through the camera for this phone only if the owner said so.
+                let camera = phone.scopes.contains(&Scope::Camera);
                 let reply = self
                     .vehicle
                     .connection()
-                    .call_method(Some(service), path, Some(interface), "ConverseIn", &(phone, text.as_str()))
+                    .call_method(Some(service), path, Some(interface), "ConverseIn", &(phone.id.as_str(), text.as_str(), camera))
                     .await;
                 match reply.and_then(|m| m.body().deserialize::<(String, String)>()) {
                     Ok((reply, turn)) => {
