@@ -33,11 +33,15 @@ fn main() {
     // default keeps it, which costs a delayed-ACK wait of 40 ms per round trip).
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(config.path(), format!("set_tcp_nodelay true\nlistener {port} 127.0.0.1\nallow_anonymous true\n")).unwrap();
-    let mut mosquitto =
-        Command::new("mosquitto").arg("-c").arg(config.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let start_broker = || {
+        let child =
+            Command::new("mosquitto").arg("-c").arg(config.path()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("mosquitto");
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child
+    };
+    let mut mosquitto = start_broker();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let bus = PrivateBus::start().unwrap();
@@ -116,6 +120,27 @@ fn main() {
         for failure in failures.iter().take(3) {
             println!("  refused: {failure}");
         }
+
+        // Reliability: steady requests from 30 phones while the broker is killed and restarted twice.
+        let (mut answered, mut unanswered) = (0, 0);
+        let started = Instant::now();
+        for i in 0..300 {
+            if i == 100 || i == 200 {
+                let _ = mosquitto.kill();
+                let _ = mosquitto.wait();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                mosquitto = start_broker();
+            }
+            match phone.request(&crowd[i % 30], RequestBody::Ping).await {
+                Ok(_) => answered += 1,
+                Err(_) => unanswered += 1,
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        println!(
+            "300 requests, broker killed twice:   {answered} answered, {unanswered} unanswered ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
     });
     let _ = mosquitto.kill();
     let _ = mosquitto.wait();
