@@ -13,7 +13,7 @@ use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use rumqttc::NetworkOptions;
 use serde_json::Value as Json;
 use thiserror::Error;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, oneshot, watch};
 
 /// How long a request waits for the car's answer, in all.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,6 +49,9 @@ pub struct PhoneClient {
     response_topic: String,
     waiters: Waiters,
     notices: broadcast::Sender<Notice>,
+    /// True once the broker has acknowledged the subscription to our response topic: a request
+    /// sent earlier could be answered to nobody.
+    listening: watch::Receiver<bool>,
 }
 
 impl PhoneClient {
@@ -69,17 +72,20 @@ impl PhoneClient {
         let (client, mut eventloop) = AsyncClient::new(options, 64);
         let waiters: Waiters = Arc::default();
         let (notices, _) = broadcast::channel(256);
+        let (listening_tx, listening) = watch::channel(false);
         let phone = PhoneClient {
             client: client.clone(),
             topics: topics.clone(),
             response_topic: response_topic.clone(),
             waiters: waiters.clone(),
             notices: notices.clone(),
+            listening,
         };
         tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        listening_tx.send_replace(false);
                         let client = client.clone();
                         let subscriptions = [response_topic.clone(), topics.status(), topics.events()];
                         tokio::spawn(async move {
@@ -89,6 +95,10 @@ impl PhoneClient {
                                 }
                             }
                         });
+                    }
+                    // The response topic is subscribed first, so the first SubAck is its.
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        listening_tx.send_replace(true);
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let topic = String::from_utf8_lossy(&publish.topic).to_string();
@@ -159,6 +169,13 @@ impl PhoneClient {
             ..Default::default()
         };
         let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
+        let mut listening = self.listening.clone();
+        if tokio::time::timeout(ANSWER_TIMEOUT, listening.wait_for(|ready| *ready)).await.is_err() {
+            if let Ok(mut waiters) = self.waiters.lock() {
+                waiters.remove(&correlation);
+            }
+            return Err(PhoneError::Timeout);
+        }
         let mut answer = answer;
         let response = loop {
             self.client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload.clone(), properties.clone()).await?;

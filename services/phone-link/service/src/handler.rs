@@ -20,6 +20,9 @@ pub struct Handler {
     pub phones: Phones,
     pub vehicle: VehicleBusClient,
     guard: Mutex<Guard>,
+    /// The last successful pairing (code, name, answer): a phone resending its pairing request
+    /// gets the same answer, as the code itself is used up.
+    last_pairing: Mutex<Option<(String, String, Response)>>,
 }
 
 /// The version and id of a payload that may not be a valid request, for the error reply.
@@ -49,7 +52,7 @@ fn unavailable_or_failed(what: &str, error: zbus::Error) -> Response {
 
 impl Handler {
     pub fn new(vehicle_id: String, phones: Phones, vehicle: VehicleBusClient) -> Handler {
-        Handler { vehicle_id, phones, vehicle, guard: Mutex::new(Guard::default()) }
+        Handler { vehicle_id, phones, vehicle, guard: Mutex::new(Guard::default()), last_pairing: Mutex::new(None) }
     }
 
     pub async fn request(&self, payload: &[u8]) -> Response {
@@ -169,10 +172,20 @@ impl Handler {
             }
             Err(e) => return Response::error(id, ErrorKind::BadRequest, format!("not a pairing request: {e}")),
         };
+        let resent = self.last_pairing.lock().ok().and_then(|last| {
+            last.as_ref().filter(|(code, name, _)| *code == request.code && *name == request.name).map(|(_, _, answer)| answer.clone())
+        });
+        if let Some(answer) = resent {
+            return answer;
+        }
         match self.phones.complete_pairing(&request.code, &request.name) {
             Ok(Ok(paired)) => {
                 tracing::info!(phone = %request.name, scopes = ?paired.scopes, "paired");
-                Response::ok(id, serde_json::to_value(paired).unwrap_or(Json::Null))
+                let answer = Response::ok(id, serde_json::to_value(paired).unwrap_or(Json::Null));
+                if let Ok(mut last) = self.last_pairing.lock() {
+                    *last = Some((request.code.clone(), request.name.clone(), answer.clone()));
+                }
+                answer
             }
             Ok(Err(e)) => Response::error(id, ErrorKind::PairingRefused, e.to_string()),
             Err(e) => Response::error(id, ErrorKind::Unavailable, e.to_string()),
