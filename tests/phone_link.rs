@@ -49,19 +49,47 @@ fn refused_kind(result: Result<serde_json::Value, PhoneError>) -> ErrorKind {
     }
 }
 
+/// A car on a private bus with its phone link on a fresh mosquitto (and the assistant when asked
+/// for), and one phone paired through the CLI with `scopes`.
+struct Car {
+    link: Service,
+    _assistant: Option<Service>,
+    _vehicle: Service,
+    broker: Mosquitto,
+    bus: PrivateBus,
+    state: tempfile::TempDir,
+}
+
+impl Car {
+    fn start(with_assistant: bool) -> Car {
+        tokio::task::block_in_place(|| {
+            let state = tempfile::tempdir().unwrap();
+            let bus = PrivateBus::start().unwrap();
+            let broker = Mosquitto::start();
+            let _vehicle = VehicleBus::start(&bus, &[]);
+            let _assistant = with_assistant.then(|| Service::assistant(&bus, &[]));
+            let link = Service::phone_link(&bus, &broker, VEHICLE, &state.path().join("car"));
+            Car { link, _assistant, _vehicle, broker, bus, state }
+        })
+    }
+
+    fn state_dir(&self) -> String {
+        self.state.path().join("car").to_str().unwrap().to_string()
+    }
+
+    fn pair(&self, scopes: &str) -> (Paired, PhoneClient) {
+        let paired = tokio::task::block_in_place(|| {
+            pair_with_cli(&self.bus, &self.broker, &self.state.path().join("car"), scopes, &self.state.path().join("phone.json"))
+        });
+        (paired, PhoneClient::connect(&self.broker.url().parse().unwrap(), VEHICLE))
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paired_phone_reads_asks_and_is_held_to_its_scopes_until_revoked() {
-    let state = tempfile::tempdir().unwrap();
-    let bus = PrivateBus::start().unwrap();
-    let broker = Mosquitto::start();
-    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
-    let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
-    let _link = tokio::task::block_in_place(|| Service::phone_link(&bus, &broker, VEHICLE, &state.path().join("car")));
-    let phone_file = state.path().join("phone.json");
-    let paired = tokio::task::block_in_place(|| pair_with_cli(&bus, &broker, &state.path().join("car"), "read,ask", &phone_file));
+    let car = Car::start(true);
+    let (paired, phone) = car.pair("read,ask");
     assert_eq!(paired.scopes.len(), 2);
-
-    let phone = PhoneClient::connect(&broker.url().parse().unwrap(), VEHICLE);
     let speed = phone.request(&paired, RequestBody::SignalsGet { path: "Vehicle.Speed".into() }).await.unwrap();
     assert_eq!(speed["value"], 0.0);
     let answer = phone.request(&paired, RequestBody::Ask { text: "set the temperature to twenty one".into() }).await.unwrap();
@@ -75,9 +103,9 @@ async fn a_paired_phone_reads_asks_and_is_held_to_its_scopes_until_revoked() {
     let asked_to_look = phone.request(&paired, RequestBody::Ask { text: "is my hat in the car".into() }).await.unwrap();
     assert_eq!(asked_to_look["reply"], "I'm not allowed to look in the cabin.", "nor through the assistant");
 
-    let listed = cabin(&bus, &["phones", "list", "--json", "--state-dir", state.path().join("car").to_str().unwrap()]);
+    let listed = cabin(&car.bus, &["phones", "list", "--json", "--state-dir", &car.state_dir()]);
     assert!(stdout(&listed).contains("\"name\":\"ana\""), "{}", stdout(&listed));
-    let revoked = cabin(&bus, &["phones", "revoke", "ana", "--state-dir", state.path().join("car").to_str().unwrap()]);
+    let revoked = cabin(&car.bus, &["phones", "revoke", "ana", "--state-dir", &car.state_dir()]);
     assert!(revoked.status.success(), "{}", stderr(&revoked));
     let after = phone.request(&paired, RequestBody::Ping).await;
     assert_eq!(refused_kind(after), ErrorKind::Unauthorized, "a revoked token stops working at once");
@@ -85,14 +113,8 @@ async fn a_paired_phone_reads_asks_and_is_held_to_its_scopes_until_revoked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
-    let state = tempfile::tempdir().unwrap();
-    let bus = PrivateBus::start().unwrap();
-    let broker = Mosquitto::start();
-    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
-    let _link = tokio::task::block_in_place(|| Service::phone_link(&bus, &broker, VEHICLE, state.path()));
-    let paired =
-        tokio::task::block_in_place(|| pair_with_cli(&bus, &broker, state.path(), "read,comfort", &state.path().join("phone.json")));
-    let phone = PhoneClient::connect(&broker.url().parse().unwrap(), VEHICLE);
+    let car = Car::start(false);
+    let (paired, phone) = car.pair("read,comfort");
 
     assert_eq!(refused_kind(phone.send_raw(b"{not json".to_vec()).await), ErrorKind::BadRequest);
     assert_eq!(refused_kind(phone.send_raw(br#"{"v":2,"id":"x","kind":"ping"}"#.to_vec()).await), ErrorKind::UnsupportedVersion);
@@ -115,7 +137,7 @@ async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
     let answer = phone.send(&open_40).await.unwrap();
     phone.request(&paired, RequestBody::SignalsSet { path: WINDOW_PATH.into(), value: json!(10) }).await.unwrap();
     assert_eq!(phone.send(&open_40).await.unwrap(), answer, "the same answer for the same request id");
-    let vehicle = cabin_vehicle_bus_client::VehicleBusClient::connect_to(bus.address()).await.unwrap();
+    let vehicle = cabin_vehicle_bus_client::VehicleBusClient::connect_to(car.bus.address()).await.unwrap();
     let window = vehicle.describe(WINDOW_PATH).await.unwrap().remove(0);
     assert_eq!(window.target.or(window.value).and_then(|v| v.as_f64()), Some(10.0), "the window heads for 10 %, not 40 %");
 
@@ -129,18 +151,13 @@ async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_are_answered_through_broker_restarts_and_the_last_will_says_offline() {
-    let state = tempfile::tempdir().unwrap();
-    let bus = PrivateBus::start().unwrap();
-    let mut broker = Mosquitto::start();
-    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
-    let link = tokio::task::block_in_place(|| Service::phone_link(&bus, &broker, VEHICLE, state.path()));
-    let paired = tokio::task::block_in_place(|| pair_with_cli(&bus, &broker, state.path(), "read", &state.path().join("phone.json")));
-    let phone = PhoneClient::connect(&broker.url().parse().unwrap(), VEHICLE);
+    let mut car = Car::start(false);
+    let (paired, phone) = car.pair("read");
 
     let mut answered = 0;
     for round in 0..30 {
         if round == 10 || round == 20 {
-            tokio::task::block_in_place(|| broker.restart(Duration::from_millis(500)));
+            tokio::task::block_in_place(|| car.broker.restart(Duration::from_millis(500)));
         }
         match phone.request(&paired, RequestBody::SignalsGet { path: "Vehicle.Speed".into() }).await {
             Ok(_) => answered += 1,
@@ -150,7 +167,7 @@ async fn requests_are_answered_through_broker_restarts_and_the_last_will_says_of
     assert_eq!(answered, 30, "every request is answered across two broker restarts");
 
     let mut notices = phone.notices();
-    drop(link);
+    drop(car.link);
     let offline = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             if let Ok(notice) = notices.recv().await {

@@ -312,6 +312,12 @@ struct FreeText {
     patterns: Vec<Regex>,
 }
 
+impl FreeText {
+    fn new(patterns: &[&str]) -> FreeText {
+        FreeText { patterns: patterns.iter().map(|p| re(p)).collect() }
+    }
+}
+
 fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
     kind.patterns
         .iter()
@@ -339,51 +345,35 @@ pub fn trim_value(value: &str) -> String {
 }
 
 static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
-    FreeText {
-    patterns: [
+    FreeText::new(&[
         r"\b(?:take|drive|bring|get) (?:me|us) (home)\b",
         r"\b(?:navigate|navigating|directions|route|way|take me|take us|drive me|drive us|bring me|get me|go|going|head|heading|guide me|drive|get|navigation) (?:back )?to (.+?)(?: from here| and take me there|$)",
         r"\bfind (.+?) and (?:take|get|drive) (?:me|us) there\b",
         r"\b(?:destination|sat nav|satnav|gps|navigation) (?:to|for|as) (.+)$",
         r"\bnavigate (.+)$",
-    ]
-    .iter()
-    .map(|p| re(p))
-    .collect(),
-}
+    ])
 });
 
-static CONTACT: LazyLock<FreeText> = LazyLock::new(|| FreeText {
-    patterns: [
+static CONTACT: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
         r"\bgive (.+?) a (?:ring|call|bell)\b",
         r"\bget (.+?) on the phone\b",
         r"\bcall to (.+)$",
         r"\b(?:call|calling|ring|dial|phone|ringing|dialing|dialling) (?:up )?(.+?)(?: on (?:speaker|the phone|their mobile))?$",
-    ]
-    .iter()
-    .map(|p| re(p))
-    .collect(),
+    ])
 });
 
 static OBJECT: LazyLock<FreeText> = LazyLock::new(|| {
-    FreeText {
-    patterns: [
+    FreeText::new(&[
         r"\b(?:leave|left|forget|forgot|seen|spotted|see|find|for|is there|are there|where is|where's|where are|whether|if|is|are) (?:my|the|a|an|his|her|our|their|some|any) (.+?)(?: (?:is|are|in|on|inside|at|under|anywhere|somewhere|it might|lying|back there|here)\b.*)?$",
         r"\bis there (?:a |an )?(.+?)(?: (?:in|on|inside|at|under|anywhere|somewhere)\b.*)?$",
-    ]
-    .iter()
-    .map(|p| re(p))
-    .collect(),
-}
+    ])
 });
 
-static MEDIA_QUERY: LazyLock<FreeText> = LazyLock::new(|| FreeText {
-    patterns: [
+static MEDIA_QUERY: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
         r"\b(?:play|playing|put on|listen to|hear|start|queue up|queue|shuffle) (.+?)(?: (?:on spotify|on the radio|in the car)\b.*)?$",
-    ]
-    .iter()
-    .map(|p| re(p))
-    .collect(),
+    ])
 });
 
 #[cfg(test)]
