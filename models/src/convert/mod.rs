@@ -1,0 +1,3 @@
+//! Conversions from the formats models are published in to the formats Cabin's runtimes load.
+
+pub mod whisper_ggml;

@@ -1,0 +1,371 @@
+//! Speech to text with whisper.cpp (through whisper-rs), on the car's CPU.
+//!
+//! Whisper invents text when given silence or noise ("Thank you.", "[BLANK_AUDIO]"): the
+//! voice pipeline only hands over audio its VAD judged to be speech, and this crate drops
+//! non-speech annotations and segments whisper itself marks as probably not speech.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use std::time::Instant;
+
+use cabin_audio::{Audio, SAMPLE_RATE};
+use serde::Serialize;
+use thiserror::Error;
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+/// The model `cabin models fetch` installs for English.
+pub const DEFAULT_MODEL: &str = "whisper-tiny.en";
+/// The converted file inside a whisper model's folder.
+pub const MODEL_FILE: &str = "ggml-model.bin";
+
+/// whisper's encoder sees 30 s as 1500 positions: 50 per second.
+const ENCODER_POSITIONS_PER_SECOND: f32 = 50.0;
+const MAX_AUDIO_CTX: i32 = 1500;
+/// Below this RMS level there is nothing to transcribe (a quiet cabin is around -50 dBFS).
+const SILENCE_DBFS: f32 = -65.0;
+/// whisper's favourite inventions on silence are one low-confidence word ("you", "Thank you.").
+const SINGLE_WORD_MIN_CONFIDENCE: f32 = 0.55;
+const MIN_CONFIDENCE: f32 = 0.4;
+
+#[derive(Debug, Error)]
+pub enum AsrError {
+    #[error("{}: not a whisper model whisper.cpp can load ({reason}); run `cabin models fetch --force {DEFAULT_MODEL}`", path.display())]
+    Load { path: PathBuf, reason: String },
+    #[error("language `{0}` is not one whisper knows (use an ISO code such as en or zh, or auto)")]
+    Language(String),
+    #[error("the English-only model cannot transcribe `{0}`: install a multilingual whisper")]
+    EnglishOnly(String),
+    #[error("whisper failed on a {seconds:.1} s utterance: {reason}")]
+    Inference { seconds: f32, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct AsrConfig {
+    /// ISO code (`en`, `zh`, ...) or `auto` to detect per utterance.
+    pub language: String,
+    pub threads: usize,
+    /// Words to bias recognition towards (signal names, task words), fed to whisper as its
+    /// initial prompt.
+    pub vocabulary: Vec<String>,
+    /// Encode only as many positions as the audio needs instead of whisper's fixed 30 s
+    /// window (whisper.cpp's `audio_ctx`): several times faster on short commands.
+    pub trim_window: bool,
+    /// Segments whisper rates more likely than this to be non-speech are dropped.
+    pub no_speech_threshold: f32,
+}
+
+impl Default for AsrConfig {
+    fn default() -> Self {
+        AsrConfig {
+            language: "en".into(),
+            threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            vocabulary: Vec::new(),
+            trim_window: true,
+            no_speech_threshold: 0.6,
+        }
+    }
+}
+
+/// What was said, and how sure whisper is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transcript {
+    /// Empty when nobody spoke.
+    pub text: String,
+    pub language: String,
+    /// Mean probability of the text tokens (0 when there is no text).
+    pub confidence: f32,
+    pub audio_secs: f32,
+    pub asr_ms: f32,
+}
+
+impl Transcript {
+    fn nothing(language: &str, audio_secs: f32, started: Instant) -> Transcript {
+        Transcript {
+            text: String::new(),
+            language: language.into(),
+            confidence: 0.0,
+            audio_secs,
+            asr_ms: started.elapsed().as_secs_f32() * 1000.0,
+        }
+    }
+}
+
+fn language_or_en(language: &str) -> &str {
+    if language == "auto" {
+        "en"
+    } else {
+        language
+    }
+}
+
+pub struct Transcriber {
+    context: WhisperContext,
+    config: AsrConfig,
+    prompt: String,
+    multilingual: bool,
+}
+
+impl std::fmt::Debug for Transcriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transcriber").field("config", &self.config).field("multilingual", &self.multilingual).finish()
+    }
+}
+
+impl Transcriber {
+    /// Loads the ggml model in `model_dir` (a folder from `cabin models fetch`) or a `.bin` file.
+    pub fn load(model: &Path, config: AsrConfig) -> Result<Transcriber, AsrError> {
+        static LOGGING: Once = Once::new();
+        LOGGING.call_once(whisper_rs::install_logging_hooks);
+
+        let path = if model.is_dir() { model.join(MODEL_FILE) } else { model.to_owned() };
+        let load_error = |reason: String| AsrError::Load { path: path.clone(), reason };
+        if !path.is_file() {
+            return Err(load_error("no such file".into()));
+        }
+        // whisper.cpp aborts the process on some malformed files; check the header first.
+        check_header(&path).map_err(load_error)?;
+        let path_text = path.to_str().ok_or_else(|| load_error("path is not UTF-8".into()))?;
+        let context =
+            WhisperContext::new_with_params(path_text, WhisperContextParameters::default()).map_err(|e| load_error(e.to_string()))?;
+        let multilingual = context.is_multilingual();
+        if config.language != "auto" && whisper_rs::get_lang_id(&config.language).is_none() {
+            return Err(AsrError::Language(config.language.clone()));
+        }
+        if !multilingual && !matches!(config.language.as_str(), "en" | "auto") {
+            return Err(AsrError::EnglishOnly(config.language.clone()));
+        }
+        let prompt = initial_prompt(&config.vocabulary);
+        tracing::info!(model = %path.display(), multilingual, threads = config.threads, prompt_words = config.vocabulary.len(), "whisper loaded");
+        Ok(Transcriber { context, config, prompt, multilingual })
+    }
+
+    pub fn config(&self) -> &AsrConfig {
+        &self.config
+    }
+
+    /// Transcribes one utterance (16 kHz mono).
+    pub fn transcribe(&self, audio: &Audio) -> Result<Transcript, AsrError> {
+        let audio = if audio.rate == SAMPLE_RATE { audio.clone() } else { audio.at_rate(SAMPLE_RATE) };
+        let seconds = audio.duration_secs();
+        let started = Instant::now();
+        if audio.level_dbfs() < SILENCE_DBFS {
+            return Ok(Transcript::nothing(language_or_en(&self.config.language), seconds, started));
+        }
+        let inference_error = |reason: String| AsrError::Inference { seconds, reason };
+
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.config.threads as i32);
+        let language = if self.multilingual { self.config.language.as_str() } else { "en" };
+        params.set_language(Some(language));
+        params.set_detect_language(false);
+        params.set_no_context(true);
+        params.set_single_segment(true);
+        params.set_no_timestamps(true);
+        params.set_suppress_blank(true);
+        params.set_suppress_nst(true);
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+        if !self.prompt.is_empty() {
+            params.set_initial_prompt(&self.prompt);
+        }
+        if self.config.trim_window {
+            params.set_audio_ctx(audio_ctx_for(seconds));
+        }
+        // A trimmed window can make whisper loop on its last sentence; no one speaks faster
+        // than this many tokens a second.
+        params.set_max_tokens(max_tokens_for(seconds));
+
+        // whisper.cpp needs at least a second of input; pad short utterances with silence.
+        let mut samples = audio.samples;
+        let minimum = SAMPLE_RATE as usize + SAMPLE_RATE as usize / 10;
+        if samples.len() < minimum {
+            samples.resize(minimum, 0.0);
+        }
+        let mut state = self.context.create_state().map_err(|e| inference_error(e.to_string()))?;
+        state.full(params, &samples).map_err(|e| inference_error(e.to_string()))?;
+
+        let eot = self.context.token_eot();
+        let mut text = String::new();
+        let mut probabilities = Vec::new();
+        for segment in state.as_iter() {
+            if segment.no_speech_probability() > self.config.no_speech_threshold {
+                tracing::debug!(no_speech = segment.no_speech_probability(), "segment judged not speech, dropped");
+                continue;
+            }
+            let segment_text = segment.to_str_lossy().map_err(|e| inference_error(e.to_string()))?;
+            text.push_str(&segment_text);
+            for index in 0..segment.n_tokens() {
+                if let Some(token) = segment.get_token(index) {
+                    if token.token_id() < eot {
+                        probabilities.push(token.token_probability());
+                    }
+                }
+            }
+        }
+        let text = collapse_repeats(&strip_annotations(&text));
+        let language = if self.config.language == "auto" {
+            whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("en").to_owned()
+        } else {
+            language.to_owned()
+        };
+        let confidence = if probabilities.is_empty() { 0.0 } else { probabilities.iter().sum::<f32>() / probabilities.len() as f32 };
+        if !looks_spoken(&text, confidence) {
+            tracing::debug!(%text, confidence, "transcript judged a hallucination, dropped");
+            return Ok(Transcript::nothing(&language, seconds, started));
+        }
+        Ok(Transcript { text, language, confidence, audio_secs: seconds, asr_ms: started.elapsed().as_secs_f32() * 1000.0 })
+    }
+}
+
+/// Checks the ggml magic and that the hyper-parameters are in whisper's range, so a
+/// truncated or foreign file is refused here rather than inside whisper.cpp.
+fn check_header(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    let mut header = [0u8; 4 * 12];
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    file.read_exact(&mut header).map_err(|_| "shorter than a ggml header".to_string())?;
+    let field = |i: usize| i32::from_le_bytes(header[i * 4..i * 4 + 4].try_into().expect("4 bytes"));
+    if field(0) as u32 != 0x6767_6d6c {
+        return Err("no ggml magic".into());
+    }
+    let [vocab, audio_ctx, audio_state, audio_heads, audio_layers, text_ctx, text_state, text_heads, text_layers, mels] =
+        std::array::from_fn(|i| field(i + 1));
+    let in_range = (50_000..=52_000).contains(&vocab)
+        && (1..=1500).contains(&audio_ctx)
+        && (1..=448).contains(&text_ctx)
+        && [audio_state, text_state].iter().all(|s| (64..=2048).contains(s))
+        && [audio_heads, text_heads].iter().all(|h| (1..=32).contains(h))
+        && [audio_layers, text_layers].iter().all(|l| (1..=64).contains(l))
+        && matches!(mels, 80 | 128);
+    if in_range {
+        Ok(())
+    } else {
+        Err("hyper-parameters out of whisper's range".into())
+    }
+}
+
+/// Encoder positions for `seconds` of audio, with headroom: too tight a window makes whisper
+/// drop the last word.
+fn audio_ctx_for(seconds: f32) -> i32 {
+    let needed = (seconds.max(1.0) * ENCODER_POSITIONS_PER_SECOND).ceil() as i32 + 64;
+    needed.min(MAX_AUDIO_CTX)
+}
+
+fn max_tokens_for(seconds: f32) -> i32 {
+    (seconds * 6.0).ceil() as i32 + 8
+}
+
+/// Whether a transcript is likely speech rather than whisper filling silence or noise.
+fn looks_spoken(text: &str, confidence: f32) -> bool {
+    let words = text.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count();
+    match words {
+        0 => false,
+        1 => confidence >= SINGLE_WORD_MIN_CONFIDENCE,
+        _ => confidence >= MIN_CONFIDENCE,
+    }
+}
+
+/// "Open the trunk. Open the trunk. Open the" -> "Open the trunk.": whisper looping on a
+/// trimmed window repeats whole sentences, and is cut off mid-way by the token limit.
+fn collapse_repeats(text: &str) -> String {
+    let normal = |s: &str| s.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+    let mut sentences: Vec<&str> = Vec::new();
+    for sentence in text.split_inclusive(['.', '?', '!']).map(str::trim).filter(|s| !s.is_empty()) {
+        let this = normal(sentence);
+        let repeat = sentences.iter().any(|earlier| {
+            let earlier = normal(earlier);
+            earlier == this || (!sentence.ends_with(['.', '?', '!']) && earlier.starts_with(&this))
+        });
+        if !repeat {
+            sentences.push(sentence);
+        }
+    }
+    sentences.join(" ")
+}
+
+/// A short prompt in the style of a transcript of commands, so whisper spells the car's
+/// words the way the assistant expects them.
+fn initial_prompt(vocabulary: &[String]) -> String {
+    if vocabulary.is_empty() {
+        return String::new();
+    }
+    // whisper keeps at most half its text context (224 tokens) of prompt; stay well inside.
+    let mut prompt = String::from("Car voice commands:");
+    for word in vocabulary {
+        if prompt.len() + word.len() + 2 > 600 {
+            break;
+        }
+        prompt.push(' ');
+        prompt.push_str(word);
+        prompt.push(',');
+    }
+    prompt.pop();
+    prompt.push('.');
+    prompt
+}
+
+/// Drops whisper's non-speech annotations (`[BLANK_AUDIO]`, `(engine revving)`, `*music*`)
+/// and tidies the spaces they leave.
+fn strip_annotations(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len());
+    let mut depth = 0usize;
+    for c in text.chars() {
+        match c {
+            '[' | '(' | '*' if depth == 0 || c != '*' => depth += 1,
+            '*' => depth -= 1,
+            ']' | ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => kept.push(c),
+            _ => {}
+        }
+    }
+    kept.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotations_are_not_speech() {
+        assert_eq!(strip_annotations(" [BLANK_AUDIO]"), "");
+        assert_eq!(strip_annotations(" (engine revving) Open the window."), "Open the window.");
+        assert_eq!(strip_annotations("*music* play jazz"), "play jazz");
+        assert_eq!(strip_annotations(" Set the temperature to 21."), "Set the temperature to 21.");
+    }
+
+    #[test]
+    fn repeated_sentences_collapse_to_one() {
+        assert_eq!(
+            collapse_repeats("Hey cabin open the trunk. Hey cabin open the trunk. Hey cabin, open the trunk."),
+            "Hey cabin open the trunk."
+        );
+        assert_eq!(collapse_repeats("Hey cabin open the trunk. Hey cabin open the"), "Hey cabin open the trunk.");
+        assert_eq!(collapse_repeats("Open the trunk. Close it."), "Open the trunk. Close it.");
+    }
+
+    #[test]
+    fn lone_unsure_words_and_symbols_are_not_speech() {
+        assert!(!looks_spoken("you", 0.49));
+        assert!(!looks_spoken("♪", 0.97));
+        assert!(looks_spoken("Yes.", 0.8));
+        assert!(looks_spoken("open the trunk", 0.6));
+    }
+
+    #[test]
+    fn the_encoder_window_follows_the_audio_but_never_exceeds_thirty_seconds() {
+        assert_eq!(audio_ctx_for(3.0), 214);
+        assert!(audio_ctx_for(0.2) >= audio_ctx_for(1.0));
+        assert_eq!(audio_ctx_for(45.0), MAX_AUDIO_CTX);
+    }
+
+    #[test]
+    fn the_prompt_lists_vocabulary_and_stays_short() {
+        let words: Vec<String> = (0..400).map(|i| format!("word{i}")).collect();
+        let prompt = initial_prompt(&words);
+        assert!(prompt.starts_with("Car voice commands: word0, word1"));
+        assert!(prompt.len() <= 600 && prompt.ends_with('.'));
+        assert_eq!(initial_prompt(&[]), "");
+    }
+}

@@ -1,0 +1,80 @@
+//! The converted tiny.en transcribes real synthetic speech (espeak-ng), and stays silent on silence.
+//! Needs `cabin models fetch whisper-tiny.en` and espeak-ng (both installed by `.ci/run`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use cabin_asr::{AsrConfig, Transcriber, DEFAULT_MODEL};
+use cabin_audio::{read_wav_bytes, Audio};
+use cabin_models::ModelsDir;
+
+/// Words the assistant would pass as the prompt.
+fn car_words() -> Vec<String> {
+    ["temperature", "seat heating", "sunroof", "trunk", "windows", "navigate"].map(String::from).to_vec()
+}
+
+fn transcriber(config: AsrConfig) -> Transcriber {
+    let dir = ModelsDir::resolve().locate(DEFAULT_MODEL).unwrap_or_else(|e| panic!("{e}"));
+    Transcriber::load(&dir, config).unwrap()
+}
+
+fn speak(text: &str) -> Audio {
+    let output = Command::new("espeak-ng").args(["--stdout", "-v", "en-us", "-s", "150", text]).output().expect("espeak-ng is installed");
+    assert!(output.status.success());
+    read_wav_bytes(&output.stdout, &PathBuf::from("espeak-ng")).unwrap()
+}
+
+/// The letters and digits said, so "sun-roof" and "sunroof" compare equal.
+fn words(text: &str) -> String {
+    text.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()
+}
+
+#[test]
+fn a_converted_model_transcribes_a_spoken_command() {
+    let asr = transcriber(AsrConfig { vocabulary: car_words(), ..AsrConfig::default() });
+    let transcript = asr.transcribe(&speak("open the sunroof and turn on the seat heating")).unwrap();
+    assert_eq!(words(&transcript.text), words("open the sunroof and turn on the seat heating"), "{transcript:?}");
+    assert_eq!(transcript.language, "en");
+    assert!(transcript.confidence > 0.5, "{transcript:?}");
+}
+
+#[test]
+fn the_full_thirty_second_window_agrees_with_the_trimmed_one() {
+    let full = transcriber(AsrConfig { trim_window: false, vocabulary: car_words(), ..AsrConfig::default() });
+    let transcript = full.transcribe(&speak("navigate to the nearest charging station")).unwrap();
+    assert_eq!(words(&transcript.text), words("navigate to the nearest charging station"), "{transcript:?}");
+}
+
+#[test]
+fn silence_and_hiss_give_no_text() {
+    let asr = transcriber(AsrConfig::default());
+    let transcript = asr.transcribe(&Audio::silence(2.0)).unwrap();
+    assert_eq!(transcript.text, "", "{transcript:?}");
+    assert_eq!(transcript.confidence, 0.0);
+    // A quiet cabin's hiss (about -40 dBFS), deterministic.
+    let mut seed = 1u32;
+    let hiss = (0..32_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 * 0.03 - 0.015
+        })
+        .collect();
+    let transcript = asr.transcribe(&Audio::new(hiss, 16_000)).unwrap();
+    assert_eq!(transcript.text, "", "{transcript:?}");
+}
+
+#[test]
+fn a_corrupt_model_is_a_load_error_naming_the_fetch_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("ggml-model.bin");
+    std::fs::write(&model, b"lmgg not really a model").unwrap();
+    let error = Transcriber::load(&model, AsrConfig::default()).unwrap_err();
+    assert!(error.to_string().contains("cabin models fetch --force whisper-tiny.en"), "{error}");
+}
+
+#[test]
+fn an_english_model_refuses_chinese_up_front() {
+    let dir = ModelsDir::resolve().locate(DEFAULT_MODEL).unwrap();
+    let error = Transcriber::load(&dir, AsrConfig { language: "zh".into(), ..AsrConfig::default() }).unwrap_err();
+    assert!(error.to_string().contains("multilingual"), "{error}");
+}
