@@ -1,0 +1,223 @@
+//! From per-chunk speech probabilities to utterances.
+//!
+//! A state machine with no I/O: feed it chunks and their scores, it says when speech
+//! started and hands over each finished utterance. Hysteresis (a higher threshold to
+//! start than to continue) keeps a breath from splitting a command.
+
+use cabin_audio::{Audio, SAMPLE_RATE};
+
+use crate::CHUNK_SAMPLES;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointConfig {
+    /// Probability above which a chunk counts as speech.
+    pub start_threshold: f32,
+    /// Probability below which a chunk counts as silence once speech has started.
+    pub end_threshold: f32,
+    /// Speech shorter than this is a click or a cough, not an utterance.
+    pub min_speech_ms: u32,
+    /// Silence that ends an utterance.
+    pub trailing_silence_ms: u32,
+    /// An utterance is cut here even if speech goes on (a radio left on).
+    pub max_utterance_ms: u32,
+    /// Audio kept from before speech was detected, so the first syllable is not clipped.
+    pub pre_roll_ms: u32,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig { start_threshold: 0.5, end_threshold: 0.35, min_speech_ms: 200, trailing_silence_ms: 600, max_utterance_ms: 12_000, pre_roll_ms: 200 }
+    }
+}
+
+/// A finished stretch of speech.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Utterance {
+    pub audio: Audio,
+    /// Where it started in the stream, in seconds.
+    pub start_secs: f32,
+    /// Where the speech ended (before the trailing silence), in seconds.
+    pub speech_end_secs: f32,
+    /// True when the maximum length cut it.
+    pub truncated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    SpeechStarted { at_secs: f32 },
+    Utterance(Utterance),
+}
+
+#[derive(Debug)]
+pub struct Endpointer {
+    config: EndpointConfig,
+    /// Chunks seen so far (the stream clock).
+    chunks: u64,
+    pre_roll: std::collections::VecDeque<f32>,
+    current: Option<Current>,
+}
+
+#[derive(Debug)]
+struct Current {
+    samples: Vec<f32>,
+    start_chunk: u64,
+    speech_chunks: u32,
+    silent_chunks: u32,
+    last_speech_chunk: u64,
+    announced: bool,
+}
+
+const CHUNK_MS: u32 = (CHUNK_SAMPLES as u32 * 1000) / SAMPLE_RATE;
+
+impl Endpointer {
+    pub fn new(config: EndpointConfig) -> Endpointer {
+        Endpointer { config, chunks: 0, pre_roll: Default::default(), current: None }
+    }
+
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// True while an utterance is open (speech started, not yet ended).
+    pub fn in_speech(&self) -> bool {
+        self.current.as_ref().is_some_and(|c| c.announced)
+    }
+
+    /// Feeds one chunk and its speech probability.
+    pub fn push(&mut self, chunk: &[f32], probability: f32) -> Vec<Event> {
+        let index = self.chunks;
+        self.chunks += 1;
+        let mut events = Vec::new();
+        let chunks_for = |ms: u32| ms.div_ceil(CHUNK_MS).max(1);
+        match &mut self.current {
+            None => {
+                if probability >= self.config.start_threshold {
+                    let mut samples: Vec<f32> = self.pre_roll.drain(..).collect();
+                    let pre_roll_chunks = (samples.len() / CHUNK_SAMPLES) as u64;
+                    samples.extend_from_slice(chunk);
+                    self.current = Some(Current {
+                        samples,
+                        start_chunk: index - pre_roll_chunks,
+                        speech_chunks: 1,
+                        silent_chunks: 0,
+                        last_speech_chunk: index,
+                        announced: false,
+                    });
+                } else {
+                    self.pre_roll.extend(chunk);
+                    let keep = (self.config.pre_roll_ms * SAMPLE_RATE / 1000) as usize;
+                    while self.pre_roll.len() > keep {
+                        self.pre_roll.pop_front();
+                    }
+                }
+            }
+            Some(current) => {
+                current.samples.extend_from_slice(chunk);
+                if probability >= self.config.end_threshold {
+                    current.speech_chunks += 1;
+                    current.silent_chunks = 0;
+                    current.last_speech_chunk = index;
+                } else {
+                    current.silent_chunks += 1;
+                }
+                if !current.announced && current.speech_chunks >= chunks_for(self.config.min_speech_ms) {
+                    current.announced = true;
+                    events.push(Event::SpeechStarted { at_secs: secs(current.start_chunk) });
+                }
+                let too_long = current.samples.len() as u64 * 1000 >= self.config.max_utterance_ms as u64 * SAMPLE_RATE as u64;
+                if current.silent_chunks >= chunks_for(self.config.trailing_silence_ms) || too_long {
+                    let finished = self.current.take().expect("matched Some");
+                    if finished.announced {
+                        events.push(Event::Utterance(Utterance {
+                            audio: Audio::new(finished.samples, SAMPLE_RATE),
+                            start_secs: secs(finished.start_chunk),
+                            speech_end_secs: secs(finished.last_speech_chunk + 1),
+                            truncated: too_long && finished.silent_chunks < chunks_for(self.config.trailing_silence_ms),
+                        }));
+                    }
+                }
+            }
+        }
+        events
+    }
+
+    /// Ends the stream: an utterance still open is handed over as it is.
+    pub fn finish(&mut self) -> Option<Utterance> {
+        let finished = self.current.take()?;
+        finished.announced.then(|| Utterance {
+            audio: Audio::new(finished.samples, SAMPLE_RATE),
+            start_secs: secs(finished.start_chunk),
+            speech_end_secs: secs(finished.last_speech_chunk + 1),
+            truncated: false,
+        })
+    }
+}
+
+fn secs(chunk: u64) -> f32 {
+    (chunk * CHUNK_SAMPLES as u64) as f32 / SAMPLE_RATE as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds a script of probabilities (one per chunk) and collects the events.
+    fn run(config: EndpointConfig, script: &[(f32, usize)]) -> (Vec<Event>, Option<Utterance>) {
+        let mut endpointer = Endpointer::new(config);
+        let mut events = Vec::new();
+        for &(probability, count) in script {
+            for _ in 0..count {
+                events.extend(endpointer.push(&[probability; CHUNK_SAMPLES], probability));
+            }
+        }
+        (events, endpointer.finish())
+    }
+
+    fn utterances(events: &[Event]) -> Vec<&Utterance> {
+        events.iter().filter_map(|e| if let Event::Utterance(u) = e { Some(u) } else { None }).collect()
+    }
+
+    #[test]
+    fn an_utterance_ends_after_the_trailing_silence_with_pre_roll() {
+        // 1 s silence, 1 s speech, 1 s silence (chunks of 32 ms).
+        let (events, open) = run(EndpointConfig::default(), &[(0.0, 31), (0.9, 31), (0.0, 31)]);
+        assert!(matches!(events[0], Event::SpeechStarted { at_secs } if (at_secs - 0.8).abs() < 0.05), "{events:?}");
+        let done = utterances(&events);
+        assert_eq!(done.len(), 1);
+        assert!((done[0].speech_end_secs - 1.984).abs() < 0.01, "{}", done[0].speech_end_secs);
+        // pre-roll 192 ms + speech 992 ms + trailing 608 ms
+        assert!((done[0].audio.duration_secs() - 1.79).abs() < 0.05, "{}", done[0].audio.duration_secs());
+        assert!(!done[0].truncated);
+        assert!(open.is_none());
+    }
+
+    #[test]
+    fn a_short_pause_does_not_split_a_command() {
+        let (events, _) = run(EndpointConfig::default(), &[(0.9, 20), (0.1, 10), (0.9, 20), (0.0, 25)]);
+        assert_eq!(utterances(&events).len(), 1);
+    }
+
+    #[test]
+    fn a_click_is_not_an_utterance() {
+        let (events, open) = run(EndpointConfig::default(), &[(0.0, 10), (0.9, 2), (0.0, 40)]);
+        assert!(events.is_empty(), "{events:?}");
+        assert!(open.is_none());
+    }
+
+    #[test]
+    fn endless_speech_is_cut_at_the_maximum() {
+        let config = EndpointConfig { max_utterance_ms: 2_000, ..EndpointConfig::default() };
+        let (events, _) = run(config, &[(0.9, 200)]);
+        let done = utterances(&events);
+        assert!(done.len() >= 2, "{}", done.len());
+        assert!(done[0].truncated);
+        assert!(done[0].audio.duration_secs() <= 2.05);
+    }
+
+    #[test]
+    fn speech_running_into_the_end_of_a_file_is_still_handed_over() {
+        let (events, open) = run(EndpointConfig::default(), &[(0.0, 5), (0.9, 30)]);
+        assert!(utterances(&events).is_empty());
+        assert!(open.is_some());
+    }
+}
