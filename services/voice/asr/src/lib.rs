@@ -145,6 +145,12 @@ impl Transcriber {
 
     /// Transcribes one utterance (16 kHz mono).
     pub fn transcribe(&self, audio: &Audio) -> Result<Transcript, AsrError> {
+        self.transcribe_after(audio, "")
+    }
+
+    /// As [`transcribe`](Self::transcribe), with `lead` (e.g. the wake phrase, "Hey Cabin.")
+    /// put before the vocabulary prompt.
+    pub fn transcribe_after(&self, audio: &Audio, lead: &str) -> Result<Transcript, AsrError> {
         let audio = if audio.rate == SAMPLE_RATE { audio.clone() } else { audio.at_rate(SAMPLE_RATE) };
         let seconds = audio.duration_secs();
         let started = Instant::now();
@@ -167,8 +173,9 @@ impl Transcriber {
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
-        if !self.prompt.is_empty() {
-            params.set_initial_prompt(&self.prompt);
+        let prompt = format!("{lead} {}", self.prompt);
+        if !prompt.trim().is_empty() {
+            params.set_initial_prompt(prompt.trim());
         }
         if self.config.trim_window {
             params.set_audio_ctx(audio_ctx_for(seconds));

@@ -26,7 +26,14 @@ pub struct EndpointConfig {
 
 impl Default for EndpointConfig {
     fn default() -> Self {
-        EndpointConfig { start_threshold: 0.5, end_threshold: 0.35, min_speech_ms: 200, trailing_silence_ms: 600, max_utterance_ms: 12_000, pre_roll_ms: 200 }
+        EndpointConfig {
+            start_threshold: 0.5,
+            end_threshold: 0.35,
+            min_speech_ms: 200,
+            trailing_silence_ms: 600,
+            max_utterance_ms: 12_000,
+            pre_roll_ms: 200,
+        }
     }
 }
 

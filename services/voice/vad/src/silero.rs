@@ -50,12 +50,14 @@ impl Silero {
             let config = Conv1dConfig { padding: 1, stride, ..Default::default() };
             candle_nn::conv1d(channels.0, channels.1, 3, config, vb.pp(name))
         };
-        let convs = vec![conv("conv1", (129, 128), 1), conv("conv2", (128, 64), 2), conv("conv3", (64, 64), 2), conv("conv4", (64, 128), 1)]
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(load_error)?;
+        let convs =
+            vec![conv("conv1", (129, 128), 1), conv("conv2", (128, 64), 2), conv("conv3", (64, 64), 2), conv("conv4", (64, 128), 1)]
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(load_error)?;
         let lstm = vb.pp("lstm_cell");
-        let bias = (lstm.get(4 * STATE, "bias_ih").map_err(load_error)? + lstm.get(4 * STATE, "bias_hh").map_err(load_error)?).map_err(load_error)?;
+        let bias = (lstm.get(4 * STATE, "bias_ih").map_err(load_error)? + lstm.get(4 * STATE, "bias_hh").map_err(load_error)?)
+            .map_err(load_error)?;
         let zeros = Tensor::zeros((1, STATE), DType::F32, &device)?;
         Ok(Silero {
             stft: vb.get((258, 1, 256), "stft_conv.weight").map_err(load_error)?,

@@ -1,0 +1,262 @@
+//! The listening half of the pipeline: samples in, commands out.
+//!
+//! source -> VAD (silero, every 32 ms) -> end-pointer -> utterance -> wake phrase? -> whisper
+//!
+//! Without a wake requirement every utterance is a command. With one, an utterance is first
+//! probed: whisper transcribes its first two seconds with the phrase as prompt, and only if
+//! that begins with the phrase is the whole utterance transcribed as a command ("hey cabin,
+//! open the trunk" in one breath). A phrase said alone wakes the listener, and the next
+//! utterance within the timeout is the command. Push-to-talk wakes it the same way.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use cabin_asr::{AsrError, Transcriber, Transcript};
+use cabin_audio::{Audio, SAMPLE_RATE};
+use cabin_vad::{EndpointConfig, Endpointer, Event, Silero, Utterance, VadError, CHUNK_SAMPLES};
+use cabin_wake::WakePhrase;
+use serde::Serialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ListenError {
+    #[error(transparent)]
+    Vad(#[from] VadError),
+    #[error(transparent)]
+    Asr(#[from] AsrError),
+}
+
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    pub endpoint: EndpointConfig,
+    /// The phrase that must start a command; `None` takes every utterance as one.
+    pub wake: Option<WakePhrase>,
+    /// After the phrase alone (or push-to-talk), how long the command may take to start.
+    pub command_timeout_secs: f32,
+    /// How much of an utterance is transcribed to look for the phrase.
+    pub wake_probe_secs: f32,
+}
+
+impl Default for ListenerConfig {
+    fn default() -> Self {
+        ListenerConfig {
+            endpoint: EndpointConfig::default(),
+            wake: Some(WakePhrase::default()),
+            command_timeout_secs: 8.0,
+            wake_probe_secs: 2.0,
+        }
+    }
+}
+
+/// What the listener heard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Heard {
+    SpeechStarted {
+        at_secs: f32,
+    },
+    Wake {
+        at_secs: f32,
+        confidence: f32,
+        push_to_talk: bool,
+    },
+    Command(Command),
+    /// Speech without the wake phrase, while the phrase is required.
+    NotForUs {
+        text: String,
+    },
+    /// Woken, but no command came.
+    WakeTimedOut,
+}
+
+/// A transcribed command and where its time went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Command {
+    pub text: String,
+    pub language: String,
+    pub confidence: f32,
+    /// Seconds of audio in the utterance.
+    pub audio_secs: f32,
+    pub start_secs: f32,
+    pub speech_end_secs: f32,
+    pub timings: Timings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Timings {
+    /// Trailing silence waited for before the utterance was closed.
+    pub endpoint_ms: f32,
+    /// Whisper on the wake probe (0 when no phrase was needed).
+    pub wake_ms: f32,
+    pub asr_ms: f32,
+    /// From the end of speech to the transcript: end-pointing plus recognition.
+    pub end_of_speech_to_text_ms: f32,
+}
+
+pub struct Listener {
+    vad: Silero,
+    endpointer: Endpointer,
+    asr: Arc<Transcriber>,
+    config: ListenerConfig,
+    pending: Vec<f32>,
+    samples_seen: u64,
+    /// Awake (phrase heard or button pressed) until this stream time.
+    awake_until: Option<f32>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener").field("config", &self.config).field("awake_until", &self.awake_until).finish()
+    }
+}
+
+impl Listener {
+    pub fn new(vad: Silero, asr: Arc<Transcriber>, config: ListenerConfig) -> Listener {
+        Listener {
+            vad,
+            endpointer: Endpointer::new(config.endpoint.clone()),
+            asr,
+            config,
+            pending: Vec::new(),
+            samples_seen: 0,
+            awake_until: None,
+        }
+    }
+
+    /// Stream time, in seconds of audio pushed.
+    pub fn now_secs(&self) -> f32 {
+        self.samples_seen as f32 / SAMPLE_RATE as f32
+    }
+
+    pub fn is_awake(&self) -> bool {
+        self.config.wake.is_none() || self.awake_until.is_some_and(|until| until >= self.now_secs())
+    }
+
+    /// The steering-wheel button: the next utterance is a command, no phrase needed.
+    pub fn push_to_talk(&mut self) -> Heard {
+        self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs);
+        Heard::Wake { at_secs: self.now_secs(), confidence: 1.0, push_to_talk: true }
+    }
+
+    /// Feeds 16 kHz mono samples, any amount.
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<Heard>, ListenError> {
+        self.pending.extend_from_slice(samples);
+        let mut heard = Vec::new();
+        let chunks = self.pending.len() / CHUNK_SAMPLES;
+        for index in 0..chunks {
+            let chunk = self.pending[index * CHUNK_SAMPLES..(index + 1) * CHUNK_SAMPLES].to_vec();
+            self.samples_seen += CHUNK_SAMPLES as u64;
+            let probability = self.vad.probability(&chunk)?;
+            for event in self.endpointer.push(&chunk, probability) {
+                match event {
+                    Event::SpeechStarted { at_secs } => heard.push(Heard::SpeechStarted { at_secs }),
+                    Event::Utterance(utterance) => heard.extend(self.on_utterance(utterance)?),
+                }
+            }
+            if let Some(until) = self.awake_until {
+                if until < self.now_secs() && !self.endpointer.in_speech() {
+                    self.awake_until = None;
+                    heard.push(Heard::WakeTimedOut);
+                }
+            }
+        }
+        self.pending.drain(..chunks * CHUNK_SAMPLES);
+        Ok(heard)
+    }
+
+    /// Ends the stream (end of a file): speech still open is handled as an utterance.
+    pub fn finish(&mut self) -> Result<Vec<Heard>, ListenError> {
+        let tail = std::mem::take(&mut self.pending);
+        if !tail.is_empty() {
+            let mut padded = tail;
+            padded.resize(CHUNK_SAMPLES, 0.0);
+            let mut heard = self.push(&padded)?;
+            if let Some(utterance) = self.endpointer.finish() {
+                heard.extend(self.on_utterance(utterance)?);
+            }
+            return Ok(heard);
+        }
+        match self.endpointer.finish() {
+            Some(utterance) => self.on_utterance(utterance),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Forgets the stream (a new file, a new device).
+    pub fn reset(&mut self) {
+        self.vad.reset();
+        self.endpointer = Endpointer::new(self.config.endpoint.clone());
+        self.pending.clear();
+        self.awake_until = None;
+    }
+
+    /// Transcribes a recording of the phrase as the wake probe would hear it.
+    pub fn transcribe_as_wake(&self, audio: &Audio, phrase: &WakePhrase) -> Result<Transcript, ListenError> {
+        Ok(self.asr.transcribe_after(audio, &phrase.prompt())?)
+    }
+
+    fn on_utterance(&mut self, utterance: Utterance) -> Result<Vec<Heard>, ListenError> {
+        // The utterance was closed now; its speech ended a trailing silence ago.
+        let endpoint_ms = (self.now_secs() - utterance.speech_end_secs).max(0.0) * 1000.0;
+        let Some(wake) = self.config.wake.clone() else {
+            let transcript = self.asr.transcribe(&utterance.audio)?;
+            return Ok(self.command(transcript, &utterance, endpoint_ms, 0.0).into_iter().collect());
+        };
+        if self.is_awake() {
+            self.awake_until = None;
+            let transcript = self.asr.transcribe_after(&utterance.audio, &wake.prompt())?;
+            // "Hey cabin" may be said again after pressing the button; it is not part of the command.
+            let transcript = match wake.matches(&transcript.text) {
+                Some(found) => Transcript { text: found.rest, ..transcript },
+                None => transcript,
+            };
+            return Ok(self.command(transcript, &utterance, endpoint_ms, 0.0).into_iter().collect());
+        }
+
+        let started = Instant::now();
+        let probe_len = (self.config.wake_probe_secs * SAMPLE_RATE as f32) as usize;
+        let whole = utterance.audio.samples.len() <= probe_len + SAMPLE_RATE as usize / 2;
+        let probe = if whole { utterance.audio.clone() } else { Audio::new(utterance.audio.samples[..probe_len].to_vec(), SAMPLE_RATE) };
+        let probed = self.asr.transcribe_after(&probe, &wake.prompt())?;
+        let Some(found) = wake.matches(&probed.text) else {
+            if probed.text.is_empty() {
+                return Ok(Vec::new());
+            }
+            return Ok(vec![Heard::NotForUs { text: probed.text }]);
+        };
+        let wake_ms = started.elapsed().as_secs_f32() * 1000.0;
+        let mut heard = vec![Heard::Wake { at_secs: utterance.start_secs, confidence: found.confidence, push_to_talk: false }];
+        // The command in the same breath: all of it transcribed, the phrase taken off.
+        let command = if whole {
+            Transcript { text: found.rest, ..probed }
+        } else {
+            let full = self.asr.transcribe_after(&utterance.audio, &wake.prompt())?;
+            // Whisper may spell the phrase differently with more context ("Hey Cavan"); the
+            // probe already showed it is there, so its words come off either way.
+            let text = wake.matches(&full.text).map(|f| f.rest).unwrap_or_else(|| cabin_wake::drop_words(&full.text, found.words_used));
+            Transcript { text, ..full }
+        };
+        match self.command(command, &utterance, endpoint_ms, wake_ms) {
+            Some(command) => heard.push(command),
+            // The phrase alone: wait for the command.
+            None => self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs),
+        }
+        Ok(heard)
+    }
+
+    fn command(&self, transcript: Transcript, utterance: &Utterance, endpoint_ms: f32, wake_ms: f32) -> Option<Heard> {
+        if transcript.text.trim().is_empty() {
+            return None;
+        }
+        let asr_ms = transcript.asr_ms;
+        Some(Heard::Command(Command {
+            text: transcript.text,
+            language: transcript.language,
+            confidence: transcript.confidence,
+            audio_secs: utterance.audio.duration_secs(),
+            start_secs: utterance.start_secs,
+            speech_end_secs: utterance.speech_end_secs,
+            timings: Timings { endpoint_ms, wake_ms, asr_ms, end_of_speech_to_text_ms: endpoint_ms + wake_ms + asr_ms },
+        }))
+    }
+}

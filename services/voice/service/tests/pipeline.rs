@@ -1,0 +1,113 @@
+//! The listening pipeline end to end on generated speech (voices not used anywhere for
+//! tuning), with real models: needs `cabin models fetch whisper-tiny.en silero-vad`.
+
+use std::sync::{Mutex, OnceLock};
+
+use cabin_asr::AsrConfig;
+use cabin_audio::{Audio, SAMPLE_RATE};
+use cabin_models::ModelsDir;
+use cabin_voice::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
+use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, HELD_OUT_VOICES};
+
+/// One listener for the file (loading whisper takes a while); tests take turns.
+fn listener(config: ListenerConfig) -> Listener {
+    static MODELS: OnceLock<VoiceModels> = OnceLock::new();
+    let models =
+        MODELS.get_or_init(|| VoiceModels::locate(&ModelsDir::resolve(), cabin_asr::DEFAULT_MODEL).unwrap_or_else(|e| panic!("{e}")));
+    let asr = AsrConfig { threads: 1, vocabulary: vec!["temperature".into(), "trunk".into()], ..AsrConfig::default() };
+    load_listener(models, asr, config).unwrap().0
+}
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// A US voice the default phrase was not enrolled from.
+fn voice() -> &'static Speaker {
+    &HELD_OUT_VOICES[0]
+}
+
+fn said_by(text: &str, speaker: &Speaker) -> Audio {
+    mix_at_snr(&padded(&speak(text, speaker), 1.0, 1.2), 20.0, 11)
+}
+
+fn said(text: &str) -> Audio {
+    said_by(text, voice())
+}
+
+fn words(text: &str) -> String {
+    text.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()
+}
+
+#[test]
+fn wake_phrase_and_command_in_one_breath() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let result =
+        transcribe_file(&mut listener(ListenerConfig::default()), &said("hey cabin, set the temperature to twenty one degrees")).unwrap();
+    assert!(result.woke, "{result:?}");
+    assert_eq!(words(&result.text), words("set the temperature to 21 degrees"), "{result:?}");
+    let command = &result.commands[0];
+    assert!(command.timings.endpoint_ms >= 500.0, "the end-pointer waits for trailing silence: {:?}", command.timings);
+    assert!((0.6..1.1).contains(&command.start_secs), "{}", command.start_secs);
+}
+
+#[test]
+fn speech_without_the_phrase_is_not_a_command() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let result = transcribe_file(&mut listener(ListenerConfig::default()), &said("open the trunk when we get home")).unwrap();
+    assert!(!result.woke);
+    assert_eq!(result.text, "", "{result:?}");
+}
+
+#[test]
+fn silence_and_noise_give_nothing() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let quiet_cabin = mix_at_snr(&Audio::silence(3.0), 0.0, 5);
+    for audio in [Audio::silence(3.0), quiet_cabin] {
+        let result = transcribe_file(&mut listener(ListenerConfig { wake: None, ..ListenerConfig::default() }), &audio).unwrap();
+        assert_eq!(result.text, "", "{result:?}");
+        assert!(result.commands.is_empty());
+    }
+}
+
+#[test]
+fn the_phrase_alone_then_the_command_after_a_pause() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut samples = said("hey cabin").samples;
+    samples.extend(said("open the trunk").samples);
+    let result = transcribe_file(&mut listener(ListenerConfig::default()), &Audio::new(samples, SAMPLE_RATE)).unwrap();
+    assert!(result.woke);
+    assert_eq!(words(&result.text), "openthetrunk", "{result:?}");
+}
+
+#[test]
+fn push_to_talk_needs_no_phrase_and_times_out() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut listener = listener(ListenerConfig { command_timeout_secs: 4.0, ..ListenerConfig::default() });
+    assert!(matches!(listener.push_to_talk(), Heard::Wake { push_to_talk: true, .. }));
+    let mut heard = listener.push(&said("open the trunk").samples).unwrap();
+    heard.extend(listener.finish().unwrap());
+    let commands: Vec<_> = heard.iter().filter_map(|h| if let Heard::Command(c) = h { Some(words(&c.text)) } else { None }).collect();
+    assert_eq!(commands, ["openthetrunk"], "{heard:?}");
+
+    listener.push_to_talk();
+    let heard = listener.push(&Audio::silence(5.0).samples).unwrap();
+    assert!(heard.contains(&Heard::WakeTimedOut), "{heard:?}");
+    assert!(!listener.is_awake());
+}
+
+#[test]
+fn enrolment_teaches_the_phrase_as_a_speaker_says_it() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    // A Scottish voice: whisper writes the default phrase as "Hey Carbon" for it.
+    let scottish = HELD_OUT_VOICES[2];
+    let command = said_by("hey cabin, open the trunk", &scottish);
+    let before = transcribe_file(&mut listener(ListenerConfig::default()), &command).unwrap();
+    assert!(!before.woke, "the unenrolled phrase should not match for this voice: {before:?}");
+
+    let recordings: Vec<Audio> =
+        [130, 160, 185].iter().map(|&wpm| said_by("hey cabin", &Speaker { words_per_minute: wpm, ..scottish })).collect();
+    let mut phrase = cabin_wake::WakePhrase::default();
+    cabin_voice::enrol(&mut listener(ListenerConfig::default()), &mut phrase, &recordings).unwrap();
+    let after = transcribe_file(&mut listener(ListenerConfig { wake: Some(phrase), ..ListenerConfig::default() }), &command).unwrap();
+    assert!(after.woke, "{after:?}");
+    assert_eq!(words(&after.text), "openthetrunk", "{after:?}");
+}

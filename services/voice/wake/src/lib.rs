@@ -1,0 +1,257 @@
+//! The wake phrase.
+//!
+//! Spotting works on text: the VAD finds speech (cheap, always on), whisper transcribes the
+//! first two seconds of it with the phrase as its prompt, and this crate decides whether
+//! that text begins with the phrase. A phrase is written differently by whisper for
+//! different speakers ("hey cabin", "hey, come in", "hay cabin"), so enrolment transcribes
+//! a few recordings of a speaker saying it and keeps each spelling as a variant.
+//!
+//! Matching is on letters only (spaces and punctuation dropped) with a small edit
+//! allowance, so "Hey, Cabin!" matches "hey cabin" and "hey Kevin" does not.
+//!
+//! An earlier design matched MFCC templates by DTW; on the generated corpus it could not
+//! separate the phrase from other speech (see README.md), so it was dropped.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub const DEFAULT_PHRASE: &str = "hey cabin";
+/// Enrolment needs this many recordings.
+pub const MIN_RECORDINGS: usize = 3;
+
+#[derive(Debug, Error)]
+pub enum WakeError {
+    #[error("{}: {reason}", path.display())]
+    Model { path: PathBuf, reason: String },
+    #[error("the wake phrase must have letters in it")]
+    EmptyPhrase,
+    #[error("enrolment needs at least {MIN_RECORDINGS} recordings of the phrase, got {0}")]
+    TooFewRecordings(usize),
+    #[error("recording {index} has no speech in it (is the microphone muted?)")]
+    NoSpeech { index: usize },
+    #[error("recording {index} sounds like `{heard}`, which is not close to `{phrase}`: record the phrase alone")]
+    NotThePhrase { index: usize, heard: String, phrase: String },
+}
+
+/// A phrase and the spellings of it the recogniser produces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WakePhrase {
+    pub phrase: String,
+    #[serde(default)]
+    pub variants: Vec<String>,
+}
+
+/// A transcript that began with the phrase.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WakeMatch {
+    /// 1.0 for an exact spelling, lower with each edit.
+    pub confidence: f32,
+    /// What was said after the phrase ("open the trunk"), trimmed of punctuation.
+    pub rest: String,
+    /// How many words of the transcript the phrase took.
+    pub words_used: usize,
+}
+
+/// `transcript` without its first `words` words (and the punctuation after them).
+pub fn drop_words(transcript: &str, words: usize) -> String {
+    let rest = transcript.split_whitespace().skip(words).collect::<Vec<_>>().join(" ");
+    rest.trim_matches(|c: char| !c.is_alphanumeric()).to_owned()
+}
+
+impl Default for WakePhrase {
+    fn default() -> Self {
+        WakePhrase::new(DEFAULT_PHRASE).expect("the default phrase has letters")
+    }
+}
+
+impl WakePhrase {
+    pub fn new(phrase: &str) -> Result<WakePhrase, WakeError> {
+        if letters(phrase).is_empty() {
+            return Err(WakeError::EmptyPhrase);
+        }
+        Ok(WakePhrase { phrase: phrase.trim().to_lowercase(), variants: Vec::new() })
+    }
+
+    pub fn load(path: &Path) -> Result<WakePhrase, WakeError> {
+        let model_error = |reason: String| WakeError::Model { path: path.into(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| model_error(e.to_string()))?;
+        let phrase: WakePhrase = serde_json::from_str(&text).map_err(|e| model_error(e.to_string()))?;
+        if letters(&phrase.phrase).is_empty() {
+            return Err(model_error("`phrase` has no letters".into()));
+        }
+        Ok(phrase)
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), WakeError> {
+        let json = serde_json::to_string_pretty(self).expect("a phrase serialises");
+        std::fs::write(path, json + "\n").map_err(|e| WakeError::Model { path: path.into(), reason: e.to_string() })
+    }
+
+    /// The prompt that biases whisper towards writing the phrase as a name: "Hey Cabin."
+    pub fn prompt(&self) -> String {
+        format!("{}.", title_case(&self.phrase))
+    }
+
+    /// Learns how the recogniser spells the phrase for a speaker from transcripts of
+    /// recordings of it. Every transcript must be close to the phrase or a known spelling:
+    /// a recording of something else is refused rather than learnt.
+    pub fn enrol(&mut self, transcripts: &[String]) -> Result<usize, WakeError> {
+        if transcripts.len() < MIN_RECORDINGS {
+            return Err(WakeError::TooFewRecordings(transcripts.len()));
+        }
+        let mut learnt = 0;
+        for (index, heard) in transcripts.iter().enumerate() {
+            let spelling = letters(heard);
+            if spelling.is_empty() {
+                return Err(WakeError::NoSpeech { index });
+            }
+            // Lenient here (half the phrase may differ): this is the speaker saying the
+            // phrase on request, and the spelling is what we are here to learn.
+            if edit_distance(&spelling, &letters(&self.phrase)) > letters(&self.phrase).len() / 2 {
+                return Err(WakeError::NotThePhrase { index, heard: heard.clone(), phrase: self.phrase.clone() });
+            }
+            let variant = words_only(heard);
+            if variant != self.phrase && !self.variants.contains(&variant) {
+                self.variants.push(variant);
+                learnt += 1;
+            }
+        }
+        tracing::info!(phrase = %self.phrase, learnt, variants = self.variants.len(), "wake phrase enrolled");
+        Ok(learnt)
+    }
+
+    /// Whether `transcript` begins with the phrase (or a learnt spelling of it).
+    pub fn matches(&self, transcript: &str) -> Option<WakeMatch> {
+        let words: Vec<&str> =
+            transcript.split_whitespace().filter(|w| !letters(w).is_empty() || w.chars().any(char::is_numeric)).collect();
+        let mut best: Option<(usize, usize, usize)> = None; // (edits, allowance, words used)
+        for spelling in std::iter::once(&self.phrase).chain(&self.variants) {
+            let target = letters(spelling);
+            // One edit in six letters: "hei cabin" is the phrase, "hey can" is not.
+            let allowance = (target.len() / 6).max(1);
+            let phrase_words = spelling.split_whitespace().count();
+            // Whisper may split or join words ("hey cabin" / "heycabin" / "hey ca bin").
+            for used in phrase_words.saturating_sub(1).max(1)..=phrase_words + 1 {
+                if used > words.len() {
+                    break;
+                }
+                let heard: String = words[..used].iter().map(|w| letters(w)).collect();
+                let edits = edit_distance(&heard, &target);
+                if edits <= allowance && best.is_none_or(|(e, _, _)| edits < e) {
+                    best = Some((edits, allowance, used));
+                }
+            }
+        }
+        let (edits, allowance, used) = best?;
+        let rest = words[used..].join(" ");
+        let rest = rest.trim_matches(|c: char| !c.is_alphanumeric()).to_owned();
+        Some(WakeMatch { confidence: 1.0 - edits as f32 / (allowance + 1) as f32, rest, words_used: used })
+    }
+}
+
+fn letters(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+fn words_only(text: &str) -> String {
+    text.split_whitespace().map(letters).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn title_case(text: &str) -> String {
+    text.split_whitespace()
+        .map(|w| {
+            let mut chars = w.chars();
+            chars.next().map(|first| first.to_uppercase().chain(chars).collect::<String>()).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut diagonal = row[0];
+        row[0] = i;
+        for j in 1..=b.len() {
+            let substitution = diagonal + usize::from(a[i - 1] != b[j - 1]);
+            diagonal = row[j];
+            row[j] = substitution.min(row[j] + 1).min(row[j - 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_phrase_matches_however_it_is_punctuated_and_gives_the_rest() {
+        let wake = WakePhrase::default();
+        let found = wake.matches("Hey, Cabin! Open the trunk.").unwrap();
+        assert_eq!(found.rest, "Open the trunk");
+        assert_eq!(found.confidence, 1.0);
+        assert_eq!(wake.matches("hey cabin").unwrap().rest, "");
+        assert!(wake.matches("Hei Cabin, open the trunk.").is_some(), "one letter off is still the phrase");
+        assert!(wake.matches("Heycabin open the trunk").is_some());
+    }
+
+    #[test]
+    fn similar_speech_does_not_wake() {
+        let wake = WakePhrase::default();
+        for said in
+            ["Hey Kevin, how are you?", "Hey, can you pass me the water?", "The cabinet needs a hinge.", "Open the trunk.", "", "cabin hey"]
+        {
+            assert!(wake.matches(said).is_none(), "{said}");
+        }
+    }
+
+    #[test]
+    fn the_phrase_must_come_first() {
+        assert!(WakePhrase::default().matches("I said hey cabin").is_none());
+    }
+
+    #[test]
+    fn enrolment_learns_a_speakers_spelling() {
+        let mut wake = WakePhrase::default();
+        assert!(wake.matches("Hey, come in. Open the trunk.").is_none());
+        let learnt = wake.enrol(&["Hey, come in.".into(), "Hey cabin.".into(), "hey come in".into()]).unwrap();
+        assert_eq!(learnt, 1);
+        assert_eq!(wake.matches("Hey, come in. Open the trunk.").unwrap().rest, "Open the trunk");
+    }
+
+    #[test]
+    fn enrolment_refuses_a_recording_of_something_else() {
+        let mut wake = WakePhrase::default();
+        let error = wake.enrol(&["hey cabin".into(), "what is the weather like".into(), "hey cabin".into()]).unwrap_err();
+        assert!(matches!(error, WakeError::NotThePhrase { index: 1, .. }), "{error}");
+        assert!(matches!(wake.enrol(&["hey cabin".into()]), Err(WakeError::TooFewRecordings(1))));
+    }
+
+    #[test]
+    fn a_custom_phrase_works_the_same_way() {
+        let wake = WakePhrase::new("Hello Aurora").unwrap();
+        assert_eq!(wake.matches("Hello, Aurora. Set the fan to three.").unwrap().rest, "Set the fan to three");
+        assert!(wake.matches("Hello there").is_none());
+        assert_eq!(wake.prompt(), "Hello Aurora.");
+    }
+
+    #[test]
+    fn a_saved_phrase_loads_back_and_a_broken_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("cabin-wake-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wake.json");
+        let mut wake = WakePhrase::default();
+        wake.variants.push("hey come in".into());
+        wake.save(&path).unwrap();
+        assert_eq!(WakePhrase::load(&path).unwrap(), wake);
+        std::fs::write(&path, "{\"phrase\": 3}").unwrap();
+        let error = WakePhrase::load(&path).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(error.to_string().contains("wake.json"), "{error}");
+    }
+}
