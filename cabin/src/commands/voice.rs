@@ -1,0 +1,257 @@
+//! The voice on the command line: `cabin transcribe`, `cabin say`, `cabin listen`,
+//! `cabin wakeword enrol`, and `cabin serve voice`.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cabin_asr::AsrConfig;
+use cabin_speech::{Espeak, Voice};
+use cabin_voice::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, Sink, VoiceModels, VoiceService};
+use cabin_wake::WakePhrase;
+use clap::Args;
+
+use super::models::DirArgs;
+
+/// How the voice listens: models, language, wake phrase.
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// Whisper model to use
+    #[arg(long, default_value = cabin_asr::DEFAULT_MODEL, env = "CABIN_WHISPER_MODEL")]
+    whisper: String,
+    /// Language of speech (ISO code), or `auto`
+    #[arg(long, default_value = "en", env = "CABIN_LANGUAGE")]
+    language: String,
+    /// Recogniser threads [default: the number of cores]
+    #[arg(long)]
+    threads: Option<usize>,
+    /// An enrolled wake phrase (from `cabin wakeword enrol`) [default: "hey cabin"]
+    #[arg(long, env = "CABIN_WAKE_PHRASE")]
+    wake_phrase: Option<PathBuf>,
+    /// Silence that ends an utterance, in milliseconds
+    #[arg(long, default_value_t = 600)]
+    trailing_silence_ms: u32,
+    #[command(flatten)]
+    models: DirArgs,
+}
+
+impl ListenArgs {
+    fn load(&self, require_wake: bool) -> anyhow::Result<Listener> {
+        let models = VoiceModels::locate(&self.models.resolve(), &self.whisper)?;
+        let wake = if require_wake { Some(self.phrase()?) } else { None };
+        let mut asr = AsrConfig {
+            language: self.language.clone(),
+            vocabulary: cabin_nlu::IntentCatalog::embedded().vocabulary(40),
+            ..AsrConfig::default()
+        };
+        if let Some(threads) = self.threads {
+            asr.threads = threads;
+        }
+        let mut config = ListenerConfig { wake, ..ListenerConfig::default() };
+        config.endpoint.trailing_silence_ms = self.trailing_silence_ms;
+        Ok(load_listener(&models, asr, config)?.0)
+    }
+
+    fn phrase(&self) -> anyhow::Result<WakePhrase> {
+        Ok(match &self.wake_phrase {
+            Some(path) => WakePhrase::load(path)?,
+            None => WakePhrase::default(),
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TranscribeArgs {
+    /// A WAV file (any rate, mono or stereo), or `-` for stdin
+    file: PathBuf,
+    /// Only what follows the wake phrase counts
+    #[arg(long)]
+    wake: bool,
+    /// Print one JSON object: text, language, confidence, timings, commands
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    listen: ListenArgs,
+}
+
+pub fn transcribe(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
+    let audio = cabin_voice::read_audio(&args.file)?;
+    let mut listener = args.listen.load(args.wake)?;
+    let result = transcribe_file(&mut listener, &audio)?;
+    if args.json {
+        println!("{}", serde_json::to_string(&result)?);
+    } else if result.text.is_empty() {
+        eprintln!("{}", if args.wake && !result.woke { "(no wake phrase heard)" } else { "(no speech)" });
+    } else {
+        println!("{}", result.text);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct SayArgs {
+    /// What to say
+    text: String,
+    /// Write a WAV file instead of playing
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// espeak-ng voice (en-us, en-gb, zh, ...)
+    #[arg(long, default_value = "en-us")]
+    voice: String,
+}
+
+pub fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
+    let voice = Espeak { voice: args.voice, ..Espeak::default() };
+    let audio = voice.synthesize(&args.text)?;
+    match args.out {
+        Some(path) => {
+            cabin_audio::write_wav(&path, &audio)?;
+            println!("{}: {:.1} s of speech ({})", path.display(), audio.duration_secs(), voice.name());
+        }
+        None => cabin_audio::play(&audio, None).context("no audio output; write a file with --out")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct ListenCommandArgs {
+    /// Audio to listen to: a named input device, or `-` for 16 kHz 16-bit mono PCM on stdin
+    /// (e.g. `arecord -f S16_LE -r 16000 -c 1 | cabin listen --input -`) [default: the default microphone]
+    #[arg(long)]
+    input: Option<String>,
+    /// Take every utterance as a command, without the wake phrase
+    #[arg(long)]
+    no_wake: bool,
+    #[command(flatten)]
+    listen: ListenArgs,
+}
+
+/// Live: prints wake events and transcripts as JSON lines.
+pub fn listen(args: ListenCommandArgs) -> anyhow::Result<ExitCode> {
+    let mut listener = args.listen.load(!args.no_wake)?;
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<f32>>();
+    let _capture = open_input(args.input.as_deref(), tx)?;
+    eprintln!("listening{}; Ctrl-C to stop", if args.no_wake { "" } else { " for the wake phrase" });
+    for samples in rx {
+        for heard in listener.push(&samples)? {
+            if !matches!(heard, Heard::SpeechStarted { .. }) {
+                println!("{}", serde_json::to_string(&heard)?);
+            }
+        }
+    }
+    for heard in listener.finish()? {
+        println!("{}", serde_json::to_string(&heard)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts capture into `tx`: stdin PCM on a thread, or a device through cpal.
+fn open_input(input: Option<&str>, tx: std::sync::mpsc::Sender<Vec<f32>>) -> anyhow::Result<Option<cabin_audio::Capture>> {
+    if input == Some("-") {
+        std::thread::spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut buffer = vec![0u8; 3200];
+            loop {
+                match stdin.read(&mut buffer) {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => {
+                        let samples =
+                            buffer[..read - read % 2].chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0).collect();
+                        if tx.send(samples).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        return Ok(None);
+    }
+    Ok(Some(cabin_audio::Capture::start(input, move |samples| {
+        let _ = tx.send(samples);
+    })?))
+}
+
+#[derive(Debug, Args)]
+pub struct EnrolArgs {
+    /// Three or more recordings of the phrase, said alone (WAV)
+    #[arg(required = true)]
+    recordings: Vec<PathBuf>,
+    /// The phrase
+    #[arg(long, default_value = cabin_wake::DEFAULT_PHRASE)]
+    phrase: String,
+    /// Where to write the enrolled phrase (pass it to --wake-phrase)
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    listen: ListenArgs,
+}
+
+pub fn enrol(args: EnrolArgs) -> anyhow::Result<ExitCode> {
+    let recordings = args.recordings.iter().map(|path| cabin_audio::read_wav(path)).collect::<Result<Vec<_>, _>>()?;
+    let mut phrase = match &args.listen.wake_phrase {
+        Some(path) => WakePhrase::load(path)?,
+        None => WakePhrase::new(&args.phrase)?,
+    };
+    let mut listener = args.listen.load(false)?;
+    let learnt = cabin_voice::enrol(&mut listener, &mut phrase, &recordings)?;
+    phrase.save(&args.out)?;
+    println!("{}: \"{}\" with {} learnt spelling(s) ({} new)", args.out.display(), phrase.phrase, phrase.variants.len(), learnt);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct ServeVoiceArgs {
+    /// Audio to listen to: a named input device, `-` for 16 kHz 16-bit mono PCM on stdin, or
+    /// `none` to listen only to `Hear` calls [default: the default microphone]
+    #[arg(long, env = "CABIN_VOICE_INPUT")]
+    input: Option<String>,
+    /// Write each spoken reply as a WAV file in this folder instead of playing it
+    #[arg(long, env = "CABIN_VOICE_REPLIES")]
+    replies_to: Option<PathBuf>,
+    /// espeak-ng voice for replies
+    #[arg(long, default_value = "en-us", env = "CABIN_VOICE")]
+    voice: String,
+    /// D-Bus address [default: the system bus]
+    #[arg(long, env = "CABIN_BUS_ADDRESS")]
+    bus: Option<String>,
+    #[command(flatten)]
+    listen: ListenArgs,
+}
+
+pub async fn serve_voice(args: ServeVoiceArgs) -> anyhow::Result<ExitCode> {
+    let listener = args.listen.load(true)?;
+    let connection = match &args.bus {
+        Some(address) => zbus::connection::Builder::address(address.as_str())?.build().await,
+        None => zbus::Connection::system().await,
+    }
+    .context("cannot connect to D-Bus")?;
+    let sink = match args.replies_to {
+        Some(folder) => Sink::WavFolder(folder),
+        None if args.input.as_deref() == Some("none") => Sink::Silent,
+        None => Sink::Device,
+    };
+    let voice: Arc<dyn Voice> = Arc::new(Espeak { voice: args.voice, ..Espeak::default() });
+    let service = VoiceService::start(listener, voice, sink, &connection).await.context("cannot serve org.cabin.Voice1")?;
+    let _capture = match args.input.as_deref() {
+        Some("none") => None,
+        input => {
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<f32>>();
+            let capture = open_input(input, tx)?;
+            let feed = service.clone();
+            std::thread::spawn(move || rx.into_iter().for_each(|samples| feed.hear(samples)));
+            capture
+        }
+    };
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tracing::info!("voice serving {}", cabin_voice::BUS_NAME);
+    tokio::select! {
+        _ = super::serve::wait_for_shutdown() => {}
+        lost = cabin_vehicle_bus_client::connection_lost(&connection, std::time::Duration::from_secs(1)) => {
+            anyhow::bail!("lost the D-Bus connection, stopping: {lost}");
+        }
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    Ok(ExitCode::SUCCESS)
+}

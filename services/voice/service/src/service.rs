@@ -1,0 +1,295 @@
+//! `org.cabin.Voice1`: the voice as a service.
+//!
+//! Threads and tasks, and why:
+//! - the listener runs on its own thread: whisper blocks for hundreds of milliseconds and
+//!   must not stall the D-Bus connection; audio reaches it through a channel from the
+//!   microphone (or from `Hear`, for replays and tests);
+//! - what it hears goes to an async task that announces it on D-Bus, asks the assistant,
+//!   and speaks the reply;
+//! - speaking runs on a blocking task that plays in 20 ms blocks and checks a stop flag
+//!   between them, so the wake phrase or the button cuts a reply off at once (barge-in).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use cabin_audio::Audio;
+use cabin_speech::Voice;
+use tokio::sync::Mutex;
+use zbus::object_server::SignalEmitter;
+
+use crate::{Heard, Listener};
+
+pub const BUS_NAME: &str = "org.cabin.Voice1";
+pub const OBJECT_PATH: &str = "/org/cabin/Voice1";
+/// What the voice says when the assistant cannot be reached.
+const ASSISTANT_DOWN: &str = "Sorry, I can't reach the assistant right now.";
+
+/// Where spoken replies go.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    /// The default audio output.
+    Device,
+    /// Nowhere, in real time: no audio device (tests, a headless replay).
+    Silent,
+    /// Each reply written as a WAV file into this folder.
+    WavFolder(std::path::PathBuf),
+}
+
+enum Input {
+    Samples(Vec<f32>, Option<tokio::sync::oneshot::Sender<Vec<Heard>>>),
+    PushToTalk,
+}
+
+/// The running voice service.
+#[derive(Debug, Clone)]
+pub struct VoiceService {
+    input: mpsc::Sender<Input>,
+    speaker: Arc<Speaker>,
+}
+
+#[derive(Debug)]
+struct Speaker {
+    voice: Arc<dyn Voice>,
+    sink: Sink,
+    stop: Mutex<Option<Arc<AtomicBool>>>,
+}
+
+#[zbus::proxy(interface = "org.cabin.Assistant1", default_service = "org.cabin.Assistant1", default_path = "/org/cabin/Assistant1")]
+trait Assistant {
+    fn converse(&self, text: &str) -> zbus::Result<(String, String)>;
+}
+
+impl VoiceService {
+    /// Starts the listener thread and serves `org.cabin.Voice1` on `connection`.
+    pub async fn start(listener: Listener, voice: Arc<dyn Voice>, sink: Sink, connection: &zbus::Connection) -> zbus::Result<VoiceService> {
+        let (input, inbox) = mpsc::channel::<Input>();
+        let (heard_tx, heard_rx) = tokio::sync::mpsc::unbounded_channel::<Heard>();
+        std::thread::Builder::new()
+            .name("voice-listener".into())
+            .spawn(move || listen(listener, inbox, heard_tx))
+            .expect("spawn the listener thread");
+
+        let speaker = Arc::new(Speaker { voice, sink, stop: Mutex::new(None) });
+        let service = VoiceService { input, speaker };
+        connection.object_server().at(OBJECT_PATH, VoiceInterface { service: service.clone() }).await?;
+        let emitter = SignalEmitter::new(connection, OBJECT_PATH)?.into_owned();
+        tokio::spawn(respond(heard_rx, service.clone(), emitter, connection.clone()));
+        match connection.request_name_with_flags(BUS_NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into()).await {
+            Ok(zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner) => Ok(service),
+            Ok(_) => Err(zbus::Error::NameTaken),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Audio from the microphone (16 kHz mono).
+    pub fn hear(&self, samples: Vec<f32>) {
+        let _ = self.input.send(Input::Samples(samples, None));
+    }
+}
+
+/// The listener thread: audio in, what was heard out.
+fn listen(mut listener: Listener, inbox: mpsc::Receiver<Input>, heard: tokio::sync::mpsc::UnboundedSender<Heard>) {
+    for input in inbox {
+        let events = match input {
+            Input::PushToTalk => vec![listener.push_to_talk()],
+            Input::Samples(samples, reply) => {
+                let events = listener.push(&samples).unwrap_or_else(|error| {
+                    // A bad utterance costs that utterance, not the service.
+                    tracing::error!(%error, "could not process audio");
+                    Vec::new()
+                });
+                if let Some(reply) = reply {
+                    let _ = reply.send(events.clone());
+                }
+                events
+            }
+        };
+        for event in events {
+            if heard.send(event).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Announces what was heard, asks the assistant, speaks the reply.
+async fn respond(
+    mut heard: tokio::sync::mpsc::UnboundedReceiver<Heard>,
+    service: VoiceService,
+    emitter: SignalEmitter<'static>,
+    connection: zbus::Connection,
+) {
+    let assistant = AssistantProxy::new(&connection).await.ok();
+    while let Some(event) = heard.recv().await {
+        let emitted = match &event {
+            Heard::Wake { at_secs, confidence, push_to_talk } => {
+                // Barge-in: the phrase (or the button) stops a reply mid-sentence.
+                service.speaker.stop().await;
+                VoiceInterface::wake(&emitter, *at_secs as f64, *confidence as f64, *push_to_talk).await
+            }
+            Heard::Command(command) => {
+                let timings = serde_json::to_string(&command.timings).unwrap_or_default();
+                let emitted = VoiceInterface::utterance(
+                    &emitter,
+                    &command.text,
+                    &command.language,
+                    command.confidence as f64,
+                    command.audio_secs as f64,
+                    &timings,
+                )
+                .await;
+                let reply = match &assistant {
+                    Some(assistant) => match tokio::time::timeout(Duration::from_secs(15), assistant.converse(&command.text)).await {
+                        Ok(Ok((reply, _turn))) => reply,
+                        Ok(Err(error)) => {
+                            tracing::warn!(%error, "the assistant did not answer");
+                            ASSISTANT_DOWN.to_owned()
+                        }
+                        Err(_) => {
+                            tracing::warn!("the assistant took over 15 s");
+                            ASSISTANT_DOWN.to_owned()
+                        }
+                    },
+                    None => ASSISTANT_DOWN.to_owned(),
+                };
+                service.speaker.clone().speak(reply, emitter.clone()).await;
+                emitted
+            }
+            Heard::NotForUs { text } => {
+                tracing::debug!(%text, "speech without the wake phrase");
+                Ok(())
+            }
+            Heard::SpeechStarted { .. } | Heard::WakeTimedOut => Ok(()),
+        };
+        if let Err(error) = emitted {
+            tracing::warn!(%error, "could not emit a Voice1 signal");
+        }
+    }
+}
+
+impl Speaker {
+    /// Speaks `text` in the background; a reply already playing is cut off first.
+    async fn speak(self: Arc<Self>, text: String, emitter: SignalEmitter<'static>) {
+        self.stop().await;
+        let stop = Arc::new(AtomicBool::new(false));
+        *self.stop.lock().await = Some(stop.clone());
+        let speaker = self.clone();
+        tokio::spawn(async move {
+            let voice = speaker.voice.clone();
+            let spoken = text.clone();
+            let audio = match tokio::task::spawn_blocking(move || voice.synthesize(&spoken)).await {
+                Ok(Ok(audio)) => audio,
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "cannot speak the reply");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let _ = VoiceInterface::speaking(&emitter, &text, audio.duration_secs() as f64).await;
+            let sink = speaker.sink.clone();
+            let flag = stop.clone();
+            let interrupted = tokio::task::spawn_blocking(move || play(&sink, &audio, &flag)).await.unwrap_or(true);
+            let _ = VoiceInterface::spoken(&emitter, &text, interrupted).await;
+        });
+    }
+
+    /// Stops what is being said; true if something was.
+    async fn stop(&self) -> bool {
+        match self.stop.lock().await.take() {
+            Some(flag) => !flag.swap(true, Ordering::SeqCst),
+            None => false,
+        }
+    }
+}
+
+/// Plays `audio` to the sink in 20 ms blocks; returns true if stopped before the end.
+fn play(sink: &Sink, audio: &Audio, stop: &AtomicBool) -> bool {
+    if let Sink::Device = sink {
+        return cabin_audio::play_until(audio, None, stop).unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot play the reply");
+            false
+        });
+    }
+    if let Sink::WavFolder(folder) = sink {
+        let name =
+            format!("reply-{}.wav", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0));
+        if let Err(error) = cabin_audio::write_wav(&folder.join(name), audio) {
+            tracing::error!(%error, "cannot write the reply");
+        }
+    }
+    let blocks = (audio.duration_secs() / 0.02).ceil() as usize;
+    for _ in 0..blocks {
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+struct VoiceInterface {
+    service: VoiceService,
+}
+
+#[zbus::interface(name = "org.cabin.Voice1", proxy(default_service = "org.cabin.Voice1", default_path = "/org/cabin/Voice1"))]
+impl VoiceInterface {
+    /// Says `text` (cutting off anything being said).
+    async fn speak(&self, #[zbus(signal_emitter)] emitter: SignalEmitter<'_>, text: &str) -> zbus::fdo::Result<()> {
+        if text.trim().is_empty() {
+            return Err(zbus::fdo::Error::InvalidArgs("nothing to say".into()));
+        }
+        self.service.speaker.clone().speak(text.to_owned(), emitter.into_owned()).await;
+        Ok(())
+    }
+
+    /// Stops speaking; returns whether anything was being said.
+    async fn stop_speaking(&self) -> bool {
+        self.service.speaker.stop().await
+    }
+
+    /// Push-to-talk (the steering-wheel button): the next utterance is a command.
+    async fn listen(&self) -> zbus::fdo::Result<()> {
+        self.service.input.send(Input::PushToTalk).map_err(|_| zbus::fdo::Error::Failed("the listener has stopped".into()))
+    }
+
+    /// Feeds a WAV recording to the listener as if the microphone heard it (replays,
+    /// scripted demos, tests). Returns what it heard, as JSON events.
+    async fn hear(&self, wav: Vec<u8>) -> zbus::fdo::Result<String> {
+        let audio =
+            cabin_audio::read_wav_bytes(&wav, Path::new("Hear argument")).map_err(|e| zbus::fdo::Error::InvalidArgs(e.to_string()))?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.service
+            .input
+            .send(Input::Samples(audio.samples, Some(reply)))
+            .map_err(|_| zbus::fdo::Error::Failed("the listener has stopped".into()))?;
+        let heard = answer.await.map_err(|_| zbus::fdo::Error::Failed("the listener has stopped".into()))?;
+        Ok(serde_json::to_string(&heard).unwrap_or_else(|_| "[]".into()))
+    }
+
+    /// The wake phrase was heard, or the button pressed.
+    #[zbus(signal)]
+    async fn wake(emitter: &SignalEmitter<'_>, at_secs: f64, confidence: f64, push_to_talk: bool) -> zbus::Result<()>;
+
+    /// A command was transcribed. `timings` is JSON: endpoint_ms, wake_ms, asr_ms, end_of_speech_to_text_ms.
+    #[zbus(signal)]
+    async fn utterance(
+        emitter: &SignalEmitter<'_>,
+        text: &str,
+        language: &str,
+        confidence: f64,
+        audio_secs: f64,
+        timings: &str,
+    ) -> zbus::Result<()>;
+
+    /// A reply started playing.
+    #[zbus(signal)]
+    async fn speaking(emitter: &SignalEmitter<'_>, text: &str, seconds: f64) -> zbus::Result<()>;
+
+    /// A reply ended, played to the end or cut off.
+    #[zbus(signal)]
+    async fn spoken(emitter: &SignalEmitter<'_>, text: &str, interrupted: bool) -> zbus::Result<()>;
+}
+
+pub use VoiceInterfaceProxy as VoiceProxy;
