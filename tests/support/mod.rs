@@ -60,6 +60,14 @@ impl Service {
         Service::spawn_until(bus, &[&["serve", "assistant"], args].concat(), move || name_has_owner(&address, "org.cabin.Assistant1"))
     }
 
+    /// `cabin serve voice --input none ARGS` (audio only through `Hear`), once it owns its name.
+    pub fn voice(bus: &PrivateBus, args: &[&str]) -> Service {
+        let address = bus.address().to_string();
+        Service::spawn_until(bus, &[&["serve", "voice", "--input", "none"], args].concat(), move || {
+            name_has_owner(&address, "org.cabin.Voice1")
+        })
+    }
+
     fn spawn_until(bus: &PrivateBus, args: &[&str], ready: impl Fn() -> bool) -> Service {
         let child = Command::new(cabin_binary())
             .args(args)

@@ -33,19 +33,27 @@ pub struct ListenArgs {
     /// Silence that ends an utterance, in milliseconds
     #[arg(long, default_value_t = 600)]
     trailing_silence_ms: u32,
+    /// OEM task files, as the assistant is given: their signals bias the recogniser
+    #[arg(long = "tasks", env = "CABIN_TASKS", value_delimiter = ':')]
+    tasks: Vec<PathBuf>,
+    #[command(flatten)]
+    config: crate::ConfigArgs,
     #[command(flatten)]
     models: DirArgs,
 }
 
 impl ListenArgs {
+    /// The car's words (from the task book's signals) for whisper's prompt.
+    fn vocabulary(&self) -> anyhow::Result<Vec<String>> {
+        let vehicle = super::load_config(&self.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
+        let intents = cabin_nlu::IntentCatalog::embedded();
+        Ok(cabin_dialog::TaskBook::load(&self.tasks, &intents, &vehicle.catalog)?.vocabulary())
+    }
+
     fn load(&self, require_wake: bool) -> anyhow::Result<Listener> {
         let models = VoiceModels::locate(&self.models.resolve(), &self.whisper)?;
         let wake = if require_wake { Some(self.phrase()?) } else { None };
-        let mut asr = AsrConfig {
-            language: self.language.clone(),
-            vocabulary: cabin_nlu::IntentCatalog::embedded().vocabulary(40),
-            ..AsrConfig::default()
-        };
+        let mut asr = AsrConfig { language: self.language.clone(), vocabulary: self.vocabulary()?, ..AsrConfig::default() };
         if let Some(threads) = self.threads {
             asr.threads = threads;
         }

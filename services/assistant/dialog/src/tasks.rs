@@ -195,6 +195,53 @@ impl TaskBook {
         all.iter().find(|t| t.when.as_ref().is_some_and(|w| w.holds(slots))).or_else(|| all.iter().find(|t| t.when.is_none())).copied()
     }
 
+    /// The words of the car this book acts on, for the speech recogniser's prompt: the VSS
+    /// signals it sets and reads ("Vehicle.Cabin.Seat.Row1.Heating" gives "seat",
+    /// "heating"), split at capitals, without structural names (rows, sides, "is").
+    pub fn vocabulary(&self) -> Vec<String> {
+        const STRUCTURAL: &[&str] = &[
+            "vehicle",
+            "row1",
+            "row2",
+            "is",
+            "driver",
+            "passenger",
+            "side",
+            "left",
+            "right",
+            "station",
+            "active",
+            "position",
+            "displayed",
+            "relative",
+            "level",
+            "state",
+            "of",
+            "on",
+            "rear",
+            "front",
+            "system",
+            "cabin",
+            "body",
+        ];
+        let mut words: Vec<String> = Vec::new();
+        let paths = self.tasks.iter().flat_map(|t| t.set.iter().map(|s| s.signal.as_str()).chain(t.read.iter().map(String::as_str)));
+        for segment in paths.flat_map(|p| p.split('.')).filter(|s| !s.contains('{')) {
+            let mut word = String::new();
+            for c in segment.chars().chain(std::iter::once('A')) {
+                if c.is_uppercase() && !word.is_empty() {
+                    let lower = word.to_lowercase();
+                    if !STRUCTURAL.contains(&lower.as_str()) && !words.contains(&lower) {
+                        words.push(lower);
+                    }
+                    word.clear();
+                }
+                word.push(c);
+            }
+        }
+        words
+    }
+
     pub fn tasks(&self) -> &[Task] {
         &self.tasks
     }
@@ -311,6 +358,17 @@ mod tests {
         assert!(book.select("climate.set_temperature", &Slots::new()).is_some());
         let speed: Slots = [("signal".to_string(), SlotValue::Text("speed".into()))].into_iter().collect();
         assert_eq!(book.select("vehicle.query", &speed).unwrap().read, ["Vehicle.Speed"]);
+    }
+
+    #[test]
+    fn the_vocabulary_is_the_words_of_the_signals_tasks_touch() {
+        let vocabulary = load("").unwrap().vocabulary();
+        for word in ["temperature", "window", "heating", "trunk", "battery", "air", "conditioning", "tire", "pressure"] {
+            assert!(vocabulary.iter().any(|w| w == word), "{word} missing from {vocabulary:?}");
+        }
+        for structural in ["vehicle", "row1", "is", "cabin"] {
+            assert!(!vocabulary.iter().any(|w| w == structural), "{structural} in {vocabulary:?}");
+        }
     }
 
     #[test]

@@ -98,24 +98,6 @@ impl IntentCatalog {
     pub fn get(&self, name: &str) -> Option<&IntentDef> {
         self.intents.iter().find(|i| i.name == name)
     }
-
-    /// The words drivers use most in the examples, most frequent first, without the
-    /// short function words: what the speech recogniser should expect to hear.
-    pub fn vocabulary(&self, limit: usize) -> Vec<String> {
-        const COMMON: &[&str] = &[
-            "that", "this", "with", "could", "would", "please", "there", "what", "your", "have", "just", "some", "into", "from", "want",
-            "make", "like", "it's", "i'm", "little",
-        ];
-        let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-        for word in self.intents.iter().flat_map(|i| &i.examples).flat_map(|e| e.split_whitespace()) {
-            if word.len() >= 4 && !COMMON.contains(&word) {
-                *counts.entry(word).or_default() += 1;
-            }
-        }
-        let mut words: Vec<(&str, usize)> = counts.into_iter().collect();
-        words.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-        words.into_iter().take(limit).map(|(w, _)| w.to_owned()).collect()
-    }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -125,16 +107,6 @@ fn line_of(text: &str, offset: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_vocabulary_is_the_cars_words() {
-        let vocabulary = IntentCatalog::embedded().vocabulary(40);
-        assert_eq!(vocabulary.len(), 40);
-        for word in ["temperature", "window", "seat"] {
-            assert!(vocabulary.iter().any(|w| w.starts_with(word)), "{word} missing from {vocabulary:?}");
-        }
-        assert!(!vocabulary.iter().any(|w| w == "please" || w.len() < 4));
-    }
 
     #[test]
     fn the_shipped_catalog_has_the_default_intents() {

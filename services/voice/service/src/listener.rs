@@ -46,6 +46,7 @@ impl Default for ListenerConfig {
             endpoint: EndpointConfig::default(),
             wake: Some(WakePhrase::default()),
             command_timeout_secs: 8.0,
+            single_pass_secs: 5.0,
             wake_probe_secs: 2.0,
         }
     }
@@ -227,7 +228,8 @@ impl Listener {
             }
             return Ok(vec![Heard::NotForUs { text: probed.text }]);
         };
-        let wake_ms = started.elapsed().as_secs_f32() * 1000.0;
+        // In a single pass the phrase costs nothing extra: it is all recognition time.
+        let wake_ms = if whole { 0.0 } else { started.elapsed().as_secs_f32() * 1000.0 };
         let mut heard = vec![Heard::Wake { at_secs: utterance.start_secs, confidence: found.confidence, push_to_talk: false }];
         // The command in the same breath: all of it transcribed, the phrase taken off.
         let command = if whole {

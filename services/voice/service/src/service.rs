@@ -40,6 +40,8 @@ pub enum Sink {
 enum Input {
     Samples(Vec<f32>, Option<tokio::sync::oneshot::Sender<Vec<Heard>>>),
     PushToTalk,
+    /// The reply asked a question: the answer needs no wake phrase.
+    ExpectAnswer,
 }
 
 /// The running voice service.
@@ -94,6 +96,10 @@ fn listen(mut listener: Listener, inbox: mpsc::Receiver<Input>, heard: tokio::sy
     for input in inbox {
         let events = match input {
             Input::PushToTalk => vec![listener.push_to_talk()],
+            Input::ExpectAnswer => {
+                listener.push_to_talk();
+                Vec::new()
+            }
             Input::Samples(samples, reply) => {
                 let events = listener.push(&samples).unwrap_or_else(|error| {
                     // A bad utterance costs that utterance, not the service.
@@ -154,6 +160,9 @@ async fn respond(
                     },
                     None => ASSISTANT_DOWN.to_owned(),
                 };
+                if reply.trim_end().ends_with('?') {
+                    let _ = service.input.send(Input::ExpectAnswer);
+                }
                 service.speaker.clone().speak(reply, emitter.clone()).await;
                 emitted
             }

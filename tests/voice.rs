@@ -1,0 +1,95 @@
+//! The voice end to end across real processes: `cabin serve voice` hears a spoken WAV through
+//! `org.cabin.Voice1.Hear`, asks `cabin serve assistant`, which acts through `cabin serve
+//! vehicle-bus`; the reply comes back as the `Spoken` signal. Needs the models from
+//! `cabin models fetch minilm whisper-tiny.en silero-vad` and espeak-ng.
+
+mod support;
+
+use std::time::Duration;
+
+use cabin_voice::VoiceProxy;
+use cabin_voice_corpus::{mix_at_snr, padded, speak, HELD_OUT_VOICES};
+use futures_util::StreamExt;
+use serde_json::Value as Json;
+use support::*;
+
+const DRIVER_TEMPERATURE: &str = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature";
+
+fn wav_of(text: &str) -> Vec<u8> {
+    let audio = mix_at_snr(&padded(&speak(text, &HELD_OUT_VOICES[0]), 0.8, 1.0), 20.0, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("said.wav");
+    cabin_audio::write_wav(&path, &audio).unwrap();
+    std::fs::read(path).unwrap()
+}
+
+fn json(output: &std::process::Output) -> Json {
+    serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
+}
+
+/// Says `text` to the voice service and returns the reply it speaks, with what it heard.
+async fn say_and_hear_reply(voice: &VoiceProxy<'_>, text: &str) -> (String, Json) {
+    let mut spoken = voice.receive_speaking().await.unwrap();
+    let heard: Json = serde_json::from_str(&voice.hear(wav_of(text)).await.unwrap()).unwrap();
+    assert!(heard.as_array().unwrap().iter().any(|e| e["event"] == "command"), "`{text}` was not heard as a command: {heard}");
+    let signal = tokio::time::timeout(Duration::from_secs(30), spoken.next()).await.expect("a reply within 30 s").unwrap();
+    (signal.args().unwrap().text().to_string(), heard)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spoken_command_sets_the_temperature_and_a_refusal_is_spoken() {
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
+    let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
+    let _voice = tokio::task::block_in_place(|| Service::voice(&bus, &["--threads", "1"]));
+    let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let voice = VoiceProxy::new(&connection).await.unwrap();
+
+    let (reply, heard) = say_and_hear_reply(&voice, "hey cabin, set the temperature to twenty one degrees").await;
+    assert_eq!(reply, "Setting the driver's side to 21 degrees.", "heard {heard}");
+    let hvac = json(&cabin(&bus, &["signals", "get", DRIVER_TEMPERATURE, "--json"]));
+    assert_eq!(hvac["target"].as_f64().or(hvac["value"].as_f64()), Some(21.0), "{hvac}");
+
+    // Speech without the phrase is not for the car.
+    let heard: Json = serde_json::from_str(&voice.hear(wav_of("open the trunk when we get home")).await.unwrap()).unwrap();
+    assert!(!heard.as_array().unwrap().iter().any(|e| e["event"] == "command"), "{heard}");
+
+    // While driving: the trunk asks first, the answer needs no phrase, the interlock refuses aloud.
+    assert!(cabin(&bus, &["sim", "drive", "60"]).status.success());
+    let (question, heard) = say_and_hear_reply(&voice, "hey cabin, open the trunk").await;
+    assert!(question.ends_with('?'), "{question} (heard {heard})");
+    let (refusal, heard) = say_and_hear_reply(&voice, "yes").await;
+    assert!(refusal.starts_with("I can't open the trunk"), "{refusal} (heard {heard})");
+    let trunk = json(&cabin(&bus, &["signals", "get", "Vehicle.Body.Trunk.Rear.IsOpen", "--json"]));
+    assert_ne!(trunk["value"], true, "the trunk stays shut");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn push_to_talk_and_barge_in() {
+    let bus = PrivateBus::start().unwrap();
+    let _voice = tokio::task::block_in_place(|| Service::voice(&bus, &["--threads", "1"]));
+    let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let voice = VoiceProxy::new(&connection).await.unwrap();
+
+    // A long reply, cut off by the steering-wheel button.
+    let mut spoken = voice.receive_spoken().await.unwrap();
+    let mut speaking = voice.receive_speaking().await.unwrap();
+    voice
+        .speak("This is a long announcement about the weather, the traffic ahead, and the charging stations along your route.")
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), speaking.next()).await.expect("speaking starts");
+    voice.listen().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), spoken.next()).await.expect("the reply stops").unwrap();
+    assert!(ended.args().unwrap().interrupted, "barge-in cuts the reply off");
+
+    // After the button, a command needs no phrase; with no assistant running, the car says so.
+    let (reply, heard) = say_and_hear_reply(&voice, "turn on the seat heating").await;
+    assert_eq!(reply, "Sorry, I can't reach the assistant right now.", "heard {heard}");
+
+    // A WAV that is not audio is refused with a reason, and the service goes on.
+    let error = voice.hear(b"RIFF nonsense".to_vec()).await.unwrap_err();
+    assert!(error.to_string().contains("not a WAV file"), "{error}");
+    assert!(voice.stop_speaking().await.unwrap(), "the apology was still being said");
+    assert!(!voice.stop_speaking().await.unwrap(), "and now nothing is");
+}
