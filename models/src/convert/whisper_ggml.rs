@@ -539,9 +539,9 @@ mod tests {
         let bin_hz = SAMPLE_RATE / N_FFT as f64;
         for (m, filter) in filters.chunks(bins).enumerate() {
             assert!(filter.iter().all(|&w| w >= 0.0));
-            // Slaney normalisation gives each triangle an area of one; wide (upper) filters
-            // are sampled finely enough to check it.
-            if m >= 40 {
+            // Slaney normalisation gives each triangle an area of one; the widest (upper)
+            // filters are sampled finely enough by the 40 Hz bins to check it.
+            if m >= 60 {
                 let area: f64 = filter.iter().map(|&w| w as f64 * bin_hz).sum();
                 assert!((area - 1.0).abs() < 0.05, "filter {m} area {area}");
             }
@@ -563,7 +563,8 @@ mod tests {
     #[test]
     fn a_file_that_is_not_ctranslate2_is_reported_with_its_offset() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("model.bin"), b"\x06\x00\x00\x00\x05\x00Whisp").unwrap();
+        // A valid start, cut off inside the revision number.
+        std::fs::write(dir.path().join("model.bin"), b"\x06\x00\x00\x00\x0b\x00WhisperSpec\x03\x00").unwrap();
         let error = convert(dir.path(), &dir.path().join("out.bin")).unwrap_err();
         assert!(error.to_string().contains("file ends early"), "{error}");
         assert!(error.to_string().contains("model.bin"), "{error}");
