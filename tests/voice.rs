@@ -16,11 +16,66 @@ use support::*;
 const DRIVER_TEMPERATURE: &str = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature";
 
 fn wav_of(text: &str) -> Vec<u8> {
-    let audio = mix_at_snr(&padded(&speak(text, &HELD_OUT_VOICES[0]), 0.8, 1.0), 20.0, 3);
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("said.wav");
+    std::fs::read(wav_file(&dir, text)).unwrap()
+}
+
+/// `text` said by a held-out voice in a quiet cabin, as a WAV file in `dir`.
+fn wav_file(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let audio = mix_at_snr(&padded(&speak(text, &HELD_OUT_VOICES[0]), 0.8, 1.0), 20.0, 3);
+    let path = dir.path().join(format!("{}.wav", text.len()));
     cabin_audio::write_wav(&path, &audio).unwrap();
-    std::fs::read(path).unwrap()
+    path
+}
+
+#[test]
+fn transcribe_prints_the_command_after_the_wake_phrase_and_nothing_for_silence() {
+    let dir = tempfile::tempdir().unwrap();
+    let command = wav_file(&dir, "hey cabin, open the trunk");
+    let output = cabin_with_input(None, &["transcribe", "--wake", "--json", command.to_str().unwrap()], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let result: Json = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(result["text"].as_str().unwrap().to_lowercase().trim_end_matches('.'), "open the trunk", "{result}");
+    assert_eq!(result["language"], "en");
+    assert!(result["confidence"].as_f64().unwrap() > 0.3, "{result}");
+    assert!(result["commands"][0]["timings"]["asr_ms"].as_f64().unwrap() > 0.0, "{result}");
+
+    // The same file from stdin, as plain text.
+    let bytes = std::fs::read(&command).unwrap();
+    let mut child = std::process::Command::new(cabin_binary())
+        .args(["transcribe", "--wake", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &bytes).unwrap();
+    let piped = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&piped).trim().to_lowercase().trim_end_matches('.'), "open the trunk");
+
+    let silent = dir.path().join("silent.wav");
+    cabin_audio::write_wav(&silent, &cabin_audio::Audio::silence(2.0)).unwrap();
+    let output = cabin_with_input(None, &["transcribe", "--json", silent.to_str().unwrap()], "");
+    let result: Json = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(result["text"], "", "nobody spoke: {result}");
+}
+
+#[test]
+fn bad_audio_and_missing_models_are_one_line_errors() {
+    let (_dir, notes) = temp_file("notes.wav", "these are not samples");
+    let output = cabin_with_input(None, &["transcribe", notes.to_str().unwrap()], "");
+    assert!(!output.status.success());
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    assert!(stderr(&output).contains("notes.wav: not a WAV file"), "{}", stderr(&output));
+
+    let empty_models = tempfile::tempdir().unwrap();
+    let silent = empty_models.path().join("silent.wav");
+    cabin_audio::write_wav(&silent, &cabin_audio::Audio::silence(1.0)).unwrap();
+    let output = std::process::Command::new(cabin_binary())
+        .args(["transcribe", silent.to_str().unwrap()])
+        .env("CABIN_MODELS_DIR", empty_models.path())
+        .output()
+        .unwrap();
+    assert!(stderr(&output).contains("run `cabin models fetch whisper-tiny.en`"), "{}", stderr(&output));
 }
 
 fn json(output: &std::process::Output) -> Json {

@@ -43,7 +43,8 @@ pub struct ListenArgs {
 }
 
 impl ListenArgs {
-    /// The car's words (from the task book's signals) for whisper's prompt.
+    /// The car's words (from the task book's signals) for whisper's prompt. They are English:
+    /// for other languages they would pull whisper towards English, so none are given.
     fn vocabulary(&self) -> anyhow::Result<Vec<String>> {
         let vehicle = super::load_config(&self.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
         let intents = cabin_nlu::IntentCatalog::embedded();
@@ -53,7 +54,11 @@ impl ListenArgs {
     fn load(&self, require_wake: bool) -> anyhow::Result<Listener> {
         let models = VoiceModels::locate(&self.models.resolve(), &self.whisper)?;
         let wake = if require_wake { Some(self.phrase()?) } else { None };
-        let mut asr = AsrConfig { language: self.language.clone(), vocabulary: self.vocabulary()?, ..AsrConfig::default() };
+        let mut asr = AsrConfig {
+            language: self.language.clone(),
+            vocabulary: if self.language == "en" { self.vocabulary()? } else { Vec::new() },
+            ..AsrConfig::default()
+        };
         if let Some(threads) = self.threads {
             asr.threads = threads;
         }

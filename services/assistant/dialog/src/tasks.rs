@@ -227,16 +227,22 @@ impl TaskBook {
         let mut words: Vec<String> = Vec::new();
         let paths = self.tasks.iter().flat_map(|t| t.set.iter().map(|s| s.signal.as_str()).chain(t.read.iter().map(String::as_str)));
         for segment in paths.flat_map(|p| p.split('.')).filter(|s| !s.contains('{')) {
-            let mut word = String::new();
-            for c in segment.chars().chain(std::iter::once('A')) {
-                if c.is_uppercase() && !word.is_empty() {
-                    let lower = word.to_lowercase();
-                    if !STRUCTURAL.contains(&lower.as_str()) && !words.contains(&lower) {
-                        words.push(lower);
-                    }
-                    word.clear();
+            // A word starts at a capital that follows a lower-case letter: "AirConditioning"
+            // is two words, the acronym "HVAC" one.
+            let mut pieces = vec![String::new()];
+            let mut previous_lower = false;
+            for c in segment.chars() {
+                if c.is_uppercase() && previous_lower {
+                    pieces.push(String::new());
                 }
-                word.push(c);
+                previous_lower = c.is_lowercase();
+                pieces.last_mut().expect("never empty").push(c);
+            }
+            for piece in pieces {
+                let lower = piece.to_lowercase();
+                if lower.len() >= 3 && !STRUCTURAL.contains(&lower.as_str()) && !words.contains(&lower) {
+                    words.push(lower);
+                }
             }
         }
         words
@@ -366,7 +372,8 @@ mod tests {
         for word in ["temperature", "window", "heating", "trunk", "battery", "air", "conditioning", "tire", "pressure"] {
             assert!(vocabulary.iter().any(|w| w == word), "{word} missing from {vocabulary:?}");
         }
-        for structural in ["vehicle", "row1", "is", "cabin"] {
+        assert!(vocabulary.iter().any(|w| w == "hvac"), "acronyms stay whole: {vocabulary:?}");
+        for structural in ["vehicle", "row1", "is", "cabin", "h"] {
             assert!(!vocabulary.iter().any(|w| w == structural), "{structural} in {vocabulary:?}");
         }
     }

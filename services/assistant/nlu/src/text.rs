@@ -9,6 +9,7 @@ const FILLERS: &[&str] = &["um", "umm", "uh", "uhh", "erm", "er", "hmm", "mm"];
 /// repeated spaces, and writes spelled-out numbers as digits.
 pub fn normalise(raw: &str) -> String {
     let lower = raw.to_lowercase().replace('%', " percent ").replace(['’', '‘'], "'");
+    let lower = join_hyphenated_numbers(&lower);
     let chars: Vec<char> = lower.chars().collect();
     let mut cleaned = String::with_capacity(lower.len());
     for (i, &c) in chars.iter().enumerate() {
@@ -24,6 +25,31 @@ pub fn normalise(raw: &str) -> String {
     digits_for_words(&words.join(" "))
 }
 
+/// Whisper writes "twenty-one" as "20-1" now and then: tens, a hyphen, a unit is one number.
+fn join_hyphenated_numbers(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        let at_word_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        let is_tens = |j: usize| j + 1 < bytes.len() && (b'2'..=b'9').contains(&bytes[j]) && bytes[j + 1] == b'0';
+        if at_word_start && is_tens(i) && bytes.get(i + 2) == Some(&b'-') {
+            if let Some(&unit) = bytes.get(i + 3).filter(|u| (b'1'..=b'9').contains(u)) {
+                if bytes.get(i + 4).is_none_or(|next| !next.is_ascii_alphanumeric()) {
+                    out.push(bytes[i] as char);
+                    out.push(unit as char);
+                    i += 4;
+                    continue;
+                }
+            }
+        }
+        let c = text[i..].chars().next().expect("inside the text");
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalise;
@@ -32,6 +58,8 @@ mod tests {
     fn punctuation_case_and_fillers_go_numbers_become_digits() {
         assert_eq!(normalise("Um, set it to Twenty-One degrees, please!"), "set it to 21 degrees please");
         assert_eq!(normalise("Open it 30%."), "open it 30 percent");
+        assert_eq!(normalise("Set the temperature to 20-1 degrees."), "set the temperature to 21 degrees");
+        assert_eq!(normalise("rows 20-10 and 2020-1"), "rows 20 10 and 2020 1");
         assert_eq!(normalise("It’s 22.5 on the driver's side"), "it's 22.5 on the driver's side");
     }
 }

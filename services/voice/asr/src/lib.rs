@@ -274,22 +274,29 @@ fn looks_spoken(text: &str, confidence: f32) -> bool {
     }
 }
 
-/// "Open the trunk. Open the trunk. Open the" -> "Open the trunk.": whisper looping on a
-/// trimmed window repeats whole sentences, and is cut off mid-way by the token limit.
+/// "Open the trunk, open the trunk, open the" -> "Open the trunk": whisper looping on a
+/// trimmed window repeats what it heard until the token limit cuts it off mid-way. The text
+/// is cut where a run of two or more words first repeats itself.
 fn collapse_repeats(text: &str) -> String {
-    let normal = |s: &str| s.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect::<String>();
-    let mut sentences: Vec<&str> = Vec::new();
-    for sentence in text.split_inclusive(['.', '?', '!']).map(str::trim).filter(|s| !s.is_empty()) {
-        let this = normal(sentence);
-        let repeat = sentences.iter().any(|earlier| {
-            let earlier = normal(earlier);
-            earlier == this || (!sentence.ends_with(['.', '?', '!']) && earlier.starts_with(&this))
-        });
-        if !repeat {
-            sentences.push(sentence);
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let normal: Vec<String> = words.iter().map(|w| w.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()).collect();
+    let n = words.len();
+    for start in 0..n {
+        for len in 2..=(n - start) / 2 {
+            if normal[start..start + len] == normal[start + len..start + 2 * len] {
+                let kept = words[..start + len].join(" ");
+                return kept.trim_end_matches([',', ';', ' ']).to_owned();
+            }
         }
     }
-    sentences.join(" ")
+    // The loop cut off before it completed once more: a tail that restarts the text.
+    for start in 2..n.saturating_sub(1) {
+        let tail = &normal[start..];
+        if tail.len() <= start && normal[..tail.len()] == *tail {
+            return words[..start].join(" ").trim_end_matches([',', ';', ' ']).to_owned();
+        }
+    }
+    text.to_owned()
 }
 
 /// A short prompt in the style of a transcript of commands, so whisper spells the car's

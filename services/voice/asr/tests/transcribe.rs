@@ -78,3 +78,16 @@ fn an_english_model_refuses_chinese_up_front() {
     let error = Transcriber::load(&dir, AsrConfig { language: "zh".into(), ..AsrConfig::default() }).unwrap_err();
     assert!(error.to_string().contains("multilingual"), "{error}");
 }
+
+#[test]
+fn the_multilingual_model_writes_chinese() {
+    // espeak-ng's Cantonese voice saying "open the car window"; its Mandarin is too poor for
+    // whisper base to follow. The words may be wrong; the script must be Chinese.
+    let dir = ModelsDir::resolve().locate("whisper-base").unwrap_or_else(|e| panic!("{e}"));
+    let asr = Transcriber::load(&dir, AsrConfig { language: "zh".into(), ..AsrConfig::default() }).unwrap();
+    let output = Command::new("espeak-ng").args(["--stdout", "-v", "yue", "打开车窗"]).output().unwrap();
+    let transcript = asr.transcribe(&read_wav_bytes(&output.stdout, &PathBuf::from("espeak-ng")).unwrap()).unwrap();
+    assert_eq!(transcript.language, "zh");
+    let chinese = transcript.text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
+    assert!(chinese >= 2, "{transcript:?}");
+}
