@@ -153,6 +153,7 @@ fn main() {
         );
     }
     let per_voice = COMMANDS.len() * SNRS_DB.len();
+    let mut missed_by_voice = vec![0usize; HELD_OUT_VOICES.len()];
     let mut end_to_text = Vec::new();
     for &snr in SNRS_DB {
         let (mut missed, mut missed_enrolled, mut total) = (0, 0, 0);
@@ -163,6 +164,7 @@ fn main() {
             end_to_text.extend(heard.commands.iter().map(|c| c.timings.end_of_speech_to_text_ms));
             let enrolled = transcribe_file(&mut enrolled_listeners[index / per_voice], woken).unwrap();
             missed_enrolled += usize::from(!enrolled.woke);
+            missed_by_voice[index / per_voice] += usize::from(!enrolled.woke);
         }
         println!(
             "wake phrase at {snr:>4} dB: false rejects {missed}/{total} ({:.1} %) with the default phrase, {missed_enrolled}/{total} ({:.1} %) after enrolment",
@@ -170,6 +172,9 @@ fn main() {
             100.0 * missed_enrolled as f32 / total as f32
         );
     }
+    let breakdown: Vec<String> =
+        HELD_OUT_VOICES.iter().zip(&missed_by_voice).map(|(v, m)| format!("{} {m}/{per_voice}", v.label())).collect();
+    println!("false rejects after enrolment, by voice: {}", breakdown.join(", "));
     println!(
         "end of speech to transcript (600 ms end-pointing + recognition): p50 {:.0} ms, p95 {:.0} ms over {} commands",
         percentile(&mut end_to_text.clone(), 0.5),

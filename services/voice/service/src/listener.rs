@@ -191,6 +191,7 @@ impl Listener {
         self.vad.reset();
         self.endpointer = Endpointer::new(self.config.endpoint.clone());
         self.pending.clear();
+        self.samples_seen = 0;
         self.awake_until = None;
     }
 
