@@ -158,7 +158,3 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
     let (reply, _) = assistant.converse("is my hat in the car").await.unwrap();
     assert_eq!(reply, "I can't look in the cabin right now: the camera is not responding.");
 }
-
-fn json(output: &std::process::Output) -> Json {
-    serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
-}

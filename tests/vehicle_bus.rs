@@ -237,8 +237,3 @@ fn a_second_vehicle_bus_on_the_same_bus_refuses_to_start() {
     assert!(!second.status.success());
     assert!(stderr(&second).contains("org.cabin.VehicleBus1 is already owned on this bus"), "{}", stderr(&second));
 }
-
-fn json(output: &std::process::Output) -> serde_json::Value {
-    let text = stdout(output);
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}; stderr: {}", stderr(output)))
-}

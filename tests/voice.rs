@@ -78,10 +78,6 @@ fn bad_audio_and_missing_models_are_one_line_errors() {
     assert!(stderr(&output).contains("run `cabin models fetch whisper-tiny.en`"), "{}", stderr(&output));
 }
 
-fn json(output: &std::process::Output) -> Json {
-    serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
-}
-
 /// Says `text` to the voice service and returns the reply it speaks, with what it heard.
 async fn say_and_hear_reply(voice: &VoiceProxy<'_>, text: &str) -> (String, Json) {
     let mut spoken = voice.receive_speaking().await.unwrap();

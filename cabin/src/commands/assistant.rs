@@ -139,14 +139,6 @@ pub async fn serve_assistant(args: ServeAssistantArgs) -> anyhow::Result<ExitCod
     let brain = args.brain.load()?;
     let (tools, _assistant) = connect(None, Some(brain)).await?;
     let connection = tools.connection().clone();
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!("assistant serving {}", cabin_assistant::BUS_NAME);
-    tokio::select! {
-        _ = super::serve::wait_for_shutdown() => {}
-        lost = cabin_vehicle_bus_client::connection_lost(&connection, std::time::Duration::from_secs(1)) => {
-            anyhow::bail!("lost the D-Bus connection, stopping: {lost}");
-        }
-    }
-    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
-    Ok(ExitCode::SUCCESS)
+    super::serve::ready_until_shutdown(&connection).await
 }

@@ -43,6 +43,20 @@ pub async fn vehicle_bus(args: VehicleBusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Tells systemd the service is ready, then serves until SIGTERM or Ctrl-C; fails if the D-Bus
+/// connection is lost, so systemd restarts the service.
+pub async fn ready_until_shutdown(connection: &zbus::Connection) -> anyhow::Result<ExitCode> {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    tokio::select! {
+        _ = wait_for_shutdown() => {}
+        lost = cabin_vehicle_bus_client::connection_lost(connection, std::time::Duration::from_secs(1)) => {
+            anyhow::bail!("lost the D-Bus connection, stopping: {lost}");
+        }
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Until SIGTERM (systemd) or Ctrl-C.
 pub async fn wait_for_shutdown() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

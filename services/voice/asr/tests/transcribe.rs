@@ -1,11 +1,8 @@
 //! The converted tiny.en transcribes real synthetic speech (espeak-ng), and stays silent on silence.
 //! Needs `cabin models fetch whisper-tiny.en` and espeak-ng (both installed by `.ci/run`).
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use cabin_asr::{AsrConfig, Transcriber, DEFAULT_MODEL};
-use cabin_audio::{read_wav_bytes, Audio};
+use cabin_audio::Audio;
 use cabin_models::ModelsDir;
 
 /// Words the assistant would pass as the prompt.
@@ -19,9 +16,7 @@ fn transcriber(config: AsrConfig) -> Transcriber {
 }
 
 fn speak(text: &str) -> Audio {
-    let output = Command::new("espeak-ng").args(["--stdout", "-v", "en-us", "-s", "150", text]).output().expect("espeak-ng is installed");
-    assert!(output.status.success());
-    read_wav_bytes(&output.stdout, &PathBuf::from("espeak-ng")).unwrap()
+    cabin_voice_corpus::speak(text, &cabin_voice_corpus::Speaker::new("en-us", 150, 50))
 }
 
 /// The letters and digits said, so "sun-roof" and "sunroof" compare equal.
@@ -85,8 +80,7 @@ fn the_multilingual_model_writes_chinese() {
     // whisper base to follow. The words may be wrong; the script must be Chinese.
     let dir = ModelsDir::resolve().locate("whisper-base").unwrap_or_else(|e| panic!("{e}"));
     let asr = Transcriber::load(&dir, AsrConfig { language: "zh".into(), ..AsrConfig::default() }).unwrap();
-    let output = Command::new("espeak-ng").args(["--stdout", "-v", "yue", "打开车窗"]).output().unwrap();
-    let transcript = asr.transcribe(&read_wav_bytes(&output.stdout, &PathBuf::from("espeak-ng")).unwrap()).unwrap();
+    let transcript = asr.transcribe(&cabin_voice_corpus::speak("打开车窗", &cabin_voice_corpus::Speaker::new("yue", 175, 50))).unwrap();
     assert_eq!(transcript.language, "zh");
     let chinese = transcript.text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
     assert!(chinese >= 2, "{transcript:?}");
