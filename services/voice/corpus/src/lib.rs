@@ -160,17 +160,7 @@ pub fn word_error_rate(reference: &str, hypothesis: &str) -> (usize, usize) {
             .collect()
     };
     let (r, h) = (words(reference), words(hypothesis));
-    let mut row: Vec<usize> = (0..=h.len()).collect();
-    for i in 1..=r.len() {
-        let mut diagonal = row[0];
-        row[0] = i;
-        for j in 1..=h.len() {
-            let substitution = diagonal + usize::from(r[i - 1] != h[j - 1]);
-            diagonal = row[j];
-            row[j] = substitution.min(row[j] + 1).min(row[j - 1] + 1);
-        }
-    }
-    (row[h.len()], r.len())
+    (cabin_wake::edit_distance(&r, &h), r.len())
 }
 
 #[cfg(test)]

@@ -111,7 +111,7 @@ impl WakePhrase {
             // Lenient here (two letters in three may differ: "car being" for "hey cabin"):
             // this is the speaker saying the phrase on request, and the spelling is what we
             // are here to learn. Something else entirely is still refused.
-            if edit_distance(&spelling, &letters(&self.phrase)) > letters(&self.phrase).len() * 2 / 3 {
+            if letter_distance(&spelling, &letters(&self.phrase)) > letters(&self.phrase).len() * 2 / 3 {
                 return Err(WakeError::NotThePhrase { index, heard: heard.clone(), phrase: self.phrase.clone() });
             }
             let variant = words_only(heard);
@@ -140,7 +140,7 @@ impl WakePhrase {
                     break;
                 }
                 let heard: String = words[..used].iter().map(|w| letters(w)).collect();
-                let edits = edit_distance(&heard, &target);
+                let edits = letter_distance(&heard, &target);
                 if edits <= allowance && best.is_none_or(|(e, _, _)| edits < e) {
                     best = Some((edits, allowance, used));
                 }
@@ -171,8 +171,8 @@ fn title_case(text: &str) -> String {
         .join(" ")
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+/// Levenshtein distance between two sequences: letters here, words for a word error rate.
+pub fn edit_distance<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for i in 1..=a.len() {
         let mut diagonal = row[0];
@@ -184,6 +184,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+fn letter_distance(a: &str, b: &str) -> usize {
+    edit_distance(&a.chars().collect::<Vec<_>>(), &b.chars().collect::<Vec<_>>())
 }
 
 #[cfg(test)]
