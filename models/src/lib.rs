@@ -7,7 +7,7 @@ mod dir;
 mod fetch;
 mod manifest;
 
-pub use convert::whisper_ggml;
+pub use convert::{torch_legacy, whisper_ggml};
 pub use dir::{LocateError, ModelsDir, ENV_MODELS_DIR};
 pub use fetch::{fetch, FetchError, Fetched, ENV_PIP};
 pub use manifest::{Conversion, ConversionFormat, InstalledFile, Manifest, ModelFile, ModelSpec, Package};

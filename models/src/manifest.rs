@@ -61,6 +61,8 @@ pub struct Conversion {
 pub enum ConversionFormat {
     /// A CTranslate2 whisper (`model.bin` + `vocabulary.txt`) to whisper.cpp's ggml file.
     WhisperGgml,
+    /// A legacy (non-zip) PyTorch state dict to safetensors, f32.
+    TorchLegacySafetensors,
 }
 
 /// A file an installed model must have, with its expected size and hash.

@@ -1,3 +1,4 @@
 //! Conversions from the formats models are published in to the formats Cabin's runtimes load.
 
+pub mod torch_legacy;
 pub mod whisper_ggml;
