@@ -1,0 +1,174 @@
+//! The vision service's configuration: camera, seat regions, the object vocabulary and the
+//! owner's policy (`defaults/vision.toml` is embedded and documents every field).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cabin_vision_model::{Labels, NormalisedBox, CLASSES};
+use serde::Deserialize;
+use thiserror::Error;
+
+pub const DEFAULT_CONFIG: &str = include_str!("../defaults/vision.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VisionConfig {
+    pub threshold: f32,
+    pub camera: CameraConfig,
+    #[serde(default)]
+    pub policy: Policy,
+    #[serde(rename = "region")]
+    pub regions: Vec<RegionConfig>,
+    #[serde(default)]
+    pub objects: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    pub source: PathBuf,
+}
+
+/// What the owner allows to leave the car.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    #[serde(default)]
+    pub frames_leave_car: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    pub name: String,
+    #[serde(rename = "box")]
+    pub bounds: [f32; 4],
+}
+
+/// A named seat region, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Region {
+    pub name: String,
+    pub bounds: NormalisedBox,
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("{file}: {message}")]
+    Parse { file: String, message: String },
+    #[error("{file}: {field}: {message}")]
+    Invalid { file: String, field: String, message: String },
+}
+
+impl VisionConfig {
+    pub fn embedded() -> VisionConfig {
+        VisionConfig::parse(DEFAULT_CONFIG, "defaults/vision.toml").expect("the embedded vision.toml is checked by the crate's tests")
+    }
+
+    pub fn load(path: &Path) -> Result<VisionConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read { path: path.to_owned(), message: e.to_string() })?;
+        VisionConfig::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and checks everything that does not need the models: thresholds and regions.
+    /// TOML errors carry their line and column.
+    pub fn parse(text: &str, file: &str) -> Result<VisionConfig, ConfigError> {
+        let config: VisionConfig =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string().trim().replace('\n', " ") })?;
+        let invalid = |field: String, message: String| ConfigError::Invalid { file: file.into(), field, message };
+        if !(config.threshold > 0.0 && config.threshold <= 1.0) {
+            return Err(invalid("threshold".into(), format!("{} is outside (0, 1]", config.threshold)));
+        }
+        if config.regions.is_empty() {
+            return Err(invalid("region".into(), "no seat regions: name at least one".into()));
+        }
+        for (index, region) in config.regions.iter().enumerate() {
+            let field = format!("region[{index}] ({})", region.name);
+            if region.name.is_empty() || !region.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(invalid(field, "name must be letters, digits and _".into()));
+            }
+            if config.regions[..index].iter().any(|r| r.name == region.name) {
+                return Err(invalid(field, "named twice".into()));
+            }
+            if !region.bounds().is_valid() {
+                return Err(invalid(
+                    field,
+                    format!("box {:?} is not inside the frame: [x, y, width, height], fractions 0 to 1", region.bounds),
+                ));
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn regions(&self) -> Vec<Region> {
+        self.regions.iter().map(|r| Region { name: r.name.clone(), bounds: r.bounds() }).collect()
+    }
+
+    /// The object table as class numbers, every entry checked against the labels.
+    pub fn object_classes(&self, labels: &Labels, file: &str) -> Result<BTreeMap<String, Vec<usize>>, ConfigError> {
+        let mut table = BTreeMap::new();
+        for (word, entries) in &self.objects {
+            let mut classes = Vec::new();
+            for entry in entries {
+                let found = class_range(entry).or_else(|| labels.find(entry).map(|c| vec![c])).ok_or_else(|| ConfigError::Invalid {
+                    file: file.into(),
+                    field: format!("objects.{word}"),
+                    message: format!("`{entry}` is no ImageNet class name or class range (0-{})", CLASSES - 1),
+                })?;
+                classes.extend(found);
+            }
+            classes.sort_unstable();
+            classes.dedup();
+            table.insert(word.to_lowercase(), classes);
+        }
+        Ok(table)
+    }
+}
+
+impl RegionConfig {
+    fn bounds(&self) -> NormalisedBox {
+        let [x, y, width, height] = self.bounds;
+        NormalisedBox { x, y, width, height }
+    }
+}
+
+/// "151-268" or "515": class numbers.
+fn class_range(entry: &str) -> Option<Vec<usize>> {
+    let (first, last) = entry.split_once('-').unwrap_or((entry, entry));
+    let (first, last): (usize, usize) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+    (first <= last && last < CLASSES).then(|| (first..=last).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_config_parses() {
+        let config = VisionConfig::embedded();
+        assert_eq!(config.regions().len(), 5);
+        assert!(!config.policy.frames_leave_car, "frames stay in the car by default");
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let outside = DEFAULT_CONFIG.replace("box = [0.0, 0.0, 0.34, 0.45]", "box = [0.8, 0.0, 0.34, 0.45]");
+        let error = VisionConfig::parse(&outside, "car.toml").unwrap_err().to_string();
+        assert!(error.starts_with("car.toml: region[0] (rear_right): box"), "{error}");
+        let threshold = DEFAULT_CONFIG.replace("threshold = 0.15", "threshold = 7");
+        assert!(VisionConfig::parse(&threshold, "car.toml").unwrap_err().to_string().contains("threshold"));
+        let typo = DEFAULT_CONFIG.replace("[policy]", "[policy]\nframes_leave_cra = true");
+        let error = VisionConfig::parse(&typo, "car.toml").unwrap_err().to_string();
+        assert!(error.contains("car.toml") && error.contains("frames_leave_cra") && error.contains("line"), "{error}");
+    }
+
+    #[test]
+    fn class_ranges_are_read() {
+        assert_eq!(class_range("281-285"), Some(vec![281, 282, 283, 284, 285]));
+        assert_eq!(class_range("515"), Some(vec![515]));
+        assert_eq!(class_range("cowboy hat"), None);
+        assert_eq!(class_range("990-1200"), None);
+    }
+}

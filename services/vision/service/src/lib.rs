@@ -1,0 +1,61 @@
+//! The vision service: "is my hat in the car, and where?" answered on device from the cabin
+//! camera, as `org.cabin.Vision1`.
+//!
+//! The camera (`cabin-camera`) gives a frame; the finder crops the OEM's seat regions and
+//! runs the classifier (`cabin-vision-model`) on all of them and the whole frame in one
+//! batch; the vocabulary maps the asked word to classes. No frame leaves the car unless the
+//! owner's policy says so.
+
+mod config;
+mod finder;
+mod service;
+mod vocabulary;
+
+use std::path::Path;
+
+use cabin_models::{LocateError, ModelsDir};
+use cabin_nlu::{EncoderError, SentenceEncoder, EMBEDDING_MODEL};
+use cabin_vision_model::{EfficientNetLite0, Labels, LabelsError, ModelError, CLASSIFIER_FILE, CLASSIFIER_MODEL, LABELS_MODEL};
+
+pub use config::{ConfigError, Policy, Region, VisionConfig, DEFAULT_CONFIG};
+pub use finder::{FindError, Finder, Finding, WHOLE_FRAME};
+pub use service::{serve, Vision, VisionError, BUS_NAME, OBJECT_PATH};
+pub use vocabulary::{ObjectClasses, Vocabulary, MIN_SIMILARITY};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}")]
+    Missing(#[from] LocateError),
+    #[error("{0}")]
+    Classifier(#[from] ModelError),
+    #[error("{0}")]
+    Labels(#[from] LabelsError),
+    #[error("{0}")]
+    Encoder(#[from] EncoderError),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+}
+
+/// Loads the classifier, its labels and (when installed) the sentence encoder for unlisted
+/// words, and builds a finder for `config`. `config_name` names the config in errors.
+pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str) -> Result<Finder, LoadError> {
+    let classifier = EfficientNetLite0::load(&models.locate(CLASSIFIER_MODEL)?.join(CLASSIFIER_FILE))?;
+    let labels = Labels::load(&models.locate(LABELS_MODEL)?)?;
+    let table = config.object_classes(&labels, config_name)?;
+    let encoder = match models.locate(EMBEDDING_MODEL) {
+        Ok(dir) => Some(SentenceEncoder::load(&dir)?),
+        Err(e) => {
+            tracing::warn!(error = %e, "no sentence encoder: only listed objects and exact class names are known");
+            None
+        }
+    };
+    Ok(Finder::new(classifier, Vocabulary::new(table, labels, encoder), config.regions(), config.threshold))
+}
+
+/// Reads a config file, or the embedded defaults when `path` is `None`.
+pub fn load_config(path: Option<&Path>) -> Result<(VisionConfig, String), ConfigError> {
+    match path {
+        Some(path) => Ok((VisionConfig::load(path)?, path.display().to_string())),
+        None => Ok((VisionConfig::embedded(), "defaults/vision.toml".into())),
+    }
+}

@@ -1,0 +1,157 @@
+//! `org.cabin.Vision1` on D-Bus: Find(object, region) and Snapshot(region). Errors become
+//! D-Bus errors only here, each with a name a caller can act on.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use cabin_camera::{Camera, CameraError, Frame};
+use cabin_vision_model::{input_for, NormalisedBox};
+
+use crate::config::Policy;
+use crate::finder::{FindError, Finder, Finding};
+
+pub const BUS_NAME: &str = "org.cabin.Vision1";
+pub const OBJECT_PATH: &str = "/org/cabin/Vision1";
+/// A camera that is missing or busy is tried this often, this far apart, within one request.
+const CAMERA_ATTEMPTS: u32 = 3;
+const CAMERA_RETRY: Duration = Duration::from_millis(300);
+
+#[derive(Debug, zbus::DBusError)]
+#[zbus(prefix = "org.cabin.Vision1.Error")]
+pub enum VisionError {
+    #[zbus(error)]
+    ZBus(zbus::Error),
+    /// The word matches no class the classifier knows.
+    UnknownObject(String),
+    UnknownRegion(String),
+    /// No frame: the camera is missing, busy, or broken.
+    CameraUnavailable(String),
+    /// A frame came but cannot be used (corrupt, empty, wrong size for a region).
+    BadFrame(String),
+    /// The owner's policy keeps frames in the car.
+    NotAllowed(String),
+    Failed(String),
+}
+
+impl From<FindError> for VisionError {
+    fn from(error: FindError) -> Self {
+        let message = error.to_string();
+        match error {
+            FindError::UnknownObject { .. } => VisionError::UnknownObject(message),
+            FindError::UnknownRegion { .. } => VisionError::UnknownRegion(message),
+            FindError::Frame(_) => VisionError::BadFrame(message),
+            FindError::Model(_) => VisionError::Failed(message),
+        }
+    }
+}
+
+impl From<CameraError> for VisionError {
+    fn from(error: CameraError) -> Self {
+        if error.is_transient() {
+            VisionError::CameraUnavailable(error.to_string())
+        } else {
+            VisionError::BadFrame(error.to_string())
+        }
+    }
+}
+
+/// The vision service: one camera, one finder, the owner's policy.
+#[derive(Debug, Clone)]
+pub struct Vision {
+    camera: Arc<Mutex<Camera>>,
+    finder: Arc<Finder>,
+    policy: Policy,
+}
+
+impl Vision {
+    pub fn new(camera: Camera, finder: Finder, policy: Policy) -> Vision {
+        Vision { camera: Arc::new(Mutex::new(camera)), finder: Arc::new(finder), policy }
+    }
+
+    /// A frame now; a missing or busy camera is retried a few times before giving up.
+    async fn capture(&self) -> Result<Frame, CameraError> {
+        let mut attempt = 1;
+        loop {
+            let camera = self.camera.clone();
+            let result = tokio::task::spawn_blocking(move || camera.lock().unwrap_or_else(|e| e.into_inner()).capture())
+                .await
+                .unwrap_or_else(|e| Err(CameraError::Device { device: "camera".into(), message: e.to_string() }));
+            match result {
+                Err(error) if error.is_transient() && attempt < CAMERA_ATTEMPTS => {
+                    tracing::warn!(%error, attempt, "camera not ready; trying again");
+                    tokio::time::sleep(CAMERA_RETRY).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Takes a frame and looks for `object` in it.
+    pub async fn find(&self, object: &str, region: Option<&str>) -> Result<Finding, VisionError> {
+        // Words first: an unknown object or region needs no frame.
+        self.finder.understand(object, region)?;
+        let frame = self.capture().await.map_err(|error| {
+            tracing::warn!(%error, "no frame");
+            VisionError::from(error)
+        })?;
+        let finder = self.finder.clone();
+        let (object, region) = (object.to_string(), region.map(str::to_string));
+        let finding = tokio::task::spawn_blocking(move || finder.find(&frame, &object, region.as_deref()))
+            .await
+            .map_err(|e| VisionError::Failed(e.to_string()))??;
+        tracing::info!(
+            object = %finding.object.word, found = finding.found, confidence = finding.confidence, region = %finding.region,
+            seen = ?finding.labels_seen, "looked"
+        );
+        Ok(finding)
+    }
+
+    /// A JPEG of one region (or the whole frame), only when the owner lets frames leave the car.
+    pub async fn snapshot(&self, region: Option<&str>) -> Result<Vec<u8>, VisionError> {
+        if !self.policy.frames_leave_car {
+            return Err(VisionError::NotAllowed("the owner's policy keeps camera frames in the car".into()));
+        }
+        let bounds = match region.filter(|r| !r.is_empty()) {
+            None => NormalisedBox::WHOLE,
+            Some(name) => self.finder.region(name)?.bounds,
+        };
+        let frame = self.capture().await?;
+        input_for(&frame.image, &bounds).map_err(|e| VisionError::BadFrame(e.to_string()))?;
+        let (width, height) = frame.image.dimensions();
+        let (x, y) = ((bounds.x * width as f32) as u32, (bounds.y * height as f32) as u32);
+        let (w, h) = ((bounds.width * width as f32) as u32, (bounds.height * height as f32) as u32);
+        let crop = image::imageops::crop_imm(&frame.image, x, y, w.min(width - x), h.min(height - y)).to_image();
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+            .encode_image(&crop)
+            .map_err(|e| VisionError::Failed(e.to_string()))?;
+        Ok(jpeg)
+    }
+}
+
+struct VisionInterface(Vision);
+
+#[zbus::interface(name = "org.cabin.Vision1", proxy(default_service = "org.cabin.Vision1", default_path = "/org/cabin/Vision1"))]
+impl VisionInterface {
+    /// Is `object` in the car (in `region`, or anywhere when empty)? Returns found, confidence
+    /// (0 to 1), the region with the best evidence ("" for the car as a whole), the labels
+    /// seen, and when the frame was taken (µs since the epoch).
+    async fn find(&self, object: &str, region: &str) -> Result<(bool, f64, String, Vec<String>, u64), VisionError> {
+        let finding = self.0.find(object, Some(region)).await?;
+        let micros = finding.frame_time.duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or_default();
+        Ok((finding.found, f64::from(finding.confidence), finding.region, finding.labels_seen, micros))
+    }
+
+    /// A JPEG of `region` ("" for the whole frame), only when the owner's policy allows.
+    async fn snapshot(&self, region: &str) -> Result<Vec<u8>, VisionError> {
+        self.0.snapshot(Some(region)).await
+    }
+}
+
+/// Serves `vision` as org.cabin.Vision1 on `connection`.
+pub async fn serve(vision: Vision, connection: &zbus::Connection) -> zbus::Result<()> {
+    connection.object_server().at(OBJECT_PATH, VisionInterface(vision)).await?;
+    connection.request_name_with_flags(BUS_NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into()).await?;
+    Ok(())
+}

@@ -1,0 +1,110 @@
+//! From the word someone asked about ("my hat", "the cellphone") to the classifier's classes.
+//!
+//! In order: the configured synonym table (singular or plural), an exact ImageNet class name or
+//! WordNet synonym, then the nearest class names by MiniLM sentence embedding. A word nothing
+//! is close to is unknown: "I don't know that object" beats a confident guess.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use cabin_nlu::SentenceEncoder;
+use cabin_vision_model::{Labels, CLASSES};
+use candle_core::Tensor;
+
+/// Cosine similarity a class name must reach for an unlisted word to count as that class.
+/// Measured: "smartphone" reaches "mobile phone" at 0.86, "scarf" "stole scarf" at 0.78;
+/// "unicorn" reaches nothing above 0.51, while "baby seat" reaches "toilet seat" at 0.71 and
+/// "iphone" "mobile phone" at 0.71, so the line is drawn above both. Known miss: "dragon"
+/// reaches "dragonfly" at 0.77.
+pub const MIN_SIMILARITY: f32 = 0.75;
+/// Classes this close to the best match are taken with it ("mug": coffee mug and tea cup).
+const SIMILARITY_MARGIN: f32 = 0.05;
+
+/// How an object word was understood.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectClasses {
+    pub word: String,
+    pub classes: Vec<usize>,
+    /// The cosine similarity when matched by embedding; `None` from the table or a class name.
+    pub similarity: Option<f32>,
+}
+
+#[derive(Debug)]
+pub struct Vocabulary {
+    table: BTreeMap<String, Vec<usize>>,
+    labels: Labels,
+    encoder: Option<SentenceEncoder>,
+    /// Embeddings of the 1000 class names, computed on the first unlisted word.
+    class_embeddings: OnceLock<Option<Tensor>>,
+}
+
+impl Vocabulary {
+    /// `encoder` is optional: without it, only the table and exact class names are known.
+    pub fn new(table: BTreeMap<String, Vec<usize>>, labels: Labels, encoder: Option<SentenceEncoder>) -> Vocabulary {
+        Vocabulary { table, labels, encoder, class_embeddings: OnceLock::new() }
+    }
+
+    pub fn labels(&self) -> &Labels {
+        &self.labels
+    }
+
+    /// The classes for `object`, or `None` when the word matches nothing well enough.
+    pub fn resolve(&self, object: &str) -> Option<ObjectClasses> {
+        let word = normalise(object);
+        if word.is_empty() {
+            return None;
+        }
+        let listed = |w: &str| self.table.get(w).cloned();
+        let singular = word.strip_suffix("es").filter(|w| listed(w).is_some()).or_else(|| word.strip_suffix('s'));
+        if let Some(classes) = listed(&word).or_else(|| singular.and_then(listed)) {
+            return Some(ObjectClasses { word, classes, similarity: None });
+        }
+        if let Some(class) = self.labels.find(&word).or_else(|| singular.and_then(|w| self.labels.find(w))) {
+            return Some(ObjectClasses { word, classes: vec![class], similarity: None });
+        }
+        self.nearest(&word)
+    }
+
+    fn nearest(&self, word: &str) -> Option<ObjectClasses> {
+        let encoder = self.encoder.as_ref()?;
+        let classes = self
+            .class_embeddings
+            .get_or_init(|| {
+                let names: Vec<&str> = (0..CLASSES).map(|c| self.labels.name(c)).collect();
+                encoder.encode(&names).map_err(|e| tracing::warn!(error = %e, "cannot embed the class names")).ok()
+            })
+            .as_ref()?;
+        let query = encoder.encode(&[word]).ok()?;
+        let similarities: Vec<f32> = classes.matmul(&query.t().ok()?).ok()?.flatten_all().ok()?.to_vec1().ok()?;
+        let best = similarities.iter().copied().fold(f32::MIN, f32::max);
+        tracing::debug!(word, best, "nearest class names");
+        if best < MIN_SIMILARITY {
+            return None;
+        }
+        let classes = (0..CLASSES).filter(|&c| similarities[c] >= best - SIMILARITY_MARGIN).collect();
+        Some(ObjectClasses { word: word.to_string(), classes, similarity: Some(best) })
+    }
+}
+
+/// "My Hat?" → "hat": lower case, no article or possessive, no punctuation.
+fn normalise(object: &str) -> String {
+    let lower = object.trim().to_lowercase();
+    let trimmed = lower.trim_matches(|c: char| !c.is_alphanumeric());
+    let mut words: Vec<&str> = trimmed.split_whitespace().collect();
+    while words.len() > 1 && matches!(words[0], "my" | "the" | "a" | "an" | "our" | "your" | "his" | "her" | "their") {
+        words.remove(0);
+    }
+    words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn articles_and_punctuation_go() {
+        assert_eq!(normalise("  My Hat? "), "hat");
+        assert_eq!(normalise("the water bottle"), "water bottle");
+        assert_eq!(normalise("my"), "my");
+    }
+}

@@ -1,0 +1,81 @@
+//! The finder on composed cabin frames: real photos (public domain, from the model crate's test
+//! data) pasted onto seat regions of a plain, textured cabin. Needs
+//! `cabin models fetch efficientnet-lite0 imagenet-labels minilm`.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use cabin_camera::Frame;
+use cabin_models::ModelsDir;
+use cabin_vision::{load_finder, FindError, Finder, VisionConfig};
+use image::{Rgb, RgbImage};
+
+fn photo(name: &str) -> RgbImage {
+    let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/data").join(name);
+    image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8()
+}
+
+/// A 960×540 cabin: dark seat fabric with a little texture, `photos` pasted at the centres of
+/// the named regions, scaled to 80 % of the region's height.
+fn cabin(photos: &[(&str, &str)]) -> Frame {
+    let config = VisionConfig::embedded();
+    let (width, height) = (960, 540);
+    let mut image = RgbImage::from_fn(width, height, |x, y| {
+        let grain = ((x * 7 + y * 13) % 17) as u8;
+        Rgb([38 + grain, 36 + grain, 40 + grain])
+    });
+    for (region, name) in photos {
+        let bounds = config.regions().into_iter().find(|r| r.name == *region).unwrap().bounds;
+        let side = (bounds.height * height as f32 * 0.8) as u32;
+        let scaled = image::imageops::resize(&photo(name), side, side, image::imageops::FilterType::Triangle);
+        let x = ((bounds.x + bounds.width / 2.0) * width as f32) as i64 - i64::from(side / 2);
+        let y = ((bounds.y + bounds.height / 2.0) * height as f32) as i64 - i64::from(side / 2);
+        image::imageops::overlay(&mut image, &scaled, x, y);
+    }
+    Frame { image, captured: SystemTime::now() }
+}
+
+fn finder() -> Finder {
+    let config = VisionConfig::embedded();
+    load_finder(&ModelsDir::resolve(), &config, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_cup_on_the_rear_left_seat_is_found_there_and_a_cat_on_the_passenger_seat() {
+    let finder = finder();
+    let frame = cabin(&[("rear_left", "coffee.png"), ("passenger", "chelsea.png")]);
+    let cup = finder.find(&frame, "my cup", None).unwrap();
+    assert!(cup.found, "{cup:?}");
+    assert_eq!(cup.region, "rear_left", "{cup:?}");
+    assert!(cup.labels_seen.iter().any(|l| l == "espresso"), "{cup:?}");
+    let cat = finder.find(&frame, "the cat", None).unwrap();
+    assert!(cat.found, "{cat:?}");
+    assert_eq!(cat.region, "passenger", "{cat:?}");
+}
+
+#[test]
+fn what_is_not_there_is_not_found() {
+    let finder = finder();
+    let frame = cabin(&[("rear_left", "coffee.png")]);
+    let hat = finder.find(&frame, "hat", None).unwrap();
+    assert!(!hat.found, "{hat:?}");
+    let cup_in_front = finder.find(&frame, "cup", Some("driver")).unwrap();
+    assert!(!cup_in_front.found, "{cup_in_front:?}");
+    assert!(!finder.find(&cabin(&[]), "cup", None).unwrap().found, "an empty cabin has no cup");
+}
+
+#[test]
+fn unlisted_words_go_to_the_nearest_class_names_or_are_unknown() {
+    let finder = finder();
+    let (phone, _) = finder.understand("smartphone", None).unwrap();
+    assert!(phone.classes.contains(&487), "{phone:?}");
+    assert!(phone.similarity.is_some(), "matched by embedding: {phone:?}");
+    let (espresso, _) = finder.understand("espresso", None).unwrap();
+    assert_eq!(espresso.classes, vec![967], "an exact class name");
+    for word in ["unicorn", "my feelings", "baby seat", ""] {
+        assert!(matches!(finder.understand(word, None), Err(FindError::UnknownObject { .. })), "{word:?}");
+    }
+    let error = finder.understand("cup", Some("roof")).unwrap_err().to_string();
+    assert!(error.contains("roof") && error.contains("rear_left"), "{error}");
+    assert_eq!(finder.region("rear left").unwrap().name, "rear_left");
+}
