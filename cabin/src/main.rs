@@ -52,6 +52,8 @@ enum Command {
     Listen(commands::voice::ListenCommandArgs),
     /// Say something with the assistant's voice, or write it to a WAV file.
     Say(commands::voice::SayArgs),
+    /// Is something in the car? Look for it in an image or a camera frame.
+    Look(commands::vision::LookArgs),
     /// The wake phrase: enrol a speaker's way of saying it from recordings.
     #[command(subcommand)]
     Wakeword(WakewordCommand),
@@ -73,6 +75,8 @@ enum ServeCommand {
     PhoneLink(commands::phone::ServePhoneLinkArgs),
     /// The voice: microphone, wake phrase, whisper, spoken replies, as org.cabin.Voice1.
     Voice(commands::voice::ServeVoiceArgs),
+    /// The vision: the cabin camera and its classifier, as org.cabin.Vision1.
+    Vision(commands::vision::ServeVisionArgs),
 }
 
 /// Where the vehicle configuration comes from; the embedded defaults when nothing is given.
@@ -118,6 +122,8 @@ fn main() -> ExitCode {
             Command::Chat(args) => commands::assistant::chat(args).await,
             Command::Serve(ServeCommand::Assistant(args)) => commands::assistant::serve_assistant(args).await,
             Command::Serve(ServeCommand::Voice(args)) => commands::voice::serve_voice(args).await,
+            Command::Serve(ServeCommand::Vision(args)) => commands::vision::serve_vision(args).await,
+            Command::Look(args) => commands::vision::look(args),
             Command::Transcribe(args) => commands::voice::transcribe(args),
             Command::Listen(args) => commands::voice::listen(args),
             Command::Say(args) => commands::voice::say(args),

@@ -74,6 +74,12 @@ impl Service {
         })
     }
 
+    /// `cabin serve vision ARGS`, once it owns its name.
+    pub fn vision(bus: &PrivateBus, args: &[&str]) -> Service {
+        let address = bus.address().to_string();
+        Service::spawn_until(bus, &[&["serve", "vision"], args].concat(), move || name_has_owner(&address, "org.cabin.Vision1"))
+    }
+
     fn spawn_until(bus: &PrivateBus, args: &[&str], ready: impl Fn() -> bool) -> Service {
         let child = Command::new(cabin_binary())
             .args(args)

@@ -6,6 +6,7 @@ pub mod serve;
 pub mod signals;
 pub mod sim;
 pub mod up;
+pub mod vision;
 pub mod voice;
 
 use cabin_vehicle_config::{embedded_catalog, embedded_overlay, ConfigErrors, Source, VehicleConfig};

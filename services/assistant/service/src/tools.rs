@@ -98,15 +98,40 @@ impl Tools for BusTools {
             .vehicle
             .connection()
             .call_method(Some(VISION_BUS_NAME), VISION_OBJECT_PATH, Some(VISION_BUS_NAME), "Find", &(object, region.unwrap_or("")))
-            .await
-            .map_err(|e| call_error("the camera", e))?;
+            .await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            // Words the camera cannot act on are answers, not failures.
+            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.cabin.Vision1.Error.UnknownObject" => {
+                return Ok(format!("I don't know what that looks like, so I can't look for your {object}."));
+            }
+            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.cabin.Vision1.Error.UnknownRegion" => {
+                return Ok(format!("The cabin camera can't see the {}.", region.unwrap_or_default().replace('_', " ")));
+            }
+            Err(zbus::Error::MethodError(name, detail, _)) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => {
+                return Err(ToolError::Unavailable { what: "the camera".into(), reason: detail.unwrap_or_default() });
+            }
+            Err(error) => return Err(call_error("the camera", error)),
+        };
         let (found, confidence, where_seen, _labels, _frame_time_us): (bool, f64, String, Vec<String>, u64) =
             reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
         Ok(if found {
-            format!("Yes, I can see your {object} on the {} seat ({:.0} % sure).", where_seen.replace('_', " "), confidence * 100.0)
+            format!("Yes, I can see your {object} {} ({:.0} % sure).", place(&where_seen), confidence * 100.0)
         } else {
             format!("I can't see your {object} in the car.")
         })
+    }
+}
+
+/// Where a region is, as said aloud: "rear_left" is "on the rear left seat".
+fn place(region: &str) -> String {
+    let words = region.replace('_', " ");
+    match region {
+        "" => "in the car".into(),
+        "driver" => "on the driver's seat".into(),
+        r if r.contains("footwell") || r.contains("trunk") || r.contains("boot") => format!("in the {words}"),
+        r if r.contains("seat") => format!("on the {words}"),
+        _ => format!("on the {words} seat"),
     }
 }
 

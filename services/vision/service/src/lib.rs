@@ -6,6 +6,7 @@
 //! batch; the vocabulary maps the asked word to classes. No frame leaves the car unless the
 //! owner's policy says so.
 
+pub mod composite;
 mod config;
 mod finder;
 mod service;

@@ -7,30 +7,20 @@ use std::time::SystemTime;
 
 use cabin_camera::Frame;
 use cabin_models::ModelsDir;
-use cabin_vision::{load_finder, FindError, Finder, VisionConfig};
-use image::{Rgb, RgbImage};
+use cabin_vision::{composite, load_finder, FindError, Finder, VisionConfig};
+use image::RgbImage;
 
 fn photo(name: &str) -> RgbImage {
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/data").join(name);
     image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8()
 }
 
-/// A 960×540 cabin: dark seat fabric with a little texture, `photos` pasted at the centres of
-/// the named regions, scaled to 80 % of the region's height.
+/// A cabin with `photos` on the named regions, at 80 % of the region's height.
 fn cabin(photos: &[(&str, &str)]) -> Frame {
-    let config = VisionConfig::embedded();
-    let (width, height) = (960, 540);
-    let mut image = RgbImage::from_fn(width, height, |x, y| {
-        let grain = ((x * 7 + y * 13) % 17) as u8;
-        Rgb([38 + grain, 36 + grain, 40 + grain])
-    });
+    let regions = VisionConfig::embedded().regions();
+    let mut image = composite::empty_cabin();
     for (region, name) in photos {
-        let bounds = config.regions().into_iter().find(|r| r.name == *region).unwrap().bounds;
-        let side = (bounds.height * height as f32 * 0.8) as u32;
-        let scaled = image::imageops::resize(&photo(name), side, side, image::imageops::FilterType::Triangle);
-        let x = ((bounds.x + bounds.width / 2.0) * width as f32) as i64 - i64::from(side / 2);
-        let y = ((bounds.y + bounds.height / 2.0) * height as f32) as i64 - i64::from(side / 2);
-        image::imageops::overlay(&mut image, &scaled, x, y);
+        composite::place(&mut image, regions.iter().find(|r| r.name == *region).unwrap(), &photo(name), 0.8);
     }
     Frame { image, captured: SystemTime::now() }
 }

@@ -1,0 +1,127 @@
+//! The camera on the command line: `cabin look` and `cabin serve vision`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Instant, UNIX_EPOCH};
+
+use anyhow::Context;
+use cabin_camera::{Camera, CameraSource};
+use cabin_vision::{load_config, load_finder, Finding, Vision, VisionConfig, WHOLE_FRAME};
+use clap::Args;
+
+use super::models::DirArgs;
+
+/// What the vision service is fitted to: the camera config and models.
+#[derive(Debug, Clone, Args)]
+pub struct VisionArgs {
+    /// The OEM's camera config (TOML) [default: the embedded defaults/vision.toml]
+    #[arg(long = "vision-config", env = "CABIN_VISION_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    models: DirArgs,
+}
+
+impl VisionArgs {
+    fn load(&self) -> anyhow::Result<(VisionConfig, cabin_vision::Finder)> {
+        let (config, name) = load_config(self.config.as_deref())?;
+        let finder = load_finder(&self.models.resolve(), &config, &name)?;
+        Ok((config, finder))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct LookArgs {
+    /// `IMAGE OBJECT`, or just `OBJECT` with --camera
+    #[arg(required = true, num_args = 1..=2, value_names = ["IMAGE", "OBJECT"])]
+    words: Vec<String>,
+    /// Take the frame from this camera (a /dev/video* device or a folder of frames)
+    #[arg(long)]
+    camera: Option<PathBuf>,
+    /// Look in one region only (driver, passenger, rear_left, ...)
+    #[arg(long)]
+    region: Option<String>,
+    /// Print the finding as JSON
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    vision: VisionArgs,
+}
+
+pub fn look(args: LookArgs) -> anyhow::Result<ExitCode> {
+    let (source, object) = match (&args.camera, args.words.as_slice()) {
+        (None, [image, object]) => (CameraSource::Still(PathBuf::from(image)), object.clone()),
+        (Some(camera), [object]) => (CameraSource::from_path(camera), object.clone()),
+        (None, [_]) => anyhow::bail!("give an image and an object (`cabin look IMAGE OBJECT`), or --camera DEVICE"),
+        (Some(_), _) => anyhow::bail!("with --camera, give only the object (`cabin look --camera /dev/video0 hat`)"),
+        _ => unreachable!("clap takes one or two words"),
+    };
+    let (_, finder) = args.vision.load()?;
+    let frame = Camera::new(source).capture()?;
+    let started = Instant::now();
+    let finding = finder.find(&frame, &object, args.region.as_deref())?;
+    let elapsed = started.elapsed();
+    if args.json {
+        println!("{}", finding_json(&finding, elapsed.as_secs_f64() * 1000.0));
+    } else {
+        print_finding(&finding, finder.threshold());
+    }
+    Ok(if finding.found { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn print_finding(finding: &Finding, threshold: f32) {
+    let object = &finding.object.word;
+    let percent = finding.confidence * 100.0;
+    match (finding.found, finding.region.as_str()) {
+        (true, WHOLE_FRAME) => println!("yes: {object} in the car, no one seat ({percent:.0} % sure)"),
+        (true, region) => println!("yes: {object} at {region} ({percent:.0} % sure)"),
+        (false, _) => println!("no: no {object} seen (best {percent:.0} %, {:.0} % needed)", threshold * 100.0),
+    }
+    if !finding.labels_seen.is_empty() {
+        println!("seen: {}", finding.labels_seen.join(", "));
+    }
+    for (region, evidence) in &finding.evidence {
+        let name = if region.is_empty() { "(whole frame)" } else { region };
+        println!("  {name:14} {:5.1} %", evidence * 100.0);
+    }
+}
+
+fn finding_json(finding: &Finding, elapsed_ms: f64) -> serde_json::Value {
+    serde_json::json!({
+        "object": finding.object.word,
+        "classes": finding.object.classes,
+        "found": finding.found,
+        "confidence": finding.confidence,
+        "region": finding.region,
+        "labels_seen": finding.labels_seen,
+        "evidence": finding.evidence.iter().map(|(r, e)| (if r.is_empty() { "whole_frame".to_string() } else { r.clone() }, serde_json::json!(e))).collect::<serde_json::Map<_, _>>(),
+        "frame_time_us": finding.frame_time.duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or_default(),
+        "elapsed_ms": elapsed_ms,
+    })
+}
+
+#[derive(Debug, Args)]
+pub struct ServeVisionArgs {
+    /// The camera: a /dev/video* device, an image, or a folder of frames [default: the config's]
+    #[arg(long, env = "CABIN_CAMERA")]
+    camera: Option<PathBuf>,
+    /// D-Bus address to serve on [default: the system bus]
+    #[arg(long, env = "CABIN_BUS_ADDRESS")]
+    bus: Option<String>,
+    #[command(flatten)]
+    vision: VisionArgs,
+}
+
+pub async fn serve_vision(args: ServeVisionArgs) -> anyhow::Result<ExitCode> {
+    let (config, finder) = args.vision.load()?;
+    let source = CameraSource::from_path(args.camera.as_deref().unwrap_or(Path::new(&config.camera.source)));
+    tracing::info!(camera = ?source, regions = finder.regions().len(), "vision loaded");
+    let vision = Vision::new(Camera::new(source), finder, config.policy.clone());
+    let connection = match &args.bus {
+        Some(address) => zbus::connection::Builder::address(address.as_str())?.build().await,
+        None => zbus::Connection::system().await,
+    }
+    .context("cannot connect to D-Bus")?;
+    cabin_vision::serve(vision, &connection).await.context("cannot serve org.cabin.Vision1")?;
+    tracing::info!("vision serving {}", cabin_vision::BUS_NAME);
+    super::serve::ready_until_shutdown(&connection).await
+}

@@ -1,0 +1,96 @@
+//! The vision end to end: `cabin look` on an image, and `cabin serve vision` answering the
+//! assistant's "is my cup in the car?" from a folder camera, as real processes on a private
+//! dbus-daemon. A composed cabin frame (a public-domain photo of an espresso on the rear left
+//! seat) stands in for the camera. Needs `cabin models fetch efficientnet-lite0
+//! imagenet-labels minilm`.
+
+mod support;
+
+use std::path::Path;
+
+use cabin_vision::{composite, VisionConfig};
+use support::*;
+
+/// Writes a cabin frame with the espresso photo on the rear left seat into `dir`.
+fn frame_with_a_cup(dir: &Path) -> std::path::PathBuf {
+    let photo = image::open(repo_file("services/vision/model/tests/data/coffee.png")).unwrap().to_rgb8();
+    let regions = VisionConfig::embedded().regions();
+    let mut frame = composite::empty_cabin();
+    composite::place(&mut frame, regions.iter().find(|r| r.name == "rear_left").unwrap(), &photo, 0.8);
+    let path = dir.join("0001.png");
+    frame.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn look_finds_the_cup_on_its_seat_and_refuses_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let frame = frame_with_a_cup(dir.path());
+    let frame = frame.to_str().unwrap();
+    let bus = PrivateBus::start().unwrap();
+    let found = json(&cabin(&bus, &["look", frame, "cup", "--json"]));
+    assert_eq!(found["found"], true, "{found}");
+    assert_eq!(found["region"], "rear_left", "{found}");
+    let hat = cabin(&bus, &["look", frame, "hat"]);
+    assert_eq!(hat.status.code(), Some(1), "not found exits 1: {}", stdout(&hat));
+    assert!(stdout(&hat).starts_with("no: no hat seen"), "{}", stdout(&hat));
+
+    let truncated = dir.path().join("truncated.png");
+    std::fs::write(&truncated, &std::fs::read(frame).unwrap()[..2000]).unwrap();
+    let broken = cabin(&bus, &["look", truncated.to_str().unwrap(), "cup"]);
+    assert!(!broken.status.success());
+    assert!(stderr(&broken).contains("truncated.png: not a readable image"), "{}", stderr(&broken));
+    let unknown = cabin(&bus, &["look", frame, "unicorn"]);
+    assert!(stderr(&unknown).contains("I don't know what \"unicorn\" looks like"), "{}", stderr(&unknown));
+    let region = cabin(&bus, &["look", frame, "cup", "--region", "roof"]);
+    assert!(stderr(&region).contains("no region \"roof\""), "{}", stderr(&region));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_assistant_looks_through_the_camera_and_says_so_when_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    frame_with_a_cup(dir.path());
+    let camera = dir.path().to_str().unwrap();
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = tokio::task::block_in_place(|| Service::start(&bus, &[]));
+    let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
+    let vision = tokio::task::block_in_place(|| Service::vision(&bus, &["--camera", camera]));
+
+    let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let (reply, turn) = assistant.converse("is my cup in the car").await.unwrap();
+    assert!(reply.starts_with("Yes, I can see your cup on the rear left seat ("), "{reply} {turn}");
+    let (reply, _) = assistant.converse("is my hat in the car").await.unwrap();
+    assert_eq!(reply, "I can't see your hat in the car.");
+    let (reply, _) = assistant.converse("is my unicorn in the car").await.unwrap();
+    assert_eq!(reply, "I don't know what that looks like, so I can't look for your unicorn.");
+
+    // The service goes away: the assistant says it cannot look; it comes back: it can.
+    tokio::task::block_in_place(|| drop(vision));
+    let (reply, _) = assistant.converse("is my cup in the car").await.unwrap();
+    assert_eq!(reply, "I can't look in the cabin right now: the camera is not responding.");
+    let _vision = tokio::task::block_in_place(|| Service::vision(&bus, &["--camera", camera]));
+    let (reply, _) = assistant.converse("is my cup in the car").await.unwrap();
+    assert!(reply.starts_with("Yes, I can see your cup"), "{reply}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_camera_is_a_spoken_excuse_and_snapshots_stay_in_the_car() {
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = tokio::task::block_in_place(|| Service::start(&bus, &[]));
+    let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
+    let _vision = tokio::task::block_in_place(|| Service::vision(&bus, &["--camera", "/dev/video-cabin-test-absent"]));
+    let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let (reply, _) = assistant.converse("is my cup in the car").await.unwrap();
+    assert_eq!(reply, "I can't look in the cabin right now: the camera is not responding.");
+
+    let snapshot = connection
+        .call_method(Some(cabin_vision::BUS_NAME), cabin_vision::OBJECT_PATH, Some(cabin_vision::BUS_NAME), "Snapshot", &("",))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&snapshot, zbus::Error::MethodError(name, _, _) if name.as_str() == "org.cabin.Vision1.Error.NotAllowed"),
+        "{snapshot}"
+    );
+}
