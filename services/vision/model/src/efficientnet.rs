@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use thiserror::Error;
 
-use crate::ops::{DepthwiseConv, Patches};
+use crate::ops::{BiasRelu6, DepthwiseConv, Patches};
 
 /// TensorFlow's BatchNorm epsilon, which the network was trained with.
 const BATCH_NORM_EPS: f32 = 1e-3;
@@ -33,19 +33,18 @@ pub enum ModelError {
     Run(#[from] candle_core::Error),
 }
 
-/// A 1×1 convolution as a matrix product: `[pixels, in] × [in, out] + bias`.
+/// A 1×1 convolution as a matrix product: `[pixels, in] × [in, out] + bias`, then ReLU6 for
+/// all but the projections.
 #[derive(Debug)]
 struct Pointwise {
     weight: Tensor,
-    bias: Tensor,
-    relu6: bool,
+    bias_relu6: BiasRelu6,
 }
 
 impl Pointwise {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (n, h, w, c) = x.dims4()?;
-        let y = x.reshape((n * h * w, c))?.matmul(&self.weight)?.broadcast_add(&self.bias)?;
-        let y = if self.relu6 { y.clamp(0f32, 6f32)? } else { y };
+        let y = x.reshape((n * h * w, c))?.matmul(&self.weight)?.apply_op1_no_bwd(&self.bias_relu6)?;
         y.reshape((n, h, w, self.weight.dim(1)?))
     }
 }
@@ -139,7 +138,7 @@ impl Weights {
 }
 
 fn pointwise(weight: Vec<f32>, bias: Vec<f32>, inp: usize, out: usize, relu6: bool) -> Result<Pointwise, ModelError> {
-    Ok(Pointwise { weight: Tensor::from_vec(weight, (inp, out), &Device::Cpu)?, bias: Tensor::from_vec(bias, out, &Device::Cpu)?, relu6 })
+    Ok(Pointwise { weight: Tensor::from_vec(weight, (inp, out), &Device::Cpu)?, bias_relu6: BiasRelu6 { bias, relu6 } })
 }
 
 impl EfficientNetLite0 {

@@ -74,6 +74,42 @@ impl CustomOp1 for DepthwiseConv {
     }
 }
 
+/// Adds a per-channel bias to a `[pixels, channels]` matrix product and, for most layers,
+/// clamps to ReLU6: one pass where candle would take three.
+#[derive(Debug, Clone)]
+pub struct BiasRelu6 {
+    pub bias: Vec<f32>,
+    pub relu6: bool,
+}
+
+impl CustomOp1 for BiasRelu6 {
+    fn name(&self) -> &'static str {
+        "bias-relu6"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (start, end) =
+            layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("bias-relu6: input must be contiguous".into()))?;
+        let input = &storage.as_slice::<f32>()?[start..end];
+        let channels = self.bias.len();
+        if layout.dims().last() != Some(&channels) {
+            candle_core::bail!("bias-relu6: {:?} does not end in {channels} channels", layout.dims());
+        }
+        let mut output = input.to_vec();
+        output.par_chunks_mut(channels * 64).for_each(|rows| {
+            for row in rows.chunks_exact_mut(channels) {
+                for (value, bias) in row.iter_mut().zip(&self.bias) {
+                    *value += bias;
+                    if self.relu6 {
+                        *value = value.clamp(0.0, 6.0);
+                    }
+                }
+            }
+        });
+        Ok((CpuStorage::F32(output), layout.shape().clone()))
+    }
+}
+
 /// The image patches a `kernel`×`kernel` "SAME" convolution with `stride` reads, one row of
 /// `kernel * kernel * channels` values (row, column, channel order) per output pixel.
 #[derive(Debug, Clone, Copy)]

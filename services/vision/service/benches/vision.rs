@@ -17,11 +17,12 @@ use std::time::{Instant, SystemTime};
 use cabin_camera::Frame;
 use cabin_models::{Manifest, ModelsDir};
 use cabin_vision::{composite, load_finder, Finder, Observation, VisionConfig, WHOLE_FRAME};
-use cabin_vision_model::{batch, input_for, NormalisedBox};
+use cabin_vision_model::NormalisedBox;
 use image::RgbImage;
 
 /// Words asked of every frame of the accuracy set.
-const ASKED: [&str; 13] = ["cup", "cat", "dog", "laptop", "phone", "camera", "shoe", "hat", "bottle", "backpack", "umbrella", "sunglasses", "wallet"];
+const ASKED: [&str; 13] =
+    ["cup", "cat", "dog", "laptop", "phone", "camera", "shoe", "hat", "bottle", "backpack", "umbrella", "sunglasses", "wallet"];
 /// What each photo shows, by file name; unlisted photos show none of the asked words.
 const SHOWS: [(&str, &[&str]); 14] = [
     ("coffee.png", &["cup"]),
@@ -138,9 +139,6 @@ fn against_pytorch(finder: &Finder) {
             expected.torch_ms_per_image
         );
     }
-    // Keep `batch`/`input_for` honest: the batch path and the single path agree.
-    let image = image::open(model_data("coffee.png")).unwrap().to_rgb8();
-    let _ = batch(vec![input_for(&image, &NormalisedBox::WHOLE).unwrap()]).unwrap();
 }
 
 struct Asked {
@@ -162,7 +160,8 @@ fn accuracy(finder: &Finder, models: &ModelsDir) {
             return;
         }
     };
-    let mut photos: Vec<(String, RgbImage)> = spec.files.iter().map(|f| (f.to.clone(), image::open(fetched.dir.join(&f.to)).unwrap().to_rgb8())).collect();
+    let mut photos: Vec<(String, RgbImage)> =
+        spec.files.iter().map(|f| (f.to.clone(), image::open(fetched.dir.join(&f.to)).unwrap().to_rgb8())).collect();
     photos.extend(COMMITTED.iter().map(|name| (name.to_string(), image::open(model_data(name)).unwrap().to_rgb8())));
     photos.sort_by(|a, b| a.0.cmp(&b.0));
 
@@ -214,7 +213,11 @@ fn accuracy(finder: &Finder, models: &ModelsDir) {
     };
     let tuning: Vec<&Asked> = asked.iter().filter(|a| a.tuning).collect();
     let threshold = (2..98).map(|t| t as f32 / 100.0).max_by(|a, b| f1(&tuning, *a).total_cmp(&f1(&tuning, *b))).unwrap();
-    println!("threshold chosen on the tuning photos: {threshold:.2} (F1 {:.3} there; the config ships {:.2})", f1(&tuning, threshold), finder.threshold());
+    println!(
+        "threshold chosen on the tuning photos: {threshold:.2} (F1 {:.3} there; the config ships {:.2})",
+        f1(&tuning, threshold),
+        finder.threshold()
+    );
 
     let held_out: Vec<&Asked> = asked.iter().filter(|a| !a.tuning).collect();
     for (label, at) in [("chosen", threshold), ("shipped", finder.threshold())] {
@@ -228,7 +231,11 @@ fn accuracy(finder: &Finder, models: &ModelsDir) {
             let shown = of_word.iter().filter(|a| a.shown).count();
             let precision = if tp.len() + fp == 0 { "-".to_string() } else { format!("{:.2}", tp.len() as f64 / (tp.len() + fp) as f64) };
             let recall = if shown == 0 { "-".to_string() } else { format!("{:.2}", tp.len() as f64 / shown as f64) };
-            let seat = if tp.is_empty() { "-".to_string() } else { format!("{:.2}", tp.iter().filter(|a| a.region_right).count() as f64 / tp.len() as f64) };
+            let seat = if tp.is_empty() {
+                "-".to_string()
+            } else {
+                format!("{:.2}", tp.iter().filter(|a| a.region_right).count() as f64 / tp.len() as f64)
+            };
             println!("| {word} | {shown} | {precision} | {recall} | {seat} |");
         }
     }

@@ -157,7 +157,7 @@ mod tests {
         let outside = DEFAULT_CONFIG.replace("box = [0.0, 0.0, 0.34, 0.45]", "box = [0.8, 0.0, 0.34, 0.45]");
         let error = VisionConfig::parse(&outside, "car.toml").unwrap_err().to_string();
         assert!(error.starts_with("car.toml: region[0] (rear_right): box"), "{error}");
-        let threshold = DEFAULT_CONFIG.replace("threshold = 0.15", "threshold = 7");
+        let threshold = DEFAULT_CONFIG.replace("threshold = 0.11", "threshold = 7");
         assert!(VisionConfig::parse(&threshold, "car.toml").unwrap_err().to_string().contains("threshold"));
         let typo = DEFAULT_CONFIG.replace("[policy]", "[policy]\nframes_leave_cra = true");
         let error = VisionConfig::parse(&typo, "car.toml").unwrap_err().to_string();

@@ -114,18 +114,21 @@ impl Finder {
 
     /// Whether `object` is in what was observed, and where.
     pub fn judge(&self, observation: &Observation, object: ObjectClasses) -> Finding {
-        let evidence: Vec<(String, f32)> = observation
-            .crops
-            .iter()
-            .map(|(name, p)| (name.clone(), object.classes.iter().map(|&c| p[c]).sum::<f32>().min(1.0)))
-            .collect();
+        let evidence: Vec<(String, f32)> =
+            observation.crops.iter().map(|(name, p)| (name.clone(), object.classes.iter().map(|&c| p[c]).sum::<f32>().min(1.0))).collect();
         let best = |named_only: bool| {
             evidence.iter().filter(|(name, _)| !named_only || name != WHOLE_FRAME).max_by(|a, b| a.1.total_cmp(&b.1)).cloned()
         };
         let (best_region, region_evidence) = best(true).unwrap_or_default();
         let (_, confidence) = best(false).unwrap_or_default();
         // A thing the whole frame shows but no seat crop does is "in the car", seat unknown.
-        let region = if region_evidence >= self.threshold { best_region } else if confidence >= self.threshold { WHOLE_FRAME.into() } else { best_region };
+        let region = if region_evidence >= self.threshold {
+            best_region
+        } else if confidence >= self.threshold {
+            WHOLE_FRAME.into()
+        } else {
+            best_region
+        };
         Finding {
             found: confidence >= self.threshold,
             confidence,
