@@ -112,6 +112,21 @@ async fn a_paired_phone_reads_asks_and_is_held_to_its_scopes_until_revoked() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_phone_with_the_camera_scope_finds_the_cup_and_hears_where_it_is() {
+    let car = Car::start(true);
+    let frames = tempfile::tempdir().unwrap();
+    frame_with_a_cup(frames.path());
+    let _vision = tokio::task::block_in_place(|| Service::vision(&car.bus, &["--camera", frames.path().to_str().unwrap()]));
+    let (paired, phone) = car.pair("ask,camera");
+    let found = phone.request(&paired, RequestBody::VisionFind { object: "cup".into(), region: None }).await.unwrap();
+    assert_eq!((found["found"].as_bool(), found["region"].as_str()), (Some(true), Some("rear_left")), "{found}");
+    let answer = phone.request(&paired, RequestBody::Ask { text: "is my cup in the car".into() }).await.unwrap();
+    assert!(answer["reply"].as_str().unwrap().starts_with("Yes, I can see your cup on the rear left seat"), "{answer}");
+    let unknown = phone.request(&paired, RequestBody::VisionFind { object: "unicorn".into(), region: None }).await;
+    assert_eq!(refused_kind(unknown), ErrorKind::BadRequest, "an object the camera cannot look for");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
     let car = Car::start(false);
     let (paired, phone) = car.pair("read,comfort");

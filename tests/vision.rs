@@ -6,21 +6,7 @@
 
 mod support;
 
-use std::path::Path;
-
-use cabin_vision::{composite, VisionConfig};
 use support::*;
-
-/// Writes a cabin frame with the espresso photo on the rear left seat into `dir`.
-fn frame_with_a_cup(dir: &Path) -> std::path::PathBuf {
-    let photo = image::open(repo_file("services/vision/model/tests/data/coffee.png")).unwrap().to_rgb8();
-    let regions = VisionConfig::embedded().regions();
-    let mut frame = composite::empty_cabin();
-    composite::place(&mut frame, regions.iter().find(|r| r.name == "rear_left").unwrap(), &photo, 0.8);
-    let path = dir.join("0001.png");
-    frame.save(&path).unwrap();
-    path
-}
 
 #[test]
 fn look_finds_the_cup_on_its_seat_and_refuses_bad_input_clearly() {

@@ -233,3 +233,16 @@ fn retained_status_online(port: u16, vehicle_id: &str) -> bool {
         tokio::time::timeout(Duration::from_secs(1), online).await.unwrap_or(false)
     })
 }
+
+/// Writes a composed cabin frame into `dir` with the espresso photo (public domain) on the rear
+/// left seat, for a folder camera.
+pub fn frame_with_a_cup(dir: &Path) -> PathBuf {
+    use cabin_vision::{composite, VisionConfig};
+    let photo = image::open(repo_file("services/vision/model/tests/data/coffee.png")).unwrap().to_rgb8();
+    let regions = VisionConfig::embedded().regions();
+    let mut frame = composite::empty_cabin();
+    composite::place(&mut frame, regions.iter().find(|r| r.name == "rear_left").unwrap(), &photo, 0.8);
+    let path = dir.join("0001.png");
+    frame.save(&path).unwrap();
+    path
+}

@@ -23,7 +23,7 @@ pub struct BrainArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     #[command(flatten)]
-    models: DirArgs,
+    pub models: DirArgs,
     /// OEM intent file (TOML) added to the shipped intents; repeatable
     #[arg(long = "intents", env = "CABIN_INTENTS", value_delimiter = ':')]
     intents: Vec<PathBuf>,

@@ -1,6 +1,6 @@
 //! `cabin up`: the whole assistant on embedded defaults in one process, for a first look. For now
-//! that is the vehicle bus with the simulated car and the assistant on a private bus, and a
-//! console that shows every signal change, takes commands, and passes anything else to the
+//! that is the vehicle bus with the simulated car, the assistant and the vision (camera from
+//! `--camera`) on a private bus, the phone link on an embedded broker, and a console that shows every signal change, takes commands, and passes anything else to the
 //! assistant as if the driver had said it.
 
 use std::collections::HashMap;
@@ -39,6 +39,12 @@ pub struct UpArgs {
     vehicle_id: String,
     #[command(flatten)]
     phones: StateArgs,
+    /// The cabin camera: a /dev/video* device, an image, or a folder of frames [default: the vision config's]
+    #[arg(long, env = "CABIN_CAMERA")]
+    camera: Option<std::path::PathBuf>,
+    /// The camera's config (TOML) [default: the embedded defaults/vision.toml]
+    #[arg(long = "vision-config", env = "CABIN_VISION_CONFIG")]
+    vision_config: Option<std::path::PathBuf>,
 }
 
 const HELP: &str = "commands: get PATH | set PATH VALUE | list [GLOB] | drive KMH [RAMP_S] | park | help | quit\n\
@@ -66,6 +72,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let sensors: Vec<String> =
         service.store.config().catalog.signals.values().filter(|s| s.kind != SignalKind::Actuator).map(|s| s.path.clone()).collect();
 
+    let vision = super::vision::VisionArgs::new(args.vision_config.clone(), args.brain.models.clone());
+    let _vision = match super::vision::start(&vision, args.camera.as_deref(), bus.address()).await {
+        Ok((connection, camera)) => {
+            println!("The cabin camera is {}: ask \"is my hat in the car?\"", camera.display());
+            Some(connection)
+        }
+        Err(error) => {
+            println!("The vision is off: {error:#}");
+            None
+        }
+    };
     let broker = start_phone_link(&args, bus.address()).await;
     let with_assistant = if assistant.is_some() { " and the assistant" } else { "" };
     println!("Cabin is up: the vehicle bus serves a simulated car{with_assistant} on a private D-Bus.");

@@ -22,6 +22,10 @@ pub struct VisionArgs {
 }
 
 impl VisionArgs {
+    pub fn new(config: Option<PathBuf>, models: DirArgs) -> VisionArgs {
+        VisionArgs { config, models }
+    }
+
     fn load(&self) -> anyhow::Result<(VisionConfig, cabin_vision::Finder)> {
         let (config, name) = load_config(self.config.as_deref())?;
         let finder = load_finder(&self.models.resolve(), &config, &name)?;
@@ -112,16 +116,32 @@ pub struct ServeVisionArgs {
 }
 
 pub async fn serve_vision(args: ServeVisionArgs) -> anyhow::Result<ExitCode> {
-    let (config, finder) = args.vision.load()?;
-    let source = CameraSource::from_path(args.camera.as_deref().unwrap_or(Path::new(&config.camera.source)));
-    tracing::info!(camera = ?source, regions = finder.regions().len(), "vision loaded");
-    let vision = Vision::new(Camera::new(source), finder, config.policy.clone());
     let connection = match &args.bus {
         Some(address) => zbus::connection::Builder::address(address.as_str())?.build().await,
         None => zbus::Connection::system().await,
     }
     .context("cannot connect to D-Bus")?;
-    cabin_vision::serve(vision, &connection).await.context("cannot serve org.cabin.Vision1")?;
+    serve_on(&args.vision, args.camera.as_deref(), &connection).await?;
     tracing::info!("vision serving {}", cabin_vision::BUS_NAME);
     super::serve::ready_until_shutdown(&connection).await
+}
+
+/// Loads the vision and serves it on `connection`; returns the camera it looks through.
+async fn serve_on(args: &VisionArgs, camera: Option<&Path>, connection: &zbus::Connection) -> anyhow::Result<PathBuf> {
+    let (config, finder) = args.load()?;
+    let started = std::time::Instant::now();
+    finder.prepare();
+    tracing::info!(ms = started.elapsed().as_millis() as u64, "class names embedded");
+    let camera = camera.unwrap_or(&config.camera.source).to_path_buf();
+    tracing::info!(camera = %camera.display(), regions = finder.regions().len(), "vision loaded");
+    let vision = Vision::new(Camera::new(CameraSource::from_path(&camera)), finder, config.policy.clone());
+    cabin_vision::serve(vision, connection).await.context("cannot serve org.cabin.Vision1")?;
+    Ok(camera)
+}
+
+/// The vision for `cabin up`, on the private bus at `address`.
+pub async fn start(args: &VisionArgs, camera: Option<&Path>, address: &str) -> anyhow::Result<(zbus::Connection, PathBuf)> {
+    let connection = zbus::connection::Builder::address(address)?.build().await?;
+    let camera = serve_on(args, camera, &connection).await?;
+    Ok((connection, camera))
 }

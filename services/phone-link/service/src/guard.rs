@@ -2,7 +2,7 @@
 //! before, a rate per phone, and the answers already given (a redelivered request is answered
 //! again from here and never re-run).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use cabin_phone_protocol::{ErrorKind, Response, CLOCK_WINDOW_S};
@@ -20,6 +20,9 @@ pub struct Guard {
     buckets: HashMap<String, (f64, Instant)>,
     answers: HashMap<(String, String), Response>,
     answer_order: VecDeque<(String, String)>,
+    /// Requests being acted on: a redelivery waits for their answer instead of running again
+    /// or being refused as a replay.
+    in_progress: HashSet<(String, String)>,
 }
 
 impl Guard {
@@ -28,8 +31,18 @@ impl Guard {
         self.answers.get(&(phone.to_string(), id.to_string())).cloned()
     }
 
+    /// Marks a request as being acted on; false when it already is.
+    pub fn begin(&mut self, phone: &str, id: &str) -> bool {
+        self.in_progress.insert((phone.to_string(), id.to_string()))
+    }
+
+    pub fn in_progress(&self, phone: &str, id: &str) -> bool {
+        self.in_progress.contains(&(phone.to_string(), id.to_string()))
+    }
+
     pub fn remember(&mut self, phone: &str, id: &str, response: &Response) {
         let key = (phone.to_string(), id.to_string());
+        self.in_progress.remove(&key);
         if self.answers.insert(key.clone(), response.clone()).is_none() {
             self.answer_order.push_back(key);
         }

@@ -12,6 +12,8 @@ use crate::guard::Guard;
 use crate::phones::{Phone, Phones};
 
 const ASSISTANT: (&str, &str, &str) = ("org.cabin.Assistant1", "/org/cabin/Assistant1", "org.cabin.Assistant1");
+/// How long a redelivered request waits for the first delivery's answer.
+const IN_PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 const VISION: (&str, &str, &str) = ("org.cabin.Vision1", "/org/cabin/Vision1", "org.cabin.Vision1");
 
 #[derive(Debug)]
@@ -45,6 +47,13 @@ fn refusal(error: ClientError) -> Response {
 fn unavailable_or_failed(what: &str, error: zbus::Error) -> Response {
     let kind = match &error {
         zbus::Error::MethodError(name, _, _) if name.as_str().starts_with("org.freedesktop.DBus.Error.") => ErrorKind::Unavailable,
+        zbus::Error::MethodError(name, _, _) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => ErrorKind::Unavailable,
+        // The phone asked about something the camera cannot look for, or a seat it cannot see.
+        zbus::Error::MethodError(name, _, _)
+            if matches!(name.as_str(), "org.cabin.Vision1.Error.UnknownObject" | "org.cabin.Vision1.Error.UnknownRegion") =>
+        {
+            ErrorKind::BadRequest
+        }
         _ => ErrorKind::Refused,
     };
     Response::error(None, kind, format!("{what}: {error}"))
@@ -80,20 +89,27 @@ impl Handler {
             tracing::debug!(phone = %phone.name, id = %request.id, "redelivered request answered again");
             return answer;
         }
-        if let Err((kind, message)) = self
-            .guard
-            .lock()
-            .map_err(|_| (ErrorKind::Unavailable, "guard poisoned".to_string()))
-            .and_then(|mut g| g.admit(&phone.id, &request.nonce, request.ts, now_s()))
-        {
-            return Response::error(id, kind, message);
-        }
         if let Some(scope) = request.body.scope().filter(|s| !phone.scopes.contains(s)) {
             return Response::error(
                 id,
                 ErrorKind::Forbidden,
                 format!("this phone may not {} (scope `{}` not granted)", request.body.kind(), scope.name()),
             );
+        }
+        // Admission and "being acted on" under one lock: a redelivery of a slow request (the
+        // phone resends after 2.5 s) must neither run twice nor be refused as a replay.
+        let admitted = self.guard.lock().map_err(|_| (ErrorKind::Unavailable, "guard poisoned".to_string())).and_then(|mut g| {
+            if g.in_progress(&phone.id, &request.id) {
+                return Ok(false);
+            }
+            g.admit(&phone.id, &request.nonce, request.ts, now_s())?;
+            g.begin(&phone.id, &request.id);
+            Ok(true)
+        });
+        match admitted {
+            Err((kind, message)) => return Response::error(id, kind, message),
+            Ok(false) => return self.answer_when_done(&phone.id, &request.id, id).await,
+            Ok(true) => {}
         }
         tracing::info!(phone = %phone.name, kind = request.body.kind(), "request");
         let mut response = self.act(&request.body, &phone).await;
@@ -102,6 +118,18 @@ impl Handler {
             guard.remember(&phone.id, &request.id, &response);
         }
         response
+    }
+
+    /// The answer to a request another delivery is acting on, once it is there.
+    async fn answer_when_done(&self, phone: &str, request: &str, id: Option<String>) -> Response {
+        let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if let Some(answer) = self.guard.lock().ok().and_then(|g| g.answered(phone, request)) {
+                return answer;
+            }
+        }
+        Response::error(id, ErrorKind::Unavailable, "the first delivery of this request is still being acted on")
     }
 
     async fn act(&self, body: &RequestBody, phone: &Phone) -> Response {

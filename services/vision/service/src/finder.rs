@@ -66,6 +66,11 @@ impl Finder {
         Finder { classifier, vocabulary, regions, threshold }
     }
 
+    /// Does the one-off work of answering now (see [`Vocabulary::prepare`]).
+    pub fn prepare(&self) {
+        self.vocabulary.prepare();
+    }
+
     pub fn regions(&self) -> &[Region] {
         &self.regions
     }

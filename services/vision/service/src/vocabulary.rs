@@ -17,6 +17,7 @@ use candle_core::Tensor;
 /// "iphone" "mobile phone" at 0.71, so the line is drawn above both. Known miss: "dragon"
 /// reaches "dragonfly" at 0.77.
 pub const MIN_SIMILARITY: f32 = 0.75;
+const EMBEDDING_BATCH: usize = 32;
 /// Classes this close to the best match are taken with it ("mug": coffee mug and tea cup).
 const SIMILARITY_MARGIN: f32 = 0.05;
 
@@ -65,15 +66,40 @@ impl Vocabulary {
         self.nearest(&word)
     }
 
+    /// Embeds the class names now rather than on the first unlisted word (a service does this
+    /// before it serves, so no question waits for it).
+    pub fn prepare(&self) {
+        self.class_embeddings();
+    }
+
+    fn class_embeddings(&self) -> Option<&Tensor> {
+        let encoder = self.encoder.as_ref()?;
+        self.class_embeddings
+            .get_or_init(|| {
+                // In small batches of similar length: a batch is padded to its longest name, and
+                // one batch of all 1000 costs several times more.
+                let mut order: Vec<usize> = (0..CLASSES).collect();
+                order.sort_by_key(|&c| self.labels.name(c).len());
+                let mut rows = vec![None; CLASSES];
+                for chunk in order.chunks(EMBEDDING_BATCH) {
+                    let names: Vec<&str> = chunk.iter().map(|&c| self.labels.name(c)).collect();
+                    let embedded = encoder.encode(&names).and_then(|e| Ok(e.chunk(chunk.len(), 0)?));
+                    match embedded {
+                        Ok(embedded) => chunk.iter().zip(embedded).for_each(|(&c, row)| rows[c] = Some(row)),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot embed the class names");
+                            return None;
+                        }
+                    }
+                }
+                Tensor::cat(&rows.into_iter().collect::<Option<Vec<_>>>()?, 0).ok()
+            })
+            .as_ref()
+    }
+
     fn nearest(&self, word: &str) -> Option<ObjectClasses> {
         let encoder = self.encoder.as_ref()?;
-        let classes = self
-            .class_embeddings
-            .get_or_init(|| {
-                let names: Vec<&str> = (0..CLASSES).map(|c| self.labels.name(c)).collect();
-                encoder.encode(&names).map_err(|e| tracing::warn!(error = %e, "cannot embed the class names")).ok()
-            })
-            .as_ref()?;
+        let classes = self.class_embeddings()?;
         let query = encoder.encode(&[word]).ok()?;
         let similarities: Vec<f32> = classes.matmul(&query.t().ok()?).ok()?.flatten_all().ok()?.to_vec1().ok()?;
         let best = similarities.iter().copied().fold(f32::MIN, f32::max);
