@@ -237,3 +237,31 @@ fn a_second_vehicle_bus_on_the_same_bus_refuses_to_start() {
     assert!(!second.status.success());
     assert!(stderr(&second).contains("org.cabin.VehicleBus1 is already owned on this bus"), "{}", stderr(&second));
 }
+
+#[test]
+fn systemd_hears_ready_then_watchdog_keep_alives_while_the_service_answers() {
+    let bus = PrivateBus::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify");
+    let systemd = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    systemd.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    let mut service = Command::new(cabin_binary())
+        .args(["serve", "vehicle-bus"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
+        .env("CABIN_LOG", "error")
+        .env("NOTIFY_SOCKET", &socket_path)
+        // systemd's WatchdogSec=0.3: a keep-alive at least every 300 ms.
+        .env("WATCHDOG_USEC", "300000")
+        .spawn()
+        .unwrap();
+    let mut heard = Vec::new();
+    let mut buffer = [0u8; 256];
+    while heard.iter().filter(|m: &&String| m.contains("WATCHDOG=1")).count() < 3 {
+        let Ok(length) = systemd.recv(&mut buffer) else { break };
+        heard.push(String::from_utf8_lossy(&buffer[..length]).into_owned());
+    }
+    let _ = service.kill();
+    let _ = service.wait();
+    assert!(heard.first().is_some_and(|m| m.contains("READY=1")), "{heard:?}");
+    assert!(heard.iter().filter(|m| m.contains("WATCHDOG=1")).count() >= 3, "{heard:?}");
+}

@@ -60,6 +60,7 @@ pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCo
         lost = cabin_vehicle_bus_client::connection_lost(&connection, std::time::Duration::from_secs(1)) => {
             bail!("lost the D-Bus connection, stopping: {lost}");
         }
+        _ = super::serve::watchdog(connection.clone()) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,7 @@ pub async fn vehicle_bus(args: VehicleBusArgs) -> anyhow::Result<ExitCode> {
         lost = service.bus_lost(std::time::Duration::from_secs(1)) => {
             anyhow::bail!("lost the D-Bus connection, stopping: {lost}");
         }
+        _ = watchdog(service.connection.clone()) => {}
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("vehicle bus stopping");
@@ -52,9 +53,33 @@ pub async fn ready_until_shutdown(connection: &zbus::Connection) -> anyhow::Resu
         lost = cabin_vehicle_bus_client::connection_lost(connection, std::time::Duration::from_secs(1)) => {
             anyhow::bail!("lost the D-Bus connection, stopping: {lost}");
         }
+        _ = watchdog(connection.clone()) => {}
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Keep-alives for systemd's watchdog (`WatchdogSec=`), each sent only after the service has
+/// answered a D-Bus ping to itself, through the bus daemon and its own message loop: a service
+/// whose loop hangs stops sending them, and systemd restarts it. Never returns; without a
+/// watchdog it only waits.
+pub async fn watchdog(connection: zbus::Connection) {
+    let Some(period) = sd_notify::watchdog_enabled() else {
+        return std::future::pending().await;
+    };
+    let every = period / 3;
+    loop {
+        tokio::time::sleep(every).await;
+        let own_name = connection.unique_name().map(|name| name.to_string());
+        let ping = connection.call_method(own_name.as_deref(), "/", Some("org.freedesktop.DBus.Peer"), "Ping", &());
+        match tokio::time::timeout(every, ping).await {
+            Ok(Ok(_)) => {
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "no answer to our own ping: no watchdog keep-alive"),
+            Err(_) => tracing::warn!("our own ping timed out: no watchdog keep-alive"),
+        }
+    }
 }
 
 /// Until SIGTERM (systemd) or Ctrl-C.
