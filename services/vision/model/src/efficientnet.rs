@@ -44,7 +44,9 @@ struct Pointwise {
 impl Pointwise {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (n, h, w, c) = x.dims4()?;
-        let y = x.reshape((n * h * w, c))?.matmul(&self.weight)?.apply_op1_no_bwd(&self.bias_relu6)?;
+        // The product is a new tensor no one else holds: safe to finish in place.
+        let y = x.reshape((n * h * w, c))?.matmul(&self.weight)?;
+        y.inplace_op1(&self.bias_relu6)?;
         y.reshape((n, h, w, self.weight.dim(1)?))
     }
 }

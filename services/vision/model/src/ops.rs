@@ -6,7 +6,7 @@
 //! matrix product over image patches. Both pad like TensorFlow's "SAME", which is what the
 //! network was trained with: the extra row or column goes at the bottom and right.
 
-use candle_core::{CpuStorage, CustomOp1, Layout, Shape};
+use candle_core::{CpuStorage, CustomOp1, InplaceOp1, Layout, Shape};
 use rayon::prelude::*;
 
 /// Output size and leading padding of a TensorFlow "SAME" convolution along one axis.
@@ -75,28 +75,28 @@ impl CustomOp1 for DepthwiseConv {
 }
 
 /// Adds a per-channel bias to a `[pixels, channels]` matrix product and, for most layers,
-/// clamps to ReLU6: one pass where candle would take three.
+/// clamps to ReLU6: one pass, in place, where candle would take three passes and three new
+/// tensors.
 #[derive(Debug, Clone)]
 pub struct BiasRelu6 {
     pub bias: Vec<f32>,
     pub relu6: bool,
 }
 
-impl CustomOp1 for BiasRelu6 {
+impl InplaceOp1 for BiasRelu6 {
     fn name(&self) -> &'static str {
         "bias-relu6"
     }
 
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
         let (start, end) =
             layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("bias-relu6: input must be contiguous".into()))?;
-        let input = &storage.as_slice::<f32>()?[start..end];
         let channels = self.bias.len();
         if layout.dims().last() != Some(&channels) {
             candle_core::bail!("bias-relu6: {:?} does not end in {channels} channels", layout.dims());
         }
-        let mut output = input.to_vec();
-        output.par_chunks_mut(channels * 64).for_each(|rows| {
+        let CpuStorage::F32(values) = storage else { candle_core::bail!("bias-relu6: f32 only") };
+        values[start..end].par_chunks_mut(channels * 64).for_each(|rows| {
             for row in rows.chunks_exact_mut(channels) {
                 for (value, bias) in row.iter_mut().zip(&self.bias) {
                     *value += bias;
@@ -106,7 +106,7 @@ impl CustomOp1 for BiasRelu6 {
                 }
             }
         });
-        Ok((CpuStorage::F32(output), layout.shape().clone()))
+        Ok(())
     }
 }
 
