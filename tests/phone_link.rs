@@ -126,6 +126,67 @@ async fn a_phone_with_the_camera_scope_finds_the_cup_and_hears_where_it_is() {
     assert_eq!(refused_kind(unknown), ErrorKind::BadRequest, "an object the camera cannot look for");
 }
 
+const DRIVER_LOCK: &str = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked";
+
+/// The next event the phone hears, within a minute.
+async fn next_event(notices: &mut tokio::sync::broadcast::Receiver<cabin_phone_client::Notice>) -> serde_json::Value {
+    let wait = async {
+        loop {
+            let notice = notices.recv().await.unwrap();
+            if notice.topic.ends_with("/events") {
+                return notice.payload;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), wait).await.expect("an event within a minute")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn locking_the_car_with_a_cat_inside_tells_the_phone_and_an_outage_loses_no_event() {
+    let mut car = Car::start(true);
+    let frames = tempfile::tempdir().unwrap();
+    frame_with(frames.path(), "chelsea.png", "rear_left");
+    let _vision = tokio::task::block_in_place(|| Service::vision(&car.bus, &["--camera", frames.path().to_str().unwrap()]));
+    let (_paired, phone) = car.pair("read");
+    let mut notices = phone.notices();
+
+    let locked = tokio::task::block_in_place(|| cabin(&car.bus, &["signals", "set", DRIVER_LOCK, "true"]));
+    assert!(locked.status.success(), "{}", stderr(&locked));
+    let event = next_event(&mut notices).await;
+    assert_eq!(
+        (event["kind"].as_str(), event["object"].as_str(), event["region"].as_str()),
+        (Some("left_behind"), Some("cat"), Some("rear_left")),
+        "{event}"
+    );
+
+    // The broker goes away and the car is locked again: the event waits on disk, then goes out
+    // once the broker is back.
+    let outbox = car.state.path().join("car/outbox");
+    let queued = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .map(|d| d.filter_map(Result::ok).filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count())
+            .unwrap_or(0)
+    };
+    tokio::task::block_in_place(|| {
+        car.broker.stop();
+        assert!(cabin(&car.bus, &["signals", "set", DRIVER_LOCK, "false", "--wait", "10"]).status.success());
+        assert!(cabin(&car.bus, &["signals", "set", DRIVER_LOCK, "true"]).status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while queued(&outbox) == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(queued(&outbox), 1, "the event is kept on disk while the broker is away");
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(queued(&outbox), 1, "and stays there");
+        car.broker.start_again();
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while queued(&outbox) > 0 {
+        assert!(std::time::Instant::now() < deadline, "the kept event was never delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
     let car = Car::start(false);

@@ -189,9 +189,19 @@ impl Mosquitto {
     /// Kills the broker (sessions and retained messages are lost, as in a crash) and starts a
     /// new one on the same port after `down_for`.
     pub fn restart(&mut self, down_for: Duration) {
+        self.stop();
+        std::thread::sleep(down_for);
+        self.start_again();
+    }
+
+    /// Kills the broker (its sessions go with it).
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        std::thread::sleep(down_for);
+    }
+
+    /// A fresh broker on the same port.
+    pub fn start_again(&mut self) {
         *self = Mosquitto::on_port(self.port);
     }
 }
@@ -207,8 +217,19 @@ impl Service {
     /// `cabin serve phone-link` against `broker`, once it says it is connected (its retained
     /// status reads online).
     pub fn phone_link(bus: &PrivateBus, broker: &Mosquitto, vehicle_id: &str, state_dir: &Path) -> Service {
-        let args =
-            ["serve", "phone-link", "--broker", &broker.url(), "--vehicle-id", vehicle_id, "--state-dir", state_dir.to_str().unwrap()];
+        // One left-behind object keeps a debug build's look after locking short.
+        let args = [
+            "serve",
+            "phone-link",
+            "--broker",
+            &broker.url(),
+            "--vehicle-id",
+            vehicle_id,
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+            "--left-behind",
+            "cat",
+        ];
         let (port, vehicle_id) = (broker.port, vehicle_id.to_string());
         Service::spawn_until(bus, &args, move || retained_status_online(port, &vehicle_id))
     }
@@ -234,15 +255,20 @@ fn retained_status_online(port: u16, vehicle_id: &str) -> bool {
     })
 }
 
-/// Writes a composed cabin frame into `dir` with the espresso photo (public domain) on the rear
-/// left seat, for a folder camera.
-pub fn frame_with_a_cup(dir: &Path) -> PathBuf {
+/// Writes a composed cabin frame into `dir` with a public-domain photo from the model's test
+/// data (`coffee.png`, `chelsea.png`, ...) on one seat region, for a folder camera.
+pub fn frame_with(dir: &Path, photo: &str, region: &str) -> PathBuf {
     use cabin_vision::{composite, VisionConfig};
-    let photo = image::open(repo_file("services/vision/model/tests/data/coffee.png")).unwrap().to_rgb8();
+    let photo = image::open(repo_file(&format!("services/vision/model/tests/data/{photo}"))).unwrap().to_rgb8();
     let regions = VisionConfig::embedded().regions();
     let mut frame = composite::empty_cabin();
-    composite::place(&mut frame, regions.iter().find(|r| r.name == "rear_left").unwrap(), &photo, 0.8);
+    composite::place(&mut frame, regions.iter().find(|r| r.name == region).unwrap(), &photo, 0.8);
     let path = dir.join("0001.png");
     frame.save(&path).unwrap();
     path
+}
+
+/// A frame with the espresso on the rear left seat.
+pub fn frame_with_a_cup(dir: &Path) -> PathBuf {
+    frame_with(dir, "coffee.png", "rear_left")
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use cabin_phone_client::PhoneClient;
-use cabin_phone_link::{Handler, LinkOptions, Phones, PAIRING_TTL_S};
+use cabin_phone_link::{Handler, LinkOptions, Outbox, Phones, PAIRING_TTL_S};
 use cabin_phone_protocol::{Broker, Paired, RequestBody, Scope, Scopes};
+use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::Value;
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -22,8 +23,37 @@ pub struct StateArgs {
 }
 
 impl StateArgs {
+    fn dir(&self) -> PathBuf {
+        self.state_dir.clone().unwrap_or_else(|| xdg_dir("XDG_STATE_HOME", ".local/state").join("cabin/phone-link"))
+    }
+
     pub fn phones(&self) -> Phones {
-        Phones::new(self.state_dir.clone().unwrap_or_else(|| xdg_dir("XDG_STATE_HOME", ".local/state").join("cabin/phone-link")))
+        Phones::new(self.dir())
+    }
+
+    /// Events waiting for the broker, kept across restarts.
+    pub fn outbox(&self) -> Outbox {
+        Outbox::new(self.dir().join("outbox"))
+    }
+}
+
+/// What the car tells phones unasked.
+#[derive(Debug, Clone, Args)]
+pub struct EventArgs {
+    /// Objects looked for when the car is locked, each seen one sent as a `left_behind` event
+    /// (comma-separated; `none` for no events)
+    #[arg(long, env = "CABIN_LEFT_BEHIND", value_delimiter = ',', default_value = "phone,wallet,bag,laptop,sunglasses,umbrella,dog,cat")]
+    left_behind: Vec<String>,
+}
+
+impl EventArgs {
+    /// Starts the lock watcher and the outbox's delivery.
+    pub fn start(&self, broker: &Broker, vehicle_id: &str, vehicle: VehicleBusClient, outbox: Outbox) {
+        let objects: Vec<String> = self.left_behind.iter().filter(|o| !o.is_empty() && o.as_str() != "none").cloned().collect();
+        if !objects.is_empty() {
+            tokio::spawn(cabin_phone_link::watch_locks(vehicle, objects, outbox.clone()));
+        }
+        tokio::spawn(cabin_phone_link::deliver(broker.clone(), vehicle_id.to_string(), outbox));
     }
 }
 
@@ -45,12 +75,15 @@ pub struct ServePhoneLinkArgs {
     vehicle_id: String,
     #[command(flatten)]
     state: StateArgs,
+    #[command(flatten)]
+    events: EventArgs,
 }
 
 pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCode> {
     let broker: Broker = args.broker.parse()?;
     let vehicle = cabin_phone_link::connect_vehicle(None).await?;
     let connection = vehicle.connection().clone();
+    args.events.start(&broker, &args.vehicle_id, vehicle.clone(), args.state.outbox());
     let handler = Arc::new(Handler::new(args.vehicle_id.clone(), args.state.phones(), vehicle));
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(vehicle = %args.vehicle_id, "phone link serving");

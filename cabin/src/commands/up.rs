@@ -39,6 +39,8 @@ pub struct UpArgs {
     vehicle_id: String,
     #[command(flatten)]
     phones: StateArgs,
+    #[command(flatten)]
+    events: super::phone::EventArgs,
     /// The cabin camera: a /dev/video* device, an image, or a folder of frames [default: the vision config's]
     #[arg(long, env = "CABIN_CAMERA")]
     camera: Option<std::path::PathBuf>,
@@ -148,8 +150,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 async fn start_phone_link(args: &UpArgs, bus_address: &str) -> anyhow::Result<std::net::SocketAddr> {
     let address = cabin_embedded_broker::start(args.mqtt_port)?;
     let vehicle = cabin_phone_link::connect_vehicle(Some(bus_address)).await?;
-    let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), args.phones.phones(), vehicle));
     let broker = Broker { host: address.ip().to_string(), port: address.port(), credentials: None };
+    args.events.start(&broker, &args.vehicle_id, vehicle.clone(), args.phones.outbox());
+    let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), args.phones.phones(), vehicle));
     tokio::spawn(cabin_phone_link::run(LinkOptions { broker, vehicle_id: args.vehicle_id.clone() }, handler));
     Ok(address)
 }

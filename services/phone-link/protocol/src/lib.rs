@@ -179,6 +179,32 @@ pub struct Paired {
     pub scopes: Scopes,
 }
 
+/// Something the car tells its phones unasked, on `cabin/v1/<vid>/events` (QoS 1). Delivery is
+/// at least once: a phone drops an `id` it has seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CarEvent {
+    pub v: u32,
+    pub id: String,
+    /// When it happened (unix seconds), not when it was delivered: events wait in the car while
+    /// the broker is unreachable.
+    pub at: u64,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// The car was locked and the cabin camera sees something left on a seat.
+    LeftBehind { object: String, region: String, confidence: f64 },
+}
+
+impl CarEvent {
+    pub fn new(body: EventBody) -> CarEvent {
+        CarEvent { v: VERSION, id: random_hex(8), at: now_s(), body }
+    }
+}
+
 /// Every reply: `ok` with a result, or an error with its kind.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Response {

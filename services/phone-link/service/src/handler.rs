@@ -14,7 +14,7 @@ use crate::phones::{Phone, Phones};
 const ASSISTANT: (&str, &str, &str) = ("org.cabin.Assistant1", "/org/cabin/Assistant1", "org.cabin.Assistant1");
 /// How long a redelivered request waits for the first delivery's answer.
 const IN_PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-const VISION: (&str, &str, &str) = ("org.cabin.Vision1", "/org/cabin/Vision1", "org.cabin.Vision1");
+pub(crate) const VISION: (&str, &str, &str) = ("org.cabin.Vision1", "/org/cabin/Vision1", "org.cabin.Vision1");
 
 #[derive(Debug)]
 pub struct Handler {

@@ -2,11 +2,13 @@
 //! on the phone's response topic with its correlation data. Protocol in `../PROTOCOL.md`;
 //! the MQTT session in `link.rs`, apart from what a request means (`handler.rs`).
 
+mod events;
 mod guard;
 mod handler;
 mod link;
 mod phones;
 
+pub use events::{deliver, watch_locks, Outbox, LEFT_BEHIND, LOCK_SIGNALS};
 pub use handler::Handler;
 pub use link::{run, LinkOptions};
 pub use phones::{AuthError, PairError, Phone, Phones, PhonesError, PAIRING_TTL_S};

@@ -1,0 +1,225 @@
+//! Events the car sends unasked, and the outbox that keeps them while the broker is away.
+//!
+//! An event is written to the outbox folder (one file each, written whole then renamed) before
+//! anything is sent, so a broker outage or a restart of the car loses none. A sender with an
+//! MQTT session of its own publishes them oldest first, one at a time, and deletes each file
+//! only after the broker's PUBACK: with nothing else published on that session, the next
+//! PUBACK is the event's. Delivery is at least once; phones drop an event id seen before.
+//!
+//! The one event today: when the car is locked, the vision service is asked about each object
+//! people leave behind, and each one seen becomes a `left_behind` event.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cabin_phone_protocol::{Broker, CarEvent, EventBody, Topics};
+use cabin_vehicle_bus_client::VehicleBusClient;
+use cabin_vehicle_config::Value;
+use futures_util::StreamExt;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use tokio::sync::{mpsc, Notify};
+
+/// The locks that count as "the car was locked".
+pub const LOCK_SIGNALS: &str = "Vehicle.Cabin.Door.Row1.*.IsLocked";
+/// Objects looked for when the car is locked, unless configured otherwise.
+pub const LEFT_BEHIND: [&str; 8] = ["phone", "wallet", "bag", "laptop", "sunglasses", "umbrella", "dog", "cat"];
+/// How long one PUBACK is waited for before the event is sent again.
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
+/// Events waiting to be delivered, one JSON file each.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    dir: PathBuf,
+    written: Arc<Notify>,
+}
+
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+impl Outbox {
+    pub fn new(dir: impl Into<PathBuf>) -> Outbox {
+        Outbox { dir: dir.into(), written: Arc::new(Notify::new()) }
+    }
+
+    /// Keeps `event` until it is delivered.
+    pub fn push(&self, event: &CarEvent) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        // Names sort in the order events happened.
+        let name = format!("{:012}-{:06}-{}.json", event.at, SEQUENCE.fetch_add(1, Ordering::Relaxed), event.id);
+        let partial = self.dir.join(format!(".{name}"));
+        std::fs::write(&partial, serde_json::to_vec(event).unwrap_or_default())?;
+        std::fs::rename(&partial, self.dir.join(name))?;
+        self.written.notify_one();
+        Ok(())
+    }
+
+    /// The events not yet delivered, oldest first.
+    pub fn pending(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| is_event(p)).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
+
+fn is_event(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "json") && !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+}
+
+enum Session {
+    Up,
+    Down,
+    Acked,
+}
+
+/// Delivers the outbox to `cabin/v1/<vid>/events` for as long as it runs.
+pub async fn deliver(broker: Broker, vehicle_id: String, outbox: Outbox) {
+    let topic = Topics::new(&vehicle_id).events();
+    let mut mqtt = MqttOptions::new(format!("cabin-car-{vehicle_id}-events"), &broker.host, broker.port);
+    mqtt.set_keep_alive(Duration::from_secs(5));
+    if let Some((user, password)) = &broker.credentials {
+        mqtt.set_credentials(user, password);
+    }
+    let (client, mut eventloop) = AsyncClient::new(mqtt, 16);
+    let (session_tx, mut session) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let news = match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => Some(Session::Up),
+                Ok(Event::Incoming(Packet::PubAck(_))) => Some(Session::Acked),
+                Ok(_) => None,
+                Err(error) => {
+                    tracing::debug!(%error, "events: broker unreachable");
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Some(Session::Down)
+                }
+            };
+            if let Some(news) = news {
+                if session_tx.send(news).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut up = false;
+    loop {
+        let next = if up { outbox.pending().into_iter().next() } else { None };
+        let Some(path) = next else {
+            // Nothing to send (or no broker): wait for a new event or news of the session.
+            tokio::select! {
+                _ = outbox.written.notified() => {}
+                news = session.recv() => match news {
+                    Some(Session::Up) => up = true,
+                    Some(Session::Down) => up = false,
+                    Some(Session::Acked) => {}
+                    None => return,
+                },
+            }
+            continue;
+        };
+        let Ok(payload) = std::fs::read(&path) else {
+            tracing::warn!(file = %path.display(), "events: unreadable outbox entry, dropped");
+            let _ = std::fs::remove_file(&path);
+            continue;
+        };
+        if let Err(error) = client.publish(topic.clone(), QoS::AtLeastOnce, false, payload).await {
+            tracing::warn!(%error, "events: cannot publish");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            continue;
+        }
+        match tokio::time::timeout(ACK_WAIT, wait_for_ack(&mut session, &mut up)).await {
+            Ok(true) => {
+                tracing::info!(file = %path.display(), "event delivered");
+                let _ = std::fs::remove_file(&path);
+            }
+            // The session went down or the ack never came: the event stays and is sent again.
+            _ => tracing::info!(file = %path.display(), "event not acknowledged yet; kept"),
+        }
+    }
+}
+
+/// True on the next PUBACK; false when the session goes down first.
+async fn wait_for_ack(session: &mut mpsc::UnboundedReceiver<Session>, up: &mut bool) -> bool {
+    while let Some(news) = session.recv().await {
+        match news {
+            Session::Acked => return true,
+            Session::Down => {
+                *up = false;
+                return false;
+            }
+            Session::Up => *up = true,
+        }
+    }
+    false
+}
+
+/// Watches the door locks; each time the car is locked, asks the vision service about each of
+/// `objects` and puts a `left_behind` event in the outbox for each one seen.
+pub async fn watch_locks(vehicle: VehicleBusClient, objects: Vec<String>, outbox: Outbox) {
+    let changes = match vehicle.watch(LOCK_SIGNALS).await {
+        Ok(changes) => changes,
+        Err(error) => {
+            tracing::warn!(%error, "cannot watch the door locks: no left-behind events");
+            return;
+        }
+    };
+    let mut changes = Box::pin(changes);
+    let mut locked = false;
+    while let Some(change) = changes.next().await {
+        let now_locked = matches!(change.value, Value::Bool(true));
+        // Locking sets every door: look once per lock, not once per door.
+        if now_locked && !locked {
+            look_for_left_behind(&vehicle, &objects, &outbox).await;
+        }
+        locked = now_locked;
+    }
+}
+
+async fn look_for_left_behind(vehicle: &VehicleBusClient, objects: &[String], outbox: &Outbox) {
+    let (service, path, interface) = crate::handler::VISION;
+    for object in objects {
+        let reply = vehicle.connection().call_method(Some(service), path, Some(interface), "Find", &(object.as_str(), "")).await;
+        match reply.and_then(|m| m.body().deserialize::<(bool, f64, String, Vec<String>, u64)>()) {
+            Ok((true, confidence, region, _, _)) => {
+                let event = CarEvent::new(EventBody::LeftBehind { object: object.clone(), region, confidence });
+                match outbox.push(&event) {
+                    Ok(()) => tracing::info!(%object, "left behind: event queued"),
+                    Err(error) => tracing::error!(%error, %object, "cannot queue the left-behind event"),
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, %object, "cannot look for things left behind"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_outbox_keeps_events_in_the_order_they_happened_and_skips_half_written_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::new(dir.path().join("outbox"));
+        let event = |object: &str, at: u64| CarEvent {
+            at,
+            ..CarEvent::new(EventBody::LeftBehind { object: object.into(), region: String::new(), confidence: 0.5 })
+        };
+        outbox.push(&event("wallet", 200)).unwrap();
+        outbox.push(&event("phone", 100)).unwrap();
+        std::fs::write(dir.path().join("outbox/.000000000300-000009-x.json"), b"{").unwrap();
+        let objects: Vec<String> = outbox
+            .pending()
+            .iter()
+            .map(|p| serde_json::from_slice::<CarEvent>(&std::fs::read(p).unwrap()).unwrap())
+            .map(|e| match e.body {
+                EventBody::LeftBehind { object, .. } => object,
+            })
+            .collect();
+        assert_eq!(objects, ["phone", "wallet"]);
+    }
+}
