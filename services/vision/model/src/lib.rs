@@ -10,7 +10,7 @@ mod preprocess;
 
 pub use efficientnet::{EfficientNetLite0, ModelError, CLASSES, INPUT_SIZE};
 pub use labels::{Labels, LabelsError};
-pub use preprocess::{batch, input_for, NormalisedBox, PreprocessError};
+pub use preprocess::{batch, crop, input_for, NormalisedBox, PreprocessError};
 
 /// The installed models this crate needs.
 pub const CLASSIFIER_MODEL: &str = "efficientnet-lite0";

@@ -41,6 +41,15 @@ pub enum PreprocessError {
 /// The pixels of `region`, scaled (not letterboxed: every pixel of the region counts) to the
 /// network's input, normalised, channels last.
 pub fn input_for(frame: &RgbImage, region: &NormalisedBox) -> Result<Vec<f32>, PreprocessError> {
+    let crop = crop(frame, region)?;
+    let size = INPUT_SIZE as u32;
+    let scaled = if crop.dimensions() == (size, size) { crop } else { imageops::resize(&crop, size, size, FilterType::Triangle) };
+    Ok(scaled.into_raw().into_iter().map(|v| (f32::from(v) - 127.0) / 128.0).collect())
+}
+
+/// The pixels of `region` of the frame, checked: an empty frame, a region outside it or one
+/// too small to see anything in is an error.
+pub fn crop(frame: &RgbImage, region: &NormalisedBox) -> Result<RgbImage, PreprocessError> {
     let (width, height) = frame.dimensions();
     if width == 0 || height == 0 {
         return Err(PreprocessError::EmptyFrame { width, height });
@@ -55,10 +64,7 @@ pub fn input_for(frame: &RgbImage, region: &NormalisedBox) -> Result<Vec<f32>, P
     if w < 8 || h < 8 {
         return Err(PreprocessError::RegionTooSmall { region: *region, width, height });
     }
-    let crop = imageops::crop_imm(frame, x, y, w, h).to_image();
-    let size = INPUT_SIZE as u32;
-    let scaled = if (w, h) == (size, size) { crop } else { imageops::resize(&crop, size, size, FilterType::Triangle) };
-    Ok(scaled.into_raw().into_iter().map(|v| (f32::from(v) - 127.0) / 128.0).collect())
+    Ok(imageops::crop_imm(frame, x, y, w, h).to_image())
 }
 
 /// Stacks inputs from [`input_for`] into one `[batch, 224, 224, 3]` tensor.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use cabin_camera::{Camera, CameraError, Frame};
-use cabin_vision_model::{input_for, NormalisedBox};
+use cabin_vision_model::{crop, NormalisedBox};
 
 use crate::config::Policy;
 use crate::finder::{FindError, Finder, Finding};
@@ -117,11 +117,7 @@ impl Vision {
             Some(name) => self.finder.region(name)?.bounds,
         };
         let frame = self.capture().await?;
-        input_for(&frame.image, &bounds).map_err(|e| VisionError::BadFrame(e.to_string()))?;
-        let (width, height) = frame.image.dimensions();
-        let (x, y) = ((bounds.x * width as f32) as u32, (bounds.y * height as f32) as u32);
-        let (w, h) = ((bounds.width * width as f32) as u32, (bounds.height * height as f32) as u32);
-        let crop = image::imageops::crop_imm(&frame.image, x, y, w.min(width - x), h.min(height - y)).to_image();
+        let crop = crop(&frame.image, &bounds).map_err(|e| VisionError::BadFrame(e.to_string()))?;
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
             .encode_image(&crop)
