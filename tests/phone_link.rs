@@ -124,6 +124,8 @@ async fn a_phone_with_the_camera_scope_finds_the_cup_and_hears_where_it_is() {
     assert!(answer["reply"].as_str().unwrap().starts_with("Yes, I can see your cup on the rear left seat"), "{answer}");
     let unknown = phone.request(&paired, RequestBody::VisionFind { object: "unicorn".into(), region: None }).await;
     assert_eq!(refused_kind(unknown), ErrorKind::BadRequest, "an object the camera cannot look for");
+    let snapshot = phone.request(&paired, RequestBody::VisionSnapshot { region: Some("rear_left".into()) }).await;
+    assert_eq!(refused_kind(snapshot), ErrorKind::Refused, "the default policy keeps frames in the car");
 }
 
 const DRIVER_LOCK: &str = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked";

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use base64::Engine;
 use cabin_phone_client::PhoneClient;
 use cabin_phone_link::{Handler, LinkOptions, Outbox, Phones, PAIRING_TTL_S};
 use cabin_phone_protocol::{Broker, Paired, RequestBody, Scope, Scopes};
@@ -217,6 +218,14 @@ pub enum PhoneCommand {
     Set { path: String, value: String },
     /// Is the car there?
     Ping,
+    /// Save a JPEG of a seat region (needs the camera scope, and the owner's consent in the car).
+    Snapshot {
+        /// driver, passenger, rear_left, ... [default: the whole frame]
+        #[arg(long)]
+        region: Option<String>,
+        #[arg(long, default_value = "snapshot.jpg")]
+        out: PathBuf,
+    },
     /// Print the car's status and events as they come.
     Watch {
         /// Stop after this many messages
@@ -249,6 +258,14 @@ pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
         PhoneCommand::Get { path } => RequestBody::SignalsGet { path },
         PhoneCommand::Set { path, value } => RequestBody::SignalsSet { path, value: serde_json::to_value(Value::from_text(&value))? },
         PhoneCommand::Ping => RequestBody::Ping,
+        PhoneCommand::Snapshot { region, out } => {
+            let result = client.request(&config.paired, RequestBody::VisionSnapshot { region }).await?;
+            let encoded = result.get("jpeg_base64").and_then(|j| j.as_str()).context("the car sent no image")?;
+            let jpeg = base64::engine::general_purpose::STANDARD.decode(encoded).context("the car sent an unreadable image")?;
+            std::fs::write(&out, &jpeg).with_context(|| format!("{}: cannot write", out.display()))?;
+            println!("{} bytes written to {}", jpeg.len(), out.display());
+            return Ok(ExitCode::SUCCESS);
+        }
         PhoneCommand::Watch { count } => {
             let mut notices = client.notices();
             let mut seen = 0;

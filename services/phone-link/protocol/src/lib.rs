@@ -137,6 +137,13 @@ pub enum RequestBody {
         #[serde(default)]
         region: Option<String>,
     },
+    /// A JPEG of a seat region (or the whole frame); the car sends one only when its owner's
+    /// policy lets frames leave the car.
+    #[serde(rename = "vision.snapshot")]
+    VisionSnapshot {
+        #[serde(default)]
+        region: Option<String>,
+    },
 }
 
 impl RequestBody {
@@ -147,6 +154,7 @@ impl RequestBody {
             RequestBody::SignalsGet { .. } => "signals.get",
             RequestBody::SignalsSet { .. } => "signals.set",
             RequestBody::VisionFind { .. } => "vision.find",
+            RequestBody::VisionSnapshot { .. } => "vision.snapshot",
         }
     }
 
@@ -157,7 +165,7 @@ impl RequestBody {
             RequestBody::Ask { .. } => Some(Scope::Ask),
             RequestBody::SignalsGet { .. } => Some(Scope::Read),
             RequestBody::SignalsSet { .. } => Some(Scope::Comfort),
-            RequestBody::VisionFind { .. } => Some(Scope::Camera),
+            RequestBody::VisionFind { .. } | RequestBody::VisionSnapshot { .. } => Some(Scope::Camera),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use std::sync::Mutex;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, Response, Scope, VERSION};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
 use cabin_vehicle_config::Value;
@@ -185,6 +187,19 @@ impl Handler {
                         None,
                         json!({ "found": found, "confidence": confidence, "region": region, "labels": labels, "frame_time_us": frame_time_us }),
                     ),
+                    Err(e) => unavailable_or_failed("the camera", e),
+                }
+            }
+            RequestBody::VisionSnapshot { region } => {
+                let (service, path, interface) = VISION;
+                let reply = self
+                    .vehicle
+                    .connection()
+                    .call_method(Some(service), path, Some(interface), "Snapshot", &(region.as_deref().unwrap_or(""),))
+                    .await;
+                match reply.and_then(|m| m.body().deserialize::<Vec<u8>>()) {
+                    Ok(jpeg) => Response::ok(None, json!({ "jpeg_base64": BASE64.encode(&jpeg), "bytes": jpeg.len() })),
+                    // Refused when the owner's policy keeps frames in the car.
                     Err(e) => unavailable_or_failed("the camera", e),
                 }
             }
