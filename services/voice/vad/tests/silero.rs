@@ -1,5 +1,5 @@
-//! The candle silero against silero's own ONNX model under onnxruntime (fixtures made once by
-//! tests/data/reference.py), and end-pointing on real speech.
+//! The candle silero against a numpy run of silero's own model definition on the same weights
+//! (fixtures made once by tests/data/reference.py), and end-pointing on real speech.
 //! Needs `cabin models fetch silero-vad`.
 
 use std::path::Path;
@@ -18,7 +18,7 @@ fn silero() -> Silero {
 }
 
 #[test]
-fn probabilities_match_the_onnx_reference() {
+fn probabilities_match_the_reference() {
     let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(data("reference.json")).unwrap()).unwrap();
     let expected: Vec<f64> = reference["probabilities"].as_array().unwrap().iter().map(|p| p.as_f64().unwrap()).collect();
     let audio = read_wav(&data("hey-cabin-open-the-trunk.wav")).unwrap();
@@ -26,7 +26,7 @@ fn probabilities_match_the_onnx_reference() {
     let actual: Vec<f32> = audio.samples.chunks_exact(CHUNK_SAMPLES).map(|chunk| vad.probability(chunk).unwrap()).collect();
     assert_eq!(actual.len(), expected.len());
     let worst = actual.iter().zip(&expected).map(|(a, e)| (*a as f64 - e).abs()).fold(0.0, f64::max);
-    assert!(worst < 1e-3, "largest difference from onnxruntime: {worst}");
+    assert!(worst < 1e-3, "largest difference from the reference: {worst}");
 }
 
 #[test]
