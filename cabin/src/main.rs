@@ -77,6 +77,8 @@ enum ServeCommand {
     Voice(commands::voice::ServeVoiceArgs),
     /// The vision: the cabin camera and its classifier, as org.cabin.Vision1.
     Vision(commands::vision::ServeVisionArgs),
+    /// The local LLM: an OpenAI-compatible chat endpoint on loopback.
+    Llm(commands::llm::ServeLlmArgs),
 }
 
 /// Where the vehicle configuration comes from; the embedded defaults when nothing is given.
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
             Command::Serve(ServeCommand::Assistant(args)) => commands::assistant::serve_assistant(args).await,
             Command::Serve(ServeCommand::Voice(args)) => commands::voice::serve_voice(args).await,
             Command::Serve(ServeCommand::Vision(args)) => commands::vision::serve_vision(args).await,
+            Command::Serve(ServeCommand::Llm(args)) => commands::llm::serve_llm(args).await,
             Command::Look(args) => commands::vision::look(args),
             Command::Transcribe(args) => commands::voice::transcribe(args),
             Command::Listen(args) => commands::voice::listen(args),

@@ -70,7 +70,8 @@ pub enum ConversionFormat {
 pub struct InstalledFile {
     pub path: String,
     pub size: u64,
-    pub sha256: String,
+    /// `None` for a file assembled from parts: each part was checked as it was appended.
+    pub sha256: Option<String>,
 }
 
 const EMBEDDED: &str = include_str!("../manifest.toml");
@@ -94,9 +95,19 @@ impl ModelSpec {
     /// extracted files (parts of one file counted together, without a hash of their own).
     pub fn installed_files(&self) -> Vec<InstalledFile> {
         if let Some(conversion) = &self.convert {
-            return vec![InstalledFile { path: conversion.output.clone(), size: conversion.size, sha256: conversion.sha256.clone() }];
+            return vec![InstalledFile { path: conversion.output.clone(), size: conversion.size, sha256: Some(conversion.sha256.clone()) }];
         }
-        self.files.iter().map(|f| InstalledFile { path: f.to.clone(), size: f.size, sha256: f.sha256.clone() }).collect()
+        let mut installed: Vec<InstalledFile> = Vec::new();
+        for file in &self.files {
+            match installed.iter_mut().find(|i| i.path == file.to) {
+                Some(whole) => {
+                    whole.size += file.size;
+                    whole.sha256 = None;
+                }
+                None => installed.push(InstalledFile { path: file.to.clone(), size: file.size, sha256: Some(file.sha256.clone()) }),
+            }
+        }
+        installed
     }
 
     /// `name==version` of each package, for people.
@@ -122,8 +133,8 @@ mod tests {
         assert_eq!(names.len(), manifest.models.len());
         for model in &manifest.models {
             assert!(!model.files.is_empty() && !model.packages.is_empty(), "{} lists no files or packages", model.name);
-            for file in &model.installed_files() {
-                assert_eq!(file.sha256.len(), 64, "{}: {} sha256", model.name, file.path);
+            for file in &model.files {
+                assert_eq!(file.sha256.len(), 64, "{}: {} sha256", model.name, file.from);
             }
         }
     }
@@ -135,5 +146,14 @@ mod tests {
         let installed = whisper.installed_files();
         assert_eq!(installed.len(), 1);
         assert!(installed[0].path.ends_with(".bin"));
+    }
+
+    #[test]
+    fn parts_without_conversion_are_one_file_of_their_summed_size() {
+        let manifest = Manifest::embedded();
+        let qwen = manifest.get("qwen2.5-0.5b").expect("the local LLM is in the manifest");
+        let installed = qwen.installed_files();
+        assert_eq!(installed.len(), 1);
+        assert_eq!(installed[0].size, qwen.files.iter().map(|f| f.size).sum::<u64>());
     }
 }

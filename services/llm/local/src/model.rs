@@ -1,0 +1,270 @@
+//! Loading a GGUF chat model and generating from it, one token at a time.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use candle_core::quantized::gguf_file::Content;
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSampling};
+use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use thiserror::Error;
+use tokenizers::Tokenizer;
+
+use crate::tokenizer::{tokenizer_from_gguf, TokenizerError};
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("{}: {source}", path.display())]
+    Open { path: PathBuf, source: std::io::Error },
+    #[error("{}: not a readable GGUF file: {source}", path.display())]
+    Gguf { path: PathBuf, source: candle_core::Error },
+    #[error("{}: architecture {architecture:?} is not supported (qwen2, llama)", path.display())]
+    Architecture { path: PathBuf, architecture: String },
+    #[error("{}: weights: {source}", path.display())]
+    Weights { path: PathBuf, source: candle_core::Error },
+    #[error("{}: tokenizer: {source}", path.display())]
+    Tokenizer { path: PathBuf, source: TokenizerError },
+}
+
+#[derive(Debug, Error)]
+pub enum GenerateError {
+    #[error("the prompt has {tokens} tokens; the model's context holds {context}")]
+    TooLong { tokens: usize, context: usize },
+    #[error("tokenizing: {0}")]
+    Tokenize(String),
+    #[error("model: {0}")]
+    Model(#[from] candle_core::Error),
+}
+
+/// How to pick each next token. Temperature 0 is greedy: the same prompt, the same answer.
+#[derive(Debug, Clone)]
+pub struct Sampling {
+    pub max_tokens: usize,
+    pub temperature: f64,
+    pub top_p: Option<f64>,
+    pub seed: u64,
+    /// Generation stops before any of these strings.
+    pub stop: Vec<String>,
+}
+
+impl Default for Sampling {
+    fn default() -> Sampling {
+        Sampling { max_tokens: 256, temperature: 0.0, top_p: None, seed: 299_792_458, stop: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// The model ended its turn, or a stop string came.
+    Stop,
+    /// `max_tokens` ran out.
+    Length,
+    /// The caller stopped listening.
+    Cancelled,
+}
+
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub text: String,
+    pub finish: Finish,
+    pub prompt_tokens: usize,
+    /// Prompt tokens whose keys and values were still cached from the last generation.
+    pub reused_tokens: usize,
+    pub completion_tokens: usize,
+    /// From the call until the first token was chosen: prompt processing.
+    pub time_to_first_token: Duration,
+    pub elapsed: Duration,
+}
+
+impl Generation {
+    /// Decoding speed after the first token.
+    pub fn tokens_per_second(&self) -> f64 {
+        let decoding = self.elapsed.saturating_sub(self.time_to_first_token).as_secs_f64();
+        if self.completion_tokens > 1 && decoding > 0.0 {
+            (self.completion_tokens - 1) as f64 / decoding
+        } else {
+            0.0
+        }
+    }
+}
+
+enum Weights {
+    Qwen2(quantized_qwen2::ModelWeights),
+    Llama(quantized_llama::ModelWeights),
+}
+
+impl Weights {
+    fn forward(&mut self, input: &Tensor, position: usize) -> candle_core::Result<Tensor> {
+        match self {
+            Weights::Qwen2(m) => m.forward(input, position),
+            Weights::Llama(m) => m.forward(input, position),
+        }
+    }
+
+    fn clear_kv_cache(&mut self) {
+        match self {
+            Weights::Qwen2(m) => m.clear_kv_cache(),
+            Weights::Llama(m) => m.clear_kv_cache(),
+        }
+    }
+}
+
+/// The weights and what their KV cache holds.
+struct State {
+    weights: Weights,
+    /// The tokens whose keys and values are cached, in order.
+    cached: Vec<u32>,
+}
+
+/// A loaded model. One generation at a time: the KV cache is the model's.
+pub struct LocalLlm {
+    name: String,
+    state: Mutex<State>,
+    tokenizer: Tokenizer,
+    end_of_turn: Vec<u32>,
+    context: usize,
+    device: Device,
+}
+
+impl std::fmt::Debug for LocalLlm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalLlm").field("name", &self.name).field("context", &self.context).finish_non_exhaustive()
+    }
+}
+
+/// Longest prompt plus answer we allow, whatever the model was trained for: the KV cache of a
+/// longer one costs memory a car's SoC does not have to spare.
+const MAX_CONTEXT: usize = 4096;
+
+impl LocalLlm {
+    /// Loads `model.gguf` from a model folder, or a GGUF file itself.
+    pub fn load(path: &Path) -> Result<LocalLlm, LoadError> {
+        let path = if path.is_dir() { path.join("model.gguf") } else { path.to_path_buf() };
+        let mut file = File::open(&path).map_err(|source| LoadError::Open { path: path.clone(), source })?;
+        let content = Content::read(&mut file).map_err(|source| LoadError::Gguf { path: path.clone(), source })?;
+        let meta = |key: &str| content.metadata.get(key);
+        let architecture = meta("general.architecture").and_then(|v| v.to_string().ok()).cloned().unwrap_or_default();
+        let tokenizer = tokenizer_from_gguf(&content).map_err(|source| LoadError::Tokenizer { path: path.clone(), source })?;
+        let context = meta(&format!("{architecture}.context_length")).and_then(|v| v.to_u32().ok()).unwrap_or(2048) as usize;
+        let name = meta("general.name").and_then(|v| v.to_string().ok()).cloned().unwrap_or_else(|| architecture.clone());
+        let device = Device::Cpu;
+        let weights = match architecture.as_str() {
+            "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &device).map(Weights::Qwen2),
+            "llama" => quantized_llama::ModelWeights::from_gguf(content, &mut file, &device).map(Weights::Llama),
+            _ => return Err(LoadError::Architecture { path, architecture }),
+        }
+        .map_err(|source| LoadError::Weights { path: path.clone(), source })?;
+        let end_of_turn = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tokenizer.token_to_id(t)).collect();
+        tracing::info!(model = %name, path = %path.display(), threads = candle_core::utils::get_num_threads(), "loaded LLM");
+        Ok(LocalLlm {
+            name,
+            state: Mutex::new(State { weights, cached: Vec::new() }),
+            tokenizer,
+            end_of_turn,
+            context: context.min(MAX_CONTEXT),
+            device,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn count_tokens(&self, text: &str) -> Result<usize, GenerateError> {
+        Ok(self.tokenizer.encode(text, false).map_err(|e| GenerateError::Tokenize(e.to_string()))?.len())
+    }
+
+    /// Continues `prompt` (a rendered chat, see [`crate::render_prompt`]). `on_text` gets each
+    /// new piece of text as soon as it is whole UTF-8; returning false stops generation.
+    pub fn generate(&self, prompt: &str, sampling: &Sampling, mut on_text: impl FnMut(&str) -> bool) -> Result<Generation, GenerateError> {
+        let started = Instant::now();
+        let prompt_tokens = self.tokenizer.encode(prompt, false).map_err(|e| GenerateError::Tokenize(e.to_string()))?.get_ids().to_vec();
+        if prompt_tokens.len() + sampling.max_tokens.min(64) > self.context {
+            return Err(GenerateError::TooLong { tokens: prompt_tokens.len(), context: self.context });
+        }
+        let max_tokens = sampling.max_tokens.min(self.context - prompt_tokens.len());
+        let mut logits_processor = LogitsProcessor::from_sampling(
+            sampling.seed,
+            match (sampling.temperature, sampling.top_p) {
+                (t, _) if t <= 0.0 => CandleSampling::ArgMax,
+                (temperature, Some(p)) => CandleSampling::TopP { p, temperature },
+                (temperature, None) => CandleSampling::All { temperature },
+            },
+        );
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // The next turn of a conversation repeats the last prompt and answer: only what is new
+        // goes through the model. candle's cache can grow but not shrink, so anything else
+        // starts over.
+        let reused = if state.cached.len() < prompt_tokens.len() && prompt_tokens.starts_with(&state.cached) {
+            state.cached.len()
+        } else {
+            state.weights.clear_kv_cache();
+            0
+        };
+        state.cached = prompt_tokens.clone();
+
+        let mut generated: Vec<u32> = Vec::new();
+        let mut text = String::new();
+        let mut time_to_first_token = Duration::ZERO;
+        let mut finish = Finish::Length;
+        let mut input = prompt_tokens[reused..].to_vec();
+        let mut position = reused;
+        while generated.len() < max_tokens {
+            let tensor = Tensor::new(input.as_slice(), &self.device)?.unsqueeze(0)?;
+            let logits = match state.weights.forward(&tensor, position) {
+                Ok(logits) => logits.squeeze(0)?,
+                Err(error) => {
+                    state.weights.clear_kv_cache();
+                    state.cached.clear();
+                    return Err(error.into());
+                }
+            };
+            position += input.len();
+            if !generated.is_empty() {
+                state.cached.push(input[0]);
+            }
+            let next = logits_processor.sample(&logits)?;
+            if generated.is_empty() {
+                time_to_first_token = started.elapsed();
+            }
+            if self.end_of_turn.contains(&next) {
+                finish = Finish::Stop;
+                break;
+            }
+            generated.push(next);
+            input = vec![next];
+            // Decoding the whole answer each time keeps multi-byte characters split across
+            // tokens whole; answers are short, so this costs microseconds.
+            let decoded = self.tokenizer.decode(&generated, false).map_err(|e| GenerateError::Tokenize(e.to_string()))?;
+            if decoded.ends_with('\u{FFFD}') || decoded.len() <= text.len() {
+                continue;
+            }
+            let mut piece = decoded[text.len()..].to_string();
+            let stop_at = sampling.stop.iter().filter_map(|s| decoded.find(s.as_str())).min();
+            if let Some(at) = stop_at {
+                piece = decoded[text.len()..at.max(text.len())].to_string();
+            }
+            text.push_str(&piece);
+            if !piece.is_empty() && !on_text(&piece) {
+                finish = Finish::Cancelled;
+                break;
+            }
+            if stop_at.is_some() {
+                finish = Finish::Stop;
+                break;
+            }
+        }
+        tracing::debug!(prompt = prompt_tokens.len(), reused, generated = generated.len(), "generated");
+        Ok(Generation {
+            text,
+            finish,
+            prompt_tokens: prompt_tokens.len(),
+            reused_tokens: reused,
+            completion_tokens: generated.len() + usize::from(finish == Finish::Stop),
+            time_to_first_token,
+            elapsed: started.elapsed(),
+        })
+    }
+}
