@@ -272,3 +272,30 @@ pub fn frame_with(dir: &Path, photo: &str, region: &str) -> PathBuf {
 pub fn frame_with_a_cup(dir: &Path) -> PathBuf {
     frame_with(dir, "coffee.png", "rear_left")
 }
+
+/// `cabin serve llm ARGS` on a free loopback port; returns the service and its base URL.
+pub fn llm_endpoint(args: &[&str]) -> (Service, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(cabin_binary())
+        .args([&["serve", "llm", "--listen", "127.0.0.1:0"], args].concat())
+        .env("CABIN_LOG", "error")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("cabin serve llm starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("`cabin serve llm` said {line:?}")).to_string();
+    (Service { child }, url)
+}
+
+/// The shipped routing policy with `changes` applied (`key = value` lines replaced in order of
+/// appearance), written to a temporary file.
+pub fn routing_policy(changes: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let mut text = std::fs::read_to_string(repo_file("services/assistant/router/defaults/routing.toml")).unwrap();
+    for (from, to) in changes {
+        assert!(text.contains(from), "{from:?} is not in the shipped policy");
+        text = text.replacen(from, to, 1);
+    }
+    temp_file("routing.toml", &text)
+}

@@ -30,6 +30,10 @@ pub struct BrainArgs {
     /// OEM task file (TOML) added to the shipped tasks; repeatable
     #[arg(long = "tasks", env = "CABIN_TASKS", value_delimiter = ':')]
     tasks: Vec<PathBuf>,
+    /// Routing policy (TOML): cloud model, local LLM, what may leave the car [default: the
+    /// shipped one: no cloud, `cabin serve llm` on loopback]
+    #[arg(long, env = "CABIN_ROUTING")]
+    routing: Option<PathBuf>,
 }
 
 impl BrainArgs {
@@ -39,7 +43,7 @@ impl BrainArgs {
     }
 
     pub fn load_for(&self, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {
-        let files = BrainFiles { intents: self.intents.clone(), tasks: self.tasks.clone() };
+        let files = BrainFiles { intents: self.intents.clone(), tasks: self.tasks.clone(), routing: self.routing.clone() };
         Brain::load(&self.models.resolve(), &files, vehicle)
     }
 }

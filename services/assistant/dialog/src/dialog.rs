@@ -31,6 +31,9 @@ pub struct Turn {
     /// The task still open after this turn, if any.
     pub task: Option<TaskState>,
     pub actions: Vec<ActionTaken>,
+    /// No task answers this: an open question, or a turn the classifier was unsure of. The
+    /// reply says so; a model may answer it instead.
+    pub open: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -116,15 +119,32 @@ impl Dialog {
         };
         let reply = self.respond(text, &understood, tools, &mut turn).await;
         turn.reply = format!("{preface}{reply}");
-        turn.task = self.pending.as_ref().map(|p| TaskState {
+        turn.task = self.pending_state();
+        turn
+    }
+
+    /// Runs a task someone else understood (a model's tool call), exactly as if the driver had
+    /// asked: missing slots are asked for, confirmations asked, permissions and interlocks
+    /// checked, and it becomes the context for a correction or a follow-up.
+    pub async fn act<T: Tools>(&mut self, intent: &str, slots: Slots, tools: &T, turn: &mut Turn) -> String {
+        if self.understander.catalog().get(intent).is_none() {
+            return "I understood that, but I have no task for it.".into();
+        }
+        self.pending = None;
+        let reply = self.advance(intent.to_string(), slots, false, tools, turn).await;
+        turn.task = self.pending_state();
+        reply
+    }
+
+    fn pending_state(&self) -> Option<TaskState> {
+        self.pending.as_ref().map(|p| TaskState {
             intent: p.intent.clone(),
             slots: p.slots.clone(),
             waiting_for: match &p.waiting {
                 Waiting::Slot(name) => name.clone(),
                 Waiting::Confirmation => "confirmation".into(),
             },
-        });
-        turn
+        })
     }
 
     async fn respond<T: Tools>(&mut self, raw: &str, understood: &Understanding, tools: &T, turn: &mut Turn) -> String {
@@ -163,11 +183,13 @@ impl Dialog {
 
         match intent {
             _ if understood.low_confidence => {
+                turn.open = true;
                 "Sorry, I didn't understand that. You can ask me to set the temperature, open a window, or look for something in the car."
                     .into()
             }
             "dialog.confirm" | "dialog.deny" => "There's nothing waiting for a yes or no.".into(),
             _ => {
+                turn.open = intent == "chat.open";
                 let mut slots = understood.slots.clone();
                 self.carry_context(intent, &mut slots);
                 self.advance(intent.to_string(), slots, false, tools, turn).await

@@ -5,15 +5,17 @@
 mod interface;
 mod tools;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cabin_dialog::{Dialog, TaskBook, TaskFileError, Turn};
+use cabin_dialog::{Dialog, TaskBook, TaskFileError, Tools, Turn};
 use cabin_models::{LocateError, ModelsDir};
 use cabin_nlu::{EncoderError, IntentCatalog, IntentFileError, SentenceEncoder, Understander, EMBEDDING_MODEL};
+use cabin_router::{Exchange, PolicyError, Question, RouteReport, Router, RoutingPolicy};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
 use cabin_vehicle_config::{Catalog, VehicleConfig};
+use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
@@ -33,6 +35,8 @@ pub enum LoadError {
     Intents(#[from] IntentFileError),
     #[error(transparent)]
     Tasks(#[from] TaskFileError),
+    #[error(transparent)]
+    Routing(#[from] PolicyError),
 }
 
 #[derive(Debug, Error)]
@@ -53,6 +57,8 @@ pub struct Brain {
     pub understander: Arc<Understander>,
     pub tasks: Arc<TaskBook>,
     pub catalog: Arc<Catalog>,
+    /// Where open questions go.
+    pub router: Arc<Router>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -61,6 +67,8 @@ pub struct BrainFiles {
     pub intents: Vec<PathBuf>,
     /// OEM task files, after the shipped ones.
     pub tasks: Vec<PathBuf>,
+    /// The routing policy [default: the shipped one: no cloud, the local LLM on loopback].
+    pub routing: Option<PathBuf>,
 }
 
 impl Brain {
@@ -68,8 +76,18 @@ impl Brain {
         let intents = IntentCatalog::load(&files.intents)?;
         let tasks = TaskBook::load(&files.tasks, &intents, &vehicle.catalog)?;
         let encoder = SentenceEncoder::load(&models.locate(EMBEDDING_MODEL)?)?;
+        let policy = match &files.routing {
+            Some(path) => RoutingPolicy::load(path)?,
+            None => RoutingPolicy::embedded(),
+        };
+        let router = Router::new(policy, Arc::new(intents.clone()));
         let understander = Understander::new(encoder, intents)?;
-        Ok(Brain { understander: Arc::new(understander), tasks: Arc::new(tasks), catalog: Arc::new(vehicle.catalog.clone()) })
+        Ok(Brain {
+            understander: Arc::new(understander),
+            tasks: Arc::new(tasks),
+            catalog: Arc::new(vehicle.catalog.clone()),
+            router: Arc::new(router),
+        })
     }
 
     pub fn dialog(&self) -> Dialog {
@@ -84,12 +102,37 @@ pub enum Camera {
     Denied,
 }
 
+/// How many past exchanges a model sees.
+const HISTORY: usize = 6;
+
+/// A turn as the assistant answered it: the dialog's turn and, when a model was asked, how.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssistantTurn {
+    #[serde(flatten)]
+    pub turn: Turn,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<RouteReport>,
+}
+
+impl std::ops::Deref for AssistantTurn {
+    type Target = Turn;
+    fn deref(&self) -> &Turn {
+        &self.turn
+    }
+}
+
+#[derive(Debug)]
+struct Conversation {
+    dialog: Dialog,
+    history: VecDeque<Exchange>,
+}
+
 /// The brain plus its tools, with one conversation per caller.
 #[derive(Debug)]
 pub struct Assistant {
     brain: Brain,
     tools: BusTools,
-    conversations: Mutex<HashMap<String, Dialog>>,
+    conversations: Mutex<HashMap<String, Conversation>>,
 }
 
 impl Assistant {
@@ -97,20 +140,55 @@ impl Assistant {
         Assistant { brain, tools, conversations: Mutex::new(HashMap::new()) }
     }
 
-    pub async fn converse(&self, conversation: &str, text: &str) -> Turn {
+    pub async fn converse(&self, conversation: &str, text: &str) -> AssistantTurn {
         self.converse_with(conversation, text, Camera::Allowed).await
     }
 
     /// A turn for a caller the owner may not have allowed to use the camera.
-    pub async fn converse_with(&self, conversation: &str, text: &str, camera: Camera) -> Turn {
+    pub async fn converse_with(&self, conversation: &str, text: &str, camera: Camera) -> AssistantTurn {
         let mut conversations = self.conversations.lock().await;
-        let dialog = conversations.entry(conversation.to_string()).or_insert_with(|| self.brain.dialog());
+        let conversation_state = conversations
+            .entry(conversation.to_string())
+            .or_insert_with(|| Conversation { dialog: self.brain.dialog(), history: VecDeque::new() });
         let turn = match camera {
-            Camera::Allowed => dialog.turn(text, &self.tools).await,
-            Camera::Denied => dialog.turn(text, &WithoutCamera(&self.tools)).await,
+            Camera::Allowed => self.turn(conversation_state, text, &self.tools).await,
+            Camera::Denied => self.turn(conversation_state, text, &WithoutCamera(&self.tools)).await,
         };
         tracing::info!(conversation, text, intent = turn.intent.as_deref().unwrap_or("-"), reply = %turn.reply, "turn");
         turn
+    }
+
+    async fn turn<T: Tools>(&self, conversation: &mut Conversation, text: &str, tools: &T) -> AssistantTurn {
+        let mut turn = conversation.dialog.turn(text, tools).await;
+        let router = &self.brain.router;
+        let intent = turn.intent.clone().unwrap_or_default();
+        let mut route = None;
+        if turn.open {
+            let question = Question { text, intent: &intent, low_confidence: turn.low_confidence, memory: Vec::new() };
+            let history: Vec<Exchange> = conversation.history.iter().cloned().collect();
+            let answer = router.answer(&question, &history).await;
+            if answer.route.answered_by.is_some() {
+                let mut said: Vec<String> = answer.reply.into_iter().collect();
+                for request in &answer.requests {
+                    // The model's call runs as the driver's words would: same checks, same context.
+                    said.push(conversation.dialog.act(&request.intent, request.slots.clone(), tools, &mut turn).await);
+                }
+                if said.is_empty() {
+                    said.push("Sorry, I couldn't do that.".into());
+                }
+                turn.reply = said.join(" ");
+            }
+            route = Some(answer.route);
+        }
+        conversation.history.push_back(Exchange {
+            user: text.to_string(),
+            reply: turn.reply.clone(),
+            private: router.private_in(&intent, text),
+        });
+        while conversation.history.len() > HISTORY {
+            conversation.history.pop_front();
+        }
+        AssistantTurn { turn, route }
     }
 
     pub async fn forget(&self, conversation: &str) {

@@ -45,13 +45,25 @@ pub struct Sampling {
     pub temperature: f64,
     pub top_p: Option<f64>,
     pub seed: u64,
+    /// Logits of tokens among the last `repeat_window` are divided by this (1.0: off). Small
+    /// models loop ("I'm right here. I'm right here.") without it.
+    pub repeat_penalty: f32,
+    pub repeat_window: usize,
     /// Generation stops before any of these strings.
     pub stop: Vec<String>,
 }
 
 impl Default for Sampling {
     fn default() -> Sampling {
-        Sampling { max_tokens: 256, temperature: 0.0, top_p: None, seed: 299_792_458, stop: Vec::new() }
+        Sampling {
+            max_tokens: 256,
+            temperature: 0.0,
+            top_p: None,
+            seed: 299_792_458,
+            repeat_penalty: 1.1,
+            repeat_window: 64,
+            stop: Vec::new(),
+        }
     }
 }
 
@@ -225,6 +237,12 @@ impl LocalLlm {
             if !generated.is_empty() {
                 state.cached.push(input[0]);
             }
+            let logits = if sampling.repeat_penalty == 1.0 || generated.is_empty() {
+                logits
+            } else {
+                let recent = &generated[generated.len().saturating_sub(sampling.repeat_window)..];
+                candle_transformers::utils::apply_repeat_penalty(&logits, sampling.repeat_penalty, recent)?
+            };
             let next = logits_processor.sample(&logits)?;
             if generated.is_empty() {
                 time_to_first_token = started.elapsed();

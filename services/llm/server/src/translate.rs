@@ -18,6 +18,8 @@ pub enum RequestError {
     MaxTokens(u32),
     #[error("temperature: {0} is not between 0 and 2")]
     Temperature(f64),
+    #[error("frequency_penalty: {0} is not between -2 and 2")]
+    FrequencyPenalty(f64),
 }
 
 #[derive(Debug)]
@@ -77,6 +79,13 @@ pub(crate) fn chat_of(request: &ChatRequest) -> Result<Chat, RequestError> {
         sampling.temperature = temperature;
     }
     sampling.top_p = request.top_p;
+    if let Some(penalty) = request.frequency_penalty {
+        if !(-2.0..=2.0).contains(&penalty) {
+            return Err(RequestError::FrequencyPenalty(penalty));
+        }
+        // OpenAI subtracts a penalty; candle divides. 0 is off in both.
+        sampling.repeat_penalty = 1.0 + penalty.max(0.0) as f32;
+    }
     if let Some(seed) = request.seed {
         sampling.seed = seed;
     }

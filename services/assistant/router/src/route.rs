@@ -1,0 +1,284 @@
+//! One turn's way through the sides that can answer it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use cabin_nlu::IntentCatalog;
+use cabin_openai::{ChatClient, ChatError, ChatRequest, Message};
+use serde::Serialize;
+
+use crate::policy::RoutingPolicy;
+use crate::privacy::PrivateData;
+use crate::reach::Reachability;
+use crate::tools::{offer, request_of, ToolCallError, ToolRequest};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Side {
+    Cloud,
+    LocalLlm,
+}
+
+/// A past exchange of the conversation, and what it touched.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    pub user: String,
+    pub reply: String,
+    pub private: BTreeSet<PrivateData>,
+}
+
+/// The turn the tasks could not answer.
+#[derive(Debug, Clone)]
+pub struct Question<'a> {
+    pub text: &'a str,
+    /// The classifier's best guess, and whether it was unsure.
+    pub intent: &'a str,
+    pub low_confidence: bool,
+    /// Facts the assistant remembers about the driver, for the model's context.
+    pub memory: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub side: Side,
+    /// "answered", or why not.
+    pub outcome: String,
+    pub ms: u64,
+}
+
+/// How the turn was routed: shown in the turn's JSON, so consoles and tests can see it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RouteReport {
+    pub answered_by: Option<Side>,
+    pub private: BTreeSet<PrivateData>,
+    /// Why the cloud was not asked, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_skipped: Option<String>,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    /// The model's words, if it said any.
+    pub reply: Option<String>,
+    /// Tasks the model asked for, checked against what it was offered.
+    pub requests: Vec<ToolRequest>,
+    /// Calls that were refused before reaching any task.
+    pub rejected: Vec<ToolCallError>,
+    pub route: RouteReport,
+}
+
+struct Endpoint {
+    side: Side,
+    client: ChatClient,
+    model: String,
+    reach: Reachability,
+}
+
+/// Intents a model may ask for: tasks, not dialog moves or the open chat itself.
+fn is_task(intent: &str) -> bool {
+    !intent.starts_with("dialog.") && intent != "chat.open"
+}
+
+pub struct Router {
+    policy: RoutingPolicy,
+    intents: Arc<IntentCatalog>,
+    cloud: Option<Endpoint>,
+    local: Option<Endpoint>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("profile", &self.policy.profile)
+            .field("cloud", &self.cloud.as_ref().map(|c| c.client.base()))
+            .field("local", &self.local.as_ref().map(|c| c.client.base()))
+            .finish()
+    }
+}
+
+impl Router {
+    pub fn new(policy: RoutingPolicy, intents: Arc<IntentCatalog>) -> Router {
+        let cloud = policy.cloud.enabled.then(|| Endpoint {
+            side: Side::Cloud,
+            client: ChatClient::new(&policy.cloud.url, std::env::var(&policy.cloud.api_key_env).ok().filter(|k| !k.is_empty())),
+            model: policy.cloud.model.clone(),
+            reach: Reachability::default(),
+        });
+        let local = policy.local_llm.enabled.then(|| Endpoint {
+            side: Side::LocalLlm,
+            client: ChatClient::new(&policy.local_llm.url, None),
+            model: policy.local_llm.model.clone(),
+            reach: Reachability::default(),
+        });
+        Router { policy, intents, cloud, local }
+    }
+
+    pub fn policy(&self) -> &RoutingPolicy {
+        &self.policy
+    }
+
+    /// What a question touches: its intent's data, and what its words mention.
+    pub fn private_in(&self, intent: &str, text: &str) -> BTreeSet<PrivateData> {
+        PrivateData::of_intent(intent).into_iter().chain(PrivateData::in_text(text, &self.policy.private_words)).collect()
+    }
+
+    /// Answers a question the tasks could not, with the conversation so far.
+    pub async fn answer(&self, question: &Question<'_>, history: &[Exchange]) -> Answer {
+        let mut route = RouteReport { private: self.private_in(question.intent, question.text), ..RouteReport::default() };
+        if !question.memory.is_empty() {
+            route.private.insert(PrivateData::Memory);
+        }
+        let mut sides = Vec::new();
+        match (&self.cloud, self.cloud_refusal(question, &route.private)) {
+            (Some(cloud), None) => {
+                if cloud.reach.is_up(&cloud.client).await {
+                    sides.push(cloud);
+                } else {
+                    route.cloud_skipped = Some("not reachable".into());
+                }
+            }
+            (_, Some(why)) => route.cloud_skipped = Some(why),
+            (None, None) => route.cloud_skipped = Some("disabled".into()),
+        }
+        sides.extend(self.local.as_ref());
+
+        for endpoint in sides {
+            let started = Instant::now();
+            let offered: Vec<&str> = match endpoint.side {
+                // A small local model calls the wrong function more often than the right one.
+                Side::LocalLlm => Vec::new(),
+                Side::Cloud => self
+                    .intents
+                    .intents()
+                    .iter()
+                    .map(|d| d.name.as_str())
+                    .filter(|i| is_task(i) && PrivateData::of_intent(i).iter().all(|k| self.policy.share.allows(*k)))
+                    .collect(),
+            };
+            let request = self.request(endpoint, question, history, &offered);
+            let timeout = match endpoint.side {
+                Side::Cloud => self.policy.cloud_timeout(),
+                Side::LocalLlm => self.policy.local_timeout(),
+            };
+            let result = endpoint.client.complete(&request, timeout).await;
+            let ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(response) => {
+                    endpoint.reach.record(true);
+                    let message = response.choices.into_iter().next().map(|c| c.message).unwrap_or_default();
+                    let mut answer = Answer { route, ..Answer::default() };
+                    for call in &message.tool_calls {
+                        match request_of(call, &self.intents, &offered) {
+                            Ok(request) => answer.requests.push(request),
+                            Err(error) => {
+                                tracing::warn!(side = ?endpoint.side, %error, "refused a tool call");
+                                answer.rejected.push(error);
+                            }
+                        }
+                    }
+                    answer.reply = message.content.map(|c| speakable(&c)).filter(|c| !c.is_empty());
+                    if answer.reply.is_none() && message.tool_calls.is_empty() {
+                        tracing::warn!(side = ?endpoint.side, "the model answered nothing");
+                        answer.route.attempts.push(Attempt { side: endpoint.side, outcome: "empty answer".into(), ms });
+                        route = answer.route;
+                        continue;
+                    }
+                    answer.route.attempts.push(Attempt { side: endpoint.side, outcome: "answered".into(), ms });
+                    answer.route.answered_by = Some(endpoint.side);
+                    return answer;
+                }
+                Err(error) => {
+                    if matches!(error, ChatError::Unreachable { .. } | ChatError::Timeout { .. }) {
+                        endpoint.reach.record(false);
+                    }
+                    tracing::warn!(side = ?endpoint.side, %error, "no answer; trying the next side");
+                    route.attempts.push(Attempt { side: endpoint.side, outcome: error.to_string(), ms });
+                }
+            }
+        }
+        Answer { route, ..Answer::default() }
+    }
+
+    /// Why this question may not go to the cloud, if it may not.
+    fn cloud_refusal(&self, question: &Question<'_>, private: &BTreeSet<PrivateData>) -> Option<String> {
+        if !self.policy.cloud.enabled {
+            return Some("disabled".into());
+        }
+        if let Some(kind) = private.iter().find(|k| !self.policy.share.allows(**k)) {
+            return Some(format!("private: {}", serde_json::to_string(kind).unwrap_or_default().trim_matches('"')));
+        }
+        if question.intent != "chat.open" && question.low_confidence && !self.policy.cloud.low_confidence {
+            return Some("unsure turns stay on the car".into());
+        }
+        None
+    }
+
+    fn request(&self, endpoint: &Endpoint, question: &Question<'_>, history: &[Exchange], offered: &[&str]) -> ChatRequest {
+        let shares = |kinds: &BTreeSet<PrivateData>| endpoint.side == Side::LocalLlm || kinds.iter().all(|k| self.policy.share.allows(*k));
+        let mut system = self.policy.persona.trim().to_string();
+        if !question.memory.is_empty() && shares(&BTreeSet::from([PrivateData::Memory])) {
+            system.push_str("\n\nWhat you know about the driver:\n");
+            for fact in &question.memory {
+                system.push_str(&format!("- {fact}\n"));
+            }
+        }
+        let mut messages = vec![Message::new("system", system)];
+        for exchange in history.iter().filter(|e| shares(&e.private)) {
+            messages.push(Message::new("user", &exchange.user));
+            messages.push(Message::new("assistant", &exchange.reply));
+        }
+        messages.push(Message::new("user", question.text));
+        ChatRequest {
+            model: endpoint.model.clone(),
+            messages,
+            tools: offer(&self.intents, offered),
+            max_tokens: Some(self.policy.local_llm.max_tokens),
+            temperature: Some(0.0),
+            ..ChatRequest::default()
+        }
+    }
+}
+
+/// What the driver hears of a model's answer: plain sentences, at most two, none said twice.
+/// The persona asks for that; small models do not always listen.
+fn speakable(text: &str) -> String {
+    let plain: String = text.replace(['*', '#', '`'], "").split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut sentences: Vec<&str> = Vec::new();
+    let mut start = 0;
+    for (at, c) in plain.char_indices() {
+        let end = at + c.len_utf8();
+        let next_is_space = plain[end..].starts_with(' ') || end == plain.len();
+        if matches!(c, '.' | '!' | '?') && next_is_space {
+            let sentence = plain[start..end].trim();
+            if !sentence.is_empty() && !sentences.contains(&sentence) {
+                sentences.push(sentence);
+            }
+            start = end;
+            if sentences.len() == 2 {
+                return sentences.join(" ");
+            }
+        }
+    }
+    let rest = plain[start..].trim();
+    if sentences.is_empty() || (!rest.is_empty() && sentences.len() < 2 && !sentences.contains(&rest)) {
+        sentences.push(rest);
+    }
+    sentences.join(" ").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::speakable;
+
+    #[test]
+    fn answers_are_cut_to_two_sentences_said_once() {
+        assert_eq!(speakable("I'm right here. I'm right here. I'm right here."), "I'm right here.");
+        assert_eq!(
+            speakable("**Paris** is the capital. It is in France. It has 2.1 million people."),
+            "Paris is the capital. It is in France."
+        );
+        assert_eq!(speakable("It is 3.5 km away"), "It is 3.5 km away");
+    }
+}

@@ -1,0 +1,226 @@
+//! The router end to end: `cabin chat` with a routing policy, the real local LLM behind
+//! `cabin serve llm` (SmolLM2, from `cabin models fetch smollm2-135m`), and a simulated car.
+//!
+//! Where a test needs a cloud model to make a particular tool call, the cloud is
+//! `ScriptedCloud`, a MOCK: a loopback HTTP server answering the chat-completions protocol with
+//! scripted replies, because no model that runs here calls a given function reliably. Where any
+//! answer will do, the "cloud" is the real `cabin serve llm` with `--record`.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value as Json};
+use support::*;
+
+fn turns(bus: Option<&PrivateBus>, routing: &std::path::Path, script: &str) -> Vec<Json> {
+    let output = cabin_with_input(bus, &["chat", "--json", "--routing", routing.to_str().unwrap()], script);
+    assert!(output.status.success(), "cabin chat failed: {}", stderr(&output));
+    stdout(&output).lines().map(|line| serde_json::from_str(line).unwrap()).collect()
+}
+
+fn reply(turn: &Json) -> &str {
+    turn["reply"].as_str().unwrap()
+}
+
+/// What a scripted cloud does with one chat request.
+#[derive(Clone)]
+enum Scripted {
+    /// Answer with this assistant message.
+    Says(Json),
+    /// HTTP 200 with a body that is not a chat completion.
+    Garbage,
+    /// Never answer.
+    Hangs,
+}
+
+/// A MOCK cloud model (see the file's comment): scripted answers, every request recorded.
+struct ScriptedCloud {
+    url: String,
+    requests: Arc<Mutex<Vec<Json>>>,
+}
+
+impl ScriptedCloud {
+    fn start(script: Vec<Scripted>) -> ScriptedCloud {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = requests.clone();
+        std::thread::spawn(move || {
+            let mut script = script.into_iter();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    reader.read_line(&mut header).unwrap();
+                    if header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(value) = header.to_lowercase().strip_prefix("content-length:") {
+                        length = value.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let answer = if request_line.starts_with("GET /v1/models") {
+                    json!({"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "test"}]}).to_string()
+                } else {
+                    recorded.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
+                    match script.next() {
+                        Some(Scripted::Says(message)) => json!({
+                            "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
+                            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]
+                        })
+                        .to_string(),
+                        Some(Scripted::Garbage) => "<html>502 Bad Gateway</html>".into(),
+                        Some(Scripted::Hangs) | None => {
+                            std::thread::sleep(std::time::Duration::from_secs(30));
+                            continue;
+                        }
+                    }
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        ScriptedCloud { url, requests }
+    }
+
+    fn requests(&self) -> Vec<Json> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn tool_call(name: &str, arguments: Json) -> Scripted {
+    Scripted::Says(json!({"role": "assistant", "content": null, "tool_calls": [
+        {"id": "call_0", "type": "function", "function": {"name": name, "arguments": arguments.to_string()}}
+    ]}))
+}
+
+#[test]
+fn with_the_cloud_down_the_local_llm_answers() {
+    let (_llm, local) = llm_endpoint(&["--model", "smollm2-135m"]);
+    let (_dir, routing) = routing_policy(&[
+        ("enabled = false", "enabled = true"),
+        ("url = \"\"", "url = \"http://127.0.0.1:9/v1\""),
+        ("url = \"http://127.0.0.1:8088/v1\"", &format!("url = \"{local}\"")),
+    ]);
+    let turns = turns(None, &routing, "what is the capital of france\n");
+    let route = &turns[0]["route"];
+    assert_eq!(route["answered_by"], "local-llm", "{}", turns[0]);
+    assert_eq!(route["cloud_skipped"], "not reachable");
+    assert!(reply(&turns[0]).contains("Paris"), "{}", turns[0]);
+}
+
+#[test]
+fn camera_and_location_questions_never_reach_the_cloud() {
+    // The real model as the cloud, recording every request it gets.
+    let record = tempfile::NamedTempFile::new().unwrap();
+    let (_cloud, cloud) = llm_endpoint(&["--model", "smollm2-135m", "--record", record.path().to_str().unwrap()]);
+    let (_dir, routing) = routing_policy(&[
+        ("enabled = false", "enabled = true"),
+        ("url = \"\"", &format!("url = \"{cloud}\"")),
+        // This "cloud" is a small model on a busy test machine.
+        ("low_confidence = true", "low_confidence = true\ntimeout_ms = 120000"),
+        // No local LLM: a private question has nowhere else to go, and must say so.
+        ("enabled = true\nurl = \"http://127.0.0.1:8088/v1\"", "enabled = false\nurl = \"http://127.0.0.1:8088/v1\""),
+    ]);
+    let turns =
+        turns(None, &routing, "is my hat in the car\nwhere am i right now\nis my phone on the back seat\nwhat is the capital of france\n");
+    for camera in [&turns[0], &turns[2]] {
+        assert!(reply(camera).contains("camera"), "camera questions stay with the car's task: {camera}");
+    }
+    assert!(turns[1]["route"]["cloud_skipped"].as_str().unwrap().starts_with("private: "), "{}", turns[1]);
+    assert!(turns[1]["route"]["private"].as_array().unwrap().contains(&json!("location")), "{}", turns[1]);
+    assert!(turns[1]["route"]["answered_by"].is_null());
+    assert!(reply(&turns[1]).starts_with("Sorry, I didn't understand"), "an honest answer: {}", turns[1]);
+    assert_eq!(turns[3]["route"]["answered_by"], "cloud", "{}", turns[3]);
+
+    let recorded = std::fs::read_to_string(record.path()).unwrap();
+    assert_eq!(recorded.lines().count(), 1, "one request, the open question: {recorded}");
+    assert!(recorded.contains("capital of france"));
+    for private in ["my hat", "where am i", "my phone"] {
+        assert!(!recorded.contains(private), "{private:?} left the car: {recorded}");
+    }
+}
+
+#[test]
+fn the_clouds_tool_calls_pass_the_interlock_and_corrections_land_on_their_task() {
+    let cloud = ScriptedCloud::start(vec![
+        tool_call("trunk_open", json!({})),
+        tool_call("climate_set_temperature", json!({"temperature": 22})),
+        tool_call("trunk_open", json!({"temperature": 25})),
+        tool_call("fly_away", json!({})),
+    ]);
+    let (_dir, routing) = routing_policy(&[
+        ("enabled = false", "enabled = true"),
+        ("url = \"\"", &format!("url = \"{}\"", cloud.url)),
+        ("enabled = true\nurl = \"http://127.0.0.1:8088/v1\"", "enabled = false\nurl = \"http://127.0.0.1:8088/v1\""),
+    ]);
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = VehicleBus::start(&bus, &[]);
+    assert!(cabin(&bus, &["sim", "drive", "60"]).status.success());
+    let turns = turns(
+        Some(&bus),
+        &routing,
+        // Turns the car's classifier is unsure of, so the cloud gets them.
+        "my hands are full of shopping bags\nyes\nit feels like winter\nno, twenty four\nhmm something odd please\ncould you do something about this weather\nset the temperature to twenty\n",
+    );
+    assert_eq!(turns[0]["route"]["answered_by"], "cloud", "{}", turns[0]);
+    assert_eq!(turns[0]["task"]["waiting_for"], "confirmation", "the cloud's trunk asks first, like the driver's: {}", turns[0]);
+    assert!(reply(&turns[1]).starts_with("I can't open the trunk:") && reply(&turns[1]).contains("stopped"), "{}", turns[1]);
+    let trunk = json(&cabin(&bus, &["signals", "get", "Vehicle.Body.Trunk.Rear.IsOpen", "--json"]));
+    assert_ne!(trunk["value"], true, "the trunk stays shut");
+
+    const DRIVER: &str = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature";
+    assert_eq!(turns[2]["actions"][0]["target"], DRIVER, "{}", turns[2]);
+    assert_eq!(turns[2]["actions"][0]["value"], 22.0);
+    assert_eq!(turns[3]["actions"][0]["target"], DRIVER, "the correction lands on the cloud's task: {}", turns[3]);
+    assert_eq!(turns[3]["actions"][0]["value"], 24.0);
+    assert!(turns[3]["route"].is_null(), "a correction is the car's own work: {}", turns[3]);
+
+    // Unknown arguments and unknown functions: nothing runs, the driver hears it, the
+    // conversation goes on.
+    for turn in [&turns[4], &turns[5]] {
+        assert_eq!(reply(turn), "Sorry, I couldn't do that.", "{turn}");
+        assert!(turn["actions"].as_array().unwrap().is_empty());
+    }
+    assert_eq!(turns[6]["actions"][0]["value"], 20.0, "{}", turns[6]);
+    let requests = cloud.requests();
+    assert_eq!(requests.len(), 4, "car control never goes to the cloud");
+    let offered: Vec<&str> = requests[0]["tools"].as_array().unwrap().iter().map(|t| t["function"]["name"].as_str().unwrap()).collect();
+    assert!(offered.contains(&"trunk_open") && !offered.contains(&"vision_find_object"), "the camera is not offered: {offered:?}");
+    let history: Vec<&str> = requests[1]["messages"].as_array().unwrap().iter().filter_map(|m| m["content"].as_str()).collect();
+    assert!(history.contains(&"my hands are full of shopping bags"), "the conversation goes along: {history:?}");
+}
+
+#[test]
+fn a_cloud_that_answers_garbage_or_hangs_falls_back_within_its_timeout() {
+    let cloud = ScriptedCloud::start(vec![Scripted::Garbage, Scripted::Hangs]);
+    let (_llm, local) = llm_endpoint(&["--model", "smollm2-135m"]);
+    let (_dir, routing) = routing_policy(&[
+        ("enabled = false", "enabled = true"),
+        ("url = \"\"", &format!("url = \"{}\"", cloud.url)),
+        ("low_confidence = true", "low_confidence = true\ntimeout_ms = 800"),
+        ("url = \"http://127.0.0.1:8088/v1\"", &format!("url = \"{local}\"")),
+    ]);
+    let turns = turns(None, &routing, "what is the capital of france\nwhat is the capital of italy\nset the temperature to twenty one\n");
+    for turn in &turns[..2] {
+        assert_eq!(turn["route"]["answered_by"], "local-llm", "{turn}");
+        assert_eq!(turn["route"]["attempts"][0]["side"], "cloud");
+    }
+    assert!(turns[0]["route"]["attempts"][0]["outcome"].as_str().unwrap().contains("not a chat completion"), "{}", turns[0]);
+    let hang = &turns[1]["route"]["attempts"][0];
+    assert!(hang["outcome"].as_str().unwrap().contains("no answer within 800 ms"), "{hang}");
+    assert!(hang["ms"].as_u64().unwrap() < 3000, "the cloud's timeout bounds the wait: {hang}");
+    assert_eq!(turns[2]["actions"][0]["value"], 21.0, "the conversation goes on: {}", turns[2]);
+}
