@@ -95,8 +95,11 @@ pub struct ConfigArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Services log what they do; tools and the console speak for themselves.
-    let default_level =
-        if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn,zbus=error,rumqttd=off,cabin_vehicle_bus=error" };
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn,zbus=error,rumqttd=off,cabin_vehicle_bus=error,cabin_router=error"
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CABIN_LOG").unwrap_or_else(|_| default_level.into()))
         .with_writer(std::io::stderr)

@@ -53,6 +53,21 @@ pub async fn serve_llm(args: ServeLlmArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// For `cabin up`: the local LLM where the shipped routing policy looks for it, when a model
+/// is installed. `None` without a model; an error when the address is taken or the model is bad.
+pub async fn start_for_up(models: &ModelsDir) -> anyhow::Result<Option<String>> {
+    let Some((name, path)) = ["qwen2.5-0.5b", "smollm2-135m"].into_iter().find_map(|name| models.locate(name).ok().map(|p| (name, p)))
+    else {
+        return Ok(None);
+    };
+    let url = cabin_router::RoutingPolicy::embedded().local_llm.url;
+    let address = url.trim_start_matches("http://").trim_end_matches("/v1");
+    let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+    let llm = tokio::task::spawn_blocking(move || LocalLlm::load(&path)).await??;
+    tokio::spawn(cabin_llm_server::serve(LlmEndpoint::new(llm, name), listener, std::future::pending()));
+    Ok(Some(url))
+}
+
 /// Keep-alives for systemd's watchdog, each after the endpoint answered `GET /v1/models`.
 /// That request does not wait for the model, which may be busy with a long answer for good.
 async fn http_watchdog(address: SocketAddr) {

@@ -85,6 +85,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             None
         }
     };
+    match super::llm::start_for_up(&args.brain.models.resolve()).await {
+        Ok(Some(url)) => println!("The local LLM answers open questions at {url}: ask \"why is the sky blue?\""),
+        Ok(None) => println!("The local LLM is off: `cabin models fetch qwen2.5-0.5b` (or smollm2-135m) to have one"),
+        Err(error) => println!("The local LLM is off: {error:#}"),
+    }
     let broker = start_phone_link(&args, bus.address()).await;
     let with_assistant = if assistant.is_some() { " and the assistant" } else { "" };
     println!("Cabin is up: the vehicle bus serves a simulated car{with_assistant} on a private D-Bus.");
