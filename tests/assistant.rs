@@ -158,3 +158,30 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
     let (reply, _) = assistant.converse("is my hat in the car").await.unwrap();
     assert_eq!(reply, "I can't look in the cabin right now: the camera is not responding.");
 }
+
+#[test]
+fn memory_outlives_the_process_and_only_its_driver_sees_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = dir.path().join("memory.redb");
+    let chat = |driver: &str, script: &str| {
+        json_lines(&cabin_with_input(None, &["chat", "--json", "--memory", memory.to_str().unwrap(), "--driver", driver], script))
+    };
+    let first = chat("alice", "my home is forty two market street\nremember that i like twenty one degrees\n");
+    assert_eq!(first[0]["reply"], "Okay, I'll remember that your home is 42 market street.", "{}", first[0]);
+    assert_eq!(first[1]["reply"], "Okay, I'll remember that you like 21 degrees.");
+
+    // A new process: what alice said is still there.
+    let second = chat(
+        "alice",
+        "drive me home\nwhat do you remember about me\nforget that\nwhat do you remember about me\nwhat did i ask you today\n",
+    );
+    assert_eq!(second[0]["actions"][0]["target"], "org.cabin.HeadUnit1.Navigation.SetDestination(42 market street)", "{}", second[0]);
+    assert_eq!(second[1]["reply"], "I remember that your home is 42 market street and you like 21 degrees.");
+    assert_eq!(second[2]["reply"], "Okay, I've forgotten that you like 21 degrees.");
+    assert_eq!(second[3]["reply"], "I remember that your home is 42 market street.");
+    let recalled = second[4]["reply"].as_str().unwrap();
+    assert!(recalled.starts_with("Today you asked me") && recalled.contains("\"drive me home\""), "{recalled}");
+
+    let bob = chat("bob", "what do you remember about me\n");
+    assert_eq!(bob[0]["reply"], "You haven't asked me to remember anything.", "another driver's memory is his own");
+}

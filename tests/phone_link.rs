@@ -272,6 +272,7 @@ fn cabin_up_answers_a_phone_through_its_embedded_broker() {
     let mut up = Command::new(cabin_binary())
         .args(["up", "--mqtt-port", "0"])
         .env("CABIN_PHONE_STATE", state.path())
+        .env("CABIN_MEMORY", "off")
         .env("CABIN_LOG", "error")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

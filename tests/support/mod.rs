@@ -25,6 +25,8 @@ pub fn cabin(bus: &PrivateBus, args: &[&str]) -> Output {
         .args(args)
         .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
         .env("CABIN_LOG", "error")
+        // Tests keep no memory of their own unless they name a file: the default is the user's.
+        .env("CABIN_MEMORY", "off")
         .stdin(Stdio::null())
         .output()
         .expect("cabin runs")
@@ -85,6 +87,8 @@ impl Service {
             .args(args)
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
             .env("CABIN_LOG", "error")
+            // Tests keep no memory of their own unless they name a file: the default is the user's.
+            .env("CABIN_MEMORY", "off")
             .stdin(Stdio::null())
             .spawn()
             .expect("cabin serve starts");
@@ -138,6 +142,8 @@ pub fn cabin_with_input(bus: Option<&PrivateBus>, args: &[&str], stdin: &str) ->
         .args(args)
         .env("DBUS_SYSTEM_BUS_ADDRESS", bus.map(|b| b.address().to_string()).unwrap_or_else(|| "unix:path=/nonexistent/bus".into()))
         .env("CABIN_LOG", "error")
+        // Tests keep no memory of their own unless they name a file: the default is the user's.
+        .env("CABIN_MEMORY", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -279,6 +285,8 @@ pub fn llm_endpoint(args: &[&str]) -> (Service, String) {
     let mut child = Command::new(cabin_binary())
         .args([&["serve", "llm", "--listen", "127.0.0.1:0"], args].concat())
         .env("CABIN_LOG", "error")
+        // Tests keep no memory of their own unless they name a file: the default is the user's.
+        .env("CABIN_MEMORY", "off")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()

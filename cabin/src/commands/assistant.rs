@@ -34,6 +34,12 @@ pub struct BrainArgs {
     /// shipped one: no cloud, `cabin serve llm` on loopback]
     #[arg(long, env = "CABIN_ROUTING")]
     routing: Option<PathBuf>,
+    /// The driver's memory (an embedded database), or `off` [default: $XDG_STATE_HOME/cabin/memory.redb]
+    #[arg(long, env = "CABIN_MEMORY")]
+    memory: Option<PathBuf>,
+    /// Whose memory: one profile per driver
+    #[arg(long, env = "CABIN_DRIVER", default_value = "driver")]
+    driver: String,
 }
 
 impl BrainArgs {
@@ -43,9 +49,27 @@ impl BrainArgs {
     }
 
     pub fn load_for(&self, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {
-        let files = BrainFiles { intents: self.intents.clone(), tasks: self.tasks.clone(), routing: self.routing.clone() };
+        let memory = match &self.memory {
+            Some(path) if path.as_os_str() == "off" => None,
+            Some(path) => Some(path.clone()),
+            None => default_memory(),
+        };
+        let files = BrainFiles {
+            intents: self.intents.clone(),
+            tasks: self.tasks.clone(),
+            routing: self.routing.clone(),
+            memory: memory.map(|path| (path, self.driver.clone())),
+        };
         Brain::load(&self.models.resolve(), &files, vehicle)
     }
+}
+
+/// `$XDG_STATE_HOME/cabin/memory.redb`, or under `~/.local/state`.
+fn default_memory() -> Option<PathBuf> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))?;
+    Some(state.join("cabin/memory.redb"))
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cabin_nlu::{normalise, trim_value, SlotValue, Slots, UnderstandError, Understander, Understanding};
+use cabin_nlu::{normalise, trim_value, SlotKind, SlotValue, Slots, UnderstandError, Understander, Understanding};
 use cabin_vehicle_config::{Catalog, Datatype, Value};
 use serde::Serialize;
 
@@ -325,6 +325,7 @@ impl Dialog {
     async fn run<T: Tools>(&self, task: &Task, slots: &Slots, tools: &T, turn: &mut Turn) -> String {
         let mut readings = BTreeMap::new();
         let mut slots = slots.clone();
+        self.resolve_names(&task.intent, &mut slots, tools).await;
         for set in &task.set {
             for path in render_paths(&set.signal, &slots, &self.book.zones) {
                 let value = render_value(&set.value, &slots).and_then(|v| self.fit(&path, v));
@@ -388,7 +389,32 @@ impl Dialog {
                 Err(error) => return error.spoken(&task.doing),
             }
         }
+        if let Some(memory) = &task.memory {
+            let text = render(&memory.text, &slots, &BTreeMap::new());
+            match tools.memory(memory.action, &text).await {
+                Ok(answer) => {
+                    slots.insert("memory".into(), SlotValue::Text(answer));
+                }
+                Err(error) => return error.spoken(&task.doing),
+            }
+        }
         render(&task.done, &slots, &readings)
+    }
+
+    /// Places and people the driver named for the assistant: "drive me home" goes to the
+    /// address they gave for home.
+    async fn resolve_names<T: Tools>(&self, intent: &str, slots: &mut Slots, tools: &T) {
+        let Some(def) = self.understander.catalog().get(intent) else { return };
+        for (name, kind) in &def.slots {
+            if !matches!(kind, SlotKind::Destination | SlotKind::Contact) {
+                continue;
+            }
+            if let Some(SlotValue::Text(said)) = slots.get(name) {
+                if let Some(meant) = tools.remembered(said).await {
+                    slots.insert(name.clone(), SlotValue::Text(meant));
+                }
+            }
+        }
     }
 
     /// Fits a value to the signal's datatype: words to booleans, numbers rounded for integers.

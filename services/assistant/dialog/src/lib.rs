@@ -7,5 +7,7 @@ mod template;
 mod tools;
 
 pub use dialog::{ActionTaken, Dialog, TaskState, Turn, DEFAULT_TIMEOUT};
-pub use tasks::{Condition, Confirm, MethodCall, Relative, SetSignal, SlotRule, Task, TaskBook, TaskFileError, VisionQuery, DEFAULT_TASKS};
-pub use tools::{ToolError, Tools};
+pub use tasks::{
+    Condition, Confirm, MemoryTask, MethodCall, Relative, SetSignal, SlotRule, Task, TaskBook, TaskFileError, VisionQuery, DEFAULT_TASKS,
+};
+pub use tools::{MemoryAction, ToolError, Tools};

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::template::{self, Piece};
+use crate::tools::MemoryAction;
 
 pub const DEFAULT_TASKS: &str = include_str!("../defaults/tasks.toml");
 
@@ -79,6 +80,15 @@ pub struct VisionQuery {
     pub region: Option<String>,
 }
 
+/// `memory = { action = "remember", text = "{fact}" }`: the driver's memory, never the car's.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryTask {
+    pub action: MemoryAction,
+    #[serde(default)]
+    pub text: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Task {
@@ -97,6 +107,7 @@ pub struct Task {
     pub read: Vec<String>,
     pub call: Option<MethodCall>,
     pub vision: Option<VisionQuery>,
+    pub memory: Option<MemoryTask>,
     pub done: String,
 }
 
@@ -274,9 +285,9 @@ impl TaskBook {
                 return Err("`relative` needs a `set` action to read the current value from".into());
             }
         }
-        let actions = [!task.set.is_empty(), !task.read.is_empty(), task.call.is_some(), task.vision.is_some()];
+        let actions = [!task.set.is_empty(), !task.read.is_empty(), task.call.is_some(), task.vision.is_some(), task.memory.is_some()];
         if actions.iter().filter(|a| **a).count() > 1 {
-            return Err("give one action: set, read, call or vision".into());
+            return Err("give one action: set, read, call, vision or memory".into());
         }
         // Templates may name slots, zone maps, and the signals the task reads.
         let check_template = |text: &str, readable: &[String]| -> Result<(), String> {
@@ -284,7 +295,8 @@ impl TaskBook {
                 match piece {
                     Piece::Literal(_) => {}
                     Piece::Slot { name, map, .. } => {
-                        if name != "vision" || task.vision.is_none() {
+                        let answer_slot = (name == "vision" && task.vision.is_some()) || (name == "memory" && task.memory.is_some());
+                        if !answer_slot {
                             known_slot(&name)?;
                         }
                         if let Some(map) = map {
@@ -326,8 +338,12 @@ impl TaskBook {
         for text in task.confirm.iter().map(|c| &c.ask).chain(task.slots.values().filter_map(|r| r.ask.as_ref())) {
             check_template(text, &none)?;
         }
-        for text in
-            task.call.iter().flat_map(|c| &c.args).chain(task.vision.iter().flat_map(|v| std::iter::once(&v.object).chain(&v.region)))
+        for text in task
+            .call
+            .iter()
+            .flat_map(|c| &c.args)
+            .chain(task.vision.iter().flat_map(|v| std::iter::once(&v.object).chain(&v.region)))
+            .chain(task.memory.iter().map(|m| &m.text))
         {
             check_template(text, &none)?;
         }

@@ -14,6 +14,32 @@ pub trait Tools {
     fn call(&self, call: &MethodCall, args: &[String]) -> impl Future<Output = Result<(), ToolError>>;
     /// A sentence saying whether and where the object was seen.
     fn find_object(&self, object: &str, region: Option<&str>) -> impl Future<Output = Result<String, ToolError>>;
+
+    /// Remembers, forgets or recalls for the driver; a sentence saying what was done.
+    fn memory(&self, action: MemoryAction, text: &str) -> impl Future<Output = Result<String, ToolError>> {
+        let _ = (action, text);
+        async { Err(ToolError::Unavailable { what: "my memory".into(), reason: "no memory here".into() }) }
+    }
+
+    /// What a name the driver gave ("home", "work") stands for, if they said.
+    fn remembered(&self, name: &str) -> impl Future<Output = Option<String>> {
+        let _ = name;
+        async { None }
+    }
+}
+
+/// What a memory task does with its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryAction {
+    /// Keep the fact in the text.
+    Remember,
+    /// Forget the fact the text names, or the latest one.
+    Forget,
+    /// Say what was asked in the period the text names.
+    Recall,
+    /// Say everything remembered.
+    Facts,
 }
 
 /// Why an action did not happen, in the terms the driver hears.

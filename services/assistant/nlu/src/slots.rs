@@ -71,6 +71,10 @@ pub enum SlotKind {
     Contact,
     Object,
     MediaQuery,
+    /// Something to remember or forget, in the driver's words: "my home is 42 market street".
+    Fact,
+    /// A span of the day: this morning | this afternoon | this evening | today | yesterday | this week.
+    Period,
 }
 
 impl SlotKind {
@@ -92,13 +96,15 @@ impl SlotKind {
             SlotKind::Contact => free_text(&CONTACT, text),
             SlotKind::Object => free_text(&OBJECT, text),
             SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text),
+            SlotKind::Fact => fact(text).map(SlotValue::Text),
+            SlotKind::Period => period(text).and_then(word),
         }
     }
 
     /// Free-text kinds take whatever follows their trigger words; a correction ("no, Shenzhen")
     /// may give the bare value.
     pub fn is_free_text(self) -> bool {
-        matches!(self, SlotKind::Destination | SlotKind::Contact | SlotKind::Object | SlotKind::MediaQuery)
+        matches!(self, SlotKind::Destination | SlotKind::Contact | SlotKind::Object | SlotKind::MediaQuery | SlotKind::Fact)
     }
 }
 
@@ -376,9 +382,50 @@ static MEDIA_QUERY: LazyLock<FreeText> = LazyLock::new(|| {
     ])
 });
 
+/// A fact keeps its "my" and "you": they say whose it is.
+fn fact(text: &str) -> Option<String> {
+    FACT.patterns
+        .iter()
+        .find_map(|p| p.captures(text))
+        .and_then(|c| c.get(1))
+        .map(|m| m.as_str().trim().trim_end_matches(" please").to_string())
+        .filter(|v| !v.is_empty() && v != "that" && v != "it")
+}
+
+static FACT: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
+        r"^(?:please |can you |could you )?(?:remember|note|keep in mind|don't forget|do not forget|make a note) (?:that )?(.+)$",
+        r"^(?:forget|delete|erase) (?:about |what i said about |that )?(my .+|the .+)$",
+        r"^(my .+ (?:is|are) .+)$",
+    ])
+});
+
+fn period(text: &str) -> Option<&'static str> {
+    static TABLE: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+        vec![
+            ("this morning", re(r"\bmorning\b")),
+            ("this afternoon", re(r"\bafternoon\b")),
+            ("this evening", re(r"\bevening\b|\btonight\b")),
+            ("yesterday", re(r"\byesterday\b")),
+            ("today", re(r"\btoday\b")),
+            ("this week", re(r"\b(this|last) week\b")),
+        ]
+    });
+    TABLE.iter().find(|(_, pattern)| pattern.is_match(text)).map(|(name, _)| *name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_and_periods() {
+        assert_eq!(extract(SlotKind::Fact, "remember that i like 21 degrees"), Some("i like 21 degrees".into()));
+        assert_eq!(extract(SlotKind::Fact, "my home is 42 market street"), Some("my home is 42 market street".into()));
+        assert_eq!(extract(SlotKind::Fact, "forget my home address"), Some("my home address".into()));
+        assert_eq!(extract(SlotKind::Fact, "forget that"), None);
+        assert_eq!(extract(SlotKind::Period, "what did i ask you this morning"), Some("this morning".into()));
+    }
     use crate::text::normalise;
 
     fn extract(kind: SlotKind, text: &str) -> Option<String> {

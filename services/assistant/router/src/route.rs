@@ -127,9 +127,6 @@ impl Router {
     /// Answers a question the tasks could not, with the conversation so far.
     pub async fn answer(&self, question: &Question<'_>, history: &[Exchange]) -> Answer {
         let mut route = RouteReport { private: self.private_in(question.intent, question.text), ..RouteReport::default() };
-        if !question.memory.is_empty() {
-            route.private.insert(PrivateData::Memory);
-        }
         let mut sides = Vec::new();
         match (&self.cloud, self.cloud_refusal(question, &route.private)) {
             (Some(cloud), None) => {

@@ -3,6 +3,7 @@
 //! the phone link, `cabin chat`) and returns the reply to speak.
 
 mod interface;
+mod remembering;
 mod tools;
 
 use std::collections::{HashMap, VecDeque};
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use cabin_dialog::{Dialog, TaskBook, TaskFileError, Tools, Turn};
+use cabin_memory::Memory;
 use cabin_models::{LocateError, ModelsDir};
 use cabin_nlu::{EncoderError, IntentCatalog, IntentFileError, SentenceEncoder, Understander, EMBEDDING_MODEL};
 use cabin_router::{Exchange, PolicyError, Question, RouteReport, Router, RoutingPolicy};
@@ -59,6 +61,8 @@ pub struct Brain {
     pub catalog: Arc<Catalog>,
     /// Where open questions go.
     pub router: Arc<Router>,
+    /// The driver's memory; `None` when it could not be opened (another process holds it).
+    pub memory: Option<Arc<Memory>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -69,6 +73,8 @@ pub struct BrainFiles {
     pub tasks: Vec<PathBuf>,
     /// The routing policy [default: the shipped one: no cloud, the local LLM on loopback].
     pub routing: Option<PathBuf>,
+    /// The memory database and the driver profile in it; `None`: no memory.
+    pub memory: Option<(PathBuf, String)>,
 }
 
 impl Brain {
@@ -82,11 +88,19 @@ impl Brain {
         };
         let router = Router::new(policy, Arc::new(intents.clone()));
         let understander = Understander::new(encoder, intents)?;
+        let memory = files.memory.as_ref().and_then(|(path, profile)| match Memory::open(path, profile) {
+            Ok(memory) => Some(Arc::new(memory)),
+            Err(error) => {
+                tracing::warn!(%error, "going on without memory");
+                None
+            }
+        });
         Ok(Brain {
             understander: Arc::new(understander),
             tasks: Arc::new(tasks),
             catalog: Arc::new(vehicle.catalog.clone()),
             router: Arc::new(router),
+            memory,
         })
     }
 
@@ -137,6 +151,7 @@ pub struct Assistant {
 
 impl Assistant {
     pub fn new(brain: Brain, tools: BusTools) -> Assistant {
+        let tools = tools.with_memory(brain.memory.clone());
         Assistant { brain, tools, conversations: Mutex::new(HashMap::new()) }
     }
 
@@ -154,6 +169,11 @@ impl Assistant {
             Camera::Allowed => self.turn(conversation_state, text, &self.tools).await,
             Camera::Denied => self.turn(conversation_state, text, &WithoutCamera(&self.tools)).await,
         };
+        if let Some(memory) = &self.brain.memory {
+            if let Err(error) = memory.log(conversation, text, &turn.reply) {
+                tracing::warn!(%error, "could not keep the turn in memory");
+            }
+        }
         tracing::info!(conversation, text, intent = turn.intent.as_deref().unwrap_or("-"), reply = %turn.reply, "turn");
         turn
     }
@@ -164,7 +184,11 @@ impl Assistant {
         let intent = turn.intent.clone().unwrap_or_default();
         let mut route = None;
         if turn.open {
-            let question = Question { text, intent: &intent, low_confidence: turn.low_confidence, memory: Vec::new() };
+            let memory = match &self.brain.memory {
+                Some(memory) => memory.facts().map(|facts| facts.into_iter().map(|f| f.text).collect()).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let question = Question { text, intent: &intent, low_confidence: turn.low_confidence, memory };
             let history: Vec<Exchange> = conversation.history.iter().cloned().collect();
             let answer = router.answer(&question, &history).await;
             if answer.route.answered_by.is_some() {

@@ -2,7 +2,10 @@
 //! hat in the car?", and whatever OEM service a task calls (the head unit for navigation,
 //! media and phone).
 
-use cabin_dialog::{MethodCall, ToolError, Tools};
+use std::sync::Arc;
+
+use cabin_dialog::{MemoryAction, MethodCall, ToolError, Tools};
+use cabin_memory::Memory;
 use cabin_vehicle_bus_client::{ClientError, Refusal, SignalInfo, VehicleBusClient};
 use cabin_vehicle_config::Value;
 
@@ -12,11 +15,18 @@ pub const VISION_OBJECT_PATH: &str = "/org/cabin/Vision1";
 #[derive(Debug, Clone)]
 pub struct BusTools {
     vehicle: VehicleBusClient,
+    memory: Option<Arc<Memory>>,
 }
 
 impl BusTools {
     pub fn new(vehicle: VehicleBusClient) -> BusTools {
-        BusTools { vehicle }
+        BusTools { vehicle, memory: None }
+    }
+
+    /// The driver's memory, for memory tasks and the names they gave places and people.
+    pub fn with_memory(mut self, memory: Option<Arc<Memory>>) -> BusTools {
+        self.memory = memory;
+        self
     }
 
     pub fn connection(&self) -> &zbus::Connection {
@@ -64,6 +74,16 @@ fn call_error(what: &str, error: zbus::Error) -> ToolError {
 }
 
 impl Tools for BusTools {
+    async fn memory(&self, action: MemoryAction, text: &str) -> Result<String, ToolError> {
+        let memory =
+            self.memory.as_ref().ok_or_else(|| ToolError::Unavailable { what: "my memory".into(), reason: "not opened".into() })?;
+        crate::remembering::act(memory, action, text)
+    }
+
+    async fn remembered(&self, name: &str) -> Option<String> {
+        self.memory.as_ref()?.lookup(name).inspect_err(|error| tracing::warn!(%error, "memory lookup failed")).ok().flatten()
+    }
+
     async fn set(&self, path: &str, value: &Value) -> Result<Value, ToolError> {
         self.vehicle.set(path, value).await.map_err(vehicle_error)
     }
@@ -151,6 +171,14 @@ impl<T: Tools> Tools for WithoutCamera<'_, T> {
 
     async fn call(&self, call: &MethodCall, args: &[String]) -> Result<(), ToolError> {
         self.0.call(call, args).await
+    }
+
+    async fn memory(&self, action: MemoryAction, text: &str) -> Result<String, ToolError> {
+        self.0.memory(action, text).await
+    }
+
+    async fn remembered(&self, name: &str) -> Option<String> {
+        self.0.remembered(name).await
     }
 
     async fn find_object(&self, _object: &str, _region: Option<&str>) -> Result<String, ToolError> {
