@@ -184,15 +184,16 @@ impl LocalLlm {
         &self.name
     }
 
-    pub fn count_tokens(&self, text: &str) -> Result<usize, GenerateError> {
-        Ok(self.tokenizer.encode(text, false).map_err(|e| GenerateError::Tokenize(e.to_string()))?.len())
+    /// The token ids of `text`, special tokens (`<|im_start|>`) matched whole.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, GenerateError> {
+        Ok(self.tokenizer.encode(text, false).map_err(|e| GenerateError::Tokenize(e.to_string()))?.get_ids().to_vec())
     }
 
     /// Continues `prompt` (a rendered chat, see [`crate::render_prompt`]). `on_text` gets each
     /// new piece of text as soon as it is whole UTF-8; returning false stops generation.
     pub fn generate(&self, prompt: &str, sampling: &Sampling, mut on_text: impl FnMut(&str) -> bool) -> Result<Generation, GenerateError> {
         let started = Instant::now();
-        let prompt_tokens = self.tokenizer.encode(prompt, false).map_err(|e| GenerateError::Tokenize(e.to_string()))?.get_ids().to_vec();
+        let prompt_tokens = self.tokenize(prompt)?;
         if prompt_tokens.len() + sampling.max_tokens.min(64) > self.context {
             return Err(GenerateError::TooLong { tokens: prompt_tokens.len(), context: self.context });
         }
