@@ -299,3 +299,69 @@ fn cabin_up_answers_a_phone_through_its_embedded_broker() {
     let _ = up.kill();
     let _ = up.wait();
 }
+
+#[test]
+fn over_tls_only_certified_parties_talk() {
+    let pki = Pki::new();
+    let broker = Mosquitto::with_tls(&pki);
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = VehicleBus::start(&bus, &[]);
+    let state = tempfile::tempdir().unwrap();
+    let car_state = state.path().join("car");
+    let phone_tls = |who: &str| {
+        let flags = pki.flags(broker.port, who);
+        flags[1]
+            .parse::<cabin_phone_protocol::Broker>()
+            .unwrap()
+            .with_tls_files(
+                &flags[1],
+                Some(pki.dir.join("ca.pem").as_path()),
+                Some((pki.dir.join(format!("{who}.pem")).as_path(), pki.dir.join(format!("{who}.key")).as_path())),
+            )
+            .unwrap()
+    };
+    let mut link_args: Vec<String> =
+        ["serve", "phone-link", "--vehicle-id", VEHICLE, "--state-dir", car_state.to_str().unwrap()].map(String::from).to_vec();
+    link_args.extend(pki.flags(broker.port, "car"));
+    let link_args: Vec<&str> = link_args.iter().map(String::as_str).collect();
+    let phone_broker = phone_tls("phone");
+    let _link = Service::spawn_until(&bus, &link_args, move || retained_status_online_at(&phone_broker, VEHICLE));
+
+    let shown = cabin(&bus, &["pair", "--scopes", "read", "--state-dir", car_state.to_str().unwrap()]);
+    let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
+    let phone_file = state.path().join("phone.json");
+    let mut pair: Vec<String> =
+        ["phone", "--config", phone_file.to_str().unwrap(), "pair", &code, "--vehicle-id", VEHICLE, "--name", "ana"]
+            .map(String::from)
+            .to_vec();
+    pair.extend(pki.flags(broker.port, "phone"));
+    let paired = cabin(&bus, &pair.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(paired.status.success(), "pairing over TLS: {}", stderr(&paired));
+
+    // The TLS files were kept with the pairing: later commands need no flags.
+    let speed = cabin(&bus, &["phone", "--config", phone_file.to_str().unwrap(), "--json", "get", "Vehicle.Speed"]);
+    assert!(speed.status.success(), "{}", stderr(&speed));
+    assert_eq!(json(&speed)["value"], 0.0);
+
+    // A certificate from another CA does not get through the broker's door.
+    let stranger = cabin(
+        &bus,
+        &[
+            "phone",
+            "--config",
+            phone_file.to_str().unwrap(),
+            "--client-cert",
+            &pki.path("stranger.pem"),
+            "--client-key",
+            &pki.path("stranger.key"),
+            "get",
+            "Vehicle.Speed",
+        ],
+    );
+    assert!(!stranger.status.success(), "a stranger read the car: {}", stdout(&stranger));
+    assert!(stderr(&stranger).contains("cannot reach the broker"), "{}", stderr(&stranger));
+
+    // Certificates on a plain URL are a mistake, said as such.
+    let plain = cabin(&bus, &["serve", "phone-link", "--broker", &broker.url(), "--broker-ca", &pki.path("ca.pem")]);
+    assert!(stderr(&plain).contains("a CA or client certificate needs TLS: use mqtts://"), "{}", stderr(&plain));
+}

@@ -82,7 +82,7 @@ impl Service {
         Service::spawn_until(bus, &[&["serve", "vision"], args].concat(), move || name_has_owner(&address, "org.cabin.Vision1"))
     }
 
-    fn spawn_until(bus: &PrivateBus, args: &[&str], ready: impl Fn() -> bool) -> Service {
+    pub fn spawn_until(bus: &PrivateBus, args: &[&str], ready: impl Fn() -> bool) -> Service {
         let child = Command::new(cabin_binary())
             .args(args)
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
@@ -168,6 +168,36 @@ pub struct Mosquitto {
 }
 
 impl Mosquitto {
+    /// A broker that speaks only TLS, with the certificates in `pki` (see `Pki`), and lets in
+    /// only clients whose certificate its CA signed.
+    pub fn with_tls(pki: &Pki) -> Mosquitto {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let config = pki.dir.join("mosquitto.conf");
+        let file = |name: &str| pki.dir.join(name).display().to_string();
+        std::fs::write(
+            &config,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+                file("ca.pem"),
+                file("broker.pem"),
+                file("broker.key")
+            ),
+        )
+        .unwrap();
+        let child = Command::new("mosquitto")
+            .args(["-c", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto is installed (apt-get install mosquitto)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Mosquitto { child, port }
+    }
+
     pub fn start() -> Mosquitto {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         Mosquitto::on_port(port)
@@ -243,10 +273,14 @@ impl Service {
 
 /// Whether the car's retained status on the broker says online.
 fn retained_status_online(port: u16, vehicle_id: &str) -> bool {
+    retained_status_online_at(&format!("mqtt://127.0.0.1:{port}").parse().unwrap(), vehicle_id)
+}
+
+/// Whether the car's retained status on `broker` says it is online.
+pub fn retained_status_online_at(broker: &cabin_phone_protocol::Broker, vehicle_id: &str) -> bool {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     runtime.block_on(async {
-        let broker = format!("mqtt://127.0.0.1:{port}").parse().unwrap();
-        let phone = cabin_phone_client::PhoneClient::connect(&broker, vehicle_id);
+        let phone = cabin_phone_client::PhoneClient::connect(broker, vehicle_id);
         let mut notices = phone.notices();
         let online = async {
             loop {
@@ -306,4 +340,61 @@ pub fn routing_policy(changes: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) 
         text = text.replacen(from, to, 1);
     }
     temp_file("routing.toml", &text)
+}
+
+/// A test CA and the certificates signed by it, as PEM files in `dir`: `ca.pem`; `broker.pem`
+/// and `.key` (for 127.0.0.1); `car.pem`, `phone.pem` and their keys; and `stranger.pem` and
+/// `.key`, signed by another CA.
+pub struct Pki {
+    pub dir: PathBuf,
+    _keep: tempfile::TempDir,
+}
+
+impl Pki {
+    pub fn new() -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let keep = tempfile::tempdir().unwrap();
+        let dir = keep.path().to_path_buf();
+        let authority = |name: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, name);
+            (params.self_signed(&key).unwrap(), key)
+        };
+        let (ca, ca_key) = authority("Cabin test CA");
+        let (other_ca, other_key) = authority("Someone else's CA");
+        let issue = |name: &str, names: Vec<String>, by: &rcgen::Certificate, by_key: &KeyPair| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(names).unwrap();
+            params.distinguished_name.push(DnType::CommonName, name);
+            let certificate = params.signed_by(&key, by, by_key).unwrap();
+            std::fs::write(dir.join(format!("{name}.pem")), certificate.pem()).unwrap();
+            std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+        };
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        issue("broker", vec!["127.0.0.1".into(), "localhost".into()], &ca, &ca_key);
+        issue("car", vec![], &ca, &ca_key);
+        issue("phone", vec![], &ca, &ca_key);
+        issue("stranger", vec![], &other_ca, &other_key);
+        Pki { dir, _keep: keep }
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// The broker's URL and this party's TLS flags.
+    pub fn flags(&self, port: u16, who: &str) -> Vec<String> {
+        vec![
+            "--broker".into(),
+            format!("mqtts://127.0.0.1:{port}"),
+            "--broker-ca".into(),
+            self.path("ca.pem"),
+            "--client-cert".into(),
+            self.path(&format!("{who}.pem")),
+            "--client-key".into(),
+            self.path(&format!("{who}.key")),
+        ]
+    }
 }

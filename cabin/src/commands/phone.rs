@@ -66,11 +66,47 @@ fn xdg_dir(variable: &str, fallback: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/var/lib"))
 }
 
+/// TLS to the broker (mqtts:// only).
+#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+pub struct TlsArgs {
+    /// The broker's CA certificate (PEM) [default: the public web roots]
+    #[arg(long, env = "CABIN_BROKER_CA", global = true)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    broker_ca: Option<PathBuf>,
+    /// Our certificate chain (PEM), for brokers that ask who connects
+    #[arg(long, env = "CABIN_CLIENT_CERT", requires = "client_key", global = true)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_cert: Option<PathBuf>,
+    /// The private key of --client-cert (PEM)
+    #[arg(long, env = "CABIN_CLIENT_KEY", requires = "client_cert", global = true)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_key: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    fn broker(&self, url: &str) -> anyhow::Result<Broker> {
+        let broker: Broker = url.parse()?;
+        let client = self.client_cert.as_deref().zip(self.client_key.as_deref());
+        Ok(broker.with_tls_files(url, self.broker_ca.as_deref(), client)?)
+    }
+
+    /// These flags where given, else `saved`.
+    fn or(&self, saved: &TlsArgs) -> TlsArgs {
+        TlsArgs {
+            broker_ca: self.broker_ca.clone().or_else(|| saved.broker_ca.clone()),
+            client_cert: self.client_cert.clone().or_else(|| saved.client_cert.clone()),
+            client_key: self.client_key.clone().or_else(|| saved.client_key.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServePhoneLinkArgs {
-    /// The MQTT broker: mqtt://[user:password@]host[:port]
+    /// The MQTT broker: mqtt[s]://[user:password@]host[:port]
     #[arg(long, env = "CABIN_BROKER", default_value = "mqtt://127.0.0.1:1883")]
     broker: String,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// This car's id in topics (cabin/v1/<vehicle-id>/...)
     #[arg(long, env = "CABIN_VEHICLE_ID", default_value = "cabin-demo")]
     vehicle_id: String,
@@ -81,7 +117,7 @@ pub struct ServePhoneLinkArgs {
 }
 
 pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCode> {
-    let broker: Broker = args.broker.parse()?;
+    let broker = args.tls.broker(&args.broker)?;
     let vehicle = cabin_phone_link::connect_vehicle(None).await?;
     let connection = vehicle.connection().clone();
     args.events.start(&broker, &args.vehicle_id, vehicle.clone(), args.state.outbox());
@@ -183,6 +219,8 @@ struct PhoneConfig {
     broker: String,
     vehicle_id: String,
     paired: Paired,
+    #[serde(default)]
+    tls: TlsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -193,6 +231,9 @@ pub struct PhoneArgs {
     /// Print the car's answer as JSON
     #[arg(long, global = true)]
     json: bool,
+    /// TLS files; given at pairing, they are kept with the pairing
+    #[command(flatten)]
+    tls: TlsArgs,
     #[command(subcommand)]
     command: PhoneCommand,
 }
@@ -237,9 +278,9 @@ pub enum PhoneCommand {
 pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
     let config_path = args.config.clone().unwrap_or_else(|| xdg_dir("XDG_CONFIG_HOME", ".config").join("cabin/phone.json"));
     if let PhoneCommand::Pair { code, broker, vehicle_id, name } = &args.command {
-        let client = PhoneClient::connect(&broker.parse()?, vehicle_id);
+        let client = PhoneClient::connect(&args.tls.broker(broker)?, vehicle_id);
         let paired = client.pair(code, name).await?;
-        let config = PhoneConfig { broker: broker.clone(), vehicle_id: vehicle_id.clone(), paired };
+        let config = PhoneConfig { broker: broker.clone(), vehicle_id: vehicle_id.clone(), paired, tls: args.tls.clone() };
         if let Some(parent) = config_path.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -252,7 +293,7 @@ pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{}: not paired yet (run `cabin phone pair CODE`)", config_path.display()))?;
     let config: PhoneConfig =
         serde_json::from_str(&text).with_context(|| format!("{}: not a phone pairing file", config_path.display()))?;
-    let client = PhoneClient::connect(&config.broker.parse()?, &config.vehicle_id);
+    let client = PhoneClient::connect(&args.tls.or(&config.tls).broker(&config.broker)?, &config.vehicle_id);
     let body = match args.command {
         PhoneCommand::Ask { text } => RequestBody::Ask { text: text.join(" ") },
         PhoneCommand::Get { path } => RequestBody::SignalsGet { path },

@@ -155,7 +155,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 async fn start_phone_link(args: &UpArgs, bus_address: &str) -> anyhow::Result<std::net::SocketAddr> {
     let address = cabin_embedded_broker::start(args.mqtt_port)?;
     let vehicle = cabin_phone_link::connect_vehicle(Some(bus_address)).await?;
-    let broker = Broker { host: address.ip().to_string(), port: address.port(), credentials: None };
+    let broker = Broker { host: address.ip().to_string(), port: address.port(), credentials: None, tls: None };
     args.events.start(&broker, &args.vehicle_id, vehicle.clone(), args.phones.outbox());
     let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), args.phones.phones(), vehicle));
     tokio::spawn(cabin_phone_link::run(LinkOptions { broker, vehicle_id: args.vehicle_id.clone() }, handler));

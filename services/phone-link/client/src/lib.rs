@@ -9,8 +9,7 @@ use std::time::Duration;
 use cabin_phone_protocol::{random_hex, Broker, ErrorKind, PairRequest, Paired, Request, RequestBody, Response, Topics, VERSION};
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use rumqttc::NetworkOptions;
+use rumqttc::v5::{AsyncClient, Event};
 use serde_json::Value as Json;
 use thiserror::Error;
 use tokio::sync::{broadcast, oneshot, watch};
@@ -25,6 +24,8 @@ const RESEND_AFTER: Duration = Duration::from_millis(2500);
 pub enum PhoneError {
     #[error("the car did not answer within {} s (is it online? `cabin phone watch` shows its status)", ANSWER_TIMEOUT.as_secs())]
     Timeout,
+    #[error("cannot reach the broker: {0}")]
+    Unreachable(String),
     #[error("the car refused: {kind:?}: {message}")]
     Refused { kind: ErrorKind, message: String },
     #[error("MQTT: {0}")]
@@ -52,6 +53,9 @@ pub struct PhoneClient {
     /// True once the broker has acknowledged the subscription to our response topic: a request
     /// sent earlier could be answered to nobody.
     listening: watch::Receiver<bool>,
+    /// Why the last connection attempt failed (a refused TLS handshake, a dead broker), until
+    /// one succeeds.
+    connection_error: Arc<Mutex<Option<String>>>,
 }
 
 impl PhoneClient {
@@ -60,19 +64,12 @@ impl PhoneClient {
         let topics = Topics::new(vehicle_id);
         let client_id = format!("cabin-phone-{}", random_hex(6));
         let response_topic = topics.responses(&client_id);
-        let mut options = MqttOptions::new(client_id, &broker.host, broker.port);
-        options.set_keep_alive(Duration::from_secs(5));
-        // Requests and answers are small: Nagle's algorithm would hold each back for an ACK.
-        let mut network = NetworkOptions::new();
-        network.set_tcp_nodelay(true);
-        options.set_network_options(network);
-        if let Some((user, password)) = &broker.credentials {
-            options.set_credentials(user, password);
-        }
-        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        let (client, mut eventloop) = AsyncClient::new(broker.mqtt_options(client_id), 64);
         let waiters: Waiters = Arc::default();
         let (notices, _) = broadcast::channel(256);
         let (listening_tx, listening) = watch::channel(false);
+        let connection_error: Arc<Mutex<Option<String>>> = Arc::default();
+        let last_error = connection_error.clone();
         let phone = PhoneClient {
             client: client.clone(),
             topics: topics.clone(),
@@ -80,12 +77,16 @@ impl PhoneClient {
             waiters: waiters.clone(),
             notices: notices.clone(),
             listening,
+            connection_error,
         };
         tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
                         listening_tx.send_replace(false);
+                        if let Ok(mut last) = last_error.lock() {
+                            *last = None;
+                        }
                         let client = client.clone();
                         let subscriptions = [response_topic.clone(), topics.status(), topics.events()];
                         tokio::spawn(async move {
@@ -121,6 +122,9 @@ impl PhoneClient {
                     Ok(_) => {}
                     Err(error) => {
                         tracing::debug!(%error, "broker unreachable; retrying");
+                        if let Ok(mut last) = last_error.lock() {
+                            *last = Some(error.to_string());
+                        }
                         tokio::time::sleep(Duration::from_millis(300)).await;
                     }
                 }
@@ -174,7 +178,8 @@ impl PhoneClient {
             if let Ok(mut waiters) = self.waiters.lock() {
                 waiters.remove(&correlation);
             }
-            return Err(PhoneError::Timeout);
+            let reason = self.connection_error.lock().ok().and_then(|last| last.clone());
+            return Err(reason.map(PhoneError::Unreachable).unwrap_or(PhoneError::Timeout));
         }
         let mut answer = answer;
         let response = loop {

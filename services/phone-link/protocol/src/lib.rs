@@ -1,12 +1,15 @@
 //! The protocol between the car and its owner's phones, over MQTT 5. Phone apps embed this
 //! (with `cabin-phone-client`); the car side is `cabin-phone-link`. See `../PROTOCOL.md`.
 
+mod broker;
+
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use thiserror::Error;
+
+pub use broker::{Broker, BrokerError};
 
 /// The payload version this build speaks. A payload with another `v` gets an error reply.
 pub const VERSION: u32 = 1;
@@ -276,60 +279,9 @@ pub fn random_hex(bytes: usize) -> String {
     buffer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `mqtt://[user:password@]host[:port]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Broker {
-    pub host: String,
-    pub port: u16,
-    pub credentials: Option<(String, String)>,
-}
-
-#[derive(Debug, Error)]
-pub enum BrokerError {
-    #[error("broker `{0}`: expected mqtt://[user:password@]host[:port]")]
-    Malformed(String),
-    #[error("broker `{0}`: TLS (mqtts://) is not supported yet")]
-    Tls(String),
-}
-
-impl std::str::FromStr for Broker {
-    type Err = BrokerError;
-
-    fn from_str(url: &str) -> Result<Broker, BrokerError> {
-        if url.starts_with("mqtts://") {
-            return Err(BrokerError::Tls(url.into()));
-        }
-        let rest = url.strip_prefix("mqtt://").ok_or_else(|| BrokerError::Malformed(url.into()))?;
-        let (credentials, host_port) = match rest.rsplit_once('@') {
-            Some((user_pass, host_port)) => {
-                let (user, pass) = user_pass.split_once(':').ok_or_else(|| BrokerError::Malformed(url.into()))?;
-                (Some((user.to_string(), pass.to_string())), host_port)
-            }
-            None => (None, rest),
-        };
-        let (host, port) = match host_port.trim_end_matches('/').rsplit_once(':') {
-            Some((host, port)) => (host, port.parse().map_err(|_| BrokerError::Malformed(url.into()))?),
-            None => (host_port.trim_end_matches('/'), 1883),
-        };
-        if host.is_empty() {
-            return Err(BrokerError::Malformed(url.into()));
-        }
-        Ok(Broker { host: host.to_string(), port, credentials })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn broker_urls() {
-        assert_eq!("mqtt://localhost".parse::<Broker>().unwrap(), Broker { host: "localhost".into(), port: 1883, credentials: None });
-        let with_user: Broker = "mqtt://car:secret@10.0.0.2:8883".parse().unwrap();
-        assert_eq!((with_user.port, with_user.credentials), (8883, Some(("car".into(), "secret".into()))));
-        assert!("localhost:1883".parse::<Broker>().is_err());
-        assert!("mqtts://broker".parse::<Broker>().unwrap_err().to_string().contains("TLS"));
-    }
 
     #[test]
     fn requests_read_as_documented() {

@@ -20,7 +20,7 @@ use cabin_vehicle_config::Value;
 use futures_util::StreamExt;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use rumqttc::v5::{AsyncClient, Event};
 use tokio::sync::{mpsc, Notify};
 
 /// The locks that count as "the car was locked".
@@ -79,12 +79,7 @@ enum Session {
 /// Delivers the outbox to `cabin/v1/<vid>/events` for as long as it runs.
 pub async fn deliver(broker: Broker, vehicle_id: String, outbox: Outbox) {
     let topic = Topics::new(&vehicle_id).events();
-    let mut mqtt = MqttOptions::new(format!("cabin-car-{vehicle_id}-events"), &broker.host, broker.port);
-    mqtt.set_keep_alive(Duration::from_secs(5));
-    if let Some((user, password)) = &broker.credentials {
-        mqtt.set_credentials(user, password);
-    }
-    let (client, mut eventloop) = AsyncClient::new(mqtt, 16);
+    let (client, mut eventloop) = AsyncClient::new(broker.mqtt_options(format!("cabin-car-{vehicle_id}-events")), 16);
     let (session_tx, mut session) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {

@@ -8,8 +8,7 @@ use std::time::Duration;
 use cabin_phone_protocol::{now_s, Broker, Response, Topics, VERSION};
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use rumqttc::NetworkOptions;
+use rumqttc::v5::{AsyncClient, Event};
 use serde_json::json;
 
 use crate::handler::Handler;
@@ -27,18 +26,10 @@ fn status(online: bool) -> Vec<u8> {
 /// Serves phones until the task is dropped. Broker outages are logged and retried.
 pub async fn run(options: LinkOptions, handler: Arc<Handler>) {
     let topics = Topics::new(&options.vehicle_id);
-    let mut mqtt = MqttOptions::new(format!("cabin-car-{}", options.vehicle_id), &options.broker.host, options.broker.port);
-    mqtt.set_keep_alive(Duration::from_secs(5));
-    // Requests and answers are small: Nagle's algorithm would hold each back for an ACK.
-    let mut network = NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    mqtt.set_network_options(network);
+    let mut mqtt = options.broker.mqtt_options(format!("cabin-car-{}", options.vehicle_id));
     mqtt.set_clean_start(false);
     mqtt.set_session_expiry_interval(Some(3600));
     mqtt.set_last_will(LastWill::new(topics.status(), status(false), QoS::AtLeastOnce, true, None));
-    if let Some((user, password)) = &options.broker.credentials {
-        mqtt.set_credentials(user, password);
-    }
     let (client, mut eventloop) = AsyncClient::new(mqtt, 256);
     let mut connected = false;
     loop {
