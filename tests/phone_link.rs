@@ -187,6 +187,41 @@ async fn locking_the_car_with_a_cat_inside_tells_the_phone_and_an_outage_loses_n
         assert!(std::time::Instant::now() < deadline, "the kept event was never delivered");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // A phone that watched once and went offline hears, when it is back, what the car said
+    // meanwhile: the broker kept its session.
+    let phone_file = car.state.path().join("phone.json");
+    let watch = |count: &str| {
+        let mut child = std::process::Command::new(cabin_binary())
+            .args(["phone", "--config", phone_file.to_str().unwrap(), "watch", "--count", count])
+            .env("CABIN_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
+        (output.status.success(), stdout(&output))
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    while notices.try_recv().is_ok() {}
+    tokio::task::block_in_place(|| {
+        let (watched, status) = watch("1");
+        assert!(watched && status.contains("/status"), "{status}");
+        assert!(cabin(&car.bus, &["signals", "set", DRIVER_LOCK, "false", "--wait", "10"]).status.success());
+        assert!(cabin(&car.bus, &["signals", "set", DRIVER_LOCK, "true"]).status.success());
+    });
+    // The online phone heard it: the car has sent it while the watcher was away.
+    assert_eq!(next_event(&mut notices).await["kind"], "left_behind");
+    tokio::task::block_in_place(|| {
+        let (back, heard) = watch("2");
+        assert!(back && heard.contains("/events") && heard.contains("left_behind"), "the event sent while offline: {heard}");
+    });
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -293,7 +293,20 @@ pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("{}: not paired yet (run `cabin phone pair CODE`)", config_path.display()))?;
     let config: PhoneConfig =
         serde_json::from_str(&text).with_context(|| format!("{}: not a phone pairing file", config_path.display()))?;
-    let client = PhoneClient::connect(&args.tls.or(&config.tls).broker(&config.broker)?, &config.vehicle_id);
+    let broker = args.tls.or(&config.tls).broker(&config.broker)?;
+    if let PhoneCommand::Watch { count } = args.command {
+        // A session the broker keeps: events sent while no one watched arrive now.
+        let client = PhoneClient::connect_persistent(&broker, &config.vehicle_id, &format!("{}-watch", config.paired.phone));
+        let mut notices = client.notices();
+        let mut seen = 0;
+        while count.is_none_or(|c| seen < c) {
+            let notice = notices.recv().await?;
+            println!("{} {}", notice.topic, notice.payload);
+            seen += 1;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = PhoneClient::connect(&broker, &config.vehicle_id);
     let body = match args.command {
         PhoneCommand::Ask { text } => RequestBody::Ask { text: text.join(" ") },
         PhoneCommand::Get { path } => RequestBody::SignalsGet { path },
@@ -307,17 +320,7 @@ pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
             println!("{} bytes written to {}", jpeg.len(), out.display());
             return Ok(ExitCode::SUCCESS);
         }
-        PhoneCommand::Watch { count } => {
-            let mut notices = client.notices();
-            let mut seen = 0;
-            while count.is_none_or(|c| seen < c) {
-                let notice = notices.recv().await?;
-                println!("{} {}", notice.topic, notice.payload);
-                seen += 1;
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        PhoneCommand::Pair { .. } => unreachable!("handled above"),
+        PhoneCommand::Pair { .. } | PhoneCommand::Watch { .. } => unreachable!("handled above"),
     };
     let result = client.request(&config.paired, body).await?;
     if args.json {

@@ -61,10 +61,25 @@ pub struct PhoneClient {
 impl PhoneClient {
     /// Connects to the broker and listens for answers, status and events of `vehicle_id`.
     pub fn connect(broker: &Broker, vehicle_id: &str) -> PhoneClient {
-        let topics = Topics::new(vehicle_id);
         let client_id = format!("cabin-phone-{}", random_hex(6));
-        let response_topic = topics.responses(&client_id);
-        let (client, mut eventloop) = AsyncClient::new(broker.mqtt_options(client_id), 64);
+        PhoneClient::start(broker.mqtt_options(&client_id), &client_id, vehicle_id)
+    }
+
+    /// Like `connect`, in a session the broker keeps for a week under `session` (one name per
+    /// listener: a second connection with the same name would push the first off): events the
+    /// car sends while this phone is offline wait at the broker and arrive when it is back.
+    pub fn connect_persistent(broker: &Broker, vehicle_id: &str, session: &str) -> PhoneClient {
+        let client_id = format!("cabin-phone-{session}");
+        let mut options = broker.mqtt_options(&client_id);
+        options.set_clean_start(false);
+        options.set_session_expiry_interval(Some(7 * 24 * 3600));
+        PhoneClient::start(options, &client_id, vehicle_id)
+    }
+
+    fn start(options: rumqttc::v5::MqttOptions, client_id: &str, vehicle_id: &str) -> PhoneClient {
+        let topics = Topics::new(vehicle_id);
+        let response_topic = topics.responses(client_id);
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
         let waiters: Waiters = Arc::default();
         let (notices, _) = broadcast::channel(256);
         let (listening_tx, listening) = watch::channel(false);
@@ -88,7 +103,10 @@ impl PhoneClient {
                             *last = None;
                         }
                         let client = client.clone();
-                        let subscriptions = [response_topic.clone(), topics.status(), topics.events()];
+                        // Events before status: the retained status answers its subscription at
+                        // once, and a listener that stops at the first message has then already
+                        // asked for events in its kept session.
+                        let subscriptions = [response_topic.clone(), topics.events(), topics.status()];
                         tokio::spawn(async move {
                             for topic in subscriptions {
                                 if let Err(error) = client.subscribe(topic, QoS::AtLeastOnce).await {
