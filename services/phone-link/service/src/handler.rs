@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, Response, Scope, VERSION};
+use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, Response, Scope, MAX_REQUEST_BYTES, VERSION};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
 use cabin_vehicle_config::Value;
 use serde_json::{json, Value as Json};
@@ -27,14 +27,6 @@ pub struct Handler {
     /// The last successful pairing (code, name, answer): a phone resending its pairing request
     /// gets the same answer, as the code itself is used up.
     last_pairing: Mutex<Option<(String, String, Response)>>,
-}
-
-/// The version and id of a payload that may not be a valid request, for the error reply.
-fn envelope(payload: &[u8]) -> (Option<u64>, Option<String>) {
-    let parsed: Option<Json> = serde_json::from_slice(payload).ok();
-    let v = parsed.as_ref().and_then(|p| p.get("v")).and_then(Json::as_u64);
-    let id = parsed.as_ref().and_then(|p| p.get("id")).and_then(Json::as_str).map(str::to_string);
-    (v, id)
 }
 
 fn refusal(error: ClientError) -> Response {
@@ -67,18 +59,11 @@ impl Handler {
     }
 
     pub async fn request(&self, payload: &[u8]) -> Response {
-        let (v, id) = envelope(payload);
-        if v.is_some_and(|v| v != u64::from(VERSION)) {
-            return Response::error(
-                id,
-                ErrorKind::UnsupportedVersion,
-                format!("this car speaks version {VERSION}, the request is version {}", v.unwrap_or(0)),
-            );
-        }
-        let request: Request = match serde_json::from_slice(payload) {
+        let request = match Request::decode(payload) {
             Ok(request) => request,
-            Err(e) => return Response::error(id, ErrorKind::BadRequest, format!("not a version {VERSION} request: {e}")),
+            Err(reply) => return reply,
         };
+        let id = Some(request.id.clone());
         let phone = match self.phones.authenticate(&request.phone, &request.token) {
             Ok(Ok(phone)) => phone,
             Ok(Err(e)) => return Response::error(id, ErrorKind::Unauthorized, e.to_string()),
@@ -207,7 +192,14 @@ impl Handler {
     }
 
     pub fn pair(&self, payload: &[u8]) -> Response {
-        let (_, id) = envelope(payload);
+        if payload.len() > MAX_REQUEST_BYTES {
+            return Response::error(
+                None,
+                ErrorKind::BadRequest,
+                format!("the pairing request is {} bytes; at most {MAX_REQUEST_BYTES} are read", payload.len()),
+            );
+        }
+        let id = serde_json::from_slice::<Json>(payload).ok().and_then(|p| p.get("id")?.as_str().map(str::to_string));
         let request = match serde_json::from_slice::<PairRequest>(payload) {
             Ok(request) if request.v == VERSION => request,
             Ok(request) => {
