@@ -230,6 +230,9 @@ async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
     let (paired, phone) = car.pair("read,comfort");
 
     assert_eq!(refused_kind(phone.send_raw(b"{not json".to_vec()).await), ErrorKind::BadRequest);
+    // Oversized: read and refused in words, and the link stays up for what follows.
+    let oversized = format!(r#"{{"v":1,"id":"big","pad":"{}"}}"#, "x".repeat(100_000));
+    assert_eq!(refused_kind(phone.send_raw(oversized.into_bytes()).await), ErrorKind::BadRequest);
     assert_eq!(refused_kind(phone.send_raw(br#"{"v":2,"id":"x","kind":"ping"}"#.to_vec()).await), ErrorKind::UnsupportedVersion);
     let unknown_kind =
         json!({"v": VERSION, "id": "k", "phone": paired.phone, "token": paired.token, "nonce": "n", "ts": now_s(), "kind": "engine.start"});

@@ -13,6 +13,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ClientConfig, RootCertStore};
 use thiserror::Error;
 
+/// The largest MQTT packet either end accepts.
+pub const MAX_PACKET_BYTES: u32 = 1024 * 1024;
+
 /// `mqtt[s]://[user:password@]host[:port]`, with its TLS settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Broker {
@@ -119,6 +122,11 @@ impl Broker {
     pub fn mqtt_options(&self, client_id: impl Into<String>) -> MqttOptions {
         let mut options = MqttOptions::new(client_id, &self.host, self.port);
         options.set_keep_alive(Duration::from_secs(5));
+        // Told to the broker at CONNECT, so it drops anything larger instead of sending it: a
+        // packet over rumqttc's default 10 KiB would otherwise break the connection, and a kept
+        // session would get the same packet again on every reconnect. Up to this size the car
+        // reads a request and answers "too large" itself; a phone needs room for snapshots.
+        options.set_max_packet_size(Some(MAX_PACKET_BYTES));
         // Requests and answers are small: Nagle's algorithm would hold each back for an ACK.
         let mut network = NetworkOptions::new();
         network.set_tcp_nodelay(true);

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-pub use broker::{Broker, BrokerError};
+pub use broker::{Broker, BrokerError, MAX_PACKET_BYTES};
 
 /// The payload version this build speaks. A payload with another `v` gets an error reply.
 pub const VERSION: u32 = 1;
