@@ -184,18 +184,7 @@ impl Mosquitto {
             ),
         )
         .unwrap();
-        let child = Command::new("mosquitto")
-            .args(["-c", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto is installed (apt-get install mosquitto)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Mosquitto { child, port }
+        Mosquitto::launch(&["-c", config.to_str().unwrap()], port)
     }
 
     pub fn start() -> Mosquitto {
@@ -204,8 +193,13 @@ impl Mosquitto {
     }
 
     fn on_port(port: u16) -> Mosquitto {
+        Mosquitto::launch(&["-p", &port.to_string()], port)
+    }
+
+    /// `mosquitto ARGS`, once it listens on `port`.
+    fn launch(args: &[&str], port: u16) -> Mosquitto {
         let child = Command::new("mosquitto")
-            .args(["-p", &port.to_string()])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
