@@ -41,9 +41,14 @@ fn main() {
         let llm = LocalLlm::load(&dir).expect("model loads");
         println!("{name}: loaded in {:.2} s", started.elapsed().as_secs_f64());
         let mut history = vec![system.clone()];
-        for (question, tools) in &cases {
-            // Each case continues the conversation, as the assistant's turns do.
-            history.push(ChatMessage::new(Role::User, *question));
+        // Each case continues the conversation, as the assistant's turns do; the last starts
+        // another with the same persona and tools, whose cached prefix serves it.
+        let other = "Open the trunk, please.";
+        for (question, tools) in cases.iter().map(|(q, t)| (*q, t)).chain([(other, &cases[2].1)]) {
+            if question == other {
+                history.truncate(1);
+            }
+            history.push(ChatMessage::new(Role::User, question));
             let prompt = render_prompt(&history, tools);
             let generation = llm.generate(&prompt, &Sampling { max_tokens: 64, ..Sampling::default() }, |_| true).expect("generates");
             history.push(ChatMessage::new(Role::Assistant, generation.text.clone()));

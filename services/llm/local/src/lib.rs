@@ -5,6 +5,7 @@
 mod chat;
 mod model;
 mod tokenizer;
+mod transformer;
 
 pub use chat::{parse_reply, render_prompt, ChatMessage, ParsedReply, Role, ToolCall, ToolSpec};
 pub use model::{Finish, GenerateError, Generation, LoadError, LocalLlm, Sampling};

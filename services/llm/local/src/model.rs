@@ -6,13 +6,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use candle_core::quantized::gguf_file::Content;
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSampling};
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
 use thiserror::Error;
 use tokenizers::Tokenizer;
 
 use crate::tokenizer::{tokenizer_from_gguf, TokenizerError};
+use crate::transformer::Transformer;
 
 #[derive(Debug, Error)]
 pub enum LoadError {
@@ -102,30 +102,9 @@ impl Generation {
     }
 }
 
-enum Weights {
-    Qwen2(quantized_qwen2::ModelWeights),
-    Llama(quantized_llama::ModelWeights),
-}
-
-impl Weights {
-    fn forward(&mut self, input: &Tensor, position: usize) -> candle_core::Result<Tensor> {
-        match self {
-            Weights::Qwen2(m) => m.forward(input, position),
-            Weights::Llama(m) => m.forward(input, position),
-        }
-    }
-
-    fn clear_kv_cache(&mut self) {
-        match self {
-            Weights::Qwen2(m) => m.clear_kv_cache(),
-            Weights::Llama(m) => m.clear_kv_cache(),
-        }
-    }
-}
-
 /// The weights and what their KV cache holds.
 struct State {
-    weights: Weights,
+    weights: Transformer,
     /// The tokens whose keys and values are cached, in order.
     cached: Vec<u32>,
 }
@@ -137,7 +116,6 @@ pub struct LocalLlm {
     tokenizer: Tokenizer,
     end_of_turn: Vec<u32>,
     context: usize,
-    device: Device,
 }
 
 impl std::fmt::Debug for LocalLlm {
@@ -162,12 +140,11 @@ impl LocalLlm {
         let context = meta(&format!("{architecture}.context_length")).and_then(|v| v.to_u32().ok()).unwrap_or(2048) as usize;
         let name = meta("general.name").and_then(|v| v.to_string().ok()).cloned().unwrap_or_else(|| architecture.clone());
         let device = Device::Cpu;
-        let weights = match architecture.as_str() {
-            "qwen2" => quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &device).map(Weights::Qwen2),
-            "llama" => quantized_llama::ModelWeights::from_gguf(content, &mut file, &device).map(Weights::Llama),
-            _ => return Err(LoadError::Architecture { path, architecture }),
+        if !matches!(architecture.as_str(), "qwen2" | "llama") {
+            return Err(LoadError::Architecture { path, architecture });
         }
-        .map_err(|source| LoadError::Weights { path: path.clone(), source })?;
+        let weights = Transformer::from_gguf(&content, &mut file, &architecture, context.min(MAX_CONTEXT), &device)
+            .map_err(|source| LoadError::Weights { path: path.clone(), source })?;
         let end_of_turn = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tokenizer.token_to_id(t)).collect();
         tracing::info!(model = %name, path = %path.display(), threads = candle_core::utils::get_num_threads(), "loaded LLM");
         Ok(LocalLlm {
@@ -176,7 +153,6 @@ impl LocalLlm {
             tokenizer,
             end_of_turn,
             context: context.min(MAX_CONTEXT),
-            device,
         })
     }
 
@@ -189,11 +165,19 @@ impl LocalLlm {
         Ok(self.tokenizer.encode(text, false).map_err(|e| GenerateError::Tokenize(e.to_string()))?.get_ids().to_vec())
     }
 
+    /// The text of token ids, special tokens included.
+    pub fn detokenize(&self, ids: &[u32]) -> Result<String, GenerateError> {
+        self.tokenizer.decode(ids, false).map_err(|e| GenerateError::Tokenize(e.to_string()))
+    }
+
     /// Continues `prompt` (a rendered chat, see [`crate::render_prompt`]). `on_text` gets each
     /// new piece of text as soon as it is whole UTF-8; returning false stops generation.
     pub fn generate(&self, prompt: &str, sampling: &Sampling, mut on_text: impl FnMut(&str) -> bool) -> Result<Generation, GenerateError> {
         let started = Instant::now();
         let prompt_tokens = self.tokenize(prompt)?;
+        if prompt_tokens.is_empty() {
+            return Err(GenerateError::Tokenize("the prompt is empty".into()));
+        }
         if prompt_tokens.len() + sampling.max_tokens.min(64) > self.context {
             return Err(GenerateError::TooLong { tokens: prompt_tokens.len(), context: self.context });
         }
@@ -207,15 +191,16 @@ impl LocalLlm {
             },
         );
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // The next turn of a conversation repeats the last prompt and answer: only what is new
-        // goes through the model. candle's cache can grow but not shrink, so anything else
-        // starts over.
-        let reused = if state.cached.len() < prompt_tokens.len() && prompt_tokens.starts_with(&state.cached) {
-            state.cached.len()
-        } else {
+        // The next turn of a conversation repeats the last prompt and answer, and a new one
+        // starts with the same persona and tools: only what follows the part already cached
+        // goes through the model (at least one token, for its logits).
+        let common = state.cached.iter().zip(&prompt_tokens).take_while(|(cached, new)| cached == new).count();
+        let reused = common.min(prompt_tokens.len() - 1);
+        if let Err(error) = state.weights.truncate_kv_cache(reused) {
             state.weights.clear_kv_cache();
-            0
-        };
+            state.cached.clear();
+            return Err(error.into());
+        }
         state.cached = prompt_tokens.clone();
 
         let mut generated: Vec<u32> = Vec::new();
@@ -225,8 +210,7 @@ impl LocalLlm {
         let mut input = prompt_tokens[reused..].to_vec();
         let mut position = reused;
         while generated.len() < max_tokens {
-            let tensor = Tensor::new(input.as_slice(), &self.device)?.unsqueeze(0)?;
-            let logits = match state.weights.forward(&tensor, position) {
+            let logits = match state.weights.forward(&input, position) {
                 Ok(logits) => logits.squeeze(0)?,
                 Err(error) => {
                     state.weights.clear_kv_cache();

@@ -3,7 +3,7 @@
 //! decoding speed, and whether both tokenize the prompt the same way.
 
 use std::num::NonZeroU32;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cabin_local_llm::{render_prompt, ChatMessage, LocalLlm, Role, ToolSpec};
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -11,9 +11,12 @@ use llama_cpp_2::llama_backend::LlamaBackend;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
 use llama_cpp_2::sampling::LlamaSampler;
 
 const GENERATED: usize = 32;
+/// Long enough to show the same model, short enough that float noise does not turn a near-tie.
+const FIXTURE_ANSWER_TOKENS: usize = 20;
 
 fn prompts() -> Vec<(&'static str, String)> {
     let system = ChatMessage::new(
@@ -48,8 +51,40 @@ const TOKENIZER_TEXTS: &[&str] = &[
     "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
 ];
 
-/// `--write-fixture FILE`: llama.cpp's token ids for `TOKENIZER_TEXTS`, per model, as JSON: the
-/// reference `cabin-local-llm`'s tokenizer test checks against.
+/// llama.cpp's greedy continuation of `tokens`, at most `max` tokens; the time to the first
+/// token and to the last.
+fn greedy(backend: &LlamaBackend, model: &LlamaModel, tokens: &[LlamaToken], max: usize, threads: i32) -> (Vec<LlamaToken>, Duration, Duration) {
+    let params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(2048))
+        .with_n_batch(512)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut context = model.new_context(backend, params).expect("context");
+    let mut sampler = LlamaSampler::greedy();
+    let started = Instant::now();
+    let mut batch = LlamaBatch::new(512, 1);
+    let last = tokens.len() - 1;
+    for (position, token) in tokens.iter().enumerate() {
+        batch.add(*token, position as i32, &[0], position == last).expect("batch");
+    }
+    context.decode(&mut batch).expect("prompt");
+    let mut token = sampler.sample(&context, batch.n_tokens() - 1);
+    let first = started.elapsed();
+    let mut generated = Vec::new();
+    let mut position = tokens.len() as i32;
+    while generated.len() < max && !model.vocab().is_eog(token) {
+        generated.push(token);
+        batch.clear();
+        batch.add(token, position, &[0], true).expect("batch");
+        context.decode(&mut batch).expect("decode");
+        token = sampler.sample(&context, 0);
+        position += 1;
+    }
+    (generated, first, started.elapsed())
+}
+
+/// `--write-fixture FILE`: llama.cpp's token ids for `TOKENIZER_TEXTS` and its greedy answers
+/// to `prompts()`, per model, as JSON: the reference `cabin-local-llm`'s tests check against.
 fn write_fixture(backend: &LlamaBackend, models: &cabin_models::ModelsDir, names: &str, path: &str) {
     let mut fixture = serde_json::Map::new();
     for name in names.split(',') {
@@ -62,7 +97,15 @@ fn write_fixture(backend: &LlamaBackend, models: &cabin_models::ModelsDir, names
                 serde_json::json!({ "text": text, "ids": ids })
             })
             .collect();
-        fixture.insert(name.to_string(), cases.into());
+        let answers: Vec<serde_json::Value> = prompts()
+            .into_iter()
+            .map(|(_, prompt)| {
+                let tokens = model.vocab().tokenize(prompt.as_bytes(), false, true);
+                let (answer, _, _) = greedy(backend, &model, &tokens, FIXTURE_ANSWER_TOKENS, 2);
+                serde_json::json!({ "prompt": prompt, "ids": answer.iter().map(|t| t.0).collect::<Vec<_>>() })
+            })
+            .collect();
+        fixture.insert(name.to_string(), serde_json::json!({ "tokenizer": cases, "greedy": answers }));
     }
     let text = serde_json::to_string_pretty(&fixture).expect("JSON") + "\n";
     std::fs::write(path, text).expect("fixture written");
@@ -94,33 +137,9 @@ fn main() {
             let tokens = vocab.tokenize(prompt.as_bytes(), false, true);
             let ids: Vec<u32> = tokens.iter().map(|t| t.0 as u32).collect();
             let same = ours.tokenize(&prompt).ok() == Some(ids);
-            let params = LlamaContextParams::default()
-                .with_n_ctx(NonZeroU32::new(2048))
-                .with_n_batch(512)
-                .with_n_threads(threads)
-                .with_n_threads_batch(threads);
-            let mut context = model.new_context(&backend, params).expect("context");
-            let mut sampler = LlamaSampler::greedy();
-            let started = Instant::now();
-            let mut batch = LlamaBatch::new(512, 1);
-            let last = tokens.len() - 1;
-            for (position, token) in tokens.iter().enumerate() {
-                batch.add(*token, position as i32, &[0], position == last).expect("batch");
-            }
-            context.decode(&mut batch).expect("prompt");
-            let mut token = sampler.sample(&context, batch.n_tokens() - 1);
-            let first = started.elapsed();
-            let mut generated = 1;
-            let mut position = tokens.len() as i32;
-            while generated < GENERATED && !vocab.is_eog(token) {
-                batch.clear();
-                batch.add(token, position, &[0], true).expect("batch");
-                context.decode(&mut batch).expect("decode");
-                token = sampler.sample(&context, 0);
-                position += 1;
-                generated += 1;
-            }
-            let decoding = (started.elapsed() - first).as_secs_f64();
+            let (answer, first, all) = greedy(&backend, &model, &tokens, GENERATED, threads);
+            let generated = answer.len().max(1);
+            let decoding = (all - first).as_secs_f64();
             println!(
                 "{name} {case}: {} prompt tokens (candle's tokenizer {}), first token {:.0} ms ({:.0} prompt tokens/s), {:.1} tokens/s over {generated}",
                 tokens.len(),

@@ -1,0 +1,280 @@
+//! The decoder-only transformer of Llama and Qwen2 GGUF files, on candle's quantized matrix
+//! products. Ours rather than candle-transformers' because of memory: theirs dequantizes the
+//! token embedding to f32 at load (545 MB for Qwen2.5-0.5B's 151,936 × 896 table, more than
+//! all its other weights together), where we keep it quantized and dequantize only the rows of
+//! the tokens being read.
+//!
+//! Per layer: RMS norm, attention (rotary positions, grouped-query heads, a KV cache), RMS norm,
+//! a SiLU-gated MLP; each added back to the residual stream.
+
+use std::io::{Read, Seek};
+use std::sync::Arc;
+
+use candle_core::quantized::gguf_file::Content;
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Result, Tensor};
+
+/// A token embedding kept as the file has it (and shared with the output layer where the
+/// model ties them).
+struct Embedding {
+    table: Arc<QTensor>,
+    row_bytes: usize,
+    hidden: usize,
+}
+
+impl Embedding {
+    fn new(table: QTensor) -> Result<Embedding> {
+        let (rows, hidden) = table.shape().dims2()?;
+        let dtype = table.dtype();
+        if hidden % dtype.block_size() != 0 {
+            candle_core::bail!("token embedding rows of {hidden} do not hold whole {dtype:?} blocks");
+        }
+        let row_bytes = hidden / dtype.block_size() * dtype.type_size();
+        let bytes = table.data()?.len();
+        if bytes != rows * row_bytes {
+            candle_core::bail!("token embedding holds {bytes} bytes, not {rows} rows of {row_bytes}");
+        }
+        Ok(Embedding { table: Arc::new(table), row_bytes, hidden })
+    }
+
+    /// The embeddings of `tokens`, as (tokens, hidden) f32.
+    fn rows(&self, tokens: &[u32], device: &Device) -> Result<Tensor> {
+        // On the CPU the table's bytes are borrowed, not copied.
+        let bytes = self.table.data()?;
+        let mut picked = Vec::with_capacity(tokens.len() * self.row_bytes);
+        for &token in tokens {
+            let start = token as usize * self.row_bytes;
+            let row = bytes
+                .get(start..start + self.row_bytes)
+                .ok_or_else(|| candle_core::Error::Msg(format!("token {token} is outside the vocabulary")))?;
+            picked.extend_from_slice(row);
+        }
+        qtensor_from_ggml(self.table.dtype(), &picked, vec![tokens.len(), self.hidden], device)?.dequantize(device)
+    }
+}
+
+struct Linear {
+    weight: QMatMul,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.weight.forward(x)?;
+        match &self.bias {
+            Some(bias) => y.broadcast_add(bias),
+            None => Ok(y),
+        }
+    }
+}
+
+struct Layer {
+    attention_norm: Tensor,
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: QMatMul,
+    mlp_norm: Tensor,
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+    /// Keys and values of the tokens seen so far: (1, kv heads, tokens, head size).
+    cache: Option<(Tensor, Tensor)>,
+}
+
+/// Shape and constants from the file's metadata.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    heads: usize,
+    kv_heads: usize,
+    head_size: usize,
+    epsilon: f32,
+    /// Qwen2 rotates the two halves of a head; Llama GGUF files (their Q and K permuted by the
+    /// converter) rotate neighbouring pairs.
+    rotate_halves: bool,
+}
+
+pub struct Transformer {
+    embedding: Embedding,
+    layers: Vec<Layer>,
+    norm: Tensor,
+    output: QMatMul,
+    shape: Shape,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+}
+
+impl Transformer {
+    /// Reads an `architecture` ("llama" or "qwen2") transformer; positions up to `context`.
+    pub fn from_gguf<R: Read + Seek>(
+        content: &Content,
+        reader: &mut R,
+        architecture: &str,
+        context: usize,
+        device: &Device,
+    ) -> Result<Transformer> {
+        let meta = |key: &str| {
+            content
+                .metadata
+                .get(&format!("{architecture}.{key}"))
+                .ok_or_else(|| candle_core::Error::Msg(format!("no {architecture}.{key} in the file")))
+        };
+        let hidden = meta("embedding_length")?.to_u32()? as usize;
+        let heads = meta("attention.head_count")?.to_u32()? as usize;
+        let kv_heads = meta("attention.head_count_kv").and_then(|v| v.to_u32()).map(|n| n as usize).unwrap_or(heads);
+        let layers = meta("block_count")?.to_u32()? as usize;
+        let epsilon = meta("attention.layer_norm_rms_epsilon")?.to_f32()?;
+        let rope_base = meta("rope.freq_base").and_then(|v| v.to_f32()).unwrap_or(10_000.0);
+        let shape = Shape { heads, kv_heads, head_size: hidden / heads, epsilon, rotate_halves: architecture == "qwen2" };
+
+        let mut tensor = |name: &str| content.tensor(reader, name, device);
+        let embedding = Embedding::new(tensor("token_embd.weight")?)?;
+        // Small models share the embedding with the output layer.
+        let output = match tensor("output.weight") {
+            Ok(output) => QMatMul::from_qtensor(output)?,
+            Err(_) => QMatMul::from_arc(embedding.table.clone())?,
+        };
+        let norm = tensor("output_norm.weight")?.dequantize(device)?;
+        let mut blocks = Vec::with_capacity(layers);
+        for layer in 0..layers {
+            let mut part = |name: &str| tensor(&format!("blk.{layer}.{name}"));
+            let mut linear = |name: &str| -> Result<Linear> {
+                let weight = QMatMul::from_qtensor(part(&format!("{name}.weight"))?)?;
+                let bias = part(&format!("{name}.bias")).ok().map(|b| b.dequantize(device)).transpose()?;
+                Ok(Linear { weight, bias })
+            };
+            let (q, k, v) = (linear("attn_q")?, linear("attn_k")?, linear("attn_v")?);
+            blocks.push(Layer {
+                attention_norm: part("attn_norm.weight")?.dequantize(device)?,
+                q,
+                k,
+                v,
+                o: QMatMul::from_qtensor(part("attn_output.weight")?)?,
+                mlp_norm: part("ffn_norm.weight")?.dequantize(device)?,
+                gate: QMatMul::from_qtensor(part("ffn_gate.weight")?)?,
+                up: QMatMul::from_qtensor(part("ffn_up.weight")?)?,
+                down: QMatMul::from_qtensor(part("ffn_down.weight")?)?,
+                cache: None,
+            });
+        }
+        let (cos, sin) = rotations(shape.head_size, rope_base, context, device)?;
+        Ok(Transformer { embedding, layers: blocks, norm, output, shape, cos, sin, device: device.clone() })
+    }
+
+    /// The logits after `tokens`, which follow the `position` tokens already cached.
+    pub fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Tensor> {
+        let count = tokens.len();
+        let mut x = self.embedding.rows(tokens, &self.device)?.unsqueeze(0)?;
+        let (cos, sin) = (self.cos.narrow(0, position, count)?, self.sin.narrow(0, position, count)?);
+        let mask = if count > 1 { Some(causal_mask(count, position, &self.device)?) } else { None };
+        for layer in &mut self.layers {
+            let attended = layer.attend(&x, &cos, &sin, mask.as_ref(), self.shape)?;
+            x = (x + attended)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.mlp_norm, self.shape.epsilon)?;
+            let gated = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
+            x = (x + layer.down.forward(&gated)?)?;
+        }
+        let last = x.narrow(1, count - 1, 1)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.norm, self.shape.epsilon)?;
+        self.output.forward(&last)?.squeeze(1)
+    }
+
+    /// Keeps the keys and values of the first `tokens` tokens only.
+    pub fn truncate_kv_cache(&mut self, tokens: usize) -> Result<()> {
+        for layer in &mut self.layers {
+            layer.cache = match layer.cache.take() {
+                Some((k, v)) if tokens > 0 && k.dim(2)? >= tokens => Some((k.narrow(2, 0, tokens)?, v.narrow(2, 0, tokens)?)),
+                Some(_) if tokens > 0 => candle_core::bail!("the cache holds fewer than {tokens} tokens"),
+                _ => None,
+            };
+        }
+        Ok(())
+    }
+
+    pub fn clear_kv_cache(&mut self) {
+        for layer in &mut self.layers {
+            layer.cache = None;
+        }
+    }
+}
+
+impl Layer {
+    fn attend(&mut self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: Option<&Tensor>, shape: Shape) -> Result<Tensor> {
+        let (batch, count, hidden) = x.dims3()?;
+        let h = candle_nn::ops::rms_norm(x, &self.attention_norm, shape.epsilon)?;
+        let heads = |t: Tensor, n: usize| t.reshape((batch, count, n, shape.head_size))?.transpose(1, 2)?.contiguous();
+        let q = heads(self.q.forward(&h)?, shape.heads)?;
+        let k = heads(self.k.forward(&h)?, shape.kv_heads)?;
+        let v = heads(self.v.forward(&h)?, shape.kv_heads)?;
+        let rotate = if shape.rotate_halves { candle_nn::rotary_emb::rope } else { candle_nn::rotary_emb::rope_i };
+        let (q, k) = (rotate(&q, cos, sin)?, rotate(&k, cos, sin)?);
+        let (k, v) = match self.cache.take() {
+            Some((cached_k, cached_v)) => (Tensor::cat(&[&cached_k, &k], 2)?, Tensor::cat(&[&cached_v, &v], 2)?),
+            None => (k, v),
+        };
+        self.cache = Some((k.clone(), v.clone()));
+        // Grouped-query attention: each key/value head serves heads / kv_heads query heads.
+        let group = shape.heads / shape.kv_heads;
+        let (k, v) = (repeat_heads(&k, group)?, repeat_heads(&v, group)?);
+        let scores = (q.matmul(&k.t()?)? / (shape.head_size as f64).sqrt())?;
+        let scores = match mask {
+            Some(mask) => scores.broadcast_add(mask)?,
+            None => scores,
+        };
+        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
+        let attended = weights.matmul(&v.contiguous()?)?.transpose(1, 2)?.reshape((batch, count, hidden))?;
+        self.o.forward(&attended)
+    }
+}
+
+/// (1, kv heads, tokens, size) to (1, kv heads × group, tokens, size), each head repeated in place.
+fn repeat_heads(x: &Tensor, group: usize) -> Result<Tensor> {
+    if group == 1 {
+        return Ok(x.clone());
+    }
+    let (batch, kv_heads, tokens, size) = x.dims4()?;
+    Tensor::cat(&vec![x; group], 2)?.reshape((batch, kv_heads * group, tokens, size))
+}
+
+/// −∞ where a new token would see one after it; new tokens start after `position` cached ones.
+fn causal_mask(count: usize, position: usize, device: &Device) -> Result<Tensor> {
+    let seen = position + count;
+    let mask: Vec<f32> = (0..count).flat_map(|i| (0..seen).map(move |j| if j > position + i { f32::NEG_INFINITY } else { 0.0 })).collect();
+    Tensor::from_vec(mask, (count, seen), device)
+}
+
+/// Cosines and sines of each position's rotation, (context, head size / 2).
+fn rotations(head_size: usize, base: f32, context: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+    let frequencies: Vec<f32> = (0..head_size).step_by(2).map(|i| 1.0 / base.powf(i as f32 / head_size as f32)).collect();
+    let frequencies = Tensor::from_vec(frequencies, (1, head_size / 2), device)?;
+    let positions = Tensor::arange(0u32, context as u32, device)?.to_dtype(DType::F32)?.reshape((context, 1))?;
+    let angles = positions.matmul(&frequencies)?;
+    Ok((angles.cos()?, angles.sin()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_token_sees_everything_before_it_and_nothing_after() {
+        let mask = causal_mask(2, 3, &Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(mask[0], [0.0, 0.0, 0.0, 0.0, f32::NEG_INFINITY]);
+        assert_eq!(mask[1], [0.0; 5]);
+    }
+
+    #[test]
+    fn embedding_rows_are_the_rows_of_the_dequantized_table() {
+        let table = Tensor::arange(0f32, 64.0 * 4.0, &Device::Cpu).unwrap().reshape((4, 64)).unwrap();
+        let quantized = QTensor::quantize(&table, candle_core::quantized::GgmlDType::Q8_0).unwrap();
+        let whole = quantized.dequantize(&Device::Cpu).unwrap();
+        let embedding = Embedding::new(quantized).unwrap();
+        let rows = embedding.rows(&[3, 1], &Device::Cpu).unwrap();
+        assert_eq!(
+            rows.to_vec2::<f32>().unwrap(),
+            [whole.get(3).unwrap().to_vec1::<f32>().unwrap(), whole.get(1).unwrap().to_vec1::<f32>().unwrap()]
+        );
+        assert!(embedding.rows(&[4], &Device::Cpu).is_err(), "a token outside the vocabulary");
+    }
+}
