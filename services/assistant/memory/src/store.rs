@@ -17,6 +17,10 @@ use crate::phrasing::{Fact, Period};
 const FACTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("facts");
 /// (profile, microseconds since the epoch) -> what was said then, as JSON.
 const SAID: TableDefinition<(&str, u64), &str> = TableDefinition::new("said");
+/// How long what was said is kept: long enough for "what did I ask you last week", short enough
+/// that the car is not a transcript of its drivers. Facts stay until forgotten.
+pub const KEEP_SAID_DAYS: u64 = 30;
+const DAY_US: u64 = 86_400 * 1_000_000;
 
 #[derive(Debug, Error)]
 pub enum MemoryError {
@@ -149,8 +153,13 @@ impl Memory {
         Ok(self.facts()?.into_iter().rev().find(|f| f.names(name)).and_then(|f| f.value))
     }
 
+    /// Records an exchange, and lets go of what was said more than `KEEP_SAID_DAYS` ago.
     pub fn log(&self, conversation: &str, text: &str, reply: &str) -> Result<(), MemoryError> {
-        let mut at = now_us();
+        self.log_at(now_us(), conversation, text, reply)
+    }
+
+    fn log_at(&self, mut at: u64, conversation: &str, text: &str, reply: &str) -> Result<(), MemoryError> {
+        let oldest_kept = at.saturating_sub(KEEP_SAID_DAYS * DAY_US);
         let said = Said { at_ms: (at / 1000) as i64, conversation: conversation.into(), text: text.into(), reply: reply.into() };
         let json = serde_json::to_string(&said).map_err(|e| self.storage(e))?;
         let profile = self.profile.as_str();
@@ -160,6 +169,7 @@ impl Memory {
                 at += 1;
             }
             table.insert((profile, at), json.as_str())?;
+            table.retain_in((profile, 0)..(profile, oldest_kept), |_, _| false)?;
             Ok(())
         })
     }
@@ -225,6 +235,26 @@ mod tests {
         assert_eq!(memory.forget(Some("my work")).unwrap().unwrap().text, "my work is 7 dock road");
         assert_eq!(memory.forget(Some("the moon")).unwrap(), None);
         assert_eq!(memory.facts().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn what_was_said_is_let_go_after_the_retention_period_and_only_for_that_driver() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.redb");
+        let now = now_us();
+        let days_ago = |days: u64| now - days * DAY_US;
+        let ever = |memory: &Memory| {
+            let period = Period { from: DateTime::from_timestamp(0, 0).unwrap().into(), to: Local::now(), said: "ever" };
+            memory.said_in(&period).unwrap().into_iter().map(|s| s.text).collect::<Vec<_>>()
+        };
+        Memory::open(&path, "bob").unwrap().log_at(days_ago(KEEP_SAID_DAYS + 5), "console", "play jazz", "Playing jazz.").unwrap();
+        let alice = Memory::open(&path, "alice").unwrap();
+        alice.log_at(days_ago(KEEP_SAID_DAYS + 1), "console", "open the trunk", "Opening the trunk.").unwrap();
+        alice.log_at(days_ago(KEEP_SAID_DAYS - 1), "console", "set the temperature to 21", "Setting it.").unwrap();
+        alice.log("console", "a bit warmer", "Warmer.").unwrap();
+        assert_eq!(ever(&alice), ["set the temperature to 21", "a bit warmer"]);
+        drop(alice);
+        assert_eq!(ever(&Memory::open(&path, "bob").unwrap()), ["play jazz"], "bob's log is let go when he next speaks");
     }
 
     #[test]
