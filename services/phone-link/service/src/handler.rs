@@ -27,6 +27,16 @@ pub struct Handler {
     /// The last successful pairing (code, name, answer): a phone resending its pairing request
     /// gets the same answer, as the code itself is used up.
     last_pairing: Mutex<Option<(String, String, Response)>>,
+    /// Every answered request, for whoever shows them (the `cabin up` console).
+    answered: tokio::sync::broadcast::Sender<Answered>,
+}
+
+/// A request the car acted on, and its answer.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub phone: String,
+    pub request: RequestBody,
+    pub response: Response,
 }
 
 fn refusal(error: ClientError) -> Response {
@@ -55,7 +65,19 @@ fn unavailable_or_failed(what: &str, error: zbus::Error) -> Response {
 
 impl Handler {
     pub fn new(vehicle_id: String, phones: Phones, vehicle: VehicleBusClient) -> Handler {
-        Handler { vehicle_id, phones, vehicle, guard: Mutex::new(Guard::default()), last_pairing: Mutex::new(None) }
+        Handler {
+            vehicle_id,
+            phones,
+            vehicle,
+            guard: Mutex::new(Guard::default()),
+            last_pairing: Mutex::new(None),
+            answered: tokio::sync::broadcast::channel(64).0,
+        }
+    }
+
+    /// The requests answered from now on.
+    pub fn answered(&self) -> tokio::sync::broadcast::Receiver<Answered> {
+        self.answered.subscribe()
     }
 
     pub async fn request(&self, payload: &[u8]) -> Response {
@@ -104,6 +126,7 @@ impl Handler {
         if let Ok(mut guard) = self.guard.lock() {
             guard.remember(&phone.id, &request.id, &response);
         }
+        let _ = self.answered.send(Answered { phone: phone.name.clone(), request: request.body, response: response.clone() });
         response
     }
 

@@ -9,7 +9,7 @@ mod link;
 mod phones;
 
 pub use events::{deliver, watch_locks, Outbox, LEFT_BEHIND, LOCK_SIGNALS};
-pub use handler::Handler;
+pub use handler::{Answered, Handler};
 pub use link::{run, LinkOptions};
 pub use phones::{AuthError, PairError, Phone, Phones, PhonesError, PAIRING_TTL_S};
 
