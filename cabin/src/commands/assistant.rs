@@ -48,6 +48,16 @@ impl BrainArgs {
         Ok(self.load_for(&vehicle)?)
     }
 
+    /// Keeps the drivers' memory in `path` unless a memory was chosen.
+    pub fn memory_defaults_to(&mut self, path: PathBuf) {
+        self.memory.get_or_insert(path);
+    }
+
+    /// The OEM task files (the voice takes the car's words from them).
+    pub fn tasks(&self) -> &[PathBuf] {
+        &self.tasks
+    }
+
     pub fn load_for(&self, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {
         let memory = match &self.memory {
             Some(path) if path.as_os_str() == "off" => None,

@@ -1,5 +1,6 @@
 pub mod assistant;
 pub mod config;
+pub mod install;
 pub mod llm;
 pub mod models;
 pub mod phone;

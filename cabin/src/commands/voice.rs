@@ -15,9 +15,9 @@ use clap::Args;
 
 use super::models::DirArgs;
 
-/// How the voice listens: models, language, wake phrase.
+/// How the voice listens: whisper model, language, wake phrase, endpointing.
 #[derive(Debug, Clone, Args)]
-pub struct ListenArgs {
+pub struct VoiceArgs {
     /// Whisper model to use
     #[arg(long, default_value = cabin_asr::DEFAULT_MODEL, env = "CABIN_WHISPER_MODEL")]
     whisper: String,
@@ -33,32 +33,16 @@ pub struct ListenArgs {
     /// Silence that ends an utterance, in milliseconds
     #[arg(long, default_value_t = 600)]
     trailing_silence_ms: u32,
-    /// OEM task files, as the assistant is given: their signals bias the recogniser
-    #[arg(long = "tasks", env = "CABIN_TASKS", value_delimiter = ':')]
-    tasks: Vec<PathBuf>,
-    #[command(flatten)]
-    config: crate::ConfigArgs,
-    #[command(flatten)]
-    models: DirArgs,
 }
 
-impl ListenArgs {
-    /// The car's words (from the task book's signals) for whisper's prompt. They are English:
-    /// for other languages they would pull whisper towards English, so none are given.
-    fn vocabulary(&self) -> anyhow::Result<Vec<String>> {
-        let vehicle = super::load_config(&self.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
-        let intents = cabin_nlu::IntentCatalog::embedded();
-        Ok(cabin_dialog::TaskBook::load(&self.tasks, &intents, &vehicle.catalog)?.vocabulary())
-    }
-
-    fn load(&self, require_wake: bool) -> anyhow::Result<Listener> {
-        let models = VoiceModels::locate(&self.models.resolve(), &self.whisper)?;
+impl VoiceArgs {
+    /// The listener, its recogniser biased towards `vocabulary` (the car's words).
+    pub fn load(&self, models: &cabin_models::ModelsDir, require_wake: bool, vocabulary: Vec<String>) -> anyhow::Result<Listener> {
+        let models = VoiceModels::locate(models, &self.whisper)?;
         let wake = if require_wake { Some(self.phrase()?) } else { None };
-        let mut asr = AsrConfig {
-            language: self.language.clone(),
-            vocabulary: if self.language == "en" { self.vocabulary()? } else { Vec::new() },
-            ..AsrConfig::default()
-        };
+        // The car's words are English: for other languages they would pull whisper towards English.
+        let vocabulary = if self.language == "en" { vocabulary } else { Vec::new() };
+        let mut asr = AsrConfig { language: self.language.clone(), vocabulary, ..AsrConfig::default() };
         if let Some(threads) = self.threads {
             asr.threads = threads;
         }
@@ -72,6 +56,33 @@ impl ListenArgs {
             Some(path) => WakePhrase::load(path)?,
             None => WakePhrase::default(),
         })
+    }
+}
+
+/// The car's words, from the task book's signals, for whisper's prompt.
+pub fn vocabulary(tasks: &[PathBuf], vehicle: &cabin_vehicle_config::VehicleConfig) -> anyhow::Result<Vec<String>> {
+    let intents = cabin_nlu::IntentCatalog::embedded();
+    Ok(cabin_dialog::TaskBook::load(tasks, &intents, &vehicle.catalog)?.vocabulary())
+}
+
+/// The voice's settings with what it needs of the car: its config, models and tasks.
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    #[command(flatten)]
+    voice: VoiceArgs,
+    /// OEM task files, as the assistant is given: their signals bias the recogniser
+    #[arg(long = "tasks", env = "CABIN_TASKS", value_delimiter = ':')]
+    tasks: Vec<PathBuf>,
+    #[command(flatten)]
+    config: crate::ConfigArgs,
+    #[command(flatten)]
+    models: DirArgs,
+}
+
+impl ListenArgs {
+    fn load(&self, require_wake: bool) -> anyhow::Result<Listener> {
+        let vehicle = super::load_config(&self.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
+        self.voice.load(&self.models.resolve(), require_wake, vocabulary(&self.tasks, &vehicle)?)
     }
 }
 
@@ -203,7 +214,7 @@ pub struct EnrolArgs {
 
 pub fn enrol(args: EnrolArgs) -> anyhow::Result<ExitCode> {
     let recordings = args.recordings.iter().map(|path| cabin_audio::read_wav(path)).collect::<Result<Vec<_>, _>>()?;
-    let mut phrase = match &args.listen.wake_phrase {
+    let mut phrase = match &args.listen.voice.wake_phrase {
         Some(path) => WakePhrase::load(path)?,
         None => WakePhrase::new(&args.phrase)?,
     };
@@ -245,18 +256,46 @@ pub async fn serve_voice(args: ServeVoiceArgs) -> anyhow::Result<ExitCode> {
         None if args.input.as_deref() == Some("none") => Sink::Silent,
         None => Sink::Device,
     };
-    let voice: Arc<dyn Voice> = Arc::new(Espeak { voice: args.voice, ..Espeak::default() });
-    let service = VoiceService::start(listener, voice, sink, &connection).await.context("cannot serve org.cabin.Voice1")?;
-    let _capture = match args.input.as_deref() {
-        Some("none") => None,
-        input => {
-            let (tx, rx) = std::sync::mpsc::channel::<Vec<f32>>();
-            let capture = open_input(input, tx)?;
-            let feed = service.clone();
-            std::thread::spawn(move || rx.into_iter().for_each(|samples| feed.hear(samples)));
-            capture
-        }
-    };
+    let feed = open_feed(args.input.as_deref())?;
+    let _voice = start(listener, &args.voice, sink, feed, &connection).await?;
     tracing::info!("voice serving {}", cabin_voice::BUS_NAME);
     super::serve::ready_until_shutdown(&connection).await
+}
+
+/// Audio for the voice: the capture (kept open while it lives) and its samples.
+#[derive(Debug)]
+pub struct AudioFeed {
+    capture: Option<cabin_audio::Capture>,
+    samples: std::sync::mpsc::Receiver<Vec<f32>>,
+}
+
+/// Opens `input` (see `--input`); None for `none`.
+pub fn open_feed(input: Option<&str>) -> anyhow::Result<Option<AudioFeed>> {
+    if input == Some("none") {
+        return Ok(None);
+    }
+    let (tx, samples) = std::sync::mpsc::channel::<Vec<f32>>();
+    let capture = open_input(input, tx)?;
+    Ok(Some(AudioFeed { capture, samples }))
+}
+
+/// The voice service and the capture feeding it.
+pub type RunningVoice = (VoiceService, Option<cabin_audio::Capture>);
+
+/// Serves `org.cabin.Voice1` on `connection`, listening to `feed` (and to `Hear` calls).
+pub async fn start(
+    listener: Listener,
+    espeak_voice: &str,
+    sink: Sink,
+    feed: Option<AudioFeed>,
+    connection: &zbus::Connection,
+) -> anyhow::Result<RunningVoice> {
+    let voice: Arc<dyn Voice> = Arc::new(Espeak { voice: espeak_voice.to_owned(), ..Espeak::default() });
+    let service = VoiceService::start(listener, voice, sink, connection).await.context("cannot serve org.cabin.Voice1")?;
+    let capture = feed.and_then(|AudioFeed { capture, samples }| {
+        let hearing = service.clone();
+        std::thread::spawn(move || samples.into_iter().for_each(|samples| hearing.hear(samples)));
+        capture
+    });
+    Ok((service, capture))
 }

@@ -1,11 +1,15 @@
-//! `cabin up`: the whole assistant on embedded defaults in one process, for a first look. For now
-//! that is the vehicle bus with the simulated car, the assistant and the vision (camera from
-//! `--camera`) on a private bus, the phone link on an embedded broker, and a console that shows every signal change, takes commands, and passes anything else to the
-//! assistant as if the driver had said it.
+//! `cabin up`: the whole assistant on embedded defaults in one process, for a first look: the
+//! vehicle bus with the simulated car, the assistant, the voice, the vision and the local LLM on
+//! a private bus, the phone link on an embedded broker, and a console that shows what happens
+//! (signal changes, wake events, transcripts, replies, phone requests), takes commands, and
+//! passes anything else to the assistant as if the driver had said it. `--script` plays a
+//! scenario instead of reading the console.
 
-use std::collections::HashMap;
+mod console;
+mod happenings;
+mod script;
+
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use cabin_assistant::connect;
@@ -14,15 +18,16 @@ use cabin_phone_protocol::Broker;
 use cabin_private_bus::PrivateBus;
 use cabin_vehicle_bus::{serve, ServeOptions};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
-use cabin_vehicle_config::{SignalKind, Value};
+use cabin_vehicle_config::SignalKind;
 use cabin_vehicle_sim::DriveProfile;
 use clap::Args;
-use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc::UnboundedSender;
 
+use self::console::{console_command, is_console_command, HELP};
+use self::happenings::Happening;
 use super::assistant::BrainArgs;
 use super::phone::StateArgs;
-use crate::output::{time_of_day, with_unit};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -47,95 +52,171 @@ pub struct UpArgs {
     /// The camera's config (TOML) [default: the embedded defaults/vision.toml]
     #[arg(long = "vision-config", env = "CABIN_VISION_CONFIG")]
     vision_config: Option<std::path::PathBuf>,
+    /// What the voice listens to: a named input device, `-` for 16 kHz 16-bit mono PCM on stdin,
+    /// or `none` [default: the default microphone, else none; none with --script]
+    #[arg(long, env = "CABIN_VOICE_INPUT")]
+    input: Option<String>,
+    #[command(flatten)]
+    voice: super::voice::VoiceArgs,
+    /// Play a scenario (TOML: spoken or recorded utterances, phone questions, camera frames,
+    /// driving), print what happened, and stop; the exit code is 1 if an expectation failed
+    #[arg(long)]
+    script: Option<std::path::PathBuf>,
+    /// Show what happens as JSON lines
+    #[arg(long)]
+    json: bool,
 }
 
-const HELP: &str = "commands: get PATH | set PATH VALUE | list [GLOB] | drive KMH [RAMP_S] | park | help | quit\n\
-                    anything else is said to the assistant, e.g. \"set the temperature to twenty one\"";
-
-/// Sensors that change continuously while driving are shown at most this often.
-const SENSOR_EVERY: Duration = Duration::from_secs(1);
-
-pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(mut args: UpArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(&args.brain.config)
         .map_err(|errors| anyhow::anyhow!("invalid vehicle configuration, not starting:\n{errors}"))?;
+    let scenario = args.script.as_deref().map(script::Scenario::load).transpose()?;
+    // A scenario's phone, frames and utterances live and die with the run.
+    let scratch = tempfile::tempdir()?;
+    if scenario.is_some() {
+        args.brain.memory_defaults_to(scratch.path().join("memory.redb"));
+    }
     let drive_profile = args.drive_profile.as_deref().map(DriveProfile::named_or_file).transpose()?;
     let bus = PrivateBus::start()?;
     let service = serve(config, ServeOptions { drive_profile, can_replay: None, bus_address: Some(bus.address().to_string()) })
         .await
         .context("vehicle bus not started")?;
     let client = VehicleBusClient::connect_to(bus.address()).await?;
+    let (show, shown) = tokio::sync::mpsc::unbounded_channel();
+    let printer = tokio::spawn(happenings::print(shown, args.json));
+    let say = |text: String| {
+        let _ = show.send(Happening::Note { text });
+    };
+
     let assistant = match args.brain.load_for(service.store.config()) {
         Ok(brain) => connect(Some(bus.address()), Some(brain)).await?.1,
         Err(error) => {
-            println!("The assistant is off: {error}");
+            say(format!("The assistant is off: {error}"));
             None
         }
     };
-    let sensors: Vec<String> =
-        service.store.config().catalog.signals.values().filter(|s| s.kind != SignalKind::Actuator).map(|s| s.path.clone()).collect();
-
+    let input = match (&args.input, &scenario) {
+        (Some(input), _) => Some(input.as_str()),
+        (None, Some(_)) => Some("none"),
+        (None, None) => None,
+    };
+    let _voice = match start_voice(&args, service.store.config(), input, bus.address(), &show).await {
+        Ok((voice, Some(microphone))) => {
+            say(format!("The voice listens to {microphone}: say \"hey cabin, set the temperature to twenty one\""));
+            Some(voice)
+        }
+        Ok((voice, None)) => {
+            say("The voice has no microphone: it hears only scripts (`--script`) and `Hear` calls".into());
+            Some(voice)
+        }
+        Err(error) => {
+            say(format!("The voice is off: {error:#}"));
+            None
+        }
+    };
+    let camera_frame = scenario.as_ref().filter(|s| s.uses_camera()).map(|_| scratch.path().join("camera.png"));
     let vision = super::vision::VisionArgs::new(args.vision_config.clone(), args.brain.models.clone());
-    let _vision = match super::vision::start(&vision, args.camera.as_deref(), bus.address()).await {
+    let _vision = match super::vision::start(&vision, camera_frame.as_deref().or(args.camera.as_deref()), bus.address()).await {
         Ok((connection, camera)) => {
-            println!("The cabin camera is {}: ask \"is my hat in the car?\"", camera.display());
+            say(format!("The cabin camera is {}: ask \"is my hat in the car?\"", camera.display()));
             Some(connection)
         }
         Err(error) => {
-            println!("The vision is off: {error:#}");
+            say(format!("The vision is off: {error:#}"));
             None
         }
     };
     match super::llm::start_for_up(&args.brain.models.resolve()).await {
-        Ok(Some(url)) => println!("The local LLM answers open questions at {url}: ask \"why is the sky blue?\""),
-        Ok(None) => println!("The local LLM is off: `cabin models fetch qwen2.5-0.5b` (or smollm2-135m) to have one"),
-        Err(error) => println!("The local LLM is off: {error:#}"),
+        Ok(Some(url)) => say(format!("The local LLM answers open questions at {url}: ask \"why is the sky blue?\"")),
+        Ok(None) => say("The local LLM is off: `cabin models fetch qwen2.5-0.5b` (or smollm2-135m) to have one".into()),
+        Err(error) => say(format!("The local LLM is off: {error:#}")),
     }
-    let broker = start_phone_link(&args, bus.address()).await;
+    let (phones, outbox) = match &scenario {
+        Some(_) => {
+            (cabin_phone_link::Phones::new(scratch.path().join("phones")), cabin_phone_link::Outbox::new(scratch.path().join("outbox")))
+        }
+        None => (args.phones.phones(), args.phones.outbox()),
+    };
+    let broker = start_phone_link(&args, bus.address(), phones.clone(), outbox, &show).await;
     let with_assistant = if assistant.is_some() { " and the assistant" } else { "" };
-    println!("Cabin is up: the vehicle bus serves a simulated car{with_assistant} on a private D-Bus.");
-    println!("From another terminal:  export DBUS_SYSTEM_BUS_ADDRESS='{}'", bus.address());
-    println!("                        cabin signals list   |   cabin signals watch   |   cabin sim drive 100");
+    say(format!("Cabin is up: the vehicle bus serves a simulated car{with_assistant} on a private D-Bus."));
     match &broker {
-        Ok(broker) => println!(
+        Ok(broker) => say(format!(
             "Phones: an MQTT broker listens on {broker}; `cabin pair`, then `cabin phone pair CODE --broker mqtt://{broker} --vehicle-id {}`",
             args.vehicle_id
-        ),
-        Err(error) => println!("The phone link is off: {error}"),
+        )),
+        Err(error) => say(format!("The phone link is off: {error}")),
     }
-    println!("{HELP}");
+    let sensors: Vec<String> =
+        service.store.config().catalog.signals.values().filter(|s| s.kind != SignalKind::Actuator).map(|s| s.path.clone()).collect();
+    happenings::signals(client.clone(), sensors, show.clone()).await?;
 
-    let mut changes = Box::pin(client.watch("Vehicle.**").await?);
+    let code = match scenario {
+        Some(scenario) => {
+            let car = script::Car {
+                bus_address: bus.address().to_string(),
+                vehicle: client.clone(),
+                simulator: service.simulator.clone(),
+                assistant: assistant.clone(),
+                camera_frame,
+                regions: cabin_vision::load_config(args.vision_config.as_deref())?.0.regions(),
+                broker: broker.as_ref().ok().map(|address| local_broker(*address)),
+                vehicle_id: args.vehicle_id.clone(),
+                phones,
+                scratch: scratch.path().to_path_buf(),
+            };
+            let all_met = script::play(&scenario, &car, &show).await?;
+            if all_met {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        None => {
+            say(format!("From another terminal:  export DBUS_SYSTEM_BUS_ADDRESS='{}'", bus.address()));
+            say("                        cabin signals list   |   cabin signals watch   |   cabin sim drive 100".into());
+            say(HELP.into());
+            // With the microphone's audio on stdin, there is no console to read.
+            let console_input = input != Some("-");
+            console(&client, assistant.as_deref(), console_input, &show).await;
+            say("Cabin is stopping.".into());
+            ExitCode::SUCCESS
+        }
+    };
+    drop(show);
+    // Whatever is still to be shown (the feeds hold senders too, so not forever).
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), printer).await;
+    drop(service);
+    drop(bus);
+    Ok(code)
+}
+
+/// Reads the console until `quit`, end of input plus a stop signal, or a stop signal.
+async fn console(
+    client: &VehicleBusClient,
+    assistant: Option<&cabin_assistant::Assistant>,
+    mut stdin_open: bool,
+    show: &UnboundedSender<Happening>,
+) {
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
-    let mut stdin_open = true;
-    let mut last_shown: HashMap<String, Instant> = HashMap::new();
     let shutdown = super::serve::wait_for_shutdown();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
-            _ = &mut shutdown => break,
-            Some(change) = changes.next() => {
-                if sensors.contains(&change.path) {
-                    let now = Instant::now();
-                    if last_shown.get(&change.path).is_some_and(|t| now.duration_since(*t) < SENSOR_EVERY) {
-                        continue;
-                    }
-                    last_shown.insert(change.path.clone(), now);
-                }
-                println!("{}  {} = {}", time_of_day(change.timestamp_us), change.path, change.value);
-            }
+            _ = &mut shutdown => return,
             line = stdin.next_line(), if stdin_open => match line {
                 Ok(Some(line)) => {
                     if line.trim() == "quit" || line.trim() == "exit" {
-                        break;
+                        return;
                     }
-                    match &assistant {
+                    match assistant {
                         Some(assistant) if !line.trim().is_empty() && !is_console_command(&line) => {
-                            println!("assistant: {}", assistant.converse("console", &line).await.reply);
+                            let _ = show.send(Happening::Replied { text: assistant.converse("console", &line).await.reply.clone() });
                         }
                         _ => {
-                            if let Err(e) = console_command(&client, line.trim()).await {
+                            if let Err(e) = console_command(client, line.trim()).await {
                                 let prefix = if matches!(e, ClientError::Refused { .. }) { "refused" } else { "error" };
-                                println!("{prefix}: {e}");
+                                let _ = show.send(Happening::Note { text: format!("{prefix}: {e}") });
                             }
                         }
                     }
@@ -145,65 +226,52 @@ pub async fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
             },
         }
     }
-    println!("Cabin is stopping.");
-    drop(service);
-    drop(bus);
-    Ok(ExitCode::SUCCESS)
+}
+
+/// The voice on the private bus, fed from `input`; the microphone it listens to, if any.
+async fn start_voice(
+    args: &UpArgs,
+    vehicle: &cabin_vehicle_config::VehicleConfig,
+    input: Option<&str>,
+    bus_address: &str,
+    show: &UnboundedSender<Happening>,
+) -> anyhow::Result<(super::voice::RunningVoice, Option<String>)> {
+    let listener = args.voice.load(&args.brain.models.resolve(), true, super::voice::vocabulary(args.brain.tasks(), vehicle)?)?;
+    let feed = match super::voice::open_feed(input) {
+        Ok(feed) => feed,
+        // No microphone here: the voice still hears scripts and `Hear` calls.
+        Err(error) if input.is_none() => {
+            tracing::info!("no microphone: {error:#}");
+            None
+        }
+        Err(error) => return Err(error),
+    };
+    let listening = feed.as_ref().map(|_| input.unwrap_or("the default microphone").to_owned());
+    let sink = if feed.is_none() { cabin_voice::Sink::Silent } else { cabin_voice::Sink::Device };
+    let connection = zbus::connection::Builder::address(bus_address)?.build().await?;
+    let voice = super::voice::start(listener, "en-us", sink, feed, &connection).await?;
+    happenings::voice(&connection, show.clone()).await?;
+    Ok((voice, listening))
 }
 
 /// The embedded broker and the phone link on it; where the broker listens.
-async fn start_phone_link(args: &UpArgs, bus_address: &str) -> anyhow::Result<std::net::SocketAddr> {
+async fn start_phone_link(
+    args: &UpArgs,
+    bus_address: &str,
+    phones: cabin_phone_link::Phones,
+    outbox: cabin_phone_link::Outbox,
+    show: &UnboundedSender<Happening>,
+) -> anyhow::Result<std::net::SocketAddr> {
     let address = cabin_embedded_broker::start(args.mqtt_port)?;
     let vehicle = cabin_phone_link::connect_vehicle(Some(bus_address)).await?;
-    let broker = Broker { host: address.ip().to_string(), port: address.port(), credentials: None, tls: None };
-    args.events.start(&broker, &args.vehicle_id, vehicle.clone(), args.phones.outbox());
-    let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), args.phones.phones(), vehicle));
+    let broker = local_broker(address);
+    args.events.start(&broker, &args.vehicle_id, vehicle.clone(), outbox);
+    let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), phones, vehicle));
+    happenings::phones(handler.answered(), show.clone());
     tokio::spawn(cabin_phone_link::run(LinkOptions { broker, vehicle_id: args.vehicle_id.clone() }, handler));
     Ok(address)
 }
 
-/// Console commands have a shape of their own; "set the temperature to 21" is for the assistant.
-fn is_console_command(line: &str) -> bool {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let is_path = |w: &str| w.starts_with("Vehicle");
-    let is_number = |w: &str| w.parse::<f64>().is_ok();
-    match words.as_slice() {
-        ["get", path] | ["set", path, _] => is_path(path),
-        ["list"] | ["park"] | ["help"] => true,
-        ["list", glob] => is_path(glob),
-        ["drive", speed] => is_number(speed),
-        ["drive", speed, ramp] => is_number(speed) && is_number(ramp),
-        _ => false,
-    }
-}
-
-async fn console_command(client: &VehicleBusClient, line: &str) -> Result<(), ClientError> {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    match words.as_slice() {
-        [] => {}
-        ["get", path] => {
-            let reading = client.get(path).await?;
-            let unit = client.describe(path).await?.into_iter().next().and_then(|i| i.spec.unit);
-            println!("{path} = {}", with_unit(&reading.value, unit.as_deref()));
-        }
-        ["set", path, value] => {
-            let accepted = client.set(path, &Value::from_text(value)).await?;
-            println!("{path} <- {accepted} (accepted)");
-        }
-        ["list"] | ["list", _] => {
-            let pattern = words.get(1).copied().unwrap_or("Vehicle.**");
-            for info in client.describe(pattern).await? {
-                let value = info.value.as_ref().map(|v| with_unit(v, info.spec.unit.as_deref())).unwrap_or_else(|| "-".into());
-                println!("{}  {}  {}", info.spec.path, value, if info.actuatable { "settable" } else { "" });
-            }
-        }
-        ["drive", speed] | ["drive", speed, _] => {
-            let speed: f64 = speed.parse().map_err(|_| ClientError::Protocol(format!("'{speed}' is not a speed in km/h")))?;
-            let ramp: f64 = words.get(2).and_then(|r| r.parse().ok()).unwrap_or(0.0);
-            client.drive(speed, ramp).await?;
-        }
-        ["park"] => client.drive(0.0, 0.0).await?,
-        _ => println!("{HELP}"),
-    }
-    Ok(())
+fn local_broker(address: std::net::SocketAddr) -> Broker {
+    Broker { host: address.ip().to_string(), port: address.port(), credentials: None, tls: None }
 }

@@ -1,0 +1,70 @@
+//! `cabin up --script`: a scenario played against the whole car in one process, as a demo
+//! would, and its expectations deciding the exit code.
+
+mod support;
+
+use serde_json::Value as Json;
+use support::*;
+
+/// `cabin up --script FILE --json` on a free MQTT port; its exit status and what happened.
+fn play(scenario: &std::path::Path) -> (std::process::ExitStatus, Vec<Json>) {
+    let output = std::process::Command::new(cabin_binary())
+        .args(["up", "--json", "--mqtt-port", "0", "--script", scenario.to_str().unwrap()])
+        .env("CABIN_LOG", "error")
+        .env("CABIN_MEMORY", "off")
+        .output()
+        .unwrap();
+    let happened = stdout(&output).lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect();
+    (output.status, happened)
+}
+
+fn events<'a>(happened: &'a [Json], kind: &str) -> Vec<&'a Json> {
+    happened.iter().filter(|h| h["event"] == kind).collect()
+}
+
+#[test]
+fn the_first_drive_scenario_speaks_drives_and_asks_from_the_phone_and_every_expectation_holds() {
+    let (status, happened) = play(&repo_file("scenarios/first-drive.toml"));
+    let shown = || happened.iter().map(Json::to_string).collect::<Vec<_>>().join("\n");
+    assert!(status.success(), "{}", shown());
+
+    // What the console shows: the wake, the transcript, the change, the spoken reply, the phone.
+    assert!(
+        events(&happened, "heard").iter().any(|h| h["text"].as_str().unwrap().to_lowercase().contains("temperature to 21")),
+        "{}",
+        shown()
+    );
+    assert!(
+        events(&happened, "signal").iter().any(|s| s["path"] == "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature" && s["value"] == "21"),
+        "{}",
+        shown()
+    );
+    assert!(events(&happened, "said").iter().any(|s| s["text"] == "Setting the driver's side to 21 degrees."), "{}", shown());
+    let phone = events(&happened, "phone");
+    assert_eq!(phone.len(), 2, "{}", shown());
+    assert!(phone[0]["answer"].as_str().unwrap().starts_with("Yes, I can see your cup on the rear left seat"), "{}", shown());
+    assert!(events(&happened, "said").iter().any(|s| s["text"].as_str().unwrap().starts_with("I can't open the trunk")), "{}", shown());
+    let expected = events(&happened, "expected");
+    assert_eq!(expected.len(), 6, "{}", shown());
+    assert!(expected.iter().all(|e| e["met"] == true), "{}", shown());
+}
+
+#[test]
+fn an_unmet_expectation_fails_the_run_and_a_bad_scenario_names_its_line() {
+    let (_dir, scenario) = temp_file(
+        "wrong.toml",
+        "[[step]]\ntype = \"set the temperature to 22\"\nexpect_signal = { \"Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature\" = 19 }\n",
+    );
+    let (status, happened) = play(&scenario);
+    assert_eq!(status.code(), Some(1));
+    let expected = events(&happened, "expected");
+    assert_eq!(expected.len(), 1);
+    assert_eq!(expected[0]["met"], false);
+    assert_eq!(expected[0]["got"], "22", "{}", expected[0]);
+
+    let (_dir, scenario) = temp_file("bad.toml", "[[step]]\ntype = \"hello\"\n\n[[step]]\nsay = \"hi\"\ndrive = 30\n");
+    let output = std::process::Command::new(cabin_binary()).args(["up", "--script", scenario.to_str().unwrap()]).output().unwrap();
+    assert!(!output.status.success());
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    assert!(stderr(&output).contains("bad.toml:4: a step does one thing, this one say and drive"), "{}", stderr(&output));
+}
