@@ -170,17 +170,20 @@ fn memory_outlives_the_process_and_only_its_driver_sees_it() {
     assert_eq!(first[0]["reply"], "Okay, I'll remember that your home is 42 market street.", "{}", first[0]);
     assert_eq!(first[1]["reply"], "Okay, I'll remember that you like 21 degrees.");
 
-    // A new process: what alice said is still there.
+    // A new process: what alice said is still there, and her liking fills what she leaves out.
     let second = chat(
         "alice",
-        "drive me home\nwhat do you remember about me\nforget that\nwhat do you remember about me\nwhat did i ask you today\n",
+        "drive me home\nset the temperature\nwhat do you remember about me\nforget that\nwhat do you remember about me\nwhat did i ask you today\nset the temperature\n",
     );
     assert_eq!(second[0]["actions"][0]["target"], "org.cabin.HeadUnit1.Navigation.SetDestination(42 market street)", "{}", second[0]);
-    assert_eq!(second[1]["reply"], "I remember that your home is 42 market street and you like 21 degrees.");
-    assert_eq!(second[2]["reply"], "Okay, I've forgotten that you like 21 degrees.");
-    assert_eq!(second[3]["reply"], "I remember that your home is 42 market street.");
-    let recalled = second[4]["reply"].as_str().unwrap();
+    assert_eq!(second[1]["reply"], "Setting the driver's side to 21 degrees, as you like it.", "{}", second[1]);
+    assert_eq!(sets(&second[1]), [("Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".to_string(), 21.0)]);
+    assert_eq!(second[2]["reply"], "I remember that your home is 42 market street and you like 21 degrees.");
+    assert_eq!(second[3]["reply"], "Okay, I've forgotten that you like 21 degrees.");
+    assert_eq!(second[4]["reply"], "I remember that your home is 42 market street.");
+    let recalled = second[5]["reply"].as_str().unwrap();
     assert!(recalled.starts_with("Today you asked me") && recalled.contains("\"drive me home\""), "{recalled}");
+    assert_eq!(second[6]["reply"], "What temperature would you like?", "a forgotten liking is asked for again");
 
     let bob = chat("bob", "what do you remember about me\n");
     assert_eq!(bob[0]["reply"], "You haven't asked me to remember anything.", "another driver's memory is his own");

@@ -305,6 +305,14 @@ impl Dialog {
             }
             slots.remove(&relative.direction);
         }
+        // A missing value the driver told us they like is theirs without asking.
+        let mut preferred = None;
+        if let Some((name, Some(unit))) = task.missing(&slots).map(|(name, rule)| (name.to_string(), rule.preference.clone())) {
+            if let Some(value) = tools.preference(&unit).await {
+                slots.insert(name, SlotValue::Number(value));
+                preferred = Some(value);
+            }
+        }
         if let Some((name, rule)) = task.missing(&slots) {
             let question = render(rule.ask.as_deref().unwrap_or("Which one?"), &slots, &BTreeMap::new());
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Slot(name.to_string()), since: Instant::now() });
@@ -317,7 +325,10 @@ impl Dialog {
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Confirmation, since: Instant::now() });
             return question;
         }
-        let reply = self.run(&task, &slots, tools, turn).await;
+        let mut reply = self.run(&task, &slots, tools, turn).await;
+        if preferred.is_some() && turn.actions.iter().all(|action| action.error.is_none()) {
+            reply = format!("{}, as you like it.", reply.trim_end_matches('.'));
+        }
         self.last_done = Some(Done { intent, slots, at: Instant::now() });
         reply
     }

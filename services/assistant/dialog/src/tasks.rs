@@ -22,6 +22,9 @@ pub struct SlotRule {
     pub required: bool,
     pub ask: Option<String>,
     pub default: Option<toml::Value>,
+    /// The word after the number in a preference the driver asked the assistant to remember
+    /// ("i like 21 degrees": `degrees`): when the slot is missing, that number fills it.
+    pub preference: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

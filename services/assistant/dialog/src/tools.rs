@@ -21,6 +21,13 @@ pub trait Tools {
         async { Err(ToolError::Unavailable { what: "my memory".into(), reason: "no memory here".into() }) }
     }
 
+    /// The number in the driver's latest remembered preference for `unit` ("i like 21
+    /// degrees": 21 for `degrees`), if they said one.
+    fn preference(&self, unit: &str) -> impl Future<Output = Option<f64>> {
+        let _ = unit;
+        async { None }
+    }
+
     /// What a name the driver gave ("home", "work") stands for, if they said.
     fn remembered(&self, name: &str) -> impl Future<Output = Option<String>> {
         let _ = name;

@@ -16,6 +16,7 @@ mod text;
 pub use classifier::{IntentScore, UnderstandError, Understander, Understanding, LOW_CONFIDENCE};
 pub use encoder::{EncoderError, SentenceEncoder};
 pub use intents::{IntentCatalog, IntentDef, IntentFileError, DEFAULT_INTENTS};
+pub use numbers::digits_for_words;
 pub use slots::{trim_value, SlotKind, SlotValue, Slots};
 pub use text::normalise;
 

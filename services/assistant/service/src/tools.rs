@@ -84,6 +84,11 @@ impl Tools for BusTools {
         self.memory.as_ref()?.lookup(name).inspect_err(|error| tracing::warn!(%error, "memory lookup failed")).ok().flatten()
     }
 
+    async fn preference(&self, unit: &str) -> Option<f64> {
+        let facts = self.memory.as_ref()?.facts().inspect_err(|error| tracing::warn!(%error, "memory lookup failed")).ok()?;
+        facts.iter().rev().find_map(|fact| preferred_number(&fact.text, unit))
+    }
+
     async fn set(&self, path: &str, value: &Value) -> Result<Value, ToolError> {
         self.vehicle.set(path, value).await.map_err(vehicle_error)
     }
@@ -181,9 +186,28 @@ impl<T: Tools> Tools for WithoutCamera<'_, T> {
         self.0.remembered(name).await
     }
 
+    async fn preference(&self, unit: &str) -> Option<f64> {
+        self.0.preference(unit).await
+    }
+
     async fn find_object(&self, _object: &str, _region: Option<&str>) -> Result<String, ToolError> {
         Err(ToolError::NotPermitted { reason: "the owner has not allowed this caller to use the camera".into() })
     }
+}
+
+/// 21 from "i like 21 degrees" or "i prefer it at twenty one degrees" for `degrees`; None when
+/// the fact says no liking, or no number before the unit.
+fn preferred_number(fact: &str, unit: &str) -> Option<f64> {
+    let text = cabin_nlu::digits_for_words(&fact.to_lowercase());
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if !words.iter().any(|w| matches!(*w, "like" | "prefer" | "love" | "want")) {
+        return None;
+    }
+    let singular = unit.trim_end_matches('s');
+    words
+        .windows(2)
+        .find(|pair| pair[1].trim_end_matches(['.', ',']).trim_end_matches('s') == singular)
+        .and_then(|pair| pair[0].parse().ok())
 }
 
 /// "org.cabin.HeadUnit1" -> "head unit".
@@ -202,6 +226,16 @@ fn friendly_service(service: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_liking_gives_its_number_for_its_unit_only() {
+        assert_eq!(preferred_number("i like 21 degrees", "degrees"), Some(21.0));
+        assert_eq!(preferred_number("i prefer it at twenty two degrees.", "degrees"), Some(22.0));
+        assert_eq!(preferred_number("i like 21.5 degree", "degrees"), Some(21.5));
+        assert_eq!(preferred_number("my home is 21 market street", "degrees"), None);
+        assert_eq!(preferred_number("i like 40 percent", "degrees"), None);
+        assert_eq!(preferred_number("it was 30 degrees in rome", "degrees"), None, "no liking");
+    }
 
     #[test]
     fn services_are_named_for_people() {
