@@ -187,4 +187,14 @@ fn memory_outlives_the_process_and_only_its_driver_sees_it() {
 
     let bob = chat("bob", "what do you remember about me\n");
     assert_eq!(bob[0]["reply"], "You haven't asked me to remember anything.", "another driver's memory is his own");
+
+    // An owner whose policy keeps nothing of what is said: alice's day is let go, too.
+    let (_policy_dir, keep_nothing) = routing_policy(&[("keep_said_days = 30", "keep_said_days = 0")]);
+    let private = |script: &str| {
+        let args =
+            ["chat", "--json", "--memory", memory.to_str().unwrap(), "--driver", "alice", "--routing", keep_nothing.to_str().unwrap()];
+        json_lines(&cabin_with_input(None, &args, script))
+    };
+    private("open the window\n");
+    assert_eq!(private("what did i ask you today\n")[0]["reply"], "You didn't ask me anything today.");
 }

@@ -7,4 +7,4 @@ mod phrasing;
 mod store;
 
 pub use phrasing::{period_of, Fact, Period};
-pub use store::{Memory, MemoryError, Said};
+pub use store::{Memory, MemoryError, Said, KEEP_SAID_DAYS};

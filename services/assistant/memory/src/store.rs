@@ -17,9 +17,10 @@ use crate::phrasing::{Fact, Period};
 const FACTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("facts");
 /// (profile, microseconds since the epoch) -> what was said then, as JSON.
 const SAID: TableDefinition<(&str, u64), &str> = TableDefinition::new("said");
-/// How long what was said is kept: long enough for "what did I ask you last week", short enough
-/// that the car is not a transcript of its drivers. Facts stay until forgotten.
-pub const KEEP_SAID_DAYS: u64 = 30;
+/// How long what was said is kept unless the owner says otherwise: long enough for "what did I
+/// ask you last week", short enough that the car is not a transcript of its drivers. Facts stay
+/// until forgotten.
+pub const KEEP_SAID_DAYS: u32 = 30;
 const DAY_US: u64 = 86_400 * 1_000_000;
 
 #[derive(Debug, Error)]
@@ -44,6 +45,7 @@ pub struct Memory {
     db: Database,
     path: PathBuf,
     profile: String,
+    keep_said_days: u32,
 }
 
 impl std::fmt::Debug for Memory {
@@ -64,7 +66,7 @@ impl Memory {
             std::fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;
         }
         let db = Database::create(path).map_err(|e| failed(e.to_string()))?;
-        let memory = Memory { db, path: path.to_path_buf(), profile: profile.to_string() };
+        let memory = Memory { db, path: path.to_path_buf(), profile: profile.to_string(), keep_said_days: KEEP_SAID_DAYS };
         // Both tables exist from the start, so readers never meet a missing one.
         memory.write(|tx| {
             tx.open_table(FACTS)?;
@@ -72,6 +74,12 @@ impl Memory {
             Ok(())
         })?;
         Ok(memory)
+    }
+
+    /// Keeps what was said for `days` (0: nothing is kept) instead of `KEEP_SAID_DAYS`.
+    pub fn keeping_said_for(mut self, days: u32) -> Memory {
+        self.keep_said_days = days;
+        self
     }
 
     pub fn profile(&self) -> &str {
@@ -153,13 +161,14 @@ impl Memory {
         Ok(self.facts()?.into_iter().rev().find(|f| f.names(name)).and_then(|f| f.value))
     }
 
-    /// Records an exchange, and lets go of what was said more than `KEEP_SAID_DAYS` ago.
+    /// Records an exchange, and lets go of what was said longer ago than the retention period.
     pub fn log(&self, conversation: &str, text: &str, reply: &str) -> Result<(), MemoryError> {
         self.log_at(now_us(), conversation, text, reply)
     }
 
     fn log_at(&self, mut at: u64, conversation: &str, text: &str, reply: &str) -> Result<(), MemoryError> {
-        let oldest_kept = at.saturating_sub(KEEP_SAID_DAYS * DAY_US);
+        let keep_us = u64::from(self.keep_said_days) * DAY_US;
+        let oldest_kept = at.saturating_sub(keep_us);
         let said = Said { at_ms: (at / 1000) as i64, conversation: conversation.into(), text: text.into(), reply: reply.into() };
         let json = serde_json::to_string(&said).map_err(|e| self.storage(e))?;
         let profile = self.profile.as_str();
@@ -168,7 +177,9 @@ impl Memory {
             while table.get((profile, at))?.is_some() {
                 at += 1;
             }
-            table.insert((profile, at), json.as_str())?;
+            if keep_us > 0 {
+                table.insert((profile, at), json.as_str())?;
+            }
             table.retain_in((profile, 0)..(profile, oldest_kept), |_, _| false)?;
             Ok(())
         })
@@ -242,7 +253,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.redb");
         let now = now_us();
-        let days_ago = |days: u64| now - days * DAY_US;
+        let days_ago = |days: u32| now - u64::from(days) * DAY_US;
         let ever = |memory: &Memory| {
             let period = Period { from: DateTime::from_timestamp(0, 0).unwrap().into(), to: Local::now(), said: "ever" };
             memory.said_in(&period).unwrap().into_iter().map(|s| s.text).collect::<Vec<_>>()
@@ -255,6 +266,11 @@ mod tests {
         assert_eq!(ever(&alice), ["set the temperature to 21", "a bit warmer"]);
         drop(alice);
         assert_eq!(ever(&Memory::open(&path, "bob").unwrap()), ["play jazz"], "bob's log is let go when he next speaks");
+
+        // An owner who keeps nothing: the next exchange is not kept, and what was is let go.
+        let private = Memory::open(&path, "alice").unwrap().keeping_said_for(0);
+        private.log("console", "open the window", "Opening it.").unwrap();
+        assert!(ever(&private).is_empty(), "{:?}", ever(&private));
     }
 
     #[test]

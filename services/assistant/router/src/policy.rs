@@ -55,6 +55,18 @@ pub struct RoutingPolicy {
     pub share: Share,
     #[serde(default)]
     pub private_words: PrivateWords,
+    #[serde(default)]
+    pub memory: MemoryPolicy,
+}
+
+/// What the car keeps of its drivers.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryPolicy {
+    /// Days what was said is kept for "what did I ask you"; 0 keeps nothing; unset, the memory's
+    /// own default.
+    #[serde(default)]
+    pub keep_said_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -143,6 +155,9 @@ impl RoutingPolicy {
         if policy.cloud.timeout_ms == Some(0) || policy.local_llm.timeout_ms == Some(0) {
             return invalid("timeout_ms", "must be more than 0");
         }
+        if policy.memory.keep_said_days.is_some_and(|days| days > 3650) {
+            return invalid("memory.keep_said_days", "must be at most 3650 (ten years)");
+        }
         if policy.persona.trim().is_empty() {
             return invalid("persona", "is empty");
         }
@@ -184,5 +199,8 @@ mod tests {
         assert!(error.starts_with("oem.toml: TOML parse error at line") && error.contains("boat"), "{error}");
         let error = RoutingPolicy::parse("oem.toml", &EMBEDDED.replace("max_tokens = 64", "max_tokens = 0")).unwrap_err().to_string();
         assert_eq!(error, "oem.toml: local_llm.max_tokens: must be between 1 and 4096");
+        let error =
+            RoutingPolicy::parse("oem.toml", &EMBEDDED.replace("keep_said_days = 30", "keep_said_days = 5000")).unwrap_err().to_string();
+        assert_eq!(error, "oem.toml: memory.keep_said_days: must be at most 3650 (ten years)");
     }
 }

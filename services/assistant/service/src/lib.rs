@@ -86,10 +86,11 @@ impl Brain {
             Some(path) => RoutingPolicy::load(path)?,
             None => RoutingPolicy::embedded(),
         };
+        let keep_said_days = policy.memory.keep_said_days.unwrap_or(cabin_memory::KEEP_SAID_DAYS);
         let router = Router::new(policy, Arc::new(intents.clone()));
         let understander = Understander::new(encoder, intents)?;
         let memory = files.memory.as_ref().and_then(|(path, profile)| match Memory::open(path, profile) {
-            Ok(memory) => Some(Arc::new(memory)),
+            Ok(memory) => Some(Arc::new(memory.keeping_said_for(keep_said_days))),
             Err(error) => {
                 tracing::warn!(%error, "going on without memory");
                 None
