@@ -159,7 +159,11 @@ impl Router {
                 Side::Cloud => self.policy.cloud_timeout(),
                 Side::LocalLlm => self.policy.local_timeout(),
             };
-            let result = endpoint.client.complete(&request, timeout).await;
+            let result = match endpoint.side {
+                // The driver hears two sentences at most: the car's model stops when it has said them.
+                Side::LocalLlm => endpoint.client.complete_until(&request, timeout, says_two_sentences).await,
+                Side::Cloud => endpoint.client.complete(&request, timeout).await,
+            };
             let ms = started.elapsed().as_millis() as u64;
             match result {
                 Ok(response) => {
@@ -238,6 +242,17 @@ impl Router {
     }
 }
 
+/// A full stop, question or exclamation mark with more text after it ("3.5" and "e.g." in the
+/// middle of a word are not ends).
+fn ends_sentence(text: &str, at: usize, c: char) -> bool {
+    matches!(c, '.' | '!' | '?') && text[at + c.len_utf8()..].starts_with(char::is_whitespace)
+}
+
+/// Whether a streamed answer has said two sentences, all the driver will hear.
+fn says_two_sentences(text: &str) -> bool {
+    text.char_indices().filter(|(at, c)| ends_sentence(text, *at, *c)).count() >= 2
+}
+
 /// What the driver hears of a model's answer: plain sentences, at most two, none said twice.
 /// The persona asks for that; small models do not always listen.
 fn speakable(text: &str) -> String {
@@ -246,8 +261,7 @@ fn speakable(text: &str) -> String {
     let mut start = 0;
     for (at, c) in plain.char_indices() {
         let end = at + c.len_utf8();
-        let next_is_space = plain[end..].starts_with(' ') || end == plain.len();
-        if matches!(c, '.' | '!' | '?') && next_is_space {
+        if ends_sentence(&plain, at, c) || (matches!(c, '.' | '!' | '?') && end == plain.len()) {
             let sentence = plain[start..end].trim();
             if !sentence.is_empty() && !sentences.contains(&sentence) {
                 sentences.push(sentence);
@@ -267,7 +281,14 @@ fn speakable(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::speakable;
+    use super::{says_two_sentences, speakable};
+
+    #[test]
+    fn two_sentences_are_said_once_the_third_begins() {
+        assert!(!says_two_sentences("It is 3.5 km away. Turn"));
+        assert!(!says_two_sentences("It is 3.5 km away. Turn left."), "the second may not be over");
+        assert!(says_two_sentences("It is 3.5 km away. Turn left. Then"));
+    }
 
     #[test]
     fn answers_are_cut_to_two_sentences_said_once() {

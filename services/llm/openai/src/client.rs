@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::wire::{ChatRequest, ChatResponse, ErrorBody, ModelList};
+use crate::wire::{ChatChunk, ChatRequest, ChatResponse, Choice, ErrorBody, Message, ModelList};
 
 #[derive(Debug, Error)]
 pub enum ChatError {
@@ -47,6 +47,52 @@ impl ChatClient {
         Ok(response)
     }
 
+    /// The answer streamed (`stream: true`), read only until `enough` says the text so far is
+    /// enough: dropping the stream ends the request, and the endpoint stops generating. Tool
+    /// calls are taken whole from whichever chunk carries them.
+    pub async fn complete_until(
+        &self,
+        request: &ChatRequest,
+        timeout: Duration,
+        enough: impl Fn(&str) -> bool,
+    ) -> Result<ChatResponse, ChatError> {
+        let url = format!("{}/chat/completions", self.base);
+        let streamed = ChatRequest { stream: true, ..request.clone() };
+        let mut response = self.start(self.http.post(&url).json(&streamed), &url, timeout).await?;
+        let (mut pending, mut content, mut tool_calls, mut finish_reason) = (String::new(), String::new(), Vec::new(), None);
+        let mut done = false;
+        while !done && !enough(&content) {
+            let Some(bytes) = response.chunk().await.map_err(|e| failure(&url, timeout, e))? else { break };
+            pending.push_str(&String::from_utf8_lossy(&bytes));
+            // Server-sent events end with a blank line; a partial one waits for the next chunk.
+            while let Some(end) = pending.find("\n\n") {
+                let event: String = pending.drain(..end + 2).collect();
+                for data in event.lines().filter_map(|line| line.strip_prefix("data:")).map(str::trim) {
+                    if data == "[DONE]" {
+                        done = true;
+                        continue;
+                    }
+                    let chunk: ChatChunk =
+                        serde_json::from_str(data).map_err(|e| ChatError::Garbage { url: url.clone(), reason: e.to_string() })?;
+                    for choice in chunk.choices {
+                        content.push_str(choice.delta.content.as_deref().unwrap_or(""));
+                        tool_calls.extend(choice.delta.tool_calls);
+                        finish_reason = choice.finish_reason.or(finish_reason);
+                    }
+                }
+            }
+        }
+        let message = Message { role: "assistant".into(), content: Some(content), tool_calls, tool_call_id: None };
+        Ok(ChatResponse {
+            id: String::new(),
+            object: "chat.completion".into(),
+            created: 0,
+            model: request.model.clone(),
+            choices: vec![Choice { index: 0, message, finish_reason: finish_reason.or(Some("stop".into())) }],
+            usage: None,
+        })
+    }
+
     /// The models the endpoint serves; also how reachability is measured.
     pub async fn models(&self, timeout: Duration) -> Result<Vec<String>, ChatError> {
         let url = format!("{}/models", self.base);
@@ -56,28 +102,35 @@ impl ChatClient {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder, url: &str, timeout: Duration) -> Result<String, ChatError> {
+        let response = self.start(request, url, timeout).await?;
+        response.text().await.map_err(|e| failure(url, timeout, e))
+    }
+
+    /// Sends with the key, within `timeout` (body included); a failed status is an error.
+    async fn start(&self, request: reqwest::RequestBuilder, url: &str, timeout: Duration) -> Result<reqwest::Response, ChatError> {
         let request = match &self.key {
             Some(key) => request.bearer_auth(key),
             None => request,
         };
-        let failed = |error: reqwest::Error| {
-            if error.is_timeout() {
-                ChatError::Timeout { url: url.to_string(), after: timeout }
-            } else if error.is_connect() {
-                ChatError::Unreachable { url: url.to_string(), reason: source_chain(&error) }
-            } else {
-                ChatError::Garbage { url: url.to_string(), reason: source_chain(&error) }
-            }
-        };
-        let response = request.timeout(timeout).send().await.map_err(failed)?;
+        let response = request.timeout(timeout).send().await.map_err(|e| failure(url, timeout, e))?;
         let status = response.status();
-        let text = response.text().await.map_err(failed)?;
         if !status.is_success() {
+            let text = response.text().await.map_err(|e| failure(url, timeout, e))?;
             let message =
                 serde_json::from_str::<ErrorBody>(&text).map(|e| e.error.message).unwrap_or_else(|_| text.chars().take(200).collect());
             return Err(ChatError::Status { url: url.to_string(), status: status.as_u16(), message });
         }
-        Ok(text)
+        Ok(response)
+    }
+}
+
+fn failure(url: &str, timeout: Duration, error: reqwest::Error) -> ChatError {
+    if error.is_timeout() {
+        ChatError::Timeout { url: url.to_string(), after: timeout }
+    } else if error.is_connect() {
+        ChatError::Unreachable { url: url.to_string(), reason: source_chain(&error) }
+    } else {
+        ChatError::Garbage { url: url.to_string(), reason: source_chain(&error) }
     }
 }
 
