@@ -7,7 +7,8 @@
 //! resident memory of all services with their models loaded, and the CPU they use while the
 //! voice listens to an idle cabin.
 //!
-//! `cargo bench -p cabin --bench whole_car` (needs `cabin models fetch`, espeak-ng, mosquitto).
+//! `cargo bench -p cabin --bench whole_car` (needs `cabin models fetch`, espeak-ng, mosquitto;
+//! `CABIN_LLM_MODEL=smollm2-135m` for the small LLM).
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -53,8 +54,12 @@ fn main() {
     let (voice, microphone) = Service::voice_on_stdin(&bus, &["--replies-to", replies.to_str().unwrap()]);
     let link = Service::phone_link(&bus, &broker, "bench-car", &state);
     let models = cabin_models::ModelsDir::resolve();
-    let llm = ["qwen2.5-0.5b", "smollm2-135m"]
+    // The shipped default where installed; `CABIN_LLM_MODEL` picks another, as for the service.
+    let wanted = std::env::var("CABIN_LLM_MODEL").ok();
+    let llm = wanted
+        .as_deref()
         .into_iter()
+        .chain(["qwen2.5-0.5b", "smollm2-135m"])
         .find(|name| models.locate(name).is_ok())
         .map(|name| (name, llm_endpoint(&["--model", name])));
     println!("services up in {:.1} s", started.elapsed().as_secs_f64());
