@@ -1,7 +1,7 @@
 //! The voice end to end across real processes: `cabin serve voice` hears a spoken WAV through
 //! `org.cabin.Voice1.Hear`, asks `cabin serve assistant`, which acts through `cabin serve
 //! vehicle-bus`; the reply comes back as the `Spoken` signal. Needs the models from
-//! `cabin models fetch minilm whisper-tiny.en silero-vad` and espeak-ng.
+//! `cabin models fetch minilm whisper-tiny.en silero-vad piper-joe onnxruntime` and espeak-ng.
 
 mod support;
 
@@ -57,6 +57,35 @@ fn transcribe_prints_the_command_after_the_wake_phrase_and_nothing_for_silence()
     let output = cabin_with_input(None, &["transcribe", "--json", silent.to_str().unwrap()], "");
     let result: Json = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(result["text"], "", "nobody spoke: {result}");
+}
+
+#[test]
+fn say_speaks_in_the_piper_voice_and_the_car_understands_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let reply = dir.path().join("reply.wav");
+    let output = cabin_with_input(None, &["say", "The trunk is open. Anything else?", "--out", reply.to_str().unwrap()], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("Piper joe"), "{}", stdout(&output));
+    let output = cabin_with_input(None, &["transcribe", reply.to_str().unwrap()], "");
+    let words =
+        |text: &str| text.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    assert_eq!(words(&stdout(&output)), "the trunk is open anything else");
+
+    // Without the Piper voice installed: espeak-ng says it, unless Piper was asked for by name.
+    let no_models = tempfile::tempdir().unwrap();
+    let say_without_models = |voice: &str| {
+        std::process::Command::new(cabin_binary())
+            .args(["say", "The trunk is open.", "--voice", voice, "--out", reply.to_str().unwrap()])
+            .env("CABIN_MODELS_DIR", no_models.path())
+            .output()
+            .unwrap()
+    };
+    let output = say_without_models("auto");
+    assert!(output.status.success() && stdout(&output).contains("espeak-ng en-us"), "{}{}", stdout(&output), stderr(&output));
+    let output = say_without_models("piper");
+    assert!(!output.status.success());
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    assert!(stderr(&output).contains("run `cabin models fetch piper-joe`"), "{}", stderr(&output));
 }
 
 #[test]

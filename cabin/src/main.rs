@@ -19,7 +19,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run Cabin on its embedded defaults: a private bus, the simulated vehicle, a live console.
-    Up(commands::up::UpArgs),
+    Up(Box<commands::up::UpArgs>),
     /// Run one service, as its systemd unit does.
     #[command(subcommand)]
     Serve(ServeCommand),
@@ -115,7 +115,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Up(args) => commands::up::run(args).await,
+            Command::Up(args) => commands::up::run(*args).await,
             Command::Serve(ServeCommand::VehicleBus(args)) => commands::serve::vehicle_bus(args).await,
             Command::Signals(command) => commands::signals::run(command).await,
             Command::Sim(command) => commands::sim::run(command).await,

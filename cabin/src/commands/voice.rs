@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cabin_asr::AsrConfig;
-use cabin_speech::{Espeak, Voice};
+use cabin_speech::{Espeak, Piper, PiperSettings, Voice, WithFallback};
 use cabin_voice::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, Sink, VoiceModels, VoiceService};
 use cabin_wake::WakePhrase;
 use clap::Args;
@@ -114,6 +114,42 @@ pub fn transcribe(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The voice replies are spoken in.
+#[derive(Debug, Clone, Args)]
+pub struct SpeakArgs {
+    /// `piper` (the Piper voice, from `cabin models fetch piper-joe onnxruntime`), an espeak-ng
+    /// voice (en-us, en-gb, zh, ...), or `auto`: Piper when installed, else espeak-ng
+    #[arg(long = "voice", default_value = "auto", env = "CABIN_VOICE")]
+    choice: String,
+    /// Speaking speed of the Piper voice: above 1 is faster
+    #[arg(long, default_value_t = 1.0)]
+    speed: f32,
+}
+
+impl SpeakArgs {
+    /// The chosen voice. Piper speaks with espeak-ng behind it, so a reply it cannot say is
+    /// still heard; `auto` without Piper installed is espeak-ng, said once in the log.
+    pub fn load(&self, models: &cabin_models::ModelsDir) -> anyhow::Result<Arc<dyn Voice>> {
+        if !(0.25..=4.0).contains(&self.speed) {
+            anyhow::bail!("--speed {} is out of range (0.25 to 4)", self.speed);
+        }
+        let espeak = Espeak::default();
+        let installed = models.locate("piper-joe").and_then(|voice| Ok((voice, models.locate("onnxruntime")?)));
+        let (voice_dir, runtime_dir) = match (self.choice.as_str(), installed) {
+            ("piper" | "auto", Ok(found)) => found,
+            ("piper", Err(missing)) => return Err(missing.into()),
+            ("auto", Err(missing)) => {
+                tracing::info!("speaking with espeak-ng: {missing}");
+                return Ok(Arc::new(espeak));
+            }
+            (espeak_voice, _) => return Ok(Arc::new(Espeak { voice: espeak_voice.to_owned(), ..espeak })),
+        };
+        let settings = PiperSettings { length_scale: Some(1.0 / self.speed), ..PiperSettings::default() };
+        let piper = Piper::load(&voice_dir, &runtime_dir.join("libonnxruntime.so"), &settings)?;
+        Ok(Arc::new(WithFallback { first: piper, then: espeak }))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SayArgs {
     /// What to say
@@ -121,13 +157,14 @@ pub struct SayArgs {
     /// Write a WAV file instead of playing
     #[arg(long)]
     out: Option<PathBuf>,
-    /// espeak-ng voice (en-us, en-gb, zh, ...)
-    #[arg(long, default_value = "en-us")]
-    voice: String,
+    #[command(flatten)]
+    speak: SpeakArgs,
+    #[command(flatten)]
+    models: DirArgs,
 }
 
 pub fn say(args: SayArgs) -> anyhow::Result<ExitCode> {
-    let voice = Espeak { voice: args.voice, ..Espeak::default() };
+    let voice = args.speak.load(&args.models.resolve())?;
     let audio = voice.synthesize(&args.text)?;
     match args.out {
         Some(path) => {
@@ -234,9 +271,8 @@ pub struct ServeVoiceArgs {
     /// Write each spoken reply as a WAV file in this folder instead of playing it
     #[arg(long, env = "CABIN_VOICE_REPLIES")]
     replies_to: Option<PathBuf>,
-    /// espeak-ng voice for replies
-    #[arg(long, default_value = "en-us", env = "CABIN_VOICE")]
-    voice: String,
+    #[command(flatten)]
+    speak: SpeakArgs,
     /// D-Bus address [default: the system bus]
     #[arg(long, env = "CABIN_BUS_ADDRESS")]
     bus: Option<String>,
@@ -246,6 +282,7 @@ pub struct ServeVoiceArgs {
 
 pub async fn serve_voice(args: ServeVoiceArgs) -> anyhow::Result<ExitCode> {
     let listener = args.listen.load(true)?;
+    let voice = args.speak.load(&args.listen.models.resolve())?;
     let connection = match &args.bus {
         Some(address) => zbus::connection::Builder::address(address.as_str())?.build().await,
         None => zbus::Connection::system().await,
@@ -257,7 +294,7 @@ pub async fn serve_voice(args: ServeVoiceArgs) -> anyhow::Result<ExitCode> {
         None => Sink::Device,
     };
     let feed = open_feed(args.input.as_deref())?;
-    let _voice = start(listener, &args.voice, sink, feed, &connection).await?;
+    let _voice = start(listener, voice, sink, feed, &connection).await?;
     tracing::info!("voice serving {}", cabin_voice::BUS_NAME);
     super::serve::ready_until_shutdown(&connection).await
 }
@@ -285,12 +322,11 @@ pub type RunningVoice = (VoiceService, Option<cabin_audio::Capture>);
 /// Serves `org.cabin.Voice1` on `connection`, listening to `feed` (and to `Hear` calls).
 pub async fn start(
     listener: Listener,
-    espeak_voice: &str,
+    voice: Arc<dyn Voice>,
     sink: Sink,
     feed: Option<AudioFeed>,
     connection: &zbus::Connection,
 ) -> anyhow::Result<RunningVoice> {
-    let voice: Arc<dyn Voice> = Arc::new(Espeak { voice: espeak_voice.to_owned(), ..Espeak::default() });
     let service = VoiceService::start(listener, voice, sink, connection).await.context("cannot serve org.cabin.Voice1")?;
     let capture = feed.and_then(|AudioFeed { capture, samples }| {
         let hearing = service.clone();

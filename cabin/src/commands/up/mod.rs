@@ -58,6 +58,8 @@ pub struct UpArgs {
     input: Option<String>,
     #[command(flatten)]
     voice: super::voice::VoiceArgs,
+    #[command(flatten)]
+    speak: super::voice::SpeakArgs,
     /// Play a scenario (TOML: spoken or recorded utterances, phone questions, camera frames,
     /// driving), print what happened, and stop; the exit code is 1 if an expectation failed
     #[arg(long)]
@@ -236,7 +238,9 @@ async fn start_voice(
     bus_address: &str,
     show: &UnboundedSender<Happening>,
 ) -> anyhow::Result<(super::voice::RunningVoice, Option<String>)> {
-    let listener = args.voice.load(&args.brain.models.resolve(), true, super::voice::vocabulary(args.brain.tasks(), vehicle)?)?;
+    let models = args.brain.models.resolve();
+    let listener = args.voice.load(&models, true, super::voice::vocabulary(args.brain.tasks(), vehicle)?)?;
+    let voice = args.speak.load(&models)?;
     let feed = match super::voice::open_feed(input) {
         Ok(feed) => feed,
         // No microphone here: the voice still hears scripts and `Hear` calls.
@@ -249,7 +253,7 @@ async fn start_voice(
     let listening = feed.as_ref().map(|_| input.unwrap_or("the default microphone").to_owned());
     let sink = if feed.is_none() { cabin_voice::Sink::Silent } else { cabin_voice::Sink::Device };
     let connection = zbus::connection::Builder::address(bus_address)?.build().await?;
-    let voice = super::voice::start(listener, "en-us", sink, feed, &connection).await?;
+    let voice = super::voice::start(listener, voice, sink, feed, &connection).await?;
     happenings::voice(&connection, show.clone()).await?;
     Ok((voice, listening))
 }

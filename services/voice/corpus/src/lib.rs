@@ -1,6 +1,7 @@
 //! The voice corpus, generated rather than recorded so anyone can rebuild it: speech from
-//! espeak-ng in several voices, speeds and pitches, mixed with synthetic cabin noise (road
-//! rumble and fan hiss) at chosen signal-to-noise ratios. Tests and benchmarks share it.
+//! espeak-ng voices and from the Piper voice, at several speeds and pitches, mixed with
+//! synthetic cabin noise (road rumble and fan hiss) at chosen signal-to-noise ratios. Tests
+//! and benchmarks share it.
 //!
 //! Voices are split: [`ENROLMENT_VOICES`] make the wake-word templates, [`HELD_OUT_VOICES`]
 //! are what it is measured on, so no figure comes from a voice the model was built from.
@@ -8,24 +9,49 @@
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
-use cabin_audio::{read_wav_bytes, Audio, SAMPLE_RATE};
+use cabin_audio::{read_wav_bytes, resample, Audio, SAMPLE_RATE};
+use cabin_speech::{Piper, PiperSettings};
 
-/// How espeak-ng says something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Speaker {
-    pub voice: &'static str,
-    pub words_per_minute: u32,
-    pub pitch: u32,
+/// Who says something, and how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speaker {
+    /// An espeak-ng voice: robotic, with accents espeak-ng models by rule.
+    Espeak { voice: &'static str, words_per_minute: u32, pitch: u32 },
+    /// The Piper voice (a recorded person's voice, `cabin models fetch piper-joe onnxruntime`):
+    /// `length_scale` above 1 is slower; `pitch` moves the whole voice up or down (as a
+    /// recording played faster or slower, its length kept); `noise_scale` varies how each
+    /// saying sounds (0.667 is the voice's own, 0 always the same).
+    Piper { length_scale: f32, pitch: f32, noise_scale: f32 },
 }
 
 impl Speaker {
     pub const fn new(voice: &'static str, words_per_minute: u32, pitch: u32) -> Speaker {
-        Speaker { voice, words_per_minute, pitch }
+        Speaker::Espeak { voice, words_per_minute, pitch }
+    }
+
+    pub const fn piper(length_scale: f32, pitch: f32, noise_scale: f32) -> Speaker {
+        Speaker::Piper { length_scale, pitch, noise_scale }
     }
 
     pub fn label(&self) -> String {
-        format!("{}@{}wpm/p{}", self.voice, self.words_per_minute, self.pitch)
+        match self {
+            Speaker::Espeak { voice, words_per_minute, pitch } => format!("{voice}@{words_per_minute}wpm/p{pitch}"),
+            Speaker::Piper { length_scale, pitch, noise_scale } => format!("piper-joe@x{length_scale}/p{pitch}/n{noise_scale}"),
+        }
+    }
+
+    /// The same speaker, `factor` times as fast (enrolment asks for the phrase at a few speeds).
+    pub fn at_speed(&self, factor: f32) -> Speaker {
+        match *self {
+            Speaker::Espeak { voice, words_per_minute, pitch } => {
+                Speaker::Espeak { voice, words_per_minute: (words_per_minute as f32 * factor).round() as u32, pitch }
+            }
+            Speaker::Piper { length_scale, pitch, noise_scale } => {
+                Speaker::Piper { length_scale: length_scale / factor, pitch, noise_scale }
+            }
+        }
     }
 }
 
@@ -46,6 +72,9 @@ pub const HELD_OUT_VOICES: &[Speaker] = &[
     Speaker::new("en-gb-x-gbclan", 165, 55),
     Speaker::new("en-us+f4", 155, 65),
     Speaker::new("en-us+m5", 175, 35),
+    Speaker::piper(1.0, 1.0, 0.667),
+    Speaker::piper(0.85, 1.1, 0.5),
+    Speaker::piper(1.2, 0.9, 0.8),
 ];
 
 pub const SNRS_DB: &[f32] = &[20.0, 10.0, 5.0];
@@ -93,18 +122,49 @@ pub const WITHOUT_PHRASE: &[&str] = &[
     "the traffic is terrible on this road",
 ];
 
-/// espeak-ng speaking `text` (a few hundred milliseconds of silence at each end, as a
-/// person leaves), at 16 kHz.
+/// `speaker` saying `text`, at 16 kHz (espeak-ng leaves a little silence at each end).
 pub fn speak(text: &str, speaker: &Speaker) -> Audio {
+    match *speaker {
+        Speaker::Espeak { voice, words_per_minute, pitch } => espeak(text, voice, words_per_minute, pitch),
+        Speaker::Piper { length_scale, pitch, noise_scale } => {
+            // Read at a rate `pitch` times the voice's, the audio's pitch moves by `pitch` and
+            // its length by 1/`pitch`: the phonemes are made that much longer to keep the pace.
+            // The noise scale drives both the sound's and the durations' variation; 0 says a
+            // text the same way every time.
+            let settings = PiperSettings {
+                length_scale: Some(length_scale * pitch),
+                noise_scale: Some(noise_scale),
+                noise_w: Some(noise_scale),
+                ..PiperSettings::default()
+            };
+            let audio = piper().synthesize_with(text, &settings).unwrap_or_else(|e| panic!("the Piper voice: {e}"));
+            let heard_rate = (audio.rate as f32 * pitch).round() as u32;
+            Audio::new(resample(&audio.samples, heard_rate, SAMPLE_RATE), SAMPLE_RATE)
+        }
+    }
+}
+
+/// The installed Piper voice, loaded once per process.
+fn piper() -> &'static Piper {
+    static PIPER: OnceLock<Piper> = OnceLock::new();
+    PIPER.get_or_init(|| {
+        let models = cabin_models::ModelsDir::resolve();
+        let voice = models.locate("piper-joe").unwrap_or_else(|e| panic!("{e}"));
+        let runtime = models.locate("onnxruntime").unwrap_or_else(|e| panic!("{e}"));
+        Piper::load(&voice, &runtime.join("libonnxruntime.so"), &PiperSettings::default()).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn espeak(text: &str, voice: &str, words_per_minute: u32, pitch: u32) -> Audio {
     let mut child = Command::new("espeak-ng")
-        .args(["--stdout", "-v", speaker.voice, "-s", &speaker.words_per_minute.to_string(), "-p", &speaker.pitch.to_string()])
+        .args(["--stdout", "-v", voice, "-s", &words_per_minute.to_string(), "-p", &pitch.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("espeak-ng is installed (.ci/run installs it)");
     child.stdin.take().expect("piped").write_all(text.as_bytes()).expect("espeak-ng reads its text");
     let output = child.wait_with_output().expect("espeak-ng runs");
-    assert!(output.status.success(), "espeak-ng failed for voice {}", speaker.voice);
+    assert!(output.status.success(), "espeak-ng failed for voice {voice}");
     read_wav_bytes(&output.stdout, Path::new("espeak-ng")).expect("espeak-ng writes WAV")
 }
 

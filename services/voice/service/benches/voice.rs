@@ -139,10 +139,8 @@ fn main() {
     let (mut listener, _) = load_listener(&models, asr_config.clone(), ListenerConfig::default()).unwrap();
     let mut enrolled_listeners = Vec::new();
     for speaker in HELD_OUT_VOICES {
-        let recordings: Vec<Audio> = [130, 160, 190]
-            .iter()
-            .map(|&wpm| padded(&speak("hey cabin", &cabin_voice_corpus::Speaker { words_per_minute: wpm, ..*speaker }), 0.3, 0.3))
-            .collect();
+        let recordings: Vec<Audio> =
+            [0.8, 1.0, 1.2].iter().map(|&speed| padded(&speak("hey cabin", &speaker.at_speed(speed)), 0.3, 0.3)).collect();
         let mut phrase = cabin_wake::WakePhrase::default();
         if let Err(error) = cabin_voice::enrol(&mut listener, &mut phrase, &recordings) {
             // A driver would be asked to record again; this voice keeps the default phrase.

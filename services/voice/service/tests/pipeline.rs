@@ -1,5 +1,6 @@
 //! The listening pipeline end to end on generated speech (voices not used anywhere for
-//! tuning), with real models: needs `cabin models fetch whisper-tiny.en silero-vad`.
+//! tuning), with real models: needs `cabin models fetch whisper-tiny.en silero-vad piper-joe
+//! onnxruntime`.
 
 use std::sync::{Mutex, OnceLock};
 
@@ -47,6 +48,18 @@ fn wake_phrase_and_command_in_one_breath() {
     let command = &result.commands[0];
     assert!(command.timings.endpoint_ms >= 500.0, "the end-pointer waits for trailing silence: {:?}", command.timings);
     assert!((0.6..1.1).contains(&command.start_secs), "{}", command.start_secs);
+}
+
+#[test]
+fn the_piper_voice_is_heard_word_for_word_at_any_speed_and_pitch() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    // One recorded person, as the car speaks and faster and higher, slower and lower; with no
+    // noise in the network so that every run says it the same way.
+    for speaker in [Speaker::piper(1.0, 1.0, 0.0), Speaker::piper(0.85, 1.1, 0.0), Speaker::piper(1.2, 0.9, 0.0)] {
+        let audio = said_by("Set the temperature to twenty one degrees, then close all the windows.", &speaker);
+        let heard = transcribe_file(&mut listener(ListenerConfig { wake: None, ..ListenerConfig::default() }), &audio).unwrap();
+        assert_eq!(words(&heard.text), "setthetemperatureto21degreesthencloseallthewindows", "{}: {heard:?}", speaker.label());
+    }
 }
 
 #[test]
@@ -103,8 +116,7 @@ fn enrolment_teaches_the_phrase_as_a_speaker_says_it() {
     let before = transcribe_file(&mut listener(ListenerConfig::default()), &command).unwrap();
     assert!(!before.woke, "the unenrolled phrase should not match for this voice: {before:?}");
 
-    let recordings: Vec<Audio> =
-        [130, 160, 185].iter().map(|&wpm| said_by("hey cabin", &Speaker { words_per_minute: wpm, ..scottish })).collect();
+    let recordings: Vec<Audio> = [0.8, 1.0, 1.15].iter().map(|&speed| said_by("hey cabin", &scottish.at_speed(speed))).collect();
     let mut phrase = cabin_wake::WakePhrase::default();
     cabin_voice::enrol(&mut listener(ListenerConfig::default()), &mut phrase, &recordings).unwrap();
     let after = transcribe_file(&mut listener(ListenerConfig { wake: Some(phrase), ..ListenerConfig::default() }), &command).unwrap();

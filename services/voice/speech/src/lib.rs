@@ -1,16 +1,16 @@
 //! Text to speech for the assistant's replies.
 //!
-//! espeak-ng (Debian's package) is the voice that is always there: small, fast, and it
-//! speaks any language the assistant does. It runs as a child process with the text on
-//! stdin, so no reply text is ever parsed as a command-line option.
+//! The Piper voice (a VITS network run by ONNX Runtime) is the car's voice; espeak-ng is
+//! the voice that is always there, for other languages and whenever Piper cannot speak.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+mod espeak;
+mod piper;
 
-use cabin_audio::{read_wav_bytes, Audio};
+use cabin_audio::Audio;
 use thiserror::Error;
+
+pub use espeak::Espeak;
+pub use piper::{Piper, PiperSettings};
 
 #[derive(Debug, Error)]
 pub enum SpeechError {
@@ -20,6 +20,10 @@ pub enum SpeechError {
     Failed { program: String, reason: String },
     #[error("nothing to say")]
     Empty,
+    #[error("{}: {reason}", path.display())]
+    Load { path: std::path::PathBuf, reason: String },
+    #[error("the Piper voice failed: {0}")]
+    Inference(String),
 }
 
 /// Something that turns a reply into audio.
@@ -28,52 +32,28 @@ pub trait Voice: Send + Sync + std::fmt::Debug {
     fn synthesize(&self, text: &str) -> Result<Audio, SpeechError>;
 }
 
-/// espeak-ng as a child process.
-#[derive(Debug, Clone)]
-pub struct Espeak {
-    pub program: String,
-    /// An espeak-ng voice (`en-us`, `en-gb`, `zh`, `en-us+f3`, ...).
-    pub voice: String,
-    pub words_per_minute: u32,
-    pub pitch: u32,
+/// A voice with a second one behind it: a reply the first cannot say is said by the second,
+/// so the driver always hears an answer.
+#[derive(Debug)]
+pub struct WithFallback<A, B> {
+    pub first: A,
+    pub then: B,
 }
 
-impl Default for Espeak {
-    fn default() -> Self {
-        Espeak { program: "espeak-ng".into(), voice: "en-us".into(), words_per_minute: 165, pitch: 50 }
-    }
-}
-
-impl Voice for Espeak {
+impl<A: Voice, B: Voice> Voice for WithFallback<A, B> {
     fn name(&self) -> String {
-        format!("espeak-ng {}", self.voice)
+        self.first.name()
     }
 
     fn synthesize(&self, text: &str) -> Result<Audio, SpeechError> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err(SpeechError::Empty);
+        match self.first.synthesize(text) {
+            Err(SpeechError::Empty) => Err(SpeechError::Empty),
+            Err(error) => {
+                tracing::warn!(voice = %self.first.name(), "{error}; speaking with {}", self.then.name());
+                self.then.synthesize(text)
+            }
+            spoken => spoken,
         }
-        let started = Instant::now();
-        let failed = |reason: String| SpeechError::Failed { program: self.program.clone(), reason };
-        let mut child = Command::new(&self.program)
-            .args(["--stdout", "-v", &self.voice, "-s", &self.words_per_minute.to_string(), "-p", &self.pitch.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| SpeechError::Missing { program: self.program.clone(), source })?;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        stdin.write_all(text.as_bytes()).map_err(|e| failed(e.to_string()))?;
-        drop(stdin);
-        let output = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(failed(stderr.lines().next().unwrap_or("no output").to_owned()));
-        }
-        let audio = read_wav_bytes(&output.stdout, Path::new(&self.program)).map_err(|e| failed(e.to_string()))?;
-        tracing::debug!(chars = text.len(), seconds = audio.duration_secs(), ms = started.elapsed().as_millis() as u64, "synthesized");
-        Ok(audio)
     }
 }
 
@@ -82,27 +62,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_reply_becomes_seconds_of_audible_speech() {
-        let audio = Espeak::default().synthesize("The temperature is set to twenty one degrees.").unwrap();
-        assert!((1.5..5.0).contains(&audio.duration_secs()), "{}", audio.duration_secs());
-        assert!(audio.level_dbfs() > -30.0, "{}", audio.level_dbfs());
-    }
-
-    #[test]
-    fn text_that_looks_like_an_option_is_spoken_not_obeyed() {
-        let audio = Espeak::default().synthesize("--version").unwrap();
-        assert!(audio.duration_secs() > 0.3);
-    }
-
-    #[test]
-    fn a_missing_program_names_the_package() {
-        let voice = Espeak { program: "espeak-ng-not-installed".into(), ..Espeak::default() };
-        let error = voice.synthesize("hello").unwrap_err();
-        assert!(error.to_string().contains("install the espeak-ng package"), "{error}");
-    }
-
-    #[test]
-    fn nothing_to_say_is_an_error_not_a_silent_clip() {
-        assert!(matches!(Espeak::default().synthesize("  "), Err(SpeechError::Empty)));
+    fn a_failing_voice_hands_the_reply_to_the_next() {
+        let broken = Espeak { program: "espeak-ng-not-installed".into(), ..Espeak::default() };
+        let voice = WithFallback { first: broken, then: Espeak::default() };
+        let audio = voice.synthesize("The trunk is closed.").unwrap();
+        assert!(audio.duration_secs() > 0.5);
+        assert!(matches!(voice.synthesize(" "), Err(SpeechError::Empty)));
     }
 }
