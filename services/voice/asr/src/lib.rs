@@ -76,6 +76,9 @@ pub struct Transcript {
     pub confidence: f32,
     pub audio_secs: f32,
     pub asr_ms: f32,
+    /// The text as whisper wrote it, token by token, each with its probability.
+    #[serde(skip)]
+    pub tokens: Vec<(String, f32)>,
 }
 
 impl Transcript {
@@ -86,6 +89,7 @@ impl Transcript {
             confidence: 0.0,
             audio_secs,
             asr_ms: started.elapsed().as_secs_f32() * 1000.0,
+            tokens: Vec::new(),
         }
     }
 }
@@ -195,7 +199,7 @@ impl Transcriber {
 
         let eot = self.context.token_eot();
         let mut text = String::new();
-        let mut probabilities = Vec::new();
+        let mut tokens = Vec::new();
         for segment in state.as_iter() {
             if segment.no_speech_probability() > self.config.no_speech_threshold {
                 tracing::debug!(no_speech = segment.no_speech_probability(), "segment judged not speech, dropped");
@@ -206,7 +210,8 @@ impl Transcriber {
             for index in 0..segment.n_tokens() {
                 if let Some(token) = segment.get_token(index) {
                     if token.token_id() < eot {
-                        probabilities.push(token.token_probability());
+                        let piece = token.to_str_lossy().map_err(|e| inference_error(e.to_string()))?;
+                        tokens.push((piece.into_owned(), token.token_probability()));
                     }
                 }
             }
@@ -217,12 +222,12 @@ impl Transcriber {
         } else {
             language.to_owned()
         };
-        let confidence = if probabilities.is_empty() { 0.0 } else { probabilities.iter().sum::<f32>() / probabilities.len() as f32 };
+        let confidence = if tokens.is_empty() { 0.0 } else { tokens.iter().map(|(_, p)| p).sum::<f32>() / tokens.len() as f32 };
         if !looks_spoken(&text, confidence) {
             tracing::debug!(%text, confidence, "transcript judged a hallucination, dropped");
             return Ok(Transcript::nothing(&language, seconds, started));
         }
-        Ok(Transcript { text, language, confidence, audio_secs: seconds, asr_ms: started.elapsed().as_secs_f32() * 1000.0 })
+        Ok(Transcript { text, language, confidence, audio_secs: seconds, asr_ms: started.elapsed().as_secs_f32() * 1000.0, tokens })
     }
 }
 

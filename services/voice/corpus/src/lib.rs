@@ -102,24 +102,37 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("defrost the windshield", "defrost the windshield"),
 ];
 
-/// Speech that must not wake the car: chatter, commands without the phrase, near misses.
-pub const WITHOUT_PHRASE: &[&str] = &[
+/// Speech that must not wake the car: what people in a car say to each other, and commands
+/// without the phrase. False accepts on this are the figure to hold against the usual bar
+/// (openWakeWord's 0.5 an hour is measured on ordinary speech).
+pub const CHATTER: &[&str] = &[
     "I think we should stop for coffee before the motorway",
-    "the cabinet in the kitchen needs a new hinge",
-    "hey can you pass me the water bottle",
     "did you see the game last night",
     "turn left at the next junction and then keep going",
     "we are going to be late again",
-    "the cab driver said it would take twenty minutes",
-    "hey Kevin how are you doing today",
     "can I have some of those crisps",
     "the weather forecast says rain this afternoon",
     "open the trunk when we get home",
-    "my cousin bought a cabin by the lake",
-    "hey listen to this song it is great",
     "I left my phone on the back seat",
     "how long until we get there",
     "the traffic is terrible on this road",
+    "could you turn the music down a little",
+    "I need to pick up the kids at four",
+    "what time does the meeting start tomorrow",
+    "the car in front of us is driving really slowly",
+    "remind me to call the dentist on Monday",
+    "we should take the coast road on the way back",
+];
+
+/// Speech chosen to sound like the phrase: a wake phrase is judged on these separately, as
+/// they are far likelier to wake it than anything people usually say.
+pub const NEAR_MISSES: &[&str] = &[
+    "the cabinet in the kitchen needs a new hinge",
+    "hey can you pass me the water bottle",
+    "the cab driver said it would take twenty minutes",
+    "hey Kevin how are you doing today",
+    "my cousin bought a cabin by the lake",
+    "hey listen to this song it is great",
 ];
 
 /// `speaker` saying `text`, at 16 kHz (espeak-ng leaves a little silence at each end).

@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use cabin_audio::write_wav;
-use cabin_voice_corpus::{mix_at_snr, padded, speak, COMMANDS, ENROLMENT_VOICES, HELD_OUT_VOICES, SNRS_DB, WAKE_PHRASE, WITHOUT_PHRASE};
+use cabin_voice_corpus::{
+    mix_at_snr, padded, speak, CHATTER, COMMANDS, ENROLMENT_VOICES, HELD_OUT_VOICES, NEAR_MISSES, SNRS_DB, WAKE_PHRASE,
+};
 
 fn main() {
     let Some(out) = std::env::args().nth(1).map(PathBuf::from) else {
@@ -22,7 +24,7 @@ fn main() {
     }
     let mut clips: Vec<(String, bool)> =
         COMMANDS.iter().flat_map(|(said, _)| [(said.to_string(), false), (format!("{WAKE_PHRASE}, {said}"), true)]).collect();
-    clips.extend(WITHOUT_PHRASE.iter().map(|s| (s.to_string(), false)));
+    clips.extend(CHATTER.iter().chain(NEAR_MISSES).map(|s| (s.to_string(), false)));
     let mut count = 0;
     for (v, speaker) in HELD_OUT_VOICES.iter().enumerate() {
         for (c, (text, has_phrase)) in clips.iter().enumerate() {

@@ -7,7 +7,8 @@
 //! a few recordings of a speaker saying it and keeps each spelling as a variant.
 //!
 //! Matching is on letters only (spaces and punctuation dropped) with a small edit
-//! allowance, so "Hey, Cabin!" matches "hey cabin" and "hey Kevin" does not.
+//! allowance, so "Hey, Cabin!" matches "hey cabin" and "hey Kevin" does not. In a phrase of a
+//! greeting and a name, the name counts more: "Take Cabin" (the greeting misheard) wakes too.
 //!
 //! An earlier design matched MFCC templates by DTW; on the generated corpus it could not
 //! separate the phrase from other speech (see README.md), so it was dropped.
@@ -128,29 +129,60 @@ impl WakePhrase {
     pub fn matches(&self, transcript: &str) -> Option<WakeMatch> {
         let words: Vec<&str> =
             transcript.split_whitespace().filter(|w| !letters(w).is_empty() || w.chars().any(char::is_numeric)).collect();
-        let mut best: Option<(usize, usize, usize)> = None; // (edits, allowance, words used)
+        let mut best: Option<(f32, usize)> = None; // (confidence, words used)
         for spelling in std::iter::once(&self.phrase).chain(&self.variants) {
-            let target = letters(spelling);
-            // One edit in six letters: "hei cabin" is the phrase, "hey can" is not.
-            let allowance = (target.len() / 6).max(1);
-            let phrase_words = spelling.split_whitespace().count();
-            // Whisper may split or join words ("hey cabin" / "heycabin" / "hey ca bin").
-            for used in phrase_words.saturating_sub(1).max(1)..=phrase_words + 1 {
-                if used > words.len() {
-                    break;
-                }
-                let heard: String = words[..used].iter().map(|w| letters(w)).collect();
-                let edits = letter_distance(&heard, &target);
-                if edits <= allowance && best.is_none_or(|(e, _, _)| edits < e) {
-                    best = Some((edits, allowance, used));
+            let spelling_words: Vec<&str> = spelling.split_whitespace().collect();
+            let candidates =
+                [spelling_match(&words, &letters(spelling), spelling_words.len()), greeting_then_name(&words, &spelling_words)];
+            for (confidence, used) in candidates.into_iter().flatten() {
+                if best.is_none_or(|(c, _)| confidence > c) {
+                    best = Some((confidence, used));
                 }
             }
         }
-        let (edits, allowance, used) = best?;
+        let (confidence, used) = best?;
         let rest = words[used..].join(" ");
         let rest = rest.trim_matches(|c: char| !c.is_alphanumeric()).to_owned();
-        Some(WakeMatch { confidence: 1.0 - edits as f32 / (allowance + 1) as f32, rest, words_used: used })
+        Some(WakeMatch { confidence, rest, words_used: used })
     }
+}
+
+/// The transcript's first words, letter for letter, against a whole spelling of the phrase.
+fn spelling_match(words: &[&str], target: &str, phrase_words: usize) -> Option<(f32, usize)> {
+    // One edit in six letters: "hei cabin" is the phrase, "hey can" is not.
+    let allowance = (target.len() / 6).max(1);
+    let mut best: Option<(usize, usize)> = None; // (edits, words used)
+                                                 // Whisper may split or join words ("hey cabin" / "heycabin" / "hey ca bin").
+    for used in phrase_words.saturating_sub(1).max(1)..=phrase_words + 1 {
+        if used > words.len() {
+            break;
+        }
+        let heard: String = words[..used].iter().map(|w| letters(w)).collect();
+        let edits = letter_distance(&heard, target);
+        if edits <= allowance && best.is_none_or(|(e, _)| edits < e) {
+            best = Some((edits, used));
+        }
+    }
+    best.map(|(edits, used)| (1.0 - edits as f32 / (allowance + 1) as f32, used))
+}
+
+/// A phrase of a short greeting and a name ("hey cabin") also counts when the name is heard
+/// after any short word: whisper often writes the unstressed greeting as another one ("Take
+/// Cabin", "Say Cabin", "A cabin"), while the name is what tells the phrase from other
+/// speech. Chosen on the enrolment voices' transcripts (false rejects 15 % to 10 %, and no
+/// false accept on ordinary chatter); see `examples/wake_transcripts.rs` in the voice service.
+fn greeting_then_name(words: &[&str], spelling_words: &[&str]) -> Option<(f32, usize)> {
+    const GREETING_LETTERS: usize = 4;
+    let (greeting, name) = spelling_words.split_first()?;
+    if name.is_empty() || letters(greeting).len() > GREETING_LETTERS || words.len() < 2 {
+        return None;
+    }
+    if letters(words[0]).len() > GREETING_LETTERS {
+        return None;
+    }
+    let (confidence, used) = spelling_match(&words[1..], &letters(&name.join(" ")), name.len())?;
+    // Less sure than the phrase heard whole.
+    Some((confidence * 0.5, used + 1))
 }
 
 fn letters(text: &str) -> String {
@@ -213,6 +245,21 @@ mod tests {
         {
             assert!(wake.matches(said).is_none(), "{said}");
         }
+    }
+
+    #[test]
+    fn the_greeting_may_be_misheard_when_the_name_is_not() {
+        let wake = WakePhrase::default();
+        for said in ["Take Cabin. Lock the doors.", "Say cabin, lock the doors", "A cabin, lock the doors.", "They Cabin lock the doors"] {
+            let found = wake.matches(said).unwrap_or_else(|| panic!("{said}"));
+            assert_eq!(found.rest.to_lowercase(), "lock the doors", "{said}");
+            assert!(found.confidence < 1.0, "{said}");
+        }
+        for said in ["Hey Kevin, lock the doors", "Taken cabin", "Please, cabin, lock the doors", "My cousin's cabin is nice"] {
+            assert!(wake.matches(said).is_none(), "{said}");
+        }
+        // A one-word phrase has no greeting to mishear.
+        assert!(WakePhrase::new("aurora").unwrap().matches("Hey Aurora").is_none());
     }
 
     #[test]
