@@ -144,6 +144,70 @@ async fn a_spoken_command_sets_the_temperature_and_a_refusal_is_spoken() {
     assert_ne!(trunk["value"], true, "the trunk stays shut");
 }
 
+/// A MOCK of the car's model (`cabin serve llm`): a loopback endpoint streaming `first`, then
+/// `rest` only once the test lets it, so the test knows what was said before the rest existed.
+fn model_held_after_first_sentence(first: &'static str, rest: &'static str) -> (String, std::sync::mpsc::Sender<()>) {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(value) = line.to_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        reader.read_exact(&mut vec![0; length]).unwrap();
+        let event = |content: &str| {
+            let chunk = serde_json::json!({
+                "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": null}]
+            });
+            format!("data: {chunk}\n\n")
+        };
+        let mut stream = stream;
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n");
+        let _ = stream.write_all(event(first).as_bytes());
+        let _ = stream.flush();
+        let _ = released.recv_timeout(Duration::from_secs(20));
+        let _ = stream.write_all(format!("{}data: [DONE]\n\n", event(rest)).as_bytes());
+    });
+    (url, release)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_answer_is_spoken_from_its_first_sentence_while_the_rest_is_made() {
+    let (model, release) = model_held_after_first_sentence("Sunlight scatters in the air. ", "Blue light scatters the most.");
+    let (_dir, routing) = routing_policy(&[("url = \"http://127.0.0.1:8088/v1\"", &format!("url = \"{model}\""))]);
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
+    let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &["--routing", routing.to_str().unwrap()]));
+    let _voice = tokio::task::block_in_place(|| Service::voice(&bus, &["--threads", "1"]));
+    let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let voice = VoiceProxy::new(&connection).await.unwrap();
+
+    let mut speaking = voice.receive_speaking().await.unwrap();
+    let heard: Json = serde_json::from_str(&voice.hear(wav_of("hey cabin, why is the sky blue")).await.unwrap()).unwrap();
+    assert!(heard.as_array().unwrap().iter().any(|e| e["event"] == "command"), "{heard}");
+    // The model has not made its second sentence yet, and the first is already being said.
+    assert_eq!(next_said(&mut speaking).await, "Sunlight scatters in the air.");
+    release.send(()).unwrap();
+    assert_eq!(next_said(&mut speaking).await, "Blue light scatters the most.");
+}
+
+async fn next_said(speaking: &mut cabin_voice::SpeakingStream) -> String {
+    let signal = tokio::time::timeout(Duration::from_secs(30), speaking.next()).await.expect("speech within 30 s").unwrap();
+    signal.args().unwrap().text().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn push_to_talk_and_barge_in() {
     let bus = PrivateBus::start().unwrap();

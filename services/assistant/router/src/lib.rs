@@ -14,5 +14,5 @@ mod tools;
 pub use policy::{PolicyError, Profile, RoutingPolicy, Share};
 pub use privacy::PrivateData;
 pub use reach::Reachability;
-pub use route::{Answer, Attempt, Exchange, Question, RouteReport, Router, Side};
+pub use route::{Answer, Attempt, Exchange, FirstSentence, Question, RouteReport, Router, Side};
 pub use tools::{tool_name, ToolCallError, ToolRequest};

@@ -1,6 +1,7 @@
 //! One turn's way through the sides that can answer it.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,6 +82,9 @@ fn is_task(intent: &str) -> bool {
     !intent.starts_with("dialog.") && intent != "chat.open"
 }
 
+/// Takes the first sentence of an answer while the rest is being made.
+pub type FirstSentence<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
 pub struct Router {
     policy: RoutingPolicy,
     intents: Arc<IntentCatalog>,
@@ -126,6 +130,13 @@ impl Router {
 
     /// Answers a question the tasks could not, with the conversation so far.
     pub async fn answer(&self, question: &Question<'_>, history: &[Exchange]) -> Answer {
+        self.answer_saying(question, history, &|_| {}).await
+    }
+
+    /// As [`answer`](Self::answer), handing the first sentence of the car's own model to
+    /// `first_sentence` as soon as it is complete, so that the driver hears it while the rest is
+    /// made. The reply then begins with that sentence (unless the model fails after it).
+    pub async fn answer_saying(&self, question: &Question<'_>, history: &[Exchange], first_sentence: FirstSentence<'_>) -> Answer {
         let mut route = RouteReport { private: self.private_in(question.intent, question.text), ..RouteReport::default() };
         let mut sides = Vec::new();
         match (&self.cloud, self.cloud_refusal(question, &route.private)) {
@@ -161,7 +172,19 @@ impl Router {
             };
             let result = match endpoint.side {
                 // The driver hears two sentences at most: the car's model stops when it has said them.
-                Side::LocalLlm => endpoint.client.complete_until(&request, timeout, says_two_sentences).await,
+                Side::LocalLlm => {
+                    let handed_on = AtomicBool::new(false);
+                    let enough = |content: &str| {
+                        if !handed_on.load(Ordering::Relaxed) {
+                            if let Some(first) = first_sentence_of(content) {
+                                handed_on.store(true, Ordering::Relaxed);
+                                first_sentence(&first);
+                            }
+                        }
+                        says_two_sentences(content)
+                    };
+                    endpoint.client.complete_until(&request, timeout, enough).await
+                }
                 Side::Cloud => endpoint.client.complete(&request, timeout).await,
             };
             let ms = started.elapsed().as_millis() as u64;
@@ -248,6 +271,12 @@ fn ends_sentence(text: &str, at: usize, c: char) -> bool {
     matches!(c, '.' | '!' | '?') && text[at + c.len_utf8()..].starts_with(char::is_whitespace)
 }
 
+/// The first sentence of a streamed answer, as the driver will hear it, once it is over.
+fn first_sentence_of(text: &str) -> Option<String> {
+    let (at, c) = text.char_indices().find(|(at, c)| ends_sentence(text, *at, *c))?;
+    Some(speakable(&text[..at + c.len_utf8()])).filter(|s| !s.is_empty())
+}
+
 /// Whether a streamed answer has said two sentences, all the driver will hear.
 fn says_two_sentences(text: &str) -> bool {
     text.char_indices().filter(|(at, c)| ends_sentence(text, *at, *c)).count() >= 2
@@ -281,13 +310,22 @@ fn speakable(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{says_two_sentences, speakable};
+    use super::{first_sentence_of, says_two_sentences, speakable};
 
     #[test]
     fn two_sentences_are_said_once_the_third_begins() {
         assert!(!says_two_sentences("It is 3.5 km away. Turn"));
         assert!(!says_two_sentences("It is 3.5 km away. Turn left."), "the second may not be over");
         assert!(says_two_sentences("It is 3.5 km away. Turn left. Then"));
+    }
+
+    #[test]
+    fn the_first_sentence_is_handed_on_once_it_is_over_as_the_reply_will_begin() {
+        assert_eq!(first_sentence_of("It is 3.5 km"), None);
+        assert_eq!(first_sentence_of("It is 3.5 km away."), None, "it may go on");
+        assert_eq!(first_sentence_of("It is **3.5 km** away. Turn").as_deref(), Some("It is 3.5 km away."));
+        let whole = "It is **3.5 km** away. Turn left. Then stop.";
+        assert!(speakable(whole).starts_with(&first_sentence_of(whole).unwrap()));
     }
 
     #[test]

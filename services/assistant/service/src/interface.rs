@@ -17,9 +17,25 @@ fn conversation_of(header: &Header<'_>) -> String {
 }
 
 impl AssistantInterface {
-    /// The reply and the turn as JSON, announced with `Replied`.
+    /// The reply and the turn as JSON, announced with `Replied`; the first sentence of an
+    /// answer from the car's model is announced with `Saying` as soon as it is made.
     async fn turn(&self, emitter: &SignalEmitter<'_>, conversation: &str, text: &str, camera: Camera) -> (String, String) {
-        let turn = self.assistant.converse_with(conversation, text, camera).await;
+        let (sentences, mut made) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let answering = async move {
+            let first_sentence = move |sentence: &str| {
+                let _ = sentences.send(sentence.to_owned());
+            };
+            self.assistant.converse_saying(conversation, text, camera, &first_sentence).await
+        };
+        // Sent as it comes, and all of it before the reply: a listener hears the signal first.
+        let announcing = async {
+            while let Some(sentence) = made.recv().await {
+                if let Err(error) = Self::saying(emitter, conversation, text, &sentence).await {
+                    tracing::warn!(%error, "could not emit Saying");
+                }
+            }
+        };
+        let (turn, ()) = tokio::join!(answering, announcing);
         if let Err(error) = Self::replied(emitter, conversation, text, &turn.reply).await {
             tracing::warn!(%error, "could not emit Replied");
         }
@@ -62,4 +78,10 @@ impl AssistantInterface {
     /// Every reply, for consoles and loggers.
     #[zbus(signal)]
     async fn replied(emitter: &SignalEmitter<'_>, conversation: &str, text: &str, reply: &str) -> zbus::Result<()>;
+
+    /// The first sentence of the reply to `text` in `conversation`, while the rest is still
+    /// being made (open questions answered by the car's own model): a voice can start saying
+    /// it. The reply `Converse` returns begins with it. Emitted before that reply.
+    #[zbus(signal)]
+    async fn saying(emitter: &SignalEmitter<'_>, conversation: &str, text: &str, sentence: &str) -> zbus::Result<()>;
 }

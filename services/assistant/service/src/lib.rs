@@ -14,7 +14,7 @@ use cabin_dialog::{Dialog, TaskBook, TaskFileError, Tools, Turn};
 use cabin_memory::Memory;
 use cabin_models::{LocateError, ModelsDir};
 use cabin_nlu::{EncoderError, IntentCatalog, IntentFileError, SentenceEncoder, Understander, EMBEDDING_MODEL};
-use cabin_router::{Exchange, PolicyError, Question, RouteReport, Router, RoutingPolicy};
+use cabin_router::{Exchange, FirstSentence, PolicyError, Question, RouteReport, Router, RoutingPolicy};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
 use cabin_vehicle_config::{Catalog, VehicleConfig};
 use serde::Serialize;
@@ -162,13 +162,26 @@ impl Assistant {
 
     /// A turn for a caller the owner may not have allowed to use the camera.
     pub async fn converse_with(&self, conversation: &str, text: &str, camera: Camera) -> AssistantTurn {
+        self.converse_saying(conversation, text, camera, &|_| {}).await
+    }
+
+    /// As [`converse_with`](Self::converse_with), handing the first sentence of an answer from
+    /// the car's own model to `first_sentence` while the rest is being made (a voice can start
+    /// saying it); the reply then begins with that sentence.
+    pub async fn converse_saying(
+        &self,
+        conversation: &str,
+        text: &str,
+        camera: Camera,
+        first_sentence: FirstSentence<'_>,
+    ) -> AssistantTurn {
         let mut conversations = self.conversations.lock().await;
         let conversation_state = conversations
             .entry(conversation.to_string())
             .or_insert_with(|| Conversation { dialog: self.brain.dialog(), history: VecDeque::new() });
         let turn = match camera {
-            Camera::Allowed => self.turn(conversation_state, text, &self.tools).await,
-            Camera::Denied => self.turn(conversation_state, text, &WithoutCamera(&self.tools)).await,
+            Camera::Allowed => self.turn(conversation_state, text, &self.tools, first_sentence).await,
+            Camera::Denied => self.turn(conversation_state, text, &WithoutCamera(&self.tools), first_sentence).await,
         };
         if let Some(memory) = &self.brain.memory {
             if let Err(error) = memory.log(conversation, text, &turn.reply) {
@@ -179,7 +192,13 @@ impl Assistant {
         turn
     }
 
-    async fn turn<T: Tools>(&self, conversation: &mut Conversation, text: &str, tools: &T) -> AssistantTurn {
+    async fn turn<T: Tools>(
+        &self,
+        conversation: &mut Conversation,
+        text: &str,
+        tools: &T,
+        first_sentence: FirstSentence<'_>,
+    ) -> AssistantTurn {
         let mut turn = conversation.dialog.turn(text, tools).await;
         let router = &self.brain.router;
         let intent = turn.intent.clone().unwrap_or_default();
@@ -191,7 +210,7 @@ impl Assistant {
             };
             let question = Question { text, intent: &intent, low_confidence: turn.low_confidence, memory };
             let history: Vec<Exchange> = conversation.history.iter().cloned().collect();
-            let answer = router.answer(&question, &history).await;
+            let answer = router.answer_saying(&question, &history, first_sentence).await;
             if answer.route.answered_by.is_some() {
                 let mut said: Vec<String> = answer.reply.into_iter().collect();
                 for request in &answer.requests {

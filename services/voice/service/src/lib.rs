@@ -9,7 +9,7 @@ mod service;
 
 pub use listener::{Command, Heard, ListenError, Listener, ListenerConfig, Timings};
 pub use models::{load_listener, LoadError, VoiceModels};
-pub use service::{Sink, VoiceProxy, VoiceService, BUS_NAME, OBJECT_PATH};
+pub use service::{Sink, SpeakingStream, VoiceProxy, VoiceService, BUS_NAME, OBJECT_PATH};
 
 use std::path::Path;
 

@@ -7,7 +7,10 @@
 //! - what it hears goes to an async task that announces it on D-Bus, asks the assistant,
 //!   and speaks the reply;
 //! - speaking runs on a blocking task that plays in 20 ms blocks and checks a stop flag
-//!   between them, so the wake phrase or the button cuts a reply off at once (barge-in).
+//!   between them, so the wake phrase or the button cuts a reply off at once (barge-in);
+//! - when the assistant announces the first sentence of an answer still being made (its
+//!   `Saying` signal), that sentence is spoken at once and the rest follows it, made while
+//!   the first plays.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,12 +58,23 @@ pub struct VoiceService {
 struct Speaker {
     voice: Arc<dyn Voice>,
     sink: Sink,
-    stop: Mutex<Option<Arc<AtomicBool>>>,
+    current: Mutex<Option<Speech>>,
+}
+
+/// What is being said (or waits to be): its stop flag, shared by the parts of one reply, and
+/// whether it was cut off, once it is over.
+#[derive(Debug)]
+struct Speech {
+    stop: Arc<AtomicBool>,
+    done: tokio::task::JoinHandle<bool>,
 }
 
 #[zbus::proxy(interface = "org.cabin.Assistant1", default_service = "org.cabin.Assistant1", default_path = "/org/cabin/Assistant1")]
 trait Assistant {
     fn converse(&self, text: &str) -> zbus::Result<(String, String)>;
+
+    #[zbus(signal)]
+    fn saying(&self, conversation: &str, text: &str, sentence: &str) -> zbus::Result<()>;
 }
 
 impl VoiceService {
@@ -73,7 +87,7 @@ impl VoiceService {
             .spawn(move || listen(listener, inbox, heard_tx))
             .expect("spawn the listener thread");
 
-        let speaker = Arc::new(Speaker { voice, sink, stop: Mutex::new(None) });
+        let speaker = Arc::new(Speaker { voice, sink, current: Mutex::new(None) });
         let service = VoiceService { input, speaker };
         connection.object_server().at(OBJECT_PATH, VoiceInterface { service: service.clone() }).await?;
         let emitter = SignalEmitter::new(connection, OBJECT_PATH)?.into_owned();
@@ -127,7 +141,18 @@ async fn respond(
     emitter: SignalEmitter<'static>,
     connection: zbus::Connection,
 ) {
-    let assistant = AssistantProxy::new(&connection).await.ok();
+    // Each caller is its own conversation to the assistant, named by its unique bus name.
+    let me = connection.unique_name().map(|name| name.to_string()).unwrap_or_default();
+    let mut assistant = match AssistantProxy::new(&connection).await {
+        Ok(assistant) => match assistant.receive_saying().await {
+            Ok(sayings) => Some((assistant, sayings)),
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow the assistant's first sentences");
+                None
+            }
+        },
+        Err(_) => None,
+    };
     while let Some(event) = heard.recv().await {
         let emitted = match &event {
             Heard::Wake { at_secs, confidence, push_to_talk } => {
@@ -146,24 +171,31 @@ async fn respond(
                     &timings,
                 )
                 .await;
-                let reply = match &assistant {
-                    Some(assistant) => match tokio::time::timeout(Duration::from_secs(15), assistant.converse(&command.text)).await {
-                        Ok(Ok((reply, _turn))) => reply,
-                        Ok(Err(error)) => {
-                            tracing::warn!(%error, "the assistant did not answer");
-                            ASSISTANT_DOWN.to_owned()
+                let (reply, said_first) = match &mut assistant {
+                    Some((assistant, sayings)) => {
+                        let asking = ask(assistant, sayings, &me, &command.text, &service.speaker, &emitter);
+                        match tokio::time::timeout(Duration::from_secs(15), asking).await {
+                            Ok((Ok(reply), said_first)) => (reply, said_first),
+                            Ok((Err(error), _)) => {
+                                tracing::warn!(%error, "the assistant did not answer");
+                                (ASSISTANT_DOWN.to_owned(), None)
+                            }
+                            Err(_) => {
+                                tracing::warn!("the assistant took over 15 s");
+                                (ASSISTANT_DOWN.to_owned(), None)
+                            }
                         }
-                        Err(_) => {
-                            tracing::warn!("the assistant took over 15 s");
-                            ASSISTANT_DOWN.to_owned()
-                        }
-                    },
-                    None => ASSISTANT_DOWN.to_owned(),
+                    }
+                    None => (ASSISTANT_DOWN.to_owned(), None),
                 };
                 if reply.trim_end().ends_with('?') {
                     let _ = service.input.send(Input::ExpectAnswer);
                 }
-                service.speaker.clone().speak(reply, emitter.clone()).await;
+                match said_first.as_deref().and_then(|first| reply.strip_prefix(first)) {
+                    Some(rest) if rest.trim().is_empty() => {}
+                    Some(rest) => service.speaker.clone().then_speak(rest.trim().to_owned(), emitter.clone()).await,
+                    None => service.speaker.clone().speak(reply, emitter.clone()).await,
+                }
                 emitted
             }
             Heard::NotForUs { text } => {
@@ -178,36 +210,99 @@ async fn respond(
     }
 }
 
+/// Asks the assistant about `text`; a first sentence it announces while the rest is being made
+/// is spoken at once. Returns the reply, and that sentence if it was spoken.
+async fn ask(
+    assistant: &AssistantProxy<'_>,
+    sayings: &mut SayingStream,
+    me: &str,
+    text: &str,
+    speaker: &Arc<Speaker>,
+    emitter: &SignalEmitter<'static>,
+) -> (zbus::Result<String>, Option<String>) {
+    use futures_util::StreamExt;
+    let converse = assistant.converse(text);
+    tokio::pin!(converse);
+    let mut said_first = None;
+    loop {
+        tokio::select! {
+            // The signal comes before the reply; taking signals first leaves none for the next turn.
+            biased;
+            Some(signal) = sayings.next() => {
+                let Ok(args) = signal.args() else { continue };
+                if args.conversation == me && args.text == text && said_first.is_none() {
+                    speaker.clone().speak(args.sentence.to_owned(), emitter.clone()).await;
+                    said_first = Some(args.sentence.to_owned());
+                }
+            }
+            answered = &mut converse => return (answered.map(|(reply, _turn)| reply), said_first),
+        }
+    }
+}
+
 impl Speaker {
     /// Speaks `text` in the background; a reply already playing is cut off first.
     async fn speak(self: Arc<Self>, text: String, emitter: SignalEmitter<'static>) {
-        self.stop().await;
+        let mut current = self.current.lock().await;
+        if let Some(speech) = current.take() {
+            speech.stop.store(true, Ordering::SeqCst);
+        }
         let stop = Arc::new(AtomicBool::new(false));
-        *self.stop.lock().await = Some(stop.clone());
-        let speaker = self.clone();
-        tokio::spawn(async move {
-            let voice = speaker.voice.clone();
-            let spoken = text.clone();
-            let audio = match tokio::task::spawn_blocking(move || voice.synthesize(&spoken)).await {
-                Ok(Ok(audio)) => audio,
-                Ok(Err(error)) => {
-                    tracing::error!(%error, "cannot speak the reply");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let _ = VoiceInterface::speaking(&emitter, &text, audio.duration_secs() as f64).await;
-            let sink = speaker.sink.clone();
-            let flag = stop.clone();
-            let interrupted = tokio::task::spawn_blocking(move || play(&sink, &audio, &flag)).await.unwrap_or(true);
-            let _ = VoiceInterface::spoken(&emitter, &text, interrupted).await;
-        });
+        let done = tokio::spawn(self.clone().say(text, emitter, stop.clone(), None));
+        *current = Some(Speech { stop, done });
+    }
+
+    /// Speaks `text` once what is being said is over (the rest of a reply whose first sentence
+    /// is playing); nothing if that is cut off.
+    async fn then_speak(self: Arc<Self>, text: String, emitter: SignalEmitter<'static>) {
+        let mut current = self.current.lock().await;
+        let (stop, before) = match current.take() {
+            Some(speech) => (speech.stop, Some(speech.done)),
+            None => (Arc::new(AtomicBool::new(false)), None),
+        };
+        let done = tokio::spawn(self.clone().say(text, emitter, stop.clone(), before));
+        *current = Some(Speech { stop, done });
+    }
+
+    /// Makes the audio at once, plays it after `before`; true if it was cut off.
+    async fn say(
+        self: Arc<Self>,
+        text: String,
+        emitter: SignalEmitter<'static>,
+        stop: Arc<AtomicBool>,
+        before: Option<tokio::task::JoinHandle<bool>>,
+    ) -> bool {
+        let voice = self.voice.clone();
+        let spoken = text.clone();
+        let synthesis = tokio::task::spawn_blocking(move || voice.synthesize(&spoken));
+        if let Some(before) = before {
+            if before.await.unwrap_or(true) {
+                return true;
+            }
+        }
+        let audio = match synthesis.await {
+            Ok(Ok(audio)) => audio,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot speak the reply");
+                return false;
+            }
+            Err(_) => return false,
+        };
+        if stop.load(Ordering::SeqCst) {
+            return true;
+        }
+        let _ = VoiceInterface::speaking(&emitter, &text, audio.duration_secs() as f64).await;
+        let sink = self.sink.clone();
+        let flag = stop.clone();
+        let interrupted = tokio::task::spawn_blocking(move || play(&sink, &audio, &flag)).await.unwrap_or(true);
+        let _ = VoiceInterface::spoken(&emitter, &text, interrupted).await;
+        interrupted
     }
 
     /// Stops what is being said; true if something was.
     async fn stop(&self) -> bool {
-        match self.stop.lock().await.take() {
-            Some(flag) => !flag.swap(true, Ordering::SeqCst),
+        match self.current.lock().await.take() {
+            Some(speech) => !speech.done.is_finished() && !speech.stop.swap(true, Ordering::SeqCst),
             None => false,
         }
     }

@@ -166,23 +166,22 @@ fn spelling_match(words: &[&str], target: &str, phrase_words: usize) -> Option<(
     best.map(|(edits, used)| (1.0 - edits as f32 / (allowance + 1) as f32, used))
 }
 
-/// A phrase of a short greeting and a name ("hey cabin") also counts when the name is heard
-/// after any short word: whisper often writes the unstressed greeting as another one ("Take
-/// Cabin", "Say Cabin", "A cabin"), while the name is what tells the phrase from other
-/// speech. Chosen on the enrolment voices' transcripts (false rejects 15 % to 10 %, and no
-/// false accept on ordinary chatter); see `examples/wake_transcripts.rs` in the voice service.
+/// A phrase of a short greeting and a name ("hey cabin") also counts when the name is heard,
+/// exactly, after any short word: whisper often writes the unstressed greeting as another one
+/// ("Take Cabin", "Say Cabin", "A cabin"), while the name is what tells the phrase from other
+/// speech. Exactly, because "the car in front" is one letter from "the cabin". Chosen on the
+/// enrolment voices' transcripts (false rejects 15 % to 10 %, no false accept on ordinary
+/// chatter); see `examples/wake_transcripts.rs` in the voice service.
 fn greeting_then_name(words: &[&str], spelling_words: &[&str]) -> Option<(f32, usize)> {
     const GREETING_LETTERS: usize = 4;
     let (greeting, name) = spelling_words.split_first()?;
-    if name.is_empty() || letters(greeting).len() > GREETING_LETTERS || words.len() < 2 {
+    let (first, heard) = words.split_first()?;
+    if name.is_empty() || letters(greeting).len() > GREETING_LETTERS || letters(first).len() > GREETING_LETTERS {
         return None;
     }
-    if letters(words[0]).len() > GREETING_LETTERS {
-        return None;
-    }
-    let (confidence, used) = spelling_match(&words[1..], &letters(&name.join(" ")), name.len())?;
+    let said_name = heard.len() >= name.len() && heard.iter().zip(name).all(|(heard, name)| letters(heard) == letters(name));
     // Less sure than the phrase heard whole.
-    Some((confidence * 0.5, used + 1))
+    said_name.then_some((0.5, name.len() + 1))
 }
 
 fn letters(text: &str) -> String {
@@ -255,7 +254,9 @@ mod tests {
             assert_eq!(found.rest.to_lowercase(), "lock the doors", "{said}");
             assert!(found.confidence < 1.0, "{said}");
         }
-        for said in ["Hey Kevin, lock the doors", "Taken cabin", "Please, cabin, lock the doors", "My cousin's cabin is nice"] {
+        for said in
+            ["Hey Kevin, lock the doors", "Taken cabin", "Please, cabin, lock the doors", "My cousin's cabin is nice", "The car in front"]
+        {
             assert!(wake.matches(said).is_none(), "{said}");
         }
         // A one-word phrase has no greeting to mishear.
