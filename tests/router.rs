@@ -56,22 +56,7 @@ impl ScriptedCloud {
             let mut script = script.into_iter();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                reader.read_line(&mut request_line).unwrap();
-                let mut length = 0;
-                loop {
-                    let mut header = String::new();
-                    reader.read_line(&mut header).unwrap();
-                    if header.trim().is_empty() {
-                        break;
-                    }
-                    if let Some(value) = header.to_lowercase().strip_prefix("content-length:") {
-                        length = value.trim().parse().unwrap();
-                    }
-                }
-                let mut body = vec![0; length];
-                reader.read_exact(&mut body).unwrap();
+                let (request_line, body) = read_http_request(&stream);
                 let answer = if request_line.starts_with("GET /v1/models") {
                     json!({"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "test"}]}).to_string()
                 } else {

@@ -147,25 +147,13 @@ async fn a_spoken_command_sets_the_temperature_and_a_refusal_is_spoken() {
 /// A MOCK of the car's model (`cabin serve llm`): a loopback endpoint streaming `first`, then
 /// `rest` only once the test lets it, so the test knows what was said before the rest existed.
 fn model_held_after_first_sentence(first: &'static str, rest: &'static str) -> (String, std::sync::mpsc::Sender<()>) {
-    use std::io::{BufRead, Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let (release, released) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-        let mut length = 0;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            if let Some(value) = line.to_lowercase().strip_prefix("content-length:") {
-                length = value.trim().parse().unwrap();
-            }
-            if line == "\r\n" {
-                break;
-            }
-        }
-        reader.read_exact(&mut vec![0; length]).unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
+        read_http_request(&stream);
         let event = |content: &str| {
             let chunk = serde_json::json!({
                 "id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
@@ -173,7 +161,6 @@ fn model_held_after_first_sentence(first: &'static str, rest: &'static str) -> (
             });
             format!("data: {chunk}\n\n")
         };
-        let mut stream = stream;
         let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n");
         let _ = stream.write_all(event(first).as_bytes());
         let _ = stream.flush();

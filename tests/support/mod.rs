@@ -343,6 +343,29 @@ pub fn llm_endpoint(args: &[&str]) -> (Service, String) {
     (Service { child }, url)
 }
 
+/// Reads one HTTP/1.1 request from `stream` (a loopback mock of a model endpoint): its request
+/// line and its body.
+pub fn read_http_request(stream: &std::net::TcpStream) -> (String, Vec<u8>) {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(stream);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).unwrap();
+    let mut length = 0;
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).unwrap();
+        if header.trim().is_empty() {
+            break;
+        }
+        if let Some(value) = header.to_lowercase().strip_prefix("content-length:") {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (request_line, body)
+}
+
 /// The shipped routing policy with `changes` applied (`key = value` lines replaced in order of
 /// appearance), written to a temporary file.
 pub fn routing_policy(changes: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
