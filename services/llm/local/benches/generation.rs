@@ -62,5 +62,14 @@ fn main() {
                 generation.text
             );
         }
+        println!("{name}: peak resident {:.0} MiB", peak_resident_mib());
     }
+}
+
+/// The process's peak resident memory so far (models run one after another, smallest first).
+fn peak_resident_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+    kib / 1024.0
 }

@@ -3,10 +3,11 @@
 //! convention, and generation streamed token by token.
 
 mod chat;
+mod dequantize;
 mod model;
 mod tokenizer;
 mod transformer;
 
 pub use chat::{parse_reply, render_prompt, ChatMessage, ParsedReply, Role, ToolCall, ToolSpec};
-pub use model::{Finish, GenerateError, Generation, LoadError, LocalLlm, Sampling};
+pub use model::{Finish, GenerateError, Generation, LoadError, LocalLlm, Sampling, TokenScore};
 pub use tokenizer::{tokenizer_from_gguf, TokenizerError};

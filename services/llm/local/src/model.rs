@@ -109,6 +109,40 @@ struct State {
     cached: Vec<u32>,
 }
 
+impl State {
+    /// Keeps the cache of the longest prefix `tokens` share with what is cached, at most `limit`
+    /// tokens, and returns its length; `tokens` are then taken as cached. The next turn of a
+    /// conversation repeats the last prompt and answer, and a new one starts with the same
+    /// persona and tools: only what follows the part already cached goes through the model.
+    fn reuse_cache(&mut self, tokens: &[u32], limit: usize) -> Result<usize, GenerateError> {
+        let common = self.cached.iter().zip(tokens).take_while(|(cached, new)| cached == new).count();
+        let reused = common.min(limit);
+        if let Err(error) = self.weights.truncate_kv_cache(reused) {
+            self.forget();
+            return Err(error.into());
+        }
+        self.cached = tokens.to_vec();
+        Ok(reused)
+    }
+
+    /// After a failure the cache may hold part of a pass: nothing of it is trusted.
+    fn forget(&mut self) {
+        self.weights.clear_kv_cache();
+        self.cached.clear();
+    }
+}
+
+/// How the model rates one token of a given continuation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenScore {
+    pub token: u32,
+    /// Natural log of the probability the model gives `token` here.
+    pub log_probability: f32,
+    /// The token the model would have chosen itself (greedy), and its log probability.
+    pub best: u32,
+    pub best_log_probability: f32,
+}
+
 /// A loaded model. One generation at a time: the KV cache is the model's.
 pub struct LocalLlm {
     name: String,
@@ -170,6 +204,45 @@ impl LocalLlm {
         self.tokenizer.decode(ids, false).map_err(|e| GenerateError::Tokenize(e.to_string()))
     }
 
+    /// Rates `continuation` after `prompt`, token by token, each given the ones before it (not
+    /// what the model would have generated): how likely the model finds a text, and where it
+    /// would have chosen otherwise.
+    pub fn score(&self, prompt: &str, continuation: &[u32]) -> Result<Vec<TokenScore>, GenerateError> {
+        let prompt_tokens = self.tokenize(prompt)?;
+        if prompt_tokens.is_empty() || continuation.is_empty() {
+            return Err(GenerateError::Tokenize("the prompt or continuation is empty".into()));
+        }
+        let tokens = [prompt_tokens.as_slice(), continuation].concat();
+        if tokens.len() > self.context {
+            return Err(GenerateError::TooLong { tokens: tokens.len(), context: self.context });
+        }
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let reused = state.reuse_cache(&tokens, prompt_tokens.len() - 1)?;
+        // Logits after the prompt's last token predict the continuation's first, and so on.
+        let first = prompt_tokens.len() - 1 - reused;
+        let logits = match state.weights.forward_from(&tokens[reused..tokens.len() - 1], reused, first) {
+            Ok(logits) => logits,
+            Err(error) => {
+                state.forget();
+                return Err(error.into());
+            }
+        };
+        // The last token was not fed: its keys and values are not cached.
+        state.cached.pop();
+        let log_probabilities = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)?.to_vec2::<f32>()?;
+        continuation
+            .iter()
+            .zip(log_probabilities)
+            .map(|(&token, row)| {
+                let log_probability =
+                    *row.get(token as usize).ok_or_else(|| GenerateError::Tokenize(format!("token {token} is outside the vocabulary")))?;
+                let (best, best_log_probability) =
+                    row.iter().enumerate().fold((0, f32::NEG_INFINITY), |top, (id, &p)| if p > top.1 { (id, p) } else { top });
+                Ok(TokenScore { token, log_probability, best: best as u32, best_log_probability })
+            })
+            .collect()
+    }
+
     /// Continues `prompt` (a rendered chat, see [`crate::render_prompt`]). `on_text` gets each
     /// new piece of text as soon as it is whole UTF-8; returning false stops generation.
     pub fn generate(&self, prompt: &str, sampling: &Sampling, mut on_text: impl FnMut(&str) -> bool) -> Result<Generation, GenerateError> {
@@ -191,17 +264,7 @@ impl LocalLlm {
             },
         );
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // The next turn of a conversation repeats the last prompt and answer, and a new one
-        // starts with the same persona and tools: only what follows the part already cached
-        // goes through the model (at least one token, for its logits).
-        let common = state.cached.iter().zip(&prompt_tokens).take_while(|(cached, new)| cached == new).count();
-        let reused = common.min(prompt_tokens.len() - 1);
-        if let Err(error) = state.weights.truncate_kv_cache(reused) {
-            state.weights.clear_kv_cache();
-            state.cached.clear();
-            return Err(error.into());
-        }
-        state.cached = prompt_tokens.clone();
+        let reused = state.reuse_cache(&prompt_tokens, prompt_tokens.len() - 1)?;
 
         let mut generated: Vec<u32> = Vec::new();
         let mut text = String::new();
@@ -213,8 +276,7 @@ impl LocalLlm {
             let logits = match state.weights.forward(&input, position) {
                 Ok(logits) => logits.squeeze(0)?,
                 Err(error) => {
-                    state.weights.clear_kv_cache();
-                    state.cached.clear();
+                    state.forget();
                     return Err(error.into());
                 }
             };

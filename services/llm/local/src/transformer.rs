@@ -11,8 +11,10 @@ use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::Content;
-use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul, QTensor};
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Result, Tensor};
+
+use crate::dequantize;
 
 /// A token embedding kept as the file has it (and shared with the output layer where the
 /// model ties them).
@@ -53,8 +55,54 @@ impl Embedding {
     }
 }
 
+/// A quantized weight matrix, applied the fastest way for the number of tokens at hand.
+///
+/// One token (decoding) reads each weight once: candle's quantized vector products are bound by
+/// memory and are the fastest there is. A prompt reads each weight once per token. candle
+/// repacks some formats for tiled integer kernels, which suits that; the older block formats the
+/// small models mostly use (Q4_1, Q5_0) it computes as one vector product per token and row, at
+/// about 20 GFLOPS here. For those, dequantizing the matrix (held only while it is used) and
+/// multiplying in f32 through candle's tiled matrix product runs at 100-140 GFLOPS.
+struct Weight {
+    quantized: QMatMul,
+    table: Arc<QTensor>,
+    dequantize_for_prompts: bool,
+}
+
+/// From this many tokens on, dequantizing costs less than it saves (measured: about 15).
+const PROMPT_TOKENS: usize = 16;
+
+impl Weight {
+    fn new(table: Arc<QTensor>) -> Result<Weight> {
+        let (_, k) = table.shape().dims2()?;
+        let dequantize_for_prompts = dequantize::is_fast(table.dtype()) && !candle_tiles(table.dtype(), k);
+        Ok(Weight { quantized: QMatMul::from_arc(table.clone())?, table, dequantize_for_prompts })
+    }
+
+    /// `x` is (batch, tokens, in); the result (batch, tokens, out).
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !self.dequantize_for_prompts || x.dim(1)? < PROMPT_TOKENS {
+            return self.quantized.forward(x);
+        }
+        let matrix = dequantize::dequantize(&self.table, x.device())?
+            .ok_or_else(|| candle_core::Error::Msg(format!("{:?} is not dequantized here", self.table.dtype())))?;
+        x.broadcast_matmul(&matrix.t()?)
+    }
+}
+
+/// Whether candle multiplies a prompt by a `k`-column matrix of `dtype` with its repacked, tiled
+/// kernels, which beat dequantizing (candle 0.11's `quantized/repack.rs` and `repack_x86.rs`:
+/// Q8_0 in whole 256-weight super-blocks on x86-64, Q4_0 and Q8_0 on aarch64, k-quants).
+fn candle_tiles(dtype: GgmlDType, k: usize) -> bool {
+    match dtype {
+        GgmlDType::Q8_0 => cfg!(target_arch = "aarch64") || k % 256 == 0,
+        GgmlDType::Q4_0 => cfg!(target_arch = "aarch64"),
+        _ => false,
+    }
+}
+
 struct Linear {
-    weight: QMatMul,
+    weight: Weight,
     bias: Option<Tensor>,
 }
 
@@ -73,11 +121,11 @@ struct Layer {
     q: Linear,
     k: Linear,
     v: Linear,
-    o: QMatMul,
+    o: Weight,
     mlp_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Weight,
+    up: Weight,
+    down: Weight,
     /// Keys and values of the tokens seen so far: (1, kv heads, tokens, head size).
     cache: Option<(Tensor, Tensor)>,
 }
@@ -140,7 +188,7 @@ impl Transformer {
         for layer in 0..layers {
             let mut part = |name: &str| tensor(&format!("blk.{layer}.{name}"));
             let mut linear = |name: &str| -> Result<Linear> {
-                let weight = QMatMul::from_qtensor(part(&format!("{name}.weight"))?)?;
+                let weight = Weight::new(Arc::new(part(&format!("{name}.weight"))?))?;
                 let bias = part(&format!("{name}.bias")).ok().map(|b| b.dequantize(device)).transpose()?;
                 Ok(Linear { weight, bias })
             };
@@ -150,11 +198,11 @@ impl Transformer {
                 q,
                 k,
                 v,
-                o: QMatMul::from_qtensor(part("attn_output.weight")?)?,
+                o: Weight::new(Arc::new(part("attn_output.weight")?))?,
                 mlp_norm: part("ffn_norm.weight")?.dequantize(device)?,
-                gate: QMatMul::from_qtensor(part("ffn_gate.weight")?)?,
-                up: QMatMul::from_qtensor(part("ffn_up.weight")?)?,
-                down: QMatMul::from_qtensor(part("ffn_down.weight")?)?,
+                gate: Weight::new(Arc::new(part("ffn_gate.weight")?))?,
+                up: Weight::new(Arc::new(part("ffn_up.weight")?))?,
+                down: Weight::new(Arc::new(part("ffn_down.weight")?))?,
                 cache: None,
             });
         }
@@ -162,8 +210,14 @@ impl Transformer {
         Ok(Transformer { embedding, layers: blocks, norm, output, shape, cos, sin, device: device.clone() })
     }
 
-    /// The logits after `tokens`, which follow the `position` tokens already cached.
+    /// The logits after `tokens`, which follow the `position` tokens already cached: (1, vocab).
     pub fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Tensor> {
+        self.forward_from(tokens, position, tokens.len() - 1)
+    }
+
+    /// The logits after each of `tokens[from..]`: (tokens - from, vocab). The output layer is
+    /// the biggest matrix; it runs only for the positions asked about.
+    pub fn forward_from(&mut self, tokens: &[u32], position: usize, from: usize) -> Result<Tensor> {
         let count = tokens.len();
         let mut x = self.embedding.rows(tokens, &self.device)?.unsqueeze(0)?;
         let (cos, sin) = (self.cos.narrow(0, position, count)?, self.sin.narrow(0, position, count)?);
@@ -175,9 +229,9 @@ impl Transformer {
             let gated = (candle_nn::ops::silu(&layer.gate.forward(&h)?)? * layer.up.forward(&h)?)?;
             x = (x + layer.down.forward(&gated)?)?;
         }
-        let last = x.narrow(1, count - 1, 1)?;
-        let last = candle_nn::ops::rms_norm(&last, &self.norm, self.shape.epsilon)?;
-        self.output.forward(&last)?.squeeze(1)
+        let wanted = x.narrow(1, from, count - from)?;
+        let wanted = candle_nn::ops::rms_norm(&wanted, &self.norm, self.shape.epsilon)?;
+        self.output.forward(&wanted)?.squeeze(0)
     }
 
     /// Keeps the keys and values of the first `tokens` tokens only.
