@@ -16,8 +16,11 @@ use crate::tools::Tools;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a finished task stays the context for "and the passenger side too" or "a bit warmer".
 const CONTEXT_WINDOW: Duration = Duration::from_secs(120);
-/// A different intent this sure interrupts a question instead of answering it.
+/// A different intent this sure interrupts a question instead of answering it...
 const INTERRUPT_CONFIDENCE: f32 = 0.7;
+/// ...if it also reads as a whole request: bare answers ("passenger side please") come no
+/// closer than 0.73 to any intent's examples, requests 0.84 and up.
+const WHOLE_REQUEST_SIMILARITY: f32 = 0.8;
 
 /// What happened in one turn: the reply and everything behind it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -224,6 +227,7 @@ impl Dialog {
                     _ => None,
                 }
             }
+            Waiting::Slot(_) if self.is_new_request(&pending.intent, understood) => None,
             Waiting::Slot(asked) => {
                 let text = correction.unwrap_or(&understood.text);
                 let answers_asked = intent == pending.intent || intent == "chat.open" || understood.confidence < INTERRUPT_CONFIDENCE;
@@ -239,6 +243,26 @@ impl Dialog {
                 None
             }
         }
+    }
+
+    /// Whether an utterance made while `waiting_intent` waits for a slot is a request of its own
+    /// rather than the answer: another task, said with confidence, and either close to one of its
+    /// examples ("heat the passenger seat" while asked which window) or bringing values the
+    /// waiting task has no place for ("set the passenger side to 22"). "Passenger side please"
+    /// is an answer, whatever task it sounds most like.
+    fn is_new_request(&self, waiting_intent: &str, understood: &Understanding) -> bool {
+        let intent = understood.intent.as_str();
+        if intent == waiting_intent || intent == "chat.open" || understood.confidence < INTERRUPT_CONFIDENCE {
+            return false;
+        }
+        if understood.similarity >= WHOLE_REQUEST_SIMILARITY {
+            return true;
+        }
+        let catalog = self.understander.catalog();
+        let kinds = |intent: &str| catalog.get(intent).map(|def| def.slots.clone()).unwrap_or_default();
+        let (waiting, own) = (kinds(waiting_intent), kinds(intent));
+        understood.slots.len() >= 2
+            && understood.slots.keys().filter_map(|name| own.get(name)).any(|kind| !waiting.values().any(|k| k == kind))
     }
 
     /// Slots for `intent` from `text`; when nothing is recognised and `free_slot` is a free-text

@@ -76,6 +76,17 @@ fn integer(words: &[&str]) -> Option<(u32, usize)> {
     (used > 0).then_some((value, used))
 }
 
+/// "One" alone is as often a pronoun ("the passenger one", "the one behind me") as a number: it
+/// is a number where a value is given ("to one", "level one", "one percent", just "one").
+fn is_pronoun_one(before: &[&str], after: &[&str]) -> bool {
+    const GIVES_VALUE: [&str; 8] = ["to", "at", "level", "on", "by", "is", "it", "number"];
+    const UNIT_OR_FRACTION: [&str; 6] = ["percent", "degree", "degrees", "point", "and", "notch"];
+    let number_before = before.last().is_some_and(|w| GIVES_VALUE.contains(w));
+    let number_after = after.first().is_some_and(|w| UNIT_OR_FRACTION.contains(w));
+    let alone = before.is_empty() && (after.is_empty() || after == ["please"]);
+    !(number_before || number_after || alone)
+}
+
 /// Replaces every spelled-out number in already lower-cased, space-separated `text` with digits.
 pub fn digits_for_words(text: &str) -> String {
     let spaced = text.replace('-', " ");
@@ -89,6 +100,11 @@ pub fn digits_for_words(text: &str) -> String {
             continue;
         };
         // "a" alone is an article, not a number: only "a hundred" reached here.
+        if used == 1 && words[i] == "one" && is_pronoun_one(&words[..i], &words[i + 1..]) {
+            out.push(words[i].to_string());
+            i += 1;
+            continue;
+        }
         i += used;
         let mut number = whole.to_string();
         if words.get(i) == Some(&"point") && words.get(i + 1).and_then(|w| digit_value(w)).is_some() {
@@ -124,6 +140,12 @@ mod tests {
             ("forty-two market street", "42 market street"),
             ("nineteen point two five", "19.25"),
             ("open a window", "open a window"),
+            ("the passenger one", "the passenger one"),
+            ("roll down the one behind me", "roll down the one behind me"),
+            ("seat heating on one", "seat heating on 1"),
+            ("one percent", "1 percent"),
+            ("one", "1"),
+            ("twenty one", "21"),
         ] {
             assert_eq!(digits_for_words(spoken), written, "{spoken}");
         }

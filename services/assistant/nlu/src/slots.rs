@@ -136,10 +136,13 @@ fn temperature(text: &str) -> Option<f64> {
 }
 
 fn zone(text: &str) -> Option<&'static str> {
-    static REAR_LEFT: LazyLock<Regex> = LazyLock::new(|| re(r"\b(rear|back) left\b|\bleft (rear|back)\b|\bbehind the driver\b"));
-    static REAR_RIGHT: LazyLock<Regex> = LazyLock::new(|| re(r"\b(rear|back) right\b|\bright (rear|back)\b"));
+    // The one speaking is the driver: "behind me" is behind the driver.
+    static REAR_LEFT: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(rear|back)( on the)? left\b|\bleft (rear|back)\b|\bbehind (the driver|me)\b"));
+    static REAR_RIGHT: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(rear|back)( on the)? right\b|\bright (rear|back)\b|\bbehind the passenger\b"));
     static PASSENGER: LazyLock<Regex> = LazyLock::new(|| re(r"\bpassenger"));
-    static DRIVER: LazyLock<Regex> = LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window)\b|\bfor me\b"));
+    static DRIVER: LazyLock<Regex> = LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window)\b|\bfor me\b|\b(next to|beside) me\b"));
     static ALL: LazyLock<Regex> = LazyLock::new(|| {
         re(r"\b(all|every|both)\b|\beveryone\b|\beverybody\b|\beverywhere\b|\bwindows\b|\bseats\b|\bheaters\b|\ball round\b")
     });
@@ -445,6 +448,10 @@ mod tests {
         assert_eq!(extract(SlotKind::Zone, "heat my seat"), Some("driver".into()));
         assert_eq!(extract(SlotKind::Zone, "close all the windows"), Some("all".into()));
         assert_eq!(extract(SlotKind::Zone, "on the passenger side"), Some("passenger".into()));
+        assert_eq!(extract(SlotKind::Zone, "roll down the one behind the passenger"), Some("rear_right".into()));
+        assert_eq!(extract(SlotKind::Zone, "open the window behind me"), Some("rear_left".into()));
+        assert_eq!(extract(SlotKind::Zone, "my son is in the back on the right"), Some("rear_right".into()));
+        assert_eq!(extract(SlotKind::Zone, "the window next to me"), Some("driver".into()));
     }
 
     #[test]
@@ -462,6 +469,8 @@ mod tests {
         assert_eq!(extract(SlotKind::OpenPercent, "roll up the window"), Some("0".into()));
         assert_eq!(extract(SlotKind::OpenPercent, "open it thirty percent"), Some("30".into()));
         assert_eq!(extract(SlotKind::OpenPercent, "open my window"), Some("100".into()));
+        // "One" here is a window, not a percentage.
+        assert_eq!(extract(SlotKind::OpenPercent, "roll down the passenger one"), Some("100".into()));
     }
 
     #[test]

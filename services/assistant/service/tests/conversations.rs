@@ -46,6 +46,43 @@ async fn a_half_filled_task_is_let_go_after_the_timeout() {
     assert!(late.actions.is_empty(), "nothing moves on a stale answer: {:?}", late.actions);
 }
 
+/// The (signal, value) pairs a turn set.
+fn sets(turn: &cabin_dialog::Turn) -> Vec<(String, String)> {
+    turn.actions.iter().filter(|a| a.kind == "set").map(|a| (a.target.clone(), format!("{}", a.value.clone().unwrap()))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_question_is_answered_by_what_answers_it_and_interrupted_by_a_new_request() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let window = |side: &str| format!("Vehicle.Cabin.Door.Row{side}.Window.Position");
+    for (answer, moved) in [
+        ("the passenger one", window("1.PassengerSide")),
+        ("passenger side please", window("1.PassengerSide")),
+        ("the one behind me", window("2.DriverSide")),
+    ] {
+        assert_eq!(dialog.turn("open the window", &tools).await.reply, "Which window?");
+        let answered = dialog.turn(answer, &tools).await;
+        assert_eq!(sets(&answered), [(moved, "100".to_string())], "{answer:?}: {}", answered.reply);
+    }
+
+    for (request, intent, signal) in [
+        ("heat the passenger seat", "seat.set_heating", "Vehicle.Cabin.Seat.Row1.PassengerSide.Heating"),
+        ("set the passenger side to 22", "climate.set_temperature", "Vehicle.Cabin.HVAC.Station.Row1.Passenger.Temperature"),
+    ] {
+        assert_eq!(dialog.turn("open the window", &tools).await.reply, "Which window?");
+        let interrupted = dialog.turn(request, &tools).await;
+        assert_eq!(interrupted.intent.as_deref(), Some(intent));
+        let targets: Vec<_> = sets(&interrupted).into_iter().map(|(target, _)| target).collect();
+        assert_eq!(targets, [signal], "{request:?} is its own request, not a window: {}", interrupted.reply);
+    }
+
+    // A bare number answers the question asked, whichever task it sounds like.
+    assert_eq!(dialog.turn("change the volume", &tools).await.reply, "What volume, from zero to a hundred?");
+    let volume = dialog.turn("twenty two", &tools).await;
+    assert_eq!(sets(&volume), [("Vehicle.Cabin.Infotainment.Media.Volume".to_string(), "22".to_string())], "{}", volume.reply);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_conversation_goes_on_when_the_vehicle_bus_goes_away_and_comes_back() {
     let (bus, service, tools) = car(DriveProfile::parked()).await;
