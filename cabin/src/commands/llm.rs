@@ -24,10 +24,11 @@ pub struct ServeLlmArgs {
 }
 
 pub async fn serve_llm(args: ServeLlmArgs) -> anyhow::Result<ExitCode> {
-    let path = if Path::new(&args.model).is_file() { PathBuf::from(&args.model) } else { ModelsDir::resolve().locate(&args.model)? };
+    let is_file = Path::new(&args.model).is_file();
+    let path = if is_file { PathBuf::from(&args.model) } else { ModelsDir::resolve().locate(&args.model)? };
+    let id = model_id(&args.model, is_file);
     let started = std::time::Instant::now();
     let llm = tokio::task::spawn_blocking(move || LocalLlm::load(&path)).await??;
-    let id = Path::new(&args.model).file_stem().and_then(|s| s.to_str()).unwrap_or(&args.model).to_string();
     tracing::info!(model = llm.name(), id, ms = started.elapsed().as_millis() as u64, "LLM loaded");
     let mut endpoint = LlmEndpoint::new(llm, &id);
     if let Some(record) = &args.record {
@@ -51,6 +52,15 @@ pub async fn serve_llm(args: ServeLlmArgs) -> anyhow::Result<ExitCode> {
     let _ = stopped.send(());
     server.await?.context("serving the LLM")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The id clients name: an installed model's name ("qwen2.5-0.5b", dots and all), or a file's
+/// name without `.gguf`.
+fn model_id(model: &str, is_file: bool) -> String {
+    match Path::new(model).file_name().and_then(|name| name.to_str()) {
+        Some(name) if is_file => name.trim_end_matches(".gguf").to_string(),
+        _ => model.to_string(),
+    }
 }
 
 /// For `cabin up`: the local LLM where the shipped routing policy looks for it, when a model
@@ -84,5 +94,16 @@ async fn http_watchdog(address: SocketAddr) {
             }
             Err(error) => tracing::warn!(%error, "no answer from our own endpoint: no watchdog keep-alive"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::model_id;
+
+    #[test]
+    fn models_are_named_as_installed_and_files_without_their_extension() {
+        assert_eq!(model_id("qwen2.5-0.5b", false), "qwen2.5-0.5b");
+        assert_eq!(model_id("/opt/models/my.model.v2.gguf", true), "my.model.v2");
     }
 }

@@ -212,13 +212,17 @@ fn heat_level(text: &str) -> Option<f64> {
 
 fn volume_level(text: &str) -> Option<f64> {
     static MUTE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(mute|silence)\b"));
-    static MAX: LazyLock<Regex> = LazyLock::new(|| re(r"\b(max|maximum|full) (volume|blast)\b|\bvolume (to )?(max|maximum|full)\b"));
+    static MAX: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(max|maximum|full) (volume|blast)\b|\bvolume (to |at )?(the )?(max|maximum|full|loudest)\b"));
+    static HALF: LazyLock<Regex> = LazyLock::new(|| re(r"\b(to|at) (half|halfway|the middle)\b|\bhalf (volume|way)\b"));
     if has(&MUTE, text) {
         Some(0.0)
     } else if has(&MAX, text) {
         Some(100.0)
+    } else if let Some(n) = percent_number(text) {
+        Some(n)
     } else {
-        percent_number(text)
+        has(&HALF, text).then_some(50.0)
     }
 }
 
@@ -471,6 +475,15 @@ mod tests {
         assert_eq!(extract(SlotKind::OpenPercent, "open my window"), Some("100".into()));
         // "One" here is a window, not a percentage.
         assert_eq!(extract(SlotKind::OpenPercent, "roll down the passenger one"), Some("100".into()));
+    }
+
+    #[test]
+    fn volume_levels_in_words() {
+        assert_eq!(extract(SlotKind::VolumeLevel, "turn the volume to half"), Some("50".into()));
+        assert_eq!(extract(SlotKind::VolumeLevel, "volume to the maximum"), Some("100".into()));
+        assert_eq!(extract(SlotKind::VolumeLevel, "set the volume to thirty"), Some("30".into()));
+        assert_eq!(extract(SlotKind::VolumeLevel, "mute it"), Some("0".into()));
+        assert_eq!(extract(SlotKind::VolumeLevel, "change the volume"), None);
     }
 
     #[test]
