@@ -1,8 +1,8 @@
 //! Dequantizing a weight matrix for a prompt. candle's own dequantization reads each block in
-//! scalar code: for Qwen2.5-0.5B that took 0.2-0.4 s per prompt, most of a short prompt's time. The
-//! older block formats small models mostly use are simple enough that plain loops over
-//! fixed-size blocks vectorize: about twice as fast, which leaves the writing of the f32 matrix
-//! the limit (so more threads gain little). Other formats are left to candle's kernels.
+//! scalar code: for Qwen2.5-0.5B that took 0.2-0.4 s per prompt, most of a short prompt's
+//! time. The older block formats small models mostly use are simple enough that plain loops
+//! over fixed-size blocks vectorize: about twice as fast, which leaves the writing of the f32
+//! matrix the limit (so more threads gain little). Other formats are left to candle's kernels.
 //!
 //! Each block holds 32 weights: an f16 scale `d` (and an f16 offset `m` in the `_1` formats),
 //! then the quantized values. In the 4- and 5-bit formats, byte `j` of `qs` holds weight `j` in
