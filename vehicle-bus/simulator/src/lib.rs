@@ -214,7 +214,7 @@ struct Reported {
 }
 
 impl Reported {
-    const DRIVE_SIGNALS: [&'static str; 7] = [
+    const DRIVE_SIGNALS: [&'static str; 8] = [
         "Vehicle.Speed",
         "Vehicle.IsMoving",
         "Vehicle.Powertrain.Transmission.CurrentGear",
@@ -222,6 +222,7 @@ impl Reported {
         "Vehicle.TraveledDistance",
         "Vehicle.Powertrain.FuelSystem.RelativeLevel",
         "Vehicle.Powertrain.FuelSystem.Range",
+        "Vehicle.Powertrain.Range",
     ];
 
     fn new(store: &SignalStore) -> Self {
@@ -237,9 +238,12 @@ impl Reported {
         let moving = speed > 0.0;
         let fuel_pct = (fuel_litres / TANK_LITRES * 100.0).round();
         let range_m = (fuel_litres / LITRES_PER_KM * 1000.0).round();
+        // The car's range is what fuel and battery together still give (a hybrid's battery is
+        // not drained by this model).
+        let battery_range_m = store.get_unchecked("Vehicle.Powertrain.TractionBattery.Range").and_then(|v| v.as_f64()).unwrap_or(0.0);
         let speed = (speed * 10.0).round() / 10.0;
         let gear = if moving { 1 + (speed / 25.0).floor().min(5.0) as i64 } else { 0 };
-        let updates: [(&'static str, Value); 7] = [
+        let updates: [(&'static str, Value); 8] = [
             ("Vehicle.Speed", Value::Float(speed)),
             ("Vehicle.IsMoving", Value::Bool(moving)),
             ("Vehicle.Powertrain.Transmission.CurrentGear", Value::Int(gear)),
@@ -247,6 +251,7 @@ impl Reported {
             ("Vehicle.TraveledDistance", Value::Float((distance * 10.0).round() / 10.0)),
             ("Vehicle.Powertrain.FuelSystem.RelativeLevel", Value::Float(fuel_pct)),
             ("Vehicle.Powertrain.FuelSystem.Range", Value::Float(range_m)),
+            ("Vehicle.Powertrain.Range", Value::Float(range_m + battery_range_m)),
         ];
         for (path, value) in updates {
             // Signals the catalog lacks, or another backend feeds, were left out at the start.

@@ -33,6 +33,16 @@ async fn a_parked_car_starts_with_plausible_values() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_range_counts_fuel_and_battery() {
+    let (store, _sim) = running(DriveProfile::parked());
+    tokio::time::sleep(TICK * 2).await;
+    let metres = |path| current(&store, path).as_f64().unwrap();
+    // 64 % of 50 litres at 7 litres per 100 km is 457 km, and the battery gives 48 km more.
+    assert_eq!(metres("Vehicle.Powertrain.FuelSystem.Range").round(), 457_143.0);
+    assert_eq!(metres("Vehicle.Powertrain.Range"), metres("Vehicle.Powertrain.FuelSystem.Range") + 48_000.0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_window_travels_to_its_target_over_time() {
     let (store, _sim) = running(DriveProfile::parked());
     let window = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position";

@@ -164,11 +164,13 @@ impl Dialog {
             }
         }
 
-        if let (Some(remainder), Some(done)) = (&correction, self.recent_done()) {
+        // "Make it 22" corrects the last task; "make it two degrees warmer" after the volume is
+        // a request of its own.
+        let correctable = self.recent_done().filter(|done| !self.is_new_request(&done.intent, understood));
+        if let (Some(remainder), Some(done)) = (&correction, correctable) {
             let corrected = self.extract_answer(&done.intent, remainder, None);
             if !corrected.is_empty() {
-                let mut slots = done.slots.clone();
-                slots.extend(corrected);
+                let slots = self.changed(&done.intent, done.slots.clone(), corrected);
                 return self.advance(done.intent, slots, false, tools, turn).await;
             }
         }
@@ -177,8 +179,7 @@ impl Dialog {
             if let Some(done) = self.recent_done() {
                 let extra = self.understander.extract(&done.intent, &understood.text);
                 if !extra.is_empty() {
-                    let mut slots = done.slots.clone();
-                    slots.extend(extra);
+                    let slots = self.changed(&done.intent, done.slots.clone(), extra);
                     return self.advance(done.intent, slots, false, tools, turn).await;
                 }
             }
@@ -216,8 +217,7 @@ impl Dialog {
                 if let Some(remainder) = correction {
                     let corrected = self.extract_answer(&pending.intent, remainder, None);
                     if !corrected.is_empty() {
-                        let mut slots = pending.slots;
-                        slots.extend(corrected);
+                        let slots = self.changed(&pending.intent, pending.slots, corrected);
                         return Some(self.advance(pending.intent, slots, false, tools, turn).await);
                     }
                 }
@@ -285,6 +285,18 @@ impl Dialog {
         slots
     }
 
+    /// A task's slots with a change applied. A change of direction ("make it cooler") steps
+    /// from the car's value, not from the value the task had.
+    fn changed(&self, intent: &str, mut slots: Slots, change: Slots) -> Slots {
+        if let Some(relative) = self.book.select(intent, &slots).and_then(|task| task.relative.as_ref()) {
+            if change.contains_key(&relative.direction) && !change.contains_key(&relative.slot) {
+                slots.remove(&relative.slot);
+            }
+        }
+        slots.extend(change);
+        slots
+    }
+
     fn recent_done(&self) -> Option<Done> {
         self.last_done.clone().filter(|d| d.at.elapsed() < CONTEXT_WINDOW)
     }
@@ -297,7 +309,7 @@ impl Dialog {
         let Some(task) = self.book.select(intent, &done.slots) else { return };
         for (name, value) in done.slots {
             let required = task.slots.get(&name).is_some_and(|rule| rule.required);
-            let relative = task.relative.as_ref().is_some_and(|r| name == r.slot || name == r.direction);
+            let relative = task.relative.as_ref().is_some_and(|r| name == r.slot || name == r.direction || r.by.as_ref() == Some(&name));
             if !required && !relative {
                 slots.entry(name).or_insert(value);
             }
@@ -318,7 +330,9 @@ impl Dialog {
                         Some(path) => match tools.get(&path).await {
                             Ok(current) => {
                                 let current = current.as_f64().unwrap_or(0.0);
-                                let step = if direction == "down" { -relative.step } else { relative.step };
+                                let by = relative.by.as_ref().and_then(|by| slots.get(by)).and_then(SlotValue::as_number);
+                                let step = by.unwrap_or(relative.step);
+                                let step = if direction == "down" { -step } else { step };
                                 slots.insert(relative.slot.clone(), SlotValue::Number(current + step));
                             }
                             Err(error) => return error.spoken(&task.doing),
@@ -328,6 +342,9 @@ impl Dialog {
                 }
             }
             slots.remove(&relative.direction);
+            if let Some(by) = &relative.by {
+                slots.remove(by);
+            }
         }
         // A missing value the driver told us they like is theirs without asking.
         let mut preferred = None;

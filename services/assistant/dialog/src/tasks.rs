@@ -54,6 +54,9 @@ pub struct Relative {
     pub slot: String,
     pub direction: String,
     pub step: f64,
+    /// A slot saying how far, when the driver does ("two degrees warmer"); else `step`.
+    #[serde(default)]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,6 +287,9 @@ impl TaskBook {
         if let Some(relative) = &task.relative {
             known_slot(&relative.slot)?;
             known_slot(&relative.direction)?;
+            if let Some(by) = &relative.by {
+                known_slot(by)?;
+            }
             if task.set.is_empty() {
                 return Err("`relative` needs a `set` action to read the current value from".into());
             }

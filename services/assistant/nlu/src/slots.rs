@@ -55,6 +55,9 @@ pub enum SlotKind {
     HeatLevel,
     /// Volume 0-100; "mute" is 0.
     VolumeLevel,
+    /// How far a relative change goes: "two degrees cooler", "up by 10". A step's number is
+    /// never read as an absolute value.
+    Step,
     /// up | down, for warmth: "warmer", "i'm cold" are up.
     Warmth,
     /// up | down, for loudness: "louder", "can't hear" are up.
@@ -86,6 +89,7 @@ impl SlotKind {
             SlotKind::OpenPercent => open_percent(text).map(SlotValue::Number),
             SlotKind::HeatLevel => heat_level(text).map(SlotValue::Number),
             SlotKind::VolumeLevel => volume_level(text).map(SlotValue::Number),
+            SlotKind::Step => step(text).map(SlotValue::Number),
             SlotKind::Warmth => warmth(text).and_then(word),
             SlotKind::Loudness => loudness(text).and_then(word),
             SlotKind::Switch => switch(text).and_then(word),
@@ -116,9 +120,26 @@ fn has(pattern: &LazyLock<Regex>, text: &str) -> bool {
     pattern.is_match(text)
 }
 
+/// The numbers said as values, with where they start; the sizes of steps are left out.
 fn numbers(text: &str) -> impl Iterator<Item = (usize, f64)> + '_ {
     static NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"\b\d+(?:\.\d+)?\b"));
-    NUMBER.find_iter(text).filter_map(|m| m.as_str().parse().ok().map(|n| (m.start(), n)))
+    let steps: Vec<std::ops::Range<usize>> = STEP.find_iter(text).map(|m| m.range()).collect();
+    NUMBER
+        .find_iter(text)
+        .filter(move |m| !steps.iter().any(|step| step.contains(&m.start())))
+        .filter_map(|m| m.as_str().parse().ok().map(|n| (m.start(), n)))
+}
+
+/// "2 degrees cooler", "10 percent louder", "up by 3", "down 10": a number that says how far.
+static STEP: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(\d+(?:\.\d+)?) ?(?:degrees? |percent |points? |notches? |steps? )?(?:warmer|cooler|hotter|colder|higher|lower|louder|quieter|softer|more|less|up|down)\b|\b(?:up|down|warmer|cooler|louder|quieter|raise it|lower it) by (\d+(?:\.\d+)?)\b|\b(?:up|down) (\d+(?:\.\d+)?)\b",
+    )
+});
+
+fn step(text: &str) -> Option<f64> {
+    let captures = STEP.captures(text)?;
+    (1..=3).find_map(|group| captures.get(group)).and_then(|m| m.as_str().parse().ok())
 }
 
 fn temperature(text: &str) -> Option<f64> {
@@ -176,10 +197,16 @@ fn open_percent(text: &str) -> Option<f64> {
     if let Some(n) = percent_number(text) {
         return Some(n);
     }
+    // "Crack the window", "lower it a little": open a hand's width, not all the way.
+    static A_LITTLE: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"\bcrack\b|\ba (little|bit|touch|crack)\b|\bslightly\b|\ban inch\b|\ba few (inches|centimetres|centimeters)\b")
+    });
     if has(&HALF, text) {
         Some(50.0)
     } else if has(&QUARTER, text) {
         Some(25.0)
+    } else if has(&A_LITTLE, text) && !has(&CLOSE, text) {
+        Some(20.0)
     } else if has(&CLOSE, text) {
         Some(0.0)
     } else if has(&OPEN, text) {
@@ -473,6 +500,8 @@ mod tests {
         assert_eq!(extract(SlotKind::OpenPercent, "roll up the window"), Some("0".into()));
         assert_eq!(extract(SlotKind::OpenPercent, "open it thirty percent"), Some("30".into()));
         assert_eq!(extract(SlotKind::OpenPercent, "open my window"), Some("100".into()));
+        assert_eq!(extract(SlotKind::OpenPercent, "crack the window a bit on my side"), Some("20".into()));
+        assert_eq!(extract(SlotKind::OpenPercent, "lower the driver window a little"), Some("20".into()));
         // "One" here is a window, not a percentage.
         assert_eq!(extract(SlotKind::OpenPercent, "roll down the passenger one"), Some("100".into()));
     }
@@ -484,6 +513,17 @@ mod tests {
         assert_eq!(extract(SlotKind::VolumeLevel, "set the volume to thirty"), Some("30".into()));
         assert_eq!(extract(SlotKind::VolumeLevel, "mute it"), Some("0".into()));
         assert_eq!(extract(SlotKind::VolumeLevel, "change the volume"), None);
+    }
+
+    #[test]
+    fn steps_say_how_far_and_are_no_values() {
+        assert_eq!(extract(SlotKind::Step, "make it two degrees cooler"), Some("2".into()));
+        assert_eq!(extract(SlotKind::Step, "turn it up by ten"), Some("10".into()));
+        assert_eq!(extract(SlotKind::Step, "volume down 5"), Some("5".into()));
+        assert_eq!(extract(SlotKind::Step, "set the temperature to 22"), None);
+        assert_eq!(extract(SlotKind::Temperature, "make it 10 degrees colder"), None, "not 10 degrees");
+        assert_eq!(extract(SlotKind::VolumeLevel, "turn it up by 10"), None, "not volume 10");
+        assert_eq!(extract(SlotKind::VolumeLevel, "turn the volume up to 50"), Some("50".into()));
     }
 
     #[test]

@@ -84,6 +84,27 @@ async fn a_question_is_answered_by_what_answers_it_and_interrupted_by_a_new_requ
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn relative_changes_step_from_the_car_by_as_much_as_was_said() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let driver = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".to_string();
+    let volume = "Vehicle.Cabin.Infotainment.Media.Volume".to_string();
+    for (said, signal, value) in [
+        ("set the temperature to 22", &driver, "22"),
+        // "Make it" corrects the last task, but a change of direction steps from its value.
+        ("make it cooler", &driver, "21"),
+        ("make it two degrees cooler", &driver, "19"),
+        ("turn the volume up by 20", &volume, "50"),
+        ("volume down 5", &volume, "45"),
+        // After the volume, "make it ... warmer" is the temperature's, not a volume correction.
+        ("make it three degrees warmer", &driver, "22"),
+    ] {
+        let turn = dialog.turn(said, &tools).await;
+        assert_eq!(sets(&turn), [(signal.clone(), value.to_string())], "{said:?}: {}", turn.reply);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_conversation_goes_on_when_the_vehicle_bus_goes_away_and_comes_back() {
     let (bus, service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();
