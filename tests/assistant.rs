@@ -117,17 +117,41 @@ impl HeadUnitNavigation {
     }
 }
 
+/// The head unit's player: records what it was told.
+struct HeadUnitMedia {
+    calls: Arc<Mutex<Vec<String>>>,
+}
+
+#[zbus::interface(name = "org.cabin.HeadUnit1.Media")]
+impl HeadUnitMedia {
+    fn play(&self, query: &str) {
+        self.calls.lock().unwrap().push(format!("play {query}"));
+    }
+    fn pause(&self) {
+        self.calls.lock().unwrap().push("pause".into());
+    }
+    fn next(&self) {
+        self.calls.lock().unwrap().push("next".into());
+    }
+    fn previous(&self) {
+        self.calls.lock().unwrap().push("previous".into());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus() {
     let bus = PrivateBus::start().unwrap();
     let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
     let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
     let destinations = Arc::new(Mutex::new(Vec::new()));
+    let played = Arc::new(Mutex::new(Vec::new()));
     let _head_unit = zbus::connection::Builder::address(bus.address())
         .unwrap()
         .name("org.cabin.HeadUnit1")
         .unwrap()
         .serve_at("/org/cabin/HeadUnit1", HeadUnitNavigation { destinations: destinations.clone() })
+        .unwrap()
+        .serve_at("/org/cabin/HeadUnit1", HeadUnitMedia { calls: played.clone() })
         .unwrap()
         .build()
         .await
@@ -140,6 +164,18 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
     let (reply, turn) = assistant.converse("not shanghai, shenzhen").await.unwrap();
     assert_eq!(reply, "Navigating to shenzhen.", "{turn}");
     assert_eq!(*destinations.lock().unwrap(), ["shanghai", "shenzhen"]);
+
+    for (said, answer) in [
+        ("play some jazz", "Playing jazz."),
+        ("skip this song", "Next track."),
+        ("go back a song", "Previous track."),
+        ("pause the music", "Paused."),
+        ("turn off the radio", "Paused."),
+    ] {
+        let (reply, turn) = assistant.converse(said).await.unwrap();
+        assert_eq!(reply, answer, "{said:?}: {turn}");
+    }
+    assert_eq!(*played.lock().unwrap(), ["play jazz", "next", "previous", "pause", "pause"]);
 
     let (reply, _) = assistant.converse("set the temperature to twenty one").await.unwrap();
     assert_eq!(reply, "Setting the driver's side to 21 degrees.");

@@ -70,6 +70,8 @@ pub enum SlotKind {
     VehicleSignal,
     /// Where in the cabin to look: driver | passenger | rear_left | rear_right | rear | trunk | footwell.
     Region,
+    /// pause | next | previous, for what is playing.
+    MediaAction,
     Destination,
     Contact,
     Object,
@@ -96,6 +98,7 @@ impl SlotKind {
             SlotKind::LockState => lock_state(text).and_then(word),
             SlotKind::VehicleSignal => vehicle_signal(text).and_then(word),
             SlotKind::Region => region(text).and_then(word),
+            SlotKind::MediaAction => media_action(text).and_then(word),
             SlotKind::Destination => free_text(&DESTINATION, text),
             SlotKind::Contact => free_text(&CONTACT, text),
             SlotKind::Object => free_text(&OBJECT, text),
@@ -295,6 +298,21 @@ fn switch(text: &str) -> Option<&'static str> {
         Some("off")
     } else if has(&ON, text) {
         Some("on")
+    } else {
+        None
+    }
+}
+
+fn media_action(text: &str) -> Option<&'static str> {
+    static PREVIOUS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(previous|go back|back (a|one)|last (song|track))\b"));
+    static NEXT: LazyLock<Regex> = LazyLock::new(|| re(r"\b(next|skip)\b"));
+    static PAUSE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(pause|stop|turn off|switch off|hold)\b"));
+    if has(&PREVIOUS, text) {
+        Some("previous")
+    } else if has(&NEXT, text) {
+        Some("next")
+    } else if has(&PAUSE, text) {
+        Some("pause")
     } else {
         None
     }
@@ -524,6 +542,15 @@ mod tests {
         assert_eq!(extract(SlotKind::Temperature, "make it 10 degrees colder"), None, "not 10 degrees");
         assert_eq!(extract(SlotKind::VolumeLevel, "turn it up by 10"), None, "not volume 10");
         assert_eq!(extract(SlotKind::VolumeLevel, "turn the volume up to 50"), Some("50".into()));
+    }
+
+    #[test]
+    fn what_to_do_with_the_music() {
+        assert_eq!(extract(SlotKind::MediaAction, "pause the music"), Some("pause".into()));
+        assert_eq!(extract(SlotKind::MediaAction, "turn off the radio"), Some("pause".into()));
+        assert_eq!(extract(SlotKind::MediaAction, "skip this song"), Some("next".into()));
+        assert_eq!(extract(SlotKind::MediaAction, "go back to the last song"), Some("previous".into()));
+        assert_eq!(extract(SlotKind::MediaAction, "play some jazz"), None);
     }
 
     #[test]
