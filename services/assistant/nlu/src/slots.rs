@@ -469,104 +469,129 @@ fn period(text: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::normalise;
+
+    /// Each (kind, utterance, what the kind's extractor reads from it).
+    fn reads(cases: &[(SlotKind, &str, Option<&str>)]) {
+        for (kind, text, expected) in cases {
+            let read = kind.extract(&normalise(text)).map(|value| value.to_string());
+            assert_eq!(read.as_deref(), *expected, "{kind:?} in {text:?}");
+        }
+    }
 
     #[test]
     fn facts_and_periods() {
-        assert_eq!(extract(SlotKind::Fact, "remember that i like 21 degrees"), Some("i like 21 degrees".into()));
-        assert_eq!(extract(SlotKind::Fact, "my home is 42 market street"), Some("my home is 42 market street".into()));
-        assert_eq!(extract(SlotKind::Fact, "forget my home address"), Some("my home address".into()));
-        assert_eq!(extract(SlotKind::Fact, "forget that"), None);
-        assert_eq!(extract(SlotKind::Period, "what did i ask you this morning"), Some("this morning".into()));
-    }
-    use crate::text::normalise;
-
-    fn extract(kind: SlotKind, text: &str) -> Option<String> {
-        kind.extract(&normalise(text)).map(|v| v.to_string())
+        reads(&[
+            (SlotKind::Fact, "remember that i like 21 degrees", Some("i like 21 degrees")),
+            (SlotKind::Fact, "my home is 42 market street", Some("my home is 42 market street")),
+            (SlotKind::Fact, "forget my home address", Some("my home address")),
+            (SlotKind::Fact, "forget that", None),
+            (SlotKind::Period, "what did i ask you this morning", Some("this morning")),
+        ]);
     }
 
     #[test]
     fn temperatures_in_celsius_and_fahrenheit() {
-        assert_eq!(extract(SlotKind::Temperature, "set it to twenty two point five"), Some("22.5".into()));
-        assert_eq!(extract(SlotKind::Temperature, "seventy two degrees"), Some("22".into()));
-        assert_eq!(extract(SlotKind::Temperature, "make it warmer"), None);
+        reads(&[
+            (SlotKind::Temperature, "set it to twenty two point five", Some("22.5")),
+            (SlotKind::Temperature, "seventy two degrees", Some("22")),
+            (SlotKind::Temperature, "make it warmer", None),
+        ]);
     }
 
     #[test]
     fn zones_seats_and_windows() {
-        assert_eq!(extract(SlotKind::Zone, "the back left window"), Some("rear_left".into()));
-        assert_eq!(extract(SlotKind::Zone, "heat my seat"), Some("driver".into()));
-        assert_eq!(extract(SlotKind::Zone, "close all the windows"), Some("all".into()));
-        assert_eq!(extract(SlotKind::Zone, "on the passenger side"), Some("passenger".into()));
-        assert_eq!(extract(SlotKind::Zone, "roll down the one behind the passenger"), Some("rear_right".into()));
-        assert_eq!(extract(SlotKind::Zone, "open the window behind me"), Some("rear_left".into()));
-        assert_eq!(extract(SlotKind::Zone, "my son is in the back on the right"), Some("rear_right".into()));
-        assert_eq!(extract(SlotKind::Zone, "the window next to me"), Some("driver".into()));
+        reads(&[
+            (SlotKind::Zone, "the back left window", Some("rear_left")),
+            (SlotKind::Zone, "heat my seat", Some("driver")),
+            (SlotKind::Zone, "close all the windows", Some("all")),
+            (SlotKind::Zone, "on the passenger side", Some("passenger")),
+            (SlotKind::Zone, "roll down the one behind the passenger", Some("rear_right")),
+            (SlotKind::Zone, "open the window behind me", Some("rear_left")),
+            (SlotKind::Zone, "my son is in the back on the right", Some("rear_right")),
+            (SlotKind::Zone, "the window next to me", Some("driver")),
+        ]);
     }
 
     #[test]
     fn relative_requests_point_the_right_way() {
-        assert_eq!(extract(SlotKind::Warmth, "i'm freezing"), Some("up".into()));
-        assert_eq!(extract(SlotKind::Warmth, "it's too hot in here"), Some("down".into()));
-        assert_eq!(extract(SlotKind::Warmth, "a bit warmer"), Some("up".into()));
-        assert_eq!(extract(SlotKind::Loudness, "i can't hear the music"), Some("up".into()));
-        assert_eq!(extract(SlotKind::Loudness, "the music's too loud"), Some("down".into()));
+        reads(&[
+            (SlotKind::Warmth, "i'm freezing", Some("up")),
+            (SlotKind::Warmth, "it's too hot in here", Some("down")),
+            (SlotKind::Warmth, "a bit warmer", Some("up")),
+            (SlotKind::Loudness, "i can't hear the music", Some("up")),
+            (SlotKind::Loudness, "the music's too loud", Some("down")),
+        ]);
     }
 
     #[test]
     fn window_positions() {
-        assert_eq!(extract(SlotKind::OpenPercent, "open the window halfway"), Some("50".into()));
-        assert_eq!(extract(SlotKind::OpenPercent, "roll up the window"), Some("0".into()));
-        assert_eq!(extract(SlotKind::OpenPercent, "open it thirty percent"), Some("30".into()));
-        assert_eq!(extract(SlotKind::OpenPercent, "open my window"), Some("100".into()));
-        assert_eq!(extract(SlotKind::OpenPercent, "crack the window a bit on my side"), Some("20".into()));
-        assert_eq!(extract(SlotKind::OpenPercent, "lower the driver window a little"), Some("20".into()));
-        // "One" here is a window, not a percentage.
-        assert_eq!(extract(SlotKind::OpenPercent, "roll down the passenger one"), Some("100".into()));
+        reads(&[
+            (SlotKind::OpenPercent, "open the window halfway", Some("50")),
+            (SlotKind::OpenPercent, "roll up the window", Some("0")),
+            (SlotKind::OpenPercent, "open it thirty percent", Some("30")),
+            (SlotKind::OpenPercent, "open my window", Some("100")),
+            (SlotKind::OpenPercent, "crack the window a bit on my side", Some("20")),
+            (SlotKind::OpenPercent, "lower the driver window a little", Some("20")),
+            // "One" here is a window, not a percentage.
+            (SlotKind::OpenPercent, "roll down the passenger one", Some("100")),
+        ]);
     }
 
     #[test]
     fn volume_levels_in_words() {
-        assert_eq!(extract(SlotKind::VolumeLevel, "turn the volume to half"), Some("50".into()));
-        assert_eq!(extract(SlotKind::VolumeLevel, "volume to the maximum"), Some("100".into()));
-        assert_eq!(extract(SlotKind::VolumeLevel, "set the volume to thirty"), Some("30".into()));
-        assert_eq!(extract(SlotKind::VolumeLevel, "mute it"), Some("0".into()));
-        assert_eq!(extract(SlotKind::VolumeLevel, "change the volume"), None);
+        reads(&[
+            (SlotKind::VolumeLevel, "turn the volume to half", Some("50")),
+            (SlotKind::VolumeLevel, "volume to the maximum", Some("100")),
+            (SlotKind::VolumeLevel, "set the volume to thirty", Some("30")),
+            (SlotKind::VolumeLevel, "mute it", Some("0")),
+            (SlotKind::VolumeLevel, "change the volume", None),
+        ]);
     }
 
     #[test]
     fn steps_say_how_far_and_are_no_values() {
-        assert_eq!(extract(SlotKind::Step, "make it two degrees cooler"), Some("2".into()));
-        assert_eq!(extract(SlotKind::Step, "turn it up by ten"), Some("10".into()));
-        assert_eq!(extract(SlotKind::Step, "volume down 5"), Some("5".into()));
-        assert_eq!(extract(SlotKind::Step, "set the temperature to 22"), None);
-        assert_eq!(extract(SlotKind::Temperature, "make it 10 degrees colder"), None, "not 10 degrees");
-        assert_eq!(extract(SlotKind::VolumeLevel, "turn it up by 10"), None, "not volume 10");
-        assert_eq!(extract(SlotKind::VolumeLevel, "turn the volume up to 50"), Some("50".into()));
+        reads(&[
+            (SlotKind::Step, "make it two degrees cooler", Some("2")),
+            (SlotKind::Step, "turn it up by ten", Some("10")),
+            (SlotKind::Step, "volume down 5", Some("5")),
+            (SlotKind::Step, "set the temperature to 22", None),
+            // A step's number is no value: not 10 degrees, not volume 10.
+            (SlotKind::Temperature, "make it 10 degrees colder", None),
+            (SlotKind::VolumeLevel, "turn it up by 10", None),
+            (SlotKind::VolumeLevel, "turn the volume up to 50", Some("50")),
+        ]);
     }
 
     #[test]
     fn what_to_do_with_the_music() {
-        assert_eq!(extract(SlotKind::MediaAction, "pause the music"), Some("pause".into()));
-        assert_eq!(extract(SlotKind::MediaAction, "turn off the radio"), Some("pause".into()));
-        assert_eq!(extract(SlotKind::MediaAction, "skip this song"), Some("next".into()));
-        assert_eq!(extract(SlotKind::MediaAction, "go back to the last song"), Some("previous".into()));
-        assert_eq!(extract(SlotKind::MediaAction, "play some jazz"), None);
+        reads(&[
+            (SlotKind::MediaAction, "pause the music", Some("pause")),
+            (SlotKind::MediaAction, "turn off the radio", Some("pause")),
+            (SlotKind::MediaAction, "skip this song", Some("next")),
+            (SlotKind::MediaAction, "go back to the last song", Some("previous")),
+            (SlotKind::MediaAction, "play some jazz", None),
+        ]);
     }
 
     #[test]
     fn free_text_loses_determiners_and_politeness() {
-        assert_eq!(extract(SlotKind::Destination, "take me to the airport please"), Some("airport".into()));
-        assert_eq!(extract(SlotKind::Destination, "drive me home"), Some("home".into()));
-        assert_eq!(extract(SlotKind::Contact, "give mum a ring"), Some("mum".into()));
-        assert_eq!(extract(SlotKind::Object, "is my hat in the car"), Some("hat".into()));
-        assert_eq!(extract(SlotKind::Object, "did i leave my sunglasses on the back seat"), Some("sunglasses".into()));
-        assert_eq!(extract(SlotKind::MediaQuery, "play some jazz"), Some("jazz".into()));
+        reads(&[
+            (SlotKind::Destination, "take me to the airport please", Some("airport")),
+            (SlotKind::Destination, "drive me home", Some("home")),
+            (SlotKind::Contact, "give mum a ring", Some("mum")),
+            (SlotKind::Object, "is my hat in the car", Some("hat")),
+            (SlotKind::Object, "did i leave my sunglasses on the back seat", Some("sunglasses")),
+            (SlotKind::MediaQuery, "play some jazz", Some("jazz")),
+        ]);
     }
 
     #[test]
     fn vehicle_questions_name_their_signal() {
-        assert_eq!(extract(SlotKind::VehicleSignal, "how fast am i going"), Some("speed".into()));
-        assert_eq!(extract(SlotKind::VehicleSignal, "how far can i drive on this battery"), Some("range".into()));
-        assert_eq!(extract(SlotKind::VehicleSignal, "are the doors locked"), Some("lock_state".into()));
+        reads(&[
+            (SlotKind::VehicleSignal, "how fast am i going", Some("speed")),
+            (SlotKind::VehicleSignal, "how far can i drive on this battery", Some("range")),
+            (SlotKind::VehicleSignal, "are the doors locked", Some("lock_state")),
+        ]);
     }
 }
