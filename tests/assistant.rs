@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use futures_util::StreamExt;
 
 use serde_json::Value as Json;
 use support::*;
@@ -105,65 +105,22 @@ fn a_bad_task_file_stops_chat_with_file_and_line() {
     assert_eq!(error.trim().lines().count(), 1, "{error}");
 }
 
-/// The OEM head unit on the bus: records what navigation was asked to do.
-struct HeadUnitNavigation {
-    destinations: Arc<Mutex<Vec<String>>>,
-}
-
-#[zbus::interface(name = "org.cabin.HeadUnit1.Navigation")]
-impl HeadUnitNavigation {
-    fn set_destination(&self, destination: &str) {
-        self.destinations.lock().unwrap().push(destination.to_string());
-    }
-}
-
-/// The head unit's player: records what it was told.
-struct HeadUnitMedia {
-    calls: Arc<Mutex<Vec<String>>>,
-}
-
-#[zbus::interface(name = "org.cabin.HeadUnit1.Media")]
-impl HeadUnitMedia {
-    fn play(&self, query: &str) {
-        self.calls.lock().unwrap().push(format!("play {query}"));
-    }
-    fn pause(&self) {
-        self.calls.lock().unwrap().push("pause".into());
-    }
-    fn next(&self) {
-        self.calls.lock().unwrap().push("next".into());
-    }
-    fn previous(&self) {
-        self.calls.lock().unwrap().push("previous".into());
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus() {
     let bus = PrivateBus::start().unwrap();
     let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
     let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
-    let destinations = Arc::new(Mutex::new(Vec::new()));
-    let played = Arc::new(Mutex::new(Vec::new()));
-    let _head_unit = zbus::connection::Builder::address(bus.address())
-        .unwrap()
-        .name("org.cabin.HeadUnit1")
-        .unwrap()
-        .serve_at("/org/cabin/HeadUnit1", HeadUnitNavigation { destinations: destinations.clone() })
-        .unwrap()
-        .serve_at("/org/cabin/HeadUnit1", HeadUnitMedia { calls: played.clone() })
-        .unwrap()
-        .build()
-        .await
-        .unwrap();
-
     let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
     let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
     let (reply, _) = assistant.converse("navigate to shanghai").await.unwrap();
     assert_eq!(reply, "Navigating to shanghai.");
-    let (reply, turn) = assistant.converse("not shanghai, shenzhen").await.unwrap();
+    // The simulated car's head unit was told, and says so.
+    let head_unit = cabin_vehicle_bus::HeadUnitProxy::new(&connection).await.unwrap();
+    let mut changes = head_unit.receive_changed().await.unwrap();
+    let (reply, turn) = assistant.converse("no wait, not shanghai, shenzhen").await.unwrap();
     assert_eq!(reply, "Navigating to shenzhen.", "{turn}");
-    assert_eq!(*destinations.lock().unwrap(), ["shanghai", "shenzhen"]);
+    let change = tokio::time::timeout(std::time::Duration::from_secs(5), changes.next()).await.unwrap().unwrap();
+    assert_eq!(change.args().unwrap().now, "navigating to shenzhen");
 
     for (said, answer) in [
         ("play some jazz", "Playing jazz."),
@@ -175,7 +132,10 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
         let (reply, turn) = assistant.converse(said).await.unwrap();
         assert_eq!(reply, answer, "{said:?}: {turn}");
     }
-    assert_eq!(*played.lock().unwrap(), ["play jazz", "next", "previous", "pause", "pause"]);
+    let state: serde_json::Value = serde_json::from_str(&head_unit.describe().await.unwrap()).unwrap();
+    assert_eq!(state["destination"], "shenzhen");
+    assert_eq!((state["media"].as_str(), state["paused"].as_bool()), (Some("jazz"), Some(true)));
+    assert_eq!(state["skips"], serde_json::json!(["next", "previous"]));
 
     let (reply, _) = assistant.converse("set the temperature to twenty one").await.unwrap();
     assert_eq!(reply, "Setting the driver's side to 21 degrees.");

@@ -5,83 +5,18 @@ mod support;
 
 use std::time::Duration;
 
-use cabin_phone_client::{PhoneClient, PhoneError};
+use cabin_phone_client::PhoneError;
 use cabin_phone_protocol::{now_s, random_hex, ErrorKind, Paired, Request, RequestBody, VERSION};
 use serde_json::json;
 use support::*;
 
-const VEHICLE: &str = "test-car";
 const WINDOW_PATH: &str = "Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position";
 const TEMPERATURE: &str = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature";
-
-/// `cabin pair` in the car, then `cabin phone pair CODE` on the phone; the phone's pairing file.
-fn pair_with_cli(bus: &PrivateBus, broker: &Mosquitto, state: &std::path::Path, scopes: &str, phone_file: &std::path::Path) -> Paired {
-    let shown = cabin(bus, &["pair", "--scopes", scopes, "--state-dir", state.to_str().unwrap()]);
-    assert!(shown.status.success(), "{}", stderr(&shown));
-    let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
-    assert_eq!(code.len(), 6, "{}", stdout(&shown));
-    assert!(stdout(&shown).contains(&format!("&code={code}")), "the QR code's text carries the code: {}", stdout(&shown));
-    let paired = cabin(
-        bus,
-        &[
-            "phone",
-            "--config",
-            phone_file.to_str().unwrap(),
-            "pair",
-            &code,
-            "--broker",
-            &broker.url(),
-            "--vehicle-id",
-            VEHICLE,
-            "--name",
-            "ana",
-        ],
-    );
-    assert!(paired.status.success(), "{}", stderr(&paired));
-    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(phone_file).unwrap()).unwrap();
-    serde_json::from_value(file["paired"].clone()).unwrap()
-}
 
 fn refused_kind(result: Result<serde_json::Value, PhoneError>) -> ErrorKind {
     match result {
         Err(PhoneError::Refused { kind, .. }) => kind,
         other => panic!("expected a refusal, got {other:?}"),
-    }
-}
-
-/// A car on a private bus with its phone link on a fresh mosquitto (and the assistant when asked
-/// for), and one phone paired through the CLI with `scopes`.
-struct Car {
-    link: Service,
-    _assistant: Option<Service>,
-    _vehicle: Service,
-    broker: Mosquitto,
-    bus: PrivateBus,
-    state: tempfile::TempDir,
-}
-
-impl Car {
-    fn start(with_assistant: bool) -> Car {
-        tokio::task::block_in_place(|| {
-            let state = tempfile::tempdir().unwrap();
-            let bus = PrivateBus::start().unwrap();
-            let broker = Mosquitto::start();
-            let _vehicle = VehicleBus::start(&bus, &[]);
-            let _assistant = with_assistant.then(|| Service::assistant(&bus, &[]));
-            let link = Service::phone_link(&bus, &broker, VEHICLE, &state.path().join("car"));
-            Car { link, _assistant, _vehicle, broker, bus, state }
-        })
-    }
-
-    fn state_dir(&self) -> String {
-        self.state.path().join("car").to_str().unwrap().to_string()
-    }
-
-    fn pair(&self, scopes: &str) -> (Paired, PhoneClient) {
-        let paired = tokio::task::block_in_place(|| {
-            pair_with_cli(&self.bus, &self.broker, &self.state.path().join("car"), scopes, &self.state.path().join("phone.json"))
-        });
-        (paired, PhoneClient::connect(&self.broker.url().parse().unwrap(), VEHICLE))
     }
 }
 
@@ -92,23 +27,26 @@ async fn a_paired_phone_reads_asks_and_is_held_to_its_scopes_until_revoked() {
     assert_eq!(paired.scopes.len(), 2);
     let speed = phone.request(&paired, RequestBody::SignalsGet { path: "Vehicle.Speed".into() }).await.unwrap();
     assert_eq!(speed["value"], 0.0);
+    // Asking is no way around the scopes: the assistant acts for the phone, within them.
     let answer = phone.request(&paired, RequestBody::Ask { text: "set the temperature to twenty one".into() }).await.unwrap();
-    assert_eq!(answer["reply"], "Setting the driver's side to 21 degrees.");
-    assert_eq!(answer["turn"]["actions"][0]["target"], TEMPERATURE);
+    assert_eq!(answer["reply"], "Your phone may not set the temperature.");
+    assert_eq!(answer["turn"]["actions"].as_array().map(Vec::len), Some(0), "{answer}");
+    let answer = phone.request(&paired, RequestBody::Ask { text: "what's the temperature inside".into() }).await.unwrap();
+    assert!(answer["reply"].as_str().unwrap().contains("degrees in here"), "reading needs `read`, which it has: {answer}");
 
     let set = phone.request(&paired, RequestBody::SignalsSet { path: TEMPERATURE.into(), value: json!(25) }).await;
     assert_eq!(refused_kind(set), ErrorKind::Forbidden, "comfort was not granted");
     let camera = phone.request(&paired, RequestBody::VisionFind { object: "hat".into(), region: None }).await;
     assert_eq!(refused_kind(camera), ErrorKind::Forbidden, "camera was not granted");
     let asked_to_look = phone.request(&paired, RequestBody::Ask { text: "is my hat in the car".into() }).await.unwrap();
-    assert_eq!(asked_to_look["reply"], "I'm not allowed to look in the cabin.", "nor through the assistant");
+    assert_eq!(asked_to_look["reply"], "Your phone may not look in the cabin.", "nor through the assistant");
 
     let listed = cabin(&car.bus, &["phones", "list", "--json", "--state-dir", &car.state_dir()]);
     assert!(stdout(&listed).contains("\"name\":\"ana\""), "{}", stdout(&listed));
     let revoked = cabin(&car.bus, &["phones", "revoke", "ana", "--state-dir", &car.state_dir()]);
     assert!(revoked.status.success(), "{}", stderr(&revoked));
     let after = phone.request(&paired, RequestBody::Ping).await;
-    assert_eq!(refused_kind(after), ErrorKind::Unauthorized, "a revoked token stops working at once");
+    assert_eq!(refused_kind(after), ErrorKind::Unauthorized, "a revoked key stops working at once");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -227,32 +165,31 @@ async fn locking_the_car_with_a_cat_inside_tells_the_phone_and_an_outage_loses_n
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_stale_replayed_and_redelivered_requests_are_answered_safely() {
     let car = Car::start(false);
-    let (paired, phone) = car.pair("read,comfort");
+    let (paired, phone) = car.pair("read,access");
 
-    assert_eq!(refused_kind(phone.send_raw(b"{not json".to_vec()).await), ErrorKind::BadRequest);
+    assert_eq!(refused_kind(phone.send_raw(&paired, b"{not json".to_vec()).await), ErrorKind::BadRequest);
     // Oversized: read and refused in words, and the link stays up for what follows.
     let oversized = format!(r#"{{"v":1,"id":"big","pad":"{}"}}"#, "x".repeat(100_000));
-    assert_eq!(refused_kind(phone.send_raw(oversized.into_bytes()).await), ErrorKind::BadRequest);
-    assert_eq!(refused_kind(phone.send_raw(br#"{"v":2,"id":"x","kind":"ping"}"#.to_vec()).await), ErrorKind::UnsupportedVersion);
-    let unknown_kind =
-        json!({"v": VERSION, "id": "k", "phone": paired.phone, "token": paired.token, "nonce": "n", "ts": now_s(), "kind": "engine.start"});
-    assert_eq!(refused_kind(phone.send_raw(unknown_kind.to_string().into_bytes()).await), ErrorKind::BadRequest);
+    assert_eq!(refused_kind(phone.send_raw(&paired, oversized.into_bytes()).await), ErrorKind::BadRequest);
+    assert_eq!(refused_kind(phone.send_raw(&paired, br#"{"v":2,"id":"x","kind":"ping"}"#.to_vec()).await), ErrorKind::UnsupportedVersion);
+    let unknown_kind = json!({"v": VERSION, "id": "k", "phone": paired.phone, "nonce": "n", "ts": now_s(), "kind": "engine.start"});
+    assert_eq!(refused_kind(phone.send_raw(&paired, unknown_kind.to_string().into_bytes()).await), ErrorKind::BadRequest);
 
     let request = |body: RequestBody| Request::new(&paired, body);
-    let wrong_token = Request { token: "0".repeat(64), ..request(RequestBody::Ping) };
-    assert_eq!(refused_kind(phone.send(&wrong_token).await), ErrorKind::Unauthorized);
+    let wrong_key = Paired { key: "00".repeat(32), ..paired.clone() };
+    assert_eq!(refused_kind(phone.send(&wrong_key, &request(RequestBody::Ping)).await), ErrorKind::Unauthorized);
     let stale = Request { ts: now_s() - 600, ..request(RequestBody::Ping) };
-    assert_eq!(refused_kind(phone.send(&stale).await), ErrorKind::Stale);
+    assert_eq!(refused_kind(phone.send(&paired, &stale).await), ErrorKind::Stale);
     let first = request(RequestBody::Ping);
-    phone.send(&first).await.unwrap();
+    phone.send(&paired, &first).await.unwrap();
     let replay = Request { id: random_hex(8), ..first.clone() };
-    assert_eq!(refused_kind(phone.send(&replay).await), ErrorKind::Replay);
+    assert_eq!(refused_kind(phone.send(&paired, &replay).await), ErrorKind::Replay);
 
     // A redelivered set is answered again but never acts twice: the later value stays.
     let open_40 = request(RequestBody::SignalsSet { path: WINDOW_PATH.into(), value: json!(40) });
-    let answer = phone.send(&open_40).await.unwrap();
+    let answer = phone.send(&paired, &open_40).await.unwrap();
     phone.request(&paired, RequestBody::SignalsSet { path: WINDOW_PATH.into(), value: json!(10) }).await.unwrap();
-    assert_eq!(phone.send(&open_40).await.unwrap(), answer, "the same answer for the same request id");
+    assert_eq!(phone.send(&paired, &open_40).await.unwrap(), answer, "the same answer for the same request id");
     let vehicle = cabin_vehicle_bus_client::VehicleBusClient::connect_to(car.bus.address()).await.unwrap();
     let window = vehicle.describe(WINDOW_PATH).await.unwrap().remove(0);
     assert_eq!(window.target.or(window.value).and_then(|v| v.as_f64()), Some(10.0), "the window heads for 10 %, not 40 %");
@@ -324,7 +261,7 @@ fn cabin_up_answers_a_phone_through_its_embedded_broker() {
         .find_map(|line| line.split("listens on ").nth(1).and_then(|rest| rest.split(';').next()).map(|a| format!("mqtt://{a}")))
         .expect("cabin up names its broker");
 
-    let shown = run(&["pair", "--no-qr"]);
+    let shown = run(&["pair", "--no-qr", "--scopes", "read,ask,comfort"]);
     let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
     let phone_file = state.path().join("phone.json");
     let phone_file = phone_file.to_str().unwrap();

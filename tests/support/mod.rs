@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use cabin_phone_client::PhoneClient;
+use cabin_phone_protocol::Paired;
 pub use cabin_private_bus::PrivateBus;
 
 pub const WINDOW: &str = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position";
@@ -431,5 +433,77 @@ impl Pki {
             "--client-key".into(),
             self.path(&format!("{who}.key")),
         ]
+    }
+}
+
+/// The vehicle id of the test cars.
+pub const VEHICLE: &str = "test-car";
+
+/// `cabin pair` in the car, then `cabin phone pair CODE` on the phone; the phone's pairing file.
+pub fn pair_with_cli(bus: &PrivateBus, broker: &Mosquitto, state: &Path, scopes: &str, phone_file: &Path) -> Paired {
+    let shown = cabin(bus, &["pair", "--scopes", scopes, "--state-dir", state.to_str().unwrap()]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
+    assert_eq!(code.len(), 6, "{}", stdout(&shown));
+    assert!(stdout(&shown).contains(&format!("&code={code}")), "the QR code's text carries the code: {}", stdout(&shown));
+    let paired = cabin(
+        bus,
+        &[
+            "phone",
+            "--config",
+            phone_file.to_str().unwrap(),
+            "pair",
+            &code,
+            "--broker",
+            &broker.url(),
+            "--vehicle-id",
+            VEHICLE,
+            "--name",
+            "ana",
+        ],
+    );
+    assert!(paired.status.success(), "{}", stderr(&paired));
+    let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(phone_file).unwrap()).unwrap();
+    serde_json::from_value(file["paired"].clone()).unwrap()
+}
+
+/// A car on a private bus with its phone link on a fresh mosquitto (and the assistant when asked
+/// for), and one phone paired through the CLI with `scopes`.
+pub struct Car {
+    pub link: Service,
+    _assistant: Option<Service>,
+    _vehicle: Service,
+    pub broker: Mosquitto,
+    pub bus: PrivateBus,
+    pub state: tempfile::TempDir,
+}
+
+impl Car {
+    pub fn start(with_assistant: bool) -> Car {
+        Car::start_with(with_assistant.then_some(&[]))
+    }
+
+    /// A car whose assistant (if any) runs with `assistant_args`.
+    pub fn start_with(assistant_args: Option<&[&str]>) -> Car {
+        tokio::task::block_in_place(|| {
+            let state = tempfile::tempdir().unwrap();
+            let bus = PrivateBus::start().unwrap();
+            let broker = Mosquitto::start();
+            let _vehicle = VehicleBus::start(&bus, &[]);
+            let _assistant = assistant_args.map(|args| Service::assistant(&bus, args));
+            let link = Service::phone_link(&bus, &broker, VEHICLE, &state.path().join("car"));
+            Car { link, _assistant, _vehicle, broker, bus, state }
+        })
+    }
+
+    pub fn state_dir(&self) -> String {
+        self.state.path().join("car").to_str().unwrap().to_string()
+    }
+
+    pub fn pair(&self, scopes: &str) -> (Paired, PhoneClient) {
+        let paired = tokio::task::block_in_place(|| {
+            pair_with_cli(&self.bus, &self.broker, &self.state.path().join("car"), scopes, &self.state.path().join("phone.json"))
+        });
+        (paired, PhoneClient::connect(&self.broker.url().parse().unwrap(), VEHICLE))
     }
 }

@@ -99,7 +99,11 @@ fn run_tool(tool: &str, args: &[&str]) -> anyhow::Result<()> {
 
 /// A sysusers.d file with each unit's `User=`, and its membership of `SupplementaryGroups=`.
 fn sysusers() -> String {
-    let mut lines = vec!["# Cabin's service users, one per service (written by `cabin install`).".to_owned()];
+    let mut lines = vec![
+        "# Cabin's service users, one per service (written by `cabin install`).".to_owned(),
+        "# Members of `cabin` may use the assistant, voice and vision on the system bus (the CLI).".to_owned(),
+        "g cabin -".to_owned(),
+    ];
     let mut groups = BTreeSet::new();
     for (name, unit) in UNITS {
         let setting = |key: &str| unit.lines().find_map(|line| line.strip_prefix(key)).map(str::trim);
@@ -126,5 +130,6 @@ mod tests {
         }
         assert!(file.contains("m cabin-voice audio\n"), "{file}");
         assert!(file.contains("m cabin-vision video\n"), "{file}");
+        assert!(file.contains("g cabin -\n"), "the group whose members may call the assistant: {file}");
     }
 }

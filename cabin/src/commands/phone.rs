@@ -1,6 +1,7 @@
 //! The phone link from both ends: `cabin serve phone-link` and `cabin pair` / `cabin phones` in
 //! the car; `cabin phone ...`, the reference phone client, on the owner's side.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -137,7 +138,8 @@ pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCo
 
 #[derive(Debug, Args)]
 pub struct PairArgs {
-    /// What the phone may do: read, ask, comfort, camera (comma-separated)
+    /// What the phone may do: read, ask, comfort (climate, seats, media), access (doors, locks,
+    /// windows, trunk), camera, memory (the driver's), comma-separated
     #[arg(long, value_delimiter = ',', default_value = "read,ask")]
     scopes: Vec<String>,
     /// The broker the phone should use, for the QR code
@@ -157,7 +159,7 @@ pub fn pair(args: PairArgs) -> anyhow::Result<ExitCode> {
     let scopes: Scopes = args
         .scopes
         .iter()
-        .map(|s| Scope::parse(s.trim()).with_context(|| format!("unknown scope `{s}` (known: read, ask, comfort, camera)")))
+        .map(|s| Scope::parse(s.trim()).with_context(|| format!("unknown scope `{s}` (known: read, ask, comfort, access, camera, memory)")))
         .collect::<anyhow::Result<_>>()?;
     let code = args.state.phones().start_pairing(scopes.clone())?;
     let names: Vec<&str> = scopes.iter().map(|s| s.name()).collect();
@@ -182,7 +184,7 @@ pub enum PhonesCommand {
         #[command(flatten)]
         state: StateArgs,
     },
-    /// Revoke a phone (by id or name): its token stops working at once.
+    /// Revoke a phone (by id or name): its key stops working at once.
     Revoke {
         phone: String,
         #[command(flatten)]
@@ -195,7 +197,12 @@ pub fn phones(command: PhonesCommand) -> anyhow::Result<ExitCode> {
         PhonesCommand::List { json, state } => {
             let phones = state.phones().list()?;
             if json {
-                println!("{}", serde_json::to_string(&phones)?);
+                // Never the keys: they stay in the car's state folder.
+                let shown: Vec<serde_json::Value> = phones
+                    .iter()
+                    .map(|p| serde_json::json!({ "id": p.id, "name": p.name, "scopes": p.scopes, "paired_at": p.paired_at }))
+                    .collect();
+                println!("{}", serde_json::to_string(&shown)?);
             } else if phones.is_empty() {
                 println!("no paired phones (pair one with `cabin pair`)");
             }
@@ -284,7 +291,16 @@ pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
         if let Some(parent) = config_path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
+        // The pairing key signs this phone's requests: owner-only, from the first byte.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&config_path)
+            .with_context(|| format!("{}: cannot write", config_path.display()))?;
+        std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(&config)?)?;
+        std::fs::set_permissions(&config_path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         let scopes: Vec<&str> = config.paired.scopes.iter().map(|s| s.name()).collect();
         println!("paired with {} as {} (may: {}); saved in {}", vehicle_id, name, scopes.join(", "), config_path.display());
         return Ok(ExitCode::SUCCESS);

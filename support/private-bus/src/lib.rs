@@ -27,9 +27,24 @@ impl PrivateBus {
     /// Starts a bus on which anyone may own any name, like a session bus: fine on loopback for
     /// one user, never a substitute for the system bus policy in `systemd/`.
     pub fn start() -> Result<Self, PrivateBusError> {
+        Self::launch(None)
+    }
+
+    /// A bus like [`start`](Self::start) with a policy file (Cabin's `systemd/org.cabin.conf`)
+    /// on top, whose socket other users may reach: for tests that call as another uid and meet
+    /// the policy for real.
+    pub fn with_policy(policy: &Path) -> Result<Self, PrivateBusError> {
+        Self::launch(Some(policy))
+    }
+
+    fn launch(policy: Option<&Path>) -> Result<Self, PrivateBusError> {
         let dir = tempfile::Builder::new().prefix("cabin-bus-").tempdir().map_err(PrivateBusError::Config)?;
+        if policy.is_some() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).map_err(PrivateBusError::Config)?;
+        }
         let config = dir.path().join("bus.conf");
-        std::fs::write(&config, bus_config(dir.path())).map_err(PrivateBusError::Config)?;
+        std::fs::write(&config, bus_config(dir.path(), policy)).map_err(PrivateBusError::Config)?;
         let mut daemon = Command::new("dbus-daemon")
             .arg(format!("--config-file={}", config.display()))
             .args(["--nofork", "--nopidfile", "--print-address=1"])
@@ -63,7 +78,12 @@ impl Drop for PrivateBus {
     }
 }
 
-fn bus_config(dir: &Path) -> String {
+fn bus_config(dir: &Path, policy: Option<&Path>) -> String {
+    // With a policy, other users may connect and meet it; without, only this user.
+    let (others, include) = match policy {
+        Some(policy) => ("\n    <allow user=\"*\"/>", format!("  <include>{}</include>\n", policy.display())),
+        None => ("", String::new()),
+    };
     format!(
         r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -71,12 +91,12 @@ fn bus_config(dir: &Path) -> String {
   <type>session</type>
   <listen>unix:dir={}</listen>
   <auth>EXTERNAL</auth>
-  <policy context="default">
+  <policy context="default">{others}
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
   </policy>
-</busconfig>
+{include}</busconfig>
 "#,
         dir.display()
     )

@@ -25,7 +25,7 @@ impl BitLayout {
                 let mut pos = self.start_bit;
                 for _ in 0..self.size {
                     msb_first.push(pos);
-                    pos = if pos % 8 == 0 { pos + 15 } else { pos - 1 };
+                    pos = if pos.is_multiple_of(8) { pos + 15 } else { pos - 1 };
                 }
             }
         }

@@ -25,6 +25,9 @@ pub trait VehicleBus {
     fn get(&self, path: &str) -> zbus::Result<(OwnedValue, u64)>;
     /// Requests an actuator value; returns the value as typed for the signal.
     fn set(&self, path: &str, value: &Variant<'_>) -> zbus::Result<OwnedValue>;
+    /// Like `set`, for the connection `principal` (a unique bus name) that asked the caller to
+    /// act: allowed only if both the caller and that connection may.
+    fn set_for(&self, path: &str, value: &Variant<'_>, principal: &str) -> zbus::Result<OwnedValue>;
     /// The paths a glob selects that the caller may read.
     fn list(&self, pattern: &str) -> zbus::Result<Vec<String>>;
     /// Metadata and current value of each selected signal.
@@ -148,6 +151,13 @@ impl VehicleBusClient {
     /// Requests an actuator value; the service types it (a `Value::Int(50)` for a uint8 is fine).
     pub async fn set(&self, path: &str, value: &Value) -> Result<Value, ClientError> {
         let accepted = self.proxy.set(path, &wire::to_variant_untyped(value)).await?;
+        decode(&accepted)
+    }
+
+    /// Sets a signal for the connection `principal` (the unique bus name of whoever asked us):
+    /// the vehicle bus allows it only if that connection may actuate it too.
+    pub async fn set_for(&self, path: &str, value: &Value, principal: &str) -> Result<Value, ClientError> {
+        let accepted = self.proxy.set_for(path, &wire::to_variant_untyped(value), principal).await?;
         decode(&accepted)
     }
 

@@ -142,6 +142,9 @@ pub struct Caller {
     pub bus_names: Vec<String>,
     /// The caller runs as the same user as the vehicle-bus service itself.
     pub is_service_user: bool,
+    /// The caller acts for another (the assistant for a phone that asked it): it may do only
+    /// what both may do.
+    pub on_behalf_of: Option<Box<Caller>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -171,9 +174,21 @@ pub struct AccessPolicy {
 }
 
 impl AccessPolicy {
-    /// The names of the roles a caller holds; empty means it may do nothing.
+    /// The roles a caller holds; empty means it may do nothing. A caller speaking as a name
+    /// that roles are granted to holds those roles only, never the union of everything its uid
+    /// could claim: services sharing a user (`cabin up`, one process) stay apart.
     pub fn roles_of<'a>(&'a self, caller: &Caller) -> Vec<&'a Role> {
-        self.roles.iter().filter(|role| role.includes(caller)).collect()
+        if caller.bus_names.is_empty() {
+            return self.roles.iter().filter(|role| role.includes(caller)).collect();
+        }
+        self.roles.iter().filter(|role| role.everyone || caller.bus_names.iter().any(|name| role.bus_names.contains(name))).collect()
+    }
+
+    /// Whether `caller` may actuate `path`, by its own roles and, when it acts for another, by
+    /// that one's too.
+    pub fn may_actuate_as(&self, caller: &Caller, path: &str) -> bool {
+        Self::may_actuate(&self.roles_of(caller), path)
+            && caller.on_behalf_of.as_deref().is_none_or(|other| self.may_actuate_as(other, path))
     }
 
     pub fn may_read(roles: &[&Role], path: &str) -> bool {
@@ -230,11 +245,44 @@ mod tests {
             read: vec![],
             actuate: vec![],
         };
-        let assistant = Caller { uid: Some(1000), bus_names: vec!["org.cabin.Assistant1".into()], is_service_user: false };
+        let assistant = Caller { uid: Some(1000), bus_names: vec!["org.cabin.Assistant1".into()], ..Caller::default() };
         assert!(role(vec![], vec!["org.cabin.Assistant1"], false).includes(&assistant));
         assert!(role(vec![1000], vec![], false).includes(&assistant));
         assert!(!role(vec![0], vec!["org.cabin.Phone1"], true).includes(&assistant));
         let same_user = Caller { is_service_user: true, ..Caller::default() };
         assert!(role(vec![], vec![], true).includes(&same_user));
+    }
+
+    #[test]
+    fn a_named_caller_holds_its_names_roles_only_and_acting_for_another_narrows() {
+        let glob = |g: &str| PathGlob::new(g).unwrap();
+        let role = |name: &str, uids: Vec<u32>, names: Vec<&str>, service_user, actuate: &str| Role {
+            name: name.into(),
+            uids,
+            bus_names: names.into_iter().map(String::from).collect(),
+            service_user,
+            everyone: false,
+            read: vec![],
+            actuate: vec![glob(actuate)],
+        };
+        let policy = AccessPolicy {
+            roles: vec![
+                role("assistant", vec![], vec!["org.cabin.Assistant1"], false, "Vehicle.Cabin.**"),
+                role("phone-link", vec![], vec!["org.cabin.PhoneLink1"], false, "Vehicle.Cabin.HVAC.**"),
+                role("diagnostic", vec![0], vec![], true, "Vehicle.**"),
+            ],
+        };
+        let link = Caller { uid: Some(0), bus_names: vec!["org.cabin.PhoneLink1".into()], is_service_user: true, ..Caller::default() };
+        let names: Vec<&str> = policy.roles_of(&link).iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["phone-link"], "root and the service's user add nothing to a named caller");
+        let lock = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked";
+        assert!(!policy.may_actuate_as(&link, lock));
+        let assistant = Caller { uid: Some(0), bus_names: vec!["org.cabin.Assistant1".into()], ..Caller::default() };
+        assert!(policy.may_actuate_as(&assistant, lock));
+        let for_the_phone = Caller { on_behalf_of: Some(Box::new(link)), ..assistant };
+        assert!(!policy.may_actuate_as(&for_the_phone, lock), "acting for the phone link, the assistant has its rights only");
+        assert!(policy.may_actuate_as(&for_the_phone, "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature"));
+        let diagnostics = Caller { uid: Some(0), ..Caller::default() };
+        assert!(policy.may_actuate_as(&diagnostics, lock), "an unnamed root caller is local diagnostics");
     }
 }

@@ -9,7 +9,7 @@ use cabin_vehicle_config::Caller;
 use futures_util::StreamExt;
 use zbus::fdo::DBusProxy;
 use zbus::message::Header;
-use zbus::names::BusName;
+use zbus::names::{BusName, UniqueName};
 
 use crate::errors::BusError;
 
@@ -40,10 +40,21 @@ impl CallerResolver {
 
     pub async fn resolve(&self, header: &Header<'_>) -> Result<Caller, BusError> {
         let sender = header.sender().ok_or_else(|| BusError::NotPermitted("the call has no sender".into()))?;
+        self.resolve_name(sender.as_str()).await
+    }
+
+    /// Who the connection with unique name `sender` (":1.42") is.
+    pub async fn resolve_name(&self, sender: &str) -> Result<Caller, BusError> {
+        let sender = UniqueName::try_from(sender)
+            .map_err(|_| BusError::InvalidArgument(format!("'{sender}' is not a unique bus name (like :1.42)")))?;
         if let Some(known) = self.cache.lock().expect("caller cache poisoned").get(sender.as_str()) {
             return Ok(known.clone());
         }
         let uid = self.dbus.get_connection_unix_user(BusName::from(sender.to_owned())).await.ok();
+        if uid.is_none() {
+            // Gone from the bus (or never there): nobody to act for.
+            return Err(BusError::NotPermitted(format!("no connection {sender} on the bus")));
+        }
         let mut bus_names = Vec::new();
         for name in &self.role_names {
             let Ok(bus_name) = BusName::try_from(name.as_str()) else { continue };
@@ -53,7 +64,7 @@ impl CallerResolver {
                 }
             }
         }
-        let caller = Caller { uid, bus_names, is_service_user: uid.is_some() && uid == self.service_uid };
+        let caller = Caller { uid, bus_names, is_service_user: uid.is_some() && uid == self.service_uid, on_behalf_of: None };
         self.cache.lock().expect("caller cache poisoned").insert(sender.to_string(), caller.clone());
         Ok(caller)
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cabin_signal_store::{Reading, SignalStore};
 use cabin_vehicle_bus_client::wire::{from_variant, owned, to_variant};
-use cabin_vehicle_config::Value;
+use cabin_vehicle_config::{Caller, Value};
 use cabin_vehicle_sim::{DriveProfile, SimulatorHandle};
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
@@ -32,20 +32,22 @@ impl VehicleBusInterface {
 
     async fn set(&self, #[zbus(header)] header: Header<'_>, path: &str, value: OwnedValue) -> Result<OwnedValue, BusError> {
         let caller = self.callers.resolve(&header).await?;
-        let requested = from_variant(&value).ok_or_else(|| {
-            BusError::WrongType(format!("{path}: a signal value is a boolean, number or string, not {}", value.value_signature()))
-        })?;
-        match self.store.actuate(&caller, path, &requested) {
-            Ok(accepted) => {
-                tracing::info!(path, value = %accepted, uid = ?caller.uid, names = ?caller.bus_names, "actuation accepted");
-                let datatype = self.store.config().catalog.signals[path].datatype;
-                Ok(owned(to_variant(&accepted, datatype)))
-            }
-            Err(refused) => {
-                tracing::warn!(path, value = %requested, uid = ?caller.uid, names = ?caller.bus_names, reason = %refused, "actuation refused");
-                Err(refused.into())
-            }
-        }
+        self.actuate(&caller, path, &value)
+    }
+
+    /// `Set` for another connection (`principal`, a unique bus name) that asked the caller to
+    /// act: the bus resolves that connection's identity itself, and the caller may then do only
+    /// what both may do.
+    async fn set_for(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        path: &str,
+        value: OwnedValue,
+        principal: &str,
+    ) -> Result<OwnedValue, BusError> {
+        let mut caller = self.callers.resolve(&header).await?;
+        caller.on_behalf_of = Some(Box::new(self.callers.resolve_name(principal).await?));
+        self.actuate(&caller, path, &value)
     }
 
     async fn list(&self, #[zbus(header)] header: Header<'_>, pattern: &str) -> Result<Vec<String>, BusError> {
@@ -61,6 +63,26 @@ impl VehicleBusInterface {
 
     #[zbus(signal)]
     pub async fn changed(emitter: &SignalEmitter<'_>, path: &str, value: &Variant<'_>, timestamp_us: u64) -> zbus::Result<()>;
+}
+
+impl VehicleBusInterface {
+    fn actuate(&self, caller: &Caller, path: &str, value: &OwnedValue) -> Result<OwnedValue, BusError> {
+        let requested = from_variant(value).ok_or_else(|| {
+            BusError::WrongType(format!("{path}: a signal value is a boolean, number or string, not {}", value.value_signature()))
+        })?;
+        match self.store.actuate(caller, path, &requested) {
+            Ok(accepted) => {
+                let principal = caller.on_behalf_of.as_ref().map(|p| p.bus_names.clone());
+                tracing::info!(path, value = %accepted, uid = ?caller.uid, names = ?caller.bus_names, for_names = ?principal, "actuation accepted");
+                let datatype = self.store.config().catalog.signals[path].datatype;
+                Ok(owned(to_variant(&accepted, datatype)))
+            }
+            Err(refused) => {
+                tracing::warn!(path, value = %requested, uid = ?caller.uid, names = ?caller.bus_names, reason = %refused, "actuation refused");
+                Err(refused.into())
+            }
+        }
+    }
 }
 
 fn describe(reading: &Reading, actuatable: bool) -> HashMap<String, OwnedValue> {

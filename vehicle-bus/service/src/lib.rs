@@ -4,6 +4,7 @@
 
 mod caller;
 mod errors;
+mod head_unit;
 mod interface;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use tokio::sync::broadcast::error::RecvError;
 use zbus::object_server::SignalEmitter;
 
 pub use errors::BusError;
+pub use head_unit::{HeadUnitProxy, HeadUnitState, SimulatedHeadUnit, HEAD_UNIT_NAME, HEAD_UNIT_PATH};
 pub use interface::{SimulatorInterface, VehicleBusInterface};
 
 #[derive(Debug, Default)]
@@ -50,6 +52,9 @@ pub struct VehicleBusService {
     pub store: Arc<SignalStore>,
     pub connection: zbus::Connection,
     pub simulator: SimulatorHandle,
+    /// The simulated car's head unit, on a connection of its own; `None` for a car whose speed
+    /// comes from CAN, or when another head unit owns the name.
+    pub head_unit: Option<(SimulatedHeadUnit, zbus::Connection)>,
 }
 
 /// Checks the configuration, starts the backends and takes the bus name.
@@ -73,15 +78,18 @@ pub async fn serve(config: VehicleConfig, options: ServeOptions) -> Result<Vehic
         .clone()
         .or_else(|| std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok())
         .unwrap_or_else(|| "the default system bus socket".into());
-    let builder = match &options.bus_address {
-        Some(bus) => zbus::connection::Builder::address(bus.as_str()),
-        None => zbus::connection::Builder::system(),
+    let connect = || async {
+        let builder = match &options.bus_address {
+            Some(bus) => zbus::connection::Builder::address(bus.as_str()),
+            None => zbus::connection::Builder::system(),
+        };
+        builder
+            .map_err(|source| ServeError::Connect { address: address.clone(), source })?
+            .build()
+            .await
+            .map_err(|source| ServeError::Connect { address: address.clone(), source })
     };
-    let connection = builder
-        .map_err(|source| ServeError::Connect { address: address.clone(), source })?
-        .build()
-        .await
-        .map_err(|source| ServeError::Connect { address, source })?;
+    let connection = connect().await?;
     let role_names = store.config().policy.bus_names().map(str::to_string).collect();
     let callers = caller::CallerResolver::new(&connection, role_names).await?;
     let server = connection.object_server();
@@ -95,7 +103,13 @@ pub async fn serve(config: VehicleConfig, options: ServeOptions) -> Result<Vehic
         Err(e) => return Err(e.into()),
     }
     tracing::info!(name = BUS_NAME, signals = store.config().catalog.signals.len(), "vehicle bus serving");
-    Ok(VehicleBusService { store, connection, simulator })
+    let head_unit = if store.config().backend_of("Vehicle.Speed") == BackendKind::Simulator {
+        let head_unit_connection = connect().await?;
+        SimulatedHeadUnit::serve(&head_unit_connection).await?.map(|head_unit| (head_unit, head_unit_connection))
+    } else {
+        None
+    };
+    Ok(VehicleBusService { store, connection, simulator, head_unit })
 }
 
 impl VehicleBusService {

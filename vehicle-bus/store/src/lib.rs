@@ -130,8 +130,7 @@ impl SignalStore {
 
     /// Whether the caller may actuate `path`, for clients that show what they can do.
     pub fn may_actuate(&self, caller: &Caller, path: &str) -> bool {
-        self.config.catalog.get(path).is_some_and(|s| s.kind == SignalKind::Actuator)
-            && AccessPolicy::may_actuate(&self.config.policy.roles_of(caller), path)
+        self.config.catalog.get(path).is_some_and(|s| s.kind == SignalKind::Actuator) && self.config.policy.may_actuate_as(caller, path)
     }
 
     /// Checks a request to move an actuator and passes it to its backend. A refused request changes
@@ -142,8 +141,8 @@ impl SignalStore {
         if spec.kind != SignalKind::Actuator {
             return Err(ActuateError::ReadOnly { path: path.to_string(), kind: spec.kind.name() });
         }
-        let roles = self.config.policy.roles_of(caller);
-        if !AccessPolicy::may_actuate(&roles, path) {
+        if !self.config.policy.may_actuate_as(caller, path) {
+            let roles = self.config.policy.roles_of(caller);
             return Err(ActuateError::NotPermitted { path: path.to_string(), roles: roles.iter().map(|r| r.name.clone()).collect() });
         }
         let value = requested.coerce(spec.datatype).map_err(|e| match e {

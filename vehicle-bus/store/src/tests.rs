@@ -22,11 +22,11 @@ fn default_store() -> (SignalStore, tokio::sync::mpsc::UnboundedReceiver<Actuati
 }
 
 fn assistant() -> Caller {
-    Caller { uid: Some(1000), bus_names: vec!["org.cabin.Assistant1".into()], is_service_user: false }
+    Caller { uid: Some(1000), bus_names: vec!["org.cabin.Assistant1".into()], ..Caller::default() }
 }
 
 fn stranger() -> Caller {
-    Caller { uid: Some(1234), bus_names: vec![], is_service_user: false }
+    Caller { uid: Some(1234), ..Caller::default() }
 }
 
 fn driving_at(store: &SignalStore, kmh: f64) {

@@ -59,6 +59,10 @@ pub enum Happening {
         met: bool,
         got: String,
     },
+    /// The head unit started or stopped something: "navigating to Shenzhen", "calling Maria".
+    HeadUnit {
+        now: String,
+    },
     /// Something the console itself says (a console command's output, an error).
     Note {
         text: String,
@@ -78,6 +82,7 @@ impl std::fmt::Display for Happening {
             Happening::Step { number, what } => write!(f, "-- step {number}: {what}"),
             Happening::Expected { what, met: true, .. } => write!(f, "   ok: {what}"),
             Happening::Expected { what, met: false, got } => write!(f, "   FAILED: expected {what}, got {got}"),
+            Happening::HeadUnit { now } => write!(f, "head unit: {now}"),
             Happening::Note { text } => write!(f, "{text}"),
         }
     }
@@ -145,6 +150,21 @@ pub async fn voice(connection: &zbus::Connection, to: UnboundedSender<Happening>
                 else => return,
             };
             if to.send(happening).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Feeds what the head unit starts and stops.
+pub async fn head_unit(connection: &zbus::Connection, to: UnboundedSender<Happening>) -> zbus::Result<()> {
+    let head_unit = cabin_vehicle_bus::HeadUnitProxy::new(connection).await?;
+    let mut changes = head_unit.receive_changed().await?;
+    tokio::spawn(async move {
+        while let Some(change) = changes.next().await {
+            let Ok(args) = change.args() else { continue };
+            if to.send(Happening::HeadUnit { now: args.now.to_string() }).is_err() {
                 return;
             }
         }

@@ -152,6 +152,7 @@ pub async fn run(mut args: UpArgs) -> anyhow::Result<ExitCode> {
     let sensors: Vec<String> =
         service.store.config().catalog.signals.values().filter(|s| s.kind != SignalKind::Actuator).map(|s| s.path.clone()).collect();
     happenings::signals(client.clone(), sensors, show.clone()).await?;
+    happenings::head_unit(client.connection(), show.clone()).await?;
 
     let code = match scenario {
         Some(scenario) => {

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cabin_nlu::{normalise, trim_value, SlotKind, SlotValue, Slots, UnderstandError, Understander, Understanding};
+use cabin_nlu::{normalise, SlotKind, SlotValue, Slots, UnderstandError, Understander, Understanding};
+use cabin_principal::Principal;
 use cabin_vehicle_config::{Catalog, Datatype, Value};
 use serde::Serialize;
 
@@ -195,7 +196,7 @@ impl Dialog {
             _ => {
                 turn.open = intent == "chat.open";
                 let mut slots = understood.slots.clone();
-                self.carry_context(intent, &mut slots);
+                self.carry_context(intent, &understood.text, &mut slots);
                 self.advance(intent.to_string(), slots, false, tools, turn).await
             }
         }
@@ -266,20 +267,20 @@ impl Dialog {
     }
 
     /// Slots for `intent` from `text`; when nothing is recognised and `free_slot` is a free-text
-    /// slot, the whole text is its value ("Where to?" - "Shenzhen").
+    /// slot, the text is its value, read as its request would read it ("Where to?" - "to
+    /// Shenzhen please" is "shenzhen").
     fn extract_answer(&self, intent: &str, text: &str, free_slot: Option<&str>) -> Slots {
         let text = normalise(text);
         let mut slots = self.understander.extract(intent, &text);
         if slots.is_empty() {
             let def = self.understander.catalog().get(intent);
             let free = free_slot
-                .filter(|name| def.and_then(|d| d.slots.get(*name)).is_some_and(|kind| kind.is_free_text()))
-                .map(str::to_string)
+                .and_then(|name| def.and_then(|d| d.slots.get_key_value(name)))
+                .filter(|(_, kind)| kind.is_free_text())
                 // A correction of a finished task: its first free-text slot.
-                .or_else(|| def.and_then(|d| d.slots.iter().find(|(_, kind)| kind.is_free_text())).map(|(name, _)| name.clone()));
-            let value = trim_value(&text);
-            if let (Some(name), false) = (free, value.is_empty()) {
-                slots.insert(name, SlotValue::Text(value));
+                .or_else(|| def.and_then(|d| d.slots.iter().find(|(_, kind)| kind.is_free_text())));
+            if let Some((name, value)) = free.and_then(|(name, kind)| Some((name.clone(), kind.extract_answer(&text)?))) {
+                slots.insert(name, value);
             }
         }
         slots
@@ -303,16 +304,24 @@ impl Dialog {
 
     /// A request for the same task as the last one keeps the qualifiers it does not change ("a
     /// bit warmer" after "passenger side to 21" warms the passenger side). What the task
-    /// requires is never carried: "set the temperature" asks again.
-    fn carry_context(&self, intent: &str, slots: &mut Slots) {
+    /// requires is carried only when the words point back at it ("close it again" after "open
+    /// the driver's window"; "the other one" takes the other side): "set the temperature" asks
+    /// again.
+    fn carry_context(&self, intent: &str, text: &str, slots: &mut Slots) {
         let Some(done) = self.recent_done().filter(|d| d.intent == intent) else { return };
         let Some(task) = self.book.select(intent, &done.slots) else { return };
+        let pointing_back = refers_back(text);
         for (name, value) in done.slots {
             let required = task.slots.get(&name).is_some_and(|rule| rule.required);
             let relative = task.relative.as_ref().is_some_and(|r| name == r.slot || name == r.direction || r.by.as_ref() == Some(&name));
-            if !required && !relative {
-                slots.entry(name).or_insert(value);
+            if relative || (required && !pointing_back) || slots.contains_key(&name) {
+                continue;
             }
+            let value = match (&value, text.split_whitespace().any(|w| w == "other")) {
+                (SlotValue::Text(side), true) => other_side(side).map(|s| SlotValue::Text(s.into())).unwrap_or(value),
+                _ => value,
+            };
+            slots.insert(name, value);
         }
     }
 
@@ -321,6 +330,9 @@ impl Dialog {
         let Some(task) = self.book.select(&intent, &slots).cloned() else {
             return "I understood that, but I have no task for it.".into();
         };
+        if let Some(refusal) = refused_for(&task, tools.principal()) {
+            return refusal;
+        }
         task.apply_defaults(&mut slots);
         if let Some(relative) = &task.relative {
             if !slots.contains_key(&relative.slot) {
@@ -361,6 +373,9 @@ impl Dialog {
         }
         // A task chosen by `when` may differ now that the slots are complete.
         let task = self.book.select(&intent, &slots).cloned().unwrap_or(task);
+        if let Some(refusal) = refused_for(&task, tools.principal()) {
+            return refusal;
+        }
         if let (Some(confirm), false) = (task.needs_confirmation(&slots), confirmed) {
             let question = render(&confirm.ask, &slots, &BTreeMap::new());
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Confirmation, since: Instant::now() });
@@ -486,38 +501,92 @@ impl Dialog {
     }
 }
 
-/// "no, twenty two" -> "twenty two"; "not shanghai, shenzhen" -> "shenzhen"; "i meant the
-/// passenger side" -> "the passenger side". `None` when the utterance is not a correction.
+/// The refusal, before anything is asked or done, of a task whose action needs a scope the
+/// principal lacks ("Your phone may not open the trunk.").
+fn refused_for(task: &Task, principal: &Principal) -> Option<String> {
+    let lacking = task.scopes_needed().into_iter().find(|scope| !principal.may(*scope))?;
+    tracing::info!(intent = %task.intent, scope = lacking.name(), ?principal, "refused: scope not granted");
+    Some(principal.refusal(&task.doing))
+}
+
+/// Words that say "what I said before was wrong", before what replaces it.
+const CORRECTION_MARKERS: &[&str] = &[
+    "no",
+    "nope",
+    "nah",
+    "wait",
+    "hang on",
+    "hold on",
+    "oops",
+    "sorry",
+    "actually",
+    "rather",
+    "correction",
+    "scratch that",
+    "i meant",
+    "i mean",
+    "i said",
+    "make that",
+    "make it",
+    "change that to",
+    "change it to",
+    "change it",
+    "switch that to",
+    "switch it to",
+    "instead of that",
+];
+
+/// "no, twenty two" -> "twenty two"; "no wait, not shanghai, shenzhen" -> "shenzhen";
+/// "shenzhen, not shanghai" -> "shenzhen"; "i meant the passenger side" -> "the passenger
+/// side". `None` when the utterance is not a correction.
 fn correction_remainder(raw: &str) -> Option<String> {
-    let lower = raw.trim().to_lowercase();
-    let strip = |s: &str| s.trim_matches(|c: char| c.is_whitespace() || c == ',' || c == '.' || c == '!').to_string();
-    if let Some(rest) = lower.strip_prefix("not ") {
-        // "not X, Y" / "not X but Y"
-        let after = rest.split_once(',').map(|(_, y)| y).or_else(|| rest.split_once(" but ").map(|(_, y)| y))?;
-        return Some(strip(after)).filter(|s| !s.is_empty());
-    }
-    for marker in [
-        "no,",
-        "no ",
-        "nope,",
-        "nope ",
-        "actually,",
-        "actually ",
-        "i meant ",
-        "i said ",
-        "sorry,",
-        "make that ",
-        "make it ",
-        "change that to ",
-        "change it to ",
-    ] {
-        if let Some(rest) = lower.strip_prefix(marker) {
-            let rest = strip(rest);
-            let rest = rest.strip_prefix("make it ").or_else(|| rest.strip_prefix("i meant ")).map(str::to_string).unwrap_or(rest);
-            return Some(rest).filter(|s| !s.is_empty());
+    let strip =
+        |s: &str| s.trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | ';' | ':' | '-' | '–' | '—')).to_string();
+    let mut text = strip(&raw.trim().to_lowercase());
+    let mut corrected = false;
+    loop {
+        // "not X, Y" / "not X but Y" / "not X - Y": what follows the rejected value.
+        if let Some(rest) = text.strip_prefix("not ") {
+            let after =
+                [",", " but ", " - ", " – ", " — ", " it's ", " i mean "].iter().find_map(|sep| rest.split_once(sep).map(|(_, y)| y))?;
+            text = strip(after);
+            corrected = true;
+            continue;
+        }
+        let marker = CORRECTION_MARKERS
+            .iter()
+            .find(|m| text.strip_prefix(**m).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', ',', '.', '!', '-', '–', '—'])));
+        match marker {
+            Some(marker) => {
+                text = strip(&text[marker.len()..]);
+                corrected = true;
+            }
+            None => break,
         }
     }
-    None
+    // "shenzhen, not shanghai": the value before the rejected one.
+    if let Some((kept, _)) = text.split_once(", not ").or_else(|| text.split_once(" not ").filter(|_| corrected)) {
+        text = strip(kept);
+        corrected = true;
+    }
+    corrected.then_some(text).filter(|s| !s.is_empty())
+}
+
+/// "close it again", "turn that off", "the other one": the utterance points back at what was
+/// just done, so what it leaves out comes from there.
+fn refers_back(text: &str) -> bool {
+    text.split_whitespace().any(|w| matches!(w, "it" | "that" | "them" | "again" | "other" | "same"))
+}
+
+/// The seat or window across from `side`, for "the other one".
+fn other_side(side: &str) -> Option<&'static str> {
+    Some(match side {
+        "driver" => "passenger",
+        "passenger" => "driver",
+        "rear_left" => "rear_right",
+        "rear_right" => "rear_left",
+        _ => return None,
+    })
 }
 
 /// "and the passenger side too", "same for the rear", "what about the passenger".
@@ -537,7 +606,11 @@ mod tests {
         assert_eq!(correction_remainder("not Shanghai, Shenzhen").as_deref(), Some("shenzhen"));
         assert_eq!(correction_remainder("not shanghai but shenzhen").as_deref(), Some("shenzhen"));
         assert_eq!(correction_remainder("actually make it nineteen").as_deref(), Some("nineteen"));
+        assert_eq!(correction_remainder("no wait, not shanghai, shenzhen").as_deref(), Some("shenzhen"));
+        assert_eq!(correction_remainder("shenzhen, not shanghai").as_deref(), Some("shenzhen"));
+        assert_eq!(correction_remainder("sorry, call maria instead").as_deref(), Some("call maria instead"));
         assert_eq!(correction_remainder("no"), None);
+        assert_eq!(correction_remainder("north please"), None);
         assert_eq!(correction_remainder("set it to twenty"), None);
     }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use cabin_nlu::{IntentCatalog, SlotValue, Slots};
+use cabin_principal::{Scope, Scopes};
 use cabin_vehicle_config::{Catalog, SignalKind};
 use serde::Deserialize;
 use thiserror::Error;
@@ -122,6 +123,23 @@ fn default_doing() -> String {
 }
 
 impl Task {
+    /// The scopes a principal needs for this task's action: `access` or `comfort` for each
+    /// signal it sets (by what the signal opens), `read` to read, `comfort` for a head-unit call,
+    /// `camera` to look. Memory tasks need none: a phone without `memory` has a memory of its own.
+    pub fn scopes_needed(&self) -> Scopes {
+        let mut needed: Scopes = self.set.iter().map(|set| Scope::to_actuate(&set.signal)).collect();
+        if !self.read.is_empty() {
+            needed.insert(Scope::Read);
+        }
+        if self.call.is_some() {
+            needed.insert(Scope::Comfort);
+        }
+        if self.vision.is_some() {
+            needed.insert(Scope::Camera);
+        }
+        needed
+    }
+
     /// The first required slot still missing.
     pub fn missing(&self, slots: &Slots) -> Option<(&str, &SlotRule)> {
         self.slots.iter().find(|(name, rule)| rule.required && !slots.contains_key(*name)).map(|(n, r)| (n.as_str(), r))

@@ -3,12 +3,22 @@
 
 use std::future::Future;
 
+use cabin_principal::Principal;
 use cabin_vehicle_config::Value;
 use thiserror::Error;
 
 use crate::tasks::MethodCall;
 
+/// The driver, for tools that do not say whom they act for.
+static DRIVER: Principal = Principal::Driver;
+
 pub trait Tools {
+    /// On whose behalf these tools act: the dialog refuses, in words, a task whose action needs
+    /// a scope this principal lacks.
+    fn principal(&self) -> &Principal {
+        &DRIVER
+    }
+
     fn set(&self, path: &str, value: &Value) -> impl Future<Output = Result<Value, ToolError>>;
     fn get(&self, path: &str) -> impl Future<Output = Result<Value, ToolError>>;
     fn call(&self, call: &MethodCall, args: &[String]) -> impl Future<Output = Result<(), ToolError>>;

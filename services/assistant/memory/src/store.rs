@@ -4,6 +4,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Local};
@@ -42,7 +43,8 @@ pub struct Said {
 
 /// The memory of one driver profile.
 pub struct Memory {
-    db: Database,
+    /// Shared by every profile's view of the file: redb opens a file once per process.
+    db: Arc<Database>,
     path: PathBuf,
     profile: String,
     keep_said_days: u32,
@@ -66,7 +68,7 @@ impl Memory {
             std::fs::create_dir_all(parent).map_err(|e| failed(e.to_string()))?;
         }
         let db = Database::create(path).map_err(|e| failed(e.to_string()))?;
-        let memory = Memory { db, path: path.to_path_buf(), profile: profile.to_string(), keep_said_days: KEEP_SAID_DAYS };
+        let memory = Memory { db: Arc::new(db), path: path.to_path_buf(), profile: profile.to_string(), keep_said_days: KEEP_SAID_DAYS };
         // Both tables exist from the start, so readers never meet a missing one.
         memory.write(|tx| {
             tx.open_table(FACTS)?;
@@ -80,6 +82,11 @@ impl Memory {
     pub fn keeping_said_for(mut self, days: u32) -> Memory {
         self.keep_said_days = days;
         self
+    }
+
+    /// The same file, seen as another profile's memory (a phone's own, apart from the driver's).
+    pub fn for_profile(&self, profile: &str) -> Memory {
+        Memory { db: self.db.clone(), path: self.path.clone(), profile: profile.to_string(), keep_said_days: self.keep_said_days }
     }
 
     pub fn profile(&self) -> &str {

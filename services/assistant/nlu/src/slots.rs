@@ -113,6 +113,27 @@ impl SlotKind {
     pub fn is_free_text(self) -> bool {
         matches!(self, SlotKind::Destination | SlotKind::Contact | SlotKind::Object | SlotKind::MediaQuery | SlotKind::Fact)
     }
+
+    /// A free-text value said on its own ("to Shanghai please" after "Where to?", "Maria
+    /// instead"), read as the end of a request of its kind, so that the request's own patterns
+    /// decide what belongs to the value: "to" goes from a destination, but "To Kill a
+    /// Mockingbird" stays whole as something to play.
+    pub fn extract_answer(self, answer: &str) -> Option<SlotValue> {
+        let carrier = match self {
+            SlotKind::Destination => "navigate",
+            SlotKind::Contact => "call",
+            SlotKind::Object => "is my",
+            SlotKind::MediaQuery => "play",
+            _ => return self.extract(answer),
+        };
+        let answer = answer.trim();
+        let value = match self {
+            // "is my X in the car": the object's pattern wants the question around it.
+            SlotKind::Object => self.extract(&format!("{carrier} {answer} in the car")),
+            _ => self.extract(&format!("{carrier} {answer}")),
+        };
+        value.or_else(|| Some(SlotValue::Text(trim_value(answer))).filter(|v| !v.to_string().is_empty()))
+    }
 }
 
 fn re(pattern: &str) -> Regex {
@@ -387,8 +408,24 @@ fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
 }
 
 const LEADING: &[&str] = &["the", "a", "an", "my", "some", "our", "his", "her", "their", "your", "up"];
-const TRAILING: &[&str] =
-    &["please", "thanks", "thank", "you", "now", "for", "me", "right", "away", "then", "there", "too", "again", "anywhere", "somewhere"];
+const TRAILING: &[&str] = &[
+    "please",
+    "thanks",
+    "thank",
+    "you",
+    "now",
+    "for",
+    "me",
+    "right",
+    "away",
+    "then",
+    "there",
+    "too",
+    "again",
+    "anywhere",
+    "somewhere",
+    "instead",
+];
 
 /// Drops leading determiners ("my hat" -> "hat") and trailing politeness ("home please" -> "home").
 pub fn trim_value(value: &str) -> String {
@@ -572,6 +609,17 @@ mod tests {
             (SlotKind::MediaAction, "go back to the last song", Some("previous")),
             (SlotKind::MediaAction, "play some jazz", None),
         ]);
+    }
+
+    #[test]
+    fn a_free_text_answer_loses_what_its_request_would_not_keep() {
+        let answer = |kind: SlotKind, said: &str| kind.extract_answer(said).map(|v| v.to_string());
+        assert_eq!(answer(SlotKind::Destination, "to shanghai please").as_deref(), Some("shanghai"));
+        assert_eq!(answer(SlotKind::Destination, "shenzhen").as_deref(), Some("shenzhen"));
+        assert_eq!(answer(SlotKind::Contact, "maria instead").as_deref(), Some("maria"));
+        assert_eq!(answer(SlotKind::MediaQuery, "to kill a mockingbird").as_deref(), Some("to kill a mockingbird"));
+        assert_eq!(answer(SlotKind::MediaQuery, "some jazz please").as_deref(), Some("jazz"));
+        assert_eq!(answer(SlotKind::Object, "my sunglasses").as_deref(), Some("sunglasses"));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 
-use crate::{Assistant, Camera};
+use crate::{Assistant, Principal, Scope};
 
 pub struct AssistantInterface {
     pub assistant: Arc<Assistant>,
@@ -19,13 +19,20 @@ fn conversation_of(header: &Header<'_>) -> String {
 impl AssistantInterface {
     /// The reply and the turn as JSON, announced with `Replied`; the first sentence of an
     /// answer from the car's model is announced with `Saying` as soon as it is made.
-    async fn turn(&self, emitter: &SignalEmitter<'_>, conversation: &str, text: &str, camera: Camera) -> (String, String) {
+    async fn turn(
+        &self,
+        emitter: &SignalEmitter<'_>,
+        conversation: &str,
+        text: &str,
+        principal: Principal,
+        on_behalf_of: Option<String>,
+    ) -> (String, String) {
         let (sentences, mut made) = tokio::sync::mpsc::unbounded_channel::<String>();
         let answering = async move {
             let first_sentence = move |sentence: &str| {
                 let _ = sentences.send(sentence.to_owned());
             };
-            self.assistant.converse_saying(conversation, text, camera, &first_sentence).await
+            self.assistant.converse_saying(conversation, text, principal, on_behalf_of, &first_sentence).await
         };
         // Sent as it comes, and all of it before the reply: a listener hears the signal first.
         let announcing = async {
@@ -53,21 +60,24 @@ impl AssistantInterface {
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
         text: &str,
     ) -> (String, String) {
-        self.turn(&emitter, &conversation_of(&header), text, Camera::Allowed).await
+        self.turn(&emitter, &conversation_of(&header), text, Principal::Driver, None).await
     }
 
-    /// Like `Converse`, in one of several conversations the caller keeps apart (the phone link
-    /// has one per paired phone), and with the camera only if `camera` (the phone's scope).
+    /// A turn for a paired phone, from the phone link: the conversation and memory are the
+    /// phone's own, and what the assistant does for it is bound to `scopes` (as the phone was
+    /// granted them: "read", "ask", "comfort", "access", "camera", "memory") in words, and to
+    /// the caller's own rights on the vehicle bus.
     async fn converse_in(
         &self,
         #[zbus(header)] header: Header<'_>,
         #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
-        conversation: &str,
+        phone: &str,
         text: &str,
-        camera: bool,
+        scopes: Vec<String>,
     ) -> (String, String) {
-        let camera = if camera { Camera::Allowed } else { Camera::Denied };
-        self.turn(&emitter, &format!("{}/{conversation}", conversation_of(&header)), text, camera).await
+        let principal = Principal::Phone { id: phone.to_string(), scopes: scopes.iter().filter_map(|s| Scope::parse(s)).collect() };
+        let caller = header.sender().map(|s| s.to_string());
+        self.turn(&emitter, &format!("{}/{phone}", conversation_of(&header)), text, principal, caller).await
     }
 
     /// Forgets the caller's conversation (an open question, the context of the last task).

@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cabin_dialog::{Dialog, TaskBook, TaskFileError, Tools, Turn};
+use cabin_dialog::{Dialog, TaskBook, TaskFileError, Turn};
 use cabin_memory::Memory;
 use cabin_models::{LocateError, ModelsDir};
 use cabin_nlu::{EncoderError, IntentCatalog, IntentFileError, SentenceEncoder, Understander, EMBEDDING_MODEL};
@@ -21,8 +21,9 @@ use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::Mutex;
 
+pub use cabin_principal::{Principal, Scope, Scopes};
 pub use interface::AssistantInterfaceProxy as AssistantProxy;
-pub use tools::{BusTools, WithoutCamera, VISION_BUS_NAME, VISION_OBJECT_PATH};
+pub use tools::{BusTools, VISION_BUS_NAME, VISION_OBJECT_PATH};
 
 pub const BUS_NAME: &str = "org.cabin.Assistant1";
 pub const OBJECT_PATH: &str = "/org/cabin/Assistant1";
@@ -110,13 +111,6 @@ impl Brain {
     }
 }
 
-/// Whether a conversation may see through the cabin camera.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Camera {
-    Allowed,
-    Denied,
-}
-
 /// How many past exchanges a model sees.
 const HISTORY: usize = 6;
 
@@ -156,34 +150,35 @@ impl Assistant {
         Assistant { brain, tools, conversations: Mutex::new(HashMap::new()) }
     }
 
+    /// A turn of the driver's.
     pub async fn converse(&self, conversation: &str, text: &str) -> AssistantTurn {
-        self.converse_with(conversation, text, Camera::Allowed).await
+        self.converse_as(conversation, text, Principal::Driver, None).await
     }
 
-    /// A turn for a caller the owner may not have allowed to use the camera.
-    pub async fn converse_with(&self, conversation: &str, text: &str, camera: Camera) -> AssistantTurn {
-        self.converse_saying(conversation, text, camera, &|_| {}).await
+    /// A turn for `principal`, whose request came through the D-Bus connection `on_behalf_of`
+    /// (a unique name) when it was not the driver's.
+    pub async fn converse_as(&self, conversation: &str, text: &str, principal: Principal, on_behalf_of: Option<String>) -> AssistantTurn {
+        self.converse_saying(conversation, text, principal, on_behalf_of, &|_| {}).await
     }
 
-    /// As [`converse_with`](Self::converse_with), handing the first sentence of an answer from
+    /// As [`converse_as`](Self::converse_as), handing the first sentence of an answer from
     /// the car's own model to `first_sentence` while the rest is being made (a voice can start
     /// saying it); the reply then begins with that sentence.
     pub async fn converse_saying(
         &self,
         conversation: &str,
         text: &str,
-        camera: Camera,
+        principal: Principal,
+        on_behalf_of: Option<String>,
         first_sentence: FirstSentence<'_>,
     ) -> AssistantTurn {
+        let tools = self.tools.acting_for(principal, on_behalf_of);
         let mut conversations = self.conversations.lock().await;
         let conversation_state = conversations
             .entry(conversation.to_string())
             .or_insert_with(|| Conversation { dialog: self.brain.dialog(), history: VecDeque::new() });
-        let turn = match camera {
-            Camera::Allowed => self.turn(conversation_state, text, &self.tools, first_sentence).await,
-            Camera::Denied => self.turn(conversation_state, text, &WithoutCamera(&self.tools), first_sentence).await,
-        };
-        if let Some(memory) = &self.brain.memory {
+        let turn = self.turn(conversation_state, text, &tools, first_sentence).await;
+        if let Some(memory) = tools.memory_of_principal() {
             if let Err(error) = memory.log(conversation, text, &turn.reply) {
                 tracing::warn!(%error, "could not keep the turn in memory");
             }
@@ -192,11 +187,11 @@ impl Assistant {
         turn
     }
 
-    async fn turn<T: Tools>(
+    async fn turn(
         &self,
         conversation: &mut Conversation,
         text: &str,
-        tools: &T,
+        tools: &BusTools,
         first_sentence: FirstSentence<'_>,
     ) -> AssistantTurn {
         let mut turn = conversation.dialog.turn(text, tools).await;
@@ -204,7 +199,7 @@ impl Assistant {
         let intent = turn.intent.clone().unwrap_or_default();
         let mut route = None;
         if turn.open {
-            let memory = match &self.brain.memory {
+            let memory = match tools.memory_of_principal() {
                 Some(memory) => memory.facts().map(|facts| facts.into_iter().map(|f| f.text).collect()).unwrap_or_default(),
                 None => Vec::new(),
             };

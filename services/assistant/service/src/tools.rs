@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cabin_dialog::{MemoryAction, MethodCall, ToolError, Tools};
 use cabin_memory::Memory;
+use cabin_principal::{Principal, Scope};
 use cabin_vehicle_bus_client::{ClientError, Refusal, SignalInfo, VehicleBusClient};
 use cabin_vehicle_config::Value;
 
@@ -16,11 +17,28 @@ pub const VISION_OBJECT_PATH: &str = "/org/cabin/Vision1";
 pub struct BusTools {
     vehicle: VehicleBusClient,
     memory: Option<Arc<Memory>>,
+    principal: Principal,
+    /// The unique bus name of the connection that carried the principal's request (the phone
+    /// link for a phone): the vehicle bus lets us act only as far as that connection may.
+    on_behalf_of: Option<String>,
 }
 
 impl BusTools {
     pub fn new(vehicle: VehicleBusClient) -> BusTools {
-        BusTools { vehicle, memory: None }
+        BusTools { vehicle, memory: None, principal: Principal::Driver, on_behalf_of: None }
+    }
+
+    /// These tools, acting for `principal`, whose request came through the connection
+    /// `on_behalf_of`: its memory profile, its scopes, and on the vehicle bus that connection's
+    /// rights.
+    pub fn acting_for(&self, principal: Principal, on_behalf_of: Option<String>) -> BusTools {
+        let memory = self.memory.as_ref().map(|driver| Arc::new(driver.for_profile(&principal.memory_profile(driver.profile()))));
+        BusTools { vehicle: self.vehicle.clone(), memory, principal, on_behalf_of }
+    }
+
+    /// The memory of the principal these tools act for.
+    pub fn memory_of_principal(&self) -> Option<&Arc<Memory>> {
+        self.memory.as_ref()
     }
 
     /// The driver's memory, for memory tasks and the names they gave places and people.
@@ -89,8 +107,16 @@ impl Tools for BusTools {
         facts.iter().rev().find_map(|fact| preferred_number(&fact.text, unit))
     }
 
+    fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
     async fn set(&self, path: &str, value: &Value) -> Result<Value, ToolError> {
-        self.vehicle.set(path, value).await.map_err(vehicle_error)
+        match &self.on_behalf_of {
+            Some(principal) => self.vehicle.set_for(path, value, principal).await,
+            None => self.vehicle.set(path, value).await,
+        }
+        .map_err(vehicle_error)
     }
 
     /// An actuator still on its way answers with where it is going: after "set it to 22", "a bit
@@ -119,6 +145,9 @@ impl Tools for BusTools {
     }
 
     async fn find_object(&self, object: &str, region: Option<&str>) -> Result<String, ToolError> {
+        if !self.principal.may(Scope::Camera) {
+            return Err(ToolError::NotPermitted { reason: "the owner has not allowed this caller to use the camera".into() });
+        }
         let reply = self
             .vehicle
             .connection()
@@ -157,41 +186,6 @@ fn place(region: &str) -> String {
         r if r.contains("footwell") || r.contains("trunk") || r.contains("boot") => format!("in the {words}"),
         r if r.contains("seat") => format!("on the {words}"),
         _ => format!("on the {words} seat"),
-    }
-}
-
-/// The tools for a caller who may not see through the cabin camera (a phone paired without the
-/// camera scope): everything else passes through.
-#[derive(Debug)]
-pub struct WithoutCamera<'a, T>(pub &'a T);
-
-impl<T: Tools> Tools for WithoutCamera<'_, T> {
-    async fn set(&self, path: &str, value: &Value) -> Result<Value, ToolError> {
-        self.0.set(path, value).await
-    }
-
-    async fn get(&self, path: &str) -> Result<Value, ToolError> {
-        self.0.get(path).await
-    }
-
-    async fn call(&self, call: &MethodCall, args: &[String]) -> Result<(), ToolError> {
-        self.0.call(call, args).await
-    }
-
-    async fn memory(&self, action: MemoryAction, text: &str) -> Result<String, ToolError> {
-        self.0.memory(action, text).await
-    }
-
-    async fn remembered(&self, name: &str) -> Option<String> {
-        self.0.remembered(name).await
-    }
-
-    async fn preference(&self, unit: &str) -> Option<f64> {
-        self.0.preference(unit).await
-    }
-
-    async fn find_object(&self, _object: &str, _region: Option<&str>) -> Result<String, ToolError> {
-        Err(ToolError::NotPermitted { reason: "the owner has not allowed this caller to use the camera".into() })
     }
 }
 

@@ -21,7 +21,7 @@ pub fn dequantize(table: &QTensor, device: &Device) -> Result<Option<Tensor>> {
     };
     let bytes = table.data()?;
     let weights = table.shape().elem_count();
-    if weights % WEIGHTS_PER_BLOCK != 0 || bytes.len() != weights / WEIGHTS_PER_BLOCK * block_bytes {
+    if !weights.is_multiple_of(WEIGHTS_PER_BLOCK) || bytes.len() != weights / WEIGHTS_PER_BLOCK * block_bytes {
         candle_core::bail!("a {:?} matrix of {weights} weights holds {} bytes", table.dtype(), bytes.len());
     }
     // Filled block by block rather than zeroed first: writing the matrix is most of the cost.

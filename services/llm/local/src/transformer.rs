@@ -95,7 +95,7 @@ impl Weight {
 /// Q8_0 in whole 256-weight super-blocks on x86-64, Q4_0 and Q8_0 on aarch64, k-quants).
 fn candle_tiles(dtype: GgmlDType, k: usize) -> bool {
     match dtype {
-        GgmlDType::Q8_0 => cfg!(target_arch = "aarch64") || k % 256 == 0,
+        GgmlDType::Q8_0 => cfg!(target_arch = "aarch64") || k.is_multiple_of(256),
         GgmlDType::Q4_0 => cfg!(target_arch = "aarch64"),
         _ => false,
     }

@@ -1,12 +1,15 @@
 //! A phone's side of the Cabin phone link, for phone apps to embed: pair with a code shown in the
-//! car, then send authenticated requests and wait for their answers; watch the car's status and
-//! events. Built on the protocol crate and rumqttc only.
+//! car (SPAKE2: the code never travels), then send signed requests and wait for their signed
+//! answers; watch the car's status and events. Built on the protocol crate and rumqttc only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cabin_phone_protocol::{random_hex, Broker, ErrorKind, PairRequest, Paired, Request, RequestBody, Response, Topics, VERSION};
+use cabin_phone_protocol::{
+    random_hex, Broker, ErrorKind, PairRequest, PairResult, PairStep, Paired, PhonePake, Request, RequestBody, RequestKey, Response,
+    Topics, MAC_PROPERTY, VERSION,
+};
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event};
@@ -32,6 +35,10 @@ pub enum PhoneError {
     Mqtt(#[from] rumqttc::v5::ClientError),
     #[error("the car's answer is not a version {VERSION} response: {0}")]
     BadAnswer(String),
+    #[error("the answer is not signed by the car this phone paired with")]
+    Forged,
+    #[error("pairing failed: the code was wrong or someone else answered")]
+    PairingFailed,
 }
 
 /// A message on the car's status or events topic.
@@ -41,18 +48,36 @@ pub struct Notice {
     pub payload: Json,
 }
 
-type Waiters = Arc<Mutex<HashMap<Vec<u8>, oneshot::Sender<Response>>>>;
+/// An answer as it arrived: the response, its bytes and the MAC it carried.
+#[derive(Debug)]
+struct Arrived {
+    response: Response,
+    payload: Vec<u8>,
+    mac: Option<String>,
+}
+
+type Waiters = Arc<Mutex<HashMap<Vec<u8>, oneshot::Sender<Arrived>>>>;
+
+/// The topics this client listens on, in the order they were subscribed, and which of them the
+/// broker has acknowledged on the current connection (SubAcks come back in order).
+#[derive(Debug, Default)]
+struct Subscriptions {
+    topics: Vec<String>,
+    unacknowledged: std::collections::VecDeque<String>,
+    acknowledged: std::collections::HashSet<String>,
+    connected: bool,
+}
 
 #[derive(Debug, Clone)]
 pub struct PhoneClient {
     client: AsyncClient,
     topics: Topics,
-    response_topic: String,
     waiters: Waiters,
     notices: broadcast::Sender<Notice>,
-    /// True once the broker has acknowledged the subscription to our response topic: a request
-    /// sent earlier could be answered to nobody.
-    listening: watch::Receiver<bool>,
+    subscriptions: Arc<Mutex<Subscriptions>>,
+    /// Bumped on every SubAck: a request waits until its response topic is acknowledged, or it
+    /// could be answered to nobody.
+    acknowledgements: watch::Receiver<u64>,
     /// Why the last connection attempt failed (a refused TLS handshake, a dead broker), until
     /// one succeeds.
     connection_error: Arc<Mutex<Option<String>>>,
@@ -62,7 +87,7 @@ impl PhoneClient {
     /// Connects to the broker and listens for answers, status and events of `vehicle_id`.
     pub fn connect(broker: &Broker, vehicle_id: &str) -> PhoneClient {
         let client_id = format!("cabin-phone-{}", random_hex(6));
-        PhoneClient::start(broker.mqtt_options(&client_id), &client_id, vehicle_id)
+        PhoneClient::start(broker.mqtt_options(&client_id), vehicle_id)
     }
 
     /// Like `connect`, in a session the broker keeps for a week under `session` (one name per
@@ -73,65 +98,71 @@ impl PhoneClient {
         let mut options = broker.mqtt_options(&client_id);
         options.set_clean_start(false);
         options.set_session_expiry_interval(Some(7 * 24 * 3600));
-        PhoneClient::start(options, &client_id, vehicle_id)
+        PhoneClient::start(options, vehicle_id)
     }
 
-    fn start(options: rumqttc::v5::MqttOptions, client_id: &str, vehicle_id: &str) -> PhoneClient {
+    fn start(options: rumqttc::v5::MqttOptions, vehicle_id: &str) -> PhoneClient {
         let topics = Topics::new(vehicle_id);
-        let response_topic = topics.responses(client_id);
         let (client, mut eventloop) = AsyncClient::new(options, 64);
         let waiters: Waiters = Arc::default();
         let (notices, _) = broadcast::channel(256);
-        let (listening_tx, listening) = watch::channel(false);
+        let (acknowledged_tx, acknowledgements) = watch::channel(0u64);
         let connection_error: Arc<Mutex<Option<String>>> = Arc::default();
+        // Events before status: the retained status answers its subscription at once, and a
+        // listener that stops at the first message has then already asked for events in its
+        // kept session.
+        let subscriptions =
+            Arc::new(Mutex::new(Subscriptions { topics: vec![topics.events(), topics.status()], ..Subscriptions::default() }));
         let last_error = connection_error.clone();
         let phone = PhoneClient {
             client: client.clone(),
             topics: topics.clone(),
-            response_topic: response_topic.clone(),
             waiters: waiters.clone(),
             notices: notices.clone(),
-            listening,
+            subscriptions: subscriptions.clone(),
+            acknowledgements,
             connection_error,
         };
         tokio::spawn(async move {
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        listening_tx.send_replace(false);
                         if let Ok(mut last) = last_error.lock() {
                             *last = None;
                         }
-                        let client = client.clone();
-                        // Events before status: the retained status answers its subscription at
-                        // once, and a listener that stops at the first message has then already
-                        // asked for events in its kept session.
-                        let subscriptions = [response_topic.clone(), topics.events(), topics.status()];
-                        tokio::spawn(async move {
-                            for topic in subscriptions {
-                                if let Err(error) = client.subscribe(topic, QoS::AtLeastOnce).await {
+                        if let Ok(mut subscriptions) = subscriptions.lock() {
+                            subscriptions.connected = true;
+                            subscriptions.acknowledged.clear();
+                            subscriptions.unacknowledged = subscriptions.topics.iter().cloned().collect();
+                            for topic in &subscriptions.topics {
+                                if let Err(error) = client.try_subscribe(topic.clone(), QoS::AtLeastOnce) {
                                     tracing::warn!(%error, "could not subscribe");
                                 }
                             }
-                        });
+                        }
                     }
-                    // The response topic is subscribed first, so the first SubAck is its.
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
-                        listening_tx.send_replace(true);
+                        if let Ok(mut subscriptions) = subscriptions.lock() {
+                            if let Some(topic) = subscriptions.unacknowledged.pop_front() {
+                                subscriptions.acknowledged.insert(topic);
+                            }
+                        }
+                        acknowledged_tx.send_modify(|count| *count += 1);
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
                         let topic = String::from_utf8_lossy(&publish.topic).to_string();
-                        if topic == response_topic {
-                            let correlation = publish.properties.and_then(|p| p.correlation_data).map(|c| c.to_vec()).unwrap_or_default();
+                        if topic.starts_with(&topics.responses("")) {
+                            let properties = publish.properties.unwrap_or_default();
+                            let correlation = properties.correlation_data.map(|c| c.to_vec()).unwrap_or_default();
+                            let mac = properties.user_properties.into_iter().find(|(name, _)| name == MAC_PROPERTY).map(|(_, mac)| mac);
                             let waiter = waiters.lock().ok().and_then(|mut w| w.remove(&correlation));
-                            match (waiter, serde_json::from_slice::<Response>(&publish.payload)) {
-                                (Some(waiter), Ok(response)) => {
-                                    let _ = waiter.send(response);
+                            let response = serde_json::from_slice::<Response>(&publish.payload)
+                                .unwrap_or_else(|e| Response::error(None, ErrorKind::BadRequest, format!("unreadable answer: {e}")));
+                            match waiter {
+                                Some(waiter) => {
+                                    let _ = waiter.send(Arrived { response, payload: publish.payload.to_vec(), mac });
                                 }
-                                (Some(waiter), Err(e)) => {
-                                    let _ = waiter.send(Response::error(None, ErrorKind::BadRequest, format!("unreadable answer: {e}")));
-                                }
-                                (None, _) => tracing::debug!("an answer nobody waits for (a duplicate)"),
+                                None => tracing::debug!("an answer nobody waits for (a duplicate)"),
                             }
                         } else if let Ok(payload) = serde_json::from_slice(&publish.payload) {
                             let _ = notices.send(Notice { topic, payload });
@@ -143,6 +174,9 @@ impl PhoneClient {
                         if let Ok(mut last) = last_error.lock() {
                             *last = Some(error.to_string());
                         }
+                        if let Ok(mut subscriptions) = subscriptions.lock() {
+                            subscriptions.connected = false;
+                        }
                         tokio::time::sleep(Duration::from_millis(300)).await;
                     }
                 }
@@ -151,60 +185,103 @@ impl PhoneClient {
         phone
     }
 
+    /// Subscribes to `topic` (and again after every reconnection); returns once the broker has
+    /// acknowledged it, or says why it could not.
+    async fn listen(&self, topic: &str) -> Result<(), PhoneError> {
+        if let Ok(mut subscriptions) = self.subscriptions.lock() {
+            if !subscriptions.topics.iter().any(|t| t == topic) {
+                subscriptions.topics.push(topic.to_string());
+                if subscriptions.connected {
+                    subscriptions.unacknowledged.push_back(topic.to_string());
+                    self.client.try_subscribe(topic, QoS::AtLeastOnce)?;
+                }
+            }
+        }
+        let acknowledged = || self.subscriptions.lock().is_ok_and(|s| s.acknowledged.contains(topic));
+        let mut acknowledgements = self.acknowledgements.clone();
+        let waited = tokio::time::timeout(ANSWER_TIMEOUT, async {
+            while !acknowledged() {
+                if acknowledgements.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        if waited.is_err() || !acknowledged() {
+            let reason = self.connection_error.lock().ok().and_then(|last| last.clone());
+            return Err(reason.map(PhoneError::Unreachable).unwrap_or(PhoneError::Timeout));
+        }
+        Ok(())
+    }
+
     /// Status (online/offline, retained) and events from the car.
     pub fn notices(&self) -> broadcast::Receiver<Notice> {
         self.notices.subscribe()
     }
 
-    /// Proves a pairing code; the car answers with this phone's id, token and scopes.
+    /// Pairs with the code the car shows: SPAKE2 with the car, each side proving it holds the
+    /// same key; the car answers with this phone's id and scopes.
     pub async fn pair(&self, code: &str, name: &str) -> Result<Paired, PhoneError> {
-        let payload = serde_json::to_vec(&PairRequest { v: VERSION, code: code.into(), name: name.into() }).unwrap_or_default();
-        let result = self.exchange(&self.topics.pairing(), payload).await?;
-        serde_json::from_value(result).map_err(|e| PhoneError::BadAnswer(e.to_string()))
+        let pairing = random_hex(8);
+        let response_topic = self.topics.pairing_responses(&pairing);
+        self.listen(&response_topic).await?;
+        let (pake, spake2) = PhonePake::start(code);
+        let start = PairRequest { v: VERSION, pairing: pairing.clone(), step: PairStep::Start { name: name.into(), spake2 } };
+        let started = self.exchange(&self.topics.pairing(), &response_topic, serde_json::to_vec(&start).unwrap_or_default(), None).await?;
+        let car_message = started.get("spake2").and_then(Json::as_str).ok_or_else(|| PhoneError::BadAnswer("no `spake2`".into()))?;
+        let key = pake.finish(car_message).map_err(|_| PhoneError::PairingFailed)?;
+        let confirm = PairRequest { v: VERSION, pairing: pairing.clone(), step: PairStep::Confirm { proof: key.phone_proof(&pairing) } };
+        let finished =
+            self.exchange(&self.topics.pairing(), &response_topic, serde_json::to_vec(&confirm).unwrap_or_default(), None).await?;
+        let result: PairResult = serde_json::from_value(finished).map_err(|e| PhoneError::BadAnswer(e.to_string()))?;
+        if !key.verify_car_proof(&pairing, &result.proof) {
+            return Err(PhoneError::PairingFailed);
+        }
+        Ok(Paired { phone: result.phone, key: key.request_key().to_hex(), scopes: result.scopes })
     }
 
-    /// One authenticated request; the car's `result` on success.
+    /// One signed request; the car's `result` on success.
     pub async fn request(&self, paired: &Paired, body: RequestBody) -> Result<Json, PhoneError> {
         let request = Request::new(paired, body);
-        self.send(&request).await
+        self.send(paired, &request).await
     }
 
     /// Sends a request exactly as given (the same id and nonce twice is a redelivery or a replay).
-    pub async fn send(&self, request: &Request) -> Result<Json, PhoneError> {
-        self.exchange(&self.topics.requests(), serde_json::to_vec(request).unwrap_or_default()).await
+    pub async fn send(&self, paired: &Paired, request: &Request) -> Result<Json, PhoneError> {
+        self.send_raw(paired, serde_json::to_vec(request).unwrap_or_default()).await
     }
 
-    /// Publishes any payload on the requests topic and waits for the answer (for testing the car).
-    pub async fn send_raw(&self, payload: Vec<u8>) -> Result<Json, PhoneError> {
-        self.exchange(&self.topics.requests(), payload).await
+    /// Signs any payload with this phone's key, publishes it on the requests topic and waits for
+    /// the answer (for testing the car).
+    pub async fn send_raw(&self, paired: &Paired, payload: Vec<u8>) -> Result<Json, PhoneError> {
+        let key = paired.request_key().ok_or_else(|| PhoneError::BadAnswer("the pairing file holds no valid key".into()))?;
+        let response_topic = self.topics.responses(&paired.phone);
+        self.listen(&response_topic).await?;
+        self.exchange(&self.topics.requests(), &response_topic, payload, Some(&key)).await
     }
 
-    async fn exchange(&self, topic: &str, payload: Vec<u8>) -> Result<Json, PhoneError> {
+    /// Publishes `payload` with `response_topic` (signed with `key` when given) and waits for the
+    /// answer; with a key, a result is taken only when the car signed it.
+    async fn exchange(&self, topic: &str, response_topic: &str, payload: Vec<u8>, key: Option<&RequestKey>) -> Result<Json, PhoneError> {
         let correlation = random_hex(8).into_bytes();
         let (sender, answer) = oneshot::channel();
         if let Ok(mut waiters) = self.waiters.lock() {
             waiters.insert(correlation.clone(), sender);
         }
+        let signature = key.map(|key| (MAC_PROPERTY.to_string(), key.sign_request(response_topic, &payload)));
         let properties = PublishProperties {
-            response_topic: Some(self.response_topic.clone()),
+            response_topic: Some(response_topic.to_string()),
             correlation_data: Some(correlation.clone().into()),
+            user_properties: signature.into_iter().collect(),
             ..Default::default()
         };
         let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
-        let mut listening = self.listening.clone();
-        if tokio::time::timeout(ANSWER_TIMEOUT, listening.wait_for(|ready| *ready)).await.is_err() {
-            if let Ok(mut waiters) = self.waiters.lock() {
-                waiters.remove(&correlation);
-            }
-            let reason = self.connection_error.lock().ok().and_then(|last| last.clone());
-            return Err(reason.map(PhoneError::Unreachable).unwrap_or(PhoneError::Timeout));
-        }
         let mut answer = answer;
-        let response = loop {
+        let arrived = loop {
             self.client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload.clone(), properties.clone()).await?;
             let wait = RESEND_AFTER.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
             match tokio::time::timeout(wait, &mut answer).await {
-                Ok(Ok(response)) => break response,
+                Ok(Ok(arrived)) => break arrived,
                 _ if tokio::time::Instant::now() < deadline => continue,
                 _ => {
                     if let Ok(mut waiters) = self.waiters.lock() {
@@ -214,9 +291,19 @@ impl PhoneClient {
                 }
             }
         };
+        let Arrived { response, payload, mac } = arrived;
         match (response.result, response.error) {
+            // An error needs no signature: before the car knows the phone, it cannot sign.
             (_, Some(error)) => Err(PhoneError::Refused { kind: error.kind, message: error.message }),
-            (Some(result), None) => Ok(result),
+            (Some(result), None) => {
+                let signed = |key: &RequestKey| {
+                    mac.as_deref().is_some_and(|mac| key.verify_response(response.id.as_deref().unwrap_or(""), &payload, mac))
+                };
+                if key.is_some_and(|key| !signed(key)) {
+                    return Err(PhoneError::Forged);
+                }
+                Ok(result)
+            }
             (None, None) => Err(PhoneError::BadAnswer("neither result nor error".into())),
         }
     }

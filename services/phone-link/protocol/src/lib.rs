@@ -1,15 +1,17 @@
 //! The protocol between the car and its owner's phones, over MQTT 5. Phone apps embed this
 //! (with `cabin-phone-client`); the car side is `cabin-phone-link`. See `../PROTOCOL.md`.
 
+mod auth;
 mod broker;
 
-use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+pub use auth::{car_pake, BadPakeMessage, PairingKey, PhonePake, RequestKey, MAC_PROPERTY};
 pub use broker::{Broker, BrokerError, MAX_PACKET_BYTES};
+pub use cabin_principal::{Scope, Scopes};
 
 /// The payload version this build speaks. A payload with another `v` gets an error reply.
 pub const VERSION: u32 = 1;
@@ -48,44 +50,17 @@ impl Topics {
         format!("{}/events", self.root)
     }
 
-    /// Where a phone asks for its responses.
-    pub fn responses(&self, client_id: &str) -> String {
-        format!("{}/responses/{client_id}", self.root)
-    }
-}
-
-/// What a paired phone may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// Read vehicle signals and the car's status.
-    Read,
-    /// Ask the assistant in words.
-    Ask,
-    /// Set comfort signals (climate, seat heating, lights, locks) through the vehicle bus.
-    Comfort,
-    /// Ask what the cabin camera sees.
-    Camera,
-}
-
-impl Scope {
-    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Ask, Scope::Comfort, Scope::Camera];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Scope::Read => "read",
-            Scope::Ask => "ask",
-            Scope::Comfort => "comfort",
-            Scope::Camera => "camera",
-        }
+    /// Where a paired phone gets its answers: the car answers a phone's requests here and
+    /// nowhere else.
+    pub fn responses(&self, phone: &str) -> String {
+        format!("{}/responses/{phone}", self.root)
     }
 
-    pub fn parse(text: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.name() == text)
+    /// Where a phone still pairing gets the car's answers: one topic per pairing exchange.
+    pub fn pairing_responses(&self, pairing: &str) -> String {
+        format!("{}/responses/pairing-{pairing}", self.root)
     }
 }
-
-pub type Scopes = BTreeSet<Scope>;
 
 /// A request from a paired phone.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,7 +69,6 @@ pub struct Request {
     /// Unique per request: a redelivered request with the same id is answered again, not re-run.
     pub id: String,
     pub phone: String,
-    pub token: String,
     /// Random per request; a nonce seen before within the clock window is a replay.
     pub nonce: String,
     /// Seconds since the Unix epoch, on the phone's clock.
@@ -134,15 +108,7 @@ impl Request {
 
     /// A fresh request from a paired phone: a new id and nonce, stamped now.
     pub fn new(paired: &Paired, body: RequestBody) -> Request {
-        Request {
-            v: VERSION,
-            id: random_hex(8),
-            phone: paired.phone.clone(),
-            token: paired.token.clone(),
-            nonce: random_hex(12),
-            ts: now_s(),
-            body,
-        }
+        Request { v: VERSION, id: random_hex(8), phone: paired.phone.clone(), nonce: random_hex(12), ts: now_s(), body }
     }
 }
 
@@ -195,27 +161,59 @@ impl RequestBody {
             RequestBody::Ping => None,
             RequestBody::Ask { .. } => Some(Scope::Ask),
             RequestBody::SignalsGet { .. } => Some(Scope::Read),
-            RequestBody::SignalsSet { .. } => Some(Scope::Comfort),
+            RequestBody::SignalsSet { path, .. } => Some(Scope::to_actuate(path)),
             RequestBody::VisionFind { .. } | RequestBody::VisionSnapshot { .. } => Some(Scope::Camera),
         }
     }
 }
 
-/// A phone proving a pairing code shown in the car.
+/// A message of a pairing exchange, on `cabin/v1/<vid>/pair`, answered on
+/// [`Topics::pairing_responses`] of its `pairing` id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PairRequest {
     pub v: u32,
-    pub code: String,
-    /// What the owner will see in `cabin phones list`.
-    pub name: String,
+    /// Random per exchange: every message of one exchange carries it.
+    pub pairing: String,
+    #[serde(flatten)]
+    pub step: PairStep,
 }
 
-/// What a phone keeps after pairing.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum PairStep {
+    /// The phone's SPAKE2 message (hex), made with the code; the car answers `{"spake2": hex}`.
+    Start {
+        /// What the owner will see in `cabin phones list`.
+        name: String,
+        spake2: String,
+    },
+    /// The phone's proof that it holds the same key; the car answers with a [`PairResult`].
+    Confirm { proof: String },
+}
+
+/// The car's last answer in a pairing exchange.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PairResult {
+    pub phone: String,
+    pub scopes: Scopes,
+    /// The car's proof that it holds the same key.
+    pub proof: String,
+}
+
+/// What a phone keeps after pairing (in an owner-only file): its id, the key its requests are
+/// signed with, and what it may do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Paired {
     pub phone: String,
-    pub token: String,
+    /// Hex; see [`RequestKey`].
+    pub key: String,
     pub scopes: Scopes,
+}
+
+impl Paired {
+    pub fn request_key(&self) -> Option<RequestKey> {
+        RequestKey::from_hex(&self.key)
+    }
 }
 
 /// Something the car tells its phones unasked, on `cabin/v1/<vid>/events` (QoS 1). Delivery is
@@ -278,7 +276,7 @@ pub enum ErrorKind {
     /// Not JSON, or not a request this version knows.
     BadRequest,
     UnsupportedVersion,
-    /// Unknown or revoked phone, or a wrong token.
+    /// Unknown or revoked phone, a wrong MAC, or a response topic that is not the phone's own.
     Unauthorized,
     /// The phone was not granted the scope this request needs.
     Forbidden,
@@ -287,7 +285,7 @@ pub enum ErrorKind {
     /// The nonce was seen before.
     Replay,
     RateLimited,
-    /// A wrong or expired pairing code.
+    /// A wrong or expired pairing code, or pairing locked after too many wrong ones.
     PairingRefused,
     /// The vehicle bus refused (the message says why: an interlock, a range, a permission).
     Refused,
@@ -313,7 +311,7 @@ mod tests {
 
     #[test]
     fn requests_read_as_documented() {
-        let text = r#"{"v":1,"id":"r1","phone":"p1","token":"t","nonce":"n","ts":5,"kind":"signals.get","path":"Vehicle.Speed"}"#;
+        let text = r#"{"v":1,"id":"r1","phone":"p1","nonce":"n","ts":5,"kind":"signals.get","path":"Vehicle.Speed"}"#;
         let request: Request = serde_json::from_str(text).unwrap();
         assert!(matches!(request.body, RequestBody::SignalsGet { ref path } if path == "Vehicle.Speed"));
         assert_eq!(request.body.scope(), Some(Scope::Read));
@@ -326,7 +324,8 @@ mod tests {
     /// reply of a request kind of error, and nothing may panic.
     #[test]
     fn the_decoder_answers_every_input_and_never_panics() {
-        const VALID: &str = r#"{"v":1,"id":"r1","phone":"p1","token":"t","nonce":"n","ts":5,"kind":"signals.set","path":"Vehicle.Speed","value":[1,{"a":null}]}"#;
+        const VALID: &str =
+            r#"{"v":1,"id":"r1","phone":"p1","nonce":"n","ts":5,"kind":"signals.set","path":"Vehicle.Speed","value":[1,{"a":null}]}"#;
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = move || {
             state ^= state << 13;
@@ -363,7 +362,7 @@ mod tests {
             check(&mutated);
         }
         for wrong in [r#""1""#, "null", "-1", "1e999", "[]", "{}", r#""\ud800""#, "18446744073709551616"] {
-            for field in ["v", "id", "phone", "token", "nonce", "ts", "kind", "path", "value"] {
+            for field in ["v", "id", "phone", "nonce", "ts", "kind", "path", "value"] {
                 let mut request: Json = serde_json::from_str(VALID).unwrap();
                 request[field] = serde_json::from_str(wrong).unwrap_or(Json::Null);
                 check(request.to_string().as_bytes());
@@ -381,7 +380,7 @@ mod tests {
 
     #[test]
     fn an_unknown_kind_does_not_parse() {
-        let text = r#"{"v":1,"id":"r1","phone":"p1","token":"t","nonce":"n","ts":5,"kind":"self.destruct"}"#;
+        let text = r#"{"v":1,"id":"r1","phone":"p1","nonce":"n","ts":5,"kind":"self.destruct"}"#;
         assert!(serde_json::from_str::<Request>(text).is_err());
     }
 }

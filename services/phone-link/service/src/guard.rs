@@ -1,4 +1,4 @@
-//! What stands between a request and the car, besides the token: the clock window, nonces seen
+//! What stands between a request and the car, besides its MAC: the clock window, nonces seen
 //! before, a rate per phone, and the answers already given (a redelivered request is answered
 //! again from here and never re-run).
 
@@ -13,11 +13,37 @@ pub const BURST: f64 = 20.0;
 /// Answers kept for redeliveries.
 const ANSWERS_KEPT: usize = 1024;
 
+/// So many requests per second on average, and bursts of so many.
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate_per_s: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    pub fn new(rate_per_s: f64, burst: f64) -> TokenBucket {
+        TokenBucket { rate_per_s, burst, tokens: burst, last: Instant::now() }
+    }
+
+    /// Takes a token; false when there is none.
+    pub fn take(&mut self) -> bool {
+        self.tokens = (self.tokens + self.last.elapsed().as_secs_f64() * self.rate_per_s).min(self.burst);
+        self.last = Instant::now();
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Guard {
     /// nonce -> request timestamp, forgotten once outside the clock window.
     nonces: HashMap<String, u64>,
-    buckets: HashMap<String, (f64, Instant)>,
+    buckets: HashMap<String, TokenBucket>,
     answers: HashMap<(String, String), Response>,
     answer_order: VecDeque<(String, String)>,
     /// Requests being acted on: a redelivery waits for their answer instead of running again
@@ -65,13 +91,9 @@ impl Guard {
         if self.nonces.contains_key(nonce) {
             return Err((ErrorKind::Replay, "this request was already received (nonce seen before)".into()));
         }
-        let (tokens, last) = self.buckets.entry(phone.to_string()).or_insert((BURST, Instant::now()));
-        *tokens = (*tokens + last.elapsed().as_secs_f64() * RATE_PER_S).min(BURST);
-        *last = Instant::now();
-        if *tokens < 1.0 {
+        if !self.buckets.entry(phone.to_string()).or_insert_with(|| TokenBucket::new(RATE_PER_S, BURST)).take() {
             return Err((ErrorKind::RateLimited, format!("more than {RATE_PER_S} requests per second from this phone")));
         }
-        *tokens -= 1.0;
         self.nonces.insert(nonce.to_string(), ts);
         Ok(())
     }

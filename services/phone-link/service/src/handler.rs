@@ -5,13 +5,14 @@ use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, Response, Scope, MAX_REQUEST_BYTES, VERSION};
+use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, RequestKey, Response, Topics, MAX_REQUEST_BYTES, VERSION};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
 use cabin_vehicle_config::Value;
 use serde_json::{json, Value as Json};
 
 use crate::guard::Guard;
-use crate::phones::{Phone, Phones};
+use crate::pairing::Pairings;
+use crate::phones::{AuthError, Phone, Phones};
 
 const ASSISTANT: (&str, &str, &str) = ("org.cabin.Assistant1", "/org/cabin/Assistant1", "org.cabin.Assistant1");
 /// How long a redelivered request waits for the first delivery's answer.
@@ -21,14 +22,26 @@ pub(crate) const VISION: (&str, &str, &str) = ("org.cabin.Vision1", "/org/cabin/
 #[derive(Debug)]
 pub struct Handler {
     pub vehicle_id: String,
+    topics: Topics,
     pub phones: Phones,
     pub vehicle: VehicleBusClient,
     guard: Mutex<Guard>,
-    /// The last successful pairing (code, name, answer): a phone resending its pairing request
-    /// gets the same answer, as the code itself is used up.
-    last_pairing: Mutex<Option<(String, String, Response)>>,
+    pairings: Mutex<Pairings>,
     /// Every answered request, for whoever shows them (the `cabin up` console).
     answered: tokio::sync::broadcast::Sender<Answered>,
+}
+
+/// An answer, and the key to sign it with once the phone is known to hold it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub response: Response,
+    pub key: Option<RequestKey>,
+}
+
+impl Reply {
+    fn unsigned(response: Response) -> Reply {
+        Reply { response, key: None }
+    }
 }
 
 /// A request the car acted on, and its answer.
@@ -66,11 +79,12 @@ fn unavailable_or_failed(what: &str, error: zbus::Error) -> Response {
 impl Handler {
     pub fn new(vehicle_id: String, phones: Phones, vehicle: VehicleBusClient) -> Handler {
         Handler {
+            topics: Topics::new(&vehicle_id),
             vehicle_id,
             phones,
             vehicle,
             guard: Mutex::new(Guard::default()),
-            last_pairing: Mutex::new(None),
+            pairings: Mutex::new(Pairings::default()),
             answered: tokio::sync::broadcast::channel(64).0,
         }
     }
@@ -80,20 +94,61 @@ impl Handler {
         self.answered.subscribe()
     }
 
-    pub async fn request(&self, payload: &[u8]) -> Response {
+    /// The answer to a request that arrived with `response_topic` and the MAC `mac` (the MQTT 5
+    /// user property [`MAC_PROPERTY`](cabin_phone_protocol::MAC_PROPERTY)); `None` when it must
+    /// not be answered: a response topic that is not a phone's own.
+    pub async fn request(&self, payload: &[u8], response_topic: &str, mac: Option<&str>) -> Option<Reply> {
         let request = match Request::decode(payload) {
             Ok(request) => request,
-            Err(reply) => return reply,
+            Err(reply) => return self.to_a_phone(response_topic).then(|| Reply::unsigned(reply)),
         };
         let id = Some(request.id.clone());
-        let phone = match self.phones.authenticate(&request.phone, &request.token) {
-            Ok(Ok(phone)) => phone,
-            Ok(Err(e)) => return Response::error(id, ErrorKind::Unauthorized, e.to_string()),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the paired phones");
-                return Response::error(id, ErrorKind::Unavailable, "the car cannot check phones right now");
+        let phone = match self.authenticate(&request, payload, response_topic, mac) {
+            Ok(phone) => phone,
+            Err(AuthError::NotItsTopic(topic)) => {
+                tracing::warn!(topic = %response_topic, expected = %topic, "a request naming another response topic: not answered");
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, phone = %request.phone, "unauthenticated request");
+                return self
+                    .to_a_phone(response_topic)
+                    .then(|| Reply::unsigned(Response::error(id, ErrorKind::Unauthorized, error.to_string())));
             }
         };
+        let key = phone.key();
+        let response = self.authenticated(request, phone).await;
+        Some(Reply { response, key })
+    }
+
+    /// Whether a topic is one where a phone waits for answers (an error before authentication
+    /// goes only there, never to a topic of someone else's choosing).
+    fn to_a_phone(&self, response_topic: &str) -> bool {
+        response_topic.strip_prefix(&self.topics.responses("")).is_some_and(|phone| !phone.is_empty() && !phone.contains(['/', '+', '#']))
+    }
+
+    /// The phone a request comes from, if it names its own response topic and carries its MAC.
+    fn authenticate(&self, request: &Request, payload: &[u8], response_topic: &str, mac: Option<&str>) -> Result<Phone, AuthError> {
+        let phone = match self.phones.find(&request.phone) {
+            Ok(found) => found?,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the paired phones");
+                return Err(AuthError::UnknownPhone);
+            }
+        };
+        let own = self.topics.responses(&phone.id);
+        if response_topic != own {
+            return Err(AuthError::NotItsTopic(own));
+        }
+        let key = phone.key().ok_or(AuthError::WrongMac)?;
+        if !mac.is_some_and(|mac| key.verify_request(response_topic, payload, mac)) {
+            return Err(AuthError::WrongMac);
+        }
+        Ok(phone)
+    }
+
+    async fn authenticated(&self, request: Request, phone: Phone) -> Response {
+        let id = Some(request.id.clone());
         if let Some(answer) = self.guard.lock().map(|g| g.answered(&phone.id, &request.id)).unwrap_or_default() {
             tracing::debug!(phone = %phone.name, id = %request.id, "redelivered request answered again");
             return answer;
@@ -169,12 +224,13 @@ impl Handler {
             }
             RequestBody::Ask { text } => {
                 let (service, path, interface) = ASSISTANT;
-                // The assistant may look through the camera for this phone only if the owner said so.
-                let camera = phone.scopes.contains(&Scope::Camera);
+                // The assistant acts for this phone within its scopes, and on the vehicle bus
+                // with this link's rights, not its own.
+                let scopes: Vec<&str> = phone.scopes.iter().map(|scope| scope.name()).collect();
                 let reply = self
                     .vehicle
                     .connection()
-                    .call_method(Some(service), path, Some(interface), "ConverseIn", &(phone.id.as_str(), text.as_str(), camera))
+                    .call_method(Some(service), path, Some(interface), "ConverseIn", &(phone.id.as_str(), text.as_str(), &scopes))
                     .await;
                 match reply.and_then(|m| m.body().deserialize::<(String, String)>()) {
                     Ok((reply, turn)) => {
@@ -214,39 +270,32 @@ impl Handler {
         }
     }
 
-    pub fn pair(&self, payload: &[u8]) -> Response {
-        if payload.len() > MAX_REQUEST_BYTES {
-            return Response::error(
-                None,
-                ErrorKind::BadRequest,
-                format!("the pairing request is {} bytes; at most {MAX_REQUEST_BYTES} are read", payload.len()),
-            );
+    /// The answer to a pairing message, on the response topic of its exchange only.
+    pub fn pair(&self, payload: &[u8], response_topic: &str) -> Option<Reply> {
+        let to_a_pairing = response_topic
+            .strip_prefix(&self.topics.pairing_responses(""))
+            .is_some_and(|id| !id.is_empty() && !id.contains(['/', '+', '#']));
+        if !to_a_pairing {
+            tracing::warn!(topic = %response_topic, "a pairing message naming another response topic: not answered");
+            return None;
         }
-        let id = serde_json::from_slice::<Json>(payload).ok().and_then(|p| p.get("id")?.as_str().map(str::to_string));
+        if payload.len() > MAX_REQUEST_BYTES {
+            let message = format!("the pairing request is {} bytes; at most {MAX_REQUEST_BYTES} are read", payload.len());
+            return Some(Reply::unsigned(Response::error(None, ErrorKind::BadRequest, message)));
+        }
         let request = match serde_json::from_slice::<PairRequest>(payload) {
             Ok(request) if request.v == VERSION => request,
             Ok(request) => {
-                return Response::error(id, ErrorKind::UnsupportedVersion, format!("this car speaks version {VERSION}, not {}", request.v))
+                let message = format!("this car speaks version {VERSION}, not {}", request.v);
+                return Some(Reply::unsigned(Response::error(Some(request.pairing), ErrorKind::UnsupportedVersion, message)));
             }
-            Err(e) => return Response::error(id, ErrorKind::BadRequest, format!("not a pairing request: {e}")),
+            Err(e) => return Some(Reply::unsigned(Response::error(None, ErrorKind::BadRequest, format!("not a pairing request: {e}")))),
         };
-        let resent = self.last_pairing.lock().ok().and_then(|last| {
-            last.as_ref().filter(|(code, name, _)| *code == request.code && *name == request.name).map(|(_, _, answer)| answer.clone())
-        });
-        if let Some(answer) = resent {
-            return answer;
+        if response_topic != self.topics.pairing_responses(&request.pairing) {
+            tracing::warn!(topic = %response_topic, "a pairing message naming another exchange's topic: not answered");
+            return None;
         }
-        match self.phones.complete_pairing(&request.code, &request.name) {
-            Ok(Ok(paired)) => {
-                tracing::info!(phone = %request.name, scopes = ?paired.scopes, "paired");
-                let answer = Response::ok(id, serde_json::to_value(paired).unwrap_or(Json::Null));
-                if let Ok(mut last) = self.last_pairing.lock() {
-                    *last = Some((request.code.clone(), request.name.clone(), answer.clone()));
-                }
-                answer
-            }
-            Ok(Err(e)) => Response::error(id, ErrorKind::PairingRefused, e.to_string()),
-            Err(e) => Response::error(id, ErrorKind::Unavailable, e.to_string()),
-        }
+        let mut pairings = self.pairings.lock().ok()?;
+        Some(Reply::unsigned(pairings.answer(&self.phones, &request.pairing, &request.step)))
     }
 }

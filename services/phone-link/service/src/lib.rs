@@ -6,12 +6,13 @@ mod events;
 mod guard;
 mod handler;
 mod link;
+mod pairing;
 mod phones;
 
 pub use events::{deliver, watch_locks, Outbox, LEFT_BEHIND, LOCK_SIGNALS};
-pub use handler::{Answered, Handler};
+pub use handler::{Answered, Handler, Reply};
 pub use link::{run, LinkOptions};
-pub use phones::{AuthError, PairError, Phone, Phones, PhonesError, PAIRING_TTL_S};
+pub use phones::{AuthError, PairError, Phone, Phones, PhonesError, LOCKOUT_S, PAIRING_TTL_S, WRONG_CODES_ALLOWED};
 
 /// The name the phone link owns on D-Bus: the vehicle bus grants the phone-link role to it.
 pub const BUS_NAME: &str = "org.cabin.PhoneLink1";

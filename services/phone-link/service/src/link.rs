@@ -5,13 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use cabin_phone_protocol::{now_s, Broker, Response, Topics, VERSION};
+use cabin_phone_protocol::{now_s, Broker, Topics, MAC_PROPERTY, VERSION};
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event};
 use serde_json::json;
 
-use crate::handler::Handler;
+use crate::handler::{Handler, Reply};
 
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
@@ -57,16 +57,26 @@ pub async fn run(options: LinkOptions, handler: Arc<Handler>) {
                     tracing::warn!(%topic, "a request without a response topic: nobody to answer, dropped");
                     continue;
                 };
+                let mac = properties.user_properties.iter().find(|(name, _)| name == MAC_PROPERTY).map(|(_, mac)| mac.clone());
                 let (client, handler, topics) = (client.clone(), handler.clone(), topics.clone());
                 tokio::spawn(async move {
-                    let response: Response =
-                        if topic == topics.pairing() { handler.pair(&publish.payload) } else { handler.request(&publish.payload).await };
+                    let reply = if topic == topics.pairing() {
+                        handler.pair(&publish.payload, &response_topic)
+                    } else {
+                        handler.request(&publish.payload, &response_topic, mac.as_deref()).await
+                    };
+                    let Some(Reply { response, key }) = reply else { return };
+                    let payload = serde_json::to_vec(&response).unwrap_or_default();
+                    // Signed for the phone that proved its key: nobody else on the broker can
+                    // put words in the car's mouth.
+                    let signature =
+                        key.map(|key| (MAC_PROPERTY.to_string(), key.sign_response(response.id.as_deref().unwrap_or(""), &payload)));
                     let reply = PublishProperties {
                         correlation_data: properties.correlation_data,
                         content_type: Some("application/json".into()),
+                        user_properties: signature.into_iter().collect(),
                         ..Default::default()
                     };
-                    let payload = serde_json::to_vec(&response).unwrap_or_default();
                     if let Err(error) = client.publish_with_properties(response_topic, QoS::AtLeastOnce, false, payload, reply).await {
                         tracing::warn!(%error, "could not send a response");
                     }

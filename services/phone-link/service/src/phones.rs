@@ -1,21 +1,28 @@
-//! Paired phones and pairing codes, kept in the service's state folder with owner-only
-//! permissions. Tokens are stored as their sha256; the file is read on every request, so a
-//! revocation takes effect at once, even from another process (`cabin phones revoke`).
+//! Paired phones and the pairing in progress, kept in the service's state folder with owner-only
+//! permissions. Each phone's request key is stored there (a MAC key must be, to check MACs);
+//! the file is read on every request, so a revocation takes effect at once, even from another
+//! process (`cabin phones revoke`). Every read-modify-write holds the folder's lock file, so two
+//! processes (or two pairing messages) never lose each other's change.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use cabin_phone_protocol::{now_s, random_hex, Paired, Scopes};
+use cabin_phone_protocol::{now_s, random_hex, RequestKey, Scopes};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 const PHONES_FILE: &str = "phones.json";
 const PAIRING_FILE: &str = "pairing.json";
+const LOCK_FILE: &str = ".lock";
 /// A pairing code is good for this long.
 pub const PAIRING_TTL_S: u64 = 300;
+/// Pairing attempts that did not prove the code, pending or not, before pairing locks...
+pub const WRONG_CODES_ALLOWED: u32 = 5;
+/// ...for this long.
+pub const LOCKOUT_S: u64 = 300;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Phone {
@@ -23,20 +30,35 @@ pub struct Phone {
     pub name: String,
     pub scopes: Scopes,
     pub paired_at: u64,
-    token_sha256: String,
+    key: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+impl Phone {
+    /// The key this phone signs its requests with; `None` for an entry from an older format.
+    pub fn key(&self) -> Option<RequestKey> {
+        RequestKey::from_hex(&self.key)
+    }
+}
+
+/// The pairing state: the code waiting to be proved, and the count of attempts that did not.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PairingState {
+    pending: Option<PendingPairing>,
+    /// Attempts not (yet) proved right since pairing last succeeded or locked.
+    #[serde(default)]
+    unproved: u32,
+    /// Unix seconds until which no pairing starts or is attempted.
+    #[serde(default)]
+    locked_until: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct PendingPairing {
-    code_sha256: String,
+    /// The code itself: SPAKE2 needs it. It lives five minutes, owner-only.
+    code: String,
     scopes: Scopes,
     expires: u64,
-    #[serde(default)]
-    wrong_codes: u32,
 }
-
-/// Wrong codes before a pairing is called off: six digits must not be guessable by trying.
-const WRONG_CODES_ALLOWED: u32 = 5;
 
 #[derive(Debug, Error)]
 pub enum PhonesError {
@@ -46,14 +68,18 @@ pub enum PhonesError {
     Corrupt { path: PathBuf, source: serde_json::Error },
     #[error("no paired phone `{0}` (see `cabin phones list`)")]
     UnknownPhone(String),
+    #[error("pairing is locked for {0} s more after {WRONG_CODES_ALLOWED} wrong codes")]
+    Locked(u64),
 }
 
 #[derive(Debug, Error, PartialEq)]
 pub enum AuthError {
     #[error("unknown or revoked phone")]
     UnknownPhone,
-    #[error("wrong token for this phone")]
-    WrongToken,
+    #[error("the request's MAC is wrong")]
+    WrongMac,
+    #[error("answers go only to the phone's own response topic ({0})")]
+    NotItsTopic(String),
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -64,16 +90,21 @@ pub enum PairError {
     Expired,
     #[error("wrong pairing code")]
     WrongCode,
+    #[error("pairing is locked for {0} s more after too many wrong codes")]
+    Locked(u64),
+}
+
+/// The code a pairing attempt runs SPAKE2 with, and what the phone will get.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub code: String,
+    pub scopes: Scopes,
 }
 
 /// The state folder's phones.
 #[derive(Debug, Clone)]
 pub struct Phones {
     dir: PathBuf,
-}
-
-fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Phones {
@@ -86,89 +117,119 @@ impl Phones {
     }
 
     pub fn list(&self) -> Result<Vec<Phone>, PhonesError> {
-        let path = self.dir.join(PHONES_FILE);
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| PhonesError::Corrupt { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(source) => Err(PhonesError::Io { path, source }),
-        }
+        self.read(PHONES_FILE)
     }
 
-    /// Starts pairing: a six-digit code for the owner to type on the phone, good for five minutes.
+    /// Starts pairing: a six-digit code for the owner to type on the phone, good for five
+    /// minutes. Refused while pairing is locked after wrong codes.
     pub fn start_pairing(&self, scopes: Scopes) -> Result<String, PhonesError> {
-        let number = u32::from_str_radix(&random_hex(4), 16).unwrap_or(0) % 1_000_000;
-        let code = format!("{number:06}");
-        let pending = PendingPairing { code_sha256: sha256_hex(&code), scopes, expires: now_s() + PAIRING_TTL_S, wrong_codes: 0 };
-        self.write(PAIRING_FILE, &serde_json::to_vec_pretty(&pending).unwrap_or_default())?;
-        Ok(code)
-    }
-
-    /// A phone proved the code: it gets an id and a token with the scopes the owner chose. The
-    /// code works once.
-    pub fn complete_pairing(&self, code: &str, name: &str) -> Result<Result<Paired, PairError>, PhonesError> {
-        let path = self.dir.join(PAIRING_FILE);
-        let mut pending: PendingPairing = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| PhonesError::Corrupt { path: path.clone(), source })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Err(PairError::NotPairing)),
-            Err(source) => return Err(PhonesError::Io { path, source }),
-        };
-        if now_s() > pending.expires {
-            return Ok(Err(PairError::Expired));
-        }
-        if sha256_hex(code.trim()) != pending.code_sha256 {
-            pending.wrong_codes += 1;
-            if pending.wrong_codes >= WRONG_CODES_ALLOWED {
-                std::fs::remove_file(&path).map_err(|source| PhonesError::Io { path, source })?;
-            } else {
-                self.write(PAIRING_FILE, &serde_json::to_vec_pretty(&pending).unwrap_or_default())?;
+        self.locked(|| {
+            let mut state: PairingState = self.read(PAIRING_FILE)?;
+            let now = now_s();
+            if state.locked_until > now {
+                return Err(PhonesError::Locked(state.locked_until - now));
             }
-            return Ok(Err(PairError::WrongCode));
-        }
-        std::fs::remove_file(&path).map_err(|source| PhonesError::Io { path, source })?;
-        let paired = Paired { phone: random_hex(8), token: random_hex(32), scopes: pending.scopes };
-        let mut phones = self.list()?;
-        phones.push(Phone {
-            id: paired.phone.clone(),
-            name: name.to_string(),
-            scopes: paired.scopes.clone(),
-            paired_at: now_s(),
-            token_sha256: sha256_hex(&paired.token),
-        });
-        self.save(&phones)?;
-        Ok(Ok(paired))
+            let number = u32::from_str_radix(&random_hex(4), 16).unwrap_or(0) % 1_000_000;
+            let code = format!("{number:06}");
+            state.pending = Some(PendingPairing { code: code.clone(), scopes, expires: now + PAIRING_TTL_S });
+            state.unproved = 0;
+            self.write_json(PAIRING_FILE, &state)?;
+            Ok(code)
+        })
     }
 
-    pub fn authenticate(&self, phone: &str, token: &str) -> Result<Result<Phone, AuthError>, PhonesError> {
-        let Some(found) = self.list()?.into_iter().find(|p| p.id == phone) else { return Ok(Err(AuthError::UnknownPhone)) };
-        Ok(if found.token_sha256 == sha256_hex(token) { Ok(found) } else { Err(AuthError::WrongToken) })
+    /// A phone starts a pairing exchange: counted as a wrong code until it proves the code
+    /// ([`Phones::complete_pairing`]), whether a pairing is pending or not. After
+    /// [`WRONG_CODES_ALLOWED`] the pending code is called off and pairing locks.
+    pub fn attempt_pairing(&self) -> Result<Result<Attempt, PairError>, PhonesError> {
+        self.locked(|| {
+            let mut state: PairingState = self.read(PAIRING_FILE)?;
+            let now = now_s();
+            if state.locked_until > now {
+                return Ok(Err(PairError::Locked(state.locked_until - now)));
+            }
+            state.unproved += 1;
+            if state.unproved > WRONG_CODES_ALLOWED {
+                tracing::warn!("{WRONG_CODES_ALLOWED} pairing attempts without the code: pairing locked for {LOCKOUT_S} s");
+                state = PairingState { pending: None, unproved: 0, locked_until: now + LOCKOUT_S };
+                self.write_json(PAIRING_FILE, &state)?;
+                return Ok(Err(PairError::Locked(LOCKOUT_S)));
+            }
+            let answer = match &state.pending {
+                None => Err(PairError::NotPairing),
+                Some(pending) if now > pending.expires => Err(PairError::Expired),
+                Some(pending) => Ok(Attempt { code: pending.code.clone(), scopes: pending.scopes.clone() }),
+            };
+            self.write_json(PAIRING_FILE, &state)?;
+            Ok(answer)
+        })
+    }
+
+    /// A phone proved the code: it is paired with `key` and `scopes`, the code is used up, and
+    /// its attempt no longer counts as wrong.
+    pub fn complete_pairing(&self, name: &str, scopes: Scopes, key: &RequestKey) -> Result<Phone, PhonesError> {
+        self.locked(|| {
+            let phone = Phone { id: random_hex(8), name: name.to_string(), scopes, paired_at: now_s(), key: key.to_hex() };
+            let mut phones = self.list()?;
+            phones.push(phone.clone());
+            self.write_json(PHONES_FILE, &phones)?;
+            self.write_json(PAIRING_FILE, &PairingState::default())?;
+            Ok(phone)
+        })
+    }
+
+    /// The phone a request says it comes from.
+    pub fn find(&self, phone: &str) -> Result<Result<Phone, AuthError>, PhonesError> {
+        Ok(self.list()?.into_iter().find(|p| p.id == phone).ok_or(AuthError::UnknownPhone))
     }
 
     /// Revokes by id or by name; returns the phones revoked.
     pub fn revoke(&self, phone: &str) -> Result<Vec<Phone>, PhonesError> {
-        let (revoked, kept): (Vec<Phone>, Vec<Phone>) = self.list()?.into_iter().partition(|p| p.id == phone || p.name == phone);
-        if revoked.is_empty() {
-            return Err(PhonesError::UnknownPhone(phone.to_string()));
-        }
-        self.save(&kept)?;
-        Ok(revoked)
+        self.locked(|| {
+            let (revoked, kept): (Vec<Phone>, Vec<Phone>) = self.list()?.into_iter().partition(|p| p.id == phone || p.name == phone);
+            if revoked.is_empty() {
+                return Err(PhonesError::UnknownPhone(phone.to_string()));
+            }
+            self.write_json(PHONES_FILE, &kept)?;
+            Ok(revoked)
+        })
     }
 
-    fn save(&self, phones: &[Phone]) -> Result<(), PhonesError> {
-        self.write(PHONES_FILE, &serde_json::to_vec_pretty(phones).unwrap_or_default())
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PhonesError {
+        let path = path.to_owned();
+        move |source| PhonesError::Io { path, source }
+    }
+
+    /// Runs `work` holding the folder's lock (an advisory lock other processes honour too).
+    fn locked<T>(&self, work: impl FnOnce() -> Result<T, PhonesError>) -> Result<T, PhonesError> {
+        std::fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
+        let path = self.dir.join(LOCK_FILE);
+        let lock: File = OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path).map_err(Self::io(&path))?;
+        lock.lock().map_err(Self::io(&path))?;
+        let result = work();
+        drop(lock);
+        result
+    }
+
+    /// A file of the folder, or its empty value when there is none.
+    fn read<T: DeserializeOwned + Default>(&self, name: &str) -> Result<T, PhonesError> {
+        let path = self.dir.join(name);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| PhonesError::Corrupt { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+            Err(source) => Err(PhonesError::Io { path, source }),
+        }
     }
 
     /// Writes owner-only (0600), through a temporary file so a reader never sees half a file.
-    fn write(&self, name: &str, bytes: &[u8]) -> Result<(), PhonesError> {
-        let io = |path: &Path| {
-            let path = path.to_owned();
-            move |source| PhonesError::Io { path, source }
-        };
-        std::fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+    fn write_json(&self, name: &str, value: &impl Serialize) -> Result<(), PhonesError> {
+        let bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+        std::fs::create_dir_all(&self.dir).map_err(Self::io(&self.dir))?;
         let path = self.dir.join(name);
         let staging = self.dir.join(format!(".{name}.new"));
-        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&staging).map_err(io(&staging))?;
-        file.write_all(bytes).map_err(io(&staging))?;
-        std::fs::rename(&staging, &path).map_err(io(&path))
+        let mut file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&staging).map_err(Self::io(&staging))?;
+        file.write_all(&bytes).map_err(Self::io(&staging))?;
+        std::fs::rename(&staging, &path).map_err(Self::io(&path))
     }
 }
 
@@ -179,26 +240,40 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn a_code_pairs_once_and_the_token_authenticates_until_revoked() {
+    fn a_code_pairs_once_and_the_phone_is_found_until_revoked() {
         let dir = tempfile::tempdir().unwrap();
         let phones = Phones::new(dir.path());
         let code = phones.start_pairing([Scope::Read, Scope::Ask].into()).unwrap();
-        assert_eq!(phones.complete_pairing("000000x", "wrong").unwrap().unwrap_err(), PairError::WrongCode);
-        let paired = phones.complete_pairing(&code, "Ana's phone").unwrap().unwrap();
-        assert_eq!(phones.complete_pairing(&code, "again").unwrap().unwrap_err(), PairError::NotPairing);
+        let attempt = phones.attempt_pairing().unwrap().unwrap();
+        assert_eq!(attempt.code, code);
+        let key = RequestKey::from_hex(&"ab".repeat(32)).unwrap();
+        let phone = phones.complete_pairing("Ana's phone", attempt.scopes, &key).unwrap();
+        assert_eq!(phones.attempt_pairing().unwrap().unwrap_err(), PairError::NotPairing, "the code works once");
 
-        assert!(phones.authenticate(&paired.phone, &paired.token).unwrap().is_ok());
-        assert_eq!(phones.authenticate(&paired.phone, "guess").unwrap().unwrap_err(), AuthError::WrongToken);
+        assert_eq!(phones.find(&phone.id).unwrap().unwrap().key(), Some(key));
         let mode = std::fs::metadata(dir.path().join(PHONES_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "the phones file is the owner's only");
-        assert!(!std::fs::read_to_string(dir.path().join(PHONES_FILE)).unwrap().contains(&paired.token), "tokens are stored hashed");
-
         phones.revoke("Ana's phone").unwrap();
-        let code = phones.start_pairing(Scopes::new()).unwrap();
+        assert_eq!(phones.find(&phone.id).unwrap().unwrap_err(), AuthError::UnknownPhone);
+    }
+
+    #[test]
+    fn attempts_that_prove_nothing_lock_pairing_pending_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let phones = Phones::new(dir.path());
         for _ in 0..WRONG_CODES_ALLOWED {
-            assert_eq!(phones.complete_pairing("guess", "thief").unwrap().unwrap_err(), PairError::WrongCode);
+            assert_eq!(phones.attempt_pairing().unwrap().unwrap_err(), PairError::NotPairing);
         }
-        assert_eq!(phones.complete_pairing(&code, "thief").unwrap().unwrap_err(), PairError::NotPairing, "guessing calls pairing off");
-        assert_eq!(phones.authenticate(&paired.phone, &paired.token).unwrap().unwrap_err(), AuthError::UnknownPhone);
+        assert!(matches!(phones.attempt_pairing().unwrap().unwrap_err(), PairError::Locked(_)), "counted with nothing pending");
+        assert!(matches!(phones.start_pairing(Scopes::new()), Err(PhonesError::Locked(_))), "no new code while locked");
+
+        let dir = tempfile::tempdir().unwrap();
+        let phones = Phones::new(dir.path());
+        phones.start_pairing(Scopes::new()).unwrap();
+        for _ in 0..WRONG_CODES_ALLOWED {
+            assert!(phones.attempt_pairing().unwrap().is_ok());
+        }
+        assert!(matches!(phones.attempt_pairing().unwrap().unwrap_err(), PairError::Locked(_)));
+        assert!(matches!(phones.attempt_pairing().unwrap().unwrap_err(), PairError::Locked(_)), "and the code is called off");
     }
 }
