@@ -244,17 +244,19 @@ fn cabin_up_answers_a_phone_through_its_embedded_broker() {
     let run = |args: &[&str]| {
         Command::new(cabin_binary()).args(args).env("CABIN_PHONE_STATE", state.path()).env("CABIN_LOG", "error").output().unwrap()
     };
-    let mut up = Command::new(cabin_binary())
-        .args(["up", "--mqtt-port", "0"])
-        .env("CABIN_PHONE_STATE", state.path())
-        .env("CABIN_MEMORY", "off")
-        .env("CABIN_LOG", "error")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+    let mut up = Reaped(
+        Command::new(cabin_binary())
+            .args(["up", "--mqtt-port", "0"])
+            .env("CABIN_PHONE_STATE", state.path())
+            .env("CABIN_MEMORY", "off")
+            .env("CABIN_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(up.0.stdout.take().unwrap()).lines();
     let broker = lines
         .by_ref()
         .map_while(Result::ok)
@@ -270,9 +272,7 @@ fn cabin_up_answers_a_phone_through_its_embedded_broker() {
     let asked = run(&["phone", "--config", phone_file, "ask", "set", "the", "temperature", "to", "twenty", "one"]);
     assert_eq!(stdout(&asked).trim(), "Setting the driver's side to 21 degrees.", "{}", stderr(&asked));
 
-    drop(up.stdin.take());
-    let _ = up.kill();
-    let _ = up.wait();
+    drop(up.0.stdin.take());
 }
 
 #[test]

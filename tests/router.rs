@@ -213,3 +213,27 @@ fn a_cloud_that_answers_garbage_or_hangs_falls_back_within_its_timeout() {
     assert!(hang["ms"].as_u64().unwrap() < 3000, "the cloud's timeout bounds the wait: {hang}");
     assert_eq!(turns[2]["actions"][0]["value"], 21.0, "the conversation goes on: {}", turns[2]);
 }
+
+#[test]
+fn the_model_sees_only_its_own_conversation_and_the_car_says_itself_what_it_can_do() {
+    let cloud = ScriptedCloud::start(vec![Scripted::Says(json!({"role": "assistant", "content": "Sunlight scatters off the air."}))]);
+    let (_dir, routing) = routing_policy(&[
+        ("enabled = false", "enabled = true"),
+        ("url = \"\"", &format!("url = \"{}\"", cloud.url)),
+        ("enabled = true\nurl = \"http://127.0.0.1:8088/v1\"", "enabled = false\nurl = \"http://127.0.0.1:8088/v1\""),
+    ]);
+    let turns = turns(None, &routing, "is my cup in the car\nwhy is the sky blue\nwhat can you do\nwhat's your name\n");
+    assert!(reply(&turns[0]).contains("camera is not responding"), "{}", turns[0]);
+    assert_eq!(turns[1]["route"]["answered_by"], "cloud", "{}", turns[1]);
+    let requests = cloud.requests();
+    assert_eq!(requests.len(), 1, "questions about the assistant are the car's to answer: {requests:?}");
+    let said: Vec<&str> = requests[0]["messages"].as_array().unwrap().iter().filter_map(|m| m["content"].as_str()).collect();
+    assert!(said.iter().all(|m| !m.contains("camera") && !m.contains("cup")), "the car's failure is no conversation: {said:?}");
+
+    // `cabin chat` brings the simulated car's head unit, but no camera.
+    let abilities = reply(&turns[2]);
+    assert!(abilities.starts_with("I'm Cabin, the car's assistant. I can set the temperature"), "{abilities}");
+    assert!(abilities.contains("start navigation") && abilities.contains("open the trunk"), "{abilities}");
+    assert!(abilities.contains("Right now I can't look for things in the cabin"), "what is down is said: {abilities}");
+    assert!(reply(&turns[3]).starts_with("I'm Cabin"), "{}", turns[3]);
+}

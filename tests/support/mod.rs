@@ -181,6 +181,16 @@ pub fn temp_file(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// A child process killed when dropped, even when a test fails half-way.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A real `mosquitto` on a free loopback port, stopped when dropped.
 pub struct Mosquitto {
     child: Child,

@@ -153,9 +153,13 @@ impl Dialog {
 
     async fn respond<T: Tools>(&mut self, raw: &str, understood: &Understanding, tools: &T, turn: &mut Turn) -> String {
         let intent = understood.intent.as_str();
-        let correction = correction_remainder(raw);
+        // "Twenty four, no sorry, twenty five": what was said last is what was meant.
+        let correction = correction_remainder(raw).or_else(|| restated(raw));
 
-        if intent == "dialog.cancel" && correction.is_none() {
+        // "Cancel", and "actually, forget it": a correction that takes everything back.
+        let cancels = intent == "dialog.cancel"
+            && correction.as_deref().is_none_or(|rest| self.understander.understand(rest).is_ok_and(|u| u.intent == "dialog.cancel"));
+        if cancels {
             return if self.pending.take().is_some() { "Okay, cancelled.".into() } else { "Okay.".into() };
         }
 
@@ -176,13 +180,20 @@ impl Dialog {
             }
         }
 
-        if is_follow_up(&understood.text) {
-            if let Some(done) = self.recent_done() {
-                let extra = self.understander.extract(&done.intent, &understood.text);
-                if !extra.is_empty() {
-                    let slots = self.changed(&done.intent, done.slots.clone(), extra);
-                    return self.advance(done.intent, slots, false, tools, turn).await;
-                }
+        // "And the passenger side too", "turn it off again", "do the other one too": more of
+        // the last task, unless the words are surely a request of another task.
+        // "And ... too" always; "it" and "that" unless another task is surely meant.
+        let follows = |done: &Done| {
+            is_follow_up(&understood.text) || (refers_back(&understood.text) && !self.is_other_request(&done.intent, understood))
+        };
+        if let Some(done) = self.recent_done().filter(follows) {
+            let mut extra = self.understander.extract(&done.intent, &understood.text);
+            if extra.is_empty() && understood.text.split_whitespace().any(|w| w == "other") {
+                extra = self.other_side_of(&done);
+            }
+            if !extra.is_empty() {
+                let slots = self.changed(&done.intent, done.slots.clone(), extra);
+                return self.advance(done.intent, slots, false, tools, turn).await;
             }
         }
 
@@ -196,6 +207,9 @@ impl Dialog {
             _ => {
                 turn.open = intent == "chat.open";
                 let mut slots = understood.slots.clone();
+                if let Some(meant) = restated(raw) {
+                    slots.extend(self.extract_answer(intent, &meant, None));
+                }
                 self.carry_context(intent, &understood.text, &mut slots);
                 self.advance(intent.to_string(), slots, false, tools, turn).await
             }
@@ -222,24 +236,28 @@ impl Dialog {
                         return Some(self.advance(pending.intent, slots, false, tools, turn).await);
                     }
                 }
+                // "Yes, call her", or the request again: nothing new, so a yes.
+                let repeats = intent == pending.intent
+                    && self.understander.extract(&pending.intent, &understood.text).iter().all(|(k, v)| pending.slots.get(k) == Some(v));
                 match intent {
+                    _ if repeats => Some(self.advance(pending.intent, pending.slots, true, tools, turn).await),
                     "dialog.confirm" => Some(self.advance(pending.intent, pending.slots, true, tools, turn).await),
                     "dialog.deny" => Some("Okay, I won't.".into()),
                     _ => None,
                 }
             }
             Waiting::Slot(_) if self.is_new_request(&pending.intent, understood) => None,
+            Waiting::Slot(_) if intent == "dialog.deny" && correction.is_none() => Some("Okay, never mind.".into()),
             Waiting::Slot(asked) => {
                 let text = correction.unwrap_or(&understood.text);
-                let answers_asked = intent == pending.intent || intent == "chat.open" || understood.confidence < INTERRUPT_CONFIDENCE;
+                let answers_asked = intent == pending.intent
+                    || matches!(intent, "chat.open" | "dialog.confirm")
+                    || understood.confidence < INTERRUPT_CONFIDENCE;
                 let answer = self.extract_answer(&pending.intent, text, answers_asked.then_some(asked.as_str()));
                 if !answer.is_empty() {
                     let mut slots = pending.slots;
                     slots.extend(answer);
                     return Some(self.advance(pending.intent, slots, false, tools, turn).await);
-                }
-                if intent == "dialog.deny" {
-                    return Some("Okay, never mind.".into());
                 }
                 None
             }
@@ -256,6 +274,11 @@ impl Dialog {
         if intent == waiting_intent || intent == "chat.open" || understood.confidence < INTERRUPT_CONFIDENCE {
             return false;
         }
+        // A yes or a no is no request of its own ("Please Please Me" to "What would you like
+        // to hear?" sounds like a yes).
+        if matches!(intent, "dialog.confirm" | "dialog.deny") {
+            return false;
+        }
         if understood.similarity >= WHOLE_REQUEST_SIMILARITY {
             return true;
         }
@@ -264,6 +287,23 @@ impl Dialog {
         let (waiting, own) = (kinds(waiting_intent), kinds(intent));
         understood.slots.len() >= 2
             && understood.slots.keys().filter_map(|name| own.get(name)).any(|kind| !waiting.values().any(|k| k == kind))
+    }
+
+    /// Whether words that point back at `done_intent` are surely a request of another task.
+    fn is_other_request(&self, done_intent: &str, understood: &Understanding) -> bool {
+        let intent = understood.intent.as_str();
+        intent != done_intent && !understood.low_confidence && intent != "chat.open" && understood.confidence >= INTERRUPT_CONFIDENCE
+    }
+
+    /// The last task's seat or window slots, moved across ("the other one").
+    fn other_side_of(&self, done: &Done) -> Slots {
+        done.slots
+            .iter()
+            .filter_map(|(name, value)| match value {
+                SlotValue::Text(side) => other_side(side).map(|other| (name.clone(), SlotValue::Text(other.into()))),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Slots for `intent` from `text`; when nothing is recognised and `free_slot` is a free-text
@@ -572,6 +612,25 @@ fn correction_remainder(raw: &str) -> Option<String> {
     corrected.then_some(text).filter(|s| !s.is_empty())
 }
 
+/// "fifty, no, forty" -> "forty"; "to the mall, no, to the cinema" -> "to the cinema": a value
+/// taken back inside the utterance. `None` when nothing is.
+fn restated(raw: &str) -> Option<String> {
+    let lower = raw.trim().to_lowercase();
+    let mut last = None;
+    for marker in [", no", ", sorry", ", i mean", ", i meant", ", actually", " no wait", ", or rather", " - no"] {
+        if let Some(at) = lower.rfind(marker) {
+            if at > 0 && last.is_none_or(|(best, _)| at > best) {
+                last = Some((at, marker.len()));
+            }
+        }
+    }
+    let (at, len) = last?;
+    correction_remainder(&lower[at + len..]).or_else(|| {
+        let rest = lower[at + len..].trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!')).to_string();
+        Some(rest).filter(|r| !r.is_empty())
+    })
+}
+
 /// "close it again", "turn that off", "the other one": the utterance points back at what was
 /// just done, so what it leaves out comes from there.
 fn refers_back(text: &str) -> bool {
@@ -611,6 +670,9 @@ mod tests {
         assert_eq!(correction_remainder("sorry, call maria instead").as_deref(), Some("call maria instead"));
         assert_eq!(correction_remainder("no"), None);
         assert_eq!(correction_remainder("north please"), None);
+        assert_eq!(restated("twenty four, no sorry, twenty five").as_deref(), Some("twenty five"));
+        assert_eq!(restated("to the mall, no, to the cinema").as_deref(), Some("to the cinema"));
+        assert_eq!(restated("set it to twenty"), None);
         assert_eq!(correction_remainder("set it to twenty"), None);
     }
 

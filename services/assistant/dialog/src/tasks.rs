@@ -103,6 +103,9 @@ pub struct Task {
     /// What the action does, for refusals: "I can't {doing}: ...".
     #[serde(default = "default_doing")]
     pub doing: String,
+    /// What the car says it can do, when `doing` does not read as an ability ("play music" for
+    /// "play that"); `doing` when absent.
+    pub can: Option<String>,
     pub when: Option<Condition>,
     #[serde(default)]
     pub slots: BTreeMap<String, SlotRule>,
@@ -228,6 +231,22 @@ impl TaskBook {
         let mut candidates = self.tasks.iter().filter(|t| t.intent == intent);
         let all: Vec<&Task> = candidates.by_ref().collect();
         all.iter().find(|t| t.when.as_ref().is_some_and(|w| w.holds(slots))).or_else(|| all.iter().find(|t| t.when.is_none())).copied()
+    }
+
+    /// What the car can do, in the tasks' own words ("set the temperature", "open the trunk"),
+    /// once each, in the book's order, with the D-Bus service each needs besides the vehicle bus
+    /// (the head unit, the camera): tasks that act, not those that only answer.
+    pub fn abilities(&self) -> Vec<(&str, Option<&str>)> {
+        let mut said: Vec<(&str, Option<&str>)> = Vec::new();
+        for task in &self.tasks {
+            let acts = !task.set.is_empty() || task.call.is_some() || task.vision.is_some() || task.memory.is_some();
+            let ability = task.can.as_deref().unwrap_or(&task.doing);
+            if acts && ability != default_doing() && !said.iter().any(|(a, _)| *a == ability) {
+                let service = task.call.as_ref().map(|c| c.service.as_str()).or(task.vision.as_ref().map(|_| "org.cabin.Vision1"));
+                said.push((ability, service));
+            }
+        }
+        said
     }
 
     /// The words of the car this book acts on, for the speech recogniser's prompt: the VSS

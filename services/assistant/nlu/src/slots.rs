@@ -100,9 +100,11 @@ impl SlotKind {
             SlotKind::Region => region(text).and_then(word),
             SlotKind::MediaAction => media_action(text).and_then(word),
             SlotKind::Destination => free_text(&DESTINATION, text),
-            SlotKind::Contact => free_text(&CONTACT, text),
+            // "Call someone", "call her": nobody named (the dialog knows who "her" is).
+            SlotKind::Contact => free_text(&CONTACT, text).filter(|v| !is_vague(&v.to_string())),
             SlotKind::Object => free_text(&OBJECT, text),
-            SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text),
+            // "Play something" names nothing to play: the car asks what.
+            SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text).filter(|v| !is_vague(&v.to_string())),
             SlotKind::Fact => fact(text).map(SlotValue::Text),
             SlotKind::Period => period(text).and_then(word),
         }
@@ -132,7 +134,14 @@ impl SlotKind {
             SlotKind::Object => self.extract(&format!("{carrier} {answer} in the car")),
             _ => self.extract(&format!("{carrier} {answer}")),
         };
-        value.or_else(|| Some(SlotValue::Text(trim_value(answer))).filter(|v| !v.to_string().is_empty()))
+        // "Thanks" alone, or "yes" to "Where to?", is no value.
+        let value = value.or_else(|| Some(SlotValue::Text(trim_value(answer))));
+        value.filter(|v| {
+            let v = v.to_string();
+            !v.is_empty()
+                && !TRAILING.contains(&v.as_str())
+                && !matches!(v.as_str(), "yes" | "yeah" | "yep" | "sure" | "ok" | "okay" | "no")
+        })
     }
 }
 
@@ -191,6 +200,9 @@ fn zone(text: &str) -> Option<&'static str> {
     static ALL: LazyLock<Regex> = LazyLock::new(|| {
         re(r"\b(all|every|both)\b|\beveryone\b|\beverybody\b|\beverywhere\b|\bwindows\b|\bseats\b|\bheaters\b|\ball round\b")
     });
+    // "all the way" is how far, not which.
+    static HOW_FAR: LazyLock<Regex> = LazyLock::new(|| re(r"\ball the way\b|\ball of it\b|\bat all\b"));
+    let text = &HOW_FAR.replace_all(text, " ");
     if has(&REAR_LEFT, text) {
         Some("rear_left")
     } else if has(&REAR_RIGHT, text) {
@@ -408,16 +420,16 @@ fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
 }
 
 const LEADING: &[&str] = &["the", "a", "an", "my", "some", "our", "his", "her", "their", "your", "up"];
+/// Politeness and filler after a value: whole phrases only ("please please me" is a song).
 const TRAILING: &[&str] = &[
     "please",
     "thanks",
-    "thank",
-    "you",
+    "thank you",
     "now",
-    "for",
-    "me",
-    "right",
-    "away",
+    "right now",
+    "right away",
+    "for me",
+    "for us",
     "then",
     "there",
     "too",
@@ -425,16 +437,25 @@ const TRAILING: &[&str] = &[
     "anywhere",
     "somewhere",
     "instead",
+    "as well",
 ];
 
-/// Drops leading determiners ("my hat" -> "hat") and trailing politeness ("home please" -> "home").
+/// Drops leading determiners ("my hat" -> "hat") and trailing politeness ("home please" ->
+/// "home"); a value that would be left empty stays as it was.
 pub fn trim_value(value: &str) -> String {
     let mut words: Vec<&str> = value.split_whitespace().collect();
-    while words.first().is_some_and(|w| LEADING.contains(w)) {
+    while words.len() > 1 && LEADING.contains(&words[0]) {
         words.remove(0);
     }
-    while words.last().is_some_and(|w| TRAILING.contains(w)) {
-        words.pop();
+    loop {
+        let phrase = TRAILING.iter().find(|phrase| {
+            let n = phrase.split(' ').count();
+            words.len() > n && words[words.len() - n..].join(" ") == **phrase
+        });
+        match phrase {
+            Some(phrase) => words.truncate(words.len() - phrase.split(' ').count()),
+            None => break,
+        }
     }
     words.join(" ")
 }
@@ -470,6 +491,30 @@ static MEDIA_QUERY: LazyLock<FreeText> = LazyLock::new(|| {
         r"\b(?:play|playing|put on|listen to|hear|start|queue up|queue|shuffle) (.+?)(?: (?:on spotify|on the radio|in the car)\b.*)?$",
     ])
 });
+
+/// Words that stand for a value without giving one.
+fn is_vague(value: &str) -> bool {
+    matches!(
+        value,
+        "something"
+            | "anything"
+            | "music"
+            | "some music"
+            | "a song"
+            | "songs"
+            | "tunes"
+            | "whatever"
+            | "something else"
+            | "it"
+            | "that"
+            | "someone"
+            | "somebody"
+            | "anyone"
+            | "him"
+            | "her"
+            | "them"
+    )
+}
 
 /// A fact keeps its "my" and "you": they say whose it is.
 fn fact(text: &str) -> Option<String> {
@@ -620,6 +665,10 @@ mod tests {
         assert_eq!(answer(SlotKind::MediaQuery, "to kill a mockingbird").as_deref(), Some("to kill a mockingbird"));
         assert_eq!(answer(SlotKind::MediaQuery, "some jazz please").as_deref(), Some("jazz"));
         assert_eq!(answer(SlotKind::Object, "my sunglasses").as_deref(), Some("sunglasses"));
+        assert_eq!(SlotKind::MediaQuery.extract("play something"), None, "nothing named: the car asks");
+        assert_eq!(answer(SlotKind::MediaQuery, "please please me").as_deref(), Some("please please me"), "a title, not politeness");
+        assert_eq!(answer(SlotKind::Contact, "thanks"), None);
+        assert_eq!(SlotKind::Zone.extract("open it all the way"), None, "how far, not which window");
     }
 
     #[test]

@@ -12,6 +12,7 @@ fn held_out_utterances_are_understood() {
     let set = parse_jsonl(include_str!("data/test-set.jsonl")).unwrap();
     assert!(set.len() >= 300);
     let report = evaluate(&understander, &set).unwrap();
+    println!("intent accuracy {:.3}, slot F1 {:.3} ({} utterances)", report.intent_accuracy(), report.slot_f1(), set.len());
     let misses: Vec<String> = report.misses.iter().map(|(expected, got, text)| format!("{text:?}: {expected} -> {got}")).collect();
     assert!(report.intent_accuracy() >= 0.96, "intent accuracy {:.3}:\n{}", report.intent_accuracy(), misses.join("\n"));
     assert!(report.slot_f1() >= 0.95, "slot F1 {:.3}: {:?}", report.slot_f1(), report.slot_misses);

@@ -2,6 +2,7 @@
 //! through the vehicle bus. `org.cabin.Assistant1` takes utterances (from the voice service,
 //! the phone link, `cabin chat`) and returns the reply to speak.
 
+mod about;
 mod interface;
 mod remembering;
 mod tools;
@@ -198,6 +199,10 @@ impl Assistant {
         let router = &self.brain.router;
         let intent = turn.intent.clone().unwrap_or_default();
         let mut route = None;
+        if turn.open && about::asks_about_me(text) {
+            turn.reply = about::about_me(&router.policy().persona, &self.brain.tasks, tools.connection()).await;
+            return AssistantTurn { turn, route };
+        }
         if turn.open {
             let memory = match tools.memory_of_principal() {
                 Some(memory) => memory.facts().map(|facts| facts.into_iter().map(|f| f.text).collect()).unwrap_or_default(),
@@ -218,6 +223,11 @@ impl Assistant {
                 turn.reply = said.join(" ");
             }
             route = Some(answer.route);
+        }
+        // What the model sees of the conversation is what a model was asked and answered: the
+        // car's own replies (a task done, a camera that failed) are not conversation.
+        if route.as_ref().is_none_or(|r| r.answered_by.is_none()) {
+            return AssistantTurn { turn, route };
         }
         conversation.history.push_back(Exchange {
             user: text.to_string(),

@@ -36,8 +36,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Lowercase hex only: one spelling per MAC.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
@@ -188,5 +189,45 @@ mod tests {
         assert!(!RequestKey([8; 32]).verify_request("cabin/v1/car/responses/p1", b"{\"id\":\"r1\"}", &mac));
         assert!(!key.verify_request("cabin/v1/car/responses/p1", b"{\"id\":\"r1\"}", "nothex"));
         assert_eq!(RequestKey::from_hex(&key.to_hex()), Some(key));
+    }
+
+    /// A fuzz run of request checking: a signed request with bytes flipped, cut or added, the
+    /// response topic changed, the MAC changed or made unreadable. Only the request exactly as
+    /// signed passes, and nothing panics.
+    #[test]
+    fn only_the_request_exactly_as_signed_passes_and_nothing_panics() {
+        let key = RequestKey([3; 32]);
+        let payload = br#"{"v":1,"id":"r1","phone":"p1","nonce":"n","ts":5,"kind":"signals.set","path":"Vehicle.Cabin.Door.Row1.DriverSide.IsLocked","value":false}"#;
+        let topic = "cabin/v1/car/responses/p1";
+        let mac = key.sign_request(topic, payload);
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for _ in 0..50_000 {
+            let (mut bytes, mut topic_bytes, mut mac_text) = (payload.to_vec(), topic.as_bytes().to_vec(), mac.clone().into_bytes());
+            let target = match next() % 3 {
+                0 => &mut bytes,
+                1 => &mut topic_bytes,
+                _ => &mut mac_text,
+            };
+            let at = (next() as usize) % target.len();
+            match next() % 3 {
+                0 => target[at] ^= 1 << (next() % 8),
+                1 => target.truncate(at),
+                _ => target.insert(at, next() as u8),
+            }
+            let topic = String::from_utf8_lossy(&topic_bytes);
+            let mac = String::from_utf8_lossy(&mac_text);
+            if key.verify_request(&topic, &bytes, &mac) {
+                accepted += 1;
+            }
+        }
+        assert_eq!(accepted, 0, "a changed request, topic or MAC never passes");
+        assert!(key.verify_request(topic, payload, &mac));
     }
 }
