@@ -237,3 +237,14 @@ fn the_model_sees_only_its_own_conversation_and_the_car_says_itself_what_it_can_
     assert!(abilities.contains("Right now I can't look for things in the cabin"), "what is down is said: {abilities}");
     assert!(reply(&turns[3]).starts_with("I'm Cabin"), "{}", turns[3]);
 }
+
+#[test]
+fn the_cars_model_says_it_is_not_sure_rather_than_give_a_number_it_barely_believes() {
+    let (_llm, local) = llm_endpoint(&["--model", "smollm2-135m"]);
+    let (_dir, routing) = routing_policy(&[("url = \"http://127.0.0.1:8088/v1\"", &format!("url = \"{local}\""))]);
+    // SmolLM2 says the moon is "2,198 miles away", its digits at p = 0.25; a spider's 8 legs at 0.8.
+    let turns = turns(None, &routing, "how far away is the moon\nhow many legs does a spider have\n");
+    assert_eq!(reply(&turns[0]), "I'm not sure about that.", "{}", turns[0]);
+    assert!(turns[0]["route"]["number_certainty"].as_f64().unwrap() < -1.2, "{}", turns[0]);
+    assert!(reply(&turns[1]).contains('8'), "{}", turns[1]);
+}

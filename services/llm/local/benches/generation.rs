@@ -50,7 +50,7 @@ fn main() {
             }
             history.push(ChatMessage::new(Role::User, question));
             let prompt = render_prompt(&history, tools);
-            let generation = llm.generate(&prompt, &Sampling { max_tokens: 64, ..Sampling::default() }, |_| true).expect("generates");
+            let generation = llm.generate(&prompt, &Sampling { max_tokens: 64, ..Sampling::default() }, |_, _| true).expect("generates");
             history.push(ChatMessage::new(Role::Assistant, generation.text.clone()));
             println!(
                 "{name}: {:>4} prompt tokens ({:>4} cached), first token {:>6.0} ms, {:>5.1} tokens/s over {:>3} tokens | {question} -> {:?}",

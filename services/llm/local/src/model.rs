@@ -244,8 +244,15 @@ impl LocalLlm {
     }
 
     /// Continues `prompt` (a rendered chat, see [`crate::render_prompt`]). `on_text` gets each
-    /// new piece of text as soon as it is whole UTF-8; returning false stops generation.
-    pub fn generate(&self, prompt: &str, sampling: &Sampling, mut on_text: impl FnMut(&str) -> bool) -> Result<Generation, GenerateError> {
+    /// new piece of text as soon as it is whole UTF-8, with the natural log of the probability
+    /// the model gave the least likely token in it (how sure it was); returning false stops
+    /// generation.
+    pub fn generate(
+        &self,
+        prompt: &str,
+        sampling: &Sampling,
+        mut on_text: impl FnMut(&str, f32) -> bool,
+    ) -> Result<Generation, GenerateError> {
         let started = Instant::now();
         let prompt_tokens = self.tokenize(prompt)?;
         if prompt_tokens.is_empty() {
@@ -272,6 +279,8 @@ impl LocalLlm {
         let mut finish = Finish::Length;
         let mut input = prompt_tokens[reused..].to_vec();
         let mut position = reused;
+        // The least likely token since the last piece was handed on.
+        let mut piece_log_probability = 0f32;
         while generated.len() < max_tokens {
             let logits = match state.weights.forward(&input, position) {
                 Ok(logits) => logits.squeeze(0)?,
@@ -291,6 +300,8 @@ impl LocalLlm {
                 candle_transformers::utils::apply_repeat_penalty(&logits, sampling.repeat_penalty, recent)?
             };
             let next = logits_processor.sample(&logits)?;
+            let log_probability = candle_nn::ops::log_softmax(&logits, candle_core::D::Minus1)?.get(next as usize)?.to_scalar::<f32>()?;
+            piece_log_probability = piece_log_probability.min(log_probability);
             if generated.is_empty() {
                 time_to_first_token = started.elapsed();
             }
@@ -312,7 +323,7 @@ impl LocalLlm {
                 piece = decoded[text.len()..at.max(text.len())].to_string();
             }
             text.push_str(&piece);
-            if !piece.is_empty() && !on_text(&piece) {
+            if !piece.is_empty() && !on_text(&piece, std::mem::take(&mut piece_log_probability)) {
                 finish = Finish::Cancelled;
                 break;
             }

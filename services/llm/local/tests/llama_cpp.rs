@@ -40,7 +40,7 @@ fn check(model: &str, required: bool) {
         assert_agrees(model, "llama.cpp's", &theirs);
         // And our own greedy answer, decoded one token at a time, rated the same way.
         let sampling = Sampling { max_tokens: ids(answer).len(), repeat_penalty: 1.0, ..Sampling::default() };
-        let generated = llm.generate(prompt, &sampling, |_| true).unwrap();
+        let generated = llm.generate(prompt, &sampling, |_, _| true).unwrap();
         let ours = llm.score(prompt, &llm.tokenize(&generated.text).unwrap()).unwrap();
         assert_agrees(model, "our decoded", &ours);
     }

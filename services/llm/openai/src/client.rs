@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::wire::{ChatChunk, ChatRequest, ChatResponse, Choice, ErrorBody, Message, ModelList};
+use crate::wire::{ChatChunk, ChatRequest, ChatResponse, Choice, ErrorBody, Logprobs, Message, ModelList, TokenLogprob};
 
 #[derive(Debug, Error)]
 pub enum ChatError {
@@ -47,21 +47,23 @@ impl ChatClient {
         Ok(response)
     }
 
-    /// The answer streamed (`stream: true`), read only until `enough` says the text so far is
-    /// enough: dropping the stream ends the request, and the endpoint stops generating. Tool
-    /// calls are taken whole from whichever chunk carries them.
+    /// The answer streamed (`stream: true`), read only until `enough` says the text so far (and
+    /// its log-probabilities, when the request asked for them) is enough: dropping the stream
+    /// ends the request, and the endpoint stops generating. Tool calls are taken whole from
+    /// whichever chunk carries them.
     pub async fn complete_until(
         &self,
         request: &ChatRequest,
         timeout: Duration,
-        enough: impl Fn(&str) -> bool,
+        enough: impl Fn(&str, &[TokenLogprob]) -> bool,
     ) -> Result<ChatResponse, ChatError> {
         let url = format!("{}/chat/completions", self.base);
         let streamed = ChatRequest { stream: true, ..request.clone() };
         let mut response = self.start(self.http.post(&url).json(&streamed), &url, timeout).await?;
         let (mut pending, mut content, mut tool_calls, mut finish_reason) = (String::new(), String::new(), Vec::new(), None);
+        let mut logprobs = Vec::new();
         let mut done = false;
-        while !done && !enough(&content) {
+        while !done && !enough(&content, &logprobs) {
             let Some(bytes) = response.chunk().await.map_err(|e| failure(&url, timeout, e))? else { break };
             pending.push_str(&String::from_utf8_lossy(&bytes));
             // Server-sent events end with a blank line; a partial one waits for the next chunk.
@@ -77,6 +79,7 @@ impl ChatClient {
                     for choice in chunk.choices {
                         content.push_str(choice.delta.content.as_deref().unwrap_or(""));
                         tool_calls.extend(choice.delta.tool_calls);
+                        logprobs.extend(choice.logprobs.map(|l| l.content).unwrap_or_default());
                         finish_reason = choice.finish_reason.or(finish_reason);
                     }
                 }
@@ -88,7 +91,12 @@ impl ChatClient {
             object: "chat.completion".into(),
             created: 0,
             model: request.model.clone(),
-            choices: vec![Choice { index: 0, message, finish_reason: finish_reason.or(Some("stop".into())) }],
+            choices: vec![Choice {
+                index: 0,
+                message,
+                finish_reason: finish_reason.or(Some("stop".into())),
+                logprobs: request.logprobs.unwrap_or(false).then_some(Logprobs { content: logprobs }),
+            }],
             usage: None,
         })
     }

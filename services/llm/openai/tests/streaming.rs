@@ -55,7 +55,7 @@ fn question() -> ChatRequest {
     ChatRequest { messages: vec![Message::new("user", "why is the sky blue?")], ..ChatRequest::default() }
 }
 
-fn two_sentences(text: &str) -> bool {
+fn two_sentences(text: &str, _: &[cabin_openai::TokenLogprob]) -> bool {
     text.matches(". ").count() >= 2
 }
 

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cabin_local_llm::{render_prompt, Finish, LocalLlm};
-use cabin_openai::{ChatChunk, ChatRequest, ChunkChoice, Delta, ErrorBody, ErrorDetail, ModelCard, ModelList};
+use cabin_openai::{ChatChunk, ChatRequest, ChunkChoice, Delta, ErrorBody, ErrorDetail, Logprobs, ModelCard, ModelList, TokenLogprob};
 use thiserror::Error;
 use tokio::sync::mpsc;
 
@@ -116,9 +116,10 @@ async fn chat_completions(State(endpoint): State<Arc<LlmEndpoint>>, body: Result
     let created = now_ms() / 1000;
     let model = endpoint.model_id.clone();
     let llm = endpoint.llm.clone();
-    let (pieces, mut received) = mpsc::unbounded_channel::<String>();
+    let (pieces, mut received) = mpsc::unbounded_channel::<(String, f32)>();
     let sampling = chat.sampling.clone();
-    let generation = tokio::task::spawn_blocking(move || llm.generate(&prompt, &sampling, |piece| pieces.send(piece.to_string()).is_ok()));
+    let generation =
+        tokio::task::spawn_blocking(move || llm.generate(&prompt, &sampling, |piece, sure| pieces.send((piece.to_string(), sure)).is_ok()));
 
     if !request.stream {
         while received.recv().await.is_some() {}
@@ -141,20 +142,24 @@ async fn chat_completions(State(endpoint): State<Arc<LlmEndpoint>>, body: Result
     // Streamed: words as they come. With tools, a call is only known at the end, so the answer
     // is sent whole in the last chunks.
     let with_tools = !chat.tools.is_empty();
-    let chunk = move |delta: Delta, finish: Option<&str>| {
+    let with_logprobs = request.logprobs.unwrap_or(false);
+    let chunk = move |delta: Delta, finish: Option<&str>, logprobs: Option<Logprobs>| {
         let chunk = ChatChunk {
             id: id.clone(),
             object: "chat.completion.chunk".into(),
             created,
             model: model.clone(),
-            choices: vec![ChunkChoice { index: 0, delta, finish_reason: finish.map(str::to_string) }],
+            choices: vec![ChunkChoice { index: 0, delta, finish_reason: finish.map(str::to_string), logprobs }],
         };
         Ok::<Event, Infallible>(Event::default().data(serde_json::to_string(&chunk).unwrap_or_default()))
     };
     let stream = async_stream(move |events: mpsc::UnboundedSender<Result<Event, Infallible>>| async move {
-        let _ = events.send(chunk(Delta { role: Some("assistant".into()), ..Delta::default() }, None));
-        while let Some(piece) = received.recv().await {
-            if !with_tools && events.send(chunk(Delta { content: Some(piece), ..Delta::default() }, None)).is_err() {
+        let _ = events.send(chunk(Delta { role: Some("assistant".into()), ..Delta::default() }, None, None));
+        while let Some((piece, sure)) = received.recv().await {
+            // A piece is one or more tokens: its log-probability is its least likely token's.
+            let logprobs =
+                with_logprobs.then(|| Logprobs { content: vec![TokenLogprob { token: piece.clone(), logprob: f64::from(sure) }] });
+            if !with_tools && events.send(chunk(Delta { content: Some(piece), ..Delta::default() }, None, logprobs)).is_err() {
                 return;
             }
         }
@@ -162,7 +167,7 @@ async fn chat_completions(State(endpoint): State<Arc<LlmEndpoint>>, body: Result
             Ok(Ok(generation)) => {
                 let (delta, finish) = translate::final_delta(&generation, with_tools);
                 let finish = if generation.finish == Finish::Length { "length" } else { finish };
-                let _ = events.send(chunk(delta, Some(finish)));
+                let _ = events.send(chunk(delta, Some(finish), None));
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "streamed generation failed"),
             Err(e) => tracing::warn!(error = %e, "streamed generation failed"),

@@ -135,6 +135,7 @@ pub(crate) fn response(id: String, created: u64, model: String, generation: &Gen
             index: 0,
             message: Message { role: "assistant".into(), content, tool_calls, tool_call_id: None },
             finish_reason: Some(finish.into()),
+            logprobs: None,
         }],
         usage: Some(Usage {
             prompt_tokens: generation.prompt_tokens as u32,

@@ -59,9 +59,27 @@ async fn answers_like_any_openai_endpoint_and_records_what_it_was_asked() {
     for line in streamed.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|l| *l != "[DONE]") {
         let chunk: cabin_openai::ChatChunk = serde_json::from_str(line).unwrap();
         words.push_str(chunk.choices[0].delta.content.as_deref().unwrap_or_default());
+        assert!(chunk.choices[0].logprobs.is_none(), "log-probabilities only when asked for");
     }
     assert!(streamed.trim_end().ends_with("data: [DONE]"), "{streamed}");
     assert_eq!(words.trim(), answer.trim(), "streamed and whole answers differ");
+
+    // Asked for, each piece comes with how sure the model was of it.
+    let request = ChatRequest { stream: true, logprobs: Some(true), ..question("What is the capital of France?") };
+    let streamed =
+        reqwest::Client::new().post(format!("{url}/chat/completions")).json(&request).send().await.unwrap().text().await.unwrap();
+    let mut pieces = Vec::new();
+    for line in streamed.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|l| *l != "[DONE]") {
+        let chunk: cabin_openai::ChatChunk = serde_json::from_str(line).unwrap();
+        if let Some(content) = chunk.choices[0].delta.content.as_deref().filter(|c| !c.is_empty()) {
+            let logprobs = chunk.choices[0].logprobs.clone().expect("log-probabilities with every piece").content;
+            assert_eq!(logprobs[0].token, content);
+            assert!(logprobs[0].logprob <= 0.0, "{logprobs:?}");
+            pieces.push((content.to_string(), logprobs[0].logprob));
+        }
+    }
+    let paris = pieces.iter().find(|(piece, _)| piece.contains("Paris")).expect("Paris is said");
+    assert!(paris.1 > (0.5f64).ln(), "the model is sure of Paris: {pieces:?}");
 }
 
 #[tokio::test]
