@@ -66,7 +66,8 @@ fn parse_line(line: &str) -> Result<Option<LoggedFrame>, String> {
         None => payload,
     };
     let hex = hex.replace('.', "");
-    if hex.len() % 2 != 0 || hex.len() > 128 {
+    // Checked before slicing by bytes: "aé" is not two hex digits, and no panic.
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) || !hex.len().is_multiple_of(2) || hex.len() > 128 {
         return Err(format!("bad data '{hex}' (pairs of hex digits, at most 64 bytes)"));
     }
     let data = (0..hex.len())
@@ -95,7 +96,9 @@ mod tests {
     #[test]
     fn a_malformed_line_names_its_number() {
         let err = parse_log("drive.log", "(1.0) vcan0 100#10\n(2.0) vcan0 100#1G\n").unwrap_err();
-        assert_eq!(err.to_string(), "drive.log:2: bad data '1G'");
+        assert_eq!(err.to_string(), "drive.log:2: bad data '1G' (pairs of hex digits, at most 64 bytes)");
+        let err = parse_log("drive.log", "(1.0) vcan0 100#aé1\n").unwrap_err();
+        assert_eq!(err.to_string(), "drive.log:1: bad data 'aé1' (pairs of hex digits, at most 64 bytes)");
         let err = parse_log("drive.log", "vcan0 100#10\n").unwrap_err();
         assert!(err.to_string().starts_with("drive.log:1: expected"), "{err}");
     }

@@ -60,15 +60,13 @@ impl ChatClient {
         let url = format!("{}/chat/completions", self.base);
         let streamed = ChatRequest { stream: true, ..request.clone() };
         let mut response = self.start(self.http.post(&url).json(&streamed), &url, timeout).await?;
-        let (mut pending, mut content, mut tool_calls, mut finish_reason) = (String::new(), String::new(), Vec::new(), None);
+        let (mut pending, mut content, mut tool_calls, mut finish_reason) = (Vec::new(), String::new(), Vec::new(), None);
         let mut logprobs = Vec::new();
         let mut done = false;
         while !done && !enough(&content, &logprobs) {
             let Some(bytes) = response.chunk().await.map_err(|e| failure(&url, timeout, e))? else { break };
-            pending.push_str(&String::from_utf8_lossy(&bytes));
-            // Server-sent events end with a blank line; a partial one waits for the next chunk.
-            while let Some(end) = pending.find("\n\n") {
-                let event: String = pending.drain(..end + 2).collect();
+            pending.extend_from_slice(&bytes);
+            while let Some(event) = next_event(&mut pending) {
                 for data in event.lines().filter_map(|line| line.strip_prefix("data:")).map(str::trim) {
                     if data == "[DONE]" {
                         done = true;
@@ -151,4 +149,35 @@ fn source_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+/// The next whole server-sent event in `pending` (taken out of it), as text. Events end with a
+/// blank line, `\n\n` or `\r\n\r\n`; bytes are decoded only once the event is whole, so a
+/// character split across network chunks stays whole. A partial event waits for more bytes.
+fn next_event(pending: &mut Vec<u8>) -> Option<String> {
+    let end = [&b"\r\n\r\n"[..], &b"\n\n"[..]]
+        .iter()
+        .filter_map(|blank| pending.windows(blank.len()).position(|w| w == *blank).map(|at| at + blank.len()))
+        .min()?;
+    let event: Vec<u8> = pending.drain(..end).collect();
+    Some(String::from_utf8_lossy(&event).replace("\r\n", "\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_event;
+
+    #[test]
+    fn events_are_read_whole_across_chunks_and_in_crlf_framing() {
+        let event = "data: {\"content\":\"深圳\"}\n\n".as_bytes();
+        let split = event.iter().position(|b| *b >= 0x80).unwrap() + 1;
+        let mut pending = event[..split].to_vec();
+        assert_eq!(next_event(&mut pending), None, "half an event waits");
+        pending.extend_from_slice(&event[split..]);
+        assert_eq!(next_event(&mut pending).as_deref(), Some("data: {\"content\":\"深圳\"}\n\n"), "the split character is whole");
+        pending.extend_from_slice(b"data: one\r\n\r\ndata: [DONE]\r\n\r\n");
+        assert_eq!(next_event(&mut pending).as_deref(), Some("data: one\n\n"));
+        assert_eq!(next_event(&mut pending).as_deref(), Some("data: [DONE]\n\n"));
+        assert!(pending.is_empty());
+    }
 }

@@ -11,11 +11,17 @@ pub enum WavError {
     Format { path: PathBuf, reason: String },
     #[error("{}: the WAV file holds no samples", path.display())]
     Empty { path: PathBuf },
+    #[error("{}: a sample rate of {rate} Hz; this reads {} to {} Hz", path.display(), READABLE_RATES.start(), READABLE_RATES.end())]
+    Rate { path: PathBuf, rate: u32 },
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
 
-/// Reads a WAV file (PCM 8 to 32 bit or float, any rate, any channel count) as 16 kHz mono.
+/// The sample rates a WAV may have. A header claiming 1 Hz would make the resampler fill 16,000
+/// samples for each one read.
+pub const READABLE_RATES: std::ops::RangeInclusive<u32> = 4_000..=384_000;
+
+/// Reads a WAV file (PCM 8 to 32 bit or float, 4 to 384 kHz, any channel count) as 16 kHz mono.
 pub fn read_wav(path: &Path) -> Result<Audio, WavError> {
     let file = std::fs::File::open(path).map_err(|source| WavError::Io { path: path.to_owned(), source })?;
     decode(std::io::BufReader::new(file), path)
@@ -55,8 +61,11 @@ fn decode<R: Read>(reader: R, path: &Path) -> Result<Audio, WavError> {
     let format_error = |e: hound::Error| WavError::Format { path: path.to_owned(), reason: e.to_string() };
     let mut reader = hound::WavReader::new(reader).map_err(format_error)?;
     let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(WavError::Format { path: path.to_owned(), reason: "zero channels or sample rate".into() });
+    if spec.channels == 0 {
+        return Err(WavError::Format { path: path.to_owned(), reason: "zero channels".into() });
+    }
+    if !READABLE_RATES.contains(&spec.sample_rate) {
+        return Err(WavError::Rate { path: path.to_owned(), rate: spec.sample_rate });
     }
     let interleaved: Vec<f32> = match spec.sample_format {
         hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>().map_err(format_error)?,
@@ -90,6 +99,20 @@ pub fn write_wav(path: &Path, audio: &Audio) -> Result<(), WavError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_header_claiming_an_absurd_rate_is_refused_in_words_before_any_resampling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one-hertz.wav");
+        let spec = hound::WavSpec { channels: 1, sample_rate: 1, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+        for _ in 0..100_000 {
+            writer.write_sample(0i16).unwrap();
+        }
+        writer.finalize().unwrap();
+        let error = read_wav(&path).unwrap_err().to_string();
+        assert!(error.ends_with("one-hertz.wav: a sample rate of 1 Hz; this reads 4000 to 384000 Hz"), "{error}");
+    }
 
     fn write_stereo_44k(path: &Path, left: f32, right: f32, frames: usize) {
         let spec = hound::WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
