@@ -248,3 +248,33 @@ fn the_cars_model_says_it_is_not_sure_rather_than_give_a_number_it_barely_believ
     assert!(turns[0]["route"]["number_certainty"].as_f64().unwrap() < -1.2, "{}", turns[0]);
     assert!(reply(&turns[1]).contains('8'), "{}", turns[1]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_answer_for_one_caller_holds_up_no_other() {
+    let cloud = ScriptedCloud::start(vec![Scripted::Hangs]);
+    let (_dir, routing) = routing_policy(&[
+        ("enabled = false", "enabled = true"),
+        ("url = \"\"", &format!("url = \"{}\"", cloud.url)),
+        ("low_confidence = true", "low_confidence = true\ntimeout_ms = 20000"),
+        ("enabled = true\nurl = \"http://127.0.0.1:8088/v1\"", "enabled = false\nurl = \"http://127.0.0.1:8088/v1\""),
+    ]);
+    let bus = PrivateBus::start().unwrap();
+    let (_vehicle, _assistant) =
+        tokio::task::block_in_place(|| (VehicleBus::start(&bus, &[]), Service::assistant(&bus, &["--routing", routing.to_str().unwrap()])));
+    let connect = || async { zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap() };
+    let (phone, driver) = (connect().await, connect().await);
+    // One caller's open question waits on a cloud that does not answer...
+    let waiting =
+        tokio::spawn(
+            async move { cabin_assistant::AssistantProxy::new(&phone).await.unwrap().converse("why is the sky blue").await.unwrap() },
+        );
+    while cloud.requests().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // ...while another's request is done at once.
+    let (reply, _) =
+        cabin_assistant::AssistantProxy::new(&driver).await.unwrap().converse("set the temperature to twenty one").await.unwrap();
+    assert_eq!(reply, "Setting the driver's side to 21 degrees.");
+    assert!(!waiting.is_finished(), "the other caller is still waiting for its cloud");
+    waiting.abort();
+}

@@ -142,13 +142,15 @@ struct Conversation {
 pub struct Assistant {
     brain: Brain,
     tools: BusTools,
-    conversations: Mutex<HashMap<String, Conversation>>,
+    /// One lock per conversation, so that one caller's slow turn (a model thinking) never
+    /// holds up another's; the map's own lock is held only to find or add one.
+    conversations: std::sync::Mutex<HashMap<String, Arc<Mutex<Conversation>>>>,
 }
 
 impl Assistant {
     pub fn new(brain: Brain, tools: BusTools) -> Assistant {
         let tools = tools.with_memory(brain.memory.clone());
-        Assistant { brain, tools, conversations: Mutex::new(HashMap::new()) }
+        Assistant { brain, tools, conversations: std::sync::Mutex::new(HashMap::new()) }
     }
 
     /// A turn of the driver's.
@@ -174,11 +176,14 @@ impl Assistant {
         first_sentence: FirstSentence<'_>,
     ) -> AssistantTurn {
         let tools = self.tools.acting_for(principal, on_behalf_of);
-        let mut conversations = self.conversations.lock().await;
-        let conversation_state = conversations
+        let state = self
+            .conversations
+            .lock()
+            .expect("conversation map poisoned")
             .entry(conversation.to_string())
-            .or_insert_with(|| Conversation { dialog: self.brain.dialog(), history: VecDeque::new() });
-        let turn = self.turn(conversation_state, text, &tools, first_sentence).await;
+            .or_insert_with(|| Arc::new(Mutex::new(Conversation { dialog: self.brain.dialog(), history: VecDeque::new() })))
+            .clone();
+        let turn = self.turn(&mut *state.lock().await, text, &tools, first_sentence).await;
         if let Some(memory) = tools.memory_of_principal() {
             if let Err(error) = memory.log(conversation, text, &turn.reply) {
                 tracing::warn!(%error, "could not keep the turn in memory");
@@ -241,8 +246,39 @@ impl Assistant {
     }
 
     pub async fn forget(&self, conversation: &str) {
-        self.conversations.lock().await.remove(conversation);
+        self.conversations.lock().expect("conversation map poisoned").remove(conversation);
     }
+
+    /// Lets go of every conversation of a caller that left the bus (its unique name, and the
+    /// conversations it kept apart under it).
+    pub fn forget_caller(&self, unique_name: &str) {
+        let theirs = |key: &str| key == unique_name || key.strip_prefix(unique_name).is_some_and(|rest| rest.starts_with('/'));
+        self.conversations.lock().expect("conversation map poisoned").retain(|key, _| !theirs(key));
+    }
+
+    /// How many conversations are kept.
+    pub fn conversations(&self) -> usize {
+        self.conversations.lock().expect("conversation map poisoned").len()
+    }
+}
+
+/// Forgets the conversations of callers as they leave the bus, for as long as the assistant lives.
+async fn forget_callers_that_leave(connection: &zbus::Connection, assistant: &Arc<Assistant>) -> zbus::Result<()> {
+    use futures_util::StreamExt;
+    let mut changes = zbus::fdo::DBusProxy::new(connection).await?.receive_name_owner_changed().await?;
+    let assistant = Arc::downgrade(assistant);
+    tokio::spawn(async move {
+        while let Some(change) = changes.next().await {
+            let Ok(args) = change.args() else { continue };
+            let gone = args.new_owner().is_none() && args.name().as_str().starts_with(':');
+            match assistant.upgrade() {
+                Some(assistant) if gone => assistant.forget_caller(args.name().as_str()),
+                Some(_) => {}
+                None => return,
+            }
+        }
+    });
+    Ok(())
 }
 
 /// Connects to the bus (the system bus, or `address`) as `org.cabin.Assistant1`: the name is
@@ -265,6 +301,7 @@ pub async fn connect(address: Option<&str>, serve: Option<Brain>) -> Result<(Bus
         Some(brain) => {
             let assistant = Arc::new(Assistant::new(brain, tools.clone()));
             connection.object_server().at(OBJECT_PATH, interface::AssistantInterface { assistant: assistant.clone() }).await?;
+            forget_callers_that_leave(&connection, &assistant).await?;
             Some(assistant)
         }
         None => None,
