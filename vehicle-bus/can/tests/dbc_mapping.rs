@@ -108,15 +108,15 @@ fn a_broken_dbc_names_its_line() {
     assert!(errors == "broken.dbc:20: not a valid DBC file; cannot read 'BO_ 512 BodyStatus 8 BodyECU'", "{errors}");
 }
 
-/// The SocketCAN path on a real `vcan` interface. Kernels without vcan (this machine's) cannot
-/// create one; the test then says so and the replay tests above cover the decoder.
+/// The SocketCAN path on a real `vcan` interface, a target of its own: this machine's kernel
+/// (and CI's) has no vcan ("Unknown device type"), where the replay tests above cover the
+/// decoder. On a kernel with vcan, as root: `cargo test -p cabin-can --test dbc_mapping --
+/// --ignored`. It fails, never passes, without vcan.
 #[tokio::test]
+#[ignore = "needs a kernel with vcan and root; run with --ignored"]
 async fn live_vcan_round_trip() {
-    let created = std::process::Command::new("ip").args(["link", "add", "dev", "cabintest0", "type", "vcan"]).status();
-    if !created.is_ok_and(|s| s.success()) {
-        eprintln!("vcan is not available in this kernel: the SocketCAN path is covered by log replay only");
-        return;
-    }
+    let created = std::process::Command::new("ip").args(["link", "add", "dev", "cabintest0", "type", "vcan"]).output().unwrap();
+    assert!(created.status.success(), "cannot create a vcan interface: {}", String::from_utf8_lossy(&created.stderr));
     let _ = std::process::Command::new("ip").args(["link", "set", "up", "cabintest0"]).status();
     let config = Arc::new(example_config());
     let mapping = CanMapping::load(&config).unwrap().unwrap();

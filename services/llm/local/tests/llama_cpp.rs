@@ -8,16 +8,9 @@
 use cabin_local_llm::{LocalLlm, Sampling, TokenScore};
 use cabin_models::ModelsDir;
 
-fn check(model: &str, required: bool) {
+fn check(model: &str) {
     let fixture: serde_json::Value = serde_json::from_str(include_str!("data/llama-cpp-tokens.json")).unwrap();
-    let dir = match ModelsDir::resolve().locate(model) {
-        Ok(dir) => dir,
-        Err(error) if !required => {
-            eprintln!("{model} not checked: {error}");
-            return;
-        }
-        Err(error) => panic!("{error}"),
-    };
+    let dir = ModelsDir::resolve().locate(model).unwrap_or_else(|error| panic!("{error}"));
     let llm = LocalLlm::load(&dir).unwrap();
     let ids =
         |case: &serde_json::Value| -> Vec<u32> { case["ids"].as_array().unwrap().iter().map(|id| id.as_u64().unwrap() as u32).collect() };
@@ -56,11 +49,14 @@ fn assert_agrees(model: &str, whose: &str, scores: &[TokenScore]) {
 
 #[test]
 fn smollm2_tokenizes_and_answers_like_llama_cpp() {
-    check("smollm2-135m", true);
+    check("smollm2-135m");
 }
 
-/// Qwen (491 MB) is not fetched in CI; checked where it is installed.
+/// Qwen (491 MB) is not fetched in CI, so this is a target of its own, run where it is installed:
+/// `cabin models fetch qwen2.5-0.5b`, then `cargo test -p cabin-local-llm --test llama_cpp --
+/// --ignored`. It fails, never passes, without the model.
 #[test]
-fn qwen2_tokenizes_and_calls_tools_like_llama_cpp_where_installed() {
-    check("qwen2.5-0.5b", false);
+#[ignore = "needs qwen2.5-0.5b (cabin models fetch qwen2.5-0.5b); run with --ignored"]
+fn qwen2_tokenizes_and_calls_tools_like_llama_cpp() {
+    check("qwen2.5-0.5b");
 }
