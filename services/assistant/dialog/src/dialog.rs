@@ -181,8 +181,7 @@ impl Dialog {
         }
 
         // "And the passenger side too", "turn it off again", "do the other one too": more of
-        // the last task, unless the words are surely a request of another task.
-        // "And ... too" always; "it" and "that" unless another task is surely meant.
+        // the last task; with "it" and "that", unless another task is surely meant.
         let follows = |done: &Done| {
             is_follow_up(&understood.text) || (refers_back(&understood.text) && !self.is_other_request(&done.intent, understood))
         };
@@ -240,8 +239,9 @@ impl Dialog {
                 let repeats = intent == pending.intent
                     && self.understander.extract(&pending.intent, &understood.text).iter().all(|(k, v)| pending.slots.get(k) == Some(v));
                 match intent {
-                    _ if repeats => Some(self.advance(pending.intent, pending.slots, true, tools, turn).await),
-                    "dialog.confirm" => Some(self.advance(pending.intent, pending.slots, true, tools, turn).await),
+                    _ if repeats || intent == "dialog.confirm" => {
+                        Some(self.advance(pending.intent, pending.slots, true, tools, turn).await)
+                    }
                     "dialog.deny" => Some("Okay, I won't.".into()),
                     _ => None,
                 }
@@ -351,16 +351,14 @@ impl Dialog {
         let Some(done) = self.recent_done().filter(|d| d.intent == intent) else { return };
         let Some(task) = self.book.select(intent, &done.slots) else { return };
         let pointing_back = refers_back(text);
+        let across = if text.split_whitespace().any(|w| w == "other") { self.other_side_of(&done) } else { Slots::new() };
         for (name, value) in done.slots {
             let required = task.slots.get(&name).is_some_and(|rule| rule.required);
             let relative = task.relative.as_ref().is_some_and(|r| name == r.slot || name == r.direction || r.by.as_ref() == Some(&name));
             if relative || (required && !pointing_back) || slots.contains_key(&name) {
                 continue;
             }
-            let value = match (&value, text.split_whitespace().any(|w| w == "other")) {
-                (SlotValue::Text(side), true) => other_side(side).map(|s| SlotValue::Text(s.into())).unwrap_or(value),
-                _ => value,
-            };
+            let value = across.get(&name).cloned().unwrap_or(value);
             slots.insert(name, value);
         }
     }

@@ -298,7 +298,7 @@ pub fn now_s() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// `bytes` random bytes as lowercase hex: tokens, nonces, request ids.
+/// `bytes` random bytes as lowercase hex: phone ids, pairing exchange ids, nonces, request ids.
 pub fn random_hex(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     getrandom::fill(&mut buffer).expect("the OS random source works");
