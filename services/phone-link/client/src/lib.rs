@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cabin_phone_protocol::{
-    random_hex, Broker, ErrorKind, PairRequest, PairResult, PairStep, Paired, PhonePake, Request, RequestBody, RequestKey, Response,
-    Topics, MAC_PROPERTY, VERSION,
+    random_hex, Backoff, Broker, ErrorKind, PairRequest, PairResult, PairStep, Paired, PhonePake, Request, RequestBody, RequestKey,
+    Response, Topics, MAC_PROPERTY, VERSION,
 };
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
@@ -124,9 +124,11 @@ impl PhoneClient {
             connection_error,
         };
         tokio::spawn(async move {
+            let mut backoff = Backoff::for_broker();
             loop {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        backoff.reset();
                         if let Ok(mut last) = last_error.lock() {
                             *last = None;
                         }
@@ -177,7 +179,7 @@ impl PhoneClient {
                         if let Ok(mut subscriptions) = subscriptions.lock() {
                             subscriptions.connected = false;
                         }
-                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        tokio::time::sleep(backoff.next_wait()).await;
                     }
                 }
             }

@@ -2,6 +2,7 @@
 //! (with `cabin-phone-client`); the car side is `cabin-phone-link`. See `../PROTOCOL.md`.
 
 mod auth;
+mod backoff;
 mod broker;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 pub use auth::{car_pake, BadPakeMessage, PairingKey, PhonePake, RequestKey, MAC_PROPERTY};
+pub use backoff::Backoff;
 pub use broker::{Broker, BrokerError, MAX_PACKET_BYTES};
 pub use cabin_principal::{Scope, Scopes};
 

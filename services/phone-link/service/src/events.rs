@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cabin_phone_protocol::{Broker, CarEvent, EventBody, Topics};
+use cabin_phone_protocol::{Backoff, Broker, CarEvent, EventBody, Topics};
 use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::Value;
 use futures_util::StreamExt;
@@ -82,14 +82,18 @@ pub async fn deliver(broker: Broker, vehicle_id: String, outbox: Outbox) {
     let (client, mut eventloop) = AsyncClient::new(broker.mqtt_options(format!("cabin-car-{vehicle_id}-events")), 16);
     let (session_tx, mut session) = mpsc::unbounded_channel();
     tokio::spawn(async move {
+        let mut backoff = Backoff::for_broker();
         loop {
             let news = match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => Some(Session::Up),
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    backoff.reset();
+                    Some(Session::Up)
+                }
                 Ok(Event::Incoming(Packet::PubAck(_))) => Some(Session::Acked),
                 Ok(_) => None,
                 Err(error) => {
                     tracing::debug!(%error, "events: broker unreachable");
-                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    tokio::time::sleep(backoff.next_wait()).await;
                     Some(Session::Down)
                 }
             };

@@ -3,9 +3,8 @@
 //! requests that arrive while the car is away; the handler answers a redelivery from memory.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use cabin_phone_protocol::{now_s, Broker, Topics, MAC_PROPERTY, VERSION};
+use cabin_phone_protocol::{now_s, Backoff, Broker, Topics, MAC_PROPERTY, VERSION};
 use rumqttc::v5::mqttbytes::v5::{LastWill, Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event};
@@ -32,11 +31,13 @@ pub async fn run(options: LinkOptions, handler: Arc<Handler>) {
     mqtt.set_last_will(LastWill::new(topics.status(), status(false), QoS::AtLeastOnce, true, None));
     let (client, mut eventloop) = AsyncClient::new(mqtt, 256);
     let mut connected = false;
+    let mut backoff = Backoff::for_broker();
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 tracing::info!(broker = %options.broker.host, port = options.broker.port, vehicle = %options.vehicle_id, "connected to the broker");
                 connected = true;
+                backoff.reset();
                 let client = client.clone();
                 let topics = topics.clone();
                 tokio::spawn(async move {
@@ -90,7 +91,7 @@ pub async fn run(options: LinkOptions, handler: Arc<Handler>) {
                 } else {
                     tracing::debug!(%error, "broker still unreachable");
                 }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::time::sleep(backoff.next_wait()).await;
             }
         }
     }
