@@ -200,13 +200,7 @@ mod tests {
         let payload = br#"{"v":1,"id":"r1","phone":"p1","nonce":"n","ts":5,"kind":"signals.set","path":"Vehicle.Cabin.Door.Row1.DriverSide.IsLocked","value":false}"#;
         let topic = "cabin/v1/car/responses/p1";
         let mac = key.sign_request(topic, payload);
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::fuzz_numbers(0x2545_f491_4f6c_dd1d);
         let mut accepted = 0;
         for _ in 0..50_000 {
             let (mut bytes, mut topic_bytes, mut mac_text) = (payload.to_vec(), topic.as_bytes().to_vec(), mac.clone().into_bytes());

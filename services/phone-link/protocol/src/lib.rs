@@ -307,6 +307,17 @@ pub fn random_hex(bytes: usize) -> String {
     buffer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A seeded xorshift: the same pseudo-random numbers every run, for the fuzz tests.
+#[cfg(test)]
+pub(crate) fn fuzz_numbers(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,13 +339,7 @@ mod tests {
     fn the_decoder_answers_every_input_and_never_panics() {
         const VALID: &str =
             r#"{"v":1,"id":"r1","phone":"p1","nonce":"n","ts":5,"kind":"signals.set","path":"Vehicle.Speed","value":[1,{"a":null}]}"#;
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = fuzz_numbers(0x9e37_79b9_7f4a_7c15);
         let mut runs = 0;
         let mut check = |payload: &[u8]| {
             runs += 1;
