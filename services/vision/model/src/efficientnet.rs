@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use thiserror::Error;
 
-use crate::ops::{BiasRelu6, DepthwiseConv, Patches};
+use crate::ops::{Activation, BiasActivation, DepthwiseConv, Patches};
 
 /// TensorFlow's BatchNorm epsilon, which the network was trained with.
 const BATCH_NORM_EPS: f32 = 1e-3;
@@ -38,7 +38,7 @@ pub enum ModelError {
 #[derive(Debug)]
 struct Pointwise {
     weight: Tensor,
-    bias_relu6: BiasRelu6,
+    bias_activation: BiasActivation,
 }
 
 impl Pointwise {
@@ -46,7 +46,7 @@ impl Pointwise {
         let (n, h, w, c) = x.dims4()?;
         // The product is a new tensor no one else holds: safe to finish in place.
         let y = x.reshape((n * h * w, c))?.matmul(&self.weight)?;
-        y.inplace_op1(&self.bias_relu6)?;
+        y.inplace_op1(&self.bias_activation)?;
         y.reshape((n, h, w, self.weight.dim(1)?))
     }
 }
@@ -140,7 +140,8 @@ impl Weights {
 }
 
 fn pointwise(weight: Vec<f32>, bias: Vec<f32>, inp: usize, out: usize, relu6: bool) -> Result<Pointwise, ModelError> {
-    Ok(Pointwise { weight: Tensor::from_vec(weight, (inp, out), &Device::Cpu)?, bias_relu6: BiasRelu6 { bias, relu6 } })
+    let activation = if relu6 { Activation::Relu6 } else { Activation::Linear };
+    Ok(Pointwise { weight: Tensor::from_vec(weight, (inp, out), &Device::Cpu)?, bias_activation: BiasActivation { bias, activation } })
 }
 
 impl EfficientNetLite0 {
@@ -173,7 +174,7 @@ impl EfficientNetLite0 {
                 };
                 let (dw_weight, dw_bias) =
                     weights.conv_bn(&format!("{prefix}._depthwise_conv"), &format!("{prefix}._bn1"), hidden, 1, kernel)?;
-                let depthwise = DepthwiseConv { weights: dw_weight, bias: dw_bias, kernel, stride };
+                let depthwise = DepthwiseConv { weights: dw_weight, bias: dw_bias, kernel, stride, activation: Activation::Relu6 };
                 let project = weights.pointwise(&format!("{prefix}._project_conv"), &format!("{prefix}._bn2"), out, hidden, false)?;
                 blocks.push(Block { expand, depthwise, project, residual: stride == 1 && channels == out });
                 channels = out;

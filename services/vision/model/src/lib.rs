@@ -1,13 +1,19 @@
-//! The cabin camera's image classifier: EfficientNet-Lite0 (ImageNet-1k) in candle, the
-//! preprocessing that turns a region of a frame into its input, and the class names.
+//! The cabin camera's models in candle: an object detector (MobileNetV3-CenterNet, COCO-80)
+//! that says where things lie, an image classifier (EfficientNet-Lite0, ImageNet-1k) for the
+//! finer words, the preprocessing that turns a frame or a region of it into their inputs,
+//! and the class names.
 //!
-//! Models: `cabin models fetch efficientnet-lite0 imagenet-labels`.
+//! Models: `cabin models fetch centernet efficientnet-lite0 imagenet-labels`.
 
+mod detector;
 mod efficientnet;
 mod labels;
 mod ops;
 mod preprocess;
 
+pub use detector::{
+    Detection, Detector, DetectorError, DetectorMaps, GraphError, Peak, COCO_CLASSES, DETECTOR_FILE, DETECTOR_INPUT, DETECTOR_MODEL,
+};
 pub use efficientnet::{EfficientNetLite0, ModelError, CLASSES, INPUT_SIZE};
 pub use labels::{Labels, LabelsError};
 pub use preprocess::{batch, crop, input_for, NormalisedBox, PreprocessError};

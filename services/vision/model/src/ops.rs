@@ -1,4 +1,5 @@
-//! The two convolutions candle has no fast CPU path for, on channels-last (NHWC) f32 tensors.
+//! The two convolutions candle has no fast CPU path for, on channels-last (NHWC) f32 tensors,
+//! and the bias and activation that finish a matrix product in place.
 //!
 //! candle runs a grouped convolution as one convolution per group; a depthwise layer of 480
 //! channels would be 480 tiny convolutions. Here it is one pass with the channel loop
@@ -23,7 +24,26 @@ fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> can
     Ok((&storage.as_slice::<f32>()?[start..end], dims))
 }
 
-/// A depthwise convolution with its BatchNorm folded into weights and bias, then ReLU6.
+/// What follows a convolution's bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    Linear,
+    Relu,
+    Relu6,
+}
+
+impl Activation {
+    #[inline]
+    fn apply(self, value: f32) -> f32 {
+        match self {
+            Activation::Linear => value,
+            Activation::Relu => value.max(0.0),
+            Activation::Relu6 => value.clamp(0.0, 6.0),
+        }
+    }
+}
+
+/// A depthwise convolution with its BatchNorm folded into weights and bias, then an activation.
 #[derive(Debug, Clone)]
 pub struct DepthwiseConv {
     /// `[kernel, kernel, channels]`.
@@ -31,6 +51,7 @@ pub struct DepthwiseConv {
     pub bias: Vec<f32>,
     pub kernel: usize,
     pub stride: usize,
+    pub activation: Activation,
 }
 
 impl CustomOp1 for DepthwiseConv {
@@ -66,7 +87,7 @@ impl CustomOp1 for DepthwiseConv {
                     }
                 }
                 for a in acc.iter_mut() {
-                    *a = a.clamp(0.0, 6.0);
+                    *a = self.activation.apply(*a);
                 }
             }
         });
@@ -74,36 +95,57 @@ impl CustomOp1 for DepthwiseConv {
     }
 }
 
-/// Adds a per-channel bias to a `[pixels, channels]` matrix product and, for most layers,
-/// clamps to ReLU6: one pass, in place, where candle would take three passes and three new
-/// tensors.
+/// Adds a per-channel bias to a `[pixels, channels]` matrix product and applies the
+/// activation: one pass, in place, where candle would take three passes and three new tensors.
 #[derive(Debug, Clone)]
-pub struct BiasRelu6 {
+pub struct BiasActivation {
     pub bias: Vec<f32>,
-    pub relu6: bool,
+    pub activation: Activation,
 }
 
-impl InplaceOp1 for BiasRelu6 {
+impl InplaceOp1 for BiasActivation {
     fn name(&self) -> &'static str {
-        "bias-relu6"
+        "bias-activation"
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
         let (start, end) =
-            layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("bias-relu6: input must be contiguous".into()))?;
+            layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("bias-activation: input must be contiguous".into()))?;
         let channels = self.bias.len();
         if layout.dims().last() != Some(&channels) {
-            candle_core::bail!("bias-relu6: {:?} does not end in {channels} channels", layout.dims());
+            candle_core::bail!("bias-activation: {:?} does not end in {channels} channels", layout.dims());
         }
-        let CpuStorage::F32(values) = storage else { candle_core::bail!("bias-relu6: f32 only") };
+        let CpuStorage::F32(values) = storage else { candle_core::bail!("bias-activation: f32 only") };
         values[start..end].par_chunks_mut(channels * 64).for_each(|rows| {
             for row in rows.chunks_exact_mut(channels) {
                 for (value, bias) in row.iter_mut().zip(&self.bias) {
-                    *value += bias;
-                    if self.relu6 {
-                        *value = value.clamp(0.0, 6.0);
-                    }
+                    *value = self.activation.apply(*value + bias);
                 }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Hard swish, `x · relu6(x + 3) · sixth` (MobileNetV3), in place. `sixth` is the graph's own
+/// constant (fp16 stores 1/6 as 0.1666, and the network was converted with that).
+#[derive(Debug, Clone, Copy)]
+pub struct HardSwish {
+    pub sixth: f32,
+}
+
+impl InplaceOp1 for HardSwish {
+    fn name(&self) -> &'static str {
+        "hard-swish"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
+        let (start, end) =
+            layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("hard-swish: input must be contiguous".into()))?;
+        let CpuStorage::F32(values) = storage else { candle_core::bail!("hard-swish: f32 only") };
+        values[start..end].par_chunks_mut(1 << 14).for_each(|chunk| {
+            for value in chunk {
+                *value *= (*value + 3.0).clamp(0.0, 6.0) * self.sixth;
             }
         });
         Ok(())
@@ -199,7 +241,7 @@ mod tests {
         let input = ramp(dims.iter().product());
         for (k, stride) in [(3, 1), (3, 2), (5, 2), (5, 1)] {
             let weights = ramp(k * k * 5).iter().map(|w| w * 0.7).collect::<Vec<_>>();
-            let op = DepthwiseConv { weights: weights.clone(), bias: vec![0.0; 5], kernel: k, stride };
+            let op = DepthwiseConv { weights: weights.clone(), bias: vec![0.0; 5], kernel: k, stride, activation: Activation::Relu6 };
             let x = Tensor::from_vec(input.clone(), dims.to_vec(), &Device::Cpu).unwrap();
             let got = x.apply_op1_no_bwd(&op).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let expected = naive(&input, dims, |ky, kx, c| weights[(ky * k + kx) * 5 + c], k, stride);

@@ -1,14 +1,17 @@
 //! Vision benchmark: prints figures, asserts nothing. Run with
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin-vision --bench vision`
-//! (needs `cabin models fetch efficientnet-lite0 imagenet-labels minilm`, and pip for the
-//! accuracy photos in benches/photos.toml).
+//! (needs `cabin models fetch centernet efficientnet-lite0 imagenet-labels minilm`, and pip
+//! for the accuracy photos in benches/photos.toml and benches/heldout.toml).
 //!
-//! 1. Speed and memory: one frame, the whole frame plus five seat regions in one batch.
+//! 1. Speed and memory: a whole question (frame → answer), for a word the detector answers
+//!    and for one the classifier answers.
 //! 2. Against PyTorch: the committed reference (services/vision/model/tests/data) on the same
-//!    224×224 inputs: agreement and time per image.
+//!    224×224 inputs: agreement and time per image. Recorded PyTorch times, labelled so.
 //! 3. Accuracy: each photo placed on each seat region at two sizes in an empty composed cabin;
-//!    every listed word asked of every frame. Photos are split into a tuning half (the
-//!    threshold is chosen there, for the best F1) and a held-out half (reported).
+//!    every listed word asked of every frame, with the detector and with the classifier alone.
+//!    The thresholds are chosen (best F1) on the tuning photos (benches/photos.toml and the
+//!    committed ones); the figures are reported on the held-out photos of
+//!    benches/heldout.toml, labelled by someone who never saw the models, and on empty cabins.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,14 +19,14 @@ use std::time::{Instant, SystemTime};
 
 use cabin_camera::Frame;
 use cabin_models::{Manifest, ModelsDir};
-use cabin_vision::{composite, load_finder, Finder, Observation, VisionConfig, WHOLE_FRAME};
+use cabin_vision::{composite, load_finder, Finder, Observation, VisionConfig};
 use cabin_vision_model::NormalisedBox;
 use image::RgbImage;
 
-/// Words asked of every frame of the accuracy set.
-const ASKED: [&str; 13] =
+/// Words asked of every frame of the tuning set.
+const TUNING_ASKED: [&str; 13] =
     ["cup", "cat", "dog", "laptop", "phone", "camera", "shoe", "hat", "bottle", "backpack", "umbrella", "sunglasses", "wallet"];
-/// What each photo shows, by file name; unlisted photos show none of the asked words.
+/// What each tuning photo shows, by file name; unlisted photos show none of the asked words.
 const SHOWS: [(&str, &[&str]); 14] = [
     ("coffee.png", &["cup"]),
     ("chelsea.png", &["cat"]),
@@ -78,35 +81,34 @@ fn main() {
     let finder = load_finder(&models, &config, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
     println!("## Vision ({threads} cores, candle)\n");
     println!("load: {:.0} ms, resident {:.0} MiB", started.elapsed().as_secs_f64() * 1000.0, memory_kb("VmRSS:") as f64 / 1024.0);
+    let classifier_only = VisionConfig { detector: None, ..config.clone() };
+    let classifier_only = load_finder(&models, &classifier_only, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
 
     speed(&finder);
     // `CABIN_VISION_BENCH=speed` stops here, for trying speed-ups.
     if std::env::var("CABIN_VISION_BENCH").as_deref() != Ok("speed") {
         against_pytorch(&finder);
-        accuracy(&finder, &models);
+        let thresholds = tune(&finder, &models);
+        report(&[("detector, then classifier", &finder), ("classifier alone", &classifier_only)], &models, thresholds);
     }
     println!("\npeak resident memory: {:.0} MiB", memory_kb("VmHWM:") as f64 / 1024.0);
 }
 
 fn speed(finder: &Finder) {
     let regions = finder.regions().to_vec();
-    let mut frame = composite::empty_cabin();
+    let mut image = composite::empty_cabin();
     let coffee = image::open(model_data("coffee.png")).unwrap().to_rgb8();
-    composite::place(&mut frame, &regions[2], &coffee, 0.8);
-    let frame = Frame { image: frame, captured: SystemTime::now() };
-    let mut all = time_ms(30, || drop(finder.observe(&frame, &regions).unwrap()));
-    let mut one = time_ms(30, || drop(finder.observe(&frame, &regions[..1]).unwrap()));
-    println!(
-        "\nwhole frame + {} regions (batch of {}): p50 {:.1} ms, p95 {:.1} ms; one region alone: p50 {:.1} ms",
-        regions.len(),
-        regions.len() + 1,
-        percentile(&mut all, 0.5),
-        percentile(&mut all, 0.95),
-        percentile(&mut one, 0.5)
-    );
+    composite::place(&mut image, &regions[2], &coffee, 0.8);
+    let frame = Frame { image, captured: SystemTime::now() };
+    println!("\none whole question, frame → answer (composed 960×540 frame):");
+    println!("| asked | answered by | p50 ms | p95 ms |");
+    println!("|---|---|---|---|");
+    for (word, by) in [("cup", "detector"), ("hat", "classifier: whole frame + 5 regions in one batch")] {
+        let mut times = time_ms(30, || drop(finder.find(&frame, word, None).unwrap()));
+        println!("| {word} | {by} | {:.1} | {:.1} |", percentile(&mut times, 0.5), percentile(&mut times, 0.95));
+    }
     println!("resident after inference: {:.0} MiB", memory_kb("VmRSS:") as f64 / 1024.0);
 }
-
 #[derive(serde::Deserialize)]
 struct Reference {
     torch: String,
@@ -123,18 +125,19 @@ struct ReferenceImage {
 fn against_pytorch(finder: &Finder) {
     let reference: Reference = serde_json::from_str(&std::fs::read_to_string(model_data("reference.json")).unwrap()).unwrap();
     let whole = [cabin_vision::Region { name: "whole".into(), bounds: NormalisedBox::WHOLE }];
-    println!("\nagainst PyTorch {} (2 threads, batch 1, same 224×224 inputs):", reference.torch);
+    let (hat, _) = finder.understand("hat", None).unwrap();
+    println!("\nagainst PyTorch {} (2 threads, batch 1, same 224×224 inputs; PyTorch times as recorded by reference.py):", reference.torch);
     println!("| image | top-5 same | max |Δp| | candle ms | PyTorch ms |");
     println!("|---|---|---|---|---|");
     for (name, expected) in &reference.images {
         let image = image::open(model_data(name)).unwrap().to_rgb8();
         let frame = Frame { image, captured: SystemTime::now() };
-        let observation = finder.observe(&frame, &whole).unwrap();
+        let observation = finder.observe(&frame, &whole, &[&hat]).unwrap();
         let probabilities = &observation.crops[0].1;
         let mut top: Vec<usize> = (0..probabilities.len()).collect();
         top.sort_by(|a, b| probabilities[*b].total_cmp(&probabilities[*a]));
         let worst = probabilities.iter().zip(&expected.probabilities).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
-        let mut times = time_ms(20, || drop(finder.observe(&frame, &whole).unwrap()));
+        let mut times = time_ms(20, || drop(finder.observe(&frame, &whole, &[&hat]).unwrap()));
         println!(
             "| {name} | {} | {worst:.1e} | {:.1} | {:.1} |",
             if top[..5] == expected.top5[..] { "yes" } else { "no" },
@@ -144,102 +147,183 @@ fn against_pytorch(finder: &Finder) {
     }
 }
 
+/// One photo of an accuracy set: what it shows, what it may show (neither counted as shown
+/// nor as absent), and the part of it to place on a seat.
+struct Photo {
+    image: RgbImage,
+    shows: Vec<String>,
+    ambiguous: Vec<String>,
+}
+
 struct Asked {
-    tuning: bool,
-    word: &'static str,
+    word: String,
+    /// Answered from the detector's boxes, not the classifier's crops.
+    detected: bool,
     shown: bool,
     confidence: f32,
     region_right: bool,
+    empty_cabin: bool,
 }
 
-fn accuracy(finder: &Finder, models: &ModelsDir) {
+/// Every word of `asked` the finder knows, asked of each photo on each seat at each size,
+/// and of an empty cabin.
+fn ask(finder: &Finder, photos: &[Photo], asked: &[&str]) -> Vec<Asked> {
+    let regions = finder.regions().to_vec();
+    let known: Vec<_> = asked.iter().filter_map(|word| finder.understand(word, None).ok().map(|(object, _)| (*word, object))).collect();
+    let objects: Vec<_> = known.iter().map(|(_, object)| object).collect();
+    let mut results = Vec::new();
+    let mut judge = |image: RgbImage, shows: &[String], ambiguous: &[String], region: Option<&str>| {
+        let observation: Observation = finder.observe(&Frame { image, captured: SystemTime::now() }, &regions, &objects).unwrap();
+        for (word, object) in known.iter().filter(|(word, _)| !ambiguous.iter().any(|a| a == word)) {
+            let detected = finder.answers_by_detector(object);
+            let finding = finder.judge(&observation, object.clone());
+            let region_right = region.is_some_and(|r| finding.region == r);
+            let shown = shows.iter().any(|s| s == word);
+            let empty_cabin = region.is_none();
+            results.push(Asked { word: word.to_string(), detected, shown, confidence: finding.confidence, region_right, empty_cabin });
+        }
+    };
+    for photo in photos {
+        for region in &regions {
+            for scale in SCALES {
+                let mut image = composite::empty_cabin();
+                composite::place(&mut image, region, &photo.image, scale);
+                judge(image, &photo.shows, &photo.ambiguous, Some(&region.name));
+            }
+        }
+    }
+    judge(composite::empty_cabin(), &[], &[], None);
+    results
+}
+
+fn f1(set: &[&Asked], threshold: f32) -> f64 {
+    let tp = set.iter().filter(|a| a.shown && a.confidence >= threshold).count() as f64;
+    let fp = set.iter().filter(|a| !a.shown && a.confidence >= threshold).count() as f64;
+    let fn_ = set.iter().filter(|a| a.shown && a.confidence < threshold).count() as f64;
+    2.0 * tp / (2.0 * tp + fp + fn_).max(1.0)
+}
+
+fn best_threshold(set: &[&Asked]) -> f32 {
+    (2..98).map(|t| t as f32 / 100.0).max_by(|a, b| f1(set, *a).total_cmp(&f1(set, *b))).unwrap()
+}
+
+/// The tuning photos, and the thresholds (detector, classifier) with the best F1 on them.
+fn tune(finder: &Finder, models: &ModelsDir) -> Option<(f32, f32)> {
     let manifest: Manifest = toml::from_str(include_str!("photos.toml")).expect("benches/photos.toml parses");
     let spec = &manifest.models[0];
-    let test_data = ModelsDir::new(models.root().join("test-data"));
-    let fetched = match cabin_models::install(&test_data, spec, false) {
+    let fetched = match cabin_models::install(&ModelsDir::new(models.root().join("test-data")), spec, false) {
         Ok(fetched) => fetched,
         Err(e) => {
-            println!("\naccuracy: skipped, cannot fetch the photos: {e}");
-            return;
+            println!("\naccuracy: not measured, cannot fetch the tuning photos: {e}");
+            return None;
         }
     };
     let mut photos: Vec<(String, RgbImage)> =
         spec.files.iter().map(|f| (f.to.clone(), image::open(fetched.dir.join(&f.to)).unwrap().to_rgb8())).collect();
     photos.extend(COMMITTED.iter().map(|name| (name.to_string(), image::open(model_data(name)).unwrap().to_rgb8())));
-    photos.sort_by(|a, b| a.0.cmp(&b.0));
-
-    // Split within each kind of photo (by what it shows): alternate photos go to tuning.
-    let shows = |name: &str| SHOWS.iter().find(|(n, _)| *n == name).map(|(_, s)| s.to_vec()).unwrap_or_default();
-    let mut seen_of_kind: BTreeMap<Vec<&str>, usize> = BTreeMap::new();
-    let regions = finder.regions().to_vec();
-    let mut asked = Vec::new();
-    let mut frames = 0;
+    let shows =
+        |name: &str| SHOWS.iter().find(|(n, _)| *n == name).map(|(_, s)| s.iter().map(|w| w.to_string()).collect()).unwrap_or_default();
+    let photos: Vec<Photo> = photos
+        .into_iter()
+        .map(|(name, image)| Photo { shows: shows(&name), image: composite::centre_square(&image), ambiguous: Vec::new() })
+        .collect();
     let started = Instant::now();
-    for (name, photo) in &photos {
-        let kind = shows(name);
-        let index = seen_of_kind.entry(kind.clone()).or_default();
-        let tuning = *index % 2 == 1;
-        *index += 1;
-        let square = composite::centre_square(photo);
-        for region in &regions {
-            for scale in SCALES {
-                let mut image = composite::empty_cabin();
-                composite::place(&mut image, region, &square, scale);
-                let observation: Observation = finder.observe(&Frame { image, captured: SystemTime::now() }, &regions).unwrap();
-                frames += 1;
-                for word in ASKED {
-                    let (object, _) = finder.understand(word, None).unwrap();
-                    let finding = finder.judge(&observation, object);
-                    let region_right = finding.region == region.name && finding.region != WHOLE_FRAME;
-                    asked.push(Asked { tuning, word, shown: kind.contains(&word), confidence: finding.confidence, region_right });
-                }
-            }
-        }
-    }
-    let tuning_photos = asked.iter().filter(|a| a.tuning).count() / ASKED.len() / regions.len() / SCALES.len();
+    let asked = ask(finder, &photos, &TUNING_ASKED);
+    let by = |detected: bool| asked.iter().filter(|a| a.detected == detected).collect::<Vec<_>>();
+    let (detector, classifier) = (best_threshold(&by(true)), best_threshold(&by(false)));
     println!(
-        "\naccuracy: {} photos ({} tuning, {} held out) × {} regions × {} sizes = {frames} composed frames, {} questions ({:.0} s)",
+        "\ntuning: {} photos × {} regions × {} sizes, {} questions ({:.0} s); best F1 at detector score {detector:.2} (config: {:.2}), classifier evidence {classifier:.2} (config: {:.2})",
         photos.len(),
-        tuning_photos,
-        photos.len() - tuning_photos,
-        regions.len(),
+        finder.regions().len(),
         SCALES.len(),
         asked.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        finder.detector_threshold().unwrap_or(f32::NAN),
+        finder.threshold(),
     );
+    Some((detector, classifier))
+}
 
-    let f1 = |set: &[&Asked], threshold: f32| {
-        let tp = set.iter().filter(|a| a.shown && a.confidence >= threshold).count() as f64;
-        let fp = set.iter().filter(|a| !a.shown && a.confidence >= threshold).count() as f64;
-        let fn_ = set.iter().filter(|a| a.shown && a.confidence < threshold).count() as f64;
-        2.0 * tp / (2.0 * tp + fp + fn_).max(1.0)
+#[derive(serde::Deserialize)]
+struct HeldOut {
+    model: Vec<cabin_models::ModelSpec>,
+    photo: Vec<HeldOutPhoto>,
+}
+
+#[derive(serde::Deserialize)]
+struct HeldOutPhoto {
+    file: String,
+    shows: Vec<String>,
+    #[serde(default)]
+    ambiguous: Vec<String>,
+    crop: [f32; 4],
+}
+
+/// Per-word precision, recall and right seat on the held-out photos, for each finder.
+fn report(finders: &[(&str, &Finder)], models: &ModelsDir, tuned: Option<(f32, f32)>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/heldout.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let held_out: HeldOut = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let fetched = match cabin_models::install(&ModelsDir::new(models.root().join("test-data")), &held_out.model[0], false) {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            println!("\nheld-out accuracy: not measured, cannot fetch the photos: {e}");
+            return;
+        }
     };
-    let tuning: Vec<&Asked> = asked.iter().filter(|a| a.tuning).collect();
-    let threshold = (2..98).map(|t| t as f32 / 100.0).max_by(|a, b| f1(&tuning, *a).total_cmp(&f1(&tuning, *b))).unwrap();
+    let photos: Vec<Photo> = held_out
+        .photo
+        .iter()
+        .map(|p| {
+            let image = image::open(fetched.dir.join(&p.file)).unwrap().to_rgb8();
+            let [x, y, width, height] = p.crop;
+            let bounds = NormalisedBox { x, y, width: width.min(1.0 - x), height: height.min(1.0 - y) };
+            let image = cabin_vision_model::crop(&image, &bounds).unwrap_or(image);
+            Photo { image, shows: p.shows.clone(), ambiguous: p.ambiguous.clone() }
+        })
+        .collect();
+    let mut words: Vec<String> = photos.iter().flat_map(|p| p.shows.clone()).collect();
+    words.sort();
+    words.dedup();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     println!(
-        "threshold chosen on the tuning photos: {threshold:.2} (F1 {:.3} there; the config ships {:.2})",
-        f1(&tuning, threshold),
-        finder.threshold()
+        "\nheld out: {} photos ({} showing none of the words) × {} sizes on each seat, and an empty cabin",
+        photos.len(),
+        photos.iter().filter(|p| p.shows.is_empty()).count(),
+        SCALES.len()
     );
-
-    let held_out: Vec<&Asked> = asked.iter().filter(|a| !a.tuning).collect();
-    for (label, at) in [("chosen", threshold), ("shipped", finder.threshold())] {
-        println!("\nheld-out photos at the {label} threshold {at:.2}:");
-        println!("| object | shown | precision | recall | right seat |");
-        println!("|---|---|---|---|---|");
-        for word in ASKED {
-            let of_word: Vec<&&Asked> = held_out.iter().filter(|a| a.word == word).collect();
-            let tp: Vec<&&&Asked> = of_word.iter().filter(|a| a.shown && a.confidence >= at).collect();
-            let fp = of_word.iter().filter(|a| !a.shown && a.confidence >= at).count();
-            let shown = of_word.iter().filter(|a| a.shown).count();
-            let precision = if tp.len() + fp == 0 { "-".to_string() } else { format!("{:.2}", tp.len() as f64 / (tp.len() + fp) as f64) };
-            let recall = if shown == 0 { "-".to_string() } else { format!("{:.2}", tp.len() as f64 / shown as f64) };
-            let seat = if tp.is_empty() {
-                "-".to_string()
-            } else {
-                format!("{:.2}", tp.iter().filter(|a| a.region_right).count() as f64 / tp.len() as f64)
-            };
-            println!("| {word} | {shown} | {precision} | {recall} | {seat} |");
+    for (label, finder) in finders {
+        let started = Instant::now();
+        let asked = ask(finder, &photos, &words);
+        let shipped = (finder.detector_threshold().unwrap_or(1.0), finder.threshold());
+        let mut settings = vec![("shipped", shipped)];
+        if let Some(tuned) = tuned {
+            settings.push(("tuned", tuned));
+        }
+        for (setting, (detector, classifier)) in settings {
+            let at = |a: &Asked| if a.detected { detector } else { classifier };
+            println!(
+                "\n{label}, {setting} thresholds (detector {detector:.2}, classifier {classifier:.2}); {:.0} s:",
+                started.elapsed().as_secs_f64()
+            );
+            println!("| object | by | shown | precision | recall | right seat |");
+            println!("|---|---|---|---|---|---|");
+            for word in &words {
+                let of_word: Vec<&Asked> = asked.iter().filter(|a| a.word == *word).collect();
+                let Some(first) = of_word.first() else {
+                    println!("| {word} | unknown word | - | - | - | - |");
+                    continue;
+                };
+                let tp: Vec<&&Asked> = of_word.iter().filter(|a| a.shown && a.confidence >= at(a)).collect();
+                let fp = of_word.iter().filter(|a| !a.shown && a.confidence >= at(a)).count();
+                let shown = of_word.iter().filter(|a| a.shown).count();
+                let ratio = |n: usize, d: usize| if d == 0 { "-".to_string() } else { format!("{:.2}", n as f64 / d as f64) };
+                let seat = ratio(tp.iter().filter(|a| a.region_right).count(), tp.len());
+                let by = if first.detected { "detector" } else { "classifier" };
+                println!("| {word} | {by} | {shown} | {} | {} | {seat} |", ratio(tp.len(), tp.len() + fp), ratio(tp.len(), shown));
+            }
+            let empty_cabin: Vec<&str> = asked.iter().filter(|a| a.empty_cabin && a.confidence >= at(a)).map(|a| a.word.as_str()).collect();
+            println!("found in the empty cabin: {}", if empty_cabin.is_empty() { "nothing".to_string() } else { empty_cabin.join(", ") });
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use cabin_vision_model::{Labels, NormalisedBox, CLASSES};
+use cabin_vision_model::{Labels, NormalisedBox, CLASSES, COCO_CLASSES};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -19,6 +19,18 @@ pub struct VisionConfig {
     pub policy: Policy,
     #[serde(rename = "region")]
     pub regions: Vec<RegionConfig>,
+    #[serde(default)]
+    pub objects: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub detector: Option<DetectorConfig>,
+}
+
+/// The object detector: what it must score before the car says "yes", and the words it
+/// answers for, as its COCO class names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorConfig {
+    pub threshold: f32,
     #[serde(default)]
     pub objects: BTreeMap<String, Vec<String>>,
 }
@@ -81,6 +93,16 @@ impl VisionConfig {
         if !(config.threshold > 0.0 && config.threshold <= 1.0) {
             return Err(invalid("threshold".into(), format!("{} is outside (0, 1]", config.threshold)));
         }
+        if let Some(detector) = &config.detector {
+            if !(detector.threshold > 0.0 && detector.threshold <= 1.0) {
+                return Err(invalid("detector.threshold".into(), format!("{} is outside (0, 1]", detector.threshold)));
+            }
+            for (word, names) in &detector.objects {
+                if let Some(unknown) = names.iter().find(|name| !COCO_CLASSES.contains(&name.as_str())) {
+                    return Err(invalid(format!("detector.objects.{word}"), format!("`{unknown}` is no COCO class name")));
+                }
+            }
+        }
         if config.regions.is_empty() {
             return Err(invalid("region".into(), "no seat regions: name at least one".into()));
         }
@@ -127,6 +149,19 @@ impl VisionConfig {
     }
 }
 
+impl DetectorConfig {
+    /// The detector's words as COCO class numbers (checked when the config was parsed).
+    pub fn object_classes(&self) -> BTreeMap<String, Vec<usize>> {
+        self.objects
+            .iter()
+            .map(|(word, names)| {
+                let classes = names.iter().filter_map(|name| COCO_CLASSES.iter().position(|c| c == name)).collect();
+                (word.to_lowercase(), classes)
+            })
+            .collect()
+    }
+}
+
 impl RegionConfig {
     fn bounds(&self) -> NormalisedBox {
         let [x, y, width, height] = self.bounds;
@@ -159,6 +194,9 @@ mod tests {
         assert!(error.starts_with("car.toml: region[0] (rear_right): box"), "{error}");
         let threshold = DEFAULT_CONFIG.replace("threshold = 0.11", "threshold = 7");
         assert!(VisionConfig::parse(&threshold, "car.toml").unwrap_err().to_string().contains("threshold"));
+        let unknown = DEFAULT_CONFIG.replace(r#"bag = ["backpack", "handbag", "suitcase"]"#, r#"bag = ["backpack", "tote"]"#);
+        let error = VisionConfig::parse(&unknown, "car.toml").unwrap_err().to_string();
+        assert!(error.starts_with("car.toml: detector.objects.bag: `tote`"), "{error}");
         let typo = DEFAULT_CONFIG.replace("[policy]", "[policy]\nframes_leave_cra = true");
         let error = VisionConfig::parse(&typo, "car.toml").unwrap_err().to_string();
         assert!(error.contains("car.toml") && error.contains("frames_leave_cra") && error.contains("line"), "{error}");

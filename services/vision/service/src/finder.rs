@@ -1,11 +1,17 @@
-//! "Is my X in the car, and where?" for one frame: the classifier runs on every seat region
-//! and on the whole frame in one batch; the evidence for X in a crop is the summed probability
-//! of X's classes; the answer names the region with the best evidence.
+//! "Is my X in the car, and where?" for one frame.
+//!
+//! A word the detector knows (a COCO class: a bag, a phone, a dog, a person) is answered from
+//! its boxes: the best box of X's classes, on the seat region it overlaps most. Any other word
+//! ("hat", "sunglasses") goes to the classifier, run on every seat region and the whole frame
+//! in one batch; the evidence for X in a crop is the summed probability of X's classes, and
+//! the answer names the region with the best evidence.
 
 use std::time::SystemTime;
 
 use cabin_camera::Frame;
-use cabin_vision_model::{batch, input_for, EfficientNetLite0, ModelError, NormalisedBox, PreprocessError};
+use cabin_vision_model::{
+    batch, input_for, Detection, Detector, DetectorError, EfficientNetLite0, ModelError, NormalisedBox, PreprocessError,
+};
 use thiserror::Error;
 
 use crate::config::Region;
@@ -15,6 +21,11 @@ use crate::vocabulary::{ObjectClasses, Vocabulary};
 pub const WHOLE_FRAME: &str = "";
 /// Labels reported as "seen" must reach this probability in some crop.
 const LABEL_SEEN: f32 = 0.1;
+/// Detections below this score are not kept at all.
+const DETECTION_FLOOR: f32 = 0.1;
+/// A box belongs to the seat region holding at least this share of it; a box no region holds
+/// this much of (in a footwell, between the seats) is in the car, on no one seat.
+const ON_A_SEAT: f32 = 0.5;
 
 #[derive(Debug, Error)]
 pub enum FindError {
@@ -26,6 +37,8 @@ pub enum FindError {
     Frame(#[from] PreprocessError),
     #[error("{0}")]
     Model(#[from] ModelError),
+    #[error("{0}")]
+    Detector(#[from] DetectorError),
 }
 
 /// What the car saw.
@@ -45,17 +58,27 @@ pub struct Finding {
     pub frame_time: SystemTime,
 }
 
-/// The classifier's view of one frame: class probabilities per crop (region name, or
-/// [`WHOLE_FRAME`]).
+/// What the models saw in one frame: the detector's boxes, each with the region it lies in,
+/// and the classifier's class probabilities per crop (region name, or [`WHOLE_FRAME`]). Either
+/// is empty when no asked word needed it.
 #[derive(Debug, Clone)]
 pub struct Observation {
+    pub detections: Vec<(Detection, String)>,
     pub crops: Vec<(String, Vec<f32>)>,
     pub frame_time: SystemTime,
+}
+
+/// The object detector and the score its answers need.
+#[derive(Debug)]
+pub struct DetectorSetup {
+    pub detector: Detector,
+    pub threshold: f32,
 }
 
 #[derive(Debug)]
 pub struct Finder {
     classifier: EfficientNetLite0,
+    detector: Option<DetectorSetup>,
     vocabulary: Vocabulary,
     regions: Vec<Region>,
     threshold: f32,
@@ -63,7 +86,23 @@ pub struct Finder {
 
 impl Finder {
     pub fn new(classifier: EfficientNetLite0, vocabulary: Vocabulary, regions: Vec<Region>, threshold: f32) -> Finder {
-        Finder { classifier, vocabulary, regions, threshold }
+        Finder { classifier, detector: None, vocabulary, regions, threshold }
+    }
+
+    /// Answers the detector's words from its boxes.
+    pub fn with_detector(mut self, detector: DetectorSetup) -> Finder {
+        self.detector = Some(detector);
+        self
+    }
+
+    /// Whether the detector answers for `object` (else the classifier does).
+    pub fn answers_by_detector(&self, object: &ObjectClasses) -> bool {
+        self.detector.is_some() && !object.detected.is_empty()
+    }
+
+    /// The score a detection needs, with a detector.
+    pub fn detector_threshold(&self) -> Option<f32> {
+        self.detector.as_ref().map(|setup| setup.threshold)
     }
 
     /// Does the one-off work of answering now (see [`Vocabulary::prepare`]).
@@ -101,24 +140,69 @@ impl Finder {
     /// Looks for `object` in `frame`, in one region or in all of them and the whole frame.
     pub fn find(&self, frame: &Frame, object: &str, region: Option<&str>) -> Result<Finding, FindError> {
         let (object, regions) = self.understand(object, region)?;
-        Ok(self.judge(&self.observe(frame, &regions)?, object))
+        Ok(self.judge(&self.observe(frame, &regions, &[&object])?, object))
     }
 
-    /// Runs the classifier once on `regions` of the frame (and on the whole frame when there
-    /// are several): every question about this frame is answered from the result.
-    pub fn observe(&self, frame: &Frame, regions: &[Region]) -> Result<Observation, FindError> {
-        let mut crops: Vec<(String, NormalisedBox)> = regions.iter().map(|r| (r.name.clone(), r.bounds)).collect();
-        if regions.len() > 1 {
-            crops.push((WHOLE_FRAME.to_string(), NormalisedBox::WHOLE));
+    /// Runs what `objects` need once on the frame: the detector (its boxes placed in
+    /// `regions`) for the words it knows, the classifier on `regions` (and the whole frame
+    /// when there are several) for the rest. Every question about those objects in this
+    /// frame is answered from the result.
+    pub fn observe(&self, frame: &Frame, regions: &[Region], objects: &[&ObjectClasses]) -> Result<Observation, FindError> {
+        let mut observation = Observation { detections: Vec::new(), crops: Vec::new(), frame_time: frame.captured };
+        if let Some(setup) = self.detector.as_ref().filter(|_| objects.iter().any(|o| self.answers_by_detector(o))) {
+            let detections = setup.detector.detect(&frame.image, DETECTION_FLOOR)?;
+            observation.detections = detections
+                .into_iter()
+                .filter_map(|d| {
+                    let region = home_region(&d.bounds, regions);
+                    // Asked about one region: a box in none of them is outside the question.
+                    (regions.len() == self.regions.len() || region != WHOLE_FRAME).then_some((d, region))
+                })
+                .collect();
         }
-        let inputs = crops.iter().map(|(_, bounds)| input_for(&frame.image, bounds)).collect::<Result<Vec<_>, _>>()?;
-        let probabilities = self.classifier.probabilities(&batch(inputs).map_err(ModelError::from)?)?;
-        let crops = crops.into_iter().map(|(name, _)| name).zip(probabilities).collect();
-        Ok(Observation { crops, frame_time: frame.captured })
+        if objects.iter().any(|o| !self.answers_by_detector(o)) {
+            let mut crops: Vec<(String, NormalisedBox)> = regions.iter().map(|r| (r.name.clone(), r.bounds)).collect();
+            if regions.len() > 1 {
+                crops.push((WHOLE_FRAME.to_string(), NormalisedBox::WHOLE));
+            }
+            let inputs = crops.iter().map(|(_, bounds)| input_for(&frame.image, bounds)).collect::<Result<Vec<_>, _>>()?;
+            let probabilities = self.classifier.probabilities(&batch(inputs).map_err(ModelError::from)?)?;
+            observation.crops = crops.into_iter().map(|(name, _)| name).zip(probabilities).collect();
+        }
+        Ok(observation)
     }
 
     /// Whether `object` is in what was observed, and where.
     pub fn judge(&self, observation: &Observation, object: ObjectClasses) -> Finding {
+        match &self.detector {
+            Some(setup) if self.answers_by_detector(&object) => self.judge_detections(observation, object, setup.threshold),
+            _ => self.judge_crops(observation, object),
+        }
+    }
+
+    /// The best box of the object's classes, and the region it lies in.
+    fn judge_detections(&self, observation: &Observation, object: ObjectClasses, threshold: f32) -> Finding {
+        let mut evidence: Vec<(String, f32)> = Vec::new();
+        for (detection, region) in observation.detections.iter().filter(|(d, _)| object.detected.contains(&d.class)) {
+            match evidence.iter_mut().find(|(name, _)| name == region) {
+                Some((_, best)) => *best = best.max(detection.score),
+                None => evidence.push((region.clone(), detection.score)),
+            }
+        }
+        evidence.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (region, confidence) = evidence.first().cloned().unwrap_or_default();
+        Finding {
+            found: confidence >= threshold,
+            confidence,
+            region,
+            labels_seen: self.labels_seen(observation),
+            object,
+            evidence,
+            frame_time: observation.frame_time,
+        }
+    }
+
+    fn judge_crops(&self, observation: &Observation, object: ObjectClasses) -> Finding {
         let evidence: Vec<(String, f32)> =
             observation.crops.iter().map(|(name, p)| (name.clone(), object.classes.iter().map(|&c| p[c]).sum::<f32>().min(1.0))).collect();
         let best = |named_only: bool| {
@@ -145,7 +229,15 @@ impl Finder {
         }
     }
 
+    /// What the detector is sure of, then the classifier's likeliest classes.
     fn labels_seen(&self, observation: &Observation) -> Vec<String> {
+        let threshold = self.detector.as_ref().map_or(1.0, |setup| setup.threshold);
+        let mut detected: Vec<String> = Vec::new();
+        for (detection, _) in observation.detections.iter().filter(|(d, _)| d.score >= threshold) {
+            if !detected.iter().any(|label| label == detection.label()) {
+                detected.push(detection.label().to_string());
+            }
+        }
         let labels = self.vocabulary.labels();
         let mut seen: Vec<(usize, f32)> = Vec::new();
         for (_, crop) in &observation.crops {
@@ -157,6 +249,47 @@ impl Finder {
             }
         }
         seen.sort_by(|a, b| b.1.total_cmp(&a.1));
-        seen.into_iter().take(5).map(|(class, _)| labels.name(class).to_string()).collect()
+        detected.extend(seen.into_iter().map(|(class, _)| labels.name(class).to_string()));
+        detected.truncate(5);
+        detected
+    }
+}
+
+/// The region holding the largest share of `bounds` (at least half), or [`WHOLE_FRAME`].
+fn home_region(bounds: &NormalisedBox, regions: &[Region]) -> String {
+    let area = bounds.width * bounds.height;
+    let share = |region: &Region| {
+        let r = &region.bounds;
+        let width = (bounds.x + bounds.width).min(r.x + r.width) - bounds.x.max(r.x);
+        let height = (bounds.y + bounds.height).min(r.y + r.height) - bounds.y.max(r.y);
+        if width <= 0.0 || height <= 0.0 || area <= 0.0 {
+            0.0
+        } else {
+            width * height / area
+        }
+    };
+    regions
+        .iter()
+        .map(|r| (r, share(r)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, s)| *s >= ON_A_SEAT)
+        .map_or(WHOLE_FRAME.to_string(), |(r, _)| r.name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_box_belongs_to_the_region_holding_most_of_it() {
+        let regions = [
+            Region { name: "left".into(), bounds: NormalisedBox { x: 0.0, y: 0.0, width: 0.5, height: 1.0 } },
+            Region { name: "right".into(), bounds: NormalisedBox { x: 0.5, y: 0.0, width: 0.5, height: 1.0 } },
+        ];
+        let mostly_right = NormalisedBox { x: 0.4, y: 0.2, width: 0.4, height: 0.3 };
+        assert_eq!(home_region(&mostly_right, &regions), "right");
+        let between = NormalisedBox { x: 0.0, y: 0.0, width: 0.1, height: 0.1 };
+        let regions_apart = [Region { name: "seat".into(), bounds: NormalisedBox { x: 0.5, y: 0.5, width: 0.5, height: 0.5 } }];
+        assert_eq!(home_region(&between, &regions_apart), WHOLE_FRAME);
     }
 }

@@ -1,10 +1,11 @@
 //! The vision service: "is my hat in the car, and where?" answered on device from the cabin
 //! camera, as `org.cabin.Vision1`.
 //!
-//! The camera (`cabin-camera`) gives a frame; the finder crops the OEM's seat regions and
-//! runs the classifier (`cabin-vision-model`) on all of them and the whole frame in one
-//! batch; the vocabulary maps the asked word to classes. No frame leaves the car unless the
-//! owner's policy says so.
+//! The camera (`cabin-camera`) gives a frame; the vocabulary maps the asked word to the
+//! detector's and the classifier's classes (`cabin-vision-model`); the finder runs the
+//! detector once on the frame for the words it knows, and the classifier on the OEM's seat
+//! regions and the whole frame for the rest. No frame leaves the car unless the owner's
+//! policy says so.
 
 pub mod composite;
 mod config;
@@ -16,10 +17,13 @@ use std::path::Path;
 
 use cabin_models::{LocateError, ModelsDir};
 use cabin_nlu::{EncoderError, SentenceEncoder, EMBEDDING_MODEL};
-use cabin_vision_model::{EfficientNetLite0, Labels, LabelsError, ModelError, CLASSIFIER_FILE, CLASSIFIER_MODEL, LABELS_MODEL};
+use cabin_vision_model::{
+    Detector, DetectorError, EfficientNetLite0, Labels, LabelsError, ModelError, CLASSIFIER_FILE, CLASSIFIER_MODEL, DETECTOR_FILE,
+    DETECTOR_MODEL, LABELS_MODEL,
+};
 
-pub use config::{ConfigError, Policy, Region, VisionConfig, DEFAULT_CONFIG};
-pub use finder::{FindError, Finder, Finding, Observation, WHOLE_FRAME};
+pub use config::{ConfigError, DetectorConfig, Policy, Region, VisionConfig, DEFAULT_CONFIG};
+pub use finder::{DetectorSetup, FindError, Finder, Finding, Observation, WHOLE_FRAME};
 pub use service::{serve, Vision, VisionError, BUS_NAME, OBJECT_PATH};
 pub use vocabulary::{ObjectClasses, Vocabulary, MIN_SIMILARITY};
 
@@ -30,6 +34,8 @@ pub enum LoadError {
     #[error("{0}")]
     Classifier(#[from] ModelError),
     #[error("{0}")]
+    Detector(#[from] DetectorError),
+    #[error("{0}")]
     Labels(#[from] LabelsError),
     #[error("{0}")]
     Encoder(#[from] EncoderError),
@@ -37,8 +43,9 @@ pub enum LoadError {
     Config(#[from] ConfigError),
 }
 
-/// Loads the classifier, its labels and (when installed) the sentence encoder for unlisted
-/// words, and builds a finder for `config`. `config_name` names the config in errors.
+/// Loads the classifier, its labels, and (when installed) the object detector and the
+/// sentence encoder for unlisted words, and builds a finder for `config`. `config_name` names
+/// the config in errors.
 pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str) -> Result<Finder, LoadError> {
     let classifier = EfficientNetLite0::load(&models.locate(CLASSIFIER_MODEL)?.join(CLASSIFIER_FILE))?;
     let labels = Labels::load(&models.locate(LABELS_MODEL)?)?;
@@ -50,7 +57,23 @@ pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str)
             None
         }
     };
-    Ok(Finder::new(classifier, Vocabulary::new(table, labels, encoder), config.regions(), config.threshold))
+    let mut vocabulary = Vocabulary::new(table, labels, encoder);
+    let mut detector = None;
+    if let Some(detector_config) = &config.detector {
+        match models.locate(DETECTOR_MODEL) {
+            Ok(dir) => {
+                detector =
+                    Some(DetectorSetup { detector: Detector::load(&dir.join(DETECTOR_FILE))?, threshold: detector_config.threshold });
+                vocabulary = vocabulary.with_detector(detector_config.object_classes());
+            }
+            Err(e) => tracing::warn!(error = %e, "no object detector: the classifier answers every word"),
+        }
+    }
+    let finder = Finder::new(classifier, vocabulary, config.regions(), config.threshold);
+    Ok(match detector {
+        Some(detector) => finder.with_detector(detector),
+        None => finder,
+    })
 }
 
 /// Reads a config file, or the embedded defaults when `path` is `None`.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use cabin_camera::{Camera, CameraError, Frame};
-use cabin_vision_model::{crop, NormalisedBox};
+use cabin_vision_model::{crop, DetectorError, NormalisedBox};
 
 use crate::config::Policy;
 use crate::finder::{FindError, Finder, Finding};
@@ -21,7 +21,7 @@ const CAMERA_RETRY: Duration = Duration::from_millis(300);
 pub enum VisionError {
     #[zbus(error)]
     ZBus(zbus::Error),
-    /// The word matches no class the classifier knows.
+    /// The word matches no class the detector or the classifier knows.
     UnknownObject(String),
     UnknownRegion(String),
     /// No frame: the camera is missing, busy, or broken.
@@ -40,7 +40,8 @@ impl From<FindError> for VisionError {
             FindError::UnknownObject { .. } => VisionError::UnknownObject(message),
             FindError::UnknownRegion { .. } => VisionError::UnknownRegion(message),
             FindError::Frame(_) => VisionError::BadFrame(message),
-            FindError::Model(_) => VisionError::Failed(message),
+            FindError::Detector(DetectorError::EmptyFrame { .. }) => VisionError::BadFrame(message),
+            FindError::Model(_) | FindError::Detector(_) => VisionError::Failed(message),
         }
     }
 }

@@ -1,14 +1,17 @@
-//! From the word someone asked about ("my hat", "the cellphone") to the classifier's classes.
+//! From the word someone asked about ("my hat", "the cellphone") to the detector's and the
+//! classifier's classes.
 //!
-//! In order: the configured synonym table (singular or plural), an exact ImageNet class name or
-//! WordNet synonym, then the nearest class names by MiniLM sentence embedding. A word nothing
+//! The detector's (COCO) classes: its configured table, or an exact COCO class name. The
+//! classifier's (ImageNet) classes, in order: the configured synonym table (singular or
+//! plural), an exact ImageNet class name or WordNet synonym, then, for a word the detector
+//! does not know either, the nearest class names by MiniLM sentence embedding. A word nothing
 //! is close to is unknown: "I don't know that object" beats a confident guess.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use cabin_nlu::SentenceEncoder;
-use cabin_vision_model::{Labels, CLASSES};
+use cabin_vision_model::{Labels, CLASSES, COCO_CLASSES};
 use candle_core::Tensor;
 
 /// Cosine similarity a class name must reach for an unlisted word to count as that class.
@@ -25,7 +28,10 @@ const SIMILARITY_MARGIN: f32 = 0.05;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectClasses {
     pub word: String,
+    /// The classifier's (ImageNet) classes; may be empty for a word only the detector knows.
     pub classes: Vec<usize>,
+    /// The detector's (COCO) classes; empty for a word it does not know.
+    pub detected: Vec<usize>,
     /// The cosine similarity when matched by embedding; `None` from the table or a class name.
     pub similarity: Option<f32>,
 }
@@ -33,6 +39,8 @@ pub struct ObjectClasses {
 #[derive(Debug)]
 pub struct Vocabulary {
     table: BTreeMap<String, Vec<usize>>,
+    /// Words to COCO classes; empty without a detector.
+    detector_table: BTreeMap<String, Vec<usize>>,
     labels: Labels,
     encoder: Option<SentenceEncoder>,
     /// Embeddings of the 1000 class names, computed on the first unlisted word.
@@ -42,7 +50,16 @@ pub struct Vocabulary {
 impl Vocabulary {
     /// `encoder` is optional: without it, only the table and exact class names are known.
     pub fn new(table: BTreeMap<String, Vec<usize>>, labels: Labels, encoder: Option<SentenceEncoder>) -> Vocabulary {
-        Vocabulary { table, labels, encoder, class_embeddings: OnceLock::new() }
+        Vocabulary { table, detector_table: BTreeMap::new(), labels, encoder, class_embeddings: OnceLock::new() }
+    }
+
+    /// Adds the detector's words (its table; exact COCO names are known without one).
+    pub fn with_detector(mut self, table: BTreeMap<String, Vec<usize>>) -> Vocabulary {
+        for (class, name) in COCO_CLASSES.iter().enumerate() {
+            self.detector_table.entry((*name).to_string()).or_insert_with(|| vec![class]);
+        }
+        self.detector_table.extend(table);
+        self
     }
 
     pub fn labels(&self) -> &Labels {
@@ -55,15 +72,20 @@ impl Vocabulary {
         if word.is_empty() {
             return None;
         }
-        let listed = |w: &str| self.table.get(w).cloned();
-        let singular = word.strip_suffix("es").filter(|w| listed(w).is_some()).or_else(|| word.strip_suffix('s'));
-        if let Some(classes) = listed(&word).or_else(|| singular.and_then(listed)) {
-            return Some(ObjectClasses { word, classes, similarity: None });
+        let listed = |table: &BTreeMap<String, Vec<usize>>, w: &str| table.get(w).cloned();
+        let singular = word
+            .strip_suffix("es")
+            .filter(|w| listed(&self.table, w).or(listed(&self.detector_table, w)).is_some())
+            .or_else(|| word.strip_suffix('s'));
+        let lookup = |table| listed(table, &word).or_else(|| singular.and_then(|w| listed(table, w)));
+        let detected = lookup(&self.detector_table).unwrap_or_default();
+        let classes = lookup(&self.table)
+            .or_else(|| self.labels.find(&word).or_else(|| singular.and_then(|w| self.labels.find(w))).map(|class| vec![class]));
+        match classes {
+            Some(classes) => Some(ObjectClasses { word, classes, detected, similarity: None }),
+            None if !detected.is_empty() => Some(ObjectClasses { word, classes: Vec::new(), detected, similarity: None }),
+            None => self.nearest(&word),
         }
-        if let Some(class) = self.labels.find(&word).or_else(|| singular.and_then(|w| self.labels.find(w))) {
-            return Some(ObjectClasses { word, classes: vec![class], similarity: None });
-        }
-        self.nearest(&word)
     }
 
     /// Embeds the class names now rather than on the first unlisted word (a service does this
@@ -108,7 +130,7 @@ impl Vocabulary {
             return None;
         }
         let classes = (0..CLASSES).filter(|&c| similarities[c] >= best - SIMILARITY_MARGIN).collect();
-        Some(ObjectClasses { word: word.to_string(), classes, similarity: Some(best) })
+        Some(ObjectClasses { word: word.to_string(), classes, detected: Vec::new(), similarity: Some(best) })
     }
 }
 
