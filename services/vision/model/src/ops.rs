@@ -43,6 +43,13 @@ impl Activation {
     }
 }
 
+/// The f32 values an in-place op may change, checked to be contiguous.
+fn contiguous_f32_mut<'a>(storage: &'a mut CpuStorage, layout: &Layout, op: &str) -> candle_core::Result<&'a mut [f32]> {
+    let (start, end) = layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg(format!("{op}: input must be contiguous")))?;
+    let CpuStorage::F32(values) = storage else { candle_core::bail!("{op}: f32 only") };
+    Ok(&mut values[start..end])
+}
+
 /// A depthwise convolution with its BatchNorm folded into weights and bias, then an activation.
 #[derive(Debug, Clone)]
 pub struct DepthwiseConv {
@@ -109,14 +116,11 @@ impl InplaceOp1 for BiasActivation {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        let (start, end) =
-            layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("bias-activation: input must be contiguous".into()))?;
         let channels = self.bias.len();
         if layout.dims().last() != Some(&channels) {
             candle_core::bail!("bias-activation: {:?} does not end in {channels} channels", layout.dims());
         }
-        let CpuStorage::F32(values) = storage else { candle_core::bail!("bias-activation: f32 only") };
-        values[start..end].par_chunks_mut(channels * 64).for_each(|rows| {
+        contiguous_f32_mut(storage, layout, self.name())?.par_chunks_mut(channels * 64).for_each(|rows| {
             for row in rows.chunks_exact_mut(channels) {
                 for (value, bias) in row.iter_mut().zip(&self.bias) {
                     *value = self.activation.apply(*value + bias);
@@ -140,10 +144,7 @@ impl InplaceOp1 for HardSwish {
     }
 
     fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> candle_core::Result<()> {
-        let (start, end) =
-            layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("hard-swish: input must be contiguous".into()))?;
-        let CpuStorage::F32(values) = storage else { candle_core::bail!("hard-swish: f32 only") };
-        values[start..end].par_chunks_mut(1 << 14).for_each(|chunk| {
+        contiguous_f32_mut(storage, layout, self.name())?.par_chunks_mut(1 << 14).for_each(|chunk| {
             for value in chunk {
                 *value *= (*value + 3.0).clamp(0.0, 6.0) * self.sixth;
             }

@@ -191,15 +191,7 @@ impl Finder {
         }
         evidence.sort_by(|a, b| b.1.total_cmp(&a.1));
         let (region, confidence) = evidence.first().cloned().unwrap_or_default();
-        Finding {
-            found: confidence >= threshold,
-            confidence,
-            region,
-            labels_seen: self.labels_seen(observation),
-            object,
-            evidence,
-            frame_time: observation.frame_time,
-        }
+        self.finding(observation, object, evidence, region, confidence, threshold)
     }
 
     fn judge_crops(&self, observation: &Observation, object: ObjectClasses) -> Finding {
@@ -218,8 +210,20 @@ impl Finder {
         } else {
             best_region
         };
+        self.finding(observation, object, evidence, region, confidence, self.threshold)
+    }
+
+    fn finding(
+        &self,
+        observation: &Observation,
+        object: ObjectClasses,
+        evidence: Vec<(String, f32)>,
+        region: String,
+        confidence: f32,
+        threshold: f32,
+    ) -> Finding {
         Finding {
-            found: confidence >= self.threshold,
+            found: confidence >= threshold,
             confidence,
             region,
             labels_seen: self.labels_seen(observation),
