@@ -8,8 +8,13 @@ use support::*;
 
 /// `cabin up --script FILE --json` on a free MQTT port; its exit status and what happened.
 fn play(scenario: &std::path::Path) -> (std::process::ExitStatus, Vec<Json>) {
+    play_with(scenario, &[])
+}
+
+fn play_with(scenario: &std::path::Path, extra: &[&str]) -> (std::process::ExitStatus, Vec<Json>) {
     let output = std::process::Command::new(cabin_binary())
         .args(["up", "--json", "--mqtt-port", "0", "--script", scenario.to_str().unwrap()])
+        .args(extra)
         .env("CABIN_LOG", "error")
         .env("CABIN_MEMORY", "off")
         .output()
@@ -67,4 +72,27 @@ fn an_unmet_expectation_fails_the_run_and_a_bad_scenario_names_its_line() {
     assert!(!output.status.success());
     assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
     assert!(stderr(&output).contains("bad.toml:4: a step does one thing, this one say and drive"), "{}", stderr(&output));
+}
+
+#[test]
+fn without_a_camera_the_car_looks_at_a_demo_cabin_and_says_so() {
+    // The embedded config with a camera device that is not there.
+    let config = cabin_vision::DEFAULT_CONFIG.replace(r#"source = "/dev/video0""#, r#"source = "/dev/video-not-here""#);
+    let (_config_dir, config) = temp_file("vision.toml", &config);
+    let (_dir, scenario) = temp_file(
+        "demo.toml",
+        "[[step]]\nphone = \"is my cup in the car?\"\nexpect_reply = \"rear left\"\n\n[[step]]\nphone = \"is my cat in the car?\"\nexpect_reply = \"passenger\"\n",
+    );
+    let (status, happened) = play_with(&scenario, &["--vision-config", config.to_str().unwrap()]);
+    let shown = || happened.iter().map(Json::to_string).collect::<Vec<_>>().join("\n");
+    assert!(status.success(), "{}", shown());
+    let notes = events(&happened, "note");
+    assert!(
+        notes
+            .iter()
+            .any(|n| n["text"].as_str().unwrap().contains("demo cabin: a cup on the rear left seat and a cat on the passenger seat")),
+        "{}",
+        shown()
+    );
+    assert_eq!(events(&happened, "expected").iter().filter(|e| e["met"] == true).count(), 2, "{}", shown());
 }

@@ -28,6 +28,11 @@ fn look_finds_the_cup_on_its_seat_and_refuses_bad_input_clearly() {
     assert!(stderr(&broken).contains("truncated.png: not a readable image"), "{}", stderr(&broken));
     let unknown = cabin(&bus, &["look", frame, "unicorn"]);
     assert!(stderr(&unknown).contains("I don't know what \"unicorn\" looks like"), "{}", stderr(&unknown));
+    let described = json(&cabin(&bus, &["look", frame, "--describe", "--json"]));
+    assert_eq!(described[0]["label"], "cup", "{described}");
+    assert_eq!(described[0]["region"], "rear_left", "{described}");
+    let front = cabin(&bus, &["look", frame, "--describe", "--region", "front"]);
+    assert!(stderr(&front).contains("no region \"front\""), "{}", stderr(&front));
     let region = cabin(&bus, &["look", frame, "cup", "--region", "roof"]);
     assert!(stderr(&region).contains("no region \"roof\""), "{}", stderr(&region));
 }
@@ -50,6 +55,13 @@ async fn the_assistant_looks_through_the_camera_and_says_so_when_it_cannot() {
     assert_eq!(reply, "I can't see your hat in the car.");
     let (reply, _) = assistant.converse("is my unicorn in the car").await.unwrap();
     assert_eq!(reply, "I don't know what that looks like, so I can't look for your unicorn.");
+    // No object: the camera says what it sees, in the car or on the seats asked about.
+    let (reply, turn) = assistant.converse("did I leave anything in the car?").await.unwrap();
+    assert_eq!(reply, "I can see a cup on the rear left seat.", "{turn}");
+    let (reply, _) = assistant.converse("is my cup on the back seat?").await.unwrap();
+    assert!(reply.starts_with("Yes, I can see your cup on the rear left seat ("), "{reply}");
+    let (reply, _) = assistant.converse("what's on the back seat?").await.unwrap();
+    assert_eq!(reply, "I can see a cup on the rear left seat.");
 
     // The service goes away: the assistant says it cannot look; it comes back: it can.
     tokio::task::block_in_place(|| drop(vision));

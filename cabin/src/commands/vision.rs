@@ -35,9 +35,13 @@ impl VisionArgs {
 
 #[derive(Debug, Args)]
 pub struct LookArgs {
-    /// `IMAGE OBJECT`, or just `OBJECT` with --camera
-    #[arg(required = true, num_args = 1..=2, value_names = ["IMAGE", "OBJECT"])]
+    /// `IMAGE OBJECT`, or just `OBJECT` with --camera; with --describe, `IMAGE` or nothing
+    #[arg(num_args = 0..=2, value_names = ["IMAGE", "OBJECT"])]
     words: Vec<String>,
+    /// Say what is in the car (or in --region: a seat, or a group such as "rear") instead of
+    /// looking for one object
+    #[arg(long)]
+    describe: bool,
     /// Take the frame from this camera (a /dev/video* device or a folder of frames)
     #[arg(long)]
     camera: Option<PathBuf>,
@@ -52,12 +56,16 @@ pub struct LookArgs {
 }
 
 pub fn look(args: LookArgs) -> anyhow::Result<ExitCode> {
+    if args.describe {
+        return describe(&args);
+    }
     let (source, object) = match (&args.camera, args.words.as_slice()) {
         (None, [image, object]) => (CameraSource::Still(PathBuf::from(image)), object.clone()),
         (Some(camera), [object]) => (CameraSource::from_path(camera), object.clone()),
         (None, [_]) => anyhow::bail!("give an image and an object (`cabin look IMAGE OBJECT`), or --camera DEVICE"),
         (Some(_), _) => anyhow::bail!("with --camera, give only the object (`cabin look --camera /dev/video0 hat`)"),
-        _ => unreachable!("clap takes one or two words"),
+        (None, []) => anyhow::bail!("give an image and an object (`cabin look IMAGE OBJECT`), or --describe"),
+        _ => anyhow::bail!("`cabin look IMAGE OBJECT`, or `cabin look --camera DEVICE OBJECT`"),
     };
     let (_, finder) = args.vision.load()?;
     let frame = Camera::new(source).capture()?;
@@ -70,6 +78,32 @@ pub fn look(args: LookArgs) -> anyhow::Result<ExitCode> {
         print_finding(&finding, finder.threshold());
     }
     Ok(if finding.found { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `cabin look IMAGE --describe`: each thing seen, with its seat and score.
+fn describe(args: &LookArgs) -> anyhow::Result<ExitCode> {
+    let source = match (&args.camera, args.words.as_slice()) {
+        (None, [image]) => CameraSource::Still(PathBuf::from(image)),
+        (Some(camera), []) => CameraSource::from_path(camera),
+        _ => anyhow::bail!("with --describe, give an image (`cabin look IMAGE --describe`) or --camera DEVICE"),
+    };
+    let (_, finder) = args.vision.load()?;
+    let frame = Camera::new(source).capture()?;
+    let seen = finder.describe(&frame, args.region.as_deref())?;
+    if args.json {
+        let things: Vec<serde_json::Value> = seen
+            .iter()
+            .map(|(d, region)| serde_json::json!({ "label": d.label(), "region": region, "score": d.score, "box": [d.bounds.x, d.bounds.y, d.bounds.width, d.bounds.height] }))
+            .collect();
+        println!("{}", serde_json::Value::Array(things));
+    } else if seen.is_empty() {
+        println!("nothing seen");
+    }
+    for (detection, region) in seen.iter().filter(|_| !args.json) {
+        let region = if region.is_empty() { "(no one seat)" } else { region };
+        println!("{:12} {region:14} {:3.0} %", detection.label(), detection.score * 100.0);
+    }
+    Ok(if seen.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 fn print_finding(finding: &Finding, threshold: f32) {

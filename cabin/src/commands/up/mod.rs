@@ -117,10 +117,21 @@ pub async fn run(mut args: UpArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let camera_frame = scenario.as_ref().filter(|s| s.uses_camera()).map(|_| scratch.path().join("camera.png"));
+    // No camera named and none where the config says: a demo cabin, so the camera can be tried.
+    let demo = match (&camera_frame, &args.camera) {
+        (None, None) => demo_camera(args.vision_config.as_deref(), scratch.path())?,
+        _ => None,
+    };
+    let camera = camera_frame.as_deref().or(args.camera.as_deref()).or(demo.as_ref().map(|(frame, _)| frame.as_path()));
     let vision = super::vision::VisionArgs::new(args.vision_config.clone(), args.brain.models.clone());
-    let _vision = match super::vision::start(&vision, camera_frame.as_deref().or(args.camera.as_deref()), bus.address()).await {
+    let _vision = match super::vision::start(&vision, camera, bus.address()).await {
         Ok((connection, camera)) => {
-            say(format!("The cabin camera is {}: ask \"is my hat in the car?\"", camera.display()));
+            match &demo {
+                Some((_, shows)) => {
+                    say(format!("No camera is connected, so the camera sees a demo cabin: {shows}. Ask \"is my cup in the car?\""))
+                }
+                None => say(format!("The cabin camera is {}: ask \"is my hat in the car?\"", camera.display())),
+            }
             Some(connection)
         }
         Err(error) => {
@@ -279,4 +290,18 @@ async fn start_phone_link(
 
 fn local_broker(address: std::net::SocketAddr) -> Broker {
     Broker { host: address.ip().to_string(), port: address.port(), credentials: None, tls: None }
+}
+
+/// A demo cabin frame written to `folder`, and what it shows, when the vision config's camera is
+/// a device that is not there.
+fn demo_camera(vision_config: Option<&std::path::Path>, folder: &std::path::Path) -> anyhow::Result<Option<(std::path::PathBuf, String)>> {
+    let (config, _) = cabin_vision::load_config(vision_config)?;
+    let source = &config.camera.source;
+    if !source.starts_with("/dev") || source.exists() {
+        return Ok(None);
+    }
+    let (frame, shows) = cabin_vision::composite::demo_cabin(&config.regions());
+    let path = folder.join("demo-cabin.png");
+    frame.save(&path).with_context(|| format!("{}: cannot write the demo cabin", path.display()))?;
+    Ok(Some((path, shows)))
 }

@@ -353,7 +353,7 @@ impl Dialog {
         let pointing_back = refers_back(text);
         let across = if text.split_whitespace().any(|w| w == "other") { self.other_side_of(&done) } else { Slots::new() };
         for (name, value) in done.slots {
-            let required = task.slots.get(&name).is_some_and(|rule| rule.required);
+            let required = task.slots.get(&name).is_some_and(|rule| rule.required || rule.subject);
             let relative = task.relative.as_ref().is_some_and(|r| name == r.slot || name == r.direction || r.by.as_ref() == Some(&name));
             if relative || (required && !pointing_back) || slots.contains_key(&name) {
                 continue;

@@ -26,6 +26,11 @@ pub struct SlotRule {
     /// The word after the number in a preference the driver asked the assistant to remember
     /// ("i like 21 degrees": `degrees`): when the slot is missing, that number fills it.
     pub preference: Option<String>,
+    /// What the request is about, though the task can run without it (the object looked for:
+    /// without one, the camera says what it sees). Like a required slot, it is carried to the
+    /// next request only when the words point back at it.
+    #[serde(default)]
+    pub subject: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -22,7 +22,8 @@ pub trait Tools {
     fn set(&self, path: &str, value: &Value) -> impl Future<Output = Result<Value, ToolError>>;
     fn get(&self, path: &str) -> impl Future<Output = Result<Value, ToolError>>;
     fn call(&self, call: &MethodCall, args: &[String]) -> impl Future<Output = Result<(), ToolError>>;
-    /// A sentence saying whether and where the object was seen.
+    /// A sentence saying whether and where the object was seen; for an empty object, what the
+    /// camera sees (in `region`, or anywhere).
     fn find_object(&self, object: &str, region: Option<&str>) -> impl Future<Output = Result<String, ToolError>>;
 
     /// Remembers, forgets or recalls for the driver; a sentence saying what was done.

@@ -148,6 +148,9 @@ impl Tools for BusTools {
         if !self.principal.may(Scope::Camera) {
             return Err(ToolError::NotPermitted { reason: "the owner has not allowed this caller to use the camera".into() });
         }
+        if object.trim().is_empty() {
+            return self.describe_cabin(region).await;
+        }
         let reply = self
             .vehicle
             .connection()
@@ -175,6 +178,59 @@ impl Tools for BusTools {
             format!("I can't see your {object} in the car.")
         })
     }
+}
+
+impl BusTools {
+    /// "What's on the back seat?", "did I leave anything in the car?": what the camera sees, in
+    /// a sentence. The caller's camera scope was checked by `find_object`.
+    async fn describe_cabin(&self, region: Option<&str>) -> Result<String, ToolError> {
+        let reply = self
+            .vehicle
+            .connection()
+            .call_method(Some(VISION_BUS_NAME), VISION_OBJECT_PATH, Some(VISION_BUS_NAME), "Describe", &(region.unwrap_or("")))
+            .await;
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.cabin.Vision1.Error.UnknownRegion" => {
+                return Ok(format!("The cabin camera can't see the {}.", region.unwrap_or_default().replace('_', " ")));
+            }
+            Err(zbus::Error::MethodError(name, detail, _)) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => {
+                return Err(ToolError::Unavailable { what: "the camera".into(), reason: detail.unwrap_or_default() });
+            }
+            Err(error) => return Err(call_error("the camera", error)),
+        };
+        let seen: Vec<(String, String, f64)> =
+            reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
+        Ok(describe(&seen, region))
+    }
+}
+
+/// The camera's findings as one sentence: "I can see a cup on the rear left seat and a cat on
+/// the passenger seat."
+fn describe(seen: &[(String, String, f64)], region: Option<&str>) -> String {
+    if seen.is_empty() {
+        return match region.filter(|r| !r.is_empty()) {
+            Some(region) => format!("I can't see anything {}.", place(region)),
+            None => "I can't see anything left in the car.".into(),
+        };
+    }
+    let things: Vec<String> = seen
+        .iter()
+        .map(|(label, region, _)| {
+            let thing = match label.as_str() {
+                "person" => "someone".to_string(),
+                label if label.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {label}"),
+                label => format!("a {label}"),
+            };
+            format!("{thing} {}", place(region))
+        })
+        .collect();
+    let listed = match things.as_slice() {
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        [] => unreachable!("handled above"),
+    };
+    format!("I can see {listed}.")
 }
 
 /// Where a region is, as said aloud: "rear_left" is "on the rear left seat".
@@ -220,6 +276,17 @@ fn friendly_service(service: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_camera_sees_is_one_sentence() {
+        let seen = |items: &[(&str, &str)]| items.iter().map(|(l, r)| (l.to_string(), r.to_string(), 0.5)).collect::<Vec<_>>();
+        assert_eq!(describe(&seen(&[]), None), "I can't see anything left in the car.");
+        assert_eq!(describe(&seen(&[]), Some("rear")), "I can't see anything on the rear seat.");
+        assert_eq!(
+            describe(&seen(&[("cup", "rear_left"), ("umbrella", ""), ("person", "driver")]), None),
+            "I can see a cup on the rear left seat, an umbrella in the car and someone on the driver's seat."
+        );
+    }
 
     #[test]
     fn a_liking_gives_its_number_for_its_unit_only() {

@@ -153,6 +153,57 @@ impl InplaceOp1 for HardSwish {
     }
 }
 
+/// The mean of each channel over height and width, `[n, h, w, c]` → `[n, 1, 1, c]`, in one
+/// pass (candle reduces one axis at a time, through a strided copy of the whole tensor).
+#[derive(Debug, Clone, Copy)]
+pub struct SpatialMean;
+
+impl CustomOp1 for SpatialMean {
+    fn name(&self) -> &'static str {
+        "spatial-mean"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (input, [batch, height, width, channels]) = contiguous_f32(storage, layout, self.name())?;
+        let pixels = height * width;
+        let mut output = vec![0f32; batch * channels];
+        for (image, sums) in input.chunks_exact(pixels * channels).zip(output.chunks_exact_mut(channels)) {
+            for pixel in image.chunks_exact(channels) {
+                for (sum, value) in sums.iter_mut().zip(pixel) {
+                    *sum += value;
+                }
+            }
+            for sum in sums.iter_mut() {
+                *sum /= pixels as f32;
+            }
+        }
+        Ok((CpuStorage::F32(output), Shape::from((batch, 1, 1, channels))))
+    }
+}
+
+/// The logistic function, in one pass where candle takes four.
+#[derive(Debug, Clone, Copy)]
+pub struct Sigmoid;
+
+impl CustomOp1 for Sigmoid {
+    fn name(&self) -> &'static str {
+        "sigmoid"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (start, end) =
+            layout.contiguous_offsets().ok_or_else(|| candle_core::Error::Msg("sigmoid: input must be contiguous".into()))?;
+        let CpuStorage::F32(values) = storage else { candle_core::bail!("sigmoid: f32 only") };
+        let mut output = values[start..end].to_vec();
+        output.par_chunks_mut(1 << 14).for_each(|chunk| {
+            for value in chunk {
+                *value = 1.0 / (1.0 + (-*value).exp());
+            }
+        });
+        Ok((CpuStorage::F32(output), layout.shape().clone()))
+    }
+}
+
 /// The image patches a `kernel`×`kernel` "SAME" convolution with `stride` reads, one row of
 /// `kernel * kernel * channels` values (row, column, channel order) per output pixel.
 #[derive(Debug, Clone, Copy)]
@@ -251,6 +302,20 @@ mod tests {
                 assert!((g - e.clamp(0.0, 6.0)).abs() < 1e-5, "k {k} stride {stride}: {g} vs {e}");
             }
         }
+    }
+
+    #[test]
+    fn the_spatial_mean_and_the_sigmoid_agree_with_candle() {
+        let x = Tensor::from_vec(ramp(2 * 3 * 4 * 5), (2, 3, 4, 5), &Device::Cpu).unwrap();
+        let ours = x.apply_op1_no_bwd(&SpatialMean).unwrap();
+        let candles = x.mean_keepdim(1).unwrap().mean_keepdim(2).unwrap();
+        assert_eq!(ours.dims(), candles.dims());
+        let difference = (ours - candles).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(difference < 1e-6, "{difference}");
+        let ours = x.apply_op1_no_bwd(&Sigmoid).unwrap();
+        let candles = (x.neg().unwrap().exp().unwrap() + 1.0).unwrap().recip().unwrap();
+        let difference = (ours - candles).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(difference < 1e-6, "{difference}");
     }
 
     #[test]

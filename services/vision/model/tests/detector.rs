@@ -89,9 +89,11 @@ fn detections_match_tensorflow_js_on_every_input() {
     }
 }
 
+/// Cat top left, cup top right, a person in each bottom quarter.
+const MOSAIC_QUARTERS: [(&str, usize); 4] = [("cat", 0), ("cup", 1), ("person", 2), ("person", 3)];
+
 #[test]
 fn the_mosaic_is_named_and_placed() {
-    // Cat top left, cup top right, a person in each bottom quarter.
     let (_, mosaic) = inputs().pop().unwrap();
     let peaks = detector().maps(mosaic).unwrap().peaks(0.3);
     let quarter = |p: &Peak| {
@@ -99,7 +101,26 @@ fn the_mosaic_is_named_and_placed() {
         (x >= DETECTOR_INPUT as f32 / 2.0) as usize + 2 * (y >= DETECTOR_INPUT as f32 / 2.0) as usize
     };
     let named: Vec<(&str, usize)> = peaks.iter().map(|p| (COCO_CLASSES[p.class], quarter(p))).collect();
-    for expected in [("cat", 0), ("cup", 1), ("person", 2), ("person", 3)] {
+    for expected in MOSAIC_QUARTERS {
         assert!(named.contains(&expected), "{expected:?} not in {named:?}");
     }
+}
+
+#[test]
+fn a_smaller_input_still_finds_the_mosaic_and_boxes_come_back_in_frame_fractions() {
+    let (_, mosaic) = inputs().pop().unwrap();
+    let size = DETECTOR_INPUT as u32;
+    let frame = image::RgbImage::from_raw(size, size, mosaic.iter().map(|&v| v as u8).collect()).unwrap();
+    let found = detector().with_input_size(448).unwrap().detect(&frame, 0.25).unwrap();
+    let named: Vec<(&str, usize)> = found
+        .iter()
+        .map(|d| {
+            let (x, y) = (d.bounds.x + d.bounds.width / 2.0, d.bounds.y + d.bounds.height / 2.0);
+            (d.label(), (x >= 0.5) as usize + 2 * (y >= 0.5) as usize)
+        })
+        .collect();
+    for expected in MOSAIC_QUARTERS {
+        assert!(named.contains(&expected), "{expected:?} not in {named:?}");
+    }
+    assert!(detector().with_input_size(450).is_err(), "not a multiple of 32");
 }

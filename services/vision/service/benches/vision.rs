@@ -85,6 +85,7 @@ fn main() {
     let classifier_only = load_finder(&models, &classifier_only, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
 
     speed(&finder);
+    detector_sizes(&config, &models);
     // `CABIN_VISION_BENCH=speed` stops here, for trying speed-ups.
     if std::env::var("CABIN_VISION_BENCH").as_deref() != Ok("speed") {
         against_pytorch(&finder);
@@ -109,6 +110,39 @@ fn speed(finder: &Finder) {
     }
     println!("resident after inference: {:.0} MiB", memory_kb("VmRSS:") as f64 / 1024.0);
 }
+/// The detector's input size against its speed and (on the tuning photos only) its F1: the
+/// figures behind `detector.input` in the config.
+fn detector_sizes(config: &VisionConfig, models: &ModelsDir) {
+    let Some(detector) = &config.detector else { return };
+    let tuning = tuning_photos(models);
+    println!("\ndetector input size (tuning photos only; F1 over the detector's words at its best threshold):");
+    println!("| input | question p50 ms | F1 | threshold |");
+    println!("|---|---|---|---|");
+    for input in [320, 384, 448, 512] {
+        let sized = VisionConfig { detector: Some(cabin_vision::DetectorConfig { input, ..detector.clone() }), ..config.clone() };
+        let finder = load_finder(models, &sized, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
+        let regions = finder.regions().to_vec();
+        let mut image = composite::empty_cabin();
+        composite::place(&mut image, &regions[2], &image::open(model_data("coffee.png")).unwrap().to_rgb8(), 0.8);
+        let frame = Frame { image, captured: SystemTime::now() };
+        let mut times = time_ms(20, || drop(finder.find(&frame, "cup", None).unwrap()));
+        let (f1, threshold) = match &tuning {
+            Some(photos) => {
+                let detector_words: Vec<&str> = TUNING_ASKED
+                    .into_iter()
+                    .filter(|word| finder.understand(word, None).is_ok_and(|(object, _)| finder.answers_by_detector(&object)))
+                    .collect();
+                let asked = ask(&finder, photos, &detector_words);
+                let detected: Vec<&Asked> = asked.iter().collect();
+                let threshold = best_threshold(&detected);
+                (format!("{:.3}", f1(&detected, threshold)), format!("{threshold:.2}"))
+            }
+            None => ("-".into(), "-".into()),
+        };
+        println!("| {input} | {:.1} | {f1} | {threshold} |", percentile(&mut times, 0.5));
+    }
+}
+
 #[derive(serde::Deserialize)]
 struct Reference {
     torch: String,
@@ -207,8 +241,9 @@ fn best_threshold(set: &[&Asked]) -> f32 {
     (2..98).map(|t| t as f32 / 100.0).max_by(|a, b| f1(set, *a).total_cmp(&f1(set, *b))).unwrap()
 }
 
-/// The tuning photos, and the thresholds (detector, classifier) with the best F1 on them.
-fn tune(finder: &Finder, models: &ModelsDir) -> Option<(f32, f32)> {
+/// The tuning photos (benches/photos.toml and the committed ones), or `None` when they cannot
+/// be fetched (said on the way).
+fn tuning_photos(models: &ModelsDir) -> Option<Vec<Photo>> {
     let manifest: Manifest = toml::from_str(include_str!("photos.toml")).expect("benches/photos.toml parses");
     let spec = &manifest.models[0];
     let fetched = match cabin_models::install(&ModelsDir::new(models.root().join("test-data")), spec, false) {
@@ -223,10 +258,17 @@ fn tune(finder: &Finder, models: &ModelsDir) -> Option<(f32, f32)> {
     photos.extend(COMMITTED.iter().map(|name| (name.to_string(), image::open(model_data(name)).unwrap().to_rgb8())));
     let shows =
         |name: &str| SHOWS.iter().find(|(n, _)| *n == name).map(|(_, s)| s.iter().map(|w| w.to_string()).collect()).unwrap_or_default();
-    let photos: Vec<Photo> = photos
-        .into_iter()
-        .map(|(name, image)| Photo { shows: shows(&name), image: composite::centre_square(&image), ambiguous: Vec::new() })
-        .collect();
+    Some(
+        photos
+            .into_iter()
+            .map(|(name, image)| Photo { shows: shows(&name), image: composite::centre_square(&image), ambiguous: Vec::new() })
+            .collect(),
+    )
+}
+
+/// The thresholds (detector, classifier) with the best F1 on the tuning photos.
+fn tune(finder: &Finder, models: &ModelsDir) -> Option<(f32, f32)> {
+    let photos = tuning_photos(models)?;
     let started = Instant::now();
     let asked = ask(finder, &photos, &TUNING_ASKED);
     let by = |detected: bool| asked.iter().filter(|a| a.detected == detected).collect::<Vec<_>>();

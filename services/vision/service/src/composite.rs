@@ -35,3 +35,21 @@ pub fn centre_square(photo: &RgbImage) -> RgbImage {
     let side = photo.width().min(photo.height());
     imageops::crop_imm(photo, (photo.width() - side) / 2, (photo.height() - side) / 2, side, side).to_image()
 }
+
+/// A demo cabin for a machine without a camera: a cup on the rear left seat and a cat on the
+/// passenger seat (public-domain photos, scikit-image's `coffee.png` and `chelsea.png`, built
+/// in), or on the first two regions of a config that names its seats otherwise. Returns the
+/// frame and what it shows, in words.
+pub fn demo_cabin(regions: &[Region]) -> (RgbImage, String) {
+    const CUP: &[u8] = include_bytes!("../../model/tests/data/coffee.png");
+    const CAT: &[u8] = include_bytes!("../../model/tests/data/chelsea.png");
+    let mut frame = empty_cabin();
+    let mut shown = Vec::new();
+    for (index, (thing, seat, photo)) in [("a cup", "rear_left", CUP), ("a cat", "passenger", CAT)].into_iter().enumerate() {
+        let Some(region) = regions.iter().find(|r| r.name == seat).or_else(|| regions.get(index)) else { continue };
+        let photo = image::load_from_memory(photo).expect("the demo photos are built in and checked by the tests").to_rgb8();
+        place(&mut frame, region, &photo, 0.8);
+        shown.push(format!("{thing} on the {} seat", region.name.replace('_', " ")));
+    }
+    (frame, shown.join(" and "))
+}

@@ -31,6 +31,10 @@ pub struct VisionConfig {
 #[serde(deny_unknown_fields)]
 pub struct DetectorConfig {
     pub threshold: f32,
+    /// Pixels on a side of the square a frame is letterboxed into (a multiple of 32; the
+    /// network was trained at 512).
+    #[serde(default = "default_detector_input")]
+    pub input: usize,
     #[serde(default)]
     pub objects: BTreeMap<String, Vec<String>>,
 }
@@ -97,6 +101,9 @@ impl VisionConfig {
             if !(detector.threshold > 0.0 && detector.threshold <= 1.0) {
                 return Err(invalid("detector.threshold".into(), format!("{} is outside (0, 1]", detector.threshold)));
             }
+            if !detector.input.is_multiple_of(32) || !(64..=1024).contains(&detector.input) {
+                return Err(invalid("detector.input".into(), format!("{} is not a multiple of 32 from 64 to 1024", detector.input)));
+            }
             for (word, names) in &detector.objects {
                 if let Some(unknown) = names.iter().find(|name| !COCO_CLASSES.contains(&name.as_str())) {
                     return Err(invalid(format!("detector.objects.{word}"), format!("`{unknown}` is no COCO class name")));
@@ -149,6 +156,10 @@ impl VisionConfig {
     }
 }
 
+fn default_detector_input() -> usize {
+    cabin_vision_model::DETECTOR_INPUT
+}
+
 impl DetectorConfig {
     /// The detector's words as COCO class numbers (checked when the config was parsed).
     pub fn object_classes(&self) -> BTreeMap<String, Vec<usize>> {
@@ -194,6 +205,9 @@ mod tests {
         assert!(error.starts_with("car.toml: region[0] (rear_right): box"), "{error}");
         let threshold = DEFAULT_CONFIG.replace("threshold = 0.11", "threshold = 7");
         assert!(VisionConfig::parse(&threshold, "car.toml").unwrap_err().to_string().contains("threshold"));
+        let odd = DEFAULT_CONFIG.replace("input = 448", "input = 450");
+        let error = VisionConfig::parse(&odd, "car.toml").unwrap_err().to_string();
+        assert!(error.starts_with("car.toml: detector.input: 450"), "{error}");
         let unknown = DEFAULT_CONFIG.replace(r#"bag = ["backpack", "handbag", "suitcase"]"#, r#"bag = ["backpack", "tote"]"#);
         let error = VisionConfig::parse(&unknown, "car.toml").unwrap_err().to_string();
         assert!(error.starts_with("car.toml: detector.objects.bag: `tote`"), "{error}");

@@ -39,6 +39,8 @@ pub enum FindError {
     Model(#[from] ModelError),
     #[error("{0}")]
     Detector(#[from] DetectorError),
+    #[error("describing the cabin needs the object detector (`cabin models fetch centernet`)")]
+    NoDetector,
 }
 
 /// What the car saw.
@@ -73,6 +75,8 @@ pub struct Observation {
 pub struct DetectorSetup {
     pub detector: Detector,
     pub threshold: f32,
+    /// The classes told when the cabin is described.
+    pub describable: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -121,20 +125,53 @@ impl Finder {
     /// Checks the words before any frame is taken: an unknown object or region costs no camera.
     pub fn understand(&self, object: &str, region: Option<&str>) -> Result<(ObjectClasses, Vec<Region>), FindError> {
         let classes = self.vocabulary.resolve(object).ok_or_else(|| FindError::UnknownObject { object: object.trim().to_string() })?;
-        let regions = match region.filter(|r| !r.trim().is_empty()) {
-            None => self.regions.clone(),
-            Some(name) => vec![self.region(name)?.clone()],
-        };
-        Ok((classes, regions))
+        Ok((classes, self.regions_named(region)?))
     }
 
     /// A region by name, as people may write it ("rear left" is `rear_left`).
     pub fn region(&self, name: &str) -> Result<&Region, FindError> {
         let wanted = name.trim().to_lowercase().replace([' ', '-'], "_");
-        self.regions.iter().find(|r| r.name == wanted).ok_or_else(|| FindError::UnknownRegion {
+        self.regions.iter().find(|r| r.name == wanted).ok_or_else(|| self.unknown_region(name))
+    }
+
+    /// The regions a name stands for: every region when there is none, the one region of that
+    /// name, or the group it begins ("rear" is `rear_left`, `rear_middle` and `rear_right`).
+    pub fn regions_named(&self, name: Option<&str>) -> Result<Vec<Region>, FindError> {
+        let Some(name) = name.filter(|r| !r.trim().is_empty()) else { return Ok(self.regions.clone()) };
+        if let Ok(region) = self.region(name) {
+            return Ok(vec![region.clone()]);
+        }
+        let group = format!("{}_", name.trim().to_lowercase().replace([' ', '-'], "_"));
+        let regions: Vec<Region> = self.regions.iter().filter(|r| r.name.starts_with(&group)).cloned().collect();
+        if regions.is_empty() {
+            return Err(self.unknown_region(name));
+        }
+        Ok(regions)
+    }
+
+    fn unknown_region(&self, name: &str) -> FindError {
+        FindError::UnknownRegion {
             region: name.to_string(),
             known: self.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
-        })
+        }
+    }
+
+    /// What the detector is sure of in `region` (or anywhere), one entry per kind of thing and
+    /// region, best first: "what's on the back seat?", "did I leave anything in the car?". Only
+    /// things the OEM's detector table names are told (a seat is no news).
+    pub fn describe(&self, frame: &Frame, region: Option<&str>) -> Result<Vec<(Detection, String)>, FindError> {
+        let regions = self.regions_named(region)?;
+        let setup = self.detector.as_ref().ok_or(FindError::NoDetector)?;
+        let all = ObjectClasses { word: "anything".into(), classes: Vec::new(), detected: setup.describable.clone(), similarity: None };
+        let observation = self.observe(frame, &regions, &[&all])?;
+        let mut seen: Vec<(Detection, String)> = Vec::new();
+        for (detection, region) in observation.detections {
+            let told = seen.iter().any(|(d, r)| d.class == detection.class && *r == region);
+            if detection.score >= setup.threshold && setup.describable.contains(&detection.class) && !told {
+                seen.push((detection, region));
+            }
+        }
+        Ok(seen)
     }
 
     /// Looks for `object` in `frame`, in one region or in all of them and the whole frame.
@@ -162,7 +199,9 @@ impl Finder {
         }
         if objects.iter().any(|o| !self.answers_by_detector(o)) {
             let mut crops: Vec<(String, NormalisedBox)> = regions.iter().map(|r| (r.name.clone(), r.bounds)).collect();
-            if regions.len() > 1 {
+            // The whole frame only when the whole car is asked about: seen there, a thing may
+            // lie on a seat that was not asked.
+            if regions.len() > 1 && regions.len() == self.regions.len() {
                 crops.push((WHOLE_FRAME.to_string(), NormalisedBox::WHOLE));
             }
             let inputs = crops.iter().map(|(_, bounds)| input_for(&frame.image, bounds)).collect::<Result<Vec<_>, _>>()?;

@@ -62,8 +62,11 @@ pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str)
     if let Some(detector_config) = &config.detector {
         match models.locate(DETECTOR_MODEL) {
             Ok(dir) => {
-                detector =
-                    Some(DetectorSetup { detector: Detector::load(&dir.join(DETECTOR_FILE))?, threshold: detector_config.threshold });
+                let loaded = Detector::load(&dir.join(DETECTOR_FILE))?.with_input_size(detector_config.input)?;
+                let mut describable: Vec<usize> = detector_config.object_classes().into_values().flatten().collect();
+                describable.sort_unstable();
+                describable.dedup();
+                detector = Some(DetectorSetup { detector: loaded, threshold: detector_config.threshold, describable });
                 vocabulary = vocabulary.with_detector(detector_config.object_classes());
             }
             Err(e) => tracing::warn!(error = %e, "no object detector: the classifier answers every word"),

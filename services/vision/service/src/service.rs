@@ -1,11 +1,11 @@
-//! `org.cabin.Vision1` on D-Bus: Find(object, region) and Snapshot(region). Errors become
+//! `org.cabin.Vision1` on D-Bus: Find(object, region), Describe(region) and Snapshot(region). Errors become
 //! D-Bus errors only here, each with a name a caller can act on.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use cabin_camera::{Camera, CameraError, Frame};
-use cabin_vision_model::{crop, DetectorError, NormalisedBox};
+use cabin_vision_model::{crop, Detection, DetectorError, NormalisedBox};
 
 use crate::config::Policy;
 use crate::finder::{FindError, Finder, Finding};
@@ -41,7 +41,7 @@ impl From<FindError> for VisionError {
             FindError::UnknownRegion { .. } => VisionError::UnknownRegion(message),
             FindError::Frame(_) => VisionError::BadFrame(message),
             FindError::Detector(DetectorError::EmptyFrame { .. }) => VisionError::BadFrame(message),
-            FindError::Model(_) | FindError::Detector(_) => VisionError::Failed(message),
+            FindError::Model(_) | FindError::Detector(_) | FindError::NoDetector => VisionError::Failed(message),
         }
     }
 }
@@ -108,6 +108,20 @@ impl Vision {
         Ok(finding)
     }
 
+    /// What is in the car (or in `region`, a seat or a group such as "rear"), from a frame
+    /// taken now: each thing's label, region and score.
+    pub async fn describe(&self, region: Option<&str>) -> Result<Vec<(Detection, String)>, VisionError> {
+        self.finder.regions_named(region)?;
+        let frame = self.capture().await?;
+        let finder = self.finder.clone();
+        let region = region.map(str::to_string);
+        let seen = tokio::task::spawn_blocking(move || finder.describe(&frame, region.as_deref()))
+            .await
+            .map_err(|e| VisionError::Failed(e.to_string()))??;
+        tracing::info!(seen = ?seen.iter().map(|(d, r)| format!("{} at {r}", d.label())).collect::<Vec<_>>(), "described");
+        Ok(seen)
+    }
+
     /// A JPEG of one region (or the whole frame), only when the owner lets frames leave the car.
     pub async fn snapshot(&self, region: Option<&str>) -> Result<Vec<u8>, VisionError> {
         if !self.policy.frames_leave_car {
@@ -138,6 +152,14 @@ impl VisionInterface {
         let finding = self.0.find(object, Some(region)).await?;
         let micros = finding.frame_time.duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or_default();
         Ok((finding.found, f64::from(finding.confidence), finding.region, finding.labels_seen, micros))
+    }
+
+    /// What the camera sees in `region` ("" for the whole car; a seat, or a group such as
+    /// "rear"): (label, region, score) for each kind of thing per region, best first; the
+    /// region is "" for a thing on no one seat.
+    async fn describe(&self, region: &str) -> Result<Vec<(String, String, f64)>, VisionError> {
+        let seen = self.0.describe(Some(region)).await?;
+        Ok(seen.into_iter().map(|(d, region)| (d.label().to_string(), region, f64::from(d.score))).collect())
     }
 
     /// A JPEG of `region` ("" for the whole frame), only when the owner's policy allows.

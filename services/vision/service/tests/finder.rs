@@ -61,6 +61,26 @@ fn the_detector_answers_its_words_and_the_classifier_the_rest() {
 }
 
 #[test]
+fn the_cabin_is_described_and_a_group_of_seats_is_asked_about_by_its_name() {
+    let finder = finder();
+    let frame = cabin(&[("rear_left", "coffee.png"), ("passenger", "chelsea.png")]);
+    let mut seen: Vec<(&str, String)> = Vec::new();
+    let described = finder.describe(&frame, None).unwrap();
+    seen.extend(described.iter().map(|(d, region)| (d.label(), region.clone())));
+    seen.sort();
+    assert_eq!(seen, vec![("cat", "passenger".to_string()), ("cup", "rear_left".to_string())]);
+    let rear: Vec<_> = finder.describe(&frame, Some("rear")).unwrap().into_iter().map(|(d, r)| (d.label(), r)).collect();
+    assert_eq!(rear, vec![("cup", "rear_left".to_string())]);
+    assert!(finder.describe(&cabin(&[]), None).unwrap().is_empty(), "an empty cabin holds nothing to tell");
+
+    assert_eq!(finder.regions_named(Some("rear")).unwrap().len(), 3);
+    let cup = finder.find(&frame, "cup", Some("rear")).unwrap();
+    assert!(cup.found && cup.region == "rear_left", "{cup:?}");
+    assert!(!finder.find(&frame, "cat", Some("rear")).unwrap().found, "the cat is in front");
+    assert!(matches!(finder.regions_named(Some("roof")), Err(FindError::UnknownRegion { .. })));
+}
+
+#[test]
 fn what_is_not_there_is_not_found() {
     let finder = finder();
     let frame = cabin(&[("rear_left", "coffee.png")]);

@@ -24,7 +24,8 @@ use crate::preprocess::NormalisedBox;
 /// The installed model and its graph file.
 pub const DETECTOR_MODEL: &str = "centernet";
 pub const DETECTOR_FILE: &str = "centernet.json";
-/// The network's input is a 512×512 RGB image, values 0 to 255.
+/// The network was trained on 512×512 RGB images, values 0 to 255; it is convolutional, so
+/// it runs on any square input a multiple of 32 on a side (smaller is faster, and sees less).
 pub const DETECTOR_INPUT: usize = 512;
 /// The output maps are a quarter of the input's size.
 const OUTPUT_STRIDE: usize = 4;
@@ -129,6 +130,8 @@ pub enum DetectorError {
     Run(#[from] candle_core::Error),
     #[error("the frame is empty ({width}x{height})")]
     EmptyFrame { width: u32, height: u32 },
+    #[error("the detector's input must be a multiple of 32 from 64 to 1024 pixels on a side, not {0}")]
+    InputSize(usize),
 }
 
 /// One thing found in a frame.
@@ -157,9 +160,12 @@ pub struct Peak {
     pub sides: [f32; 4],
 }
 
-/// The raw output maps for one input, row-major over the 128×128 cells.
+/// The raw output maps for one input, row-major over the cells (a quarter of the input on a
+/// side).
 #[derive(Debug, Clone)]
 pub struct DetectorMaps {
+    /// Cells on a side.
+    pub side: usize,
     /// `[cells, 80]`, each a probability.
     pub heatmap: Vec<f32>,
     /// `[cells, 4]`: the distances from the cell to the box's left, top, right and bottom, in
@@ -170,6 +176,8 @@ pub struct DetectorMaps {
 #[derive(Debug)]
 pub struct Detector {
     network: Network,
+    /// Pixels on a side of the square the frame is letterboxed into.
+    input_size: usize,
     /// The graph file, for errors.
     path: PathBuf,
 }
@@ -179,14 +187,29 @@ impl Detector {
     pub fn load(path: &Path) -> Result<Detector, DetectorError> {
         let graph = Graph::load(path)?;
         let network = Network::compile(&graph, INPUT_NODE, &[HEATMAP_NODE, SIDES_NODE])?;
-        Ok(Detector { network, path: path.to_owned() })
+        Ok(Detector { network, input_size: DETECTOR_INPUT, path: path.to_owned() })
     }
 
-    /// The output maps for a 512×512 input, values 0 to 255, channels last.
+    /// Runs on `size`×`size` inputs instead of the 512 the network was trained on.
+    pub fn with_input_size(mut self, size: usize) -> Result<Detector, DetectorError> {
+        if !size.is_multiple_of(32) || !(64..=1024).contains(&size) {
+            return Err(DetectorError::InputSize(size));
+        }
+        self.input_size = size;
+        Ok(self)
+    }
+
+    pub fn input_size(&self) -> usize {
+        self.input_size
+    }
+
+    /// The output maps for a square input of [`Detector::input_size`], values 0 to 255,
+    /// channels last.
     pub fn maps(&self, input: Vec<f32>) -> Result<DetectorMaps, DetectorError> {
-        let x = Tensor::from_vec(input, (1, DETECTOR_INPUT, DETECTOR_INPUT, 3), &Device::Cpu)?;
+        let size = self.input_size;
+        let x = Tensor::from_vec(input, (1, size, size, 3), &Device::Cpu)?;
         let outputs = self.network.forward(x)?;
-        let side = DETECTOR_INPUT / OUTPUT_STRIDE;
+        let side = size / OUTPUT_STRIDE;
         let dims: Vec<_> = outputs.iter().map(|t| t.dims().to_vec()).collect();
         if dims != [vec![1, side, side, COCO_CLASSES.len()], vec![1, side, side, 4]] {
             return Err(DetectorError::Shape {
@@ -195,7 +218,7 @@ impl Detector {
                 expected: format!("a [1, {side}, {side}, {}] heatmap and [1, {side}, {side}, 4] sides", COCO_CLASSES.len()),
             });
         }
-        Ok(DetectorMaps { heatmap: outputs[0].flatten_all()?.to_vec1()?, sides: outputs[1].flatten_all()?.to_vec1()? })
+        Ok(DetectorMaps { side, heatmap: outputs[0].flatten_all()?.to_vec1()?, sides: outputs[1].flatten_all()?.to_vec1()? })
     }
 
     /// Everything found in `frame` with a score of at least `min_score`, best first.
@@ -204,7 +227,7 @@ impl Detector {
         if width == 0 || height == 0 {
             return Err(DetectorError::EmptyFrame { width, height });
         }
-        let (input, letterbox) = letterbox(frame);
+        let (input, letterbox) = letterbox(frame, self.input_size);
         let maps = self.maps(input)?;
         Ok(maps.peaks(min_score).into_iter().filter_map(|peak| letterbox.place_in_frame(peak)).collect())
     }
@@ -235,11 +258,11 @@ impl Letterbox {
     }
 }
 
-/// The frame scaled to fit 512×512 with its proportions kept, centred on black, as the
-/// network was trained.
-fn letterbox(frame: &RgbImage) -> (Vec<f32>, Letterbox) {
+/// The frame scaled to fit a `size`×`size` square with its proportions kept, centred on
+/// black, as the network was trained.
+fn letterbox(frame: &RgbImage, size: usize) -> (Vec<f32>, Letterbox) {
     let (width, height) = frame.dimensions();
-    let size = DETECTOR_INPUT as u32;
+    let size = size as u32;
     let scale = size as f32 / width.max(height) as f32;
     let (scaled_width, scaled_height) =
         (((width as f32 * scale).round() as u32).clamp(1, size), ((height as f32 * scale).round() as u32).clamp(1, size));
@@ -260,7 +283,7 @@ impl DetectorMaps {
     /// scoring at least `min_score`, best first, at most 100.
     pub fn peaks(&self, min_score: f32) -> Vec<Peak> {
         let classes = COCO_CLASSES.len();
-        let side = DETECTOR_INPUT / OUTPUT_STRIDE;
+        let side = self.side;
         let at = |row: usize, column: usize, class: usize| self.heatmap[(row * side + column) * classes + class];
         let mut peaks = Vec::new();
         for row in 0..side {
@@ -294,7 +317,7 @@ mod tests {
     #[test]
     fn a_wide_frame_is_centred_with_bands_above_and_below() {
         let frame = RgbImage::from_pixel(1024, 512, image::Rgb([200, 100, 50]));
-        let (input, letterbox) = letterbox(&frame);
+        let (input, letterbox) = letterbox(&frame, DETECTOR_INPUT);
         assert_eq!(letterbox, Letterbox { scale: 0.5, left: 0.0, top: 128.0, width: 1024.0, height: 512.0 });
         let pixel = |x: usize, y: usize| &input[(y * DETECTOR_INPUT + x) * 3..][..3];
         assert_eq!(pixel(10, 10), &[0.0, 0.0, 0.0]);
@@ -313,7 +336,7 @@ mod tests {
     fn only_peaks_are_detections_and_their_sides_make_the_box() {
         let side = DETECTOR_INPUT / OUTPUT_STRIDE;
         let cells = side * side;
-        let mut maps = DetectorMaps { heatmap: vec![0.0; cells * 80], sides: vec![0.0; cells * 4] };
+        let mut maps = DetectorMaps { side, heatmap: vec![0.0; cells * 80], sides: vec![0.0; cells * 4] };
         // A dog centred on cell (row 10, column 20), with a weaker neighbour that is no peak.
         maps.heatmap[(10 * side + 20) * 80 + 16] = 0.8;
         maps.heatmap[(10 * side + 21) * 80 + 16] = 0.6;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use candle_core::{Device, Tensor};
 
 use super::graph::{Attributes, Constant, Graph, GraphError, Node};
-use crate::ops::{Activation, BiasActivation, DepthwiseConv, HardSwish, Patches};
+use crate::ops::{Activation, BiasActivation, DepthwiseConv, HardSwish, Patches, Sigmoid, SpatialMean};
 
 #[derive(Debug)]
 enum Step {
@@ -95,6 +95,8 @@ impl Step {
 /// A compiled graph: value 0 is the input, value `i + 1` is what step `i` makes.
 #[derive(Debug)]
 pub struct Network {
+    /// The placeholder's height and width, which the graph's constant sizes are for.
+    nominal_input: Option<(usize, usize)>,
     steps: Vec<Step>,
     outputs: Vec<usize>,
     /// The last step that reads each value, so a value is dropped as soon as it is done with.
@@ -123,12 +125,14 @@ impl Network {
         for &output in &outputs {
             last_use[output] = usize::MAX;
         }
-        Ok(Network { steps, outputs, last_use })
+        Ok(Network { nominal_input: placeholder_size(graph, input), steps, outputs, last_use })
     }
 
     /// Runs the steps on `input` (`[n, h, w, c]`, f32) and returns the outputs in the order
     /// they were asked for.
     pub fn forward(&self, input: Tensor) -> candle_core::Result<Vec<Tensor>> {
+        let (_, input_height, input_width, _) = input.dims4()?;
+        let (nominal_height, nominal_width) = self.nominal_input.unwrap_or((input_height, input_width));
         let mut values: Vec<Option<Tensor>> = vec![None; self.steps.len() + 1];
         values[0] = Some(input);
         for (index, step) in self.steps.iter().enumerate() {
@@ -158,9 +162,11 @@ impl Network {
                 Step::Mul { left, right } => get(*left)?.broadcast_mul(get(*right)?)?,
                 Step::Relu { input } => get(*input)?.relu()?,
                 Step::Relu6 { input } => get(*input)?.clamp(0f32, 6f32)?,
-                Step::Sigmoid { input } => (get(*input)?.neg()?.exp()? + 1.0)?.recip()?,
-                Step::SpatialMean { input } => get(*input)?.mean_keepdim(1)?.mean_keepdim(2)?,
-                Step::Resize { input, height, width } => resize_bilinear(get(*input)?, *height, *width)?,
+                Step::Sigmoid { input } => get(*input)?.apply_op1_no_bwd(&Sigmoid)?,
+                Step::SpatialMean { input } => get(*input)?.apply_op1_no_bwd(&SpatialMean)?,
+                Step::Resize { input, height, width } => {
+                    resize_bilinear(get(*input)?, height * input_height / nominal_height, width * input_width / nominal_width)?
+                }
                 Step::Concat { inputs } => {
                     let parts = inputs.iter().map(|&i| get(i).cloned()).collect::<candle_core::Result<Vec<_>>>()?;
                     Tensor::cat(&parts, 3)?
@@ -381,6 +387,13 @@ impl Compiler<'_> {
             _ => Ok(None),
         }
     }
+}
+
+/// The placeholder's `[n, h, w, c]` shape attribute as (h, w), when it states one.
+fn placeholder_size(graph: &Graph, input: &str) -> Option<(usize, usize)> {
+    let dims = graph.node(input)?.attr.get("shape")?.get("shape")?.get("dim")?.as_array()?;
+    let size = |i: usize| dims.get(i)?.get("size")?.as_str()?.parse::<usize>().ok().filter(|&s| s > 0);
+    Some((size(1)?, size(2)?))
 }
 
 /// TensorFlow's `ResizeBilinear` (no corner alignment, no half-pixel centres): output pixel
