@@ -151,24 +151,13 @@ impl Tools for BusTools {
         if object.trim().is_empty() {
             return self.describe_cabin(region).await;
         }
-        let reply = self
-            .vehicle
-            .connection()
-            .call_method(Some(VISION_BUS_NAME), VISION_OBJECT_PATH, Some(VISION_BUS_NAME), "Find", &(object, region.unwrap_or("")))
-            .await;
-        let reply = match reply {
+        let reply = match self.vision("Find", &(object, region.unwrap_or(""))).await {
             Ok(reply) => reply,
             // Words the camera cannot act on are answers, not failures.
             Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.cabin.Vision1.Error.UnknownObject" => {
                 return Ok(format!("I don't know what that looks like, so I can't look for your {object}."));
             }
-            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.cabin.Vision1.Error.UnknownRegion" => {
-                return Ok(format!("The cabin camera can't see the {}.", region.unwrap_or_default().replace('_', " ")));
-            }
-            Err(zbus::Error::MethodError(name, detail, _)) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => {
-                return Err(ToolError::Unavailable { what: "the camera".into(), reason: detail.unwrap_or_default() });
-            }
-            Err(error) => return Err(call_error("the camera", error)),
+            Err(error) => return camera_trouble(error, region),
         };
         let (found, confidence, where_seen, _labels, _frame_time_us): (bool, f64, String, Vec<String>, u64) =
             reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
@@ -181,27 +170,38 @@ impl Tools for BusTools {
 }
 
 impl BusTools {
+    /// Calls `method` on the vision service.
+    async fn vision<B>(&self, method: &str, body: &B) -> zbus::Result<zbus::message::Message>
+    where
+        B: serde::Serialize + zbus::zvariant::DynamicType,
+    {
+        self.vehicle.connection().call_method(Some(VISION_BUS_NAME), VISION_OBJECT_PATH, Some(VISION_BUS_NAME), method, body).await
+    }
+
     /// "What's on the back seat?", "did I leave anything in the car?": what the camera sees, in
     /// a sentence. The caller's camera scope was checked by `find_object`.
     async fn describe_cabin(&self, region: Option<&str>) -> Result<String, ToolError> {
-        let reply = self
-            .vehicle
-            .connection()
-            .call_method(Some(VISION_BUS_NAME), VISION_OBJECT_PATH, Some(VISION_BUS_NAME), "Describe", &(region.unwrap_or("")))
-            .await;
-        let reply = match reply {
+        let reply = match self.vision("Describe", &(region.unwrap_or(""))).await {
             Ok(reply) => reply,
-            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.cabin.Vision1.Error.UnknownRegion" => {
-                return Ok(format!("The cabin camera can't see the {}.", region.unwrap_or_default().replace('_', " ")));
-            }
-            Err(zbus::Error::MethodError(name, detail, _)) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => {
-                return Err(ToolError::Unavailable { what: "the camera".into(), reason: detail.unwrap_or_default() });
-            }
-            Err(error) => return Err(call_error("the camera", error)),
+            Err(error) => return camera_trouble(error, region),
         };
         let seen: Vec<(String, String, f64)> =
             reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
         Ok(describe(&seen, region))
+    }
+}
+
+/// A vision call that failed: a seat the camera cannot see is an answer; a camera that is not
+/// there, or anything else, is an error the dialog says in words.
+fn camera_trouble(error: zbus::Error, region: Option<&str>) -> Result<String, ToolError> {
+    match error {
+        zbus::Error::MethodError(name, _, _) if name.as_str() == "org.cabin.Vision1.Error.UnknownRegion" => {
+            Ok(format!("The cabin camera can't see the {}.", region.unwrap_or_default().replace('_', " ")))
+        }
+        zbus::Error::MethodError(name, detail, _) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => {
+            Err(ToolError::Unavailable { what: "the camera".into(), reason: detail.unwrap_or_default() })
+        }
+        error => Err(call_error("the camera", error)),
     }
 }
 

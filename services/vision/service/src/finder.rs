@@ -130,7 +130,7 @@ impl Finder {
 
     /// A region by name, as people may write it ("rear left" is `rear_left`).
     pub fn region(&self, name: &str) -> Result<&Region, FindError> {
-        let wanted = name.trim().to_lowercase().replace([' ', '-'], "_");
+        let wanted = region_key(name);
         self.regions.iter().find(|r| r.name == wanted).ok_or_else(|| self.unknown_region(name))
     }
 
@@ -141,7 +141,7 @@ impl Finder {
         if let Ok(region) = self.region(name) {
             return Ok(vec![region.clone()]);
         }
-        let group = format!("{}_", name.trim().to_lowercase().replace([' ', '-'], "_"));
+        let group = format!("{}_", region_key(name));
         let regions: Vec<Region> = self.regions.iter().filter(|r| r.name.starts_with(&group)).cloned().collect();
         if regions.is_empty() {
             return Err(self.unknown_region(name));
@@ -296,6 +296,11 @@ impl Finder {
         detected.truncate(5);
         detected
     }
+}
+
+/// A region's name as people may write it: "Rear left" is `rear_left`.
+fn region_key(name: &str) -> String {
+    name.trim().to_lowercase().replace([' ', '-'], "_")
 }
 
 /// The region holding the largest share of `bounds` (at least half), or [`WHOLE_FRAME`].
