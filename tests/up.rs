@@ -96,3 +96,25 @@ fn without_a_camera_the_car_looks_at_a_demo_cabin_and_says_so() {
     );
     assert_eq!(events(&happened, "expected").iter().filter(|e| e["met"] == true).count(), 2, "{}", shown());
 }
+
+#[test]
+fn without_a_sound_card_the_console_says_so_once_and_alsa_says_nothing() {
+    use std::io::Write;
+    let mut up = std::process::Command::new(cabin_binary())
+        .args(["up", "--mqtt-port", "0"])
+        .env("CABIN_LOG", "error")
+        .env("CABIN_MEMORY", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    up.stdin.take().unwrap().write_all(b"exit\n").unwrap();
+    let output = up.wait_with_output().unwrap();
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert!(!err.contains("ALSA lib") && !out.contains("ALSA lib"), "ALSA spoke for itself:\n{err}");
+    let cards = std::fs::read_to_string("/proc/asound/cards").unwrap_or_default();
+    if cards.trim().is_empty() || cards.contains("no soundcards") {
+        assert_eq!(out.matches("The voice has no microphone").count(), 1, "{out}");
+    }
+}

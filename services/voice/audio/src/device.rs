@@ -19,11 +19,37 @@ pub enum DeviceError {
     NotFound { direction: &'static str, named: Option<String> },
     #[error("audio device `{device}`: {reason}")]
     Failed { device: String, reason: String },
+    #[error("no sound card, so no audio {direction} device")]
+    NoSoundCard { direction: &'static str },
+}
+
+/// Where ALSA lists the sound cards, and the files that may route its default device
+/// elsewhere (to a file, a network sink, a plugin).
+const CARDS: &str = "/proc/asound/cards";
+const SYSTEM_CONFIG: &str = "/etc/asound.conf";
+
+/// Whether ALSA has nowhere to play or record by default: no card, and no configuration of the
+/// machine's or the user's that could name a default device without one. ALSA itself would
+/// print eight lines of its own to stderr to say the same.
+fn no_sound_card(cards: &std::path::Path, configs: &[std::path::PathBuf]) -> bool {
+    let listed = std::fs::read_to_string(cards).unwrap_or_default();
+    let no_cards = listed.trim().is_empty() || listed.contains("no soundcards");
+    no_cards && !configs.iter().any(|config| config.exists())
+}
+
+fn alsa_configs() -> Vec<std::path::PathBuf> {
+    let mut configs = vec![std::path::PathBuf::from(SYSTEM_CONFIG)];
+    configs.extend(std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".asoundrc")));
+    configs.extend(std::env::var_os("ALSA_CONFIG_PATH").map(std::path::PathBuf::from));
+    configs
 }
 
 fn find(input: bool, name: Option<&str>) -> Result<cpal::Device, DeviceError> {
-    let host = cpal::default_host();
     let direction = if input { "input" } else { "output" };
+    if name.is_none() && no_sound_card(std::path::Path::new(CARDS), &alsa_configs()) {
+        return Err(DeviceError::NoSoundCard { direction });
+    }
+    let host = cpal::default_host();
     let not_found = || DeviceError::NotFound { direction, named: name.map(str::to_owned) };
     match name {
         None => if input { host.default_input_device() } else { host.default_output_device() }.ok_or_else(not_found),
@@ -151,4 +177,24 @@ pub fn play_until(audio: &Audio, name: Option<&str>, stop: &AtomicBool) -> Resul
 /// Plays `audio` to the end.
 pub fn play(audio: &Audio, name: Option<&str>) -> Result<(), DeviceError> {
     play_until(audio, name, &AtomicBool::new(false)).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_card_and_no_alsa_config_is_no_sound_card() {
+        let dir = tempfile::tempdir().unwrap();
+        let cards = dir.path().join("cards");
+        let config = dir.path().join("asoundrc");
+        assert!(no_sound_card(&cards, &[config.clone()]), "no card list at all (no ALSA in the kernel)");
+        std::fs::write(&cards, "--- no soundcards ---\n").unwrap();
+        assert!(no_sound_card(&cards, &[config.clone()]));
+        std::fs::write(&config, "pcm.!default { type file slave.pcm null file /tmp/out.raw }\n").unwrap();
+        assert!(!no_sound_card(&cards, &[config.clone()]), "a configured default may need no card");
+        std::fs::remove_file(&config).unwrap();
+        std::fs::write(&cards, " 0 [PCH            ]: HDA-Intel - HDA Intel PCH\n").unwrap();
+        assert!(!no_sound_card(&cards, &[config]));
+    }
 }
