@@ -106,10 +106,13 @@ fn watch_shows_the_changes_of_the_signals_asked_for() {
         .args(["signals", "watch", "Vehicle.Cabin.Door.*.*.Window.*", "--count", "4", "--json"])
         .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Give the watcher time to subscribe, then move a window and a lock.
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Once the watcher says it is watching, move a window and a lock.
+    let mut said = String::new();
+    BufReader::new(watcher.stderr.take().unwrap()).read_line(&mut said).unwrap();
+    assert!(said.starts_with("watching "), "{said}");
     assert!(cabin(&bus, &["signals", "set", "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked", "false"]).status.success());
     assert!(cabin(&bus, &["signals", "set", "Vehicle.Cabin.Door.Row2.PassengerSide.Window.Position", "100"]).status.success());
     let lines: Vec<serde_json::Value> =

@@ -153,6 +153,9 @@ async fn execute(command: SignalsCommand) -> Result<(), ClientError> {
         SignalsCommand::Watch { pattern, count, client } => {
             let bus = client.connect().await?;
             let changes = bus.watch(&pattern).await?;
+            // On stderr, so JSON on stdout stays clean: from here on no change is missed, which
+            // is what a script (or a test) starting the watch in the background waits for.
+            eprintln!("watching {pattern}");
             let mut changes = Box::pin(changes.take(count.unwrap_or(usize::MAX)));
             while let Some(reading) = changes.next().await {
                 if client.json {

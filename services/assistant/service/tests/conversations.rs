@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use cabin_assistant::{connect, Brain, BrainFiles, BusTools};
+use cabin_dialog::Tools;
 use cabin_models::ModelsDir;
 use cabin_private_bus::PrivateBus;
 use cabin_vehicle_bus::{serve, ServeOptions, VehicleBusService};
@@ -123,7 +124,12 @@ async fn the_conversation_goes_on_when_the_vehicle_bus_goes_away_and_comes_back(
 #[tokio::test(flavor = "multi_thread")]
 async fn vehicle_questions_are_answered_from_live_signals() {
     let (_bus, _service, tools) = car(DriveProfile::cruise(72.0, 0.0)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The simulator publishes the cruising speed on its first tick: wait for it, with a bound.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while tools.get("Vehicle.Speed").await.ok().and_then(|v| v.as_f64()) != Some(72.0) {
+        assert!(std::time::Instant::now() < deadline, "the simulated car never reached 72 km/h");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut dialog = brain().dialog();
     let speed = dialog.turn("how fast are we going", &tools).await;
     assert_eq!(speed.reply, "We're doing 72 kilometres an hour.", "{speed:?}");
