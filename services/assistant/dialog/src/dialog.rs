@@ -103,13 +103,25 @@ impl Dialog {
 
     /// One utterance in, one reply out; actions run through `tools` on the way.
     pub async fn turn<T: Tools>(&mut self, text: &str, tools: &T) -> Turn {
+        let understood = self.understander.understand(text);
+        self.turn_understood(text, understood, tools).await
+    }
+
+    /// The understander, for a caller that runs it away from its async threads (the sentence
+    /// encoder is milliseconds of CPU) and passes the result to [`Dialog::turn_understood`].
+    pub fn understander(&self) -> &Arc<Understander> {
+        &self.understander
+    }
+
+    /// [`Dialog::turn`] with `text` already understood.
+    pub async fn turn_understood<T: Tools>(&mut self, text: &str, understood: Result<Understanding, UnderstandError>, tools: &T) -> Turn {
         let now = Instant::now();
         let mut preface = "";
         if self.pending.as_ref().is_some_and(|p| now.duration_since(p.since) > self.timeout) {
             self.pending = None;
             preface = "(I let the earlier request go.) ";
         }
-        let understood = match self.understander.understand(text) {
+        let understood = match understood {
             Ok(u) => u,
             Err(UnderstandError::Empty) => return Turn { reply: "I didn't catch that. Could you say it again?".into(), ..Turn::default() },
             Err(error) => return Turn { reply: format!("Sorry, I can't understand anything right now ({error})."), ..Turn::default() },

@@ -200,7 +200,14 @@ impl Assistant {
         tools: &BusTools,
         first_sentence: FirstSentence<'_>,
     ) -> AssistantTurn {
-        let mut turn = conversation.dialog.turn(text, tools).await;
+        // The sentence encoder is CPU work: on a blocking thread, not one the bus is served from.
+        let understander = conversation.dialog.understander().clone();
+        let owned = text.to_string();
+        let understood = match tokio::task::spawn_blocking(move || understander.understand(&owned)).await {
+            Ok(understood) => understood,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        };
+        let mut turn = conversation.dialog.turn_understood(text, understood, tools).await;
         let router = &self.brain.router;
         let intent = turn.intent.clone().unwrap_or_default();
         let mut route = None;

@@ -106,7 +106,13 @@ pub async fn deliver(broker: Broker, vehicle_id: String, outbox: Outbox) {
     });
     let mut up = false;
     loop {
-        let next = if up { outbox.pending().into_iter().next() } else { None };
+        let next = if up {
+            // A directory listing: on a blocking thread.
+            let outbox = outbox.clone();
+            tokio::task::spawn_blocking(move || outbox.pending().into_iter().next()).await.ok().flatten()
+        } else {
+            None
+        };
         let Some(path) = next else {
             // Nothing to send (or no broker): wait for a new event or news of the session.
             tokio::select! {

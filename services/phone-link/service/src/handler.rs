@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 
 use crate::guard::Guard;
 use crate::pairing::Pairings;
-use crate::phones::{AuthError, Phone, Phones};
+use crate::phones::{AuthError, Phone, Phones, PhonesError};
 
 const ASSISTANT: (&str, &str, &str) = ("org.cabin.Assistant1", "/org/cabin/Assistant1", "org.cabin.Assistant1");
 /// How long a redelivered request waits for the first delivery's answer.
@@ -103,7 +103,11 @@ impl Handler {
             Err(reply) => return self.to_a_phone(response_topic).then(|| Reply::unsigned(reply)),
         };
         let id = Some(request.id.clone());
-        let phone = match self.authenticate(&request, payload, response_topic, mac) {
+        // The paired phones are a file, read under a lock: on a blocking thread.
+        let (phones, phone_id) = (self.phones.clone(), request.phone.clone());
+        let found =
+            tokio::task::spawn_blocking(move || phones.find(&phone_id)).await.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let phone = match self.authenticate(found, response_topic, payload, mac) {
             Ok(phone) => phone,
             Err(AuthError::NotItsTopic(topic)) => {
                 tracing::warn!(topic = %response_topic, expected = %topic, "a request naming another response topic: not answered");
@@ -128,8 +132,15 @@ impl Handler {
     }
 
     /// The phone a request comes from, if it names its own response topic and carries its MAC.
-    fn authenticate(&self, request: &Request, payload: &[u8], response_topic: &str, mac: Option<&str>) -> Result<Phone, AuthError> {
-        let phone = match self.phones.find(&request.phone) {
+    /// `found` is the phone the request names, as the paired phones file has it.
+    fn authenticate(
+        &self,
+        found: Result<Result<Phone, AuthError>, PhonesError>,
+        response_topic: &str,
+        payload: &[u8],
+        mac: Option<&str>,
+    ) -> Result<Phone, AuthError> {
+        let phone = match found {
             Ok(found) => found?,
             Err(error) => {
                 tracing::error!(%error, "cannot read the paired phones");

@@ -90,8 +90,12 @@ impl Vision {
 
     /// Takes a frame and looks for `object` in it.
     pub async fn find(&self, object: &str, region: Option<&str>) -> Result<Finding, VisionError> {
-        // Words first: an unknown object or region needs no frame.
-        self.finder.understand(object, region)?;
+        // Words first: an unknown object or region needs no frame. An unlisted word runs the
+        // sentence encoder: CPU work, on a blocking thread.
+        let (finder, words) = (self.finder.clone(), (object.to_string(), region.map(str::to_string)));
+        tokio::task::spawn_blocking(move || finder.understand(&words.0, words.1.as_deref()).map(drop))
+            .await
+            .map_err(|e| VisionError::Failed(e.to_string()))??;
         let frame = self.capture().await.map_err(|error| {
             tracing::warn!(%error, "no frame");
             VisionError::from(error)

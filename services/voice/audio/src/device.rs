@@ -188,11 +188,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cards = dir.path().join("cards");
         let config = dir.path().join("asoundrc");
-        assert!(no_sound_card(&cards, &[config.clone()]), "no card list at all (no ALSA in the kernel)");
+        assert!(no_sound_card(&cards, std::slice::from_ref(&config)), "no card list at all (no ALSA in the kernel)");
         std::fs::write(&cards, "--- no soundcards ---\n").unwrap();
-        assert!(no_sound_card(&cards, &[config.clone()]));
+        assert!(no_sound_card(&cards, std::slice::from_ref(&config)));
         std::fs::write(&config, "pcm.!default { type file slave.pcm null file /tmp/out.raw }\n").unwrap();
-        assert!(!no_sound_card(&cards, &[config.clone()]), "a configured default may need no card");
+        assert!(!no_sound_card(&cards, std::slice::from_ref(&config)), "a configured default may need no card");
         std::fs::remove_file(&config).unwrap();
         std::fs::write(&cards, " 0 [PCH            ]: HDA-Intel - HDA Intel PCH\n").unwrap();
         assert!(!no_sound_card(&cards, &[config]));

@@ -361,8 +361,11 @@ impl VoiceInterface {
     /// Feeds a WAV recording to the listener as if the microphone heard it (replays,
     /// scripted demos, tests). Returns what it heard, as JSON events.
     async fn hear(&self, wav: Vec<u8>) -> zbus::fdo::Result<String> {
-        let audio =
-            cabin_audio::read_wav_bytes(&wav, Path::new("Hear argument")).map_err(|e| zbus::fdo::Error::InvalidArgs(e.to_string()))?;
+        // Decoding and resampling minutes of audio is CPU work: on a blocking thread.
+        let audio = tokio::task::spawn_blocking(move || cabin_audio::read_wav_bytes(&wav, Path::new("Hear argument")))
+            .await
+            .map_err(|e| zbus::fdo::Error::Failed(e.to_string()))?
+            .map_err(|e| zbus::fdo::Error::InvalidArgs(e.to_string()))?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.service
             .input
