@@ -186,7 +186,8 @@ impl VehicleBusClient {
     /// Changes of the signals a glob selects, filtered by the bus where the pattern allows
     /// (an exact path, or the branch above the first wildcard).
     pub async fn watch(&self, pattern: &str) -> Result<impl Stream<Item = Reading> + use<>, ClientError> {
-        let glob = PathGlob::new(pattern).map_err(|m| ClientError::Refused { refusal: Refusal::InvalidArgument, message: m })?;
+        let glob =
+            PathGlob::new(pattern).map_err(|m| ClientError::Refused { refusal: Refusal::InvalidArgument, message: m.to_string() })?;
         let mut rule = MatchRule::builder()
             .msg_type(zbus::message::Type::Signal)
             .path(wire::OBJECT_PATH)?

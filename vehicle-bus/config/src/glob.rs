@@ -3,6 +3,16 @@
 
 use std::fmt;
 
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GlobError {
+    #[error("empty path pattern")]
+    Empty,
+    #[error("'{text}' is not a path pattern (bad segment '{segment}')")]
+    BadSegment { text: String, segment: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathGlob {
     text: String,
@@ -10,14 +20,14 @@ pub struct PathGlob {
 }
 
 impl PathGlob {
-    pub fn new(text: &str) -> Result<Self, String> {
+    pub fn new(text: &str) -> Result<Self, GlobError> {
         let text = text.trim();
         if text.is_empty() {
-            return Err("empty path pattern".into());
+            return Err(GlobError::Empty);
         }
         let segments: Vec<String> = text.split('.').map(str::to_string).collect();
         if let Some(bad) = segments.iter().find(|s| s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '*')) {
-            return Err(format!("'{text}' is not a path pattern (bad segment '{bad}')"));
+            return Err(GlobError::BadSegment { text: text.to_string(), segment: bad.clone() });
         }
         Ok(Self { text: text.to_string(), segments })
     }

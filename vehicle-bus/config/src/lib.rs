@@ -19,8 +19,8 @@ use serde_json::Value as Json;
 
 pub use catalog::{Catalog, LimitError, SignalKind, SignalSpec};
 pub use diagnostic::{ConfigError, ConfigErrors, Source};
-pub use glob::PathGlob;
-pub use rules::{AccessPolicy, Caller, Comparison, Condition, Interlock, Operator, Role};
+pub use glob::{GlobError, PathGlob};
+pub use rules::{AccessPolicy, Caller, Comparison, Condition, Interlock, Operator, Role, RuleError};
 pub use value::{CoerceError, Datatype, Value};
 
 /// The catalog shipped with Cabin: the VSS 4.0 signals the default assistant needs.
@@ -257,7 +257,7 @@ impl VehicleConfig {
         let refuse = entry.refuse.as_ref().and_then(|text| match Comparison::parse(text.get_ref()) {
             Ok(c) => Some((c, at(text.span().start))),
             Err(m) => {
-                errors.push(ConfigError::new(&source.name, at(text.span().start), field("refuse"), m));
+                errors.push(ConfigError::new(&source.name, at(text.span().start), field("refuse"), m.to_string()));
                 None
             }
         });
@@ -300,7 +300,7 @@ impl VehicleConfig {
                         Err(e) => errors.push(ConfigError::new(&source.name, line, field("when"), format!("{e} for {}", spec.path))),
                     },
                 },
-                Err(m) => errors.push(ConfigError::new(&source.name, line, field("when"), m)),
+                Err(m) => errors.push(ConfigError::new(&source.name, line, field("when"), m.to_string())),
             }
         }
         if entry.reason.get_ref().trim().is_empty() {
@@ -355,7 +355,7 @@ impl VehicleConfig {
     /// A glob that selects at least one signal passing `filter`: a pattern that selects nothing is
     /// almost always a typo, and a silent one in a permission or interlock is dangerous.
     fn glob_matching_signals(&self, text: &str, filter: impl Fn(&SignalSpec) -> bool) -> Result<PathGlob, String> {
-        let glob = PathGlob::new(text)?;
+        let glob = PathGlob::new(text).map_err(|e| e.to_string())?;
         let selected: Vec<&SignalSpec> = self.select(&glob).collect();
         if selected.is_empty() {
             return Err(format!("'{text}' matches no signal in the catalog"));
@@ -422,7 +422,7 @@ fn apply_node(catalog: &mut Catalog, source: &Source, node: &overlay::NodeEntry)
     let path = node.path.get_ref();
     let line = source.line_of(node.path.span().start);
     let error = |field: &str, message: String| ConfigError::new(&source.name, line, format!("{path}{field}"), message);
-    let glob = PathGlob::new(path).map_err(|m| error("", m))?;
+    let glob = PathGlob::new(path).map_err(|e| error("", e.to_string()))?;
     if !glob.is_literal() {
         return Err(error("", "a node path cannot hold wildcards".into()));
     }

@@ -4,6 +4,17 @@
 use std::fmt;
 
 use crate::glob::PathGlob;
+
+/// A comparison or condition in an overlay that does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("'{0}' does not start with a comparison (==, !=, <, <=, >, >=)")]
+    NoComparison(String),
+    #[error("'{0}' has nothing to compare with")]
+    NothingToCompare(String),
+    #[error("'{0}' does not start with a signal path")]
+    NoSignalPath(String),
+}
 use crate::value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,15 +61,14 @@ pub struct Comparison {
 
 impl Comparison {
     /// Parses `OP LITERAL`. A quoted literal is a string; otherwise it is read like CLI input.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, RuleError> {
         let text = text.trim();
         let split = text.find(|c: char| !matches!(c, '=' | '!' | '<' | '>')).unwrap_or(text.len());
         let (op, literal) = text.split_at(split);
-        let operator =
-            Operator::parse(op.trim()).ok_or_else(|| format!("'{text}' does not start with a comparison (==, !=, <, <=, >, >=)"))?;
+        let operator = Operator::parse(op.trim()).ok_or_else(|| RuleError::NoComparison(text.to_string()))?;
         let literal = literal.trim();
         if literal.is_empty() {
-            return Err(format!("'{text}' has nothing to compare with"));
+            return Err(RuleError::NothingToCompare(text.to_string()));
         }
         let operand = match literal.strip_prefix('"').and_then(|l| l.strip_suffix('"')) {
             Some(quoted) => Value::String(quoted.to_string()),
@@ -98,12 +108,12 @@ pub struct Condition {
 }
 
 impl Condition {
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, RuleError> {
         let text = text.trim();
         let split = text.find(|c: char| c.is_whitespace() || matches!(c, '=' | '!' | '<' | '>')).unwrap_or(text.len());
         let (path, rest) = text.split_at(split);
         if path.is_empty() || PathGlob::new(path).map(|g| !g.is_literal()).unwrap_or(true) {
-            return Err(format!("'{text}' does not start with a signal path"));
+            return Err(RuleError::NoSignalPath(text.to_string()));
         }
         Ok(Self { path: path.to_string(), comparison: Comparison::parse(rest)? })
     }

@@ -9,7 +9,7 @@ pub enum ReadError {
     #[error("not permitted to read {0}")]
     NotPermitted(String),
     #[error("{0}")]
-    BadPattern(String),
+    BadPattern(#[from] cabin_vehicle_config::GlobError),
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -115,7 +115,7 @@ impl SignalStore {
 
     /// The signals a glob selects that the caller may read, in path order.
     pub fn list(&self, caller: &Caller, pattern: &str) -> Result<Vec<Reading>, ReadError> {
-        let glob = PathGlob::new(pattern).map_err(ReadError::BadPattern)?;
+        let glob = PathGlob::new(pattern)?;
         let roles = self.config.policy.roles_of(caller);
         Ok(self
             .config

@@ -342,7 +342,7 @@ impl TaskBook {
         }
         // Templates may name slots, zone maps, and the signals the task reads.
         let check_template = |text: &str, readable: &[String]| -> Result<(), String> {
-            for piece in template::parse(text)? {
+            for piece in template::parse(text).map_err(|e| e.to_string())? {
                 match piece {
                     Piece::Literal(_) => {}
                     Piece::Slot { name, map, .. } => {
@@ -374,7 +374,7 @@ impl TaskBook {
             if let toml::Value::String(value) = &set.value {
                 check_template(value, &none)?;
             }
-            for path in template::expand_paths(&set.signal, &self.zones)? {
+            for path in template::expand_paths(&set.signal, &self.zones).map_err(|e| e.to_string())? {
                 let signal = catalog.signals.get(&path).ok_or_else(|| format!("unknown signal `{path}`"))?;
                 if signal.kind != SignalKind::Actuator {
                     return Err(format!("`{path}` is a {:?}, not an actuator", signal.kind).to_lowercase());

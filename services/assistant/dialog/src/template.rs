@@ -17,26 +17,39 @@ pub enum Piece {
 
 const FILTERS: &[&str] = &["km", "round", "locked", "onoff"];
 
-pub fn parse(text: &str) -> Result<Vec<Piece>, String> {
+/// A template in a task file that does not read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("unclosed `{{` in \"{0}\"")]
+    Unclosed(String),
+    #[error("unknown filter `|{filter}` (known: {known})")]
+    UnknownFilter { filter: String, known: String },
+    #[error("in a signal path only `{{slot@map}}` may vary: \"{0}\"")]
+    VaryingPath(String),
+    #[error("`{{{0}}}`: the scale must be a number")]
+    Scale(String),
+}
+
+pub fn parse(text: &str) -> Result<Vec<Piece>, TemplateError> {
     let mut pieces = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         if open > 0 {
             pieces.push(Piece::Literal(rest[..open].to_string()));
         }
-        let close = rest[open..].find('}').ok_or_else(|| format!("unclosed `{{` in \"{text}\""))? + open;
+        let close = rest[open..].find('}').ok_or_else(|| TemplateError::Unclosed(text.to_string()))? + open;
         let inner = &rest[open + 1..close];
         pieces.push(if inner.starts_with("Vehicle.") {
             let (path, filter) = match inner.split_once('|') {
                 Some((path, filter)) if FILTERS.contains(&filter) => (path, Some(filter.to_string())),
-                Some((_, filter)) => return Err(format!("unknown filter `|{filter}` (known: {})", FILTERS.join(", "))),
+                Some((_, filter)) => return Err(TemplateError::UnknownFilter { filter: filter.to_string(), known: FILTERS.join(", ") }),
                 None => (inner, None),
             };
             Piece::Signal { path: path.to_string(), filter }
         } else if let Some((name, map)) = inner.split_once('@') {
             Piece::Slot { name: name.to_string(), map: Some(map.to_string()), scale: None }
         } else if let Some((name, scale)) = inner.split_once('*') {
-            let scale = scale.parse().map_err(|_| format!("`{{{inner}}}`: the scale must be a number"))?;
+            let scale = scale.parse().map_err(|_| TemplateError::Scale(inner.to_string()))?;
             Piece::Slot { name: name.to_string(), map: None, scale: Some(scale) }
         } else {
             Piece::Slot { name: inner.to_string(), map: None, scale: None }
@@ -50,13 +63,13 @@ pub fn parse(text: &str) -> Result<Vec<Piece>, String> {
 }
 
 /// Every path a signal template can produce, for checking against the catalog at load.
-pub fn expand_paths(signal: &str, zones: &ZoneMaps) -> Result<Vec<String>, String> {
+pub fn expand_paths(signal: &str, zones: &ZoneMaps) -> Result<Vec<String>, TemplateError> {
     let mut paths = vec![String::new()];
     for piece in parse(signal)? {
         let options: Vec<String> = match piece {
             Piece::Literal(text) => vec![text],
             Piece::Slot { map: Some(map), .. } => zones.get(&map).map(|m| m.values().cloned().collect()).unwrap_or_default(),
-            _ => return Err(format!("in a signal path only `{{slot@map}}` may vary: \"{signal}\"")),
+            _ => return Err(TemplateError::VaryingPath(signal.to_string())),
         };
         paths = paths.iter().flat_map(|p| options.iter().map(move |o| format!("{p}{o}"))).collect();
     }
@@ -185,8 +198,8 @@ mod tests {
 
     #[test]
     fn bad_templates_say_what_is_wrong() {
-        assert!(parse("{Vehicle.Speed|mph}").unwrap_err().contains("unknown filter"));
-        assert!(parse("{level*x}").unwrap_err().contains("scale"));
-        assert!(expand_paths("Vehicle.{zone}.X", &zones()).unwrap_err().contains("only"));
+        assert!(parse("{Vehicle.Speed|mph}").unwrap_err().to_string().contains("unknown filter"));
+        assert!(parse("{level*x}").unwrap_err().to_string().contains("scale"));
+        assert!(expand_paths("Vehicle.{zone}.X", &zones()).unwrap_err().to_string().contains("only"));
     }
 }

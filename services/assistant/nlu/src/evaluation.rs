@@ -19,11 +19,19 @@ pub struct LabelledUtterance {
     pub slots: Slots,
 }
 
-pub fn parse_jsonl(text: &str) -> Result<Vec<LabelledUtterance>, String> {
+/// A labelled-utterance line that does not read, with its line number.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: {source}")]
+pub struct LabelledLineError {
+    pub line: usize,
+    pub source: serde_json::Error,
+}
+
+pub fn parse_jsonl(text: &str) -> Result<Vec<LabelledUtterance>, LabelledLineError> {
     text.lines()
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1)))
+        .map(|(n, line)| serde_json::from_str(line).map_err(|source| LabelledLineError { line: n + 1, source }))
         .collect()
 }
 

@@ -111,18 +111,29 @@ impl Camera {
 /// Decodes a JPEG or PNG file; the error says which file and what is wrong with it.
 pub fn read_image(path: &Path) -> Result<RgbImage, CameraError> {
     let bytes = std::fs::read(path).map_err(|e| CameraError::File { path: path.to_owned(), message: e.to_string() })?;
-    decode(&bytes).map_err(|message| CameraError::Image { path: path.to_owned(), message })
+    decode(&bytes).map_err(|error| CameraError::Image { path: path.to_owned(), message: error.to_string() })
+}
+
+/// Why bytes are no picture.
+#[derive(Debug, Error)]
+pub enum DecodeError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("the JPEG is cut short ({0} bytes, no end-of-image marker)")]
+    CutShort(usize),
+    #[error("{0}")]
+    Undecodable(#[from] image::ImageError),
 }
 
 /// Decodes JPEG or PNG bytes to RGB.
-pub fn decode(bytes: &[u8]) -> Result<RgbImage, String> {
+pub fn decode(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     if bytes.is_empty() {
-        return Err("the file is empty".into());
+        return Err(DecodeError::Empty);
     }
     if bytes.starts_with(&[0xff, 0xd8]) && !jpeg_is_whole(bytes) {
-        return Err(format!("the JPEG is cut short ({} bytes, no end-of-image marker)", bytes.len()));
+        return Err(DecodeError::CutShort(bytes.len()));
     }
-    image::load_from_memory(bytes).map(|image| image.to_rgb8()).map_err(|e| e.to_string())
+    Ok(image::load_from_memory(bytes)?.to_rgb8())
 }
 
 /// Whether a JPEG ends in its end-of-image marker (FF D9), padding zeros aside. The decoder
@@ -202,7 +213,7 @@ mod tests {
         assert!(decode(&padded).is_ok());
         for cut in [jpeg.len() / 10, jpeg.len() / 2, jpeg.len() - 2] {
             let error = decode(&jpeg[..cut]).unwrap_err();
-            assert!(error.contains("cut short"), "{cut} of {} bytes: {error}", jpeg.len());
+            assert!(matches!(error, DecodeError::CutShort(_)), "{cut} of {} bytes: {error}", jpeg.len());
         }
     }
 
