@@ -17,6 +17,7 @@ use std::io::Write;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use cabin_bench_support::percentile;
 use cabin_phone_client::PhoneClient;
 use cabin_phone_protocol::RequestBody;
 use cabin_vehicle_bus_client::VehicleBusClient;
@@ -91,10 +92,10 @@ fn main() {
     println!(
         "end of speech -> vehicle action ({} of {COMMANDS} commands acted on): p50 {:.0} ms, p95 {:.0} ms",
         latencies.len(),
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 95.0)
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95)
     );
-    println!("phone ask round trip over MQTT ({ASKS} asks): p50 {:.0} ms, p95 {:.0} ms", percentile(&asks, 50.0), percentile(&asks, 95.0));
+    println!("phone ask round trip over MQTT ({ASKS} asks): p50 {:.0} ms, p95 {:.0} ms", percentile(&asks, 0.5), percentile(&asks, 0.95));
     let mut total_rss = 0.0;
     for ((name, service), cpu) in services.iter().zip(&cpu) {
         let rss = resident_mib(service.pid());
@@ -187,15 +188,6 @@ async fn ask_the_llm(url: &str) {
         ..Default::default()
     };
     cabin_openai::ChatClient::new(url, None).complete(&request, Duration::from_secs(120)).await.expect("the local LLM answers");
-}
-
-fn percentile(values: &[f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[((p / 100.0) * (sorted.len() - 1) as f64).round() as usize]
 }
 
 fn resident_mib(pid: u32) -> f64 {

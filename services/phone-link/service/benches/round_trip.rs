@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cabin_assistant::{connect, Brain, BrainFiles};
+use cabin_bench_support::{millis, percentile};
 use cabin_models::ModelsDir;
 use cabin_phone_client::PhoneClient;
 use cabin_phone_link::{run, Handler, LinkOptions, Phones};
@@ -16,11 +17,6 @@ use cabin_private_bus::PrivateBus;
 use cabin_vehicle_bus::{serve, ServeOptions};
 use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::VehicleConfig;
-
-fn percentile(samples: &mut [Duration], p: f64) -> f64 {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3
-}
 
 /// A phone paired as a pairing exchange leaves it (the exchange itself is timed apart).
 fn pair(phones: &Phones, name: &str) -> Paired {
@@ -149,23 +145,23 @@ fn main() {
 
         println!(
             "signals.get round trip (1,000):      p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&mut gets, 0.5),
-            percentile(&mut gets, 0.99)
+            percentile(&millis(&gets), 0.5),
+            percentile(&millis(&gets), 0.99)
         );
         println!(
             "ping round trip (200):               p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&mut pings, 0.5),
-            percentile(&mut pings, 0.99)
+            percentile(&millis(&pings), 0.5),
+            percentile(&millis(&pings), 0.99)
         );
         println!(
             "ask round trip (40, assistant):      p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&mut asks, 0.5),
-            percentile(&mut asks, 0.99)
+            percentile(&millis(&asks), 0.5),
+            percentile(&millis(&asks), 0.99)
         );
         println!(
             "ask with the camera (\"is my cup in the car\", 20): p50 {:.1} ms, p99 {:.1} ms",
-            percentile(&mut looks, 0.5),
-            percentile(&mut looks, 0.99)
+            percentile(&millis(&looks), 0.5),
+            percentile(&millis(&looks), 0.99)
         );
         println!("request MAC, signed and checked:     {:.1} µs per request", mac_cost().as_secs_f64() * 1e6);
         println!("100 phones x 10 requests at once:    {ok}/1000 answered in {elapsed:.2} s = {:.0} requests/s", ok as f64 / elapsed);

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
+use cabin_bench_support::{memory_kib, percentile, time_ms};
 use cabin_camera::Frame;
 use cabin_models::{Manifest, ModelsDir};
 use cabin_vision::{composite, load_finder, Finder, Observation, VisionConfig};
@@ -48,29 +49,8 @@ const SHOWS: [(&str, &[&str]); 14] = [
 const COMMITTED: [&str; 4] = ["coffee.png", "chelsea.png", "astronaut.png", "rocket.png"];
 const SCALES: [f32; 2] = [0.8, 0.5];
 
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * p).round() as usize]
-}
-
-fn memory_kb(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    status.lines().find_map(|l| l.strip_prefix(field).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())).unwrap_or(0)
-}
-
 fn model_data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/data").join(name)
-}
-
-fn time_ms(runs: usize, mut f: impl FnMut()) -> Vec<f64> {
-    f();
-    (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            f();
-            started.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect()
 }
 
 fn main() {
@@ -80,7 +60,7 @@ fn main() {
     let started = Instant::now();
     let finder = load_finder(&models, &config, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
     println!("## Vision ({threads} cores, candle)\n");
-    println!("load: {:.0} ms, resident {:.0} MiB", started.elapsed().as_secs_f64() * 1000.0, memory_kb("VmRSS:") as f64 / 1024.0);
+    println!("load: {:.0} ms, resident {:.0} MiB", started.elapsed().as_secs_f64() * 1000.0, memory_kib("VmRSS:") as f64 / 1024.0);
     let classifier_only = VisionConfig { detector: None, ..config.clone() };
     let classifier_only = load_finder(&models, &classifier_only, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
 
@@ -92,7 +72,7 @@ fn main() {
         let thresholds = tune(&finder, &models);
         report(&[("detector, then classifier", &finder), ("classifier alone", &classifier_only)], &models, thresholds);
     }
-    println!("\npeak resident memory: {:.0} MiB", memory_kb("VmHWM:") as f64 / 1024.0);
+    println!("\npeak resident memory: {:.0} MiB", memory_kib("VmHWM:") as f64 / 1024.0);
 }
 
 fn speed(finder: &Finder) {
@@ -105,10 +85,10 @@ fn speed(finder: &Finder) {
     println!("| asked | answered by | p50 ms | p95 ms |");
     println!("|---|---|---|---|");
     for (word, by) in [("cup", "detector"), ("hat", "classifier: whole frame + 5 regions in one batch")] {
-        let mut times = time_ms(30, || drop(finder.find(&frame, word, None).unwrap()));
-        println!("| {word} | {by} | {:.1} | {:.1} |", percentile(&mut times, 0.5), percentile(&mut times, 0.95));
+        let times = time_ms(30, || drop(finder.find(&frame, word, None).unwrap()));
+        println!("| {word} | {by} | {:.1} | {:.1} |", percentile(&times, 0.5), percentile(&times, 0.95));
     }
-    println!("resident after inference: {:.0} MiB", memory_kb("VmRSS:") as f64 / 1024.0);
+    println!("resident after inference: {:.0} MiB", memory_kib("VmRSS:") as f64 / 1024.0);
 }
 /// The detector's input size against its speed and (on the tuning photos only) its F1: the
 /// figures behind `detector.input` in the config.
@@ -125,7 +105,7 @@ fn detector_sizes(config: &VisionConfig, models: &ModelsDir) {
         let mut image = composite::empty_cabin();
         composite::place(&mut image, &regions[2], &image::open(model_data("coffee.png")).unwrap().to_rgb8(), 0.8);
         let frame = Frame { image, captured: SystemTime::now() };
-        let mut times = time_ms(20, || drop(finder.find(&frame, "cup", None).unwrap()));
+        let times = time_ms(20, || drop(finder.find(&frame, "cup", None).unwrap()));
         let (f1, threshold) = match &tuning {
             Some(photos) => {
                 let detector_words: Vec<&str> = TUNING_ASKED
@@ -139,7 +119,7 @@ fn detector_sizes(config: &VisionConfig, models: &ModelsDir) {
             }
             None => ("-".into(), "-".into()),
         };
-        println!("| {input} | {:.1} | {f1} | {threshold} |", percentile(&mut times, 0.5));
+        println!("| {input} | {:.1} | {f1} | {threshold} |", percentile(&times, 0.5));
     }
 }
 
@@ -171,11 +151,11 @@ fn against_pytorch(finder: &Finder) {
         let mut top: Vec<usize> = (0..probabilities.len()).collect();
         top.sort_by(|a, b| probabilities[*b].total_cmp(&probabilities[*a]));
         let worst = probabilities.iter().zip(&expected.probabilities).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
-        let mut times = time_ms(20, || drop(finder.observe(&frame, &whole, &[&hat]).unwrap()));
+        let times = time_ms(20, || drop(finder.observe(&frame, &whole, &[&hat]).unwrap()));
         println!(
             "| {name} | {} | {worst:.1e} | {:.1} | {:.1} |",
             if top[..5] == expected.top5[..] { "yes" } else { "no" },
-            percentile(&mut times, 0.5),
+            percentile(&times, 0.5),
             expected.torch_ms_per_image
         );
     }

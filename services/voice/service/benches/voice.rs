@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use cabin_asr::{AsrConfig, Transcriber};
 use cabin_audio::Audio;
+use cabin_bench_support::percentile;
 use cabin_models::ModelsDir;
 use cabin_voice::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
 use cabin_voice_corpus::{mix_at_snr, padded, speak, word_error_rate, CHATTER, COMMANDS, HELD_OUT_VOICES, NEAR_MISSES, SNRS_DB};
@@ -20,11 +21,6 @@ fn vocabulary() -> Vec<String> {
     let vehicle = cabin_vehicle_config::VehicleConfig::embedded();
     let intents = cabin_nlu::IntentCatalog::embedded();
     cabin_dialog::TaskBook::load(&[] as &[&str], &intents, &vehicle.catalog).expect("shipped tasks load").vocabulary()
-}
-
-fn percentile(values: &mut [f32], p: f32) -> f32 {
-    values.sort_by(f32::total_cmp);
-    values[((values.len() - 1) as f32 * p).round() as usize]
 }
 
 /// CPU seconds this process has used (user + system), from /proc.
@@ -80,14 +76,14 @@ fn main() {
             let transcript = asr.transcribe(audio).unwrap();
             audio_secs += audio.duration_secs();
             asr_secs += transcript.asr_ms / 1000.0;
-            latencies.push(transcript.asr_ms);
+            latencies.push(f64::from(transcript.asr_ms));
         }
         let window = if trim_window { "trimmed window (audio_ctx)" } else { "full 30 s window" };
         println!(
             "ASR {window}: real-time factor {:.3}, per command p50 {:.0} ms, p95 {:.0} ms (64 commands, 20 dB)",
             asr_secs / audio_secs,
-            percentile(&mut latencies.clone(), 0.5),
-            percentile(&mut latencies, 0.95)
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.95)
         );
     }
 
@@ -171,7 +167,7 @@ fn main() {
             let heard = transcribe_file(&mut listener, woken).unwrap();
             total += 1;
             missed += usize::from(!heard.woke);
-            end_to_text.extend(heard.commands.iter().map(|c| c.timings.end_of_speech_to_text_ms));
+            end_to_text.extend(heard.commands.iter().map(|c| f64::from(c.timings.end_of_speech_to_text_ms)));
             let enrolled = transcribe_file(&mut enrolled_listeners[index / per_voice], woken).unwrap();
             missed_enrolled += usize::from(!enrolled.woke);
             missed_by_voice[index / per_voice] += usize::from(!enrolled.woke);
@@ -187,8 +183,8 @@ fn main() {
     println!("false rejects after enrolment, by voice: {}", breakdown.join(", "));
     println!(
         "end of speech to transcript (600 ms end-pointing + recognition): p50 {:.0} ms, p95 {:.0} ms over {} commands",
-        percentile(&mut end_to_text.clone(), 0.5),
-        percentile(&mut end_to_text, 0.95),
+        percentile(&end_to_text, 0.5),
+        percentile(&end_to_text, 0.95),
         end_to_text.len()
     );
 

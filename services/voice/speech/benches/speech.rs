@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use cabin_bench_support::percentile;
 use cabin_speech::{Espeak, Piper, PiperSettings, Voice};
 
 /// Replies the assistant gives, one and two sentences long.
@@ -21,11 +22,6 @@ fn resident_mib() -> f64 {
     let kib: f64 =
         status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
     kib / 1024.0
-}
-
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[((values.len() - 1) as f64 * p).round() as usize]
 }
 
 /// Per reply: milliseconds to synthesize it and seconds of speech.
@@ -57,7 +53,7 @@ fn main() {
     let load_ms = started.elapsed().as_secs_f64() * 1000.0;
     let loaded = resident_mib();
     let _warm = piper.synthesize(REPLIES[1]).unwrap();
-    let (mut latencies, compute, speech) = time_replies(&piper, 3);
+    let (latencies, compute, speech) = time_replies(&piper, 3);
     println!(
         "Piper joe-medium: load {load_ms:.0} ms; resident {:.0} MiB loaded, {:.0} MiB after speaking (the process before it: {before:.0} MiB)",
         loaded - before,
@@ -66,8 +62,8 @@ fn main() {
     println!(
         "Piper joe-medium: real-time factor {:.3} ({compute:.1} s for {speech:.1} s of speech); per reply p50 {:.0} ms, p95 {:.0} ms",
         compute / speech,
-        percentile(&mut latencies.clone(), 0.5),
-        percentile(&mut latencies, 0.95)
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95)
     );
     let first = REPLIES[4].split_inclusive(". ").next().unwrap();
     let started = Instant::now();
@@ -80,11 +76,11 @@ fn main() {
         started.elapsed().as_secs_f64() * 1000.0
     );
 
-    let (mut latencies, compute, speech) = time_replies(&Espeak::default(), 3);
+    let (latencies, compute, speech) = time_replies(&Espeak::default(), 3);
     println!(
         "espeak-ng en-us (child process): real-time factor {:.3}; per reply p50 {:.0} ms, p95 {:.0} ms",
         compute / speech,
-        percentile(&mut latencies.clone(), 0.5),
-        percentile(&mut latencies, 0.95)
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95)
     );
 }
