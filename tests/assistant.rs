@@ -155,6 +155,57 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
     assert_eq!(reply, "I can't look in the cabin right now: the camera is not responding.");
 }
 
+/// Mandarin through the same processes: the car acts, refuses and takes a correction, and
+/// answers in Mandarin. Needs `cabin models fetch e5-small` besides MiniLM.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_assistant_understands_acts_and_answers_in_mandarin() {
+    let bus = PrivateBus::start().unwrap();
+    let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
+    let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
+    let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let vehicle = cabin_vehicle_bus_client::VehicleBusClient::on(connection.clone()).await.unwrap();
+    let target = |path: &'static str| {
+        let vehicle = &vehicle;
+        async move {
+            let signal = vehicle.describe(path).await.unwrap().remove(0);
+            signal.target.or(signal.value)
+        }
+    };
+
+    let (reply, turn) = assistant.converse("把温度调到二十二度").await.unwrap();
+    assert_eq!(reply, "好的，主驾温度调到22度。", "{turn}");
+    assert_eq!(target(DRIVER_TEMPERATURE).await.and_then(|v| v.as_f64()), Some(22.0));
+    let (reply, turn) = assistant.converse("副驾也一样").await.unwrap();
+    assert_eq!(reply, "好的，副驾温度调到22度。", "{turn}");
+    assert_eq!(target(PASSENGER_TEMPERATURE).await.and_then(|v| v.as_f64()), Some(22.0));
+
+    // The correction lands on the head unit's navigation call.
+    let head_unit = cabin_vehicle_bus::HeadUnitProxy::new(&connection).await.unwrap();
+    let (reply, _) = assistant.converse("导航去上海").await.unwrap();
+    assert_eq!(reply, "正在导航去上海。");
+    let (reply, turn) = assistant.converse("不是上海，是深圳").await.unwrap();
+    assert_eq!(reply, "正在导航去深圳。", "{turn}");
+    let state: serde_json::Value = serde_json::from_str(&head_unit.describe().await.unwrap()).unwrap();
+    assert_eq!(state["destination"], "深圳");
+
+    // While driving, the trunk stays shut, and the driver hears why in Mandarin.
+    tokio::task::block_in_place(|| assert!(cabin(&bus, &["sim", "drive", "60"]).status.success()));
+    let (reply, _) = assistant.converse("打开后备箱").await.unwrap();
+    assert_eq!(reply, "要打开后备箱吗？");
+    let (reply, turn) = assistant.converse("好的").await.unwrap();
+    assert_eq!(reply, "现在不能打开后备箱：车辆停稳后才能解锁车门和后备箱。", "{turn}");
+    assert_ne!(target("Vehicle.Body.Trunk.Rear.IsOpen").await, Some(cabin_vehicle_config::Value::Bool(true)));
+
+    // What the car can do, from its tasks, in Mandarin.
+    let (reply, _) = assistant.converse("你能做什么？").await.unwrap();
+    assert!(reply.starts_with("我是") && reply.contains("调节温度") && reply.contains("开始导航"), "{reply}");
+
+    // English still works in the same conversation, and is answered in English.
+    let (reply, _) = assistant.converse("set the temperature to twenty one").await.unwrap();
+    assert_eq!(reply, "Setting the driver's side to 21 degrees.");
+}
+
 #[test]
 fn memory_outlives_the_process_and_only_its_driver_sees_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -180,6 +231,12 @@ fn memory_outlives_the_process_and_only_its_driver_sees_it() {
     let recalled = second[5]["reply"].as_str().unwrap();
     assert!(recalled.starts_with("Today you asked me") && recalled.contains("\"drive me home\""), "{recalled}");
     assert_eq!(second[6]["reply"], "What temperature would you like?", "a forgotten liking is asked for again");
+
+    // In Mandarin too: the liking is kept, fills the temperature, and is said back in Mandarin.
+    let chinese = chat("carol", "记住我喜欢二十二度\n调一下温度\n你记得我什么\n");
+    assert_eq!(chinese[0]["reply"], "好的，我记住了：您喜欢22度。", "{}", chinese[0]);
+    assert_eq!(chinese[1]["reply"], "好的，主驾温度调到22度，按您喜欢的。", "{}", chinese[1]);
+    assert_eq!(chinese[2]["reply"], "我记得：您喜欢22度。");
 
     let bob = chat("bob", "what do you remember about me\n");
     assert_eq!(bob[0]["reply"], "You haven't asked me to remember anything.", "another driver's memory is his own");

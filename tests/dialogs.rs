@@ -1,5 +1,5 @@
-//! Multi-turn dialogs a stranger wrote (`tests/data/dialogs.jsonl`, from the README and the list
-//! of intents alone, without reading the dialog code), each with what the car must end up doing,
+//! Multi-turn dialogs strangers wrote (`tests/data/dialogs.jsonl`, from the README and the list
+//! of intents alone, without reading the dialog code; `dialogs-zh.jsonl` in Mandarin), each with what the car must end up doing,
 //! played against the assistant service and the simulated car (vehicle bus and head unit) on a
 //! private bus. Scored by kind: correction, reference, slot filling, confirmation, cancel.
 
@@ -123,13 +123,22 @@ fn judge(dialog: &Dialog, turns: &[Json], start: &HashMap<String, Json>) -> Resu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dialogs_written_by_a_stranger_end_with_the_right_actions() {
-    let text = std::fs::read_to_string(repo_file("tests/data/dialogs.jsonl")).unwrap();
-    let dialogs: Vec<Dialog> = text
-        .lines()
-        .enumerate()
-        .map(|(n, line)| serde_json::from_str(line).unwrap_or_else(|e| panic!("dialogs.jsonl:{}: {e}", n + 1)))
-        .collect();
-    assert!(dialogs.len() >= 100, "at least 100 dialogs, not {}", dialogs.len());
+    play("dialogs.jsonl", 100).await;
+}
+
+/// The same in Mandarin (`tests/data/dialogs-zh.jsonl`, by another stranger, from the same
+/// description in Mandarin terms); needs `cabin models fetch e5-small`.
+#[tokio::test(flavor = "multi_thread")]
+async fn mandarin_dialogs_written_by_a_stranger_end_with_the_right_actions() {
+    play("dialogs-zh.jsonl", 60).await;
+}
+
+/// Plays every dialog in `tests/data/{file}` (at least `at_least` of them) and scores them.
+async fn play(file: &str, at_least: usize) {
+    let text = std::fs::read_to_string(repo_file(&format!("tests/data/{file}"))).unwrap();
+    let dialogs: Vec<Dialog> =
+        text.lines().enumerate().map(|(n, line)| serde_json::from_str(line).unwrap_or_else(|e| panic!("{file}:{}: {e}", n + 1))).collect();
+    assert!(dialogs.len() >= at_least, "at least {at_least} dialogs, not {}", dialogs.len());
 
     let bus = PrivateBus::start().unwrap();
     let (_vehicle, _assistant) = tokio::task::block_in_place(|| (VehicleBus::start(&bus, &[]), Service::assistant(&bus, &[])));

@@ -271,6 +271,11 @@ fn cabin_up_answers_a_phone_through_its_embedded_broker() {
     assert!(paired.status.success(), "{}", stderr(&paired));
     let asked = run(&["phone", "--config", phone_file, "ask", "set", "the", "temperature", "to", "twenty", "one"]);
     assert_eq!(stdout(&asked).trim(), "Setting the driver's side to 21 degrees.", "{}", stderr(&asked));
+    // The phone asks in Mandarin and hears Mandarin; its scopes hold in either language.
+    let asked = run(&["phone", "--config", phone_file, "ask", "把温度调到二十二度"]);
+    assert_eq!(stdout(&asked).trim(), "好的，主驾温度调到22度。", "{}", stderr(&asked));
+    let asked = run(&["phone", "--config", phone_file, "ask", "解锁车门"]);
+    assert_eq!(stdout(&asked).trim(), "您的手机无权开关车锁。", "{}", stderr(&asked));
 
     drop(up.0.stdin.take());
 }

@@ -62,6 +62,13 @@ async fn the_assistant_looks_through_the_camera_and_says_so_when_it_cannot() {
     assert!(reply.starts_with("Yes, I can see your cup on the rear left seat ("), "{reply}");
     let (reply, _) = assistant.converse("what's on the back seat?").await.unwrap();
     assert_eq!(reply, "I can see a cup on the rear left seat.");
+    // And in Mandarin: the driver's word, the seat and the answer in Chinese.
+    let (reply, turn) = assistant.converse("我的杯子在车里吗").await.unwrap();
+    assert!(reply.starts_with("看到了，您的杯子在后排左侧座位上（把握"), "{reply} {turn}");
+    let (reply, _) = assistant.converse("后排有什么东西").await.unwrap();
+    assert_eq!(reply, "我看到后排左侧座位上有杯子。");
+    let (reply, _) = assistant.converse("我的帽子在车里吗").await.unwrap();
+    assert_eq!(reply, "我在车里没看到您的帽子。");
 
     // The service goes away: the assistant says it cannot look; it comes back: it can.
     tokio::task::block_in_place(|| drop(vision));

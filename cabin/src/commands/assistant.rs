@@ -99,7 +99,7 @@ pub struct UnderstandArgs {
 pub fn understand(args: UnderstandArgs) -> anyhow::Result<ExitCode> {
     let intents = IntentCatalog::load(&args.intents)?;
     let encoder = SentenceEncoder::load(&super::models::require(&args.models, EMBEDDING_MODEL)?)?;
-    let understander = Understander::new(encoder, intents)?;
+    let understander = Understander::new(encoder, intents)?.with_installed_languages(&args.models.resolve())?;
     let understood = understander.understand(&args.text.join(" "))?;
     if args.json {
         println!("{}", serde_json::to_string(&understood)?);

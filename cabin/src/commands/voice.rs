@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cabin_asr::AsrConfig;
-use cabin_speech::{Espeak, Piper, PiperSettings, Voice, WithFallback};
+use cabin_speech::{ByLanguage, Espeak, Piper, PiperSettings, Voice, WithFallback};
 use cabin_voice::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, Sink, VoiceModels, VoiceService};
 use cabin_wake::WakePhrase;
 use clap::Args;
@@ -118,7 +118,8 @@ pub fn transcribe(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
 #[derive(Debug, Clone, Args)]
 pub struct SpeakArgs {
     /// `piper` (the Piper voice, from `cabin models fetch piper-joe onnxruntime`), an espeak-ng
-    /// voice (en-us, en-gb, zh, ...), or `auto`: Piper when installed, else espeak-ng
+    /// voice (en-us, en-gb, cmn, ...), or `auto`: Piper when installed, else espeak-ng; with
+    /// `piper` and `auto`, Mandarin replies are said by espeak-ng's `cmn-latn-pinyin`
     #[arg(long = "voice", default_value = "auto", env = "CABIN_VOICE")]
     choice: String,
     /// Speaking speed of the Piper voice: above 1 is faster
@@ -140,13 +141,14 @@ impl SpeakArgs {
             ("piper", Err(missing)) => return Err(missing.into()),
             ("auto", Err(missing)) => {
                 tracing::info!("speaking with espeak-ng: {missing}");
-                return Ok(Arc::new(espeak));
+                return Ok(Arc::new(ByLanguage::new(espeak)));
             }
             (espeak_voice, _) => return Ok(Arc::new(Espeak { voice: espeak_voice.to_owned(), ..espeak })),
         };
         let settings = PiperSettings { length_scale: Some(1.0 / self.speed), ..PiperSettings::default() };
         let piper = Piper::load(&voice_dir, &runtime_dir.join("libonnxruntime.so"), &settings)?;
-        Ok(Arc::new(WithFallback { first: piper, then: espeak }))
+        // Piper's voice is English: Mandarin replies are said by espeak-ng's.
+        Ok(Arc::new(ByLanguage::new(WithFallback { first: piper, then: espeak })))
     }
 }
 

@@ -83,14 +83,6 @@ impl Principal {
             _ => driver_profile.to_string(),
         }
     }
-
-    /// "Your phone may not open the trunk." for a principal without the scope `doing` needs.
-    pub fn refusal(&self, doing: &str) -> String {
-        match self {
-            Principal::Driver => format!("I'm not allowed to {doing}."),
-            Principal::Phone { .. } => format!("Your phone may not {doing}."),
-        }
-    }
 }
 
 #[cfg(test)]

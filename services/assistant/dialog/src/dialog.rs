@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cabin_nlu::{normalise, SlotKind, SlotValue, Slots, UnderstandError, Understander, Understanding};
+use cabin_nlu::{normalise, Language, SlotKind, SlotValue, Slots, UnderstandError, Understander, Understanding};
 use cabin_principal::Principal;
 use cabin_vehicle_config::{Catalog, Datatype, Value};
 use serde::Serialize;
 
+use crate::phrases::{self, phrases, with_doing};
 use crate::tasks::{Task, TaskBook};
-use crate::template::{render, render_paths, render_value};
-use crate::tools::Tools;
+use crate::template::{render, render_in, render_paths, render_value};
+use crate::tools::{ToolError, Tools};
 
 /// A half-filled task is forgotten after this long without an answer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -89,11 +90,13 @@ pub struct Dialog {
     pending: Option<Pending>,
     last_done: Option<Done>,
     timeout: Duration,
+    /// The language of the latest utterance: replies are given in it.
+    language: Language,
 }
 
 impl Dialog {
     pub fn new(understander: Arc<Understander>, book: Arc<TaskBook>, catalog: Arc<Catalog>) -> Dialog {
-        Dialog { understander, book, catalog, pending: None, last_done: None, timeout: DEFAULT_TIMEOUT }
+        Dialog { understander, book, catalog, pending: None, last_done: None, timeout: DEFAULT_TIMEOUT, language: Language::English }
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Dialog {
@@ -116,15 +119,17 @@ impl Dialog {
     /// [`Dialog::turn`] with `text` already understood.
     pub async fn turn_understood<T: Tools>(&mut self, text: &str, understood: Result<Understanding, UnderstandError>, tools: &T) -> Turn {
         let now = Instant::now();
+        self.language = understood.as_ref().map_or_else(|_| Language::of(text), |u| u.language);
+        let said = phrases(self.language);
         let mut preface = "";
         if self.pending.as_ref().is_some_and(|p| now.duration_since(p.since) > self.timeout) {
             self.pending = None;
-            preface = "(I let the earlier request go.) ";
+            preface = said.gave_up_earlier;
         }
         let understood = match understood {
             Ok(u) => u,
-            Err(UnderstandError::Empty) => return Turn { reply: "I didn't catch that. Could you say it again?".into(), ..Turn::default() },
-            Err(error) => return Turn { reply: format!("Sorry, I can't understand anything right now ({error})."), ..Turn::default() },
+            Err(UnderstandError::Empty) => return Turn { reply: said.not_caught.into(), ..Turn::default() },
+            Err(error) => return Turn { reply: said.cannot_understand.replace("{error}", &error.to_string()), ..Turn::default() },
         };
         let mut turn = Turn {
             intent: Some(understood.intent.clone()),
@@ -144,7 +149,7 @@ impl Dialog {
     /// checked, and it becomes the context for a correction or a follow-up.
     pub async fn act<T: Tools>(&mut self, intent: &str, slots: Slots, tools: &T, turn: &mut Turn) -> String {
         if self.understander.catalog().get(intent).is_none() {
-            return "I understood that, but I have no task for it.".into();
+            return phrases(self.language).no_task.into();
         }
         self.pending = None;
         let reply = self.advance(intent.to_string(), slots, false, tools, turn).await;
@@ -172,7 +177,8 @@ impl Dialog {
         let cancels = intent == "dialog.cancel"
             && correction.as_deref().is_none_or(|rest| self.understander.understand(rest).is_ok_and(|u| u.intent == "dialog.cancel"));
         if cancels {
-            return if self.pending.take().is_some() { "Okay, cancelled.".into() } else { "Okay.".into() };
+            let said = phrases(self.language);
+            return if self.pending.take().is_some() { said.cancelled.into() } else { said.okay.into() };
         }
 
         if let Some(pending) = self.pending.take() {
@@ -199,8 +205,9 @@ impl Dialog {
         };
         if let Some(done) = self.recent_done().filter(follows) {
             let mut extra = self.understander.extract(&done.intent, &understood.text);
-            if extra.is_empty() && understood.text.split_whitespace().any(|w| w == "other") {
-                extra = self.other_side_of(&done);
+            // "The other one", "另一边也开": the side across, whatever else is said.
+            if mentions_other(&understood.text) {
+                extra.extend(self.other_side_of(&done));
             }
             if !extra.is_empty() {
                 let slots = self.changed(&done.intent, done.slots.clone(), extra);
@@ -211,10 +218,9 @@ impl Dialog {
         match intent {
             _ if understood.low_confidence => {
                 turn.open = true;
-                "Sorry, I didn't understand that. You can ask me to set the temperature, open a window, or look for something in the car."
-                    .into()
+                phrases(self.language).not_understood.into()
             }
-            "dialog.confirm" | "dialog.deny" => "There's nothing waiting for a yes or no.".into(),
+            "dialog.confirm" | "dialog.deny" => phrases(self.language).nothing_to_confirm.into(),
             _ => {
                 turn.open = intent == "chat.open";
                 let mut slots = understood.slots.clone();
@@ -254,12 +260,12 @@ impl Dialog {
                     _ if repeats || intent == "dialog.confirm" => {
                         Some(self.advance(pending.intent, pending.slots, true, tools, turn).await)
                     }
-                    "dialog.deny" => Some("Okay, I won't.".into()),
+                    "dialog.deny" => Some(phrases(self.language).wont.into()),
                     _ => None,
                 }
             }
             Waiting::Slot(_) if self.is_new_request(&pending.intent, understood) => None,
-            Waiting::Slot(_) if intent == "dialog.deny" && correction.is_none() => Some("Okay, never mind.".into()),
+            Waiting::Slot(_) if intent == "dialog.deny" && correction.is_none() => Some(phrases(self.language).never_mind.into()),
             Waiting::Slot(asked) => {
                 let text = correction.unwrap_or(&understood.text);
                 let answers_asked = intent == pending.intent
@@ -363,7 +369,7 @@ impl Dialog {
         let Some(done) = self.recent_done().filter(|d| d.intent == intent) else { return };
         let Some(task) = self.book.select(intent, &done.slots) else { return };
         let pointing_back = refers_back(text);
-        let across = if text.split_whitespace().any(|w| w == "other") { self.other_side_of(&done) } else { Slots::new() };
+        let across = if mentions_other(text) { self.other_side_of(&done) } else { Slots::new() };
         for (name, value) in done.slots {
             let required = task.slots.get(&name).is_some_and(|rule| rule.required || rule.subject);
             let relative = task.relative.as_ref().is_some_and(|r| name == r.slot || name == r.direction || r.by.as_ref() == Some(&name));
@@ -378,9 +384,9 @@ impl Dialog {
     /// Moves a task on: resolve a relative change, ask for what is missing, confirm, or run it.
     async fn advance<T: Tools>(&mut self, intent: String, mut slots: Slots, confirmed: bool, tools: &T, turn: &mut Turn) -> String {
         let Some(task) = self.book.select(&intent, &slots).cloned() else {
-            return "I understood that, but I have no task for it.".into();
+            return phrases(self.language).no_task.into();
         };
-        if let Some(refusal) = refused_for(&task, tools.principal()) {
+        if let Some(refusal) = self.refused_for(&task, tools.principal()) {
             return refusal;
         }
         task.apply_defaults(&mut slots);
@@ -397,9 +403,9 @@ impl Dialog {
                                 let step = if direction == "down" { -step } else { step };
                                 slots.insert(relative.slot.clone(), SlotValue::Number(current + step));
                             }
-                            Err(error) => return error.spoken(&task.doing),
+                            Err(error) => return self.failure(&error, &task),
                         },
-                        None => return "I understood that, but I have no task for it.".into(),
+                        None => return phrases(self.language).no_task.into(),
                     }
                 }
             }
@@ -416,24 +422,25 @@ impl Dialog {
                 preferred = Some(value);
             }
         }
-        if let Some((name, rule)) = task.missing(&slots) {
-            let question = render(rule.ask.as_deref().unwrap_or("Which one?"), &slots, &BTreeMap::new());
+        if let Some((name, _)) = task.missing(&slots) {
+            let question = self.book.ask(&task, name, self.language).unwrap_or(phrases(self.language).which_one);
+            let question = self.say(question, &slots, &BTreeMap::new());
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Slot(name.to_string()), since: Instant::now() });
             return question;
         }
         // A task chosen by `when` may differ now that the slots are complete.
         let task = self.book.select(&intent, &slots).cloned().unwrap_or(task);
-        if let Some(refusal) = refused_for(&task, tools.principal()) {
+        if let Some(refusal) = self.refused_for(&task, tools.principal()) {
             return refusal;
         }
         if let (Some(confirm), false) = (task.needs_confirmation(&slots), confirmed) {
-            let question = render(&confirm.ask, &slots, &BTreeMap::new());
+            let question = self.say(self.book.confirm(&task, confirm, self.language), &slots, &BTreeMap::new());
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Confirmation, since: Instant::now() });
             return question;
         }
         let mut reply = self.run(&task, &slots, tools, turn).await;
         if preferred.is_some() && turn.actions.iter().all(|action| action.error.is_none()) {
-            reply = format!("{}, as you like it.", reply.trim_end_matches('.'));
+            reply = format!("{}{}", reply.trim_end_matches(['.', '。']), phrases(self.language).as_you_like_it);
         }
         self.last_done = Some(Done { intent, slots, at: Instant::now() });
         reply
@@ -447,7 +454,7 @@ impl Dialog {
             for path in render_paths(&set.signal, &slots, &self.book.zones) {
                 let value = render_value(&set.value, &slots).and_then(|v| self.fit(&path, v));
                 let Some(value) = value else {
-                    return format!("I can't {}: that value doesn't fit.", task.doing);
+                    return with_doing(phrases(self.language).value_does_not_fit, self.book.doing(task, self.language));
                 };
                 let result = tools.set(&path, &value).await;
                 turn.actions.push(ActionTaken {
@@ -457,7 +464,7 @@ impl Dialog {
                     error: result.as_ref().err().map(|e| e.to_string()),
                 });
                 if let Err(error) = result {
-                    return error.spoken(&task.doing);
+                    return self.failure(&error, task);
                 }
             }
         }
@@ -473,7 +480,7 @@ impl Dialog {
                 Ok(value) => {
                     readings.insert(path.clone(), value);
                 }
-                Err(error) => return error.spoken(&task.doing),
+                Err(error) => return self.failure(&error, task),
             }
         }
         if let Some(call) = &task.call {
@@ -486,7 +493,7 @@ impl Dialog {
                 error: result.as_ref().err().map(|e| e.to_string()),
             });
             if let Err(error) = result {
-                return error.spoken(&task.doing);
+                return self.failure(&error, task);
             }
         }
         if let Some(vision) = &task.vision {
@@ -501,21 +508,45 @@ impl Dialog {
             });
             match result {
                 Ok(answer) => {
-                    slots.insert("vision".into(), SlotValue::Text(answer));
+                    let said = phrases::sighting(&answer, self.book.value_words(self.language), self.language);
+                    slots.insert("vision".into(), SlotValue::Text(said));
                 }
-                Err(error) => return error.spoken(&task.doing),
+                Err(error) => return self.failure(&error, task),
             }
         }
         if let Some(memory) = &task.memory {
             let text = render(&memory.text, &slots, &BTreeMap::new());
             match tools.memory(memory.action, &text).await {
                 Ok(answer) => {
-                    slots.insert("memory".into(), SlotValue::Text(answer));
+                    let said = phrases::recollection(&answer, self.book.value_words(self.language), self.language);
+                    slots.insert("memory".into(), SlotValue::Text(said));
                 }
-                Err(error) => return error.spoken(&task.doing),
+                Err(error) => return self.failure(&error, task),
             }
         }
-        render(&task.done, &slots, &readings)
+        self.say(self.book.done(task, self.language), &slots, &readings)
+    }
+
+    /// A template rendered for the driver, in the language they spoke.
+    fn say(&self, template: &str, slots: &Slots, readings: &BTreeMap<String, Value>) -> String {
+        render_in(template, slots, readings, self.book.value_words(self.language))
+    }
+
+    /// What the driver hears when an action failed, with an interlock's reason in their language.
+    fn failure(&self, error: &ToolError, task: &Task) -> String {
+        let reason = match error {
+            ToolError::Interlock { interlock: Some(name), .. } => self.book.interlock_reason(self.language, name),
+            _ => None,
+        };
+        phrases::failure(error, self.book.doing(task, self.language), reason, self.book.value_words(self.language), self.language)
+    }
+
+    /// The refusal, before anything is asked or done, of a task whose action needs a scope the
+    /// principal lacks ("Your phone may not open the trunk.").
+    fn refused_for(&self, task: &Task, principal: &Principal) -> Option<String> {
+        let lacking = task.scopes_needed().into_iter().find(|scope| !principal.may(*scope))?;
+        tracing::info!(intent = %task.intent, scope = lacking.name(), ?principal, "refused: scope not granted");
+        Some(phrases::refusal(principal, self.book.doing(task, self.language), self.language))
     }
 
     /// Places and people the driver named for the assistant: "drive me home" goes to the
@@ -551,14 +582,6 @@ impl Dialog {
     }
 }
 
-/// The refusal, before anything is asked or done, of a task whose action needs a scope the
-/// principal lacks ("Your phone may not open the trunk.").
-fn refused_for(task: &Task, principal: &Principal) -> Option<String> {
-    let lacking = task.scopes_needed().into_iter().find(|scope| !principal.may(*scope))?;
-    tracing::info!(intent = %task.intent, scope = lacking.name(), ?principal, "refused: scope not granted");
-    Some(principal.refusal(&task.doing))
-}
-
 /// Words that say "what I said before was wrong", before what replaces it.
 const CORRECTION_MARKERS: &[&str] = &[
     "no",
@@ -590,6 +613,9 @@ const CORRECTION_MARKERS: &[&str] = &[
 /// "shenzhen, not shanghai" -> "shenzhen"; "i meant the passenger side" -> "the passenger
 /// side". `None` when the utterance is not a correction.
 fn correction_remainder(raw: &str) -> Option<String> {
+    if Language::of(raw) == Language::Chinese {
+        return chinese_correction(raw);
+    }
     let strip =
         |s: &str| s.trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | ';' | ':' | '-' | '–' | '—')).to_string();
     let mut text = strip(&raw.trim().to_lowercase());
@@ -625,6 +651,9 @@ fn correction_remainder(raw: &str) -> Option<String> {
 /// "fifty, no, forty" -> "forty"; "to the mall, no, to the cinema" -> "to the cinema": a value
 /// taken back inside the utterance. `None` when nothing is.
 fn restated(raw: &str) -> Option<String> {
+    if Language::of(raw) == Language::Chinese {
+        return chinese_restated(raw);
+    }
     let lower = raw.trim().to_lowercase();
     let mut last = None;
     for marker in [", no", ", sorry", ", i mean", ", i meant", ", actually", " no wait", ", or rather", " - no"] {
@@ -645,6 +674,80 @@ fn restated(raw: &str) -> Option<String> {
 /// just done, so what it leaves out comes from there.
 fn refers_back(text: &str) -> bool {
     text.split_whitespace().any(|w| matches!(w, "it" | "that" | "them" | "again" | "other" | "same"))
+        || ["它", "那个", "这个", "再", "又", "另一", "一样", "同样"].iter().any(|w| text.contains(w))
+}
+
+/// "The other one", "另一边": the side across from the last one.
+fn mentions_other(text: &str) -> bool {
+    text.split_whitespace().any(|w| w == "other") || ["另一", "另外一", "对面"].iter().any(|w| text.contains(w))
+}
+
+/// Words that say "what I said before was wrong" in Mandarin, before what replaces it.
+const CHINESE_CORRECTION_MARKERS: &[&str] = &[
+    "不对",
+    "错了",
+    "说错了",
+    "我是说",
+    "我说的是",
+    "我的意思是",
+    "应该是",
+    "改成",
+    "换成",
+    "改为",
+    "还是",
+    "等一下",
+    "等等",
+    "哦不",
+    "不好意思",
+    "抱歉",
+    "算了",
+];
+
+/// "不是上海，是深圳" -> "深圳"; "不对，二十二度" -> "二十二度"; "深圳，不是上海" -> "深圳".
+fn chinese_correction(raw: &str) -> Option<String> {
+    let is_pause = |c: char| c.is_whitespace() || "，,。.！!？?、；;：:—-".contains(c);
+    let strip = |s: &str| s.trim_matches(is_pause).to_string();
+    // Hesitation first is no part of it: "嗯不对，四十".
+    let mut text = strip(raw.trim_start_matches(['嗯', '呃', '额', '啊', '哦']));
+    let mut corrected = false;
+    loop {
+        // "不是X，是Y" / "不是X而是Y" / "不是X，改成Y": what follows the rejected value.
+        if let Some(rest) = text.strip_prefix("不是") {
+            let replacement = ["而是", "，是", ",是", "是", "，", ","].iter().find_map(|sep| rest.split_once(sep).map(|(_, y)| y));
+            if let Some(replacement) = replacement.filter(|r| !strip(r).is_empty()) {
+                text = strip(replacement);
+                corrected = true;
+                continue;
+            }
+        }
+        let marker = CHINESE_CORRECTION_MARKERS.iter().find(|m| text.strip_prefix(**m).is_some_and(|rest| !rest.is_empty()));
+        // A bare "不" only before a pause: "不用了" is a no, "不，深圳" a correction.
+        let marker = marker.copied().or_else(|| text.strip_prefix('不').filter(|rest| rest.starts_with(is_pause)).map(|_| "不"));
+        match marker {
+            Some(marker) => {
+                text = strip(&text[marker.len()..]);
+                corrected = true;
+            }
+            None => break,
+        }
+    }
+    // "深圳，不是上海": the value before the rejected one.
+    if let Some((kept, _)) =
+        text.split_once("，不是").or_else(|| text.split_once(",不是")).or_else(|| text.split_once("不是").filter(|_| corrected))
+    {
+        text = strip(kept);
+        corrected = true;
+    }
+    corrected.then_some(text).filter(|s| !s.is_empty())
+}
+
+/// "二十四度，不对，二十五度" -> "二十五度": a value taken back inside the utterance.
+fn chinese_restated(raw: &str) -> Option<String> {
+    let at = ["，不对", ",不对", "，不是", ",不是", "，我是说", ",我是说", "，说错了", "，哦不"]
+        .iter()
+        .filter_map(|m| raw.rfind(m).filter(|at| *at > 0))
+        .max()?;
+    chinese_correction(&raw[at..])
 }
 
 /// The seat or window across from `side`, for "the other one".
@@ -663,6 +766,9 @@ fn is_follow_up(text: &str) -> bool {
     ["and ", "also ", "same for ", "the same for ", "what about ", "how about "].iter().any(|m| text.starts_with(m))
         || text.ends_with(" too")
         || text.ends_with(" as well")
+        // "副驾也一样", "后排也要", "还有副驾".
+        || ["也一样", "也是", "也要", "也调", "也开", "也关", "也来", "同样"].iter().any(|m| text.contains(m))
+        || ["还有", "那"].iter().any(|m| text.starts_with(m)) && text.ends_with(['呢', '吧'])
 }
 
 #[cfg(test)]
@@ -684,6 +790,22 @@ mod tests {
         assert_eq!(restated("to the mall, no, to the cinema").as_deref(), Some("to the cinema"));
         assert_eq!(restated("set it to twenty"), None);
         assert_eq!(correction_remainder("set it to twenty"), None);
+    }
+
+    #[test]
+    fn mandarin_corrections_keep_what_replaces() {
+        assert_eq!(correction_remainder("不是上海，是深圳").as_deref(), Some("深圳"));
+        assert_eq!(correction_remainder("不是上海是深圳").as_deref(), Some("深圳"));
+        assert_eq!(correction_remainder("不对，二十二度").as_deref(), Some("二十二度"));
+        assert_eq!(correction_remainder("深圳，不是上海").as_deref(), Some("深圳"));
+        assert_eq!(correction_remainder("改成副驾").as_deref(), Some("副驾"));
+        assert_eq!(correction_remainder("不是主驾，改成副驾").as_deref(), Some("副驾"));
+        assert_eq!(correction_remainder("嗯不对，调到四十吧").as_deref(), Some("调到四十吧"));
+        assert_eq!(correction_remainder("不用了"), None);
+        assert_eq!(correction_remainder("导航去上海"), None);
+        assert_eq!(restated("二十四度，不对，二十五度").as_deref(), Some("二十五度"));
+        assert!(is_follow_up("副驾也一样"));
+        assert!(!is_follow_up("打开后备箱"));
     }
 
     #[test]

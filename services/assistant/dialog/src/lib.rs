@@ -2,12 +2,14 @@
 //! corrections, confirms what is risky and acts through [`Tools`].
 
 mod dialog;
+mod phrases;
 mod tasks;
 mod template;
 mod tools;
 
 pub use dialog::{ActionTaken, Dialog, TaskState, Turn, DEFAULT_TIMEOUT};
 pub use tasks::{
-    Condition, Confirm, MemoryTask, MethodCall, Relative, SetSignal, SlotRule, Task, TaskBook, TaskFileError, VisionQuery, DEFAULT_TASKS,
+    Condition, Confirm, MemoryTask, MethodCall, Relative, SetSignal, SlotRule, Task, TaskBook, TaskFileError, TaskWords, VisionQuery,
+    DEFAULT_TASKS, DEFAULT_TASKS_ZH,
 };
-pub use tools::{MemoryAction, ToolError, Tools};
+pub use tools::{MemoryAction, Recollection, Sighting, ToolError, Tools};

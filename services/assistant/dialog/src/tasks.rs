@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cabin_nlu::{IntentCatalog, SlotValue, Slots};
+use cabin_nlu::{IntentCatalog, IntentDef, Language, SlotValue, Slots};
 use cabin_principal::{Scope, Scopes};
 use cabin_vehicle_config::{Catalog, SignalKind};
 use serde::Deserialize;
@@ -15,6 +15,8 @@ use crate::template::{self, Piece};
 use crate::tools::MemoryAction;
 
 pub const DEFAULT_TASKS: &str = include_str!("../defaults/tasks.toml");
+/// What the default tasks say in Mandarin.
+pub const DEFAULT_TASKS_ZH: &str = include_str!("../defaults/tasks.zh.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -197,6 +199,7 @@ pub enum TaskFileError {
 pub struct TaskBook {
     pub zones: BTreeMap<String, BTreeMap<String, String>>,
     tasks: Vec<Task>,
+    translations: BTreeMap<Language, Translation>,
 }
 
 impl TaskBook {
@@ -204,10 +207,16 @@ impl TaskBook {
     pub fn load(extra: &[impl AsRef<Path>], intents: &IntentCatalog, catalog: &Catalog) -> Result<TaskBook, TaskFileError> {
         let mut book = TaskBook::default();
         book.add_toml(DEFAULT_TASKS, "tasks.toml (built in)", intents, catalog)?;
+        book.add_translation_toml(DEFAULT_TASKS_ZH, "tasks.zh.toml (built in)", intents)?;
         for path in extra {
             let file = path.as_ref().display().to_string();
             let text = std::fs::read_to_string(path).map_err(|source| TaskFileError::Read { file: file.clone(), source })?;
-            book.add_toml(&text, &file, intents, catalog)?;
+            // A file that names its language says what tasks say; the others define tasks.
+            if text.parse::<toml::Table>().is_ok_and(|table| table.contains_key("language")) {
+                book.add_translation_toml(&text, &file, intents)?;
+            } else {
+                book.add_toml(&text, &file, intents, catalog)?;
+            }
         }
         Ok(book)
     }
@@ -241,12 +250,14 @@ impl TaskBook {
     /// What the car can do, in the tasks' own words ("set the temperature", "open the trunk"),
     /// once each, in the book's order, with the D-Bus service each needs besides the vehicle bus
     /// (the head unit, the camera): tasks that act, not those that only answer.
-    pub fn abilities(&self) -> Vec<(&str, Option<&str>)> {
+    pub fn abilities(&self, language: Language) -> Vec<(&str, Option<&str>)> {
         let mut said: Vec<(&str, Option<&str>)> = Vec::new();
         for task in &self.tasks {
             let acts = !task.set.is_empty() || task.call.is_some() || task.vision.is_some() || task.memory.is_some();
-            let ability = task.can.as_deref().unwrap_or(&task.doing);
-            if acts && ability != default_doing() && !said.iter().any(|(a, _)| *a == ability) {
+            let english = task.can.as_deref().unwrap_or(&task.doing);
+            let translated = self.translated(task, language).and_then(|t| t.can.as_deref().or(t.doing.as_deref()));
+            let ability = translated.unwrap_or(english);
+            if acts && english != default_doing() && !said.iter().any(|(a, _)| *a == ability) {
                 let service = task.call.as_ref().map(|c| c.service.as_str()).or(task.vision.as_ref().map(|_| "org.cabin.Vision1"));
                 said.push((ability, service));
             }
@@ -340,34 +351,7 @@ impl TaskBook {
         if actions.iter().filter(|a| **a).count() > 1 {
             return Err("give one action: set, read, call, vision or memory".into());
         }
-        // Templates may name slots, zone maps, and the signals the task reads.
-        let check_template = |text: &str, readable: &[String]| -> Result<(), String> {
-            for piece in template::parse(text).map_err(|e| e.to_string())? {
-                match piece {
-                    Piece::Literal(_) => {}
-                    Piece::Slot { name, map, .. } => {
-                        let answer_slot = (name == "vision" && task.vision.is_some()) || (name == "memory" && task.memory.is_some());
-                        if !answer_slot {
-                            known_slot(&name)?;
-                        }
-                        if let Some(map) = map {
-                            if !self.zones.contains_key(&map) {
-                                return Err(format!(
-                                    "unknown zone map `{map}` (known: {})",
-                                    self.zones.keys().cloned().collect::<Vec<_>>().join(", ")
-                                ));
-                            }
-                        }
-                    }
-                    Piece::Signal { path, .. } => {
-                        if !readable.contains(&path) {
-                            return Err(format!("`{{{path}}}` is not a signal the task reads"));
-                        }
-                    }
-                }
-            }
-            Ok(())
-        };
+        let check_template = |text: &str, readable: &[String]| self.check_template(task, intent, text, readable);
         let none: Vec<String> = Vec::new();
         for set in &task.set {
             check_template(&set.signal, &none)?;
@@ -406,6 +390,166 @@ impl TaskBook {
         }
         Ok(())
     }
+}
+
+impl TaskBook {
+    /// Templates may name the intent's slots, zone maps, and the signals the task reads.
+    fn check_template(&self, task: &Task, intent: &IntentDef, text: &str, readable: &[String]) -> Result<(), String> {
+        for piece in template::parse(text).map_err(|e| e.to_string())? {
+            match piece {
+                Piece::Literal(_) => {}
+                Piece::Slot { name, map, .. } => {
+                    let answer_slot = (name == "vision" && task.vision.is_some()) || (name == "memory" && task.memory.is_some());
+                    if !answer_slot && !intent.slots.contains_key(&name) {
+                        return Err(format!(
+                            "unknown slot `{name}` (the intent has: {})",
+                            intent.slots.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ));
+                    }
+                    if let Some(map) = map {
+                        if !self.zones.contains_key(&map) {
+                            return Err(format!(
+                                "unknown zone map `{map}` (known: {})",
+                                self.zones.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ));
+                        }
+                    }
+                }
+                Piece::Signal { path, .. } => {
+                    if !readable.contains(&path) {
+                        return Err(format!("`{{{path}}}` is not a signal the task reads"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a file of what tasks say in another language (`language = "zh"` at its top); each
+    /// entry names a task already in the book, and its templates are checked as the task's are.
+    pub fn add_translation_toml(&mut self, text: &str, file: &str, intents: &IntentCatalog) -> Result<(), TaskFileError> {
+        let invalid = |line, message: String| TaskFileError::Invalid { file: file.into(), line, message };
+        let parsed: TranslationFile =
+            toml::from_str(text).map_err(|e| invalid(e.span().map(|s| line_of(text, s.start)).unwrap_or(1), e.message().into()))?;
+        let language = Language::from_code(&parsed.language)
+            .ok_or_else(|| invalid(1, format!("unknown language `{}` (known: en, zh)", parsed.language)))?;
+        let mut checked = Vec::new();
+        for spanned in parsed.tasks {
+            let line = line_of(text, spanned.span().start);
+            let words = spanned.into_inner();
+            let when = words.when.as_ref().map(|w| (&w.slot, &w.equals));
+            let task = self
+                .tasks
+                .iter()
+                .find(|t| t.intent == words.intent && t.when.as_ref().map(|w| (&w.slot, &w.equals)) == when)
+                .ok_or_else(|| invalid(line, format!("no task for intent `{}` with this `when` to translate", words.intent)))?;
+            let intent = intents.get(&task.intent).ok_or_else(|| invalid(line, format!("no intent `{}`", task.intent)))?;
+            let texts = words.doing.iter().chain(&words.can).chain(&words.confirm).chain(words.ask.values());
+            for text in texts {
+                self.check_template(task, intent, text, &[])
+                    .map_err(|message| invalid(line, format!("task `{}`: {message}", task.intent)))?;
+            }
+            if let Some(done) = &words.done {
+                self.check_template(task, intent, done, &task.read)
+                    .map_err(|message| invalid(line, format!("task `{}`: {message}", task.intent)))?;
+            }
+            if let Some(slot) = words.ask.keys().find(|slot| !task.slots.contains_key(*slot)) {
+                return Err(invalid(line, format!("task `{}` asks for no slot `{slot}`", task.intent)));
+            }
+            checked.push(words);
+        }
+        let translation = self.translations.entry(language).or_default();
+        translation.words.extend(parsed.words);
+        translation.interlocks.extend(parsed.interlocks);
+        for words in checked {
+            let same = |t: &TaskWords| {
+                t.intent == words.intent
+                    && t.when.as_ref().map(|w| (&w.slot, &w.equals)) == words.when.as_ref().map(|w| (&w.slot, &w.equals))
+            };
+            translation.tasks.retain(|t| !same(t));
+            translation.tasks.push(words);
+        }
+        Ok(())
+    }
+
+    /// What `task` says in `language`, where its translation says it.
+    fn translated(&self, task: &Task, language: Language) -> Option<&TaskWords> {
+        let when = task.when.as_ref().map(|w| (&w.slot, &w.equals));
+        self.translations
+            .get(&language)?
+            .tasks
+            .iter()
+            .find(|t| t.intent == task.intent && t.when.as_ref().map(|w| (&w.slot, &w.equals)) == when)
+    }
+
+    /// What the task does, in words, for refusals ("open the trunk", "打开后备箱").
+    pub fn doing<'a>(&'a self, task: &'a Task, language: Language) -> &'a str {
+        self.translated(task, language).and_then(|t| t.doing.as_deref()).unwrap_or(&task.doing)
+    }
+
+    /// The reply once the task has run.
+    pub fn done<'a>(&'a self, task: &'a Task, language: Language) -> &'a str {
+        self.translated(task, language).and_then(|t| t.done.as_deref()).unwrap_or(&task.done)
+    }
+
+    /// The question for a missing slot.
+    pub fn ask<'a>(&'a self, task: &'a Task, slot: &str, language: Language) -> Option<&'a str> {
+        self.translated(task, language)
+            .and_then(|t| t.ask.get(slot))
+            .or(task.slots.get(slot).and_then(|r| r.ask.as_ref()))
+            .map(String::as_str)
+    }
+
+    /// The confirmation question.
+    pub fn confirm<'a>(&'a self, task: &'a Task, confirm: &'a Confirm, language: Language) -> &'a str {
+        self.translated(task, language).and_then(|t| t.confirm.as_deref()).unwrap_or(&confirm.ask)
+    }
+
+    /// Slot values as words in `language` ("driver" -> "主驾"); none for the tasks' own English.
+    pub fn value_words(&self, language: Language) -> Option<&BTreeMap<String, String>> {
+        self.translations.get(&language).map(|t| &t.words)
+    }
+
+    /// An interlock's reason in `language`, by the interlock's name.
+    pub fn interlock_reason(&self, language: Language, interlock: &str) -> Option<&str> {
+        self.translations.get(&language)?.interlocks.get(interlock).map(String::as_str)
+    }
+}
+
+/// What one task says in another language; what is left out is said as in English.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskWords {
+    pub intent: String,
+    pub when: Option<Condition>,
+    pub doing: Option<String>,
+    pub can: Option<String>,
+    pub done: Option<String>,
+    pub confirm: Option<String>,
+    /// Slot name -> the question for it.
+    #[serde(default)]
+    pub ask: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Translation {
+    words: BTreeMap<String, String>,
+    interlocks: BTreeMap<String, String>,
+    tasks: Vec<TaskWords>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TranslationFile {
+    language: String,
+    /// Slot values as spoken: `driver = "主驾"`, `on = "打开"`.
+    #[serde(default)]
+    words: BTreeMap<String, String>,
+    /// Interlock name -> its reason as spoken.
+    #[serde(default)]
+    interlocks: BTreeMap<String, String>,
+    #[serde(default, rename = "task")]
+    tasks: Vec<toml::Spanned<TaskWords>>,
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -97,11 +97,15 @@ pub fn render_paths(signal: &str, slots: &Slots, zones: &ZoneMaps) -> Vec<String
     paths
 }
 
+/// Slot values as words in a language other than English ("driver" -> "主驾").
+pub type ValueWords = BTreeMap<String, String>;
+
 /// Words for a slot value in a reply.
-fn spoken(name: &str, value: &SlotValue) -> String {
-    match value {
-        SlotValue::Number(n) => number(*n),
-        SlotValue::Text(text) => match (name, text.as_str()) {
+fn spoken(name: &str, value: &SlotValue, words: Option<&ValueWords>) -> String {
+    match (value, words) {
+        (SlotValue::Number(n), _) => number(*n),
+        (SlotValue::Text(text), Some(words)) => words.get(text).cloned().unwrap_or_else(|| text.clone()),
+        (SlotValue::Text(text), None) => match (name, text.as_str()) {
             (_, "driver") => "the driver's side".into(),
             (_, "passenger") => "the passenger side".into(),
             (_, "rear_left") => "the rear left".into(),
@@ -122,14 +126,20 @@ fn number(n: f64) -> String {
 
 /// Renders text for people: slots in words, readings through their filters.
 pub fn render(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>) -> String {
+    render_in(text, slots, readings, None)
+}
+
+/// [`render`] for a reply in another language: values and filtered readings through `words`.
+pub fn render_in(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>, words: Option<&ValueWords>) -> String {
     let Ok(pieces) = parse(text) else { return text.to_string() };
+    let word = |english: &str| words.and_then(|w| w.get(english)).cloned().unwrap_or_else(|| english.to_string());
     pieces
         .into_iter()
         .map(|piece| match piece {
             Piece::Literal(text) => text,
             Piece::Slot { name, scale, .. } => match (slots.get(&name), scale) {
                 (Some(SlotValue::Number(n)), Some(scale)) => number(n * scale),
-                (Some(value), _) => spoken(&name, value),
+                (Some(value), _) => spoken(&name, value, words),
                 (None, _) => String::new(),
             },
             Piece::Signal { path, filter } => match readings.get(&path) {
@@ -137,8 +147,8 @@ pub fn render(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>) -> 
                 Some(value) => match (filter.as_deref(), value) {
                     (Some("km"), v) => v.as_f64().map(|m| format!("{:.0}", m / 1000.0)).unwrap_or_else(|| v.to_string()),
                     (Some("round"), v) => v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| v.to_string()),
-                    (Some("locked"), Value::Bool(b)) => if *b { "locked" } else { "unlocked" }.into(),
-                    (Some("onoff"), Value::Bool(b)) => if *b { "on" } else { "off" }.into(),
+                    (Some("locked"), Value::Bool(b)) => word(if *b { "locked" } else { "unlocked" }),
+                    (Some("onoff"), Value::Bool(b)) => word(if *b { "on" } else { "off" }),
                     (_, v) => v.to_string(),
                 },
             },
@@ -146,7 +156,7 @@ pub fn render(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>) -> 
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(if words.is_some() { "" } else { " " })
 }
 
 /// A `set` entry's value for these slots, before it is fitted to the signal's datatype.

@@ -22,12 +22,12 @@ pub trait Tools {
     fn set(&self, path: &str, value: &Value) -> impl Future<Output = Result<Value, ToolError>>;
     fn get(&self, path: &str) -> impl Future<Output = Result<Value, ToolError>>;
     fn call(&self, call: &MethodCall, args: &[String]) -> impl Future<Output = Result<(), ToolError>>;
-    /// A sentence saying whether and where the object was seen; for an empty object, what the
-    /// camera sees (in `region`, or anywhere).
-    fn find_object(&self, object: &str, region: Option<&str>) -> impl Future<Output = Result<String, ToolError>>;
+    /// Whether and where the object was seen; for an empty object, what the camera sees (in
+    /// `region`, or anywhere). The dialog says it in the driver's language.
+    fn find_object(&self, object: &str, region: Option<&str>) -> impl Future<Output = Result<Sighting, ToolError>>;
 
-    /// Remembers, forgets or recalls for the driver; a sentence saying what was done.
-    fn memory(&self, action: MemoryAction, text: &str) -> impl Future<Output = Result<String, ToolError>> {
+    /// Remembers, forgets or recalls for the driver; what was done, for the dialog to say.
+    fn memory(&self, action: MemoryAction, text: &str) -> impl Future<Output = Result<Recollection, ToolError>> {
         let _ = (action, text);
         async { Err(ToolError::Unavailable { what: "my memory".into(), reason: "no memory here".into() }) }
     }
@@ -44,6 +44,55 @@ pub trait Tools {
         let _ = name;
         async { None }
     }
+}
+
+/// What the cabin camera answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sighting {
+    /// `object` (the driver's word) seen in `region` ("" for somewhere in the frame), this sure (0-1).
+    Seen {
+        object: String,
+        region: String,
+        confidence: f64,
+    },
+    NotSeen {
+        object: String,
+    },
+    /// A word the camera has no picture of.
+    UnknownObject {
+        object: String,
+    },
+    /// What the camera sees in `region`, or anywhere: (the detector's label, the region) pairs.
+    Cabin {
+        region: Option<String>,
+        seen: Vec<(String, String)>,
+    },
+    /// A region the camera does not cover.
+    OutOfView {
+        region: String,
+    },
+}
+
+/// What a memory task did. Facts are in the driver's words, turned to the listener ("your").
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recollection {
+    Remembered {
+        fact: String,
+    },
+    Forgotten {
+        fact: String,
+    },
+    NothingToForget,
+    NothingAbout {
+        text: String,
+    },
+    Facts(Vec<String>),
+    /// What was asked in `period` ("this morning"): the last few, and how many in all.
+    Asked {
+        period: String,
+        asked: Vec<String>,
+        total: usize,
+    },
 }
 
 /// What a memory task does with its text.
@@ -63,8 +112,9 @@ pub enum MemoryAction {
 /// Why an action did not happen, in the terms the driver hears.
 #[derive(Debug, Clone, Error)]
 pub enum ToolError {
+    /// `interlock` names the rule, so its reason can be said in the driver's language.
     #[error("{reason}")]
-    Interlock { reason: String },
+    Interlock { reason: String, interlock: Option<String> },
     #[error("{reason}")]
     OutOfRange { reason: String },
     #[error("{reason}")]
@@ -77,13 +127,8 @@ pub enum ToolError {
 }
 
 impl ToolError {
-    /// The sentence the driver hears when `doing` failed.
+    /// The sentence the driver hears, in English, when `doing` failed.
     pub fn spoken(&self, doing: &str) -> String {
-        match self {
-            ToolError::Interlock { reason } | ToolError::OutOfRange { reason } => format!("I can't {doing}: {reason}."),
-            ToolError::NotPermitted { .. } => format!("I'm not allowed to {doing}."),
-            ToolError::Unavailable { what, .. } => format!("I can't {doing} right now: {what} is not responding."),
-            ToolError::Failed(_) => format!("Something went wrong when I tried to {doing}."),
-        }
+        crate::phrases::failure(self, doing, None, None, cabin_nlu::Language::English)
     }
 }

@@ -1,11 +1,15 @@
+use std::collections::BTreeMap;
+
 use candle_core::Tensor;
 use serde::Serialize;
 use thiserror::Error;
 
 use crate::encoder::{EncoderError, SentenceEncoder};
 use crate::intents::IntentCatalog;
+use crate::multilingual::{MultilingualEncoder, MULTILINGUAL_MODEL};
 use crate::slots::Slots;
 use crate::text::normalise;
+use cabin_language::Language;
 
 /// Below this confidence the result is flagged as a guess.
 pub const LOW_CONFIDENCE: f32 = 0.5;
@@ -23,6 +27,8 @@ const NEAREST: usize = 2;
 pub struct Understanding {
     /// The normalised text that was understood.
     pub text: String,
+    /// The language it was said in: the reply is given in it.
+    pub language: Language,
     pub intent: String,
     /// Probability of this intent against the others, 0-1.
     pub confidence: f32,
@@ -45,27 +51,72 @@ pub struct IntentScore {
 pub enum UnderstandError {
     #[error("nothing to understand: the text is empty")]
     Empty,
+    #[error("{language} is not installed: `cabin models fetch {model}` adds it")]
+    LanguageNotInstalled { language: Language, model: &'static str },
     #[error(transparent)]
     Encoder(#[from] EncoderError),
 }
 
-/// The classifier and the extractors, with every example embedded once at load.
+/// A sentence encoder, for the language whose examples it embeds.
+pub trait Embedder: Send + Sync + std::fmt::Debug {
+    /// One unit-length row per sentence.
+    fn embed(&self, sentences: &[&str]) -> Result<Tensor, EncoderError>;
+
+    /// A cosine similarity on MiniLM's scale, where the classifier's and the dialog's
+    /// thresholds were set: unrelated sentences near 0.2, paraphrases 0.8 and up.
+    fn calibrated(&self, similarity: f32) -> f32 {
+        similarity
+    }
+}
+
+impl Embedder for SentenceEncoder {
+    fn embed(&self, sentences: &[&str]) -> Result<Tensor, EncoderError> {
+        self.encode(sentences)
+    }
+}
+
+impl Embedder for MultilingualEncoder {
+    fn embed(&self, sentences: &[&str]) -> Result<Tensor, EncoderError> {
+        self.encode(sentences)
+    }
+
+    /// e5 was trained with a low softmax temperature, so its cosines crowd between 0.8
+    /// (unrelated) and 1: spread four times, 0.8 goes to 0.2 and 0.95 to 0.8.
+    fn calibrated(&self, similarity: f32) -> f32 {
+        0.2 + (similarity - 0.8) * 4.0
+    }
+}
+
+/// One language's encoder and the catalog's examples in that language, embedded once at load.
 #[derive(Debug)]
-pub struct Understander {
-    encoder: SentenceEncoder,
-    catalog: IntentCatalog,
+struct LanguageIndex {
+    encoder: Box<dyn Embedder>,
     /// (examples, dim), unit rows.
     examples: Tensor,
     /// Which intent each example row belongs to.
     example_intent: Vec<usize>,
 }
 
+/// The classifier and the extractors, per language: English with MiniLM, and Mandarin with
+/// multilingual-e5 when it is installed. The script of what was said picks the language.
+#[derive(Debug)]
+pub struct Understander {
+    catalog: IntentCatalog,
+    languages: BTreeMap<Language, LanguageIndex>,
+}
+
 impl Understander {
+    /// English, from MiniLM.
     pub fn new(encoder: SentenceEncoder, catalog: IntentCatalog) -> Result<Understander, EncoderError> {
+        Understander { catalog, languages: BTreeMap::new() }.with_language(Language::English, encoder)
+    }
+
+    /// Adds a language: the catalog's examples written in it are embedded with `encoder`.
+    pub fn with_language(mut self, language: Language, encoder: impl Embedder + 'static) -> Result<Understander, EncoderError> {
         let mut texts = Vec::new();
         let mut example_intent = Vec::new();
-        for (index, intent) in catalog.intents().iter().enumerate() {
-            for example in &intent.examples {
+        for (index, intent) in self.catalog.intents().iter().enumerate() {
+            for example in intent.examples.iter().filter(|e| Language::of(e) == language) {
                 texts.push(normalise(example));
                 example_intent.push(index);
             }
@@ -73,11 +124,32 @@ impl Understander {
         let mut rows = Vec::new();
         for chunk in texts.chunks(64) {
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            rows.push(encoder.encode(&refs)?);
+            rows.push(encoder.embed(&refs)?);
+        }
+        if rows.is_empty() {
+            return Err(EncoderError::NoExamples(language));
         }
         let examples = Tensor::cat(&rows, 0)?;
-        tracing::debug!(examples = texts.len(), intents = catalog.intents().len(), "intent examples embedded");
-        Ok(Understander { encoder, catalog, examples, example_intent })
+        tracing::debug!(%language, examples = texts.len(), "intent examples embedded");
+        self.languages.insert(language, LanguageIndex { encoder: Box::new(encoder), examples, example_intent });
+        Ok(self)
+    }
+
+    /// Adds every other language whose encoder is installed (Mandarin: `e5-small`); one that is
+    /// not is logged, and the understander goes on without it: English alone is a working car.
+    pub fn with_installed_languages(self, models: &cabin_models::ModelsDir) -> Result<Understander, EncoderError> {
+        match models.locate(MULTILINGUAL_MODEL) {
+            Ok(dir) => self.with_language(Language::Chinese, MultilingualEncoder::load(&dir)?),
+            Err(error) => {
+                tracing::warn!(%error, "Mandarin is not understood");
+                Ok(self)
+            }
+        }
+    }
+
+    /// The languages this understander reads.
+    pub fn languages(&self) -> Vec<Language> {
+        self.languages.keys().copied().collect()
     }
 
     pub fn catalog(&self) -> &IntentCatalog {
@@ -89,7 +161,13 @@ impl Understander {
         if text.is_empty() {
             return Err(UnderstandError::Empty);
         }
-        let ranked = self.rank(&text)?;
+        let language = Language::of(&text);
+        let model = match language {
+            Language::English => crate::EMBEDDING_MODEL,
+            Language::Chinese => MULTILINGUAL_MODEL,
+        };
+        let index = self.languages.get(&language).ok_or(UnderstandError::LanguageNotInstalled { language, model })?;
+        let ranked = self.rank(index, &text)?;
         let (best, similarity) = ranked[0];
         let weights: Vec<f32> = ranked.iter().map(|(_, s)| ((s - similarity) / SHARPNESS).exp()).collect();
         let total: f32 = weights.iter().sum();
@@ -99,7 +177,7 @@ impl Understander {
         let confidence = probability(0);
         let runner_up =
             ranked.get(1).map(|(i, _)| IntentScore { intent: self.catalog.intents()[*i].name.clone(), confidence: probability(1) });
-        Ok(Understanding { text, intent, confidence, similarity, low_confidence: confidence < LOW_CONFIDENCE, slots, runner_up })
+        Ok(Understanding { text, language, intent, confidence, similarity, low_confidence: confidence < LOW_CONFIDENCE, slots, runner_up })
     }
 
     /// Reads `intent`'s slots out of already normalised text (also used for corrections and
@@ -110,16 +188,18 @@ impl Understander {
     }
 
     /// Intents by score, best first.
-    fn rank(&self, text: &str) -> Result<Vec<(usize, f32)>, EncoderError> {
-        let query = self.encoder.encode(&[text])?;
-        let similarities: Vec<f32> = self.examples.matmul(&query.t()?)?.squeeze(1)?.to_vec1()?;
+    fn rank(&self, index: &LanguageIndex, text: &str) -> Result<Vec<(usize, f32)>, EncoderError> {
+        let query = index.encoder.embed(&[text])?;
+        let similarities: Vec<f32> = index.examples.matmul(&query.t()?)?.squeeze(1)?.to_vec1()?;
         let mut per_intent: Vec<Vec<f32>> = vec![Vec::new(); self.catalog.intents().len()];
-        for (similarity, intent) in similarities.into_iter().zip(&self.example_intent) {
-            per_intent[*intent].push(similarity);
+        for (similarity, intent) in similarities.into_iter().zip(&index.example_intent) {
+            per_intent[*intent].push(index.encoder.calibrated(similarity));
         }
         let mut scores: Vec<(usize, f32)> = per_intent
             .into_iter()
             .enumerate()
+            // An intent without examples in this language cannot be recognised in it.
+            .filter(|(_, sims)| !sims.is_empty())
             .map(|(intent, mut sims)| {
                 sims.sort_by(|a, b| b.total_cmp(a));
                 let nearest = &sims[..NEAREST.min(sims.len())];

@@ -17,6 +17,8 @@ pub enum EncoderError {
     Tokenize(String),
     #[error("embedding model: {0}")]
     Model(#[from] candle_core::Error),
+    #[error("no intent has an example in {0} to learn from")]
+    NoExamples(cabin_language::Language),
 }
 
 pub struct SentenceEncoder {

@@ -10,6 +10,8 @@ use thiserror::Error;
 use crate::slots::SlotKind;
 
 pub const DEFAULT_INTENTS: &str = include_str!("../defaults/intents.toml");
+/// The same intents' examples in Mandarin (their slots are declared once, in English's file).
+pub const DEFAULT_INTENTS_ZH: &str = include_str!("../defaults/intents.zh.toml");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +50,7 @@ impl IntentCatalog {
     pub fn embedded() -> IntentCatalog {
         let mut catalog = IntentCatalog::default();
         catalog.add_toml(DEFAULT_INTENTS, "intents.toml (built in)").expect("the shipped intents are checked by tests");
+        catalog.add_toml(DEFAULT_INTENTS_ZH, "intents.zh.toml (built in)").expect("the shipped intents are checked by tests");
         catalog
     }
 

@@ -5,17 +5,21 @@
 //! are read by rule-based extractors (`slots`). No network, no service: `cabin understand`
 //! runs this directly.
 
+mod chinese_text;
 mod classifier;
 mod encoder;
 pub mod evaluation;
 mod intents;
+mod multilingual;
 mod numbers;
 mod slots;
 mod text;
 
-pub use classifier::{IntentScore, UnderstandError, Understander, Understanding, LOW_CONFIDENCE};
+pub use cabin_language::{is_han, Language};
+pub use classifier::{Embedder, IntentScore, UnderstandError, Understander, Understanding, LOW_CONFIDENCE};
 pub use encoder::{EncoderError, SentenceEncoder};
-pub use intents::{IntentCatalog, IntentDef, IntentFileError, DEFAULT_INTENTS};
+pub use intents::{IntentCatalog, IntentDef, IntentFileError, DEFAULT_INTENTS, DEFAULT_INTENTS_ZH};
+pub use multilingual::{MultilingualEncoder, MULTILINGUAL_MODEL};
 pub use numbers::digits_for_words;
 pub use slots::{trim_value, SlotKind, SlotValue, Slots};
 pub use text::normalise;

@@ -1,13 +1,21 @@
 //! What the extractors and the classifier read: speech-recogniser text, lower-cased, without
-//! punctuation or fillers, with numbers as digits.
+//! punctuation or fillers, with numbers as digits. Mandarin has its own rules (`chinese_text`).
 
 use crate::numbers::digits_for_words;
+use cabin_language::Language;
 
 const FILLERS: &[&str] = &["um", "umm", "uh", "uhh", "erm", "er", "hmm", "mm"];
 
 /// Lower-cases, drops punctuation (keeping apostrophes and decimal points), fillers and
 /// repeated spaces, and writes spelled-out numbers as digits.
 pub fn normalise(raw: &str) -> String {
+    match Language::of(raw) {
+        Language::English => normalise_english(raw),
+        Language::Chinese => crate::chinese_text::normalise(raw),
+    }
+}
+
+fn normalise_english(raw: &str) -> String {
     let lower = raw.to_lowercase().replace('%', " percent ").replace(['’', '‘'], "'");
     let lower = join_hyphenated_numbers(&lower);
     let chars: Vec<char> = lower.chars().collect();

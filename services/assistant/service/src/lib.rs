@@ -90,7 +90,7 @@ impl Brain {
         };
         let keep_said_days = policy.memory.keep_said_days.unwrap_or(cabin_memory::KEEP_SAID_DAYS);
         let router = Router::new(policy, Arc::new(intents.clone()));
-        let understander = Understander::new(encoder, intents)?;
+        let understander = Understander::new(encoder, intents)?.with_installed_languages(models)?;
         let memory = files.memory.as_ref().and_then(|(path, profile)| match Memory::open(path, profile) {
             Ok(memory) => Some(Arc::new(memory.keeping_said_for(keep_said_days))),
             Err(error) => {
@@ -212,7 +212,8 @@ impl Assistant {
         let intent = turn.intent.clone().unwrap_or_default();
         let mut route = None;
         if turn.open && about::asks_about_me(text) {
-            turn.reply = about::about_me(&router.policy().persona, &self.brain.tasks, tools.connection()).await;
+            let language = cabin_nlu::Language::of(text);
+            turn.reply = about::about_me(&router.policy().persona, &self.brain.tasks, tools.connection(), language).await;
             return AssistantTurn { turn, route };
         }
         if turn.open {

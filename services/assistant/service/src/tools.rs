@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cabin_dialog::{MemoryAction, MethodCall, ToolError, Tools};
+use cabin_dialog::{MemoryAction, MethodCall, Recollection, Sighting, ToolError, Tools};
 use cabin_memory::Memory;
 use cabin_principal::{Principal, Scope};
 use cabin_vehicle_bus_client::{ClientError, Refusal, SignalInfo, VehicleBusClient};
@@ -63,7 +63,10 @@ fn vehicle_error(error: ClientError) -> ToolError {
     let message = error.to_string();
     let reason = message.rsplit_once(": ").map(|(_, reason)| reason.to_string()).unwrap_or(message.clone());
     match error {
-        ClientError::Refused { refusal: Refusal::InterlockActive, .. } => ToolError::Interlock { reason },
+        ClientError::Refused { refusal: Refusal::InterlockActive, .. } => {
+            let interlock = message.split_once("interlock '").and_then(|(_, rest)| rest.split_once('\'')).map(|(name, _)| name.to_string());
+            ToolError::Interlock { reason, interlock }
+        }
         ClientError::Refused { refusal: Refusal::OutOfRange, .. } => ToolError::OutOfRange { reason },
         ClientError::Refused { refusal: Refusal::NotPermitted, .. } => ToolError::NotPermitted { reason },
         ClientError::Refused { refusal: Refusal::BackendUnavailable | Refusal::NoValue, .. } => {
@@ -92,7 +95,7 @@ fn call_error(what: &str, error: zbus::Error) -> ToolError {
 }
 
 impl Tools for BusTools {
-    async fn memory(&self, action: MemoryAction, text: &str) -> Result<String, ToolError> {
+    async fn memory(&self, action: MemoryAction, text: &str) -> Result<Recollection, ToolError> {
         let memory =
             self.memory.as_ref().ok_or_else(|| ToolError::Unavailable { what: "my memory".into(), reason: "not opened".into() })?;
         crate::remembering::act(memory, action, text)
@@ -144,7 +147,7 @@ impl Tools for BusTools {
         result.map(|_| ()).map_err(|e| call_error(&format!("the {}", friendly_service(service)), e))
     }
 
-    async fn find_object(&self, object: &str, region: Option<&str>) -> Result<String, ToolError> {
+    async fn find_object(&self, object: &str, region: Option<&str>) -> Result<Sighting, ToolError> {
         if !self.principal.may(Scope::Camera) {
             return Err(ToolError::NotPermitted { reason: "the owner has not allowed this caller to use the camera".into() });
         }
@@ -155,16 +158,16 @@ impl Tools for BusTools {
             Ok(reply) => reply,
             // Words the camera cannot act on are answers, not failures.
             Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.cabin.Vision1.Error.UnknownObject" => {
-                return Ok(format!("I don't know what that looks like, so I can't look for your {object}."));
+                return Ok(Sighting::UnknownObject { object: object.into() });
             }
             Err(error) => return camera_trouble(error, region),
         };
         let (found, confidence, where_seen, _labels, _frame_time_us): (bool, f64, String, Vec<String>, u64) =
             reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
         Ok(if found {
-            format!("Yes, I can see your {object} {} ({:.0} % sure).", place(&where_seen), confidence * 100.0)
+            Sighting::Seen { object: object.into(), region: where_seen, confidence }
         } else {
-            format!("I can't see your {object} in the car.")
+            Sighting::NotSeen { object: object.into() }
         })
     }
 }
@@ -180,23 +183,24 @@ impl BusTools {
 
     /// "What's on the back seat?", "did I leave anything in the car?": what the camera sees, in
     /// a sentence. The caller's camera scope was checked by `find_object`.
-    async fn describe_cabin(&self, region: Option<&str>) -> Result<String, ToolError> {
+    async fn describe_cabin(&self, region: Option<&str>) -> Result<Sighting, ToolError> {
         let reply = match self.vision("Describe", &(region.unwrap_or(""))).await {
             Ok(reply) => reply,
             Err(error) => return camera_trouble(error, region),
         };
         let seen: Vec<(String, String, f64)> =
             reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
-        Ok(describe(&seen, region))
+        let seen = seen.into_iter().map(|(label, region, _confidence)| (label, region)).collect();
+        Ok(Sighting::Cabin { region: region.map(String::from), seen })
     }
 }
 
 /// A vision call that failed: a seat the camera cannot see is an answer; a camera that is not
 /// there, or anything else, is an error the dialog says in words.
-fn camera_trouble(error: zbus::Error, region: Option<&str>) -> Result<String, ToolError> {
+fn camera_trouble(error: zbus::Error, region: Option<&str>) -> Result<Sighting, ToolError> {
     match error {
         zbus::Error::MethodError(name, _, _) if name.as_str() == "org.cabin.Vision1.Error.UnknownRegion" => {
-            Ok(format!("The cabin camera can't see the {}.", region.unwrap_or_default().replace('_', " ")))
+            Ok(Sighting::OutOfView { region: region.unwrap_or_default().into() })
         }
         zbus::Error::MethodError(name, detail, _) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => {
             Err(ToolError::Unavailable { what: "the camera".into(), reason: detail.unwrap_or_default() })
@@ -205,49 +209,12 @@ fn camera_trouble(error: zbus::Error, region: Option<&str>) -> Result<String, To
     }
 }
 
-/// The camera's findings as one sentence: "I can see a cup on the rear left seat and a cat on
-/// the passenger seat."
-fn describe(seen: &[(String, String, f64)], region: Option<&str>) -> String {
-    if seen.is_empty() {
-        return match region.filter(|r| !r.is_empty()) {
-            Some(region) => format!("I can't see anything {}.", place(region)),
-            None => "I can't see anything left in the car.".into(),
-        };
-    }
-    let things: Vec<String> = seen
-        .iter()
-        .map(|(label, region, _)| {
-            let thing = match label.as_str() {
-                "person" => "someone".to_string(),
-                label if label.starts_with(['a', 'e', 'i', 'o', 'u']) => format!("an {label}"),
-                label => format!("a {label}"),
-            };
-            format!("{thing} {}", place(region))
-        })
-        .collect();
-    let listed = match things.as_slice() {
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-        [] => unreachable!("handled above"),
-    };
-    format!("I can see {listed}.")
-}
-
-/// Where a region is, as said aloud: "rear_left" is "on the rear left seat".
-fn place(region: &str) -> String {
-    let words = region.replace('_', " ");
-    match region {
-        "" => "in the car".into(),
-        "driver" => "on the driver's seat".into(),
-        r if r.contains("footwell") || r.contains("trunk") || r.contains("boot") => format!("in the {words}"),
-        r if r.contains("seat") => format!("on the {words}"),
-        _ => format!("on the {words} seat"),
-    }
-}
-
 /// 21 from "i like 21 degrees" or "i prefer it at twenty one degrees" for `degrees`; None when
 /// the fact says no liking, or no number before the unit.
 fn preferred_number(fact: &str, unit: &str) -> Option<f64> {
+    if cabin_nlu::Language::of(fact) == cabin_nlu::Language::Chinese {
+        return preferred_number_in_chinese(fact, unit);
+    }
     let text = cabin_nlu::digits_for_words(&fact.to_lowercase());
     let words: Vec<&str> = text.split_whitespace().collect();
     if !words.iter().any(|w| matches!(*w, "like" | "prefer" | "love" | "want")) {
@@ -258,6 +225,23 @@ fn preferred_number(fact: &str, unit: &str) -> Option<f64> {
         .windows(2)
         .find(|pair| pair[1].trim_end_matches(['.', ',']).trim_end_matches('s') == singular)
         .and_then(|pair| pair[0].parse().ok())
+}
+
+/// 22 from "我喜欢二十二度" for `degrees`.
+fn preferred_number_in_chinese(fact: &str, unit: &str) -> Option<f64> {
+    let unit = match unit {
+        "degrees" | "degree" => "度",
+        "percent" => "%",
+        _ => return None,
+    };
+    let text = cabin_nlu::normalise(fact);
+    if !["喜欢", "习惯", "偏好", "爱"].iter().any(|w| text.contains(w)) {
+        return None;
+    }
+    let (before, _) = text.split_once(unit)?;
+    let digits: String =
+        before.chars().rev().take_while(|c| c.is_ascii_digit() || *c == '.').collect::<Vec<_>>().into_iter().rev().collect();
+    digits.parse().ok()
 }
 
 /// "org.cabin.HeadUnit1" -> "head unit".
@@ -278,17 +262,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn what_the_camera_sees_is_one_sentence() {
-        let seen = |items: &[(&str, &str)]| items.iter().map(|(l, r)| (l.to_string(), r.to_string(), 0.5)).collect::<Vec<_>>();
-        assert_eq!(describe(&seen(&[]), None), "I can't see anything left in the car.");
-        assert_eq!(describe(&seen(&[]), Some("rear")), "I can't see anything on the rear seat.");
-        assert_eq!(
-            describe(&seen(&[("cup", "rear_left"), ("umbrella", ""), ("person", "driver")]), None),
-            "I can see a cup on the rear left seat, an umbrella in the car and someone on the driver's seat."
-        );
-    }
-
-    #[test]
     fn a_liking_gives_its_number_for_its_unit_only() {
         assert_eq!(preferred_number("i like 21 degrees", "degrees"), Some(21.0));
         assert_eq!(preferred_number("i prefer it at twenty two degrees.", "degrees"), Some(22.0));
@@ -296,6 +269,8 @@ mod tests {
         assert_eq!(preferred_number("my home is 21 market street", "degrees"), None);
         assert_eq!(preferred_number("i like 40 percent", "degrees"), None);
         assert_eq!(preferred_number("it was 30 degrees in rome", "degrees"), None, "no liking");
+        assert_eq!(preferred_number("我喜欢二十二度", "degrees"), Some(22.0));
+        assert_eq!(preferred_number("罗马当时三十度", "degrees"), None, "no liking");
     }
 
     #[test]

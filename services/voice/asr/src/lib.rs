@@ -138,7 +138,10 @@ impl Transcriber {
         if !multilingual && !matches!(config.language.as_str(), "en" | "auto") {
             return Err(AsrError::EnglishOnly(config.language.clone()));
         }
-        let prompt = initial_prompt(&config.vocabulary);
+        // No prompt for Mandarin. Tried on espeak-ng's Mandarin: whisper base wrote a prompt's
+        // sentences back over unclear speech (a prompt of commands made up commands), and the
+        // English vocabulary prompt pulls it towards pinyin.
+        let prompt = if config.language == "zh" { String::new() } else { initial_prompt(&config.vocabulary) };
         tracing::info!(model = %path.display(), multilingual, threads = config.threads, prompt_words = config.vocabulary.len(), "whisper loaded");
         Ok(Transcriber { context, config, prompt, multilingual })
     }
@@ -186,7 +189,7 @@ impl Transcriber {
         }
         // A trimmed window can make whisper loop on its last sentence; no one speaks faster
         // than this many tokens a second.
-        params.set_max_tokens(max_tokens_for(seconds));
+        params.set_max_tokens(max_tokens_for(seconds, language));
 
         // whisper.cpp needs at least a second of input; pad short utterances with silence.
         let mut samples = audio.samples;
@@ -216,7 +219,8 @@ impl Transcriber {
                 }
             }
         }
-        let text = collapse_repeats(&strip_annotations(&text));
+        // The token limit may cut a character's bytes in two: its remains are no text.
+        let text = collapse_repeats(&strip_annotations(text.trim_end_matches('\u{fffd}')));
         let language = if self.config.language == "auto" {
             whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("en").to_owned()
         } else {
@@ -265,13 +269,40 @@ fn audio_ctx_for(seconds: f32) -> i32 {
     needed.min(MAX_AUDIO_CTX)
 }
 
-fn max_tokens_for(seconds: f32) -> i32 {
-    (seconds * 6.0).ceil() as i32 + 8
+/// A Mandarin speaker says four or five characters a second, and a character may take two or
+/// three of whisper's byte-level tokens.
+fn max_tokens_for(seconds: f32, language: &str) -> i32 {
+    let per_second = if language == "en" { 6.0 } else { 12.0 };
+    (seconds * per_second).ceil() as i32 + 8
+}
+
+/// Words of the text, with each Han character a word of its own: Mandarin is written without
+/// spaces. Each with its end in the text.
+fn words_of(text: &str) -> Vec<(String, usize)> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    for (at, c) in text.char_indices() {
+        let han = cabin_language::is_han(c);
+        if c.is_whitespace() || han {
+            if !current.is_empty() {
+                words.push((std::mem::take(&mut current), at));
+            }
+            if han {
+                words.push((c.to_string(), at + c.len_utf8()));
+            }
+        } else {
+            current.push(c);
+        }
+    }
+    if !current.is_empty() {
+        words.push((current, text.len()));
+    }
+    words
 }
 
 /// Whether a transcript is likely speech rather than whisper filling silence or noise.
 fn looks_spoken(text: &str, confidence: f32) -> bool {
-    let words = text.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count();
+    let words = words_of(text).iter().filter(|(w, _)| w.chars().any(char::is_alphanumeric)).count();
     match words {
         0 => false,
         1 => confidence >= SINGLE_WORD_MIN_CONFIDENCE,
@@ -283,14 +314,14 @@ fn looks_spoken(text: &str, confidence: f32) -> bool {
 /// trimmed window repeats what it heard until the token limit cuts it off mid-way. The text
 /// is cut where a run of two or more words first repeats itself.
 fn collapse_repeats(text: &str) -> String {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let normal: Vec<String> = words.iter().map(|w| w.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()).collect();
+    let words = words_of(text);
+    let normal: Vec<String> = words.iter().map(|(w, _)| w.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()).collect();
+    let kept = |count: usize| text[..words[count - 1].1].trim_end_matches([',', ';', ' ', '，', '；']).to_owned();
     let n = words.len();
     for start in 0..n {
         for len in 2..=(n - start) / 2 {
             if normal[start..start + len] == normal[start + len..start + 2 * len] {
-                let kept = words[..start + len].join(" ");
-                return kept.trim_end_matches([',', ';', ' ']).to_owned();
+                return kept(start + len);
             }
         }
     }
@@ -298,7 +329,7 @@ fn collapse_repeats(text: &str) -> String {
     for start in 2..n.saturating_sub(1) {
         let tail = &normal[start..];
         if tail.len() <= start && normal[..tail.len()] == *tail {
-            return words[..start].join(" ").trim_end_matches([',', ';', ' ']).to_owned();
+            return kept(start);
         }
     }
     text.to_owned()
@@ -362,6 +393,8 @@ mod tests {
         );
         assert_eq!(collapse_repeats("Hey cabin open the trunk. Hey cabin open the"), "Hey cabin open the trunk.");
         assert_eq!(collapse_repeats("Open the trunk. Close it."), "Open the trunk. Close it.");
+        assert_eq!(collapse_repeats("重要的是执着的勇气重要的是执着的勇气重要"), "重要的是执着的勇气");
+        assert_eq!(collapse_repeats("把温度调到二十二度"), "把温度调到二十二度");
     }
 
     #[test]
@@ -370,6 +403,7 @@ mod tests {
         assert!(!looks_spoken("♪", 0.97));
         assert!(looks_spoken("Yes.", 0.8));
         assert!(looks_spoken("open the trunk", 0.6));
+        assert!(looks_spoken("打开车窗", 0.6), "four characters are four words");
     }
 
     #[test]

@@ -57,6 +57,34 @@ impl<A: Voice, B: Voice> Voice for WithFallback<A, B> {
     }
 }
 
+/// Replies in Mandarin go to a voice that speaks it, the rest to the car's voice. Mandarin is
+/// espeak-ng's `cmn-latn-pinyin` (plain `cmn` reads characters as English-sounding pinyin): no packaged
+/// Mandarin neural voice was found.
+#[derive(Debug)]
+pub struct ByLanguage<V> {
+    pub voice: V,
+    pub mandarin: Espeak,
+}
+
+impl<V: Voice> ByLanguage<V> {
+    pub fn new(voice: V) -> ByLanguage<V> {
+        ByLanguage { voice, mandarin: Espeak { voice: "cmn-latn-pinyin".into(), ..Espeak::default() } }
+    }
+}
+
+impl<V: Voice> Voice for ByLanguage<V> {
+    fn name(&self) -> String {
+        format!("{}; Mandarin: {}", self.voice.name(), self.mandarin.name())
+    }
+
+    fn synthesize(&self, text: &str) -> Result<Audio, SpeechError> {
+        match cabin_language::Language::of(text) {
+            cabin_language::Language::Chinese => self.mandarin.synthesize(text),
+            cabin_language::Language::English => self.voice.synthesize(text),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +96,14 @@ mod tests {
         let audio = voice.synthesize("The trunk is closed.").unwrap();
         assert!(audio.duration_secs() > 0.5);
         assert!(matches!(voice.synthesize(" "), Err(SpeechError::Empty)));
+    }
+
+    #[test]
+    fn mandarin_goes_to_the_mandarin_voice() {
+        let unheard = Espeak { program: "espeak-ng-not-installed".into(), ..Espeak::default() };
+        let voice = ByLanguage { voice: Espeak::default(), mandarin: unheard };
+        assert!(voice.synthesize("Navigating to Shenzhen.").is_ok());
+        assert!(matches!(voice.synthesize("正在导航去深圳。"), Err(SpeechError::Missing { .. })));
+        assert!(ByLanguage::new(Espeak::default()).synthesize("正在导航去深圳。").is_ok_and(|audio| !audio.samples.is_empty()));
     }
 }

@@ -1,152 +1,52 @@
-//! Slot extractors: each reads one kind of value out of normalised text (see `text.rs`).
-//! Intents name the kinds they need in `intents.toml`; tasks give the values their meaning.
+//! The extractors for English: regular expressions over lower-cased words, numbers as digits.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SlotValue {
-    Number(f64),
-    Text(String),
-}
+use super::{first_of, re, FreeText, SlotKind, SlotValue};
 
-impl SlotValue {
-    pub fn as_number(&self) -> Option<f64> {
-        match self {
-            SlotValue::Number(n) => Some(*n),
-            SlotValue::Text(_) => None,
-        }
-    }
-
-    pub fn as_text(&self) -> Option<&str> {
-        match self {
-            SlotValue::Text(t) => Some(t),
-            SlotValue::Number(_) => None,
-        }
-    }
-}
-
-impl std::fmt::Display for SlotValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            SlotValue::Number(n) => write!(f, "{n}"),
-            SlotValue::Text(t) => f.write_str(t),
-        }
+pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
+    let word = |s: &str| Some(SlotValue::Text(s.to_string()));
+    match kind {
+        SlotKind::Temperature => temperature(text).map(SlotValue::Number),
+        SlotKind::Zone => zone(text).and_then(word),
+        SlotKind::OpenPercent => open_percent(text).map(SlotValue::Number),
+        SlotKind::HeatLevel => heat_level(text).map(SlotValue::Number),
+        SlotKind::VolumeLevel => volume_level(text).map(SlotValue::Number),
+        SlotKind::Step => step(text).map(SlotValue::Number),
+        SlotKind::Warmth => warmth(text).and_then(word),
+        SlotKind::Loudness => loudness(text).and_then(word),
+        SlotKind::Switch => switch(text).and_then(word),
+        SlotKind::LockState => lock_state(text).and_then(word),
+        SlotKind::VehicleSignal => vehicle_signal(text).and_then(word),
+        SlotKind::Region => region(text).and_then(word),
+        SlotKind::MediaAction => media_action(text).and_then(word),
+        SlotKind::Destination => free_text(&DESTINATION, text),
+        // "Call someone", "call her": nobody named (the dialog knows who "her" is).
+        SlotKind::Contact => free_text(&CONTACT, text).filter(|v| !is_vague(&v.to_string())),
+        SlotKind::Object => free_text(&OBJECT, text),
+        // "Play something" names nothing to play: the car asks what.
+        SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text).filter(|v| !is_vague(&v.to_string())),
+        SlotKind::Fact => fact(text).map(SlotValue::Text),
+        SlotKind::Period => period(text).and_then(word),
     }
 }
 
-pub type Slots = BTreeMap<String, SlotValue>;
-
-/// The kinds of value Cabin can pull out of an utterance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SlotKind {
-    /// Degrees Celsius (Fahrenheit figures are converted).
-    Temperature,
-    /// driver | passenger | rear_left | rear_right | all: climate zones, seats and windows.
-    Zone,
-    /// Percent open, 0-100: "open" 100, "close" 0, "halfway" 50.
-    OpenPercent,
-    /// Heating level 0-3: "off" 0, "low" 1, "medium" 2, "high" 3.
-    HeatLevel,
-    /// Volume 0-100; "mute" is 0.
-    VolumeLevel,
-    /// How far a relative change goes: "two degrees cooler", "up by 10". A step's number is
-    /// never read as an absolute value.
-    Step,
-    /// up | down, for warmth: "warmer", "i'm cold" are up.
-    Warmth,
-    /// up | down, for loudness: "louder", "can't hear" are up.
-    Loudness,
-    /// on | off.
-    Switch,
-    /// locked | unlocked.
-    LockState,
-    /// speed | fuel_level | battery_level | range | tire_pressure | outside_temperature | cabin_temperature | lock_state.
-    VehicleSignal,
-    /// Where in the cabin to look: driver | passenger | rear_left | rear_right | rear | trunk | footwell.
-    Region,
-    /// pause | next | previous, for what is playing.
-    MediaAction,
-    Destination,
-    Contact,
-    Object,
-    MediaQuery,
-    /// Something to remember or forget, in the driver's words: "my home is 42 market street".
-    Fact,
-    /// A span of the day: this morning | this afternoon | this evening | today | yesterday | this week.
-    Period,
-}
-
-impl SlotKind {
-    pub fn extract(self, text: &str) -> Option<SlotValue> {
-        let word = |s: &str| Some(SlotValue::Text(s.to_string()));
-        match self {
-            SlotKind::Temperature => temperature(text).map(SlotValue::Number),
-            SlotKind::Zone => zone(text).and_then(word),
-            SlotKind::OpenPercent => open_percent(text).map(SlotValue::Number),
-            SlotKind::HeatLevel => heat_level(text).map(SlotValue::Number),
-            SlotKind::VolumeLevel => volume_level(text).map(SlotValue::Number),
-            SlotKind::Step => step(text).map(SlotValue::Number),
-            SlotKind::Warmth => warmth(text).and_then(word),
-            SlotKind::Loudness => loudness(text).and_then(word),
-            SlotKind::Switch => switch(text).and_then(word),
-            SlotKind::LockState => lock_state(text).and_then(word),
-            SlotKind::VehicleSignal => vehicle_signal(text).and_then(word),
-            SlotKind::Region => region(text).and_then(word),
-            SlotKind::MediaAction => media_action(text).and_then(word),
-            SlotKind::Destination => free_text(&DESTINATION, text),
-            // "Call someone", "call her": nobody named (the dialog knows who "her" is).
-            SlotKind::Contact => free_text(&CONTACT, text).filter(|v| !is_vague(&v.to_string())),
-            SlotKind::Object => free_text(&OBJECT, text),
-            // "Play something" names nothing to play: the car asks what.
-            SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text).filter(|v| !is_vague(&v.to_string())),
-            SlotKind::Fact => fact(text).map(SlotValue::Text),
-            SlotKind::Period => period(text).and_then(word),
-        }
-    }
-
-    /// Free-text kinds take whatever follows their trigger words; a correction ("no, Shenzhen")
-    /// may give the bare value.
-    pub fn is_free_text(self) -> bool {
-        matches!(self, SlotKind::Destination | SlotKind::Contact | SlotKind::Object | SlotKind::MediaQuery | SlotKind::Fact)
-    }
-
-    /// A free-text value said on its own ("to Shanghai please" after "Where to?", "Maria
-    /// instead"), read as the end of a request of its kind, so that the request's own patterns
-    /// decide what belongs to the value: "to" goes from a destination, but "To Kill a
-    /// Mockingbird" stays whole as something to play.
-    pub fn extract_answer(self, answer: &str) -> Option<SlotValue> {
-        let carrier = match self {
-            SlotKind::Destination => "navigate",
-            SlotKind::Contact => "call",
-            SlotKind::Object => "is my",
-            SlotKind::MediaQuery => "play",
-            _ => return self.extract(answer),
-        };
-        let answer = answer.trim();
-        let value = match self {
-            // "is my X in the car": the object's pattern wants the question around it.
-            SlotKind::Object => self.extract(&format!("{carrier} {answer} in the car")),
-            _ => self.extract(&format!("{carrier} {answer}")),
-        };
-        // "Thanks" alone, or "yes" to "Where to?", is no value.
-        let value = value.or_else(|| Some(SlotValue::Text(trim_value(answer))));
-        value.filter(|v| {
-            let v = v.to_string();
-            !v.is_empty()
-                && !TRAILING.contains(&v.as_str())
-                && !matches!(v.as_str(), "yes" | "yeah" | "yep" | "sure" | "ok" | "okay" | "no")
-        })
+/// The answer inside a request of its kind, for the kinds whose patterns need one.
+pub(super) fn as_request(kind: SlotKind, answer: &str) -> Option<String> {
+    match kind {
+        SlotKind::Destination => Some(format!("navigate {answer}")),
+        SlotKind::Contact => Some(format!("call {answer}")),
+        // "is my X in the car": the object's pattern wants the question around it.
+        SlotKind::Object => Some(format!("is my {answer} in the car")),
+        SlotKind::MediaQuery => Some(format!("play {answer}")),
+        _ => None,
     }
 }
 
-fn re(pattern: &str) -> Regex {
-    Regex::new(pattern).expect("extractor patterns are tested")
+pub(super) fn is_no_value(value: &str) -> bool {
+    value.is_empty() || TRAILING.contains(&value) || matches!(value, "yes" | "yeah" | "yep" | "sure" | "ok" | "okay" | "no")
 }
 
 fn has(pattern: &LazyLock<Regex>, text: &str) -> bool {
@@ -379,7 +279,7 @@ fn vehicle_signal(text: &str) -> Option<&'static str> {
             ("speed", re(r"\bspeed\b|\bhow fast\b|\bgoing\b|\bdoing\b")),
         ]
     });
-    TABLE.iter().find(|(_, pattern)| pattern.is_match(text)).map(|(name, _)| *name)
+    first_of(&TABLE, text)
 }
 
 fn region(text: &str) -> Option<&'static str> {
@@ -394,29 +294,12 @@ fn region(text: &str) -> Option<&'static str> {
             ("driver", re(r"\bdriver|\bmy seat\b")),
         ]
     });
-    TABLE.iter().find(|(_, pattern)| pattern.is_match(text)).map(|(name, _)| *name)
+    first_of(&TABLE, text)
 }
 
-/// A free-text slot: the value is the first capture of the first matching pattern, with
-/// determiners and trailing politeness trimmed.
-struct FreeText {
-    patterns: Vec<Regex>,
-}
-
-impl FreeText {
-    fn new(patterns: &[&str]) -> FreeText {
-        FreeText { patterns: patterns.iter().map(|p| re(p)).collect() }
-    }
-}
-
+/// A free-text value, with determiners and trailing politeness trimmed.
 fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
-    kind.patterns
-        .iter()
-        .find_map(|p| p.captures(text))
-        .and_then(|c| c.get(1))
-        .map(|m| trim_value(m.as_str()))
-        .filter(|v| !v.is_empty())
-        .map(SlotValue::Text)
+    kind.capture(text).map(trim_value).filter(|v| !v.is_empty()).map(SlotValue::Text)
 }
 
 const LEADING: &[&str] = &["the", "a", "an", "my", "some", "our", "his", "her", "their", "your", "up"];
@@ -440,9 +323,9 @@ const TRAILING: &[&str] = &[
     "as well",
 ];
 
-/// Drops leading determiners ("my hat" -> "hat") and trailing politeness ("home please" ->
-/// "home"); a value that would be left empty stays as it was.
-pub fn trim_value(value: &str) -> String {
+/// Drops leading determiners and trailing politeness; a value that would be left empty stays as
+/// it was.
+pub(super) fn trim_value(value: &str) -> String {
     let mut words: Vec<&str> = value.split_whitespace().collect();
     while words.len() > 1 && LEADING.contains(&words[0]) {
         words.remove(0);
@@ -518,12 +401,7 @@ fn is_vague(value: &str) -> bool {
 
 /// A fact keeps its "my" and "you": they say whose it is.
 fn fact(text: &str) -> Option<String> {
-    FACT.patterns
-        .iter()
-        .find_map(|p| p.captures(text))
-        .and_then(|c| c.get(1))
-        .map(|m| m.as_str().trim().trim_end_matches(" please").to_string())
-        .filter(|v| !v.is_empty() && v != "that" && v != "it")
+    FACT.capture(text).map(|m| m.trim().trim_end_matches(" please").to_string()).filter(|v| !v.is_empty() && v != "that" && v != "it")
 }
 
 static FACT: LazyLock<FreeText> = LazyLock::new(|| {
@@ -545,21 +423,12 @@ fn period(text: &str) -> Option<&'static str> {
             ("this week", re(r"\b(this|last) week\b")),
         ]
     });
-    TABLE.iter().find(|(_, pattern)| pattern.is_match(text)).map(|(name, _)| *name)
+    first_of(&TABLE, text)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::text::normalise;
-
-    /// Each (kind, utterance, what the kind's extractor reads from it).
-    fn reads(cases: &[(SlotKind, &str, Option<&str>)]) {
-        for (kind, text, expected) in cases {
-            let read = kind.extract(&normalise(text)).map(|value| value.to_string());
-            assert_eq!(read.as_deref(), *expected, "{kind:?} in {text:?}");
-        }
-    }
+    use super::super::{reads, SlotKind};
 
     #[test]
     fn facts_and_periods() {

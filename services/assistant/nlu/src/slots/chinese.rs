@@ -1,0 +1,426 @@
+//! The extractors for Mandarin: patterns over characters (no word boundaries: Chinese is written
+//! without spaces), numbers already as digits (`chinese_text.rs`). Values are the same as in
+//! English ("driver", "on", 22), so tasks and the vehicle bus never see the language; free text
+//! stays as said ("深圳").
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::{first_of, re, FreeText, SlotKind, SlotValue};
+
+pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
+    let word = |s: &str| Some(SlotValue::Text(s.to_string()));
+    match kind {
+        SlotKind::Temperature => temperature(text).map(SlotValue::Number),
+        SlotKind::Zone => zone(text).and_then(word),
+        SlotKind::OpenPercent => open_percent(text).map(SlotValue::Number),
+        SlotKind::HeatLevel => heat_level(text).map(SlotValue::Number),
+        SlotKind::VolumeLevel => volume_level(text).map(SlotValue::Number),
+        SlotKind::Step => step(text).map(SlotValue::Number),
+        SlotKind::Warmth => warmth(text).and_then(word),
+        SlotKind::Loudness => loudness(text).and_then(word),
+        SlotKind::Switch => switch(text).and_then(word),
+        SlotKind::LockState => lock_state(text).and_then(word),
+        SlotKind::VehicleSignal => first_of(&VEHICLE_SIGNAL, text).and_then(word),
+        SlotKind::Region => first_of(&REGION, text).and_then(word),
+        SlotKind::MediaAction => first_of(&MEDIA_ACTION, text).and_then(word),
+        SlotKind::Destination => free_text(&DESTINATION, text),
+        SlotKind::Contact => free_text(&CONTACT, text).filter(|v| !is_vague(&v.to_string())),
+        SlotKind::Object => free_text(&OBJECT, text),
+        SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text).filter(|v| !is_vague(&v.to_string())),
+        SlotKind::Fact => free_text(&FACT, text).filter(|v| !matches!(v.to_string().as_str(), "这个" | "那个" | "它")),
+        SlotKind::Period => first_of(&PERIOD, text).and_then(word),
+    }
+}
+
+/// The answer inside a request of its kind ("深圳吧" after "去哪里？" reads as "导航去深圳吧").
+pub(super) fn as_request(kind: SlotKind, answer: &str) -> Option<String> {
+    match kind {
+        SlotKind::Destination => Some(format!("导航去{answer}")),
+        SlotKind::Contact => Some(format!("打电话给{answer}")),
+        SlotKind::Object => Some(format!("我的{answer}在车里吗")),
+        SlotKind::MediaQuery => Some(format!("播放{answer}")),
+        _ => None,
+    }
+}
+
+pub(super) fn is_no_value(value: &str) -> bool {
+    value.is_empty() || TRAILING.contains(&value) || YES_OR_NO.contains(&value)
+}
+
+const YES_OR_NO: &[&str] = &["好", "好的", "是", "是的", "对", "对的", "行", "可以", "嗯", "不", "不是", "不要", "不用", "没有", "谢谢"];
+/// Particles and politeness around a value: "深圳吧" is 深圳, "我的帽子" is 帽子.
+const LEADING: &[&str] =
+    &["我的", "我们的", "那个", "这个", "一个", "一只", "一些", "一下", "个", "请", "帮我", "给我", "打给", "给", "去", "到", "回"];
+const TRAILING: &[&str] = &[
+    "吧",
+    "啊",
+    "呀",
+    "呢",
+    "吗",
+    "嘛",
+    "哦",
+    "了",
+    "的",
+    "一下",
+    "谢谢",
+    "好吗",
+    "好不好",
+    "可以吗",
+    "行吗",
+    "就行",
+    "就好",
+    "那里",
+    "那儿",
+    "这里",
+    "吧谢谢",
+    "怎么走",
+    "的路线",
+    "的路",
+    "再说",
+    "就可以",
+    "请",
+];
+
+pub(super) fn trim_value(value: &str) -> String {
+    let mut value = value.trim();
+    loop {
+        let before = value;
+        if let Some(rest) = LEADING.iter().find_map(|p| value.strip_prefix(p)).filter(|rest| !rest.is_empty()) {
+            value = rest;
+        }
+        if let Some(rest) = TRAILING.iter().find_map(|p| value.strip_suffix(p)).filter(|rest| !rest.is_empty()) {
+            value = rest;
+        }
+        if value == before {
+            return value.to_string();
+        }
+    }
+}
+
+/// "调高2度", "升3度", "再低两度": a number after a direction says how far, never a value
+/// ("最低18度" is a value).
+fn relative_number(text: &str) -> Option<(std::ops::Range<usize>, f64)> {
+    static RELATIVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:高|低|升|降|加|减|大|小|暖|凉|热|冷)(?:了|个)?(\d+(?:\.\d+)?)"));
+    RELATIVE.captures_iter(text).find(|c| !text[..c.get(0).map_or(0, |m| m.start())].ends_with('最')).and_then(|c| {
+        let number = c.get(1)?;
+        Some((c.get(0)?.range(), number.as_str().parse().ok()?))
+    })
+}
+
+fn step(text: &str) -> Option<f64> {
+    relative_number(text).map(|(_, n)| n)
+}
+
+/// The numbers said as values, with where they start; the sizes of steps are left out.
+fn numbers(text: &str) -> impl Iterator<Item = (usize, f64)> + '_ {
+    static NUMBER: LazyLock<Regex> = LazyLock::new(|| re(r"\d+(?:\.\d+)?"));
+    let step = relative_number(text).map(|(range, _)| range);
+    NUMBER
+        .find_iter(text)
+        .filter(move |m| !step.as_ref().is_some_and(|step| step.contains(&m.start())))
+        .filter_map(|m| m.as_str().parse().ok().map(|n| (m.start(), n)))
+}
+
+fn temperature(text: &str) -> Option<f64> {
+    numbers(text).find_map(|(_, n)| (10.0..=32.0).contains(&n).then_some(n))
+}
+
+fn zone(text: &str) -> Option<&'static str> {
+    static TABLE: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+        vec![
+            ("rear_left", re(r"后排左|左后|后面左|后座左|左边后|左侧后")),
+            ("rear_right", re(r"后排右|右后|后面右|后座右|右边后|右侧后")),
+            ("passenger", re(r"副驾|乘客|旁边|右前|前排右")),
+            ("driver", re(r"主驾|驾驶|司机|我这边|我这侧|我这一侧|我的座|我这|左前|前排左|我自己")),
+            ("all", re(r"全车|所有|全部|每个|都|两边|四个|整车|全都")),
+        ]
+    });
+    first_of(&TABLE, text)
+}
+
+fn open_percent(text: &str) -> Option<f64> {
+    static CLOSE: LazyLock<Regex> = LazyLock::new(|| re(r"关|升上|摇上|升起|合上|升回|摇起"));
+    static A_LITTLE: LazyLock<Regex> = LazyLock::new(|| re(r"一点|一些|一条缝|缝|稍微|一小半|小半"));
+    static OPEN: LazyLock<Regex> = LazyLock::new(|| re(r"开|降下|摇下|放下|降到底|落下"));
+    if let Some((_, n)) = numbers(text).next() {
+        return Some(n);
+    }
+    if text.contains("一半") {
+        Some(50.0)
+    } else if text.contains("四分之一") {
+        Some(25.0)
+    } else if CLOSE.is_match(text) {
+        Some(0.0)
+    } else if A_LITTLE.is_match(text) {
+        // A hand's width, as in English ("crack the window").
+        Some(20.0)
+    } else if OPEN.is_match(text) {
+        Some(100.0)
+    } else {
+        None
+    }
+}
+
+fn heat_level(text: &str) -> Option<f64> {
+    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"([0-3])(?:档|级)|(?:档|级)(?:位)?(?:调到|到|为)?([0-3])"));
+    if let Some(level) = LEVEL.captures(text).and_then(|c| c.get(1).or(c.get(2))).and_then(|m| m.as_str().parse().ok()) {
+        Some(level)
+    } else if text.contains('关') {
+        Some(0.0)
+    } else if ["最高", "最大", "最热", "高档", "开到最"].iter().any(|w| text.contains(w)) {
+        Some(3.0)
+    } else if ["最低", "低档", "小档", "低一点"].iter().any(|w| text.contains(w)) {
+        Some(1.0)
+    } else if ["中档", "中间", "适中"].iter().any(|w| text.contains(w)) {
+        Some(2.0)
+    } else {
+        None
+    }
+}
+
+fn volume_level(text: &str) -> Option<f64> {
+    if text.contains("静音") {
+        Some(0.0)
+    } else if ["最大", "开到最", "调到最高"].iter().any(|w| text.contains(w)) {
+        Some(100.0)
+    } else if let Some((_, n)) = numbers(text).next() {
+        Some(n)
+    } else {
+        text.contains("一半").then_some(50.0)
+    }
+}
+
+fn warmth(text: &str) -> Option<&'static str> {
+    // Comparatives say the wanted direction; feelings say the opposite of what is felt.
+    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"(?:暖|热|高)(?:一点|一些|点|些)|调高|升高|提高|加热|升温|往上|暖和"));
+    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"(?:凉|冷|低)(?:一点|一些|点|些)|调低|降低|降温|往下|凉快"));
+    static FEELS_COLD: LazyLock<Regex> = LazyLock::new(|| re(r"冷|冻|凉"));
+    static FEELS_HOT: LazyLock<Regex> = LazyLock::new(|| re(r"热|闷|烫|晒|出汗"));
+    if UP.is_match(text) {
+        Some("up")
+    } else if DOWN.is_match(text) {
+        Some("down")
+    } else if FEELS_COLD.is_match(text) {
+        Some("up")
+    } else if FEELS_HOT.is_match(text) {
+        Some("down")
+    } else if text.contains('升') || text.contains('加') {
+        Some("up")
+    } else if text.contains('降') || text.contains('减') {
+        Some("down")
+    } else {
+        None
+    }
+}
+
+fn loudness(text: &str) -> Option<&'static str> {
+    static DOWN: LazyLock<Regex> =
+        LazyLock::new(|| re(r"太(?:大|吵|响)|吵死|小(?:一点|一些|点|些|声)|调小|调低|关小|降低|轻(?:一点|点)|减"));
+    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"大(?:一|点|些|声)|调大|调高|开大|提高|听不(?:见|清|到)|太小|响(?:一点|点)|加"));
+    if DOWN.is_match(text) {
+        Some("down")
+    } else if UP.is_match(text) {
+        Some("up")
+    } else {
+        None
+    }
+}
+
+fn switch(text: &str) -> Option<&'static str> {
+    static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"关|停|不要开|不需要|不用开|别开"));
+    static ON: LazyLock<Regex> = LazyLock::new(|| re(r"开|启动|启用|打开"));
+    if OFF.is_match(text) {
+        Some("off")
+    } else if ON.is_match(text) {
+        Some("on")
+    } else {
+        None
+    }
+}
+
+fn lock_state(text: &str) -> Option<&'static str> {
+    static UNLOCK: LazyLock<Regex> = LazyLock::new(|| re(r"解锁|开锁|打开车门|开车门|开门|解开|锁打开|锁开|打开.*锁"));
+    if UNLOCK.is_match(text) {
+        Some("unlocked")
+    } else if text.contains('锁') {
+        Some("locked")
+    } else {
+        None
+    }
+}
+
+static VEHICLE_SIGNAL: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    vec![
+        ("lock_state", re(r"锁")),
+        ("tire_pressure", re(r"胎压|轮胎|气压")),
+        ("range", re(r"续航|还能(?:跑|开|走)|多远|里程|公里")),
+        ("battery_level", re(r"电量|电池|电还|没电|充电|几格电|多少电")),
+        ("fuel_level", re(r"油")),
+        ("outside_temperature", re(r"外面|外边|室外|车外|外头|天气")),
+        ("cabin_temperature", re(r"车里|车内|里面|温度|多少度|热不热|冷不冷")),
+        ("speed", re(r"速度|车速|多快|时速|开得")),
+    ]
+});
+
+static REGION: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    vec![
+        ("trunk", re(r"后备箱|尾箱|后尾箱|行李箱")),
+        ("footwell", re(r"脚下|脚底|脚垫|地上|地板|座位底下|座椅下")),
+        ("rear_left", re(r"后排左|左后|后座左")),
+        ("rear_right", re(r"后排右|右后|后座右")),
+        ("rear", re(r"后排|后座|后面|后边")),
+        ("passenger", re(r"副驾")),
+        ("driver", re(r"主驾|驾驶座|驾驶位|我的座位|我座位")),
+    ]
+});
+
+static MEDIA_ACTION: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    vec![
+        ("previous", re(r"上一(?:首|曲|个|集)|前一(?:首|曲)|返回上")),
+        ("next", re(r"下一(?:首|曲|个|集)|切歌|跳过|换一首|换首|换歌")),
+        ("pause", re(r"暂停|停|别放|不听了|关掉音乐|先关")),
+    ]
+});
+
+static PERIOD: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    vec![
+        ("this morning", re(r"早上|上午|早晨|今早")),
+        ("this afternoon", re(r"下午|中午")),
+        ("this evening", re(r"晚上|今晚|傍晚")),
+        ("yesterday", re(r"昨天|昨晚")),
+        ("today", re(r"今天")),
+        ("this week", re(r"这周|本周|这个星期|这礼拜|上周")),
+    ]
+});
+
+/// A free-text value, without the particles around it.
+fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
+    kind.capture(text).map(trim_value).filter(|v| !v.is_empty()).map(SlotValue::Text)
+}
+
+static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
+        r"(?:找|搜)(?:一下|一个)?(.+?)(?:然后)?(?:导航|带我|开)过去",
+        r"(?:带我|送我|载我|开车)?回(家|公司|酒店)",
+        r"(?:导航|导航到|导航去|导航至|开导航去|带我去|送我去|送我到|带我到|开到|开去|我要去|我想去|我要到|我想到|前往|去往|我们去|咱们去|出发去|出发到|设置目的地为?|目的地(?:是|设为|改成)?|路线到|怎么去|怎么到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
+        r"^(?:去|到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
+        r"^(.+?)(?:怎么走|怎么去)$",
+    ])
+});
+
+static CONTACT: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
+        r"(?:打电话给|打个电话给|电话打给|打给|拨打|拨通|呼叫|联系|致电|call)(.+?)(?:的电话|的手机)?$",
+        r"给(.+?)打(?:个|一个)?电话",
+        r"^(?:帮我)?(?:打|拨)(.+?)的(?:电话|手机)",
+    ])
+});
+
+static OBJECT: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
+        r"我的(.+?)(?:是不是|还在|在不在|在|落|忘|丢|放|吗|呢|没有|没|$)",
+        r"(?:有没有|有个|有一个|有只|有条)(?:我的)?(.+?)(?:吗|呢|没有|没)?$",
+        r"^我(.+?)(?:是不是|还在|在不在|在|落|忘|丢|放)",
+        r"(?:有没有|有个|有一个|找一下|找找|找|看看|看一下|看到|看见|忘了|落了|落下|丢了|留在车里的)(.+?)(?:是不是|还|有没有|在不在|在|落|忘|丢|放|吗|呢|没有|没)",
+        r"(?:我的|有没有|找一下|找找|找|看看|看一下|看到|看见)(.+)$",
+        r"^(.+?)(?:是不是|还|有没有)?(?:在不在|在|落在|忘在|丢在|放在)",
+    ])
+});
+
+static MEDIA_QUERY: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
+        r"(?:播放|放一首|放首|放一下|放点儿|放点|放个|放|听一下|听听|听点儿|听点|听|来一首|来首|来点儿|来点|来一点|来个|我想听|我要听|切到)(?:歌单|专辑|电台)?(.+?)(?:给.+听)?(?:的歌曲|的歌|的音乐|的专辑|吧|啊|呀)?$",
+        r"(?:打开|切换到|换到)(.+?(?:广播|电台|之声|频道|fm))",
+    ])
+});
+
+fn is_vague(value: &str) -> bool {
+    matches!(
+        value,
+        "一下"
+            | "音乐"
+            | "歌"
+            | "歌曲"
+            | "首歌"
+            | "一首歌"
+            | "点歌"
+            | "点音乐"
+            | "什么"
+            | "东西"
+            | "他"
+            | "她"
+            | "它"
+            | "谁"
+            | "人"
+            | "随便"
+    )
+}
+
+/// One set for remembering and forgetting: the ways of saying "forget" come first, as "别再记着"
+/// holds a "记着".
+static FACT: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
+        r"(?:别再|不要再|别|不用再|不用)记(?:着|住|得)?(.+?)(?:这件事|这条|这个)?了?$",
+        r"把(.+?)(?:这条记录|这件事|这条|这个|那个|那条)?(?:给)?(?:删了|删掉|删除|忘掉|忘了|忘记|清除|清掉)",
+        r"记的(?:那个|那条)?(.+?)(?:删掉|删了|删除|忘掉|忘了)",
+        r"^你?(?:忘掉|忘记|忘了|删掉|删除|清除)(?:关于)?(.+?)(?:的事|这件事|这条|吧)*$",
+        r"(?:请|帮我|麻烦)?(?:记住|记下来|记下|记一下|记好了|记好|记着|记得|别忘了|不要忘了|你要记住)(?:了|来)?(.+)$",
+    ])
+});
+
+#[cfg(test)]
+mod tests {
+    use super::super::{reads, SlotKind};
+
+    #[test]
+    fn temperatures_steps_and_directions() {
+        reads(&[
+            (SlotKind::Temperature, "把温度调到二十二度", Some("22")),
+            (SlotKind::Temperature, "二十一点五度", Some("21.5")),
+            (SlotKind::Temperature, "调高两度", None),
+            (SlotKind::Step, "调高两度", Some("2")),
+            (SlotKind::Step, "把温度调到二十二度", None),
+            (SlotKind::Warmth, "调高一点", Some("up")),
+            (SlotKind::Warmth, "我好冷", Some("up")),
+            (SlotKind::Warmth, "太热了", Some("down")),
+            (SlotKind::Warmth, "凉快一点", Some("down")),
+        ]);
+    }
+
+    #[test]
+    fn seats_windows_and_switches() {
+        reads(&[
+            (SlotKind::Zone, "主驾", Some("driver")),
+            (SlotKind::Zone, "副驾驶也一样", Some("passenger")),
+            (SlotKind::Zone, "后排左侧的车窗", Some("rear_left")),
+            (SlotKind::OpenPercent, "把车窗打开一半", Some("50")),
+            (SlotKind::OpenPercent, "关上车窗", Some("0")),
+            (SlotKind::OpenPercent, "打开车窗", Some("100")),
+            (SlotKind::HeatLevel, "座椅加热开到三档", Some("3")),
+            (SlotKind::VolumeLevel, "音量调到百分之五十", Some("50")),
+            (SlotKind::Switch, "把空调关了", Some("off")),
+            (SlotKind::Switch, "打开空调", Some("on")),
+            (SlotKind::LockState, "锁车", Some("locked")),
+            (SlotKind::LockState, "解锁车门", Some("unlocked")),
+        ]);
+    }
+
+    #[test]
+    fn free_text_keeps_the_name_and_loses_the_particles() {
+        reads(&[
+            (SlotKind::Destination, "导航去深圳", Some("深圳")),
+            (SlotKind::Destination, "带我去最近的充电站吧", Some("最近的充电站")),
+            (SlotKind::Contact, "给妈妈打个电话", Some("妈妈")),
+            (SlotKind::Object, "我的帽子在车里吗", Some("帽子")),
+            (SlotKind::MediaQuery, "播放周杰伦的歌", Some("周杰伦")),
+            (SlotKind::MediaQuery, "放点音乐", None),
+            (SlotKind::Fact, "记住我喜欢二十二度", Some("我喜欢22度")),
+            (SlotKind::VehicleSignal, "还能跑多远", Some("range")),
+        ]);
+        assert_eq!(SlotKind::Destination.extract_answer("深圳吧").map(|v| v.to_string()).as_deref(), Some("深圳"));
+        assert_eq!(SlotKind::Destination.extract_answer("好的"), None);
+        assert_eq!(SlotKind::Contact.extract_answer("给张经理").map(|v| v.to_string()).as_deref(), Some("张经理"));
+    }
+}
