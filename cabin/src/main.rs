@@ -75,6 +75,8 @@ enum ServeCommand {
     Assistant(commands::assistant::ServeAssistantArgs),
     /// The phone link: MQTT 5 requests from paired phones.
     PhoneLink(commands::phone::ServePhoneLinkArgs),
+    /// The owner's phone app on loopback, with a WebSocket bridge to a plain MQTT broker.
+    PhoneApp(commands::phone::ServePhoneAppArgs),
     /// The voice: microphone, wake phrase, whisper, spoken replies, as org.cabin.Voice1.
     Voice(commands::voice::ServeVoiceArgs),
     /// The vision: the cabin camera and its classifier, as org.cabin.Vision1.
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
             Command::Phones(command) => commands::phone::phones(command),
             Command::Phone(args) => commands::phone::phone(args).await,
             Command::Serve(ServeCommand::PhoneLink(args)) => commands::phone::serve_phone_link(args).await,
+            Command::Serve(ServeCommand::PhoneApp(args)) => commands::phone::serve_phone_app(args).await,
             Command::Understand(args) => commands::assistant::understand(args),
             Command::Chat(args) => commands::assistant::chat(args).await,
             Command::Serve(ServeCommand::Assistant(args)) => commands::assistant::serve_assistant(args).await,

@@ -455,12 +455,18 @@ impl Pki {
 pub const VEHICLE: &str = "test-car";
 
 /// `cabin pair` in the car, then `cabin phone pair CODE` on the phone; the phone's pairing file.
-pub fn pair_with_cli(bus: &PrivateBus, broker: &Mosquitto, state: &Path, scopes: &str, phone_file: &Path) -> Paired {
+/// The code `cabin pair --scopes SCOPES` shows for the car whose state is in `state`.
+pub fn pairing_code(bus: &PrivateBus, state: &Path, scopes: &str) -> String {
     let shown = cabin(bus, &["pair", "--scopes", scopes, "--state-dir", state.to_str().unwrap()]);
     assert!(shown.status.success(), "{}", stderr(&shown));
     let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
     assert_eq!(code.len(), 6, "{}", stdout(&shown));
     assert!(stdout(&shown).contains(&format!("&code={code}")), "the QR code's text carries the code: {}", stdout(&shown));
+    code
+}
+
+pub fn pair_with_cli(bus: &PrivateBus, broker: &Mosquitto, state: &Path, scopes: &str, phone_file: &Path) -> Paired {
+    let code = pairing_code(bus, state, scopes);
     let paired = cabin(
         bus,
         &[

@@ -123,6 +123,7 @@ pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCo
     let connection = vehicle.connection().clone();
     args.events.start(&broker, &args.vehicle_id, vehicle.clone(), args.state.outbox());
     let handler = Arc::new(Handler::new(args.vehicle_id.clone(), args.state.phones(), vehicle));
+    cabin_phone_link::serve_bus(&connection, handler.clone()).await.context("cannot serve org.cabin.PhoneLink1 on D-Bus")?;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(vehicle = %args.vehicle_id, "phone link serving");
     tokio::select! {
@@ -133,6 +134,37 @@ pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCo
         }
         _ = super::serve::watchdog(connection.clone()) => {}
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// For trying the app and for tests: a browser speaks MQTT only over WebSocket, and the bridge
+/// carries it to a broker that has only plain MQTT (Debian's mosquitto 2.0.11 opens no WebSocket
+/// listener). A car in service gives its own broker a WebSocket listener with TLS (`wss://`;
+/// mosquitto: `listener 8083` + `protocol websockets` + `certfile`/`keyfile`, built with
+/// libwebsockets) and serves the app from the web; the app's pairing form takes that address.
+#[derive(Debug, Args)]
+pub struct ServePhoneAppArgs {
+    /// Where the app is served
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
+    /// The broker's plain MQTT listener: mqtt://host[:port]
+    #[arg(long, env = "CABIN_BROKER", default_value = "mqtt://127.0.0.1:1883")]
+    broker: String,
+    /// This car's id, offered to the pairing form
+    #[arg(long, env = "CABIN_VEHICLE_ID", default_value = "cabin-demo")]
+    vehicle_id: String,
+}
+
+pub async fn serve_phone_app(args: ServePhoneAppArgs) -> anyhow::Result<ExitCode> {
+    let broker: Broker = args.broker.parse()?;
+    if broker.tls.is_some() {
+        bail!("--broker {}: the bridge reaches a plain MQTT listener (mqtt://); TLS is the WebSocket side's job", args.broker);
+    }
+    let car = cabin_phone_app::ThisCar { vehicle_id: args.vehicle_id, broker: format!("{}:{}", broker.host, broker.port) };
+    let address = cabin_phone_app::serve(args.listen, false, car).await?;
+    println!("The phone app: http://{address}");
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    super::serve::wait_for_shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use cabin_phone_link::Answered;
+use cabin_phone_link::{Answered, HandOffAnswered};
 use cabin_phone_protocol::RequestBody;
 use cabin_vehicle_bus_client::VehicleBusClient;
 use futures_util::StreamExt;
@@ -48,6 +48,12 @@ pub enum Happening {
         answer: String,
         ok: bool,
     },
+    /// The owner answered a hand-off on the phone; `says` is what the car tells the driver.
+    HandOff {
+        task: String,
+        outcome: String,
+        says: String,
+    },
     /// A step of a script begins.
     Step {
         number: usize,
@@ -79,6 +85,7 @@ impl std::fmt::Display for Happening {
             Happening::Said { text } => write!(f, "voice says: \"{text}\""),
             Happening::Replied { text } => write!(f, "assistant: {text}"),
             Happening::Phone { phone, request, answer, .. } => write!(f, "phone {phone}: {request} -> {answer}"),
+            Happening::HandOff { says, .. } => write!(f, "phone hand-off: {says}"),
             Happening::Step { number, what } => write!(f, "-- step {number}: {what}"),
             Happening::Expected { what, met: true, .. } => write!(f, "   ok: {what}"),
             Happening::Expected { what, met: false, got } => write!(f, "   FAILED: expected {what}, got {got}"),
@@ -187,6 +194,23 @@ pub fn phones(mut answered: tokio::sync::broadcast::Receiver<Answered>, to: Unbo
                 (None, None) => (String::new(), true),
             };
             let happening = Happening::Phone { phone: answered.phone, request: describe(&answered.request), answer, ok };
+            if to.send(happening).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+pub fn handoffs(mut answered: tokio::sync::broadcast::Receiver<HandOffAnswered>, to: UnboundedSender<Happening>) {
+    tokio::spawn(async move {
+        loop {
+            let answer = match answered.recv().await {
+                Ok(answer) => answer,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let outcome = format!("{:?}", answer.outcome).to_lowercase();
+            let happening = Happening::HandOff { task: answer.task.name().into(), outcome, says: answer.words };
             if to.send(happening).is_err() {
                 return;
             }

@@ -39,6 +39,9 @@ pub struct UpArgs {
     /// Port of the embedded MQTT broker for phones (another free one when taken)
     #[arg(long, default_value_t = 1883)]
     mqtt_port: u16,
+    /// Port of the phone app on loopback (another free one when taken)
+    #[arg(long, default_value_t = 8080)]
+    app_port: u16,
     /// This car's id in MQTT topics
     #[arg(long, env = "CABIN_VEHICLE_ID", default_value = "cabin-demo")]
     vehicle_id: String,
@@ -154,10 +157,17 @@ pub async fn run(mut args: UpArgs) -> anyhow::Result<ExitCode> {
     let with_assistant = if assistant.is_some() { " and the assistant" } else { "" };
     say(format!("Cabin is up: the vehicle bus serves a simulated car{with_assistant} on a private D-Bus."));
     match &broker {
-        Ok(broker) => say(format!(
-            "Phones: an MQTT broker listens on {broker}; `cabin pair`, then `cabin phone pair CODE --broker mqtt://{broker} --vehicle-id {}`",
-            args.vehicle_id
-        )),
+        Ok(broker) => {
+            say(format!(
+                "Phones: an MQTT broker listens on {broker}; `cabin pair`, then `cabin phone pair CODE --broker mqtt://{broker} --vehicle-id {}`",
+                args.vehicle_id
+            ));
+            let car = cabin_phone_app::ThisCar { vehicle_id: args.vehicle_id.clone(), broker: broker.to_string() };
+            match cabin_phone_app::serve(([127, 0, 0, 1], args.app_port).into(), true, car).await {
+                Ok(app) => say(format!("The phone app: open http://{app} in a browser on this machine, then `cabin pair` for a code")),
+                Err(error) => say(format!("The phone app is off: {error}")),
+            }
+        }
         Err(error) => say(format!("The phone link is off: {error}")),
     }
     let sensors: Vec<String> =
@@ -282,8 +292,10 @@ async fn start_phone_link(
     let vehicle = cabin_phone_link::connect_vehicle(Some(bus_address)).await?;
     let broker = local_broker(address);
     args.events.start(&broker, &args.vehicle_id, vehicle.clone(), outbox);
-    let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), phones, vehicle));
+    let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), phones, vehicle.clone()));
+    cabin_phone_link::serve_bus(vehicle.connection(), handler.clone()).await?;
     happenings::phones(handler.answered(), show.clone());
+    happenings::handoffs(handler.handoffs.answered(), show.clone());
     tokio::spawn(cabin_phone_link::run(LinkOptions { broker, vehicle_id: args.vehicle_id.clone() }, handler));
     Ok(address)
 }

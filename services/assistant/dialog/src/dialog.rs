@@ -389,6 +389,13 @@ impl Dialog {
         if let Some(refusal) = self.refused_for(&task, tools.principal()) {
             return refusal;
         }
+        if let Some(done) = self.recent_done() {
+            for (name, rule) in &task.slots {
+                if let (true, false, Some(value)) = (rule.recent, slots.contains_key(name), done.slots.get(name)) {
+                    slots.insert(name.clone(), value.clone());
+                }
+            }
+        }
         task.apply_defaults(&mut slots);
         if let Some(relative) = &task.relative {
             if !slots.contains_key(&relative.slot) {

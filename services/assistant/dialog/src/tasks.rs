@@ -33,6 +33,10 @@ pub struct SlotRule {
     /// next request only when the words point back at it.
     #[serde(default)]
     pub subject: bool,
+    /// When the request does not say it, the value of the same slot in the task just done, of
+    /// any intent: "send the destination to my phone" after "navigate to Shenzhen".
+    #[serde(default)]
+    pub recent: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

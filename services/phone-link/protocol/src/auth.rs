@@ -83,6 +83,16 @@ impl RequestKey {
         let Some(mac) = unhex(mac) else { return false };
         hmac(&self.0, &[b"cabin/v1 response", id.as_bytes(), payload]).verify_slice(&mac).is_ok()
     }
+
+    /// The MAC of the hand-off `id` the car sends: a phone acts on none that is not signed.
+    pub fn sign_handoff(&self, id: &str, payload: &[u8]) -> String {
+        hex(&hmac(&self.0, &[b"cabin/v1 handoff", id.as_bytes(), payload]).finalize().into_bytes())
+    }
+
+    pub fn verify_handoff(&self, id: &str, payload: &[u8], mac: &str) -> bool {
+        let Some(mac) = unhex(mac) else { return false };
+        hmac(&self.0, &[b"cabin/v1 handoff", id.as_bytes(), payload]).verify_slice(&mac).is_ok()
+    }
 }
 
 /// The key SPAKE2 left one side of a pairing exchange (right only if both used the same code).

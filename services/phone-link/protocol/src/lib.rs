@@ -143,6 +143,15 @@ pub enum RequestBody {
         #[serde(default)]
         region: Option<String>,
     },
+    /// What the owner did with a hand-off the car sent: tapped it and it was done, declined
+    /// it, or tapped it and the phone could not do it (`detail` says why).
+    #[serde(rename = "handoff.answer")]
+    HandOffAnswer {
+        handoff: String,
+        outcome: HandOffOutcome,
+        #[serde(default)]
+        detail: String,
+    },
 }
 
 impl RequestBody {
@@ -154,13 +163,15 @@ impl RequestBody {
             RequestBody::SignalsSet { .. } => "signals.set",
             RequestBody::VisionFind { .. } => "vision.find",
             RequestBody::VisionSnapshot { .. } => "vision.snapshot",
+            RequestBody::HandOffAnswer { .. } => "handoff.answer",
         }
     }
 
     /// The scope a phone needs for this request.
     pub fn scope(&self) -> Option<Scope> {
         match self {
-            RequestBody::Ping => None,
+            // A hand-off went to every paired phone; answering it needs no scope.
+            RequestBody::Ping | RequestBody::HandOffAnswer { .. } => None,
             RequestBody::Ask { .. } => Some(Scope::Ask),
             RequestBody::SignalsGet { .. } => Some(Scope::Read),
             RequestBody::SignalsSet { path, .. } => Some(Scope::to_actuate(path)),
@@ -242,6 +253,54 @@ impl CarEvent {
     pub fn new(body: EventBody) -> CarEvent {
         CarEvent { v: VERSION, id: random_hex(8), at: now_s(), body }
     }
+}
+
+/// Something the car asks the owner's phone to do, that only a phone can: sent on each paired
+/// phone's own response topic, signed with its key ([`RequestKey::sign_handoff`]), and done
+/// only when the owner taps it; the phone answers with [`RequestBody::HandOffAnswer`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandOff {
+    pub v: u32,
+    pub handoff: String,
+    /// When the driver asked (unix seconds).
+    pub at: u64,
+    #[serde(flatten)]
+    pub task: HandOffTask,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "task", rename_all = "snake_case")]
+pub enum HandOffTask {
+    /// Directions on the phone for the last stretch on foot.
+    Directions { destination: String },
+    /// A notification on the phone when the car reports it is parked.
+    Reminder { text: String },
+    /// The phone's share sheet, with the text ready, for the owner to send to `contact`.
+    Share { contact: String, text: String },
+}
+
+impl HandOffTask {
+    pub fn name(&self) -> &'static str {
+        match self {
+            HandOffTask::Directions { .. } => "directions",
+            HandOffTask::Reminder { .. } => "reminder",
+            HandOffTask::Share { .. } => "share",
+        }
+    }
+}
+
+impl HandOff {
+    pub fn new(task: HandOffTask) -> HandOff {
+        HandOff { v: VERSION, handoff: random_hex(8), at: now_s(), task }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandOffOutcome {
+    Done,
+    Declined,
+    Failed,
 }
 
 /// Every reply: `ok` with a result, or an error with its kind.

@@ -5,12 +5,15 @@ use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
-use cabin_phone_protocol::{now_s, ErrorKind, PairRequest, Request, RequestBody, RequestKey, Response, Topics, MAX_REQUEST_BYTES, VERSION};
+use cabin_phone_protocol::{
+    now_s, ErrorKind, HandOffTask, PairRequest, Request, RequestBody, RequestKey, Response, Topics, MAX_REQUEST_BYTES, VERSION,
+};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
 use cabin_vehicle_config::Value;
 use serde_json::{json, Value as Json};
 
 use crate::guard::Guard;
+use crate::handoffs::{HandOffError, HandOffs};
 use crate::pairing::Pairings;
 use crate::phones::{AuthError, Phone, Phones, PhonesError};
 
@@ -29,6 +32,7 @@ pub struct Handler {
     pairings: Mutex<Pairings>,
     /// Every answered request, for whoever shows them (the `cabin up` console).
     answered: tokio::sync::broadcast::Sender<Answered>,
+    pub handoffs: HandOffs,
 }
 
 /// An answer, and the key to sign it with once the phone is known to hold it.
@@ -73,7 +77,12 @@ fn unavailable_or_failed(what: &str, error: zbus::Error) -> Response {
         }
         _ => ErrorKind::Refused,
     };
-    Response::error(None, kind, format!("{what}: {error}"))
+    // The service's own words for the phone's owner, without the D-Bus error's name.
+    let reason = match &error {
+        zbus::Error::MethodError(_, Some(message), _) => message.clone(),
+        other => other.to_string(),
+    };
+    Response::error(None, kind, format!("{what}: {reason}"))
 }
 
 impl Handler {
@@ -86,7 +95,13 @@ impl Handler {
             guard: Mutex::new(Guard::default()),
             pairings: Mutex::new(Pairings::default()),
             answered: tokio::sync::broadcast::channel(64).0,
+            handoffs: HandOffs::default(),
         }
+    }
+
+    /// Sends `task` to the paired phones; returns the hand-off's id.
+    pub async fn hand_off(&self, task: HandOffTask) -> Result<String, HandOffError> {
+        self.handoffs.offer(&self.phones, &self.topics, task).await
     }
 
     /// The requests answered from now on.
@@ -265,6 +280,10 @@ impl Handler {
                     Err(e) => unavailable_or_failed("the camera", e),
                 }
             }
+            RequestBody::HandOffAnswer { handoff, outcome, detail } => match self.handoffs.answer(&phone.name, handoff, *outcome, detail) {
+                Ok(answered) => Response::ok(None, json!({ "noted": true, "car_says": answered.words })),
+                Err(error) => Response::error(None, ErrorKind::BadRequest, error.to_string()),
+            },
             RequestBody::VisionSnapshot { region } => {
                 let (service, path, interface) = VISION;
                 let reply = self

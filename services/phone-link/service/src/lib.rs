@@ -2,15 +2,19 @@
 //! on the phone's response topic with its correlation data. Protocol in `../PROTOCOL.md`;
 //! the MQTT session in `link.rs`, apart from what a request means (`handler.rs`).
 
+mod bus;
 mod events;
 mod guard;
 mod handler;
+mod handoffs;
 mod link;
 mod pairing;
 mod phones;
 
+pub use bus::{serve as serve_bus, HandOffAnsweredStream, PhoneLinkError, PhoneLinkInterfaceProxy as PhoneLinkProxy, OBJECT_PATH};
 pub use events::{deliver, watch_locks, Outbox, LEFT_BEHIND, LOCK_SIGNALS};
 pub use handler::{Answered, Handler, Reply};
+pub use handoffs::{AnswerError, HandOffAnswered, HandOffError, HandOffs};
 pub use link::{run, LinkOptions};
 pub use phones::{AuthError, PairError, Phone, Phones, PhonesError, LOCKOUT_S, PAIRING_TTL_S, WRONG_CODES_ALLOWED};
 

@@ -30,6 +30,7 @@ pub async fn run(options: LinkOptions, handler: Arc<Handler>) {
     mqtt.set_session_expiry_interval(Some(3600));
     mqtt.set_last_will(LastWill::new(topics.status(), status(false), QoS::AtLeastOnce, true, None));
     let (client, mut eventloop) = AsyncClient::new(mqtt, 256);
+    handler.handoffs.attach(client.clone());
     let mut connected = false;
     let mut backoff = Backoff::for_broker();
     loop {

@@ -91,7 +91,8 @@ impl VoiceService {
         let service = VoiceService { input, speaker };
         connection.object_server().at(OBJECT_PATH, VoiceInterface { service: service.clone() }).await?;
         let emitter = SignalEmitter::new(connection, OBJECT_PATH)?.into_owned();
-        tokio::spawn(respond(heard_rx, service.clone(), emitter, connection.clone()));
+        tokio::spawn(respond(heard_rx, service.clone(), emitter.clone(), connection.clone()));
+        tokio::spawn(speak_hand_off_outcomes(connection.clone(), service.speaker.clone(), emitter));
         match connection.request_name_with_flags(BUS_NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into()).await {
             Ok(zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner) => Ok(service),
             Ok(_) => Err(zbus::Error::NameTaken),
@@ -130,6 +131,30 @@ fn listen(mut listener: Listener, inbox: mpsc::Receiver<Input>, heard: tokio::sy
             if heard.send(event).is_err() {
                 return;
             }
+        }
+    }
+}
+
+/// Says how a hand-off to the owner's phone ended ("Your phone has the directions to
+/// Shenzhen."), when the phone link announces it. The D-Bus signal is the contract: no crate of
+/// the phone link's is needed to hear it.
+async fn speak_hand_off_outcomes(connection: zbus::Connection, speaker: Arc<Speaker>, emitter: SignalEmitter<'static>) {
+    use futures_util::StreamExt;
+    let rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .interface("org.cabin.PhoneLink1")
+        .and_then(|rule| rule.member("HandOffAnswered"))
+        .map(|rule| rule.build());
+    let mut answers = match rule {
+        Ok(rule) => match zbus::MessageStream::for_match_rule(rule, &connection, None).await {
+            Ok(stream) => stream,
+            Err(error) => return tracing::warn!(%error, "cannot follow the phone link's hand-offs"),
+        },
+        Err(error) => return tracing::warn!(%error, "cannot follow the phone link's hand-offs"),
+    };
+    while let Some(Ok(message)) = answers.next().await {
+        if let Ok((_id, _task, _outcome, words)) = message.body().deserialize::<(String, String, String, String)>() {
+            speaker.clone().speak(words, emitter.clone()).await;
         }
     }
 }

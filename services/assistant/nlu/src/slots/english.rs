@@ -22,7 +22,7 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::VehicleSignal => vehicle_signal(text).and_then(word),
         SlotKind::Region => region(text).and_then(word),
         SlotKind::MediaAction => media_action(text).and_then(word),
-        SlotKind::Destination => free_text(&DESTINATION, text),
+        SlotKind::Destination => free_text(&DESTINATION, &PHONE_AS_RECIPIENT.replace(text, "")),
         // "Call someone", "call her": nobody named (the dialog knows who "her" is).
         SlotKind::Contact => free_text(&CONTACT, text).filter(|v| !is_vague(&v.to_string())),
         SlotKind::Object => free_text(&OBJECT, text),
@@ -353,6 +353,10 @@ static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
     ])
 });
 
+/// "... to my phone": where the destination is sent, not where to go.
+static PHONE_AS_RECIPIENT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\s+(?:to|on|onto|on to|over to|with) (?:my|the|your) (?:phone|mobile|cell)\b.*$"));
+
 static CONTACT: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
         r"\bgive (.+?) a (?:ring|call|bell)\b",
@@ -545,6 +549,8 @@ mod tests {
         reads(&[
             (SlotKind::Destination, "take me to the airport please", Some("airport")),
             (SlotKind::Destination, "drive me home", Some("home")),
+            (SlotKind::Destination, "send the directions to the museum to my phone", Some("museum")),
+            (SlotKind::Destination, "send the destination to my phone", None),
             (SlotKind::Contact, "give mum a ring", Some("mum")),
             (SlotKind::Object, "is my hat in the car", Some("hat")),
             (SlotKind::Object, "did i leave my sunglasses on the back seat", Some("sunglasses")),
