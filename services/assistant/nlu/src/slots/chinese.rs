@@ -25,7 +25,7 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::VehicleSignal => first_of(&VEHICLE_SIGNAL, text).and_then(word),
         SlotKind::Region => first_of(&REGION, text).and_then(word),
         SlotKind::MediaAction => first_of(&MEDIA_ACTION, text).and_then(word),
-        SlotKind::Destination => free_text(&DESTINATION, text),
+        SlotKind::Destination => free_text(&DESTINATION, &PHONE_AS_RECIPIENT.replace_all(text, "")),
         SlotKind::Contact => free_text(&CONTACT, text).filter(|v| !is_vague(&v.to_string())),
         SlotKind::Object => free_text(&OBJECT, text),
         SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text).filter(|v| !is_vague(&v.to_string())),
@@ -300,6 +300,10 @@ fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
     kind.capture(text).map(trim_value).filter(|v| !v.is_empty()).map(SlotValue::Text)
 }
 
+/// "……发到我手机上": where the destination is sent, not where to go ("把去深圳的路线" stays).
+static PHONE_AS_RECIPIENT: LazyLock<Regex> =
+    LazyLock::new(|| re(r"^把|(?:的?(?:目的地|路线|导航|地址))?(?:发|传|同步|推送|分享)(?:到|给|至)?(?:我的?)?手机(?:上|里)?.*$"));
+
 static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
         r"(?:找|搜)(?:一下|一个)?(.+?)(?:然后)?(?:导航|带我|开)过去",
@@ -412,6 +416,8 @@ mod tests {
         reads(&[
             (SlotKind::Destination, "导航去深圳", Some("深圳")),
             (SlotKind::Destination, "带我去最近的充电站吧", Some("最近的充电站")),
+            (SlotKind::Destination, "把去深圳的路线发到手机上", Some("深圳")),
+            (SlotKind::Destination, "把目的地发到我手机上", None),
             (SlotKind::Contact, "给妈妈打个电话", Some("妈妈")),
             (SlotKind::Object, "我的帽子在车里吗", Some("帽子")),
             (SlotKind::MediaQuery, "播放周杰伦的歌", Some("周杰伦")),
