@@ -19,7 +19,7 @@ const QUESTIONS: [(&str, &str); 3] = [
     ("an action", "set the temperature to twenty one"),
     ("the camera", "is my cup in the car"),
 ];
-const FILES: [&str; 6] = ["./", "app.js", "style.css", "sw.js", "manifest.webmanifest", "icon.svg"];
+const FILES: [&str; 7] = ["./", "app.js", "scanner.js", "style.css", "sw.js", "manifest.webmanifest", "icon.svg"];
 
 /// Submits the question and resolves with the milliseconds until the reply is shown.
 const ASK: &str = r#"

@@ -29,6 +29,16 @@ pub struct Browser {
 impl Browser {
     /// A fresh browser (empty profile) with a 390×844 window.
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// A fresh browser whose camera (granted without asking) shows `video`, a Y4M file.
+    pub async fn start_with_camera(video: &std::path::Path) -> Browser {
+        let camera = format!("--use-file-for-fake-video-capture={}", video.display());
+        Browser::start_with(&["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", &camera]).await
+    }
+
+    async fn start_with(extra_args: &[&str]) -> Browser {
         for needed in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(needed).exists(),
@@ -38,14 +48,20 @@ impl Browser {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = Command::new(CHROMEDRIVER).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         let profile = tempfile::tempdir().unwrap();
-        let options = json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=390,844", format!("--user-data-dir={}", profile.path().display()),
-            ],
-        });
+        let mut args = vec![
+            "--headless=new".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=390,844".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.extend(extra_args.iter().map(|arg| arg.to_string()));
+        let options = json!({ "binary": CHROMIUM, "args": args });
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".into(), options);
         capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
@@ -158,6 +174,16 @@ impl CarWithApp {
         CarWithApp { url: format!("http://{listen}/"), car, _app: app, _vision: vision, _frames: frames }
     }
 
+    /// What `cabin pair` prints for `scopes`: the code, its QR code and the link it holds.
+    pub fn pair_screen(&self, scopes: &str) -> String {
+        let state = self.car.state.path().join("car");
+        let shown = tokio::task::block_in_place(|| {
+            cabin(&self.car.bus, &["pair", "--scopes", scopes, "--vehicle-id", VEHICLE, "--state-dir", state.to_str().unwrap()])
+        });
+        assert!(shown.status.success(), "{}", stderr(&shown));
+        stdout(&shown)
+    }
+
     pub fn code(&self, scopes: &str) -> String {
         tokio::task::block_in_place(|| pairing_code(&self.car.bus, &self.car.state.path().join("car"), scopes))
     }
@@ -192,6 +218,54 @@ impl CarWithApp {
         assert!(read.status.success(), "{}", stderr(&read));
         json(&read)["value"].clone()
     }
+}
+
+/// A camera's view of a terminal showing `screen` (what `cabin pair` printed): its QR code, read
+/// back from the half-block characters, drawn black on white in a 640×480 Y4M video of two
+/// frames, as a phone held up to the screen would see it.
+pub fn camera_on_terminal_qr(screen: &str, dir: &std::path::Path) -> PathBuf {
+    const BLOCKS: [char; 4] = [' ', '▀', '▄', '█'];
+    let rows: Vec<Vec<char>> = screen
+        .lines()
+        .filter(|line| line.chars().count() > 20 && line.chars().all(|c| BLOCKS.contains(&c)))
+        .map(|l| l.chars().collect())
+        .collect();
+    assert!(rows.len() > 10, "no QR code in what `cabin pair` printed:\n{screen}");
+    // Each character is two modules, top and bottom; which of "ink" and "blank" is dark is
+    // told by the quiet zone around the code, which is light.
+    let inked: Vec<Vec<bool>> = rows
+        .iter()
+        .flat_map(|row| {
+            let top = row.iter().map(|c| matches!(c, '▀' | '█')).collect::<Vec<_>>();
+            let bottom = row.iter().map(|c| matches!(c, '▄' | '█')).collect::<Vec<_>>();
+            [top, bottom]
+        })
+        .collect();
+    let light_is_ink = inked[0][0];
+    let (width, height, scale) = (640usize, 480usize, 8usize);
+    let modules = inked[0].len();
+    assert!(modules * scale < height, "a QR code of {modules} modules does not fit");
+    let (left, top) = ((width - modules * scale) / 2, (height - inked.len() * scale) / 2);
+    let mut luma = vec![255u8; width * height];
+    for (y, row) in inked.iter().enumerate() {
+        for (x, &ink) in row.iter().enumerate() {
+            if ink != light_is_ink {
+                for dy in 0..scale {
+                    let start = (top + y * scale + dy) * width + left + x * scale;
+                    luma[start..start + scale].fill(0);
+                }
+            }
+        }
+    }
+    let mut video = format!("YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..2 {
+        video.extend_from_slice(b"FRAME\n");
+        video.extend_from_slice(&luma);
+        video.extend(std::iter::repeat_n(128u8, width * height / 2));
+    }
+    let path = dir.join("qr.y4m");
+    std::fs::write(&path, video).unwrap();
+    path
 }
 
 impl Drop for Browser {

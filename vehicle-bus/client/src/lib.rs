@@ -49,6 +49,19 @@ pub trait Simulator {
     fn load_profile(&self, profile: &str) -> zbus::Result<()>;
 }
 
+/// The head unit's navigation (`org.cabin.HeadUnit1`): the OEM's infotainment in a car, the
+/// vehicle bus's simulated one otherwise.
+#[zbus::proxy(
+    interface = "org.cabin.HeadUnit1.Navigation",
+    default_service = "org.cabin.HeadUnit1",
+    default_path = "/org/cabin/HeadUnit1",
+    gen_blocking = false
+)]
+pub trait HeadUnitNavigation {
+    fn set_destination(&self, destination: &str) -> zbus::Result<()>;
+    fn cancel(&self) -> zbus::Result<()>;
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error("{message}")]

@@ -190,7 +190,10 @@ pub fn phones(mut answered: tokio::sync::broadcast::Receiver<Answered>, to: Unbo
             };
             let (answer, ok) = match (&answered.response.result, &answered.response.error) {
                 (_, Some(error)) => (format!("refused ({:?}): {}", error.kind, error.message), false),
-                (Some(result), None) => (result["reply"].as_str().map(str::to_owned).unwrap_or_else(|| result.to_string()), true),
+                (Some(result), None) => {
+                    let words = result["reply"].as_str().or(result["car_says"].as_str());
+                    (words.map(str::to_owned).unwrap_or_else(|| result.to_string()), true)
+                }
                 (None, None) => (String::new(), true),
             };
             let happening = Happening::Phone { phone: answered.phone, request: describe(&answered.request), answer, ok };
@@ -224,6 +227,8 @@ fn describe(request: &RequestBody) -> String {
         RequestBody::SignalsGet { path } => format!("get {path}"),
         RequestBody::SignalsSet { path, value } => format!("set {path} {value}"),
         RequestBody::VisionFind { object, .. } => format!("find {object}"),
+        RequestBody::SendDestination { destination } => format!("send destination \"{destination}\""),
+        RequestBody::SendNote { text } => format!("send note \"{text}\""),
         other => other.kind().to_owned(),
     }
 }

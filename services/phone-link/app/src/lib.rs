@@ -37,6 +37,7 @@ pub struct ThisCar {
 const FILES: &[(&str, &str, &[u8])] = &[
     ("/", "text/html; charset=utf-8", include_bytes!("../web/public/index.html")),
     ("/app.js", "text/javascript; charset=utf-8", include_bytes!("../web/dist/app.js")),
+    ("/scanner.js", "text/javascript; charset=utf-8", include_bytes!("../web/dist/scanner.js")),
     ("/style.css", "text/css; charset=utf-8", include_bytes!("../web/public/style.css")),
     ("/sw.js", "text/javascript; charset=utf-8", include_bytes!("../web/public/sw.js")),
     ("/manifest.webmanifest", "application/manifest+json", include_bytes!("../web/public/manifest.webmanifest")),

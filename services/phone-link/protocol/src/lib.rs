@@ -152,6 +152,16 @@ pub enum RequestBody {
         #[serde(default)]
         detail: String,
     },
+    /// "Send to car": a destination for the car's navigation, from the owner's phone.
+    #[serde(rename = "send.destination")]
+    SendDestination {
+        destination: String,
+    },
+    /// "Send to car": a note the car reads out to whoever is driving.
+    #[serde(rename = "send.note")]
+    SendNote {
+        text: String,
+    },
 }
 
 impl RequestBody {
@@ -164,6 +174,8 @@ impl RequestBody {
             RequestBody::VisionFind { .. } => "vision.find",
             RequestBody::VisionSnapshot { .. } => "vision.snapshot",
             RequestBody::HandOffAnswer { .. } => "handoff.answer",
+            RequestBody::SendDestination { .. } => "send.destination",
+            RequestBody::SendNote { .. } => "send.note",
         }
     }
 
@@ -172,7 +184,9 @@ impl RequestBody {
         match self {
             // A hand-off went to every paired phone; answering it needs no scope.
             RequestBody::Ping | RequestBody::HandOffAnswer { .. } => None,
-            RequestBody::Ask { .. } => Some(Scope::Ask),
+            // A note is words to the driver, like asking; navigation is the head unit's (comfort).
+            RequestBody::Ask { .. } | RequestBody::SendNote { .. } => Some(Scope::Ask),
+            RequestBody::SendDestination { .. } => Some(Scope::Comfort),
             RequestBody::SignalsGet { .. } => Some(Scope::Read),
             RequestBody::SignalsSet { path, .. } => Some(Scope::to_actuate(path)),
             RequestBody::VisionFind { .. } | RequestBody::VisionSnapshot { .. } => Some(Scope::Camera),

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use cabin_phone_protocol::HandOffOutcome;
+use cabin_phone_protocol::{HandOffOutcome, RequestBody};
 use zbus::object_server::SignalEmitter;
 
 use crate::handler::Handler;
@@ -50,14 +50,39 @@ impl PhoneLinkInterface {
     /// A hand-off ended: `outcome` is done, declined or failed; `words` says so to the driver.
     #[zbus(signal)]
     async fn hand_off_answered(emitter: &SignalEmitter<'_>, id: &str, task: &str, outcome: &str, words: &str) -> zbus::Result<()>;
+
+    /// A paired phone sent the car something ("send to car"): `kind` is `destination` (already
+    /// set on the head unit) or `note`; `words` tells the driver.
+    #[zbus(signal)]
+    async fn from_phone(emitter: &SignalEmitter<'_>, phone: &str, kind: &str, words: &str) -> zbus::Result<()>;
 }
 
 /// Serves the interface on `connection` (the one owning `org.cabin.PhoneLink1`) and announces
-/// every answered hand-off on it.
+/// every answered hand-off and everything a phone sent to the car on it.
 pub async fn serve(connection: &zbus::Connection, handler: Arc<Handler>) -> zbus::Result<()> {
     let mut answered = handler.handoffs.answered();
+    let mut requests = handler.answered();
     connection.object_server().at(OBJECT_PATH, PhoneLinkInterface { handler }).await?;
     let emitter = SignalEmitter::new(connection, OBJECT_PATH)?.into_owned();
+    let sent_emitter = emitter.clone();
+    tokio::spawn(async move {
+        loop {
+            let request = match requests.recv().await {
+                Ok(request) => request,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            let kind = match request.request {
+                RequestBody::SendDestination { .. } => "destination",
+                RequestBody::SendNote { .. } => "note",
+                _ => continue,
+            };
+            let Some(words) = request.response.result.as_ref().and_then(|result| result["car_says"].as_str()) else { continue };
+            if let Err(error) = PhoneLinkInterface::from_phone(&sent_emitter, &request.phone, kind, words).await {
+                tracing::warn!(%error, "could not announce what a phone sent");
+            }
+        }
+    });
     tokio::spawn(async move {
         while let Ok(answer) = answered.recv().await {
             let outcome = match answer.outcome {

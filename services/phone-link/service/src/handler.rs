@@ -8,7 +8,7 @@ use base64::Engine;
 use cabin_phone_protocol::{
     now_s, ErrorKind, HandOffTask, PairRequest, Request, RequestBody, RequestKey, Response, Topics, MAX_REQUEST_BYTES, VERSION,
 };
-use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
+use cabin_vehicle_bus_client::{ClientError, HeadUnitNavigationProxy, VehicleBusClient};
 use cabin_vehicle_config::Value;
 use serde_json::{json, Value as Json};
 
@@ -18,6 +18,8 @@ use crate::pairing::Pairings;
 use crate::phones::{AuthError, Phone, Phones, PhonesError};
 
 const ASSISTANT: (&str, &str, &str) = ("org.cabin.Assistant1", "/org/cabin/Assistant1", "org.cabin.Assistant1");
+/// The longest destination or note a phone may send: a sentence, not a letter.
+const MAX_SENT_CHARS: usize = 280;
 /// How long a redelivered request waits for the first delivery's answer.
 const IN_PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 pub(crate) const VISION: (&str, &str, &str) = ("org.cabin.Vision1", "/org/cabin/Vision1", "org.cabin.Vision1");
@@ -284,6 +286,27 @@ impl Handler {
                 Ok(answered) => Response::ok(None, json!({ "noted": true, "car_says": answered.words })),
                 Err(error) => Response::error(None, ErrorKind::BadRequest, error.to_string()),
             },
+            RequestBody::SendDestination { destination } => {
+                let destination = destination.trim();
+                if destination.is_empty() || destination.chars().count() > MAX_SENT_CHARS {
+                    return Response::error(None, ErrorKind::BadRequest, format!("`destination` must be 1 to {MAX_SENT_CHARS} characters"));
+                }
+                let set = async { HeadUnitNavigationProxy::new(self.vehicle.connection()).await?.set_destination(destination).await };
+                match set.await {
+                    Ok(()) => Response::ok(
+                        None,
+                        json!({ "destination": destination, "car_says": format!("{} sent a destination: {destination}.", phone.name) }),
+                    ),
+                    Err(e) => unavailable_or_failed("the navigation", e),
+                }
+            }
+            RequestBody::SendNote { text } => {
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > MAX_SENT_CHARS {
+                    return Response::error(None, ErrorKind::BadRequest, format!("`text` must be 1 to {MAX_SENT_CHARS} characters"));
+                }
+                Response::ok(None, json!({ "noted": true, "car_says": format!("A note from {}: {text}", phone.name) }))
+            }
             RequestBody::VisionSnapshot { region } => {
                 let (service, path, interface) = VISION;
                 let reply = self

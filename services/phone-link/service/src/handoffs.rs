@@ -77,13 +77,13 @@ pub fn task_from(name: &str, detail: &str) -> Result<HandOffTask, HandOffError> 
 fn words(task: &HandOffTask, outcome: HandOffOutcome, detail: &str) -> String {
     let what = match task {
         HandOffTask::Directions { destination } => format!("the directions to {destination}"),
-        HandOffTask::Reminder { text } => format!("the reminder to {text}"),
+        HandOffTask::Reminder { .. } => "the reminder".to_string(),
         HandOffTask::Share { contact, .. } => format!("your arrival time for {contact}"),
     };
     match outcome {
         HandOffOutcome::Done => match task {
             HandOffTask::Directions { .. } => format!("Your phone has {what}."),
-            HandOffTask::Reminder { .. } => format!("Your phone will give you {what} when the car is parked."),
+            HandOffTask::Reminder { text } => format!("Your phone will remind you when the car is parked: {text}."),
             HandOffTask::Share { .. } => format!("Your phone shared {what}."),
         },
         HandOffOutcome::Declined => format!("You declined {what} on your phone."),
@@ -170,7 +170,7 @@ mod tests {
         handoffs.waiting.lock().unwrap().insert("h1".into(), (task_from("reminder", "take the umbrella").unwrap(), Instant::now()));
         let mut heard = handoffs.answered();
         let answered = handoffs.answer("ana", "h1", HandOffOutcome::Done, "").unwrap();
-        assert_eq!(answered.words, "Your phone will give you the reminder to take the umbrella when the car is parked.");
+        assert_eq!(answered.words, "Your phone will remind you when the car is parked: take the umbrella.");
         assert_eq!(heard.try_recv().unwrap().id, "h1");
         assert!(matches!(handoffs.answer("ana", "h1", HandOffOutcome::Declined, ""), Err(AnswerError::NotWaiting(_))), "settled once");
     }

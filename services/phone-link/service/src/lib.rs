@@ -11,7 +11,9 @@ mod link;
 mod pairing;
 mod phones;
 
-pub use bus::{serve as serve_bus, HandOffAnsweredStream, PhoneLinkError, PhoneLinkInterfaceProxy as PhoneLinkProxy, OBJECT_PATH};
+pub use bus::{
+    serve as serve_bus, FromPhoneStream, HandOffAnsweredStream, PhoneLinkError, PhoneLinkInterfaceProxy as PhoneLinkProxy, OBJECT_PATH,
+};
 pub use events::{deliver, watch_locks, Outbox, LEFT_BEHIND, LOCK_SIGNALS};
 pub use handler::{Answered, Handler, Reply};
 pub use handoffs::{AnswerError, HandOffAnswered, HandOffError, HandOffs};

@@ -92,7 +92,7 @@ impl VoiceService {
         connection.object_server().at(OBJECT_PATH, VoiceInterface { service: service.clone() }).await?;
         let emitter = SignalEmitter::new(connection, OBJECT_PATH)?.into_owned();
         tokio::spawn(respond(heard_rx, service.clone(), emitter.clone(), connection.clone()));
-        tokio::spawn(speak_hand_off_outcomes(connection.clone(), service.speaker.clone(), emitter));
+        tokio::spawn(speak_from_the_phone_link(connection.clone(), service.speaker.clone(), emitter));
         match connection.request_name_with_flags(BUS_NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into()).await {
             Ok(zbus::fdo::RequestNameReply::PrimaryOwner | zbus::fdo::RequestNameReply::AlreadyOwner) => Ok(service),
             Ok(_) => Err(zbus::Error::NameTaken),
@@ -135,25 +135,32 @@ fn listen(mut listener: Listener, inbox: mpsc::Receiver<Input>, heard: tokio::sy
     }
 }
 
-/// Says how a hand-off to the owner's phone ended ("Your phone has the directions to
-/// Shenzhen."), when the phone link announces it. The D-Bus signal is the contract: no crate of
-/// the phone link's is needed to hear it.
-async fn speak_hand_off_outcomes(connection: zbus::Connection, speaker: Arc<Speaker>, emitter: SignalEmitter<'static>) {
+/// Says what the phone link tells the driver: how a hand-off to the owner's phone ended ("Your
+/// phone has the directions to Shenzhen.") and what a phone sent ("A note from Ana's phone:
+/// …"). The D-Bus signals are the contract: no crate of the phone link's is needed to hear them.
+async fn speak_from_the_phone_link(connection: zbus::Connection, speaker: Arc<Speaker>, emitter: SignalEmitter<'static>) {
     use futures_util::StreamExt;
+    // From the name's owner only: another process on the bus must not put words in the car's mouth.
     let rule = zbus::MatchRule::builder()
         .msg_type(zbus::message::Type::Signal)
-        .interface("org.cabin.PhoneLink1")
-        .and_then(|rule| rule.member("HandOffAnswered"))
+        .sender("org.cabin.PhoneLink1")
+        .and_then(|rule| rule.interface("org.cabin.PhoneLink1"))
         .map(|rule| rule.build());
-    let mut answers = match rule {
+    let mut said = match rule {
         Ok(rule) => match zbus::MessageStream::for_match_rule(rule, &connection, None).await {
             Ok(stream) => stream,
-            Err(error) => return tracing::warn!(%error, "cannot follow the phone link's hand-offs"),
+            Err(error) => return tracing::warn!(%error, "cannot follow the phone link"),
         },
-        Err(error) => return tracing::warn!(%error, "cannot follow the phone link's hand-offs"),
+        Err(error) => return tracing::warn!(%error, "cannot follow the phone link"),
     };
-    while let Some(Ok(message)) = answers.next().await {
-        if let Ok((_id, _task, _outcome, words)) = message.body().deserialize::<(String, String, String, String)>() {
+    while let Some(Ok(message)) = said.next().await {
+        let header = message.header();
+        let words = match header.member().map(|member| member.as_str()) {
+            Some("HandOffAnswered") => message.body().deserialize::<(String, String, String, String)>().map(|(_, _, _, words)| words),
+            Some("FromPhone") => message.body().deserialize::<(String, String, String)>().map(|(_, _, words)| words),
+            _ => continue,
+        };
+        if let Ok(words) = words {
             speaker.clone().speak(words, emitter.clone()).await;
         }
     }

@@ -25,12 +25,13 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::VehicleSignal => first_of(&VEHICLE_SIGNAL, text).and_then(word),
         SlotKind::Region => first_of(&REGION, text).and_then(word),
         SlotKind::MediaAction => first_of(&MEDIA_ACTION, text).and_then(word),
-        SlotKind::Destination => free_text(&DESTINATION, &PHONE_AS_RECIPIENT.replace_all(text, "")),
-        SlotKind::Contact => free_text(&CONTACT, text).filter(|v| !is_vague(&v.to_string())),
-        SlotKind::Object => free_text(&OBJECT, text),
-        SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text).filter(|v| !is_vague(&v.to_string())),
-        SlotKind::Fact => free_text(&FACT, text).filter(|v| !matches!(v.to_string().as_str(), "这个" | "那个" | "它")),
+        SlotKind::Destination => DESTINATION.value(&PHONE_AS_RECIPIENT.replace_all(&ARRIVAL_TIME.replace_all(text, ""), "")),
+        SlotKind::Contact => CONTACT.value(text).filter(|v| !is_vague(&v.to_string())),
+        SlotKind::Object => OBJECT.value(text),
+        SlotKind::MediaQuery => MEDIA_QUERY.value(text).filter(|v| !is_vague(&v.to_string())),
+        SlotKind::Fact => FACT.value(text).filter(|v| !matches!(v.to_string().as_str(), "这个" | "那个" | "它")),
         SlotKind::Period => first_of(&PERIOD, text).and_then(word),
+        SlotKind::Reminder => REMINDER.value(&WHEN_PARKED.replace_all(text, "")),
     }
 }
 
@@ -41,6 +42,7 @@ pub(super) fn as_request(kind: SlotKind, answer: &str) -> Option<String> {
         SlotKind::Contact => Some(format!("打电话给{answer}")),
         SlotKind::Object => Some(format!("我的{answer}在车里吗")),
         SlotKind::MediaQuery => Some(format!("播放{answer}")),
+        SlotKind::Reminder => Some(format!("提醒我{answer}")),
         _ => None,
     }
 }
@@ -296,19 +298,38 @@ static PERIOD: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
 });
 
 /// A free-text value, without the particles around it.
-fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
-    kind.capture(text).map(trim_value).filter(|v| !v.is_empty()).map(SlotValue::Text)
-}
-
 /// "……发到我手机上": where the destination is sent, not where to go ("把去深圳的路线" stays).
-static PHONE_AS_RECIPIENT: LazyLock<Regex> =
-    LazyLock::new(|| re(r"^把|(?:的?(?:目的地|路线|导航|地址))?(?:发|传|同步|推送|分享)(?:到|给|至)?(?:我的?)?手机(?:上|里)?.*$"));
+static PHONE_AS_RECIPIENT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^(?:能不能|能否|可以|可不可以|请|麻烦)?(?:帮我)?(?:把|(?:发|传|推送)(?:一下|个)?)|(?:的?(?:步行|走路|徒步)?(?:目的地|路线|导航|地址))?(?:发|传|同步|推送|分享)?(?:到|给|至)(?:我的?)?手机(?:上|里)?.*$",
+    )
+});
+
+/// "到达时间" names when, not where: "把到达时间分享给王总" has no destination.
+static ARRIVAL_TIME: LazyLock<Regex> = LazyLock::new(|| re(r"(?:预计)?(?:到达|抵达)(?:的)?(?:时间|时刻)"));
+
+/// "停车的时候" and the like: when the reminder goes off, not what it says.
+static WHEN_PARKED: LazyLock<Regex> = LazyLock::new(|| {
+    // Said with a "when" around it, so that "交停车费" keeps its 停车.
+    const PARKING: &str = "(?:停好车|停完车|停车|停下来|停好|下车|熄火|到了|到达)(?:了)?";
+    const WHEN: &str = "(?:以后|之后|后|的时候|时)";
+    re(&format!(r"(?:等|当|在)(?:我|我们|咱们)?{PARKING}{WHEN}?(?:再)?|(?:我|我们|咱们)?{PARKING}{WHEN}(?:再)?|^到了"))
+});
+
+/// "提醒我带伞": what the phone reminds the driver of.
+static REMINDER: LazyLock<FreeText> = LazyLock::new(|| {
+    FreeText::new(&[
+        r"(?:提醒|叫我|让我)(?:我们|我|一下我|一下)?(?:一下)?(?:要|记得|别忘了|不要忘了)?(.+?)(?:吧|啊|哦|呀|一下)?$",
+        r"(?:别让我忘了|不要让我忘了|别忘了提醒我|记得提醒我)(?:要)?(.+?)(?:吧|啊|哦|呀)?$",
+        r"(?:设|设置|定|加)(?:一个|个)?提醒[:：，,]?(?:要)?(.+?)(?:吧)?$",
+    ])
+});
 
 static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
         r"(?:找|搜)(?:一下|一个)?(.+?)(?:然后)?(?:导航|带我|开)过去",
         r"(?:带我|送我|载我|开车)?回(家|公司|酒店)",
-        r"(?:导航|导航到|导航去|导航至|开导航去|带我去|送我去|送我到|带我到|开到|开去|我要去|我想去|我要到|我想到|前往|去往|我们去|咱们去|出发去|出发到|设置目的地为?|目的地(?:是|设为|改成)?|路线到|怎么去|怎么到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
+        r"(?:导航|导航到|导航去|导航至|开导航去|带我去|送我去|送我到|带我到|开到|开去|我要去|我想去|我要到|我想到|前往|去往|我们去|咱们去|出发去|出发到|设置目的地为?|目的地(?:是|设为|设成|设置为|设置成|改成|改为|换成|定为)?|路线到|怎么去|怎么到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
         r"^(?:去|到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
         r"^(.+?)(?:怎么走|怎么去)$",
     ])
@@ -316,7 +337,13 @@ static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
 
 static CONTACT: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
-        r"(?:打电话给|打个电话给|电话打给|打给|拨打|拨通|呼叫|联系|致电|call)(.+?)(?:的电话|的手机)?$",
+        // Sharing the arrival time: "把到达时间分享给安娜", "告诉老王我几点到".
+        r"(?:到达时间|到达时刻|抵达时间|到的时间|预计到达|行程|位置)(?:分享|发送|发|告诉|同步|共享)(?:一下)?给(.+?)(?:吧|一下|好吗)?$",
+        r"(?:分享|发送|发|共享)给(.+?)(?:我的?)?(?:预计)?(?:到达时间|到达时刻|抵达时间|行程)",
+        r"让(.+?)知道",
+        r"(?:分享|共享|发送|发)给(.+?)(?:吧|一下)?$",
+        r"(?:告诉|通知|跟|和|给)(.+?)(?:说一下|说一声|说|讲)?(?:一下)?我(?:们)?(?:大概|预计|大约)?(?:几点|什么时候|多久|多长时间)(?:能|会)?(?:到|回|抵达)",
+        r"(?:打电话给|打个电话给|电话打给|打给|拨打|拨通|呼叫|联系|致电|call)(?:一下)?(.+?)(?:的电话|的手机|打(?:他|她)的?(?:手机|电话))?$",
         r"给(.+?)打(?:个|一个)?电话",
         r"^(?:帮我)?(?:打|拨)(.+?)的(?:电话|手机)",
     ])
@@ -419,6 +446,14 @@ mod tests {
             (SlotKind::Destination, "把去深圳的路线发到手机上", Some("深圳")),
             (SlotKind::Destination, "把目的地发到我手机上", None),
             (SlotKind::Contact, "给妈妈打个电话", Some("妈妈")),
+            (SlotKind::Contact, "把到达时间分享给安娜", Some("安娜")),
+            (SlotKind::Contact, "告诉老王我几点到", Some("老王")),
+            (SlotKind::Reminder, "停车的时候提醒我带伞", Some("带伞")),
+            (SlotKind::Reminder, "提醒我停好车以后拿上后座的包", Some("拿上后座的包")),
+            (SlotKind::Reminder, "到了别忘了提醒我买牛奶", Some("买牛奶")),
+            (SlotKind::Reminder, "停车后记得提醒我交停车费", Some("交停车费")),
+            (SlotKind::Destination, "把到达时间分享给王总", None),
+            (SlotKind::Destination, "把去博物馆的步行路线发到我手机", Some("博物馆")),
             (SlotKind::Object, "我的帽子在车里吗", Some("帽子")),
             (SlotKind::MediaQuery, "播放周杰伦的歌", Some("周杰伦")),
             (SlotKind::MediaQuery, "放点音乐", None),

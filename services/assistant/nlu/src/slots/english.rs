@@ -22,13 +22,14 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::VehicleSignal => vehicle_signal(text).and_then(word),
         SlotKind::Region => region(text).and_then(word),
         SlotKind::MediaAction => media_action(text).and_then(word),
-        SlotKind::Destination => free_text(&DESTINATION, &PHONE_AS_RECIPIENT.replace(text, "")),
+        SlotKind::Destination => DESTINATION.value(&PHONE_AS_RECIPIENT.replace(text, "")),
         // "Call someone", "call her": nobody named (the dialog knows who "her" is).
-        SlotKind::Contact => free_text(&CONTACT, text).filter(|v| !is_vague(&v.to_string())),
-        SlotKind::Object => free_text(&OBJECT, text),
+        SlotKind::Contact => CONTACT.value(text).filter(|v| !is_vague(&v.to_string())),
+        SlotKind::Object => OBJECT.value(text),
         // "Play something" names nothing to play: the car asks what.
-        SlotKind::MediaQuery => free_text(&MEDIA_QUERY, text).filter(|v| !is_vague(&v.to_string())),
+        SlotKind::MediaQuery => MEDIA_QUERY.value(text).filter(|v| !is_vague(&v.to_string())),
         SlotKind::Fact => fact(text).map(SlotValue::Text),
+        SlotKind::Reminder => REMINDER.value(&ON_THE_PHONE.replace(text, "")),
         SlotKind::Period => period(text).and_then(word),
     }
 }
@@ -41,6 +42,8 @@ pub(super) fn as_request(kind: SlotKind, answer: &str) -> Option<String> {
         // "is my X in the car": the object's pattern wants the question around it.
         SlotKind::Object => Some(format!("is my {answer} in the car")),
         SlotKind::MediaQuery => Some(format!("play {answer}")),
+        SlotKind::Reminder if ["to ", "about ", "of "].iter().any(|word| answer.starts_with(word)) => Some(format!("remind me {answer}")),
+        SlotKind::Reminder => Some(format!("remind me to {answer}")),
         _ => None,
     }
 }
@@ -298,10 +301,6 @@ fn region(text: &str) -> Option<&'static str> {
 }
 
 /// A free-text value, with determiners and trailing politeness trimmed.
-fn free_text(kind: &LazyLock<FreeText>, text: &str) -> Option<SlotValue> {
-    kind.capture(text).map(trim_value).filter(|v| !v.is_empty()).map(SlotValue::Text)
-}
-
 const LEADING: &[&str] = &["the", "a", "an", "my", "some", "our", "his", "her", "their", "your", "up"];
 /// Politeness and filler after a value: whole phrases only ("please please me" is a song).
 const TRAILING: &[&str] = &[
@@ -357,8 +356,16 @@ static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
 static PHONE_AS_RECIPIENT: LazyLock<Regex> =
     LazyLock::new(|| re(r"\s+(?:to|on|onto|on to|over to|with) (?:my|the|your) (?:phone|mobile|cell)\b.*$"));
 
+/// "... on my phone" inside a reminder: where it goes, not what it says.
+static ON_THE_PHONE: LazyLock<Regex> = LazyLock::new(|| re(r"\s+(?:to|on|onto|via|through) (?:my|the|your) (?:phone|mobile|cell)\b"));
+
 static CONTACT: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
+        // Sharing the arrival time: "share my eta with ana", "let ana know when i'll get there".
+        r"\b(?:share|send|text|message|tell|give|forward) (?:my |our |the )?(?:arrival time|arrival|eta|estimated (?:arrival )?time(?: of arrival)?|expected arrival(?: time)?|time of arrival) (?:with|to) (.+?)$",
+        r"\b(?:send|text|message|tell|give|forward) (.+?) (?:my|our|the) (?:arrival time|arrival|eta|estimated (?:arrival )?time(?: of arrival)?|expected arrival(?: time)?|time of arrival)\b",
+        r"\blet (.+?) know (?:when|what time|that|how long|i'm|we're|i am|we are)\b",
+        r"\b(?:tell|text|message|update) (.+?) (?:when|what time|how long|that) (?:i|we)\b",
         r"\bgive (.+?) a (?:ring|call|bell)\b",
         r"\bget (.+?) on the phone\b",
         r"\bcall to (.+)$",
@@ -377,6 +384,19 @@ static MEDIA_QUERY: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
         r"\b(?:play|playing|put on|listen to|hear|start|queue up|queue|shuffle) (.+?)(?: (?:on spotify|on the radio|in the car)\b.*)?$",
     ])
+});
+
+/// "Remind me to take my umbrella when i park": what follows "remind me to", up to when.
+static REMINDER: LazyLock<FreeText> = LazyLock::new(|| {
+    const WHEN: &str = r"(?: (?:when|once|after|as soon as|the moment|whenever|before|as|if) (?:i|we|you|the car)\b.*| (?:at|on) (?:parking|arrival)\b.*)?$";
+    let patterns = [
+        r"\bremind (?:me|us) (?:to|that i (?:need|have|want) to|i (?:need|have) to) (.+?)",
+        r"\bremind (?:me|us) (?:about|of) (.+?)",
+        r"\b(?:don't|do not) let (?:me|us) forget (?:to |about )?(.+?)",
+        r"\b(?:set |add |make |leave )?(?:a |me a )?reminder (?:to|for|about|that i (?:need|have) to) (.+?)",
+    ];
+    let patterns: Vec<String> = patterns.iter().map(|pattern| format!("{pattern}{WHEN}")).collect();
+    FreeText::new(&patterns.iter().map(String::as_str).collect::<Vec<_>>())
 });
 
 /// Words that stand for a value without giving one.
@@ -555,6 +575,14 @@ mod tests {
             (SlotKind::Object, "is my hat in the car", Some("hat")),
             (SlotKind::Object, "did i leave my sunglasses on the back seat", Some("sunglasses")),
             (SlotKind::MediaQuery, "play some jazz", Some("jazz")),
+            (SlotKind::Reminder, "remind me to take my umbrella when i park", Some("take my umbrella")),
+            (SlotKind::Reminder, "when we park remind me to grab the groceries from the boot", Some("grab the groceries from the boot")),
+            (SlotKind::Reminder, "remind me about the dry cleaning once we've parked please", Some("dry cleaning")),
+            (SlotKind::Reminder, "send a reminder to my phone to call the garage when i get out", Some("call the garage")),
+            (SlotKind::Contact, "share my arrival time with ana", Some("ana")),
+            (SlotKind::Contact, "send my eta to my wife", Some("wife")),
+            (SlotKind::Contact, "let the kids know when i'll be home", Some("kids")),
+            (SlotKind::Contact, "call ana", Some("ana")),
         ]);
     }
 

@@ -85,6 +85,8 @@ pub enum SlotKind {
     MediaQuery,
     /// Something to remember or forget, in the driver's words: "my home is 42 market street".
     Fact,
+    /// What the phone reminds the driver of once parked, from the verb on: "take my umbrella".
+    Reminder,
     /// A span of the day: this morning | this afternoon | this evening | today | yesterday | this week.
     Period,
 }
@@ -102,7 +104,10 @@ impl SlotKind {
     /// Free-text kinds take whatever follows their trigger words; a correction ("no, Shenzhen")
     /// may give the bare value.
     pub fn is_free_text(self) -> bool {
-        matches!(self, SlotKind::Destination | SlotKind::Contact | SlotKind::Object | SlotKind::MediaQuery | SlotKind::Fact)
+        matches!(
+            self,
+            SlotKind::Destination | SlotKind::Contact | SlotKind::Object | SlotKind::MediaQuery | SlotKind::Fact | SlotKind::Reminder
+        )
     }
 
     /// A free-text value said on its own ("to Shanghai please" after "Where to?", "Maria
@@ -155,6 +160,11 @@ impl FreeText {
     fn capture<'t>(&self, text: &'t str) -> Option<&'t str> {
         let captures = self.patterns.iter().find_map(|p| p.captures(text))?;
         captures.iter().skip(1).flatten().next().map(|m| m.as_str())
+    }
+
+    /// The captured value without what surrounds it (see [`trim_value`]), if anything is left.
+    fn value(&self, text: &str) -> Option<SlotValue> {
+        self.capture(text).map(trim_value).filter(|v| !v.is_empty()).map(SlotValue::Text)
     }
 }
 

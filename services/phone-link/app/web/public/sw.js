@@ -1,6 +1,6 @@
 // The app shell, cached so the app opens without a network; the car itself needs the broker.
-const SHELL = 'cabin-shell-v1';
-const FILES = ['./', 'app.js', 'style.css', 'manifest.webmanifest', 'icon.svg'];
+const SHELL = 'cabin-shell-v2';
+const FILES = ['./', 'app.js', 'scanner.js', 'style.css', 'manifest.webmanifest', 'icon.svg'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(FILES)).then(() => self.skipWaiting()));

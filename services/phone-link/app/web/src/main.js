@@ -3,6 +3,8 @@
 import { CarLink, CarError } from './protocol/car.js';
 import { fromPairingLink } from './pairing-link.js';
 import { describeEvent, seatName, statusLine } from './words.js';
+import { store } from './store.js';
+import { HANDOFF_ACTIONS, carryOut, renderHandoffs } from './handoffs.js';
 
 const $ = (id) => document.getElementById(id);
 const STATUS_EVERY_MS = 5000;
@@ -17,20 +19,6 @@ const DOORS = ['Row1.DriverSide', 'Row1.PassengerSide', 'Row2.DriverSide', 'Row2
 );
 const CLIMATE = ['Row1.Driver', 'Row1.Passenger'].map((seat) => `Vehicle.Cabin.HVAC.Station.${seat}.Temperature`);
 
-const store = {
-  cars: () => JSON.parse(localStorage.getItem('cabin.cars') || '[]'),
-  saveCars: (cars) => localStorage.setItem('cabin.cars', JSON.stringify(cars)),
-  current: () => localStorage.getItem('cabin.current'),
-  setCurrent: (vehicle) => localStorage.setItem('cabin.current', vehicle),
-  lastSeen: (vehicle) => Number(localStorage.getItem(`cabin.last-seen.${vehicle}`)) || null,
-  sawCar: (vehicle) => localStorage.setItem(`cabin.last-seen.${vehicle}`, String(Math.floor(Date.now() / 1000))),
-  handoffs: (vehicle) => JSON.parse(localStorage.getItem(`cabin.handoffs.${vehicle}`) || '[]'),
-  saveHandoffs: (vehicle, list) => localStorage.setItem(`cabin.handoffs.${vehicle}`, JSON.stringify(list)),
-  reminders: (vehicle) => JSON.parse(localStorage.getItem(`cabin.reminders.${vehicle}`) || '[]'),
-  saveReminders: (vehicle, list) => localStorage.setItem(`cabin.reminders.${vehicle}`, JSON.stringify(list)),
-  feed: (vehicle) => JSON.parse(localStorage.getItem(`cabin.feed.${vehicle}`) || '[]'),
-  saveFeed: (vehicle, feed) => localStorage.setItem(`cabin.feed.${vehicle}`, JSON.stringify(feed.slice(0, 200))),
-};
 
 let car = null; // { paired, link, status }
 let statusTimer = null;
@@ -75,17 +63,23 @@ async function openPairing() {
 
 async function pair(event) {
   event.preventDefault();
+  await pairWith(event.submitter, {
+    code: $('pair-code').value.trim(),
+    vehicle: $('pair-vehicle').value.trim(),
+    broker: $('pair-broker').value.trim(),
+  });
+}
+
+/** Pairs with the car the typed fields, a pasted link or a scanned QR code name. */
+async function pairWith(button, typed) {
   $('pair-error').textContent = '';
-  let code = $('pair-code').value.trim();
-  let vehicle = $('pair-vehicle').value.trim();
-  let broker = $('pair-broker').value.trim();
+  let { code, vehicle, broker } = typed;
   const link = fromPairingLink(code);
   if (link) ({ code, vehicle, broker } = { code: link.code, vehicle: link.vehicle || vehicle, broker: link.broker || broker });
   if (!/^\d{6}$/.test(code)) {
     $('pair-error').textContent = 'The code is the six digits the car shows.';
     return;
   }
-  const button = event.submitter;
   button.disabled = true;
   setLinkState('Pairing…');
   const pairingLink = new CarLink({ broker, vehicle, onState: () => {} });
@@ -105,6 +99,46 @@ async function pair(event) {
     pairingLink.close();
     button.disabled = false;
   }
+}
+
+let scanning = null;
+
+function offerScanning() {
+  if (!navigator.mediaDevices?.getUserMedia) return;
+  $('scan').hidden = false;
+  $('scan').addEventListener('click', scan);
+  $('scan-stop').addEventListener('click', stopScanning);
+}
+
+async function scan() {
+  $('scan-state').textContent = 'Point the camera at the QR code the car shows.';
+  $('scanner').hidden = false;
+  $('scan').hidden = true;
+  let link;
+  try {
+    // The QR reader is fetched only when the owner scans: most never do twice.
+    const { scanPairingLink } = await import('./scanner.js');
+    scanning = scanPairingLink($('scan-video'));
+    link = await scanning.found;
+  } catch (error) {
+    $('scan-state').textContent = `The camera could not start: ${error.message}`;
+  }
+  stopScanning();
+  if (!link) return;
+  $('scan-state').textContent = `Read the code for ${link.vehicle || 'the car'}.`;
+  const hint = await thisCarHint();
+  await pairWith($('pair-form').querySelector('button[type=submit]'), {
+    code: link.code,
+    vehicle: link.vehicle || $('pair-vehicle').value.trim() || hint?.vehicle || '',
+    broker: link.broker || $('pair-broker').value.trim() || hint?.broker || '',
+  });
+}
+
+function stopScanning() {
+  scanning?.stop();
+  scanning = null;
+  $('scanner').hidden = true;
+  $('scan').hidden = false;
 }
 
 function carChoices() {
@@ -127,6 +161,7 @@ async function openCar() {
   show('car');
   for (const element of document.querySelectorAll('[data-scope]')) element.hidden = !paired.scopes.includes(element.dataset.scope);
   $('controls').hidden = !paired.scopes.some((s) => s === 'access' || s === 'comfort');
+  $('send').hidden = !paired.scopes.some((s) => s === 'ask' || s === 'comfort');
   $('home').hidden = false;
   renderFeed(paired.vehicle);
   const status = { brokerUp: false, online: null };
@@ -216,6 +251,29 @@ async function control(event) {
   }
 }
 
+/** "Send to car": a destination for the navigation, or a note the car reads to the driver. */
+async function send(event) {
+  event.preventDefault();
+  if (!car) return;
+  const form = event.target;
+  const input = form.querySelector('input');
+  const text = input.value.trim();
+  if (!text) return;
+  const [kind, fields] = form.id === 'send-destination-form' ? ['send.destination', { destination: text }] : ['send.note', { text }];
+  const result = $('send-result');
+  result.className = '';
+  result.textContent = 'Sending…';
+  try {
+    const { car_says: says } = await car.link.request(car.paired, kind, fields);
+    result.className = 'done';
+    result.textContent = `Sent. The car says: ${says}`;
+    input.value = '';
+  } catch (error) {
+    result.className = 'refused';
+    result.textContent = error.message;
+  }
+}
+
 async function ask(event) {
   event.preventDefault();
   const text = $('ask-text').value.trim();
@@ -255,6 +313,16 @@ function listen() {
     };
     recognition.start();
   });
+}
+
+function onHandOff(vehicle, handoff) {
+  if (!HANDOFF_ACTIONS[handoff.task]) return;
+  const list = store.handoffs(vehicle);
+  if (list.some((h) => h.handoff === handoff.handoff)) return;
+  list.unshift(handoff);
+  store.saveHandoffs(vehicle, list);
+  renderHandoffs(vehicle);
+  notify(`Your car asks: ${HANDOFF_ACTIONS[handoff.task].says(handoff)}`);
 }
 
 let lastSeen = null;
@@ -302,78 +370,6 @@ async function snapshot() {
   }
 }
 
-// Hand-offs: the car asks this phone to do something only a phone can. Nothing runs without
-// the owner's tap; the answer goes back to the car, which says the outcome to the driver.
-const HANDOFF_ACTIONS = {
-  directions: { label: 'Open directions', says: (h) => `Directions to ${h.destination}, for the last stretch on foot.` },
-  reminder: { label: 'Remind me when parked', says: (h) => `Remind you to ${h.text} when the car is parked.` },
-  share: { label: 'Share', says: (h) => `Share your arrival time with ${h.contact}: “${h.text}”` },
-};
-
-function onHandOff(vehicle, handoff) {
-  if (!HANDOFF_ACTIONS[handoff.task]) return;
-  const list = store.handoffs(vehicle);
-  if (list.some((h) => h.handoff === handoff.handoff)) return;
-  list.unshift(handoff);
-  store.saveHandoffs(vehicle, list);
-  renderHandoffs(vehicle);
-  notify(`Your car asks: ${HANDOFF_ACTIONS[handoff.task].says(handoff)}`);
-}
-
-function renderHandoffs(vehicle) {
-  const list = store.handoffs(vehicle);
-  $('handoffs').hidden = list.length === 0;
-  $('handoff-cards').replaceChildren(
-    ...list.map((handoff) => {
-      const action = HANDOFF_ACTIONS[handoff.task];
-      const item = document.createElement('li');
-      item.dataset.handoff = handoff.handoff;
-      const text = document.createElement('p');
-      text.textContent = action.says(handoff);
-      const buttons = document.createElement('div');
-      buttons.className = 'buttons';
-      const take = document.createElement('button');
-      take.type = 'button';
-      take.dataset.take = handoff.handoff;
-      take.textContent = action.label;
-      const decline = document.createElement('button');
-      decline.type = 'button';
-      decline.className = 'secondary';
-      decline.dataset.decline = handoff.handoff;
-      decline.textContent = 'Not now';
-      buttons.append(take, decline);
-      item.append(text, buttons);
-      return item;
-    }),
-  );
-}
-
-/** Does what the card offers, now that the owner tapped it: [outcome, detail]. */
-async function carryOut(handoff) {
-  switch (handoff.task) {
-    case 'directions': {
-      window.open(`https://www.openstreetmap.org/search?query=${encodeURIComponent(handoff.destination)}`, '_blank', 'noopener');
-      return ['done', ''];
-    }
-    case 'reminder': {
-      const reminders = store.reminders(car.paired.vehicle);
-      reminders.push({ text: handoff.text, since: Date.now() });
-      store.saveReminders(car.paired.vehicle, reminders);
-      return ['done', ''];
-    }
-    case 'share':
-      if (!navigator.share) return ['failed', 'this browser cannot share'];
-      try {
-        await navigator.share({ title: 'My arrival', text: handoff.text });
-        return ['done', ''];
-      } catch (error) {
-        return error.name === 'AbortError' ? ['declined', ''] : ['failed', error.message];
-      }
-    default:
-      return ['failed', 'this app does not know that task'];
-  }
-}
-
 async function answerHandOff(event) {
   const button = event.target.closest('button[data-take], button[data-decline]');
   if (!button || !car) return;
@@ -381,7 +377,7 @@ async function answerHandOff(event) {
   const id = button.dataset.take || button.dataset.decline;
   const handoff = store.handoffs(vehicle).find((h) => h.handoff === id);
   if (!handoff) return;
-  const [outcome, detail] = button.dataset.take ? await carryOut(handoff) : ['declined', ''];
+  const [outcome, detail] = button.dataset.take ? await carryOut(vehicle, handoff) : ['declined', ''];
   try {
     const { car_says: says } = await car.link.request(car.paired, 'handoff.answer', { handoff: id, outcome, detail });
     $('handoff-result').textContent = `Your car says: ${says}`;
@@ -408,7 +404,7 @@ async function remindIfParked() {
     const feed = store.feed(vehicle);
     feed.unshift({ id: `reminder-${reminder.since}`, kind: 'reminder', text: reminder.text, at: Math.floor(Date.now() / 1000) });
     store.saveFeed(vehicle, feed);
-    notify(`Parked: remember to ${reminder.text}`);
+    notify(`Parked. Your reminder: ${reminder.text}`);
   }
   renderFeed(vehicle);
 }
@@ -480,10 +476,13 @@ $('car-select').addEventListener('change', (event) => {
 $('controls').addEventListener('click', control);
 $('handoff-cards').addEventListener('click', answerHandOff);
 $('ask-form').addEventListener('submit', ask);
+$('send-destination-form').addEventListener('submit', send);
+$('send-note-form').addEventListener('submit', send);
 $('find-form').addEventListener('submit', find);
 $('snapshot').addEventListener('click', snapshot);
 document.addEventListener('visibilitychange', refreshStatus);
 listen();
+offerScanning();
 offerNotifications();
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js').catch(() => {});
 openCar();

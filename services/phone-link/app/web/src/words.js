@@ -27,7 +27,7 @@ export function describeEvent(event) {
       return `Left behind: a ${event.object} ${where} (${Math.round(event.confidence * 100)} % sure)`;
     }
     case 'reminder':
-      return `Parked: remember to ${event.text}`;
+      return `Parked. Your reminder: ${event.text}`;
     default:
       return `The car says: ${event.kind}`;
   }
