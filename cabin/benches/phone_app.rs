@@ -62,7 +62,7 @@ fn main() {
                 let took = browser.client.execute_async(ASK, vec![question.into()]).await.unwrap();
                 times.push(took.as_f64().unwrap());
             }
-            println!("  {kind:>10} (\"{question}\"): p50 {:.0} ms, p95 {:.0} ms", percentile(&times, 50.0), percentile(&times, 95.0));
+            println!("  {kind:>10} (\"{question}\"): p50 {:.0} ms, p95 {:.0} ms", percentile(&times, 0.5), percentile(&times, 0.95));
         }
         let sizes = browser.client.execute_async(SIZES, vec![serde_json::json!(FILES)]).await.unwrap();
         let kib = |what: &str| sizes[what].as_f64().unwrap() / 1024.0;
