@@ -111,11 +111,11 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
     let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
     let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
     let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
-    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let assistant = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     let (reply, _) = assistant.converse("navigate to shanghai").await.unwrap();
     assert_eq!(reply, "Navigating to shanghai.");
     // The simulated car's head unit was told, and says so.
-    let head_unit = cabin_vehicle_bus::HeadUnitProxy::new(&connection).await.unwrap();
+    let head_unit = cabin_vehicle_bus_service::HeadUnitProxy::new(&connection).await.unwrap();
     let mut changes = head_unit.receive_changed().await.unwrap();
     let (reply, turn) = assistant.converse("no wait, not shanghai, shenzhen").await.unwrap();
     assert_eq!(reply, "Navigating to shenzhen.", "{turn}");
@@ -147,7 +147,7 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
     let (reply, _) = assistant.converse("set the temperature").await.unwrap();
     assert_eq!(reply, "What temperature would you like?");
     let other = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
-    let (reply, _) = cabin_assistant::AssistantProxy::new(&other).await.unwrap().converse("twenty").await.unwrap();
+    let (reply, _) = cabin_assistant_client::AssistantProxy::new(&other).await.unwrap().converse("twenty").await.unwrap();
     assert_ne!(reply, "Setting the driver's side to 20 degrees.");
 
     // The camera is not there yet: the assistant says so instead of guessing.
@@ -163,7 +163,7 @@ async fn the_assistant_understands_acts_and_answers_in_mandarin() {
     let _vehicle = tokio::task::block_in_place(|| VehicleBus::start(&bus, &[]));
     let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
     let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
-    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let assistant = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     let vehicle = cabin_vehicle_bus_client::VehicleBusClient::on(connection.clone()).await.unwrap();
     let target = |path: &'static str| {
         let vehicle = &vehicle;
@@ -181,7 +181,7 @@ async fn the_assistant_understands_acts_and_answers_in_mandarin() {
     assert_eq!(target(PASSENGER_TEMPERATURE).await.and_then(|v| v.as_f64()), Some(22.0));
 
     // The correction lands on the head unit's navigation call.
-    let head_unit = cabin_vehicle_bus::HeadUnitProxy::new(&connection).await.unwrap();
+    let head_unit = cabin_vehicle_bus_service::HeadUnitProxy::new(&connection).await.unwrap();
     let (reply, _) = assistant.converse("导航去上海").await.unwrap();
     assert_eq!(reply, "正在导航去上海。");
     let (reply, turn) = assistant.converse("不是上海，是深圳").await.unwrap();

@@ -154,7 +154,7 @@ async fn play(file: &str, at_least: usize) {
         }
         // A connection of its own: a conversation of its own.
         let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
-        let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+        let assistant = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
         let mut turns = Vec::new();
         let mut said = Vec::new();
         for text in &dialog.turns {

@@ -21,7 +21,7 @@ async fn heard(notices: &mut tokio::sync::broadcast::Receiver<cabin_phone_client
 }
 
 /// The next hand-off answer the car announces on D-Bus: (outcome, what the car says).
-async fn next_answer(answered: &mut cabin_phone_link::HandOffAnsweredStream) -> (String, String) {
+async fn next_answer(answered: &mut cabin_phone_link_service::HandOffAnsweredStream) -> (String, String) {
     use futures_util::StreamExt;
     let signal = tokio::time::timeout(Duration::from_secs(30), answered.next()).await.expect("the car hears the answer").unwrap();
     let args = signal.args().unwrap();
@@ -153,7 +153,7 @@ async fn the_driver_hands_directions_to_the_phone_and_the_car_hears_what_the_own
     let browser = Browser::start().await;
     car.pair(&browser, "read").await;
     let connection = zbus::connection::Builder::address(car.car.bus.address()).unwrap().build().await.unwrap();
-    let mut answered = cabin_phone_link::PhoneLinkProxy::new(&connection).await.unwrap().receive_hand_off_answered().await.unwrap();
+    let mut answered = cabin_phone_link_service::PhoneLinkProxy::new(&connection).await.unwrap().receive_hand_off_answered().await.unwrap();
     // A stranger on the broker cannot put a card on the phone: it is not signed with its key.
     let phone = browser.run("return JSON.parse(localStorage.getItem('cabin.cars'))[0].phone").await;
     let forged = r#"{"v":1,"handoff":"f00d","at":1,"task":"directions","destination":"a phishing site"}"#;
@@ -161,7 +161,7 @@ async fn the_driver_hands_directions_to_the_phone_and_the_car_hears_what_the_own
 
     // The driver asks by voice (here by D-Bus, as the voice does); the destination comes from
     // the navigation just set.
-    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let assistant = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     assistant.converse("navigate to shenzhen").await.unwrap();
     let (reply, _) = assistant.converse("send the destination to my phone").await.unwrap();
     assert_eq!(reply, "I've sent the directions to shenzhen to your phone: tap the card to open them.");
@@ -225,7 +225,7 @@ async fn an_owner_pairs_by_scanning_the_qr_code_cabin_pair_shows() {
 }
 
 /// Says `text` to the voice service as the driver would, through the microphone's path.
-async fn say(voice: &cabin_voice::VoiceProxy<'_>, text: &str) {
+async fn say(voice: &cabin_voice_service::VoiceProxy<'_>, text: &str) {
     use cabin_voice_corpus::{mix_at_snr, padded, speak, HELD_OUT_VOICES};
     let audio = mix_at_snr(&padded(&speak(text, &HELD_OUT_VOICES[0]), 0.8, 1.0), 20.0, 3);
     let dir = tempfile::tempdir().unwrap();
@@ -235,7 +235,7 @@ async fn say(voice: &cabin_voice::VoiceProxy<'_>, text: &str) {
     assert!(heard.contains("\"command\""), "`{text}` was not heard as a command: {heard}");
 }
 
-async fn next_said(speaking: &mut cabin_voice::SpeakingStream) -> String {
+async fn next_said(speaking: &mut cabin_voice_service::SpeakingStream) -> String {
     use futures_util::StreamExt;
     let signal = tokio::time::timeout(Duration::from_secs(60), speaking.next()).await.expect("speech within 60 s").unwrap();
     signal.args().unwrap().text().to_string()
@@ -248,7 +248,7 @@ async fn the_driver_asks_aloud_for_a_reminder_hears_the_owners_answer_and_hears_
     let browser = Browser::start().await;
     car.pair(&browser, "read,ask,comfort").await;
     let connection = zbus::connection::Builder::address(car.car.bus.address()).unwrap().build().await.unwrap();
-    let voice = cabin_voice::VoiceProxy::new(&connection).await.unwrap();
+    let voice = cabin_voice_service::VoiceProxy::new(&connection).await.unwrap();
     let mut speaking = voice.receive_speaking().await.unwrap();
 
     // On the move, by voice: the reminder goes to the phone as a card.
@@ -273,7 +273,7 @@ async fn the_driver_asks_aloud_for_a_reminder_hears_the_owners_answer_and_hears_
     browser.type_into("send-destination", "12 Harbour Street").await;
     browser.click("#send-destination-form button[type=submit]").await;
     assert_eq!(next_said(&mut speaking).await, "Owner's phone sent a destination: 12 Harbour Street.");
-    let head_unit = cabin_vehicle_bus::HeadUnitProxy::new(&connection).await.unwrap();
+    let head_unit = cabin_vehicle_bus_service::HeadUnitProxy::new(&connection).await.unwrap();
     let state: serde_json::Value = serde_json::from_str(&head_unit.describe().await.unwrap()).unwrap();
     assert_eq!(state["destination"], "12 Harbour Street");
     browser.type_into("send-note", "the kids are at grandma's").await;

@@ -236,7 +236,7 @@ fn the_model_sees_only_its_own_conversation_and_the_car_says_itself_what_it_can_
     assert!(abilities.contains("start navigation") && abilities.contains("open the trunk"), "{abilities}");
     // Nor a phone link: the hand-off to the phone is down too.
     assert!(
-        abilities.contains("Right now I can't send the directions to your phone and look for things in the cabin"),
+        abilities.contains("Right now I can't hand things to your phone and look for things in the cabin"),
         "what is down is said: {abilities}"
     );
     assert!(reply(&turns[3]).starts_with("I'm Cabin"), "{}", turns[3]);
@@ -268,16 +268,15 @@ async fn a_slow_answer_for_one_caller_holds_up_no_other() {
     let connect = || async { zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap() };
     let (phone, driver) = (connect().await, connect().await);
     // One caller's open question waits on a cloud that does not answer...
-    let waiting =
-        tokio::spawn(
-            async move { cabin_assistant::AssistantProxy::new(&phone).await.unwrap().converse("why is the sky blue").await.unwrap() },
-        );
+    let waiting = tokio::spawn(async move {
+        cabin_assistant_client::AssistantProxy::new(&phone).await.unwrap().converse("why is the sky blue").await.unwrap()
+    });
     while cloud.requests().is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     // ...while another's request is done at once.
     let (reply, _) =
-        cabin_assistant::AssistantProxy::new(&driver).await.unwrap().converse("set the temperature to twenty one").await.unwrap();
+        cabin_assistant_client::AssistantProxy::new(&driver).await.unwrap().converse("set the temperature to twenty one").await.unwrap();
     assert_eq!(reply, "Setting the driver's side to 21 degrees.");
     assert!(!waiting.is_finished(), "the other caller is still waiting for its cloud");
     waiting.abort();

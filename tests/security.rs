@@ -304,7 +304,7 @@ async fn asking_gives_a_phone_no_more_than_its_scopes_and_no_more_than_the_links
 
     // The driver, in the cabin, may: the same request through the same assistant.
     let connection = zbus::connection::Builder::address(car.bus.address()).unwrap().build().await.unwrap();
-    let driver = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let driver = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     assert_eq!(driver.converse("open the trunk").await.unwrap().0, "Open the trunk?");
     assert_eq!(driver.converse("yes").await.unwrap().0, "Opening the trunk.");
     assert_eq!(signal(&car, TRUNK_OPEN).await, cabin_vehicle_config::Value::Bool(true));
@@ -316,7 +316,7 @@ async fn a_phone_reads_the_drivers_memory_only_with_the_memory_scope() {
     let memory_file = memory.path().join("memory.redb");
     let car = Car::start_with(Some(&["--memory", memory_file.to_str().unwrap()]));
     let connection = zbus::connection::Builder::address(car.bus.address()).unwrap().build().await.unwrap();
-    let driver = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let driver = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     let remembered = driver.converse("my home is forty two market street").await.unwrap().0;
     assert!(remembered.contains("42 market street"), "{remembered}");
 
@@ -363,6 +363,6 @@ async fn another_local_user_cannot_call_the_assistant() {
     assert!(stderr(&get).contains("org.cabin.Error.NotPermitted"), "{}", stderr(&get));
     // Root (here: the test and Cabin's services) may.
     let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
-    let driver = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let driver = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     assert_eq!(driver.converse("unlock the doors").await.unwrap().0, "Unlock all the doors?");
 }

@@ -77,7 +77,7 @@ fn an_unmet_expectation_fails_the_run_and_a_bad_scenario_names_its_line() {
 #[test]
 fn without_a_camera_the_car_looks_at_a_demo_cabin_and_says_so() {
     // The embedded config with a camera device that is not there.
-    let config = cabin_vision::DEFAULT_CONFIG.replace(r#"source = "/dev/video0""#, r#"source = "/dev/video-not-here""#);
+    let config = cabin_vision_service::DEFAULT_CONFIG.replace(r#"source = "/dev/video0""#, r#"source = "/dev/video-not-here""#);
     let (_config_dir, config) = temp_file("vision.toml", &config);
     let (_dir, scenario) = temp_file(
         "demo.toml",

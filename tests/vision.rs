@@ -48,7 +48,7 @@ async fn the_assistant_looks_through_the_camera_and_says_so_when_it_cannot() {
     let vision = tokio::task::block_in_place(|| Service::vision(&bus, &["--camera", camera]));
 
     let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
-    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let assistant = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     let (reply, turn) = assistant.converse("is my cup in the car").await.unwrap();
     assert!(reply.starts_with("Yes, I can see your cup on the rear left seat ("), "{reply} {turn}");
     let (reply, _) = assistant.converse("is my hat in the car").await.unwrap();
@@ -86,43 +86,31 @@ async fn a_missing_camera_is_a_spoken_excuse_and_snapshots_stay_in_the_car() {
     let _assistant = tokio::task::block_in_place(|| Service::assistant(&bus, &[]));
     let _vision = tokio::task::block_in_place(|| Service::vision(&bus, &["--camera", "/dev/video-cabin-test-absent"]));
     let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
-    let assistant = cabin_assistant::AssistantProxy::new(&connection).await.unwrap();
+    let assistant = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     let (reply, _) = assistant.converse("is my cup in the car").await.unwrap();
     assert_eq!(reply, "I can't look in the cabin right now: the camera is not responding.");
 
-    let snapshot = connection
-        .call_method(Some(cabin_vision::BUS_NAME), cabin_vision::OBJECT_PATH, Some(cabin_vision::BUS_NAME), "Snapshot", &("",))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&snapshot, zbus::Error::MethodError(name, _, _) if name.as_str() == "org.cabin.Vision1.Error.NotAllowed"),
-        "{snapshot}"
-    );
+    let snapshot = cabin_vision_client::VisionProxy::new(&connection).await.unwrap().snapshot("").await.unwrap_err();
+    assert!(matches!(&snapshot, cabin_vision_client::VisionError::NotAllowed(_)), "{snapshot}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_snapshot_leaves_the_car_only_when_the_owner_allows_it() {
     let dir = tempfile::tempdir().unwrap();
     frame_with_a_cup(dir.path());
-    let allowing = cabin_vision::DEFAULT_CONFIG.replace("frames_leave_car = false", "frames_leave_car = true");
+    let allowing = cabin_vision_service::DEFAULT_CONFIG.replace("frames_leave_car = false", "frames_leave_car = true");
     let (_config_dir, config) = temp_file("vision.toml", &allowing);
     let bus = PrivateBus::start().unwrap();
     let _vision = tokio::task::block_in_place(|| {
         Service::vision(&bus, &["--camera", dir.path().to_str().unwrap(), "--vision-config", config.to_str().unwrap()])
     });
     let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
-    let snapshot = |region: &'static str| {
-        let connection = connection.clone();
-        async move {
-            connection
-                .call_method(Some(cabin_vision::BUS_NAME), cabin_vision::OBJECT_PATH, Some(cabin_vision::BUS_NAME), "Snapshot", &(region,))
-                .await
-        }
-    };
-    let jpeg: Vec<u8> = snapshot("rear_left").await.unwrap().body().deserialize().unwrap();
+    let vision = cabin_vision_client::VisionProxy::new(&connection).await.unwrap();
+    let snapshot = |region: &'static str| vision.snapshot(region);
+    let jpeg = snapshot("rear_left").await.unwrap();
     let image = image::load_from_memory(&jpeg).unwrap();
     // The rear left region is 34 % by 45 % of the 960×540 frame.
     assert_eq!((image.width(), image.height()), (326, 243));
     let error = snapshot("roof").await.unwrap_err();
-    assert!(matches!(&error, zbus::Error::MethodError(name, _, _) if name.as_str() == "org.cabin.Vision1.Error.UnknownRegion"), "{error}");
+    assert!(matches!(&error, cabin_vision_client::VisionError::UnknownRegion(_)), "{error}");
 }

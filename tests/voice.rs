@@ -7,8 +7,8 @@ mod support;
 
 use std::time::Duration;
 
-use cabin_voice::VoiceProxy;
 use cabin_voice_corpus::{mix_at_snr, padded, speak, HELD_OUT_VOICES};
+use cabin_voice_service::VoiceProxy;
 use futures_util::StreamExt;
 use serde_json::Value as Json;
 use support::*;
@@ -190,7 +190,7 @@ async fn an_open_answer_is_spoken_from_its_first_sentence_while_the_rest_is_made
     assert_eq!(next_said(&mut speaking).await, "Blue light scatters the most.");
 }
 
-async fn next_said(speaking: &mut cabin_voice::SpeakingStream) -> String {
+async fn next_said(speaking: &mut cabin_voice_service::SpeakingStream) -> String {
     let signal = tokio::time::timeout(Duration::from_secs(30), speaking.next()).await.expect("speech within 30 s").unwrap();
     signal.args().unwrap().text().to_string()
 }

@@ -182,12 +182,12 @@ async fn phone_round_trips(bus: &PrivateBus, broker: &Mosquitto, state: &std::pa
 }
 
 async fn ask_the_llm(url: &str) {
-    let request = cabin_openai::ChatRequest {
-        messages: vec![cabin_openai::Message::new("user", "Why is the sky blue? Two sentences.")],
+    let request = cabin_openai_compatible::ChatRequest {
+        messages: vec![cabin_openai_compatible::Message::new("user", "Why is the sky blue? Two sentences.")],
         max_tokens: Some(48),
         ..Default::default()
     };
-    cabin_openai::ChatClient::new(url, None).complete(&request, Duration::from_secs(120)).await.expect("the local LLM answers");
+    cabin_openai_compatible::ChatClient::new(url, None).complete(&request, Duration::from_secs(120)).await.expect("the local LLM answers");
 }
 
 fn resident_mib(pid: u32) -> f64 {

@@ -102,7 +102,7 @@ fn main() -> ExitCode {
     let default_level = if matches!(cli.command, Command::Serve(_)) {
         "info"
     } else {
-        "warn,zbus=error,rumqttd=off,cabin_vehicle_bus=error,cabin_router=error"
+        "warn,zbus=error,rumqttd=off,cabin_vehicle_bus_service=error,cabin_router=error"
     };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CABIN_LOG").unwrap_or_else(|_| default_level.into()))

@@ -327,7 +327,7 @@ pub fn retained_status_online_at(broker: &cabin_phone_protocol::Broker, vehicle_
 /// Writes a composed cabin frame into `dir` with a public-domain photo from the model's test
 /// data (`coffee.png`, `chelsea.png`, ...) on one seat region, for a folder camera.
 pub fn frame_with(dir: &Path, photo: &str, region: &str) -> PathBuf {
-    use cabin_vision::{composite, VisionConfig};
+    use cabin_vision_service::{composite, VisionConfig};
     let photo = image::open(repo_file(&format!("services/vision/model/tests/data/{photo}"))).unwrap().to_rgb8();
     let regions = VisionConfig::embedded().regions();
     let mut frame = composite::empty_cabin();

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cabin_assistant::{connect, Assistant, Brain, BrainFiles, BusTools, LoadError, ServeError};
+use cabin_assistant_service::{connect, Assistant, Brain, BrainFiles, BusTools, LoadError, ServeError};
 use cabin_nlu::{IntentCatalog, SentenceEncoder, Understander, EMBEDDING_MODEL};
 use cabin_private_bus::PrivateBus;
-use cabin_vehicle_bus::{ServeOptions, VehicleBusService};
 use cabin_vehicle_bus_client::ClientError;
+use cabin_vehicle_bus_service::{ServeOptions, VehicleBusService};
 use cabin_vehicle_config::VehicleConfig;
 use clap::Args;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -139,7 +139,7 @@ async fn chat_vehicle(brain: &BrainArgs) -> anyhow::Result<ChatVehicle> {
     let config = super::load_config(&brain.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
     let bus = PrivateBus::start()?;
     let service =
-        cabin_vehicle_bus::serve(config, ServeOptions { bus_address: Some(bus.address().to_string()), ..ServeOptions::default() })
+        cabin_vehicle_bus_service::serve(config, ServeOptions { bus_address: Some(bus.address().to_string()), ..ServeOptions::default() })
             .await
             .context("simulated vehicle bus not started")?;
     let (tools, _) = connect(Some(bus.address()), None).await?;
@@ -177,6 +177,6 @@ pub async fn serve_assistant(args: ServeAssistantArgs) -> anyhow::Result<ExitCod
     let brain = args.brain.load()?;
     let (tools, _assistant) = connect(None, Some(brain)).await?;
     let connection = tools.connection().clone();
-    tracing::info!("assistant serving {}", cabin_assistant::BUS_NAME);
+    tracing::info!("assistant serving {}", cabin_assistant_service::BUS_NAME);
     super::serve::ready_until_shutdown(&connection).await
 }

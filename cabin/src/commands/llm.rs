@@ -84,7 +84,7 @@ async fn http_watchdog(address: SocketAddr) {
     let Some(period) = sd_notify::watchdog_enabled() else {
         return std::future::pending().await;
     };
-    let client = cabin_openai::ChatClient::new(&format!("http://{address}/v1"), None);
+    let client = cabin_openai_compatible::ChatClient::new(&format!("http://{address}/v1"), None);
     let every = period / 3;
     loop {
         tokio::time::sleep(every).await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use base64::Engine;
 use cabin_phone_client::PhoneClient;
-use cabin_phone_link::{Handler, LinkOptions, Outbox, Phones, PAIRING_TTL_S};
+use cabin_phone_link_service::{Handler, LinkOptions, Outbox, Phones, PAIRING_TTL_S};
 use cabin_phone_protocol::{Broker, Paired, RequestBody, Scope, Scopes};
 use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::Value;
@@ -53,9 +53,9 @@ impl EventArgs {
     pub fn start(&self, broker: &Broker, vehicle_id: &str, vehicle: VehicleBusClient, outbox: Outbox) {
         let objects: Vec<String> = self.left_behind.iter().filter(|o| !o.is_empty() && o.as_str() != "none").cloned().collect();
         if !objects.is_empty() {
-            tokio::spawn(cabin_phone_link::watch_locks(vehicle, objects, outbox.clone()));
+            tokio::spawn(cabin_phone_link_service::watch_locks(vehicle, objects, outbox.clone()));
         }
-        tokio::spawn(cabin_phone_link::deliver(broker.clone(), vehicle_id.to_string(), outbox));
+        tokio::spawn(cabin_phone_link_service::deliver(broker.clone(), vehicle_id.to_string(), outbox));
     }
 }
 
@@ -119,15 +119,15 @@ pub struct ServePhoneLinkArgs {
 
 pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCode> {
     let broker = args.tls.broker(&args.broker)?;
-    let vehicle = cabin_phone_link::connect_vehicle(None).await?;
+    let vehicle = cabin_phone_link_service::connect_vehicle(None).await?;
     let connection = vehicle.connection().clone();
     args.events.start(&broker, &args.vehicle_id, vehicle.clone(), args.state.outbox());
     let handler = Arc::new(Handler::new(args.vehicle_id.clone(), args.state.phones(), vehicle));
-    cabin_phone_link::serve_bus(&connection, handler.clone()).await.context("cannot serve org.cabin.PhoneLink1 on D-Bus")?;
+    cabin_phone_link_service::serve_bus(&connection, handler.clone()).await.context("cannot serve org.cabin.PhoneLink1 on D-Bus")?;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(vehicle = %args.vehicle_id, "phone link serving");
     tokio::select! {
-        _ = cabin_phone_link::run(LinkOptions { broker, vehicle_id: args.vehicle_id }, handler) => {}
+        _ = cabin_phone_link_service::run(LinkOptions { broker, vehicle_id: args.vehicle_id }, handler) => {}
         _ = super::serve::wait_for_shutdown() => {}
         lost = cabin_vehicle_bus_client::connection_lost(&connection, std::time::Duration::from_secs(1)) => {
             bail!("lost the D-Bus connection, stopping: {lost}");

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cabin_vehicle_bus::{serve, ServeOptions};
+use cabin_vehicle_bus_service::{serve, ServeOptions};
 use cabin_vehicle_sim::DriveProfile;
 use clap::Args;
 

@@ -6,7 +6,7 @@ use std::time::{Instant, UNIX_EPOCH};
 
 use anyhow::Context;
 use cabin_camera::{Camera, CameraSource};
-use cabin_vision::{load_config, load_finder, Finding, Vision, VisionConfig, WHOLE_FRAME};
+use cabin_vision_service::{load_config, load_finder, Finding, Vision, VisionConfig, WHOLE_FRAME};
 use clap::Args;
 
 use super::models::DirArgs;
@@ -26,7 +26,7 @@ impl VisionArgs {
         VisionArgs { config, models }
     }
 
-    fn load(&self) -> anyhow::Result<(VisionConfig, cabin_vision::Finder)> {
+    fn load(&self) -> anyhow::Result<(VisionConfig, cabin_vision_service::Finder)> {
         let (config, name) = load_config(self.config.as_deref())?;
         let finder = load_finder(&self.models.resolve(), &config, &name)?;
         Ok((config, finder))
@@ -156,7 +156,7 @@ pub async fn serve_vision(args: ServeVisionArgs) -> anyhow::Result<ExitCode> {
     }
     .context("cannot connect to D-Bus")?;
     serve_on(&args.vision, args.camera.as_deref(), &connection).await?;
-    tracing::info!("vision serving {}", cabin_vision::BUS_NAME);
+    tracing::info!("vision serving {}", cabin_vision_service::BUS_NAME);
     super::serve::ready_until_shutdown(&connection).await
 }
 
@@ -169,7 +169,7 @@ async fn serve_on(args: &VisionArgs, camera: Option<&Path>, connection: &zbus::C
     let camera = camera.unwrap_or(&config.camera.source).to_path_buf();
     tracing::info!(camera = %camera.display(), regions = finder.regions().len(), "vision loaded");
     let vision = Vision::new(Camera::new(CameraSource::from_path(&camera)), finder, config.policy.clone());
-    cabin_vision::serve(vision, connection).await.context("cannot serve org.cabin.Vision1")?;
+    cabin_vision_service::serve(vision, connection).await.context("cannot serve org.cabin.Vision1")?;
     Ok(camera)
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use cabin_asr::AsrConfig;
 use cabin_speech::{ByLanguage, Espeak, Piper, PiperSettings, Voice, WithFallback};
-use cabin_voice::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, Sink, VoiceModels, VoiceService};
+use cabin_voice_service::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, Sink, VoiceModels, VoiceService};
 use cabin_wake::WakePhrase;
 use clap::Args;
 
@@ -101,7 +101,7 @@ pub struct TranscribeArgs {
 }
 
 pub fn transcribe(args: TranscribeArgs) -> anyhow::Result<ExitCode> {
-    let audio = cabin_voice::read_audio(&args.file)?;
+    let audio = cabin_voice_service::read_audio(&args.file)?;
     let mut listener = args.listen.load(args.wake)?;
     let result = transcribe_file(&mut listener, &audio)?;
     if args.json {
@@ -258,7 +258,7 @@ pub fn enrol(args: EnrolArgs) -> anyhow::Result<ExitCode> {
         None => WakePhrase::new(&args.phrase)?,
     };
     let mut listener = args.listen.load(false)?;
-    let learnt = cabin_voice::enrol(&mut listener, &mut phrase, &recordings)?;
+    let learnt = cabin_voice_service::enrol(&mut listener, &mut phrase, &recordings)?;
     phrase.save(&args.out)?;
     println!("{}: \"{}\" with {} learnt spelling(s) ({} new)", args.out.display(), phrase.phrase, phrase.variants.len(), learnt);
     Ok(ExitCode::SUCCESS)
@@ -297,7 +297,7 @@ pub async fn serve_voice(args: ServeVoiceArgs) -> anyhow::Result<ExitCode> {
     };
     let feed = open_feed(args.input.as_deref())?;
     let _voice = start(listener, voice, sink, feed, &connection).await?;
-    tracing::info!("voice serving {}", cabin_voice::BUS_NAME);
+    tracing::info!("voice serving {}", cabin_voice_service::BUS_NAME);
     super::serve::ready_until_shutdown(&connection).await
 }
 

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use half::f16;
 use thiserror::Error;
 
+use super::ctranslate2::Ct2Model;
+use super::mel::{mel_filters, N_FFT};
+
 const GGML_MAGIC: u32 = 0x6767_6d6c;
-const CT2_FORMAT_VERSION: u32 = 6;
-const SAMPLE_RATE: f64 = 16_000.0;
-const N_FFT: usize = 400;
+pub(super) const CT2_FORMAT_VERSION: u32 = 6;
 /// Tokens before the first special token: GPT-2's table for English models, plus one more
 /// (`<|endoftext|>` moves up by one) for multilingual ones.
 const ENGLISH_TEXT_TOKENS: usize = 50_256;
@@ -68,150 +69,6 @@ pub fn convert(source_dir: &Path, output: &Path) -> Result<Converted, ConvertErr
         encoder_layers: hparams.audio_layers,
         decoder_layers: hparams.text_layers,
     })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading CTranslate2
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ct2Type {
-    F32,
-    I8,
-    I16,
-    I32,
-    F16,
-    Bf16,
-}
-
-#[derive(Debug)]
-struct Variable {
-    dims: Vec<usize>,
-    dtype: Ct2Type,
-    data: std::ops::Range<usize>,
-}
-
-#[derive(Debug)]
-struct Ct2Model {
-    bytes: Vec<u8>,
-    variables: HashMap<String, Variable>,
-}
-
-/// A cursor over model.bin that reports where it stopped making sense.
-struct Reader<'a> {
-    path: &'a Path,
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn fail(&self, reason: impl Into<String>) -> ConvertError {
-        ConvertError::Format { path: self.path.to_owned(), offset: self.at, reason: reason.into() }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ConvertError> {
-        let Some(end) = self.at.checked_add(n).filter(|&end| end <= self.bytes.len()) else {
-            return Err(self.fail("file ends early"));
-        };
-        let bytes = self.bytes;
-        let slice = &bytes[self.at..end];
-        self.at = end;
-        Ok(slice)
-    }
-
-    fn u8(&mut self) -> Result<u8, ConvertError> {
-        Ok(self.take(1)?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, ConvertError> {
-        Ok(u16::from_le_bytes(self.take(2)?.try_into().expect("2 bytes")))
-    }
-
-    fn u32(&mut self) -> Result<u32, ConvertError> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
-    }
-
-    fn string(&mut self) -> Result<String, ConvertError> {
-        let len = self.u16()? as usize;
-        let raw = self.take(len)?;
-        let text = std::str::from_utf8(raw).map_err(|_| self.fail("a name is not UTF-8"))?;
-        Ok(text.trim_end_matches('\0').to_owned())
-    }
-}
-
-impl Ct2Model {
-    fn read(path: &Path) -> Result<Ct2Model, ConvertError> {
-        let bytes = std::fs::read(path).map_err(|source| ConvertError::Io { path: path.to_owned(), source })?;
-        let mut variables = HashMap::new();
-        let mut reader = Reader { path, bytes: &bytes, at: 0 };
-        let version = reader.u32()?;
-        if version != CT2_FORMAT_VERSION {
-            return Err(reader.fail(format!("format version {version}, this converter reads {CT2_FORMAT_VERSION}")));
-        }
-        let spec = reader.string()?;
-        if spec != "WhisperSpec" {
-            return Err(reader.fail(format!("holds a {spec}, not a WhisperSpec")));
-        }
-        let _revision = reader.u32()?;
-        let count = reader.u32()?;
-        for _ in 0..count {
-            let name = reader.string()?;
-            let rank = reader.u8()?;
-            let dims = (0..rank).map(|_| reader.u32().map(|d| d as usize)).collect::<Result<Vec<_>, _>>()?;
-            let dtype = match reader.u8()? {
-                0 => Ct2Type::F32,
-                1 => Ct2Type::I8,
-                2 => Ct2Type::I16,
-                3 => Ct2Type::I32,
-                4 => Ct2Type::F16,
-                5 => Ct2Type::Bf16,
-                other => return Err(reader.fail(format!("`{name}` has unknown data type {other}"))),
-            };
-            let byte_count = reader.u32()? as usize;
-            let start = reader.at;
-            reader.take(byte_count)?;
-            variables.insert(name, Variable { dims, dtype, data: start..start + byte_count });
-        }
-        // Aliases (the tied output projection) point at variables already read; ggml has no
-        // separate output projection, so they are not needed.
-        Ok(Ct2Model { bytes, variables })
-    }
-
-    fn get(&self, name: &str) -> Result<&Variable, ConvertError> {
-        self.variables.get(name).ok_or_else(|| ConvertError::Missing(name.into()))
-    }
-
-    fn dims(&self, name: &str, rank: usize) -> Result<&[usize], ConvertError> {
-        let variable = self.get(name)?;
-        if variable.dims.len() != rank {
-            return Err(ConvertError::Shape { name: name.into(), dims: variable.dims.clone(), expected: format!("rank {rank}") });
-        }
-        Ok(&variable.dims)
-    }
-
-    fn integer(&self, name: &str) -> Result<usize, ConvertError> {
-        let variable = self.get(name)?;
-        let raw = &self.bytes[variable.data.clone()];
-        let value = match (variable.dtype, raw.len()) {
-            (Ct2Type::I8, 1) => raw[0] as i8 as i64,
-            (Ct2Type::I16, 2) => i16::from_le_bytes([raw[0], raw[1]]) as i64,
-            (Ct2Type::I32, 4) => i32::from_le_bytes(raw.try_into().expect("4 bytes")) as i64,
-            _ => return Err(ConvertError::Shape { name: name.into(), dims: variable.dims.clone(), expected: "an integer scalar".into() }),
-        };
-        usize::try_from(value).map_err(|_| ConvertError::Shape { name: name.into(), dims: vec![], expected: "a positive integer".into() })
-    }
-
-    /// The variable's values as f32, whatever float type it is stored in.
-    fn floats(&self, name: &str) -> Result<Vec<f32>, ConvertError> {
-        let variable = self.get(name)?;
-        let raw = &self.bytes[variable.data.clone()];
-        let pairs = raw.chunks_exact(2).map(|b| [b[0], b[1]]);
-        Ok(match variable.dtype {
-            Ct2Type::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect(),
-            Ct2Type::F16 => pairs.map(|b| f16::from_le_bytes(b).to_f32()).collect(),
-            Ct2Type::Bf16 => pairs.map(|b| half::bf16::from_le_bytes(b).to_f32()).collect(),
-            _ => return Err(ConvertError::Shape { name: name.into(), dims: variable.dims.clone(), expected: "floating point".into() }),
-        })
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,51 +291,6 @@ fn write_i32(out: &mut impl Write, value: usize) -> io::Result<()> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Mel filters (Slaney scale and area normalisation, as librosa computes whisper's table)
-
-fn hz_to_mel(hz: f64) -> f64 {
-    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
-    let min_log_mel = min_log_hz / f_sp;
-    let log_step = 6.4f64.ln() / 27.0;
-    if hz >= min_log_hz {
-        min_log_mel + (hz / min_log_hz).ln() / log_step
-    } else {
-        hz / f_sp
-    }
-}
-
-fn mel_to_hz(mel: f64) -> f64 {
-    let (f_sp, min_log_hz) = (200.0 / 3.0, 1000.0);
-    let min_log_mel = min_log_hz / f_sp;
-    let log_step = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        min_log_hz * (log_step * (mel - min_log_mel)).exp()
-    } else {
-        mel * f_sp
-    }
-}
-
-/// `n_mels` triangular filters over the `N_FFT / 2 + 1` FFT bins, row-major.
-fn mel_filters(n_mels: usize) -> Vec<f32> {
-    let bins = N_FFT / 2 + 1;
-    let nyquist = SAMPLE_RATE / 2.0;
-    let fft_freqs: Vec<f64> = (0..bins).map(|i| i as f64 * nyquist / (bins - 1) as f64).collect();
-    let (low, high) = (hz_to_mel(0.0), hz_to_mel(nyquist));
-    let mel_freqs: Vec<f64> = (0..n_mels + 2).map(|i| mel_to_hz(low + (high - low) * i as f64 / (n_mels + 1) as f64)).collect();
-    let mut filters = Vec::with_capacity(n_mels * bins);
-    for m in 0..n_mels {
-        let (left, centre, right) = (mel_freqs[m], mel_freqs[m + 1], mel_freqs[m + 2]);
-        let norm = 2.0 / (right - left);
-        for &f in &fft_freqs {
-            let rising = (f - left) / (centre - left);
-            let falling = (right - f) / (right - centre);
-            filters.push((rising.min(falling).max(0.0) * norm) as f32);
-        }
-    }
-    filters
-}
-
-// ---------------------------------------------------------------------------------------------
 // Vocabulary: GPT-2's byte-to-printable-character form, back to bytes
 
 /// The printable stand-in GPT-2 uses for each byte, inverted.
@@ -522,34 +334,6 @@ fn read_vocabulary(path: &Path, tokens: usize) -> Result<Vec<Vec<u8>>, ConvertEr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_mel_scale_round_trips_and_bends_at_one_kilohertz() {
-        for hz in [0.0, 500.0, 1000.0, 4000.0, 8000.0] {
-            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-9);
-        }
-        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn mel_filters_are_area_normalised_triangles_over_the_band() {
-        let bins = N_FFT / 2 + 1;
-        let filters = mel_filters(80);
-        assert_eq!(filters.len(), 80 * bins);
-        let bin_hz = SAMPLE_RATE / N_FFT as f64;
-        for (m, filter) in filters.chunks(bins).enumerate() {
-            assert!(filter.iter().all(|&w| w >= 0.0));
-            // Slaney normalisation gives each triangle an area of one; the widest (upper)
-            // filters are sampled finely enough by the 40 Hz bins to check it.
-            if m >= 60 {
-                let area: f64 = filter.iter().map(|&w| w as f64 * bin_hz).sum();
-                assert!((area - 1.0).abs() < 0.05, "filter {m} area {area}");
-            }
-        }
-        let peak = |m: usize| filters[m * bins..(m + 1) * bins].iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
-        assert!((1..80).all(|m| peak(m) >= peak(m - 1)), "filters rise through the band");
-        assert!(peak(79) > 180, "the last filter sits near Nyquist");
-    }
 
     #[test]
     fn gpt2_byte_form_decodes_spaces_and_newlines() {

@@ -5,6 +5,7 @@
 //! Loading reports every error it finds, each with file, line and field; a config that loads is
 //! consistent (every rule names signals that exist, with values of the right type).
 
+mod backends;
 mod catalog;
 mod diagnostic;
 mod glob;
@@ -12,11 +13,13 @@ mod overlay;
 mod rules;
 mod value;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value as Json;
 
+use crate::backends::unknown_backend;
+
+pub use backends::{BackendKind, CanCommandMap, CanConfig, CanSignalMap, SimulatorConfig};
 pub use catalog::{Catalog, LimitError, SignalKind, SignalSpec};
 pub use diagnostic::{ConfigError, ConfigErrors, Source};
 pub use glob::{GlobError, PathGlob};
@@ -27,71 +30,6 @@ pub use value::{CoerceError, Datatype, Value};
 pub const DEFAULT_CATALOG: &str = include_str!("../defaults/vss-catalog.json");
 /// The overlay shipped with Cabin: roles for Cabin's own services, the standard interlocks.
 pub const DEFAULT_OVERLAY: &str = include_str!("../defaults/overlay.toml");
-
-/// Which backend feeds a signal and receives its actuation requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum BackendKind {
-    Simulator,
-    Can,
-}
-
-impl BackendKind {
-    fn parse(name: &str) -> Option<Self> {
-        match name {
-            "simulator" => Some(Self::Simulator),
-            "can" => Some(Self::Can),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Simulator => "simulator",
-            Self::Can => "can",
-        }
-    }
-}
-
-/// One VSS signal carried in a CAN frame, as the overlay maps it. Checked against the DBC by the
-/// CAN backend, which owns the DBC.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CanSignalMap {
-    pub path: String,
-    pub message: String,
-    pub signal: String,
-    pub values: BTreeMap<String, i64>,
-    /// The frame and signal that carry actuation requests, for actuators.
-    pub command: Option<CanCommandMap>,
-    pub file: String,
-    pub line: usize,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct CanCommandMap {
-    pub message: String,
-    pub signal: String,
-    /// VSS value -> raw code of the command; empty means the status signal's codes.
-    pub values: BTreeMap<String, i64>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CanConfig {
-    pub interface: Option<String>,
-    /// Resolved against the overlay's folder.
-    pub dbc: Option<PathBuf>,
-    /// Where `dbc` was named, for errors about the DBC file.
-    pub dbc_origin: (String, usize),
-    pub signals: Vec<CanSignalMap>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SimulatorConfig {
-    /// A built-in profile name or a file, resolved against the overlay's folder.
-    pub drive_profile: Option<String>,
-    /// Actuators reach their target at once instead of after a realistic delay (benchmarks).
-    pub instant: bool,
-    pub initial: BTreeMap<String, Value>,
-}
 
 /// A loaded, validated vehicle configuration.
 #[derive(Debug, Clone)]
@@ -373,10 +311,6 @@ pub fn embedded_catalog() -> Source {
 
 pub fn embedded_overlay() -> Source {
     Source::new("<embedded>/overlay.toml", DEFAULT_OVERLAY)
-}
-
-fn unknown_backend(name: &str) -> String {
-    format!("unknown backend '{name}' (expected simulator or can)")
 }
 
 fn is_well_known_bus_name(name: &str) -> bool {

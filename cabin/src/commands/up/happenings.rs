@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use cabin_phone_link::{Answered, HandOffAnswered};
+use cabin_phone_link_service::{Answered, HandOffAnswered};
 use cabin_phone_protocol::RequestBody;
 use cabin_vehicle_bus_client::VehicleBusClient;
 use futures_util::StreamExt;
@@ -130,7 +130,7 @@ pub async fn signals(client: VehicleBusClient, sensors: Vec<String>, to: Unbound
 
 /// Feeds what the voice service hears and says.
 pub async fn voice(connection: &zbus::Connection, to: UnboundedSender<Happening>) -> zbus::Result<()> {
-    let voice = cabin_voice::VoiceProxy::new(connection).await?;
+    let voice = cabin_voice_service::VoiceProxy::new(connection).await?;
     let mut wakes = voice.receive_wake().await?;
     let mut utterances = voice.receive_utterance().await?;
     let mut speaking = voice.receive_speaking().await?;
@@ -166,7 +166,7 @@ pub async fn voice(connection: &zbus::Connection, to: UnboundedSender<Happening>
 
 /// Feeds what the head unit starts and stops.
 pub async fn head_unit(connection: &zbus::Connection, to: UnboundedSender<Happening>) -> zbus::Result<()> {
-    let head_unit = cabin_vehicle_bus::HeadUnitProxy::new(connection).await?;
+    let head_unit = cabin_vehicle_bus_service::HeadUnitProxy::new(connection).await?;
     let mut changes = head_unit.receive_changed().await?;
     tokio::spawn(async move {
         while let Some(change) = changes.next().await {

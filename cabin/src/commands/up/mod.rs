@@ -12,12 +12,12 @@ mod script;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cabin_assistant::connect;
-use cabin_phone_link::{Handler, LinkOptions};
+use cabin_assistant_service::connect;
+use cabin_phone_link_service::{Handler, LinkOptions};
 use cabin_phone_protocol::Broker;
 use cabin_private_bus::PrivateBus;
-use cabin_vehicle_bus::{serve, ServeOptions};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
+use cabin_vehicle_bus_service::{serve, ServeOptions};
 use cabin_vehicle_config::SignalKind;
 use cabin_vehicle_sim::DriveProfile;
 use clap::Args;
@@ -148,9 +148,10 @@ pub async fn run(mut args: UpArgs) -> anyhow::Result<ExitCode> {
         Err(error) => say(format!("The local LLM is off: {error:#}")),
     }
     let (phones, outbox) = match &scenario {
-        Some(_) => {
-            (cabin_phone_link::Phones::new(scratch.path().join("phones")), cabin_phone_link::Outbox::new(scratch.path().join("outbox")))
-        }
+        Some(_) => (
+            cabin_phone_link_service::Phones::new(scratch.path().join("phones")),
+            cabin_phone_link_service::Outbox::new(scratch.path().join("outbox")),
+        ),
         None => (args.phones.phones(), args.phones.outbox()),
     };
     let broker = start_phone_link(&args, bus.address(), phones.clone(), outbox, &show).await;
@@ -183,7 +184,7 @@ pub async fn run(mut args: UpArgs) -> anyhow::Result<ExitCode> {
                 simulator: service.simulator.clone(),
                 assistant: assistant.clone(),
                 camera_frame,
-                regions: cabin_vision::load_config(args.vision_config.as_deref())?.0.regions(),
+                regions: cabin_vision_service::load_config(args.vision_config.as_deref())?.0.regions(),
                 broker: broker.as_ref().ok().map(|address| local_broker(*address)),
                 vehicle_id: args.vehicle_id.clone(),
                 phones,
@@ -218,7 +219,7 @@ pub async fn run(mut args: UpArgs) -> anyhow::Result<ExitCode> {
 /// Reads the console until `quit`, end of input plus a stop signal, or a stop signal.
 async fn console(
     client: &VehicleBusClient,
-    assistant: Option<&cabin_assistant::Assistant>,
+    assistant: Option<&cabin_assistant_service::Assistant>,
     mut stdin_open: bool,
     show: &UnboundedSender<Happening>,
 ) {
@@ -273,7 +274,7 @@ async fn start_voice(
         Err(error) => return Err(error),
     };
     let listening = feed.as_ref().map(|_| input.unwrap_or("the default microphone").to_owned());
-    let sink = if feed.is_none() { cabin_voice::Sink::Silent } else { cabin_voice::Sink::Device };
+    let sink = if feed.is_none() { cabin_voice_service::Sink::Silent } else { cabin_voice_service::Sink::Device };
     let connection = zbus::connection::Builder::address(bus_address)?.build().await?;
     let voice = super::voice::start(listener, voice, sink, feed, &connection).await?;
     happenings::voice(&connection, show.clone()).await?;
@@ -284,19 +285,19 @@ async fn start_voice(
 async fn start_phone_link(
     args: &UpArgs,
     bus_address: &str,
-    phones: cabin_phone_link::Phones,
-    outbox: cabin_phone_link::Outbox,
+    phones: cabin_phone_link_service::Phones,
+    outbox: cabin_phone_link_service::Outbox,
     show: &UnboundedSender<Happening>,
 ) -> anyhow::Result<std::net::SocketAddr> {
     let address = cabin_embedded_broker::start(args.mqtt_port)?;
-    let vehicle = cabin_phone_link::connect_vehicle(Some(bus_address)).await?;
+    let vehicle = cabin_phone_link_service::connect_vehicle(Some(bus_address)).await?;
     let broker = local_broker(address);
     args.events.start(&broker, &args.vehicle_id, vehicle.clone(), outbox);
     let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), phones, vehicle.clone()));
-    cabin_phone_link::serve_bus(vehicle.connection(), handler.clone()).await?;
+    cabin_phone_link_service::serve_bus(vehicle.connection(), handler.clone()).await?;
     happenings::phones(handler.answered(), show.clone());
     happenings::handoffs(handler.handoffs.answered(), show.clone());
-    tokio::spawn(cabin_phone_link::run(LinkOptions { broker, vehicle_id: args.vehicle_id.clone() }, handler));
+    tokio::spawn(cabin_phone_link_service::run(LinkOptions { broker, vehicle_id: args.vehicle_id.clone() }, handler));
     Ok(address)
 }
 
@@ -307,12 +308,12 @@ fn local_broker(address: std::net::SocketAddr) -> Broker {
 /// A demo cabin frame written to `folder`, and what it shows, when the vision config's camera is
 /// a device that is not there.
 fn demo_camera(vision_config: Option<&std::path::Path>, folder: &std::path::Path) -> anyhow::Result<Option<(std::path::PathBuf, String)>> {
-    let (config, _) = cabin_vision::load_config(vision_config)?;
+    let (config, _) = cabin_vision_service::load_config(vision_config)?;
     let source = &config.camera.source;
     if !source.starts_with("/dev") || source.exists() {
         return Ok(None);
     }
-    let (frame, shows) = cabin_vision::composite::demo_cabin(&config.regions());
+    let (frame, shows) = cabin_vision_service::composite::demo_cabin(&config.regions());
     let path = folder.join("demo-cabin.png");
     frame.save(&path).with_context(|| format!("{}: cannot write the demo cabin", path.display()))?;
     Ok(Some((path, shows)))

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use cabin_phone_client::PhoneClient;
-use cabin_phone_link::Phones;
+use cabin_phone_link_service::Phones;
 use cabin_phone_protocol::{Broker, Paired, RequestBody, Scope, Scopes};
 use cabin_speech::{Espeak, Voice};
 use cabin_vehicle_bus_client::VehicleBusClient;
@@ -174,10 +174,10 @@ pub struct Car {
     pub bus_address: String,
     pub vehicle: VehicleBusClient,
     pub simulator: SimulatorHandle,
-    pub assistant: Option<std::sync::Arc<cabin_assistant::Assistant>>,
+    pub assistant: Option<std::sync::Arc<cabin_assistant_service::Assistant>>,
     /// The file the camera reads its frame from, when the scenario shows it frames.
     pub camera_frame: Option<PathBuf>,
-    pub regions: Vec<cabin_vision::Region>,
+    pub regions: Vec<cabin_vision_service::Region>,
     pub broker: Option<Broker>,
     pub vehicle_id: String,
     pub phones: Phones,
@@ -188,7 +188,7 @@ pub struct Car {
 /// Plays the scenario; true when every expectation was met.
 pub async fn play(scenario: &Scenario, car: &Car, show: &UnboundedSender<Happening>) -> anyhow::Result<bool> {
     let connection = zbus::connection::Builder::address(car.bus_address.as_str())?.build().await?;
-    let voice = cabin_voice::VoiceProxy::new(&connection).await?;
+    let voice = cabin_voice_service::VoiceProxy::new(&connection).await?;
     let mut phone: Option<(PhoneClient, Paired)> = None;
     let mut all_met = true;
     for (index, step) in scenario.steps.iter().enumerate() {
@@ -287,7 +287,7 @@ fn with_pauses(audio: cabin_audio::Audio) -> cabin_audio::Audio {
 }
 
 /// Plays a WAV file to the voice; the reply it says, or "" when it heard nothing for the car.
-async fn hear(voice: &cabin_voice::VoiceProxy<'_>, wav: &Path) -> anyhow::Result<String> {
+async fn hear(voice: &cabin_voice_service::VoiceProxy<'_>, wav: &Path) -> anyhow::Result<String> {
     let bytes = std::fs::read(wav).with_context(|| format!("{}: cannot read", wav.display()))?;
     let mut said = voice.receive_speaking().await?;
     let heard: serde_json::Value = serde_json::from_str(&voice.hear(bytes).await.with_context(|| wav.display().to_string())?)?;
@@ -315,7 +315,7 @@ fn show_camera(car: &Car, folder: &Path, view: &CameraView) -> anyhow::Result<()
     let frame = match view {
         CameraView::Frame(path) => cabin_camera::read_image(&folder.join(path))?,
         CameraView::Composed { photo, seat } => {
-            let mut frame = cabin_vision::composite::empty_cabin();
+            let mut frame = cabin_vision_service::composite::empty_cabin();
             if let Some(photo) = photo {
                 let seat = seat.as_deref().unwrap_or("driver");
                 let region = car.regions.iter().find(|r| r.name == seat).with_context(|| {
@@ -323,7 +323,7 @@ fn show_camera(car: &Car, folder: &Path, view: &CameraView) -> anyhow::Result<()
                     format!("no seat \"{seat}\" in the camera's regions ({})", names.join(", "))
                 })?;
                 let photo = cabin_camera::read_image(&folder.join(photo))?;
-                cabin_vision::composite::place(&mut frame, region, &photo, 0.8);
+                cabin_vision_service::composite::place(&mut frame, region, &photo, 0.8);
             }
             frame
         }

@@ -21,6 +21,13 @@ impl PrivateData {
 
     /// What a task of this intent touches.
     pub fn of_intent(intent: &str) -> Vec<PrivateData> {
+        // The hand-offs to the owner's phone touch what they carry: where the car goes, to whom.
+        match intent {
+            "phone.send_directions" => return vec![PrivateData::Location],
+            "phone.share_arrival" => return vec![PrivateData::Location, PrivateData::Contacts],
+            "phone.remind_when_parked" => return Vec::new(),
+            _ => {}
+        }
         match intent.split('.').next().unwrap_or_default() {
             "vision" => vec![PrivateData::Camera],
             "navigation" => vec![PrivateData::Location],
@@ -51,6 +58,14 @@ impl PrivateData {
 mod tests {
     use super::*;
     use crate::RoutingPolicy;
+
+    #[test]
+    fn a_hand_off_is_as_private_as_what_it_carries() {
+        assert_eq!(PrivateData::of_intent("phone.call"), [PrivateData::Contacts]);
+        assert_eq!(PrivateData::of_intent("phone.send_directions"), [PrivateData::Location]);
+        assert_eq!(PrivateData::of_intent("phone.share_arrival"), [PrivateData::Location, PrivateData::Contacts]);
+        assert!(PrivateData::of_intent("phone.remind_when_parked").is_empty());
+    }
 
     #[test]
     fn questions_about_where_the_car_is_are_location() {

@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cabin_openai::ChatClient;
+use cabin_openai_compatible::ChatClient;
 
 /// How long a measurement stands. A car drives in and out of coverage; a minute is long.
 const FRESH_FOR: Duration = Duration::from_secs(15);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cabin_nlu::IntentCatalog;
-use cabin_openai::{ChatClient, ChatError, ChatRequest, Message, TokenLogprob};
+use cabin_openai_compatible::{ChatClient, ChatError, ChatRequest, Message, TokenLogprob};
 use serde::Serialize;
 
 use crate::policy::RoutingPolicy;

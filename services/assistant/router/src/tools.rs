@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cabin_nlu::{IntentCatalog, SlotKind, SlotValue, Slots};
-use cabin_openai::{Tool, ToolCall};
+use cabin_openai_compatible::{Tool, ToolCall};
 use serde_json::{json, Value};
 use thiserror::Error;
 
@@ -100,7 +100,7 @@ pub(crate) fn request_of(call: &ToolCall, catalog: &IntentCatalog, offered: &[&s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cabin_openai::FunctionCall;
+    use cabin_openai_compatible::FunctionCall;
 
     fn call(name: &str, arguments: &str) -> ToolCall {
         ToolCall { id: "call_0".into(), kind: "function".into(), function: FunctionCall { name: name.into(), arguments: arguments.into() } }

@@ -2,14 +2,14 @@
 //! bus over D-Bus (private dbus-daemon), until the bus has accepted the set; and the resident
 //! memory of an assistant with its model loaded.
 //!
-//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin-assistant --bench chat`
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin-assistant-service --bench chat`
 
 use std::time::{Duration, Instant};
 
-use cabin_assistant::{connect, Brain, BrainFiles};
+use cabin_assistant_service::{connect, Brain, BrainFiles};
 use cabin_models::ModelsDir;
 use cabin_private_bus::PrivateBus;
-use cabin_vehicle_bus::{serve, ServeOptions};
+use cabin_vehicle_bus_service::{serve, ServeOptions};
 use cabin_vehicle_config::VehicleConfig;
 
 const UTTERANCES: &[&str] = &[

@@ -50,7 +50,8 @@ impl AssistantInterface {
     }
 }
 
-#[zbus::interface(name = "org.cabin.Assistant1", proxy(default_service = "org.cabin.Assistant1", default_path = "/org/cabin/Assistant1"))]
+// Its callers' proxy is `cabin-assistant-client`'s, which the tests use against this interface.
+#[zbus::interface(name = "org.cabin.Assistant1")]
 impl AssistantInterface {
     /// One utterance of the caller's conversation. Returns the reply to speak and the whole
     /// turn as JSON (intent, confidence, slots, open task, actions taken).

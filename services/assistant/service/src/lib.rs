@@ -23,8 +23,7 @@ use thiserror::Error;
 use tokio::sync::Mutex;
 
 pub use cabin_principal::{Principal, Scope, Scopes};
-pub use interface::AssistantInterfaceProxy as AssistantProxy;
-pub use tools::{BusTools, VISION_BUS_NAME, VISION_OBJECT_PATH};
+pub use tools::BusTools;
 
 pub const BUS_NAME: &str = "org.cabin.Assistant1";
 pub const OBJECT_PATH: &str = "/org/cabin/Assistant1";

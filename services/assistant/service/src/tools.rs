@@ -9,9 +9,7 @@ use cabin_memory::Memory;
 use cabin_principal::{Principal, Scope};
 use cabin_vehicle_bus_client::{ClientError, Refusal, SignalInfo, VehicleBusClient};
 use cabin_vehicle_config::Value;
-
-pub const VISION_BUS_NAME: &str = "org.cabin.Vision1";
-pub const VISION_OBJECT_PATH: &str = "/org/cabin/Vision1";
+use cabin_vision_client::{VisionError, VisionProxy};
 
 #[derive(Debug, Clone)]
 pub struct BusTools {
@@ -154,16 +152,12 @@ impl Tools for BusTools {
         if object.trim().is_empty() {
             return self.describe_cabin(region).await;
         }
-        let reply = match self.vision("Find", &(object, region.unwrap_or(""))).await {
-            Ok(reply) => reply,
+        let (found, confidence, where_seen, _labels, _frame_time_us) = match self.vision().await?.find(object, region.unwrap_or("")).await {
+            Ok(seen) => seen,
             // Words the camera cannot act on are answers, not failures.
-            Err(zbus::Error::MethodError(name, _, _)) if name.as_str() == "org.cabin.Vision1.Error.UnknownObject" => {
-                return Ok(Sighting::UnknownObject { object: object.into() });
-            }
+            Err(VisionError::UnknownObject(_)) => return Ok(Sighting::UnknownObject { object: object.into() }),
             Err(error) => return camera_trouble(error, region),
         };
-        let (found, confidence, where_seen, _labels, _frame_time_us): (bool, f64, String, Vec<String>, u64) =
-            reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
         Ok(if found {
             Sighting::Seen { object: object.into(), region: where_seen, confidence }
         } else {
@@ -173,23 +167,17 @@ impl Tools for BusTools {
 }
 
 impl BusTools {
-    /// Calls `method` on the vision service.
-    async fn vision<B>(&self, method: &str, body: &B) -> zbus::Result<zbus::message::Message>
-    where
-        B: serde::Serialize + zbus::zvariant::DynamicType,
-    {
-        self.vehicle.connection().call_method(Some(VISION_BUS_NAME), VISION_OBJECT_PATH, Some(VISION_BUS_NAME), method, body).await
+    async fn vision(&self) -> Result<VisionProxy<'_>, ToolError> {
+        VisionProxy::new(self.vehicle.connection()).await.map_err(|error| call_error("the camera", error))
     }
 
     /// "What's on the back seat?", "did I leave anything in the car?": what the camera sees, in
     /// a sentence. The caller's camera scope was checked by `find_object`.
     async fn describe_cabin(&self, region: Option<&str>) -> Result<Sighting, ToolError> {
-        let reply = match self.vision("Describe", &(region.unwrap_or(""))).await {
-            Ok(reply) => reply,
+        let seen = match self.vision().await?.describe(region.unwrap_or("")).await {
+            Ok(seen) => seen,
             Err(error) => return camera_trouble(error, region),
         };
-        let seen: Vec<(String, String, f64)> =
-            reply.body().deserialize().map_err(|e| ToolError::Failed(format!("the vision service answered oddly: {e}")))?;
         let seen = seen.into_iter().map(|(label, region, _confidence)| (label, region)).collect();
         Ok(Sighting::Cabin { region: region.map(String::from), seen })
     }
@@ -197,15 +185,12 @@ impl BusTools {
 
 /// A vision call that failed: a seat the camera cannot see is an answer; a camera that is not
 /// there, or anything else, is an error the dialog says in words.
-fn camera_trouble(error: zbus::Error, region: Option<&str>) -> Result<Sighting, ToolError> {
+fn camera_trouble(error: VisionError, region: Option<&str>) -> Result<Sighting, ToolError> {
     match error {
-        zbus::Error::MethodError(name, _, _) if name.as_str() == "org.cabin.Vision1.Error.UnknownRegion" => {
-            Ok(Sighting::OutOfView { region: region.unwrap_or_default().into() })
-        }
-        zbus::Error::MethodError(name, detail, _) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => {
-            Err(ToolError::Unavailable { what: "the camera".into(), reason: detail.unwrap_or_default() })
-        }
-        error => Err(call_error("the camera", error)),
+        VisionError::UnknownRegion(_) => Ok(Sighting::OutOfView { region: region.unwrap_or_default().into() }),
+        VisionError::CameraUnavailable(reason) => Err(ToolError::Unavailable { what: "the camera".into(), reason }),
+        VisionError::ZBus(error) => Err(call_error("the camera", error)),
+        other => Err(ToolError::Failed(format!("the camera: {}", zbus::DBusError::description(&other).unwrap_or("failed")))),
     }
 }
 

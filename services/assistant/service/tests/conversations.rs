@@ -5,11 +5,11 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use cabin_assistant::{connect, Brain, BrainFiles, BusTools};
+use cabin_assistant_service::{connect, Brain, BrainFiles, BusTools};
 use cabin_dialog::Tools;
 use cabin_models::ModelsDir;
 use cabin_private_bus::PrivateBus;
-use cabin_vehicle_bus::{serve, ServeOptions, VehicleBusService};
+use cabin_vehicle_bus_service::{serve, ServeOptions, VehicleBusService};
 use cabin_vehicle_config::VehicleConfig;
 use cabin_vehicle_sim::DriveProfile;
 

@@ -1,5 +1,5 @@
 //! The model agrees with llama.cpp on the same GGUF file. `tests/data/llama-cpp-tokens.json`,
-//! written by `services/llm/yardstick` (`cargo run --release -- --write-fixture ...`), holds
+//! written by `services/llm/llama-cpp-comparison` (`cargo run --release -- --write-fixture ...`), holds
 //! llama.cpp's token ids for awkward texts (digits, contractions, accents, emoji, Chinese, code,
 //! ChatML markers) and its greedy answers to the assistant's prompts: the tokenizer rebuilt from
 //! the file's metadata must split each text the same way, and our transformer must choose the

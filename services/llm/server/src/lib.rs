@@ -18,7 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cabin_local_llm::{render_prompt, Finish, LocalLlm};
-use cabin_openai::{ChatChunk, ChatRequest, ChunkChoice, Delta, ErrorBody, ErrorDetail, Logprobs, ModelCard, ModelList, TokenLogprob};
+use cabin_openai_compatible::{
+    ChatChunk, ChatRequest, ChunkChoice, Delta, ErrorBody, ErrorDetail, Logprobs, ModelCard, ModelList, TokenLogprob,
+};
 use thiserror::Error;
 use tokio::sync::mpsc;
 

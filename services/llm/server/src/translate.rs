@@ -1,7 +1,7 @@
 //! Between the wire (OpenAI's JSON) and the model (ChatML messages, tool specs, sampling).
 
 use cabin_local_llm::{parse_reply, ChatMessage, Finish, Generation, Role, Sampling, ToolCall as ModelCall, ToolSpec};
-use cabin_openai::{ChatRequest, ChatResponse, Choice, Delta, FunctionCall, Message, ToolCall, Usage};
+use cabin_openai_compatible::{ChatRequest, ChatResponse, Choice, Delta, FunctionCall, Message, ToolCall, Usage};
 use thiserror::Error;
 
 #[derive(Debug, Error)]

@@ -3,7 +3,7 @@
 
 use cabin_llm_server::LlmEndpoint;
 use cabin_local_llm::LocalLlm;
-use cabin_openai::{ChatClient, ChatError, ChatRequest, Message};
+use cabin_openai_compatible::{ChatClient, ChatError, ChatRequest, Message};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -57,7 +57,7 @@ async fn answers_like_any_openai_endpoint_and_records_what_it_was_asked() {
         .unwrap();
     let mut words = String::new();
     for line in streamed.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|l| *l != "[DONE]") {
-        let chunk: cabin_openai::ChatChunk = serde_json::from_str(line).unwrap();
+        let chunk: cabin_openai_compatible::ChatChunk = serde_json::from_str(line).unwrap();
         words.push_str(chunk.choices[0].delta.content.as_deref().unwrap_or_default());
         assert!(chunk.choices[0].logprobs.is_none(), "log-probabilities only when asked for");
     }
@@ -70,7 +70,7 @@ async fn answers_like_any_openai_endpoint_and_records_what_it_was_asked() {
         reqwest::Client::new().post(format!("{url}/chat/completions")).json(&request).send().await.unwrap().text().await.unwrap();
     let mut pieces = Vec::new();
     for line in streamed.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|l| *l != "[DONE]") {
-        let chunk: cabin_openai::ChatChunk = serde_json::from_str(line).unwrap();
+        let chunk: cabin_openai_compatible::ChatChunk = serde_json::from_str(line).unwrap();
         if let Some(content) = chunk.choices[0].delta.content.as_deref().filter(|c| !c.is_empty()) {
             let logprobs = chunk.choices[0].logprobs.clone().expect("log-probabilities with every piece").content;
             assert_eq!(logprobs[0].token, content);

@@ -1,5 +1,5 @@
 //! The protocol between the car and its owner's phones, over MQTT 5. Phone apps embed this
-//! (with `cabin-phone-client`); the car side is `cabin-phone-link`. See `../PROTOCOL.md`.
+//! (with `cabin-phone-client`); the car side is `cabin-phone-link-service`. See `../PROTOCOL.md`.
 
 mod auth;
 mod backoff;

@@ -42,7 +42,7 @@ impl PhoneLinkInterface {
     /// Sends a hand-off to the owner's paired phones and returns its id at once; the owner's
     /// tap answers it later, announced by `HandOffAnswered`. `task` is `directions` (detail:
     /// the destination), `reminder` (the reminder's text, given when the car is parked) or
-    /// `share` (`contact|text`).
+    /// `share` (`contact|destination`: the car writes the message, in the driver's language).
     async fn hand_off(&self, task: &str, detail: &str) -> Result<String, PhoneLinkError> {
         Ok(self.handler.hand_off(task_from(task, detail)?).await?)
     }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use cabin_phone_protocol::{Backoff, Broker, CarEvent, EventBody, Topics};
 use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::Value;
+use cabin_vision_client::VisionProxy;
 use futures_util::StreamExt;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::mqttbytes::QoS;
@@ -185,10 +186,12 @@ pub async fn watch_locks(vehicle: VehicleBusClient, objects: Vec<String>, outbox
 }
 
 async fn look_for_left_behind(vehicle: &VehicleBusClient, objects: &[String], outbox: &Outbox) {
-    let (service, path, interface) = crate::handler::VISION;
+    let vision = match VisionProxy::new(vehicle.connection()).await {
+        Ok(vision) => vision,
+        Err(error) => return tracing::warn!(%error, "cannot look for things left behind"),
+    };
     for object in objects {
-        let reply = vehicle.connection().call_method(Some(service), path, Some(interface), "Find", &(object.as_str(), "")).await;
-        match reply.and_then(|m| m.body().deserialize::<(bool, f64, String, Vec<String>, u64)>()) {
+        match vision.find(object, "").await {
             Ok((true, confidence, region, _, _)) => {
                 let event = CarEvent::new(EventBody::LeftBehind { object: object.clone(), region, confidence });
                 match outbox.push(&event) {

@@ -5,11 +5,14 @@ use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use cabin_assistant_client::AssistantProxy;
+use cabin_language::Language;
 use cabin_phone_protocol::{
     now_s, ErrorKind, HandOffTask, PairRequest, Request, RequestBody, RequestKey, Response, Topics, MAX_REQUEST_BYTES, VERSION,
 };
 use cabin_vehicle_bus_client::{ClientError, HeadUnitNavigationProxy, VehicleBusClient};
 use cabin_vehicle_config::Value;
+use cabin_vision_client::{VisionError, VisionProxy};
 use serde_json::{json, Value as Json};
 
 use crate::guard::Guard;
@@ -17,12 +20,10 @@ use crate::handoffs::{HandOffError, HandOffs};
 use crate::pairing::Pairings;
 use crate::phones::{AuthError, Phone, Phones, PhonesError};
 
-const ASSISTANT: (&str, &str, &str) = ("org.cabin.Assistant1", "/org/cabin/Assistant1", "org.cabin.Assistant1");
 /// The longest destination or note a phone may send: a sentence, not a letter.
 const MAX_SENT_CHARS: usize = 280;
 /// How long a redelivered request waits for the first delivery's answer.
 const IN_PROGRESS_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-pub(crate) const VISION: (&str, &str, &str) = ("org.cabin.Vision1", "/org/cabin/Vision1", "org.cabin.Vision1");
 
 #[derive(Debug)]
 pub struct Handler {
@@ -70,13 +71,6 @@ fn refusal(error: ClientError) -> Response {
 fn unavailable_or_failed(what: &str, error: zbus::Error) -> Response {
     let kind = match &error {
         zbus::Error::MethodError(name, _, _) if name.as_str().starts_with("org.freedesktop.DBus.Error.") => ErrorKind::Unavailable,
-        zbus::Error::MethodError(name, _, _) if name.as_str() == "org.cabin.Vision1.Error.CameraUnavailable" => ErrorKind::Unavailable,
-        // The phone asked about something the camera cannot look for, or a seat it cannot see.
-        zbus::Error::MethodError(name, _, _)
-            if matches!(name.as_str(), "org.cabin.Vision1.Error.UnknownObject" | "org.cabin.Vision1.Error.UnknownRegion") =>
-        {
-            ErrorKind::BadRequest
-        }
         _ => ErrorKind::Refused,
     };
     // The service's own words for the phone's owner, without the D-Bus error's name.
@@ -85,6 +79,17 @@ fn unavailable_or_failed(what: &str, error: zbus::Error) -> Response {
         other => other.to_string(),
     };
     Response::error(None, kind, format!("{what}: {reason}"))
+}
+
+fn camera_failed(error: VisionError) -> Response {
+    let kind = match error {
+        VisionError::ZBus(error) => return unavailable_or_failed("the camera", error),
+        VisionError::CameraUnavailable(_) => ErrorKind::Unavailable,
+        // The phone asked about something the camera cannot look for, or a seat it cannot see.
+        VisionError::UnknownObject(_) | VisionError::UnknownRegion(_) => ErrorKind::BadRequest,
+        VisionError::BadFrame(_) | VisionError::NotAllowed(_) | VisionError::Failed(_) => ErrorKind::Refused,
+    };
+    Response::error(None, kind, format!("the camera: {}", zbus::DBusError::description(&error).unwrap_or("failed")))
 }
 
 impl Handler {
@@ -251,37 +256,27 @@ impl Handler {
                 }
             }
             RequestBody::Ask { text } => {
-                let (service, path, interface) = ASSISTANT;
                 // The assistant acts for this phone within its scopes, and on the vehicle bus
                 // with this link's rights, not its own.
                 let scopes: Vec<&str> = phone.scopes.iter().map(|scope| scope.name()).collect();
-                let reply = self
-                    .vehicle
-                    .connection()
-                    .call_method(Some(service), path, Some(interface), "ConverseIn", &(phone.id.as_str(), text.as_str(), &scopes))
-                    .await;
-                match reply.and_then(|m| m.body().deserialize::<(String, String)>()) {
+                let reply = async { AssistantProxy::new(self.vehicle.connection()).await?.converse_in(&phone.id, text, &scopes).await };
+                match reply.await {
                     Ok((reply, turn)) => {
                         Response::ok(None, json!({ "reply": reply, "turn": serde_json::from_str::<Json>(&turn).unwrap_or(Json::Null) }))
                     }
                     Err(e) => unavailable_or_failed("the assistant", e),
                 }
             }
-            RequestBody::VisionFind { object, region } => {
-                let (service, path, interface) = VISION;
-                let reply = self
-                    .vehicle
-                    .connection()
-                    .call_method(Some(service), path, Some(interface), "Find", &(object.as_str(), region.as_deref().unwrap_or("")))
-                    .await;
-                match reply.and_then(|m| m.body().deserialize::<(bool, f64, String, Vec<String>, u64)>()) {
+            RequestBody::VisionFind { object, region } => match self.vision().await {
+                Ok(vision) => match vision.find(object, region.as_deref().unwrap_or("")).await {
                     Ok((found, confidence, region, labels, frame_time_us)) => Response::ok(
                         None,
                         json!({ "found": found, "confidence": confidence, "region": region, "labels": labels, "frame_time_us": frame_time_us }),
                     ),
-                    Err(e) => unavailable_or_failed("the camera", e),
-                }
-            }
+                    Err(e) => camera_failed(e),
+                },
+                Err(e) => unavailable_or_failed("the camera", e),
+            },
             RequestBody::HandOffAnswer { handoff, outcome, detail } => match self.handoffs.answer(&phone.name, handoff, *outcome, detail) {
                 Ok(answered) => Response::ok(None, json!({ "noted": true, "car_says": answered.words })),
                 Err(error) => Response::error(None, ErrorKind::BadRequest, error.to_string()),
@@ -293,10 +288,13 @@ impl Handler {
                 }
                 let set = async { HeadUnitNavigationProxy::new(self.vehicle.connection()).await?.set_destination(destination).await };
                 match set.await {
-                    Ok(()) => Response::ok(
-                        None,
-                        json!({ "destination": destination, "car_says": format!("{} sent a destination: {destination}.", phone.name) }),
-                    ),
+                    Ok(()) => {
+                        let says = match Language::of(destination) {
+                            Language::English => format!("{} sent a destination: {destination}.", phone.name),
+                            Language::Chinese => format!("{}发来了目的地：{destination}。", phone.name),
+                        };
+                        Response::ok(None, json!({ "destination": destination, "car_says": says }))
+                    }
                     Err(e) => unavailable_or_failed("the navigation", e),
                 }
             }
@@ -305,22 +303,25 @@ impl Handler {
                 if text.is_empty() || text.chars().count() > MAX_SENT_CHARS {
                     return Response::error(None, ErrorKind::BadRequest, format!("`text` must be 1 to {MAX_SENT_CHARS} characters"));
                 }
-                Response::ok(None, json!({ "noted": true, "car_says": format!("A note from {}: {text}", phone.name) }))
+                let says = match Language::of(text) {
+                    Language::English => format!("A note from {}: {text}", phone.name),
+                    Language::Chinese => format!("{}发来一条留言：{text}", phone.name),
+                };
+                Response::ok(None, json!({ "noted": true, "car_says": says }))
             }
-            RequestBody::VisionSnapshot { region } => {
-                let (service, path, interface) = VISION;
-                let reply = self
-                    .vehicle
-                    .connection()
-                    .call_method(Some(service), path, Some(interface), "Snapshot", &(region.as_deref().unwrap_or(""),))
-                    .await;
-                match reply.and_then(|m| m.body().deserialize::<Vec<u8>>()) {
+            RequestBody::VisionSnapshot { region } => match self.vision().await {
+                Ok(vision) => match vision.snapshot(region.as_deref().unwrap_or("")).await {
                     Ok(jpeg) => Response::ok(None, json!({ "jpeg_base64": BASE64.encode(&jpeg), "bytes": jpeg.len() })),
                     // Refused when the owner's policy keeps frames in the car.
-                    Err(e) => unavailable_or_failed("the camera", e),
-                }
-            }
+                    Err(e) => camera_failed(e),
+                },
+                Err(e) => unavailable_or_failed("the camera", e),
+            },
         }
+    }
+
+    async fn vision(&self) -> zbus::Result<VisionProxy<'_>> {
+        VisionProxy::new(self.vehicle.connection()).await
     }
 
     /// The answer to a pairing message, on the response topic of its exchange only.

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use cabin_language::Language;
 use cabin_phone_protocol::{HandOff, HandOffOutcome, HandOffTask, Topics, MAC_PROPERTY};
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use rumqttc::v5::mqttbytes::QoS;
@@ -60,21 +61,40 @@ impl Default for HandOffs {
 }
 
 /// The task a D-Bus caller names, with its one text: the destination, the reminder, or
-/// "contact|text" for a share.
+/// "contact|destination" for a share, whose message the car writes in the driver's language.
 pub fn task_from(name: &str, detail: &str) -> Result<HandOffTask, HandOffError> {
     Ok(match name {
         "directions" => HandOffTask::Directions { destination: detail.to_string() },
         "reminder" => HandOffTask::Reminder { text: detail.to_string() },
         "share" => {
-            let (contact, text) = detail.split_once('|').unwrap_or((detail, ""));
-            HandOffTask::Share { contact: contact.to_string(), text: text.to_string() }
+            let (contact, destination) = detail.split_once('|').unwrap_or((detail, ""));
+            let text = match (Language::of(detail), destination.is_empty()) {
+                (Language::English, false) => format!("I'm on my way to {destination}."),
+                (Language::English, true) => "I'm on my way.".to_string(),
+                (Language::Chinese, false) => format!("我正在去{destination}的路上。"),
+                (Language::Chinese, true) => "我在路上了。".to_string(),
+            };
+            HandOffTask::Share { contact: contact.to_string(), text }
         }
         other => return Err(HandOffError::UnknownTask(other.to_string())),
     })
 }
 
-/// What the car says when the owner has answered on the phone.
+/// What the car says when the owner has answered on the phone, in the language the driver
+/// asked in (told by the task's own words).
 fn words(task: &HandOffTask, outcome: HandOffOutcome, detail: &str) -> String {
+    let asked_in = match task {
+        HandOffTask::Directions { destination } => Language::of(destination),
+        HandOffTask::Reminder { text } => Language::of(text),
+        HandOffTask::Share { contact, text } => Language::of(&format!("{contact}{text}")),
+    };
+    match asked_in {
+        Language::English => english_words(task, outcome, detail),
+        Language::Chinese => chinese_words(task, outcome, detail),
+    }
+}
+
+fn english_words(task: &HandOffTask, outcome: HandOffOutcome, detail: &str) -> String {
     let what = match task {
         HandOffTask::Directions { destination } => format!("the directions to {destination}"),
         HandOffTask::Reminder { .. } => "the reminder".to_string(),
@@ -89,6 +109,24 @@ fn words(task: &HandOffTask, outcome: HandOffOutcome, detail: &str) -> String {
         HandOffOutcome::Declined => format!("You declined {what} on your phone."),
         HandOffOutcome::Failed if detail.is_empty() => format!("Your phone could not take {what}."),
         HandOffOutcome::Failed => format!("Your phone could not take {what}: {detail}."),
+    }
+}
+
+fn chinese_words(task: &HandOffTask, outcome: HandOffOutcome, detail: &str) -> String {
+    let what = match task {
+        HandOffTask::Directions { destination } => format!("去{destination}的路线"),
+        HandOffTask::Reminder { .. } => "这个提醒".to_string(),
+        HandOffTask::Share { contact, .. } => format!("给{contact}的行程分享"),
+    };
+    match outcome {
+        HandOffOutcome::Done => match task {
+            HandOffTask::Directions { .. } => format!("你的手机已收到{what}。"),
+            HandOffTask::Reminder { text } => format!("停车后手机会提醒你：{text}。"),
+            HandOffTask::Share { contact, .. } => format!("你的手机已把行程分享给{contact}。"),
+        },
+        HandOffOutcome::Declined => format!("你在手机上拒绝了{what}。"),
+        HandOffOutcome::Failed if detail.is_empty() => format!("你的手机没能接收{what}。"),
+        HandOffOutcome::Failed => format!("你的手机没能接收{what}：{detail}。"),
     }
 }
 
@@ -155,13 +193,19 @@ mod tests {
         let directions = task_from("directions", "Shenzhen").unwrap();
         assert_eq!(words(&directions, HandOffOutcome::Done, ""), "Your phone has the directions to Shenzhen.");
         assert_eq!(words(&directions, HandOffOutcome::Declined, ""), "You declined the directions to Shenzhen on your phone.");
-        let share = task_from("share", "Ana|Arriving at 18:40").unwrap();
-        assert_eq!(share, HandOffTask::Share { contact: "Ana".into(), text: "Arriving at 18:40".into() });
+        let share = task_from("share", "Ana|the airport").unwrap();
+        assert_eq!(share, HandOffTask::Share { contact: "Ana".into(), text: "I'm on my way to the airport.".into() });
         assert_eq!(
             words(&share, HandOffOutcome::Failed, "this browser cannot share"),
             "Your phone could not take your arrival time for Ana: this browser cannot share."
         );
         assert!(matches!(task_from("teleport", ""), Err(HandOffError::UnknownTask(_))));
+        // Asked in Mandarin, answered in Mandarin.
+        let directions = task_from("directions", "深圳").unwrap();
+        assert_eq!(words(&directions, HandOffOutcome::Done, ""), "你的手机已收到去深圳的路线。");
+        let share = task_from("share", "安娜|深圳").unwrap();
+        assert_eq!(share, HandOffTask::Share { contact: "安娜".into(), text: "我正在去深圳的路上。".into() });
+        assert_eq!(words(&share, HandOffOutcome::Declined, ""), "你在手机上拒绝了给安娜的行程分享。");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Vision benchmark: prints figures, asserts nothing. Run with
-//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin-vision --bench vision`
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin-vision-service --bench vision`
 //! (needs `cabin models fetch centernet efficientnet-lite0 imagenet-labels minilm`, and pip
 //! for the accuracy photos in benches/photos.toml and benches/heldout.toml).
 //!
@@ -20,8 +20,8 @@ use std::time::{Instant, SystemTime};
 use cabin_bench_support::{memory_kib, percentile, time_ms};
 use cabin_camera::Frame;
 use cabin_models::{Manifest, ModelsDir};
-use cabin_vision::{composite, load_finder, Finder, Observation, VisionConfig};
 use cabin_vision_model::NormalisedBox;
+use cabin_vision_service::{composite, load_finder, Finder, Observation, VisionConfig};
 use image::RgbImage;
 
 /// Words asked of every frame of the tuning set.
@@ -99,7 +99,7 @@ fn detector_sizes(config: &VisionConfig, models: &ModelsDir) {
     println!("| input | question p50 ms | F1 | threshold |");
     println!("|---|---|---|---|");
     for input in [320, 384, 448, 512] {
-        let sized = VisionConfig { detector: Some(cabin_vision::DetectorConfig { input, ..detector.clone() }), ..config.clone() };
+        let sized = VisionConfig { detector: Some(cabin_vision_service::DetectorConfig { input, ..detector.clone() }), ..config.clone() };
         let finder = load_finder(models, &sized, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
         let regions = finder.regions().to_vec();
         let mut image = composite::empty_cabin();
@@ -138,7 +138,7 @@ struct ReferenceImage {
 
 fn against_pytorch(finder: &Finder) {
     let reference: Reference = serde_json::from_str(&std::fs::read_to_string(model_data("reference.json")).unwrap()).unwrap();
-    let whole = [cabin_vision::Region { name: "whole".into(), bounds: NormalisedBox::WHOLE }];
+    let whole = [cabin_vision_service::Region { name: "whole".into(), bounds: NormalisedBox::WHOLE }];
     let (hat, _) = finder.understand("hat", None).unwrap();
     println!("\nagainst PyTorch {} (2 threads, batch 1, same 224×224 inputs; PyTorch times as recorded by reference.py):", reference.torch);
     println!("| image | top-5 same | max |Δp| | candle ms | PyTorch ms |");

@@ -10,28 +10,10 @@ use cabin_vision_model::{crop, Detection, DetectorError, NormalisedBox};
 use crate::config::Policy;
 use crate::finder::{FindError, Finder, Finding};
 
-pub const BUS_NAME: &str = "org.cabin.Vision1";
-pub const OBJECT_PATH: &str = "/org/cabin/Vision1";
+pub use cabin_vision_client::{VisionError, BUS_NAME, OBJECT_PATH};
 /// A camera that is missing or busy is tried this often, this far apart, within one request.
 const CAMERA_ATTEMPTS: u32 = 3;
 const CAMERA_RETRY: Duration = Duration::from_millis(300);
-
-#[derive(Debug, zbus::DBusError)]
-#[zbus(prefix = "org.cabin.Vision1.Error")]
-pub enum VisionError {
-    #[zbus(error)]
-    ZBus(zbus::Error),
-    /// The word matches no class the detector or the classifier knows.
-    UnknownObject(String),
-    UnknownRegion(String),
-    /// No frame: the camera is missing, busy, or broken.
-    CameraUnavailable(String),
-    /// A frame came but cannot be used (corrupt, empty, wrong size for a region).
-    BadFrame(String),
-    /// The owner's policy keeps frames in the car.
-    NotAllowed(String),
-    Failed(String),
-}
 
 impl From<FindError> for VisionError {
     fn from(error: FindError) -> Self {
@@ -46,13 +28,12 @@ impl From<FindError> for VisionError {
     }
 }
 
-impl From<CameraError> for VisionError {
-    fn from(error: CameraError) -> Self {
-        if error.is_transient() {
-            VisionError::CameraUnavailable(error.to_string())
-        } else {
-            VisionError::BadFrame(error.to_string())
-        }
+/// A camera that is missing or busy is unavailable; a frame it gave that cannot be used is bad.
+fn camera_error(error: CameraError) -> VisionError {
+    if error.is_transient() {
+        VisionError::CameraUnavailable(error.to_string())
+    } else {
+        VisionError::BadFrame(error.to_string())
     }
 }
 
@@ -98,7 +79,7 @@ impl Vision {
             .map_err(|e| VisionError::Failed(e.to_string()))??;
         let frame = self.capture().await.map_err(|error| {
             tracing::warn!(%error, "no frame");
-            VisionError::from(error)
+            camera_error(error)
         })?;
         let finder = self.finder.clone();
         let (object, region) = (object.to_string(), region.map(str::to_string));
@@ -116,7 +97,7 @@ impl Vision {
     /// taken now: each thing's label, region and score.
     pub async fn describe(&self, region: Option<&str>) -> Result<Vec<(Detection, String)>, VisionError> {
         self.finder.regions_named(region)?;
-        let frame = self.capture().await?;
+        let frame = self.capture().await.map_err(camera_error)?;
         let finder = self.finder.clone();
         let region = region.map(str::to_string);
         let seen = tokio::task::spawn_blocking(move || finder.describe(&frame, region.as_deref()))
@@ -135,7 +116,7 @@ impl Vision {
             None => NormalisedBox::WHOLE,
             Some(name) => self.finder.region(name)?.bounds,
         };
-        let frame = self.capture().await?;
+        let frame = self.capture().await.map_err(camera_error)?;
         let crop = crop(&frame.image, &bounds).map_err(|e| VisionError::BadFrame(e.to_string()))?;
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
@@ -147,7 +128,8 @@ impl Vision {
 
 struct VisionInterface(Vision);
 
-#[zbus::interface(name = "org.cabin.Vision1", proxy(default_service = "org.cabin.Vision1", default_path = "/org/cabin/Vision1"))]
+// Its callers' proxy is `cabin-vision-client`'s, which tests/vision.rs holds to this interface.
+#[zbus::interface(name = "org.cabin.Vision1")]
 impl VisionInterface {
     /// Is `object` in the car (in `region`, or anywhere when empty)? Returns found, confidence
     /// (0 to 1), the region with the best evidence ("" for the car as a whole), the labels

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use cabin_camera::Frame;
 use cabin_models::ModelsDir;
-use cabin_vision::{composite, load_finder, FindError, Finder, VisionConfig};
+use cabin_vision_service::{composite, load_finder, FindError, Finder, VisionConfig};
 use image::RgbImage;
 
 fn photo(name: &str) -> RgbImage {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use cabin_assistant_client::{AssistantProxy, SayingStream};
 use cabin_audio::Audio;
 use cabin_speech::Voice;
 use tokio::sync::Mutex;
@@ -67,14 +68,6 @@ struct Speaker {
 struct Speech {
     stop: Arc<AtomicBool>,
     done: tokio::task::JoinHandle<bool>,
-}
-
-#[zbus::proxy(interface = "org.cabin.Assistant1", default_service = "org.cabin.Assistant1", default_path = "/org/cabin/Assistant1")]
-trait Assistant {
-    fn converse(&self, text: &str) -> zbus::Result<(String, String)>;
-
-    #[zbus(signal)]
-    fn saying(&self, conversation: &str, text: &str, sentence: &str) -> zbus::Result<()>;
 }
 
 impl VoiceService {

@@ -7,8 +7,8 @@ use std::sync::{Mutex, OnceLock};
 use cabin_asr::AsrConfig;
 use cabin_audio::{Audio, SAMPLE_RATE};
 use cabin_models::ModelsDir;
-use cabin_voice::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
 use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, HELD_OUT_VOICES};
+use cabin_voice_service::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
 
 /// One listener for the file (loading whisper takes a while); tests take turns.
 fn listener(config: ListenerConfig) -> Listener {
@@ -118,7 +118,7 @@ fn enrolment_teaches_the_phrase_as_a_speaker_says_it() {
 
     let recordings: Vec<Audio> = [0.8, 1.0, 1.15].iter().map(|&speed| said_by("hey cabin", &scottish.at_speed(speed))).collect();
     let mut phrase = cabin_wake::WakePhrase::default();
-    cabin_voice::enrol(&mut listener(ListenerConfig::default()), &mut phrase, &recordings).unwrap();
+    cabin_voice_service::enrol(&mut listener(ListenerConfig::default()), &mut phrase, &recordings).unwrap();
     let after = transcribe_file(&mut listener(ListenerConfig { wake: Some(phrase), ..ListenerConfig::default() }), &command).unwrap();
     assert!(after.woke, "{after:?}");
     assert_eq!(words(&after.text), "openthetrunk", "{after:?}");

@@ -1,21 +1,21 @@
 //! Phone -> car -> phone over a real mosquitto on loopback: `signals.get` and `ask` round trips,
 //! and how many requests per second the car answers when many phones ask at once.
 //!
-//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin-phone-link --bench round_trip`
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin --bench phone_link`
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cabin_assistant::{connect, Brain, BrainFiles};
+use cabin_assistant_service::{connect, Brain, BrainFiles};
 use cabin_bench_support::{millis, percentile};
 use cabin_models::ModelsDir;
 use cabin_phone_client::PhoneClient;
-use cabin_phone_link::{run, Handler, LinkOptions, Phones};
+use cabin_phone_link_service::{run, Handler, LinkOptions, Phones};
 use cabin_phone_protocol::{random_hex, Broker, Paired, RequestBody, RequestKey, Scope};
 use cabin_private_bus::PrivateBus;
-use cabin_vehicle_bus::{serve, ServeOptions};
 use cabin_vehicle_bus_client::VehicleBusClient;
+use cabin_vehicle_bus_service::{serve, ServeOptions};
 use cabin_vehicle_config::VehicleConfig;
 
 /// A phone paired as a pairing exchange leaves it (the exchange itself is timed apart).
@@ -40,19 +40,20 @@ fn mac_cost() -> Duration {
 /// The vision service on the bus, its camera a folder with one composed frame: the espresso
 /// photo (public domain, the model's test data) on the rear left seat.
 async fn start_vision(address: &str) -> (zbus::Connection, tempfile::TempDir) {
-    let config = cabin_vision::VisionConfig::embedded();
-    let finder = cabin_vision::load_finder(&ModelsDir::resolve(), &config, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
+    let config = cabin_vision_service::VisionConfig::embedded();
+    let finder =
+        cabin_vision_service::load_finder(&ModelsDir::resolve(), &config, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
     finder.prepare();
     let frames = tempfile::tempdir().unwrap();
-    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vision/model/tests/data/coffee.png");
-    let mut frame = cabin_vision::composite::empty_cabin();
+    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../services/vision/model/tests/data/coffee.png");
+    let mut frame = cabin_vision_service::composite::empty_cabin();
     let regions = config.regions();
     let rear_left = regions.iter().find(|r| r.name == "rear_left").unwrap();
-    cabin_vision::composite::place(&mut frame, rear_left, &image::open(photo).unwrap().to_rgb8(), 0.8);
+    cabin_vision_service::composite::place(&mut frame, rear_left, &image::open(photo).unwrap().to_rgb8(), 0.8);
     frame.save(frames.path().join("0001.png")).unwrap();
     let camera = cabin_camera::Camera::new(cabin_camera::CameraSource::Folder(frames.path().to_owned()));
     let connection = zbus::connection::Builder::address(address).unwrap().build().await.unwrap();
-    cabin_vision::serve(cabin_vision::Vision::new(camera, finder, config.policy.clone()), &connection).await.unwrap();
+    cabin_vision_service::serve(cabin_vision_service::Vision::new(camera, finder, config.policy.clone()), &connection).await.unwrap();
     (connection, frames)
 }
 
@@ -82,8 +83,13 @@ fn main() {
             Brain::load(&ModelsDir::resolve(), &BrainFiles::default(), &VehicleConfig::embedded()).unwrap_or_else(|e| panic!("{e}"));
         let _assistant = connect(Some(bus.address()), Some(brain)).await.unwrap();
         let (_vision, _frames) = start_vision(bus.address()).await;
-        let link_connection =
-            zbus::connection::Builder::address(bus.address()).unwrap().name(cabin_phone_link::BUS_NAME).unwrap().build().await.unwrap();
+        let link_connection = zbus::connection::Builder::address(bus.address())
+            .unwrap()
+            .name(cabin_phone_link_service::BUS_NAME)
+            .unwrap()
+            .build()
+            .await
+            .unwrap();
         let state = tempfile::tempdir().unwrap();
         let phones = Phones::new(state.path());
         let handler = Arc::new(Handler::new("bench-car".into(), phones.clone(), VehicleBusClient::on(link_connection).await.unwrap()));

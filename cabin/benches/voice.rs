@@ -1,5 +1,5 @@
 //! Voice benchmark: prints figures, asserts nothing. Run with
-//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin-voice --bench voice`
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin --bench voice`
 //! (needs `cabin models fetch whisper-tiny.en silero-vad` and espeak-ng).
 //!
 //! The corpus is generated (cabin-voice-corpus): the held-out espeak-ng and Piper voices,
@@ -13,8 +13,8 @@ use cabin_asr::{AsrConfig, Transcriber};
 use cabin_audio::Audio;
 use cabin_bench_support::percentile;
 use cabin_models::ModelsDir;
-use cabin_voice::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
 use cabin_voice_corpus::{mix_at_snr, padded, speak, word_error_rate, CHATTER, COMMANDS, HELD_OUT_VOICES, NEAR_MISSES, SNRS_DB};
+use cabin_voice_service::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
 
 /// The words the default task book biases the recogniser with (as `cabin serve voice` does).
 fn vocabulary() -> Vec<String> {
@@ -151,7 +151,7 @@ fn main() {
         let recordings: Vec<Audio> =
             [0.8, 1.0, 1.2].iter().map(|&speed| padded(&speak("hey cabin", &speaker.at_speed(speed)), 0.3, 0.3)).collect();
         let mut phrase = cabin_wake::WakePhrase::default();
-        if let Err(error) = cabin_voice::enrol(&mut listener, &mut phrase, &recordings) {
+        if let Err(error) = cabin_voice_service::enrol(&mut listener, &mut phrase, &recordings) {
             // A driver would be asked to record again; this voice keeps the default phrase.
             println!("enrolment refused for {}: {error}", speaker.label());
         }

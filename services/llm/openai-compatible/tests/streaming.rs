@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use cabin_openai::{ChatClient, ChatError, ChatRequest, Message};
+use cabin_openai_compatible::{ChatClient, ChatError, ChatRequest, Message};
 
 fn event(content: &str) -> String {
     let chunk = serde_json::json!({
@@ -55,7 +55,7 @@ fn question() -> ChatRequest {
     ChatRequest { messages: vec![Message::new("user", "why is the sky blue?")], ..ChatRequest::default() }
 }
 
-fn two_sentences(text: &str, _: &[cabin_openai::TokenLogprob]) -> bool {
+fn two_sentences(text: &str, _: &[cabin_openai_compatible::TokenLogprob]) -> bool {
     text.matches(". ").count() >= 2
 }
 

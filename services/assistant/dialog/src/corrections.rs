@@ -1,0 +1,239 @@
+//! Reading a turn against the one before: a correction ("no, not Shanghai — Shenzhen", "不是上海，是深圳")
+//! and what replaces, a follow-up ("and the passenger side too", "那副驾呢"), words that point
+//! back ("it", "that one") or at the other side.
+
+use cabin_nlu::Language;
+
+/// Words that say "what I said before was wrong", before what replaces it.
+const CORRECTION_MARKERS: &[&str] = &[
+    "no",
+    "nope",
+    "nah",
+    "wait",
+    "hang on",
+    "hold on",
+    "oops",
+    "sorry",
+    "actually",
+    "rather",
+    "correction",
+    "scratch that",
+    "i meant",
+    "i mean",
+    "i said",
+    "make that",
+    "make it",
+    "change that to",
+    "change it to",
+    "change it",
+    "switch that to",
+    "switch it to",
+    "instead of that",
+];
+
+/// "no, twenty two" -> "twenty two"; "no wait, not shanghai, shenzhen" -> "shenzhen";
+/// "shenzhen, not shanghai" -> "shenzhen"; "i meant the passenger side" -> "the passenger
+/// side". `None` when the utterance is not a correction.
+pub(crate) fn correction_remainder(raw: &str) -> Option<String> {
+    if Language::of(raw) == Language::Chinese {
+        return chinese_correction(raw);
+    }
+    let strip =
+        |s: &str| s.trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | ';' | ':' | '-' | '–' | '—')).to_string();
+    let mut text = strip(&raw.trim().to_lowercase());
+    let mut corrected = false;
+    loop {
+        // "not X, Y" / "not X but Y" / "not X - Y": what follows the rejected value.
+        if let Some(rest) = text.strip_prefix("not ") {
+            let after =
+                [",", " but ", " - ", " – ", " — ", " it's ", " i mean "].iter().find_map(|sep| rest.split_once(sep).map(|(_, y)| y))?;
+            text = strip(after);
+            corrected = true;
+            continue;
+        }
+        let marker = CORRECTION_MARKERS
+            .iter()
+            .find(|m| text.strip_prefix(**m).is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', ',', '.', '!', '-', '–', '—'])));
+        match marker {
+            Some(marker) => {
+                text = strip(&text[marker.len()..]);
+                corrected = true;
+            }
+            None => break,
+        }
+    }
+    // "shenzhen, not shanghai": the value before the rejected one.
+    if let Some((kept, _)) = text.split_once(", not ").or_else(|| text.split_once(" not ").filter(|_| corrected)) {
+        text = strip(kept);
+        corrected = true;
+    }
+    corrected.then_some(text).filter(|s| !s.is_empty())
+}
+
+/// "fifty, no, forty" -> "forty"; "to the mall, no, to the cinema" -> "to the cinema": a value
+/// taken back inside the utterance. `None` when nothing is.
+pub(crate) fn restated(raw: &str) -> Option<String> {
+    if Language::of(raw) == Language::Chinese {
+        return chinese_restated(raw);
+    }
+    let lower = raw.trim().to_lowercase();
+    let mut last = None;
+    for marker in [", no", ", sorry", ", i mean", ", i meant", ", actually", " no wait", ", or rather", " - no"] {
+        if let Some(at) = lower.rfind(marker) {
+            if at > 0 && last.is_none_or(|(best, _)| at > best) {
+                last = Some((at, marker.len()));
+            }
+        }
+    }
+    let (at, len) = last?;
+    correction_remainder(&lower[at + len..]).or_else(|| {
+        let rest = lower[at + len..].trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!')).to_string();
+        Some(rest).filter(|r| !r.is_empty())
+    })
+}
+
+/// "close it again", "turn that off", "the other one": the utterance points back at what was
+/// just done, so what it leaves out comes from there.
+pub(crate) fn refers_back(text: &str) -> bool {
+    text.split_whitespace().any(|w| matches!(w, "it" | "that" | "them" | "again" | "other" | "same"))
+        || ["它", "那个", "这个", "再", "又", "另一", "一样", "同样"].iter().any(|w| text.contains(w))
+}
+
+/// "The other one", "另一边": the side across from the last one.
+pub(crate) fn mentions_other(text: &str) -> bool {
+    text.split_whitespace().any(|w| w == "other") || ["另一", "另外一", "对面"].iter().any(|w| text.contains(w))
+}
+
+/// Words that say "what I said before was wrong" in Mandarin, before what replaces it.
+const CHINESE_CORRECTION_MARKERS: &[&str] = &[
+    "不对",
+    "错了",
+    "说错了",
+    "我是说",
+    "我说的是",
+    "我的意思是",
+    "应该是",
+    "改成",
+    "换成",
+    "改为",
+    "还是",
+    "等一下",
+    "等等",
+    "哦不",
+    "不好意思",
+    "抱歉",
+    "算了",
+];
+
+/// "不是上海，是深圳" -> "深圳"; "不对，二十二度" -> "二十二度"; "深圳，不是上海" -> "深圳".
+fn chinese_correction(raw: &str) -> Option<String> {
+    let is_pause = |c: char| c.is_whitespace() || "，,。.！!？?、；;：:—-".contains(c);
+    let strip = |s: &str| s.trim_matches(is_pause).to_string();
+    // Hesitation first is no part of it: "嗯不对，四十".
+    let mut text = strip(raw.trim_start_matches(['嗯', '呃', '额', '啊', '哦']));
+    let mut corrected = false;
+    loop {
+        // "不是X，是Y" / "不是X而是Y" / "不是X，改成Y": what follows the rejected value.
+        if let Some(rest) = text.strip_prefix("不是") {
+            let replacement = ["而是", "，是", ",是", "是", "，", ","].iter().find_map(|sep| rest.split_once(sep).map(|(_, y)| y));
+            if let Some(replacement) = replacement.filter(|r| !strip(r).is_empty()) {
+                text = strip(replacement);
+                corrected = true;
+                continue;
+            }
+        }
+        let marker = CHINESE_CORRECTION_MARKERS.iter().find(|m| text.strip_prefix(**m).is_some_and(|rest| !rest.is_empty()));
+        // A bare "不" only before a pause: "不用了" is a no, "不，深圳" a correction.
+        let marker = marker.copied().or_else(|| text.strip_prefix('不').filter(|rest| rest.starts_with(is_pause)).map(|_| "不"));
+        match marker {
+            Some(marker) => {
+                text = strip(&text[marker.len()..]);
+                corrected = true;
+            }
+            None => break,
+        }
+    }
+    // "深圳，不是上海": the value before the rejected one.
+    if let Some((kept, _)) =
+        text.split_once("，不是").or_else(|| text.split_once(",不是")).or_else(|| text.split_once("不是").filter(|_| corrected))
+    {
+        text = strip(kept);
+        corrected = true;
+    }
+    corrected.then_some(text).filter(|s| !s.is_empty())
+}
+
+/// "二十四度，不对，二十五度" -> "二十五度": a value taken back inside the utterance.
+fn chinese_restated(raw: &str) -> Option<String> {
+    let at = ["，不对", ",不对", "，不是", ",不是", "，我是说", ",我是说", "，说错了", "，哦不"]
+        .iter()
+        .filter_map(|m| raw.rfind(m).filter(|at| *at > 0))
+        .max()?;
+    chinese_correction(&raw[at..])
+}
+
+/// The seat or window across from `side`, for "the other one".
+pub(crate) fn other_side(side: &str) -> Option<&'static str> {
+    Some(match side {
+        "driver" => "passenger",
+        "passenger" => "driver",
+        "rear_left" => "rear_right",
+        "rear_right" => "rear_left",
+        _ => return None,
+    })
+}
+
+/// "and the passenger side too", "same for the rear", "what about the passenger".
+pub(crate) fn is_follow_up(text: &str) -> bool {
+    ["and ", "also ", "same for ", "the same for ", "what about ", "how about "].iter().any(|m| text.starts_with(m))
+        || text.ends_with(" too")
+        || text.ends_with(" as well")
+        // "副驾也一样", "后排也要", "还有副驾".
+        || ["也一样", "也是", "也要", "也调", "也开", "也关", "也来", "同样"].iter().any(|m| text.contains(m))
+        || ["还有", "那"].iter().any(|m| text.starts_with(m)) && text.ends_with(['呢', '吧'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corrections_keep_what_replaces() {
+        assert_eq!(correction_remainder("No, twenty two").as_deref(), Some("twenty two"));
+        assert_eq!(correction_remainder("not Shanghai, Shenzhen").as_deref(), Some("shenzhen"));
+        assert_eq!(correction_remainder("not shanghai but shenzhen").as_deref(), Some("shenzhen"));
+        assert_eq!(correction_remainder("actually make it nineteen").as_deref(), Some("nineteen"));
+        assert_eq!(correction_remainder("no wait, not shanghai, shenzhen").as_deref(), Some("shenzhen"));
+        assert_eq!(correction_remainder("shenzhen, not shanghai").as_deref(), Some("shenzhen"));
+        assert_eq!(correction_remainder("sorry, call maria instead").as_deref(), Some("call maria instead"));
+        assert_eq!(correction_remainder("no"), None);
+        assert_eq!(correction_remainder("north please"), None);
+        assert_eq!(restated("twenty four, no sorry, twenty five").as_deref(), Some("twenty five"));
+        assert_eq!(restated("to the mall, no, to the cinema").as_deref(), Some("to the cinema"));
+        assert_eq!(restated("set it to twenty"), None);
+        assert_eq!(correction_remainder("set it to twenty"), None);
+    }
+
+    #[test]
+    fn mandarin_corrections_keep_what_replaces() {
+        assert_eq!(correction_remainder("不是上海，是深圳").as_deref(), Some("深圳"));
+        assert_eq!(correction_remainder("不是上海是深圳").as_deref(), Some("深圳"));
+        assert_eq!(correction_remainder("不对，二十二度").as_deref(), Some("二十二度"));
+        assert_eq!(correction_remainder("深圳，不是上海").as_deref(), Some("深圳"));
+        assert_eq!(correction_remainder("改成副驾").as_deref(), Some("副驾"));
+        assert_eq!(correction_remainder("不是主驾，改成副驾").as_deref(), Some("副驾"));
+        assert_eq!(correction_remainder("嗯不对，调到四十吧").as_deref(), Some("调到四十吧"));
+        assert_eq!(correction_remainder("不用了"), None);
+        assert_eq!(correction_remainder("导航去上海"), None);
+        assert_eq!(restated("二十四度，不对，二十五度").as_deref(), Some("二十五度"));
+        assert!(is_follow_up("副驾也一样"));
+        assert!(!is_follow_up("打开后备箱"));
+    }
+
+    #[test]
+    fn follow_ups_are_recognised() {
+        assert!(is_follow_up("and the passenger side too"));
+        assert!(is_follow_up("the passenger side as well"));
+        assert!(!is_follow_up("open the trunk"));
+    }
+}
