@@ -116,7 +116,7 @@ async function scan() {
   $('scan').hidden = true;
   let link;
   try {
-    // The QR reader is fetched only when the owner scans: most never do twice.
+    // The QR reader (jsQR) is fetched only when the owner scans, so the app opens lighter.
     const { scanPairingLink } = await import('./scanner.js');
     scanning = scanPairingLink($('scan-video'));
     link = await scanning.found;
