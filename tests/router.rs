@@ -2,17 +2,14 @@
 //! `cabin serve llm` (SmolLM2, from `cabin models fetch smollm2-135m`), and a simulated car.
 //!
 //! Where a test needs a cloud model to make a particular tool call, the cloud is
-//! `ScriptedCloud`, a MOCK: a loopback HTTP server answering the chat-completions protocol with
-//! scripted replies, because no model that runs here calls a given function reliably. Where any
-//! answer will do, the "cloud" is the real `cabin serve llm` with `--record`.
+//! `ScriptedCloud` (tests/support/cloud.rs), a MOCK, because no model that runs here calls a
+//! given function reliably. Where any answer will do, the "cloud" is the real `cabin serve llm`
+//! with `--record`.
 
 mod support;
 
-use std::io::Write;
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
 use serde_json::{json, Value as Json};
+use support::cloud::{Scripted, ScriptedCloud};
 use support::*;
 
 fn turns(bus: Option<&PrivateBus>, routing: &std::path::Path, script: &str) -> Vec<Json> {
@@ -27,66 +24,6 @@ fn turns_with(bus: Option<&PrivateBus>, routing: &std::path::Path, args: &[&str]
 
 fn reply(turn: &Json) -> &str {
     turn["reply"].as_str().unwrap()
-}
-
-/// What a scripted cloud does with one chat request.
-#[derive(Clone)]
-enum Scripted {
-    /// Answer with this assistant message.
-    Says(Json),
-    /// HTTP 200 with a body that is not a chat completion.
-    Garbage,
-    /// Never answer.
-    Hangs,
-}
-
-/// A MOCK cloud model (see the file's comment): scripted answers, every request recorded.
-struct ScriptedCloud {
-    url: String,
-    requests: Arc<Mutex<Vec<Json>>>,
-}
-
-impl ScriptedCloud {
-    fn start(script: Vec<Scripted>) -> ScriptedCloud {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/v1", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let recorded = requests.clone();
-        std::thread::spawn(move || {
-            let mut script = script.into_iter();
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let (request_line, body) = read_http_request(&stream);
-                let answer = if request_line.starts_with("GET /v1/models") {
-                    json!({"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "test"}]}).to_string()
-                } else {
-                    recorded.lock().unwrap().push(serde_json::from_slice(&body).unwrap());
-                    match script.next() {
-                        Some(Scripted::Says(message)) => json!({
-                            "id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
-                            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}]
-                        })
-                        .to_string(),
-                        Some(Scripted::Garbage) => "<html>502 Bad Gateway</html>".into(),
-                        Some(Scripted::Hangs) | None => {
-                            std::thread::sleep(std::time::Duration::from_secs(30));
-                            continue;
-                        }
-                    }
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                    answer.len()
-                );
-            }
-        });
-        ScriptedCloud { url, requests }
-    }
-
-    fn requests(&self) -> Vec<Json> {
-        self.requests.lock().unwrap().clone()
-    }
 }
 
 fn tool_call(name: &str, arguments: Json) -> Scripted {

@@ -149,26 +149,15 @@ fn main() {
         let mut failures: Vec<String> = answers.iter().filter_map(|a| a.as_ref().err()).map(|e| e.to_string()).collect();
         failures.dedup();
 
-        println!(
-            "signals.get round trip (1,000):      p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&millis(&gets), 0.5),
-            percentile(&millis(&gets), 0.99)
-        );
-        println!(
-            "ping round trip (200):               p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&millis(&pings), 0.5),
-            percentile(&millis(&pings), 0.99)
-        );
-        println!(
-            "ask round trip (40, assistant):      p50 {:.2} ms, p99 {:.2} ms",
-            percentile(&millis(&asks), 0.5),
-            percentile(&millis(&asks), 0.99)
-        );
-        println!(
-            "ask with the camera (\"is my cup in the car\", 20): p50 {:.1} ms, p99 {:.1} ms",
-            percentile(&millis(&looks), 0.5),
-            percentile(&millis(&looks), 0.99)
-        );
+        for (round_trip, samples) in [
+            ("signals.get round trip (1,000):     ", &gets),
+            ("ping round trip (200):              ", &pings),
+            ("ask round trip (40, assistant):     ", &asks),
+            ("ask with the camera (\"is my cup in the car\", 20):", &looks),
+        ] {
+            let samples = millis(samples);
+            println!("{round_trip} p50 {:.2} ms, p99 {:.2} ms", percentile(&samples, 0.5), percentile(&samples, 0.99));
+        }
         println!("request MAC, signed and checked:     {:.1} µs per request", mac_cost().as_secs_f64() * 1e6);
         println!("100 phones x 10 requests at once:    {ok}/1000 answered in {elapsed:.2} s = {:.0} requests/s", ok as f64 / elapsed);
         for failure in failures.iter().take(3) {

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use cabin_assistant_service::{connect, Assistant, Brain, BrainFiles, BusTools, LoadError, ServeError};
-use cabin_nlu::{IntentCatalog, SentenceEncoder, Understander, EMBEDDING_MODEL};
+use cabin_nlu::{IntentCatalog, Understander};
 use cabin_private_bus::PrivateBus;
+use cabin_sentence_encoder::{SentenceEncoder, EMBEDDING_MODEL};
 use cabin_vehicle_bus_client::ClientError;
 use cabin_vehicle_bus_service::{ServeOptions, VehicleBusService};
 use cabin_vehicle_config::VehicleConfig;

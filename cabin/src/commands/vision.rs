@@ -6,7 +6,7 @@ use std::time::{Instant, UNIX_EPOCH};
 
 use anyhow::Context;
 use cabin_camera::{Camera, CameraSource};
-use cabin_vision_service::{load_config, load_finder, Finding, Vision, VisionConfig, WHOLE_FRAME};
+use cabin_vision_service::{load_config, load_finder, Finding, Source, Vision, VisionConfig, WHOLE_FRAME};
 use clap::Args;
 
 use super::models::DirArgs;
@@ -75,7 +75,11 @@ pub fn look(args: LookArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", finding_json(&finding, elapsed.as_secs_f64() * 1000.0));
     } else {
-        print_finding(&finding, finder.threshold());
+        let needed = match finding.answered_by {
+            Source::Detector => finder.detector_threshold().unwrap_or(1.0),
+            Source::Classifier => finder.threshold(),
+        };
+        print_finding(&finding, needed);
     }
     Ok(if finding.found { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -106,20 +110,23 @@ fn describe(args: &LookArgs) -> anyhow::Result<ExitCode> {
     Ok(if seen.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn print_finding(finding: &Finding, threshold: f32) {
+/// `needed`: the score the answering model needed for a "yes".
+fn print_finding(finding: &Finding, needed: f32) {
     let object = &finding.object.word;
     let percent = finding.confidence * 100.0;
+    let by = serde_json::to_value(finding.answered_by).unwrap_or_default();
+    let by = by.as_str().unwrap_or_default();
     match (finding.found, finding.region.as_str()) {
-        (true, WHOLE_FRAME) => println!("yes: {object} in the car, no one seat ({percent:.0} % sure)"),
-        (true, region) => println!("yes: {object} at {region} ({percent:.0} % sure)"),
-        (false, _) => println!("no: no {object} seen (best {percent:.0} %, {:.0} % needed)", threshold * 100.0),
+        (true, WHOLE_FRAME) => println!("yes: {object} in the car, no one seat ({percent:.0} % sure; {by})"),
+        (true, region) => println!("yes: {object} at {region} ({percent:.0} % sure; {by})"),
+        (false, _) => println!("no: no {object} seen (the {by}'s best score {:.2}, {needed:.2} needed)", finding.score),
     }
     if !finding.labels_seen.is_empty() {
         println!("seen: {}", finding.labels_seen.join(", "));
     }
     for (region, evidence) in &finding.evidence {
         let name = if region.is_empty() { "(whole frame)" } else { region };
-        println!("  {name:14} {:5.1} %", evidence * 100.0);
+        println!("  {name:14} {evidence:.2}");
     }
 }
 
@@ -129,6 +136,8 @@ fn finding_json(finding: &Finding, elapsed_ms: f64) -> serde_json::Value {
         "classes": finding.object.classes,
         "found": finding.found,
         "confidence": finding.confidence,
+        "score": finding.score,
+        "answered_by": finding.answered_by,
         "region": finding.region,
         "labels_seen": finding.labels_seen,
         "evidence": finding.evidence.iter().map(|(r, e)| (if r.is_empty() { "whole_frame".to_string() } else { r.clone() }, serde_json::json!(e))).collect::<serde_json::Map<_, _>>(),

@@ -27,7 +27,8 @@ pub struct VoiceArgs {
     /// Recogniser threads [default: the number of cores]
     #[arg(long)]
     threads: Option<usize>,
-    /// An enrolled wake phrase (from `cabin wakeword enrol`) [default: "hey cabin"]
+    /// An enrolled wake phrase (from `cabin wakeword enrol`) [default: "hey cabin"; with
+    /// `--language zh`, "你好小舱"]
     #[arg(long, env = "CABIN_WAKE_PHRASE")]
     wake_phrase: Option<PathBuf>,
     /// Silence that ends an utterance, in milliseconds
@@ -54,7 +55,7 @@ impl VoiceArgs {
     fn phrase(&self) -> anyhow::Result<WakePhrase> {
         Ok(match &self.wake_phrase {
             Some(path) => WakePhrase::load(path)?,
-            None => WakePhrase::default(),
+            None => WakePhrase::for_language(&self.language),
         })
     }
 }

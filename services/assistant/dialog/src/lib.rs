@@ -4,6 +4,7 @@
 mod corrections;
 mod dialog;
 mod phrases;
+pub use phrases::SURE_SIGHTING;
 mod tasks;
 mod template;
 mod tools;

@@ -111,6 +111,10 @@ pub fn failure(error: &ToolError, doing: &str, reason: Option<&str>, words: Opti
     with_doing(&phrase, doing)
 }
 
+/// How sure (as measured: see the vision service's calibration) the camera must be for a plain
+/// "yes"; below it the car says it is not sure.
+pub const SURE_SIGHTING: f64 = 0.5;
+
 /// What the camera answered, as one sentence: "Yes, I can see your cup on the rear left seat
 /// (84 % sure)."; "看到了，您的杯子在后排左侧座位上（把握84%）。" `words` names the detector's
 /// labels and the regions in the driver's language.
@@ -123,11 +127,24 @@ pub fn sighting(answer: &Sighting, words: Option<&ValueWords>, language: Languag
 
 fn english_sighting(answer: &Sighting) -> String {
     match answer {
-        Sighting::Seen { object, region, confidence } => {
+        Sighting::Seen { object, region, confidence } if *confidence >= SURE_SIGHTING => {
             format!("Yes, I can see your {object} {} ({:.0} % sure).", english_place(region), confidence * 100.0)
         }
-        Sighting::NotSeen { object } => format!("I can't see your {object} in the car."),
-        Sighting::UnknownObject { object } => format!("I don't know what that looks like, so I can't look for your {object}."),
+        Sighting::Seen { object, region, confidence } => {
+            format!("I might see your {object} {}, but I'm not sure ({:.0} % sure).", english_place(region), confidence * 100.0)
+        }
+        Sighting::NotSeen { object, why_not_cloud: None } => format!("I can't see your {object} in the car."),
+        Sighting::NotSeen { object, why_not_cloud: Some(why) } => {
+            format!("I can't see your {object} in the car, and I can't ask the cloud model: {why}.")
+        }
+        Sighting::SeenByCloud { object, region } => format!("The cloud model sees your {object} {}.", english_place(region)),
+        Sighting::NotSeenByCloud { object } => format!("Neither I nor the cloud model can see your {object} in the car."),
+        Sighting::UnknownObject { object, why_not_cloud: None } => {
+            format!("I don't know what that looks like, so I can't look for your {object}.")
+        }
+        Sighting::UnknownObject { object, why_not_cloud: Some(why) } => {
+            format!("I don't know what that looks like, and I can't ask the cloud model: {why}. So I can't look for your {object}.")
+        }
         Sighting::OutOfView { region } => format!("The cabin camera can't see the {}.", region.replace('_', " ")),
         Sighting::Cabin { region, seen } if seen.is_empty() => match region.as_deref().filter(|r| !r.is_empty()) {
             Some(region) => format!("I can't see anything {}.", english_place(region)),
@@ -174,11 +191,20 @@ fn chinese_sighting(answer: &Sighting, words: Option<&ValueWords>) -> String {
         r => format!("{}座位上", word(r)),
     };
     match answer {
-        Sighting::Seen { object, region, confidence } => {
+        Sighting::Seen { object, region, confidence } if *confidence >= SURE_SIGHTING => {
             format!("看到了，您的{object}在{}（把握{:.0}%）。", place(region), confidence * 100.0)
         }
-        Sighting::NotSeen { object } => format!("我在车里没看到您的{object}。"),
-        Sighting::UnknownObject { object } => format!("我不知道{object}长什么样，没法帮您找。"),
+        Sighting::Seen { object, region, confidence } => {
+            format!("您的{object}好像在{}，但我不太确定（把握{:.0}%）。", place(region), confidence * 100.0)
+        }
+        Sighting::NotSeen { object, why_not_cloud: None } => format!("我在车里没看到您的{object}。"),
+        Sighting::NotSeen { object, why_not_cloud: Some(_) } => format!("我在车里没看到您的{object}，现在也没法请云端模型看。"),
+        Sighting::SeenByCloud { object, region } => format!("云端模型看到您的{object}在{}。", place(region)),
+        Sighting::NotSeenByCloud { object } => format!("我和云端模型都没在车里看到您的{object}。"),
+        Sighting::UnknownObject { object, why_not_cloud: None } => format!("我不知道{object}长什么样，没法帮您找。"),
+        Sighting::UnknownObject { object, why_not_cloud: Some(_) } => {
+            format!("我不知道{object}长什么样，现在也没法请云端模型看，没法帮您找。")
+        }
         Sighting::OutOfView { region } => format!("车内摄像头看不到{}。", word(region)),
         Sighting::Cabin { region, seen } if seen.is_empty() => match region.as_deref().filter(|r| !r.is_empty()) {
             Some(region) => format!("{}什么也没看到。", place(region)),
@@ -270,5 +296,33 @@ mod tests {
         assert_eq!(chinese(&cabin(&[("cup", "rear_left"), ("cat", "passenger")], None)), "我看到后排左侧座位上有杯子，副驾座位上有猫。");
         let seen = Sighting::Seen { object: "杯子".into(), region: "rear_left".into(), confidence: 0.84 };
         assert_eq!(chinese(&seen), "看到了，您的杯子在后排左侧座位上（把握84%）。");
+    }
+
+    #[test]
+    fn an_unsure_sighting_says_so() {
+        let seen = |confidence| Sighting::Seen { object: "cup".into(), region: "rear_left".into(), confidence };
+        assert_eq!(sighting(&seen(0.9), None, Language::English), "Yes, I can see your cup on the rear left seat (90 % sure).");
+        assert_eq!(
+            sighting(&seen(0.27), None, Language::English),
+            "I might see your cup on the rear left seat, but I'm not sure (27 % sure)."
+        );
+    }
+
+    #[test]
+    fn an_answer_from_the_cloud_says_so() {
+        let english = |answer: &Sighting| sighting(answer, None, Language::English);
+        let seen = Sighting::SeenByCloud { object: "red scarf".into(), region: "rear_left".into() };
+        assert_eq!(english(&seen), "The cloud model sees your red scarf on the rear left seat.");
+        let refused = Sighting::UnknownObject {
+            object: "red scarf".into(),
+            why_not_cloud: Some("the owner's policy keeps camera frames in the car".into()),
+        };
+        assert_eq!(
+            english(&refused),
+            "I don't know what that looks like, and I can't ask the cloud model: the owner's policy keeps camera frames in the car. So I can't look for your red scarf."
+        );
+        let words: ValueWords = [("rear_left", "后排左侧")].into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let seen = Sighting::SeenByCloud { object: "围巾".into(), region: "rear_left".into() };
+        assert_eq!(sighting(&seen, Some(&words), Language::Chinese), "云端模型看到您的围巾在后排左侧座位上。");
     }
 }

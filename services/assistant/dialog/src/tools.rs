@@ -55,12 +55,24 @@ pub enum Sighting {
         region: String,
         confidence: f64,
     },
+    /// Not seen on the car, and, when a cloud is set up, why it was not asked.
     NotSeen {
         object: String,
+        why_not_cloud: Option<String>,
     },
-    /// A word the camera has no picture of.
+    /// What the cloud's vision-language model saw in the seat photos, when the car could not
+    /// tell: `region` "" when it did not say which seat.
+    SeenByCloud {
+        object: String,
+        region: String,
+    },
+    NotSeenByCloud {
+        object: String,
+    },
+    /// A word the camera has no picture of, and, when a cloud is set up, why it was not asked.
     UnknownObject {
         object: String,
+        why_not_cloud: Option<String>,
     },
     /// What the camera sees in `region`, or anywhere: (the detector's label, the region) pairs.
     Cabin {

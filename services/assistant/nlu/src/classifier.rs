@@ -1,12 +1,16 @@
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use candle_core::Tensor;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::encoder::{EncoderError, SentenceEncoder};
+use std::sync::Arc;
+
+use cabin_sentence_encoder::{EncoderError, MultilingualEncoder, SentenceEncoder, EMBEDDING_MODEL, MULTILINGUAL_MODEL};
+
+use crate::example_cache::ExampleCache;
 use crate::intents::IntentCatalog;
-use crate::multilingual::{MultilingualEncoder, MULTILINGUAL_MODEL};
 use crate::slots::Slots;
 use crate::text::normalise;
 use cabin_language::Language;
@@ -57,6 +61,15 @@ pub enum UnderstandError {
     Encoder(#[from] EncoderError),
 }
 
+/// Why an understander could not learn a language's examples.
+#[derive(Debug, Error)]
+pub enum LearnError {
+    #[error(transparent)]
+    Encoder(#[from] EncoderError),
+    #[error("no intent has an example in {0} to learn from")]
+    NoExamples(Language),
+}
+
 /// A sentence encoder, for the language whose examples it embeds.
 pub trait Embedder: Send + Sync + std::fmt::Debug {
     /// One unit-length row per sentence.
@@ -67,11 +80,35 @@ pub trait Embedder: Send + Sync + std::fmt::Debug {
     fn calibrated(&self, similarity: f32) -> f32 {
         similarity
     }
+
+    /// Which weights embed (see `cabin_sentence_encoder`); "" keeps no embeddings between runs.
+    fn identity(&self) -> &str {
+        ""
+    }
 }
 
 impl Embedder for SentenceEncoder {
     fn embed(&self, sentences: &[&str]) -> Result<Tensor, EncoderError> {
         self.encode(sentences)
+    }
+
+    fn identity(&self) -> &str {
+        SentenceEncoder::identity(self)
+    }
+}
+
+/// The process's one copy ([`SentenceEncoder::shared`]), shared with the vision service.
+impl<E: Embedder> Embedder for Arc<E> {
+    fn embed(&self, sentences: &[&str]) -> Result<Tensor, EncoderError> {
+        self.as_ref().embed(sentences)
+    }
+
+    fn calibrated(&self, similarity: f32) -> f32 {
+        self.as_ref().calibrated(similarity)
+    }
+
+    fn identity(&self) -> &str {
+        self.as_ref().identity()
     }
 }
 
@@ -84,6 +121,10 @@ impl Embedder for MultilingualEncoder {
     /// (unrelated) and 1: spread four times, 0.8 goes to 0.2 and 0.95 to 0.8.
     fn calibrated(&self, similarity: f32) -> f32 {
         0.2 + (similarity - 0.8) * 4.0
+    }
+
+    fn identity(&self) -> &str {
+        MultilingualEncoder::identity(self)
     }
 }
 
@@ -103,16 +144,23 @@ struct LanguageIndex {
 pub struct Understander {
     catalog: IntentCatalog,
     languages: BTreeMap<Language, LanguageIndex>,
+    cache: Option<ExampleCache>,
 }
 
 impl Understander {
     /// English, from MiniLM.
-    pub fn new(encoder: SentenceEncoder, catalog: IntentCatalog) -> Result<Understander, EncoderError> {
-        Understander { catalog, languages: BTreeMap::new() }.with_language(Language::English, encoder)
+    pub fn new(encoder: impl Embedder + 'static, catalog: IntentCatalog) -> Result<Understander, LearnError> {
+        Understander::caching(encoder, catalog, None)
+    }
+
+    /// As [`new`](Self::new), keeping the examples' embeddings in `cache` (a folder) between
+    /// runs, for this and every language added later.
+    pub fn caching(encoder: impl Embedder + 'static, catalog: IntentCatalog, cache: Option<&Path>) -> Result<Understander, LearnError> {
+        Understander { catalog, languages: BTreeMap::new(), cache: cache.map(ExampleCache::new) }.with_language(Language::English, encoder)
     }
 
     /// Adds a language: the catalog's examples written in it are embedded with `encoder`.
-    pub fn with_language(mut self, language: Language, encoder: impl Embedder + 'static) -> Result<Understander, EncoderError> {
+    pub fn with_language(mut self, language: Language, encoder: impl Embedder + 'static) -> Result<Understander, LearnError> {
         let mut texts = Vec::new();
         let mut example_intent = Vec::new();
         for (index, intent) in self.catalog.intents().iter().enumerate() {
@@ -121,15 +169,25 @@ impl Understander {
                 example_intent.push(index);
             }
         }
-        let mut rows = Vec::new();
-        for chunk in texts.chunks(64) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            rows.push(encoder.embed(&refs)?);
+        if texts.is_empty() {
+            return Err(LearnError::NoExamples(language));
         }
-        if rows.is_empty() {
-            return Err(EncoderError::NoExamples(language));
-        }
-        let examples = Tensor::cat(&rows, 0)?;
+        let cache = self.cache.as_ref().filter(|_| !encoder.identity().is_empty());
+        let examples = match cache.and_then(|cache| cache.load(language, encoder.identity(), &texts)) {
+            Some(kept) => kept,
+            None => {
+                let mut rows = Vec::new();
+                for chunk in texts.chunks(64) {
+                    let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    rows.push(encoder.embed(&refs)?);
+                }
+                let examples = Tensor::cat(&rows, 0).map_err(EncoderError::from)?;
+                if let Some(cache) = cache {
+                    cache.store(language, encoder.identity(), &texts, &examples);
+                }
+                examples
+            }
+        };
         tracing::debug!(%language, examples = texts.len(), "intent examples embedded");
         self.languages.insert(language, LanguageIndex { encoder: Box::new(encoder), examples, example_intent });
         Ok(self)
@@ -137,7 +195,7 @@ impl Understander {
 
     /// Adds every other language whose encoder is installed (Mandarin: `e5-small`); one that is
     /// not is logged, and the understander goes on without it: English alone is a working car.
-    pub fn with_installed_languages(self, models: &cabin_models::ModelsDir) -> Result<Understander, EncoderError> {
+    pub fn with_installed_languages(self, models: &cabin_models::ModelsDir) -> Result<Understander, LearnError> {
         match models.locate(MULTILINGUAL_MODEL) {
             Ok(dir) => self.with_language(Language::Chinese, MultilingualEncoder::load(&dir)?),
             Err(error) => {
@@ -163,7 +221,7 @@ impl Understander {
         }
         let language = Language::of(&text);
         let model = match language {
-            Language::English => crate::EMBEDDING_MODEL,
+            Language::English => EMBEDDING_MODEL,
             Language::Chinese => MULTILINGUAL_MODEL,
         };
         let index = self.languages.get(&language).ok_or(UnderstandError::LanguageNotInstalled { language, model })?;

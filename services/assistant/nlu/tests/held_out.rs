@@ -3,7 +3,8 @@
 
 use cabin_models::ModelsDir;
 use cabin_nlu::evaluation::{evaluate, parse_jsonl};
-use cabin_nlu::{IntentCatalog, Language, MultilingualEncoder, SentenceEncoder, Understander, EMBEDDING_MODEL, MULTILINGUAL_MODEL};
+use cabin_nlu::{IntentCatalog, Language, Understander};
+use cabin_sentence_encoder::{MultilingualEncoder, SentenceEncoder, EMBEDDING_MODEL, MULTILINGUAL_MODEL};
 
 /// English by MiniLM, Mandarin by multilingual-e5, as the car runs them.
 fn bilingual_understander() -> Understander {

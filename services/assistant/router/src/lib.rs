@@ -5,12 +5,14 @@
 //! what the owner keeps in the car; their tool calls come back as task requests, so they pass
 //! the same permission and interlock checks as the driver's own words.
 
+mod look;
 mod policy;
 mod privacy;
 mod reach;
 mod route;
 mod tools;
 
+pub use look::{CloudSighting, LookError, SeatPhoto};
 pub use policy::{PolicyError, Profile, RoutingPolicy, Share};
 pub use privacy::PrivateData;
 pub use reach::Reachability;

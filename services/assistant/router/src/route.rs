@@ -74,11 +74,11 @@ pub struct Answer {
     pub route: RouteReport,
 }
 
-struct Endpoint {
+pub(crate) struct Endpoint {
     side: Side,
-    client: ChatClient,
-    model: String,
-    reach: Reachability,
+    pub(crate) client: ChatClient,
+    pub(crate) model: String,
+    pub(crate) reach: Reachability,
 }
 
 /// Intents a model may ask for: tasks, not dialog moves or the open chat itself.
@@ -125,6 +125,10 @@ impl Router {
 
     pub fn policy(&self) -> &RoutingPolicy {
         &self.policy
+    }
+
+    pub(crate) fn cloud_endpoint(&self) -> Option<&Endpoint> {
+        self.cloud.as_ref()
     }
 
     /// What a question touches: its intent's data, and what its words mention.

@@ -14,8 +14,9 @@ use std::sync::Arc;
 use cabin_dialog::{Dialog, TaskBook, TaskFileError, Turn};
 use cabin_memory::Memory;
 use cabin_models::{LocateError, ModelsDir};
-use cabin_nlu::{EncoderError, IntentCatalog, IntentFileError, SentenceEncoder, Understander, EMBEDDING_MODEL};
+use cabin_nlu::{IntentCatalog, IntentFileError, LearnError, Understander};
 use cabin_router::{Exchange, FirstSentence, PolicyError, Question, RouteReport, Router, RoutingPolicy};
+use cabin_sentence_encoder::{EncoderError, SentenceEncoder, EMBEDDING_MODEL};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
 use cabin_vehicle_config::{Catalog, VehicleConfig};
 use serde::Serialize;
@@ -34,6 +35,8 @@ pub enum LoadError {
     Model(#[from] LocateError),
     #[error("embedding model: {0}")]
     Encoder(#[from] EncoderError),
+    #[error(transparent)]
+    Learn(#[from] LearnError),
     #[error(transparent)]
     Intents(#[from] IntentFileError),
     #[error(transparent)]
@@ -82,14 +85,14 @@ impl Brain {
     pub fn load(models: &ModelsDir, files: &BrainFiles, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {
         let intents = IntentCatalog::load(&files.intents)?;
         let tasks = TaskBook::load(&files.tasks, &intents, &vehicle.catalog)?;
-        let encoder = SentenceEncoder::load(&models.locate(EMBEDDING_MODEL)?)?;
+        let encoder = SentenceEncoder::shared(&models.locate(EMBEDDING_MODEL)?)?;
         let policy = match &files.routing {
             Some(path) => RoutingPolicy::load(path)?,
             None => RoutingPolicy::embedded(),
         };
         let keep_said_days = policy.memory.keep_said_days.unwrap_or(cabin_memory::KEEP_SAID_DAYS);
         let router = Router::new(policy, Arc::new(intents.clone()));
-        let understander = Understander::new(encoder, intents)?.with_installed_languages(models)?;
+        let understander = Understander::caching(encoder, intents, Some(&models.root().join("cache")))?.with_installed_languages(models)?;
         let memory = files.memory.as_ref().and_then(|(path, profile)| match Memory::open(path, profile) {
             Ok(memory) => Some(Arc::new(memory.keeping_said_for(keep_said_days))),
             Err(error) => {
@@ -148,7 +151,7 @@ pub struct Assistant {
 
 impl Assistant {
     pub fn new(brain: Brain, tools: BusTools) -> Assistant {
-        let tools = tools.with_memory(brain.memory.clone());
+        let tools = tools.with_memory(brain.memory.clone()).with_router(brain.router.clone());
         Assistant { brain, tools, conversations: std::sync::Mutex::new(HashMap::new()) }
     }
 

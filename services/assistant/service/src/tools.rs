@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
-use cabin_dialog::{MemoryAction, MethodCall, Recollection, Sighting, ToolError, Tools};
+use cabin_dialog::{MemoryAction, MethodCall, Recollection, Sighting, ToolError, Tools, SURE_SIGHTING};
 use cabin_memory::Memory;
 use cabin_principal::{Principal, Scope};
+use cabin_router::{CloudSighting, LookError, Router, SeatPhoto};
 use cabin_vehicle_bus_client::{ClientError, Refusal, SignalInfo, VehicleBusClient};
 use cabin_vehicle_config::Value;
 use cabin_vision_client::{VisionError, VisionProxy};
@@ -15,6 +16,8 @@ use cabin_vision_client::{VisionError, VisionProxy};
 pub struct BusTools {
     vehicle: VehicleBusClient,
     memory: Option<Arc<Memory>>,
+    /// For what the camera cannot tell on the car: the cloud's vision-language model.
+    router: Option<Arc<Router>>,
     principal: Principal,
     /// The unique bus name of the connection that carried the principal's request (the phone
     /// link for a phone): the vehicle bus lets us act only as far as that connection may.
@@ -23,7 +26,7 @@ pub struct BusTools {
 
 impl BusTools {
     pub fn new(vehicle: VehicleBusClient) -> BusTools {
-        BusTools { vehicle, memory: None, principal: Principal::Driver, on_behalf_of: None }
+        BusTools { vehicle, memory: None, router: None, principal: Principal::Driver, on_behalf_of: None }
     }
 
     /// These tools, acting for `principal`, whose request came through the connection
@@ -31,7 +34,7 @@ impl BusTools {
     /// rights.
     pub fn acting_for(&self, principal: Principal, on_behalf_of: Option<String>) -> BusTools {
         let memory = self.memory.as_ref().map(|driver| Arc::new(driver.for_profile(&principal.memory_profile(driver.profile()))));
-        BusTools { vehicle: self.vehicle.clone(), memory, principal, on_behalf_of }
+        BusTools { vehicle: self.vehicle.clone(), memory, router: self.router.clone(), principal, on_behalf_of }
     }
 
     /// The memory of the principal these tools act for.
@@ -42,6 +45,12 @@ impl BusTools {
     /// The driver's memory, for memory tasks and the names they gave places and people.
     pub fn with_memory(mut self, memory: Option<Arc<Memory>>) -> BusTools {
         self.memory = memory;
+        self
+    }
+
+    /// The router whose cloud model looks at seat photos when the car's models cannot tell.
+    pub fn with_router(mut self, router: Arc<Router>) -> BusTools {
+        self.router = Some(router);
         self
     }
 
@@ -152,23 +161,63 @@ impl Tools for BusTools {
         if object.trim().is_empty() {
             return self.describe_cabin(region).await;
         }
-        let (found, confidence, where_seen, _labels, _frame_time_us) = match self.vision().await?.find(object, region.unwrap_or("")).await {
-            Ok(seen) => seen,
-            // Words the camera cannot act on are answers, not failures.
-            Err(VisionError::UnknownObject(_)) => return Ok(Sighting::UnknownObject { object: object.into() }),
+        let vision = self.vision().await?;
+        // What the car's models said: sure of it, unsure, not seen, or a word they do not know.
+        let on_the_car = match vision.find(object, region.unwrap_or("")).await {
+            Ok((true, confidence, region, _labels, _frame_time_us)) if confidence >= SURE_SIGHTING => {
+                return Ok(Sighting::Seen { object: object.into(), region, confidence });
+            }
+            Ok((true, confidence, region, ..)) => Some(Sighting::Seen { object: object.into(), region, confidence }),
+            Ok((false, ..)) => Some(Sighting::NotSeen { object: object.into(), why_not_cloud: None }),
+            Err(VisionError::UnknownObject(_)) => None,
             Err(error) => return camera_trouble(error, region),
         };
-        Ok(if found {
-            Sighting::Seen { object: object.into(), region: where_seen, confidence }
-        } else {
-            Sighting::NotSeen { object: object.into() }
-        })
+        // What the car cannot tell, the cloud may: only seat photos, only when the owner allows.
+        match self.ask_the_cloud(&vision, object, region).await {
+            Ok(CloudSighting::Seen { seat }) => Ok(Sighting::SeenByCloud { object: object.into(), region: seat }),
+            Ok(CloudSighting::NotSeen) => Ok(Sighting::NotSeenByCloud { object: object.into() }),
+            Err(why_not_cloud) => {
+                let why_not_cloud = why_not_cloud.map(|why| why.for_the_driver());
+                Ok(match on_the_car {
+                    Some(Sighting::NotSeen { object, .. }) => Sighting::NotSeen { object, why_not_cloud },
+                    Some(unsure) => unsure,
+                    None => Sighting::UnknownObject { object: object.into(), why_not_cloud },
+                })
+            }
+        }
     }
 }
 
 impl BusTools {
     async fn vision(&self) -> Result<VisionProxy<'_>, ToolError> {
         VisionProxy::new(self.vehicle.connection()).await.map_err(|error| call_error("the camera", error))
+    }
+
+    /// The cloud's look at the seat photos (faces blurred by the vision service). `Err(None)`:
+    /// there is no cloud to ask, nothing to tell the driver; `Err(Some(why))`: why it was not asked.
+    async fn ask_the_cloud(
+        &self,
+        vision: &VisionProxy<'_>,
+        object: &str,
+        region: Option<&str>,
+    ) -> Result<CloudSighting, Option<LookError>> {
+        let router = self.router.as_ref().ok_or(None)?;
+        match router.cloud_may_look() {
+            Err(LookError::NoCloud) => return Err(None),
+            Err(why) => return Err(Some(why)),
+            Ok(()) => {}
+        }
+        let photos = match vision.seat_crops(region.unwrap_or("")).await {
+            Ok(crops) => crops.into_iter().map(|(seat, jpeg)| SeatPhoto { seat, jpeg }).collect::<Vec<_>>(),
+            Err(VisionError::NotAllowed(why)) => return Err(Some(LookError::NotAllowed(why))),
+            Err(error) => return Err(Some(LookError::Failed(format!("no seat photos: {error}")))),
+        };
+        let answer = router.look(object, &photos).await;
+        tracing::info!(object, photos = photos.len(), ?answer, "asked the cloud's vision model");
+        answer.map_err(|error| match error {
+            LookError::NoCloud => None,
+            error => Some(error),
+        })
     }
 
     /// "What's on the back seat?", "did I leave anything in the car?": what the camera sees, in

@@ -83,7 +83,7 @@ impl ChatClient {
                 }
             }
         }
-        let message = Message { role: "assistant".into(), content: Some(content), tool_calls, tool_call_id: None };
+        let message = Message { role: "assistant".into(), content: Some(content), tool_calls, ..Message::default() };
         Ok(ChatResponse {
             id: String::new(),
             object: "chat.completion".into(),

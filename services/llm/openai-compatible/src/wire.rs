@@ -48,21 +48,116 @@ impl Stop {
     }
 }
 
+/// One message. On the wire its content is a string, or, when it carries images, a list of
+/// parts (`{"type": "text", ...}`, `{"type": "image_url", ...}`), the form vision-language
+/// servers (GPT-4o, GLM-4V, Qwen-VL) accept. Either form is read; a server that reads no images
+/// gets their text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "WireMessage", into = "WireMessage")]
 pub struct Message {
     /// system | user | assistant | tool
     pub role: String,
-    #[serde(default)]
     pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Images after the text, as URLs (`data:image/jpeg;base64,...` for the car's own frames).
+    pub images: Vec<String>,
     pub tool_calls: Vec<ToolCall>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
 }
 
 impl Message {
     pub fn new(role: &str, content: impl Into<String>) -> Message {
         Message { role: role.into(), content: Some(content.into()), ..Message::default() }
+    }
+
+    /// A user message with JPEG images after its text.
+    pub fn with_jpegs<'a>(text: impl Into<String>, jpegs: impl IntoIterator<Item = &'a [u8]>) -> Message {
+        use base64::Engine as _;
+        let url = |jpeg: &[u8]| format!("data:image/jpeg;base64,{}", base64::engine::general_purpose::STANDARD.encode(jpeg));
+        Message { images: jpegs.into_iter().map(url).collect(), ..Message::new("user", text) }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tool_calls: Vec<ToolCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Part {
+    Text { text: String },
+    ImageUrl { image_url: ImageUrl },
+}
+
+#[derive(Serialize, Deserialize)]
+struct ImageUrl {
+    url: String,
+}
+
+impl From<WireMessage> for Message {
+    fn from(wire: WireMessage) -> Message {
+        let (content, images) = match wire.content {
+            None => (None, Vec::new()),
+            Some(Content::Text(text)) => (Some(text), Vec::new()),
+            Some(Content::Parts(parts)) => {
+                let (mut texts, mut images) = (Vec::new(), Vec::new());
+                for part in parts {
+                    match part {
+                        Part::Text { text } => texts.push(text),
+                        Part::ImageUrl { image_url } => images.push(image_url.url),
+                    }
+                }
+                (Some(texts.join("\n")), images)
+            }
+        };
+        Message { role: wire.role, content, images, tool_calls: wire.tool_calls, tool_call_id: wire.tool_call_id }
+    }
+}
+
+impl From<Message> for WireMessage {
+    fn from(message: Message) -> WireMessage {
+        let content = if message.images.is_empty() {
+            message.content.map(Content::Text)
+        } else {
+            let text = message.content.map(|text| Part::Text { text });
+            let images = message.images.into_iter().map(|url| Part::ImageUrl { image_url: ImageUrl { url } });
+            Some(Content::Parts(text.into_iter().chain(images).collect()))
+        };
+        WireMessage { role: message.role, content, tool_calls: message.tool_calls, tool_call_id: message.tool_call_id }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_travel_as_parts_after_the_text_and_come_back() {
+        let message = Message::with_jpegs("Is there a hat?", [&b"\xff\xd8jpeg"[..]]);
+        let wire = serde_json::to_value(&message).unwrap();
+        assert_eq!(
+            wire,
+            serde_json::json!({"role": "user", "content": [
+                {"type": "text", "text": "Is there a hat?"},
+                {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,/9hqcGVn"}}
+            ]})
+        );
+        assert_eq!(serde_json::from_value::<Message>(wire).unwrap(), message);
+        let plain = serde_json::to_value(Message::new("user", "hello")).unwrap();
+        assert_eq!(plain, serde_json::json!({"role": "user", "content": "hello"}));
     }
 }
 

@@ -133,7 +133,7 @@ pub(crate) fn response(id: String, created: u64, model: String, generation: &Gen
         model,
         choices: vec![Choice {
             index: 0,
-            message: Message { role: "assistant".into(), content, tool_calls, tool_call_id: None },
+            message: Message { role: "assistant".into(), content, tool_calls, ..Message::default() },
             finish_reason: Some(finish.into()),
             logprobs: None,
         }],

@@ -261,6 +261,9 @@ pub struct CarEvent {
 pub enum EventBody {
     /// The car was locked and the cabin camera sees something left on a seat.
     LeftBehind { object: String, region: String, confidence: f64 },
+    /// The car was locked and the cabin camera sees someone inside (a child asleep in the
+    /// back): looked for at every lock, whatever objects are configured.
+    PersonInside { region: String, confidence: f64 },
 }
 
 impl CarEvent {

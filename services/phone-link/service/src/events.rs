@@ -164,7 +164,8 @@ async fn wait_for_ack(session: &mut mpsc::UnboundedReceiver<Session>, up: &mut b
 }
 
 /// Watches the door locks; each time the car is locked, asks the vision service about each of
-/// `objects` and puts a `left_behind` event in the outbox for each one seen.
+/// `objects` and puts a `left_behind` event in the outbox for each one seen, and a
+/// `person_inside` event when someone is still in the car.
 pub async fn watch_locks(vehicle: VehicleBusClient, objects: Vec<String>, outbox: Outbox) {
     let changes = match vehicle.watch(LOCK_SIGNALS).await {
         Ok(changes) => changes,
@@ -190,20 +191,28 @@ async fn look_for_left_behind(vehicle: &VehicleBusClient, objects: &[String], ou
         Ok(vision) => vision,
         Err(error) => return tracing::warn!(%error, "cannot look for things left behind"),
     };
-    for object in objects {
+    // Someone inside first: of all the car can tell the owner at a lock, that matters most.
+    let asked = std::iter::once(PERSON).chain(objects.iter().map(String::as_str));
+    for object in asked {
         match vision.find(object, "").await {
             Ok((true, confidence, region, _, _)) => {
-                let event = CarEvent::new(EventBody::LeftBehind { object: object.clone(), region, confidence });
+                let event = CarEvent::new(match object {
+                    PERSON => EventBody::PersonInside { region, confidence },
+                    _ => EventBody::LeftBehind { object: object.to_string(), region, confidence },
+                });
                 match outbox.push(&event) {
-                    Ok(()) => tracing::info!(%object, "left behind: event queued"),
-                    Err(error) => tracing::error!(%error, %object, "cannot queue the left-behind event"),
+                    Ok(()) => tracing::info!(%object, "left in the locked car: event queued"),
+                    Err(error) => tracing::error!(%error, %object, "cannot queue the event"),
                 }
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!(%error, %object, "cannot look for things left behind"),
+            Err(error) => tracing::warn!(%error, %object, "cannot look in the locked car"),
         }
     }
 }
+
+/// The vision service's word for a person (its detector's COCO class).
+const PERSON: &str = "person";
 
 #[cfg(test)]
 mod tests {
@@ -226,6 +235,7 @@ mod tests {
             .map(|p| serde_json::from_slice::<CarEvent>(&std::fs::read(p).unwrap()).unwrap())
             .map(|e| match e.body {
                 EventBody::LeftBehind { object, .. } => object,
+                EventBody::PersonInside { .. } => "someone".into(),
             })
             .collect();
         assert_eq!(objects, ["phone", "wallet"]);

@@ -37,4 +37,7 @@ pub trait Vision {
     fn describe(&self, region: &str) -> Result<Vec<(String, String, f64)>, VisionError>;
     /// A JPEG of `region` (or the whole frame when empty), when the owner's policy allows it.
     fn snapshot(&self, region: &str) -> Result<Vec<u8>, VisionError>;
+    /// A JPEG of each seat in `region` (every seat when empty), with people's faces blurred, for
+    /// a model outside the car; only when the owner's policy lets frames leave the car.
+    fn seat_crops(&self, region: &str) -> Result<Vec<(String, Vec<u8>)>, VisionError>;
 }

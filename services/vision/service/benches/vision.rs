@@ -21,7 +21,7 @@ use cabin_bench_support::{memory_kib, percentile, time_ms};
 use cabin_camera::Frame;
 use cabin_models::{Manifest, ModelsDir};
 use cabin_vision_model::NormalisedBox;
-use cabin_vision_service::{composite, load_finder, Finder, Observation, VisionConfig};
+use cabin_vision_service::{composite, load_finder, Evidence, Finder, Observation, Source, VisionConfig};
 use image::RgbImage;
 
 /// Words asked of every frame of the tuning set.
@@ -64,13 +64,25 @@ fn main() {
     let classifier_only = VisionConfig { detector: None, ..config.clone() };
     let classifier_only = load_finder(&models, &classifier_only, "defaults/vision.toml").unwrap_or_else(|e| panic!("{e}"));
 
-    speed(&finder);
-    detector_sizes(&config, &models);
-    // `CABIN_VISION_BENCH=speed` stops here, for trying speed-ups.
-    if std::env::var("CABIN_VISION_BENCH").as_deref() != Ok("speed") {
-        against_pytorch(&finder);
+    // `CABIN_VISION_BENCH=speed` stops after speed; `=sizes` adds the detector's input sizes;
+    // `=accuracy` is tuning and the held-out figures alone.
+    let part = std::env::var("CABIN_VISION_BENCH").unwrap_or_default();
+    if part != "accuracy" {
+        speed(&finder);
+    }
+    if part == "sizes" {
+        detector_sizes(&config, &models);
+    }
+    if part != "speed" {
+        if part != "accuracy" {
+            against_pytorch(&classifier_only);
+        }
         let thresholds = tune(&finder, &models);
-        report(&[("detector, then classifier", &finder), ("classifier alone", &classifier_only)], &models, thresholds);
+        let mut finders = vec![("detector, then classifier", &finder)];
+        if part != "accuracy" {
+            finders.push(("classifier alone", &classifier_only));
+        }
+        report(&finders, &models, thresholds);
     }
     println!("\npeak resident memory: {:.0} MiB", memory_kib("VmHWM:") as f64 / 1024.0);
 }
@@ -84,7 +96,9 @@ fn speed(finder: &Finder) {
     println!("\none whole question, frame → answer (composed 960×540 frame):");
     println!("| asked | answered by | p50 ms | p95 ms |");
     println!("|---|---|---|---|");
-    for (word, by) in [("cup", "detector"), ("hat", "classifier: whole frame + 5 regions in one batch")] {
+    for (word, by) in
+        [("cup", "detector"), ("hat", "detector, then the classifier on its 3 best boxes, 5 seats and the whole frame in one batch")]
+    {
         let times = time_ms(30, || drop(finder.find(&frame, word, None).unwrap()));
         println!("| {word} | {by} | {:.1} | {:.1} |", percentile(&times, 0.5), percentile(&times, 0.95));
     }
@@ -114,8 +128,9 @@ fn detector_sizes(config: &VisionConfig, models: &ModelsDir) {
                     .collect();
                 let asked = ask(&finder, photos, &detector_words);
                 let detected: Vec<&Asked> = asked.iter().collect();
-                let threshold = best_threshold(&detected);
-                (format!("{:.3}", f1(&detected, threshold)), format!("{threshold:.2}"))
+                // The detector alone: no classifier threshold is ever reached.
+                let (threshold, _) = best_thresholds(&detected, &[2.0]);
+                (format!("{:.3}", f1(&detected, (threshold, 2.0))), format!("{threshold:.2}"))
             }
             None => ("-".into(), "-".into()),
         };
@@ -147,7 +162,7 @@ fn against_pytorch(finder: &Finder) {
         let image = image::open(model_data(name)).unwrap().to_rgb8();
         let frame = Frame { image, captured: SystemTime::now() };
         let observation = finder.observe(&frame, &whole, &[&hat]).unwrap();
-        let probabilities = &observation.crops[0].1;
+        let probabilities = &observation.crops[0].probabilities;
         let mut top: Vec<usize> = (0..probabilities.len()).collect();
         top.sort_by(|a, b| probabilities[*b].total_cmp(&probabilities[*a]));
         let worst = probabilities.iter().zip(&expected.probabilities).map(|(a, e)| (a - e).abs()).fold(0.0, f32::max);
@@ -171,12 +186,31 @@ struct Photo {
 
 struct Asked {
     word: String,
-    /// Answered from the detector's boxes, not the classifier's crops.
-    detected: bool,
     shown: bool,
-    confidence: f32,
-    region_right: bool,
+    /// Each model's best score for the word and whether it named the right seat; `None` for
+    /// a model that does not know the word.
+    detector: Option<(f32, bool)>,
+    classifier: Option<(f32, bool)>,
     empty_cabin: bool,
+}
+
+impl Asked {
+    /// The answer at these thresholds (detector, classifier): found, by which model, its score,
+    /// and whether the seat was right. The detector answers first; what it does not find, the
+    /// classifier may, as the finder does.
+    fn answer(&self, (detector, classifier): (f32, f32)) -> (bool, Source, f32, bool) {
+        match (self.detector, self.classifier) {
+            (Some((score, seat)), _) if score >= detector => (true, Source::Detector, score, seat),
+            (_, Some((score, seat))) if score >= classifier => (true, Source::Classifier, score, seat),
+            (Some((score, seat)), _) => (false, Source::Detector, score, seat),
+            (None, Some((score, seat))) => (false, Source::Classifier, score, seat),
+            (None, None) => (false, Source::Classifier, 0.0, false),
+        }
+    }
+
+    fn found(&self, thresholds: (f32, f32)) -> bool {
+        self.answer(thresholds).0
+    }
 }
 
 /// Every word of `asked` the finder knows, asked of each photo on each seat at each size,
@@ -189,12 +223,11 @@ fn ask(finder: &Finder, photos: &[Photo], asked: &[&str]) -> Vec<Asked> {
     let mut judge = |image: RgbImage, shows: &[String], ambiguous: &[String], region: Option<&str>| {
         let observation: Observation = finder.observe(&Frame { image, captured: SystemTime::now() }, &regions, &objects).unwrap();
         for (word, object) in known.iter().filter(|(word, _)| !ambiguous.iter().any(|a| a == word)) {
-            let detected = finder.answers_by_detector(object);
-            let finding = finder.judge(&observation, object.clone());
-            let region_right = region.is_some_and(|r| finding.region == r);
+            let seat = |evidence: Evidence| (evidence.score, region.is_some_and(|r| evidence.region == r));
+            let detector = finder.detector_evidence(&observation, object).map(seat);
+            let classifier = finder.classifier_evidence(&observation, object).map(seat);
             let shown = shows.iter().any(|s| s == word);
-            let empty_cabin = region.is_none();
-            results.push(Asked { word: word.to_string(), detected, shown, confidence: finding.confidence, region_right, empty_cabin });
+            results.push(Asked { word: word.to_string(), shown, detector, classifier, empty_cabin: region.is_none() });
         }
     };
     for photo in photos {
@@ -210,15 +243,54 @@ fn ask(finder: &Finder, photos: &[Photo], asked: &[&str]) -> Vec<Asked> {
     results
 }
 
-fn f1(set: &[&Asked], threshold: f32) -> f64 {
-    let tp = set.iter().filter(|a| a.shown && a.confidence >= threshold).count() as f64;
-    let fp = set.iter().filter(|a| !a.shown && a.confidence >= threshold).count() as f64;
-    let fn_ = set.iter().filter(|a| a.shown && a.confidence < threshold).count() as f64;
+fn f1(set: &[&Asked], thresholds: (f32, f32)) -> f64 {
+    let tp = set.iter().filter(|a| a.shown && a.found(thresholds)).count() as f64;
+    let fp = set.iter().filter(|a| !a.shown && a.found(thresholds)).count() as f64;
+    let fn_ = set.iter().filter(|a| a.shown && !a.found(thresholds)).count() as f64;
     2.0 * tp / (2.0 * tp + fp + fn_).max(1.0)
 }
 
-fn best_threshold(set: &[&Asked]) -> f32 {
-    (2..98).map(|t| t as f32 / 100.0).max_by(|a, b| f1(set, *a).total_cmp(&f1(set, *b))).unwrap()
+/// The (detector, classifier) thresholds with the best F1, the classifier's from `classifier`.
+fn best_thresholds(set: &[&Asked], classifier: &[f32]) -> (f32, f32) {
+    let grid = (2..98).map(|t| t as f32 / 100.0);
+    grid.flat_map(|d| classifier.iter().map(move |&c| (d, c))).max_by(|a, b| f1(set, *a).total_cmp(&f1(set, *b))).unwrap()
+}
+
+/// How sure the car should say it is: on the tuning questions each model answered "yes" to,
+/// how often it was right (the thing there, on that seat), as a rising curve of `[score,
+/// share right]` points for the config's `[calibration]` (pooled where a higher score was
+/// right less often, then read at five evenly filled steps).
+fn calibration(asked: &[Asked], thresholds: (f32, f32), source: Source) -> Vec<[f32; 2]> {
+    let mut answers: Vec<(f32, f32)> = asked
+        .iter()
+        .map(|a| (a.answer(thresholds), a.shown))
+        .filter(|((found, by, _, _), _)| *found && *by == source)
+        .map(|((_, _, score, seat), shown)| (score, if shown && seat { 1.0 } else { 0.0 }))
+        .collect();
+    answers.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Pool adjacent violators: blocks of (sum of scores, sum right, count), right rate rising.
+    let mut blocks: Vec<(f32, f32, f32)> = Vec::new();
+    for (score, right) in answers {
+        blocks.push((score, right, 1.0));
+        while blocks.len() > 1
+            && blocks[blocks.len() - 2].1 / blocks[blocks.len() - 2].2 >= blocks[blocks.len() - 1].1 / blocks[blocks.len() - 1].2
+        {
+            let last = blocks.pop().unwrap();
+            let before = blocks.last_mut().unwrap();
+            *before = (before.0 + last.0, before.1 + last.1, before.2 + last.2);
+        }
+    }
+    let mut points: Vec<[f32; 2]> = blocks.iter().map(|(scores, right, n)| [scores / n, right / n]).collect();
+    let step = points.len().div_ceil(5).max(1);
+    let last = points.last().copied();
+    points = points.into_iter().step_by(step).collect();
+    if let (Some(last), Some(kept)) = (last, points.last()) {
+        if *kept != last {
+            points.push(last);
+        }
+    }
+    points.dedup_by(|b, a| b[0] <= a[0]);
+    points.iter().map(|[s, p]| [(s * 100.0).round() / 100.0, (p * 100.0).round() / 100.0]).collect()
 }
 
 /// The tuning photos (benches/photos.toml and the committed ones), or `None` when they cannot
@@ -246,15 +318,23 @@ fn tuning_photos(models: &ModelsDir) -> Option<Vec<Photo>> {
     )
 }
 
-/// The thresholds (detector, classifier) with the best F1 on the tuning photos.
+/// The thresholds with the best F1 on the tuning photos: the joint best, printed, and the
+/// classifier's at the config's detector threshold, returned; and the calibration measured
+/// there at the shipped thresholds.
 fn tune(finder: &Finder, models: &ModelsDir) -> Option<(f32, f32)> {
     let photos = tuning_photos(models)?;
     let started = Instant::now();
     let asked = ask(finder, &photos, &TUNING_ASKED);
-    let by = |detected: bool| asked.iter().filter(|a| a.detected == detected).collect::<Vec<_>>();
-    let (detector, classifier) = (best_threshold(&by(true)), best_threshold(&by(false)));
+    let all: Vec<&Asked> = asked.iter().collect();
+    let grid: Vec<f32> = (2..98).map(|t| t as f32 / 100.0).collect();
+    let (detector, classifier) = best_thresholds(&all, &grid);
+    // The detector's threshold was chosen on its own words; the classifier's, which also
+    // answers what the detector did not find, at that threshold.
+    let at_the_detectors = finder.detector_threshold().unwrap_or(1.0);
+    let classifier_at =
+        grid.iter().copied().max_by(|a, b| f1(&all, (at_the_detectors, *a)).total_cmp(&f1(&all, (at_the_detectors, *b)))).unwrap();
     println!(
-        "\ntuning: {} photos × {} regions × {} sizes, {} questions ({:.0} s); best F1 at detector score {detector:.2} (config: {:.2}), classifier evidence {classifier:.2} (config: {:.2})",
+        "\ntuning: {} photos × {} regions × {} sizes, {} questions ({:.0} s); best F1 at detector score {detector:.2} (config: {:.2}), classifier evidence {classifier:.2} (config: {:.2}); at the config's detector score, classifier evidence {classifier_at:.2}",
         photos.len(),
         finder.regions().len(),
         SCALES.len(),
@@ -263,7 +343,13 @@ fn tune(finder: &Finder, models: &ModelsDir) -> Option<(f32, f32)> {
         finder.detector_threshold().unwrap_or(f32::NAN),
         finder.threshold(),
     );
-    Some((detector, classifier))
+    let shipped = (finder.detector_threshold().unwrap_or(1.0), finder.threshold());
+    println!("calibration at the shipped thresholds, for the config:\n[calibration]");
+    for (name, source) in [("detector", Source::Detector), ("classifier", Source::Classifier)] {
+        let points: Vec<String> = calibration(&asked, shipped, source).iter().map(|[s, p]| format!("[{s:.2}, {p:.2}]")).collect();
+        println!("{name} = [{}]", points.join(", "));
+    }
+    Some((at_the_detectors, classifier_at))
 }
 
 #[derive(serde::Deserialize)]
@@ -319,13 +405,14 @@ fn report(finders: &[(&str, &Finder)], models: &ModelsDir, tuned: Option<(f32, f
         let asked = ask(finder, &photos, &words);
         let shipped = (finder.detector_threshold().unwrap_or(1.0), finder.threshold());
         let mut settings = vec![("shipped", shipped)];
-        if let Some(tuned) = tuned {
+        if let Some(tuned) = tuned.filter(|tuned| *tuned != shipped) {
             settings.push(("tuned", tuned));
         }
-        for (setting, (detector, classifier)) in settings {
-            let at = |a: &Asked| if a.detected { detector } else { classifier };
+        for (setting, thresholds) in settings {
             println!(
-                "\n{label}, {setting} thresholds (detector {detector:.2}, classifier {classifier:.2}); {:.0} s:",
+                "\n{label}, {setting} thresholds (detector {:.2}, classifier {:.2}); {:.0} s:",
+                thresholds.0,
+                thresholds.1,
                 started.elapsed().as_secs_f64()
             );
             println!("| object | by | shown | precision | recall | right seat |");
@@ -336,16 +423,54 @@ fn report(finders: &[(&str, &Finder)], models: &ModelsDir, tuned: Option<(f32, f
                     println!("| {word} | unknown word | - | - | - | - |");
                     continue;
                 };
-                let tp: Vec<&&Asked> = of_word.iter().filter(|a| a.shown && a.confidence >= at(a)).collect();
-                let fp = of_word.iter().filter(|a| !a.shown && a.confidence >= at(a)).count();
+                let found: Vec<(bool, bool)> = of_word
+                    .iter()
+                    .map(|a| (a.shown, a.answer(thresholds)))
+                    .filter(|(_, (found, ..))| *found)
+                    .map(|(shown, (.., seat))| (shown, seat))
+                    .collect();
+                let tp = found.iter().filter(|(shown, _)| *shown).count();
                 let shown = of_word.iter().filter(|a| a.shown).count();
                 let ratio = |n: usize, d: usize| if d == 0 { "-".to_string() } else { format!("{:.2}", n as f64 / d as f64) };
-                let seat = ratio(tp.iter().filter(|a| a.region_right).count(), tp.len());
-                let by = if first.detected { "detector" } else { "classifier" };
-                println!("| {word} | {by} | {shown} | {} | {} | {seat} |", ratio(tp.len(), tp.len() + fp), ratio(tp.len(), shown));
+                let seat = ratio(found.iter().filter(|(shown, seat)| *shown && *seat).count(), tp);
+                let by = match (first.detector.is_some(), first.classifier.is_some()) {
+                    (true, true) => "detector, then classifier",
+                    (true, false) => "detector",
+                    _ => "classifier",
+                };
+                println!("| {word} | {by} | {shown} | {} | {} | {seat} |", ratio(tp, found.len()), ratio(tp, shown));
             }
-            let empty_cabin: Vec<&str> = asked.iter().filter(|a| a.empty_cabin && a.confidence >= at(a)).map(|a| a.word.as_str()).collect();
+            let empty_cabin: Vec<&str> = asked.iter().filter(|a| a.empty_cabin && a.found(thresholds)).map(|a| a.word.as_str()).collect();
             println!("found in the empty cabin: {}", if empty_cabin.is_empty() { "nothing".to_string() } else { empty_cabin.join(", ") });
+            if setting == "shipped" {
+                said_against_right(finder, &asked, thresholds);
+            }
         }
+    }
+}
+
+/// Of the "yes" answers, how sure the car said it was against how often it was right, in
+/// bands: the check that `[calibration]`, measured on the tuning photos, holds on these.
+fn said_against_right(finder: &Finder, asked: &[Asked], thresholds: (f32, f32)) {
+    let calibration = finder.calibration();
+    let mut bands = [(0usize, 0usize, 0.0f32); 4];
+    for a in asked {
+        let (found, source, score, seat) = a.answer(thresholds);
+        if found {
+            let said = calibration.sure(source, score);
+            let band = &mut bands[((said * 4.0) as usize).min(3)];
+            *band = (band.0 + 1, band.1 + usize::from(a.shown && seat), band.2 + said);
+        }
+    }
+    println!("| said sure | answers | said on average | right |");
+    println!("|---|---|---|---|");
+    for (index, (n, right, said)) in bands.iter().enumerate().filter(|(_, (n, ..))| *n > 0) {
+        println!(
+            "| {}-{} % | {n} | {:.0} % | {:.0} % |",
+            index * 25,
+            (index + 1) * 25,
+            said / *n as f32 * 100.0,
+            *right as f32 / *n as f32 * 100.0
+        );
     }
 }

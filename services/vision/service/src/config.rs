@@ -23,6 +23,63 @@ pub struct VisionConfig {
     pub objects: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     pub detector: Option<DetectorConfig>,
+    #[serde(default)]
+    pub calibration: Calibration,
+}
+
+/// Which model answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Detector,
+    Classifier,
+}
+
+/// How sure the car says it is, from a model's score: for each model, points `[score, share
+/// right]` measured on the tuning photos (how often an answer with about that score named a
+/// thing that was there, on the seat it was on), joined by straight lines, falling to 0 at a
+/// score of 0 below the first and flat beyond the last. Without points, the score itself is
+/// said.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Calibration {
+    #[serde(default)]
+    pub detector: Vec<[f32; 2]>,
+    #[serde(default)]
+    pub classifier: Vec<[f32; 2]>,
+}
+
+impl Calibration {
+    /// How often an answer with `score` from `source` was right.
+    pub fn sure(&self, source: Source, score: f32) -> f32 {
+        let points = match source {
+            Source::Detector => &self.detector,
+            Source::Classifier => &self.classifier,
+        };
+        let (Some(first), Some(last)) = (points.first(), points.last()) else { return score };
+        if score <= first[0] {
+            return first[1] * (score / first[0]).max(0.0);
+        }
+        points
+            .windows(2)
+            .find(|pair| score <= pair[1][0])
+            .map_or(last[1], |pair| pair[0][1] + (pair[1][1] - pair[0][1]) * (score - pair[0][0]) / (pair[1][0] - pair[0][0]))
+    }
+
+    /// Scores rising, shares from 0 to 1 and never falling: a higher score is never less sure.
+    fn check(&self) -> Result<(), (String, String)> {
+        for (name, points) in [("calibration.detector", &self.detector), ("calibration.classifier", &self.classifier)] {
+            for (index, pair) in points.windows(2).enumerate() {
+                if pair[1][0] <= pair[0][0] || pair[1][1] < pair[0][1] {
+                    return Err((format!("{name}[{}]", index + 1), "scores must rise, and shares right never fall".into()));
+                }
+            }
+            if let Some(index) = points.iter().position(|[score, share]| !(0.0..=1.0).contains(score) || !(0.0..=1.0).contains(share)) {
+                return Err((format!("{name}[{index}]"), "score and share right are fractions from 0 to 1".into()));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The object detector: what it must score before the car says "yes", and the words it
@@ -110,6 +167,7 @@ impl VisionConfig {
                 }
             }
         }
+        config.calibration.check().map_err(|(field, message)| invalid(field, message))?;
         if config.regions.is_empty() {
             return Err(invalid("region".into(), "no seat regions: name at least one".into()));
         }
@@ -203,7 +261,7 @@ mod tests {
         let outside = DEFAULT_CONFIG.replace("box = [0.0, 0.0, 0.34, 0.45]", "box = [0.8, 0.0, 0.34, 0.45]");
         let error = VisionConfig::parse(&outside, "car.toml").unwrap_err().to_string();
         assert!(error.starts_with("car.toml: region[0] (rear_right): box"), "{error}");
-        let threshold = DEFAULT_CONFIG.replace("threshold = 0.11", "threshold = 7");
+        let threshold = DEFAULT_CONFIG.replace("threshold = 0.16", "threshold = 7");
         assert!(VisionConfig::parse(&threshold, "car.toml").unwrap_err().to_string().contains("threshold"));
         let odd = DEFAULT_CONFIG.replace("input = 448", "input = 450");
         let error = VisionConfig::parse(&odd, "car.toml").unwrap_err().to_string();
@@ -214,6 +272,19 @@ mod tests {
         let typo = DEFAULT_CONFIG.replace("[policy]", "[policy]\nframes_leave_cra = true");
         let error = VisionConfig::parse(&typo, "car.toml").unwrap_err().to_string();
         assert!(error.contains("car.toml") && error.contains("frames_leave_cra") && error.contains("line"), "{error}");
+    }
+
+    #[test]
+    fn how_sure_is_read_off_the_measured_points() {
+        let calibration = Calibration { detector: vec![[0.2, 0.5], [0.4, 0.9]], classifier: Vec::new() };
+        assert_eq!(calibration.sure(Source::Detector, 0.1), 0.25, "towards 0 below the first point");
+        assert!((calibration.sure(Source::Detector, 0.3) - 0.7).abs() < 1e-6, "a straight line between points");
+        assert_eq!(calibration.sure(Source::Detector, 0.8), 0.9, "flat beyond the last");
+        assert_eq!(calibration.sure(Source::Classifier, 0.12), 0.12, "no points: the score itself");
+        let falling = "threshold = 0.1\n[camera]\nsource = \"/dev/video0\"\n[[region]]\nname = \"seat\"\nbox = [0.0, 0.0, 1.0, 1.0]\n\
+                       [calibration]\ndetector = [[0.2, 0.9], [0.4, 0.5]]\n";
+        let error = VisionConfig::parse(falling, "car.toml").unwrap_err().to_string();
+        assert_eq!(error, "car.toml: calibration.detector[1]: scores must rise, and shares right never fall");
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! "Is my X in the car, and where?" for one frame.
 //!
-//! A word the detector knows (a COCO class: a bag, a phone, a dog, a person) is answered from
-//! its boxes: the best box of X's classes, on the seat region it overlaps most. Any other word
-//! ("hat", "sunglasses") goes to the classifier, run on every seat region and the whole frame
-//! in one batch; the evidence for X in a crop is the summed probability of X's classes, and
-//! the answer names the region with the best evidence.
+//! The detector runs once and boxes what it sees. A word it knows (a COCO class: a bag, a
+//! phone, a dog, a person) is answered from its boxes: the best box of X's classes, on the seat
+//! region it overlaps most. What it does not find, and every other word ("hat", "sunglasses"),
+//! goes to the classifier, run in one batch on the detector's best boxes (whatever it took them
+//! for: a hat is often boxed as something else, and a tight crop shows it larger than a seat
+//! does), on every seat region and on the whole frame; the evidence for X in a crop is the
+//! summed probability of X's classes, and the answer names the region with the best evidence.
 
 use std::time::SystemTime;
 
@@ -12,9 +14,10 @@ use cabin_camera::Frame;
 use cabin_vision_model::{
     batch, input_for, Detection, Detector, DetectorError, EfficientNetLite0, ModelError, NormalisedBox, PreprocessError,
 };
+use image::RgbImage;
 use thiserror::Error;
 
-use crate::config::Region;
+use crate::config::{Calibration, Region, Source};
 use crate::vocabulary::{ObjectClasses, Vocabulary};
 
 /// The region name of the whole frame, for a thing seen in the car but in no one seat.
@@ -26,6 +29,12 @@ const DETECTION_FLOOR: f32 = 0.1;
 /// A box belongs to the seat region holding at least this share of it; a box no region holds
 /// this much of (in a footwell, between the seats) is in the car, on no one seat.
 const ON_A_SEAT: f32 = 0.5;
+/// The detector's best boxes the classifier names too, and the least score such a box needs.
+const BOXES_NAMED: usize = 3;
+const BOX_FLOOR: f32 = 0.15;
+/// A box is cropped this much wider on each side (a share of its size): a tight box cuts off
+/// the brim of a hat, and the classifier saw whole objects with some background.
+const BOX_MARGIN: f32 = 0.15;
 
 #[derive(Debug, Error)]
 pub enum FindError {
@@ -39,7 +48,7 @@ pub enum FindError {
     Model(#[from] ModelError),
     #[error("{0}")]
     Detector(#[from] DetectorError),
-    #[error("describing the cabin needs the object detector (`cabin models fetch centernet`)")]
+    #[error("this needs the object detector (`cabin models fetch centernet`)")]
     NoDetector,
 }
 
@@ -47,27 +56,47 @@ pub enum FindError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub found: bool,
-    /// The evidence in the best crop, 0 to 1.
+    /// How sure the car is, 0 to 1: how often an answer with this score was right on the
+    /// tuning photos (the config's `[calibration]`).
     pub confidence: f32,
+    /// The answering model's own score: a box's score, or a crop's summed probability.
+    pub score: f32,
+    pub answered_by: Source,
     /// The region with the best evidence, or [`WHOLE_FRAME`].
     pub region: String,
     /// The object's classes as understood.
     pub object: ObjectClasses,
     /// The most likely things in view, across all crops, best first.
     pub labels_seen: Vec<String>,
-    /// Evidence per region (and the whole frame, named ""), in the order run.
+    /// The answering model's score per region (and the whole frame, named "").
     pub evidence: Vec<(String, f32)>,
     pub frame_time: SystemTime,
 }
 
 /// What the models saw in one frame: the detector's boxes, each with the region it lies in,
-/// and the classifier's class probabilities per crop (region name, or [`WHOLE_FRAME`]). Either
-/// is empty when no asked word needed it.
+/// and the classifier's class probabilities per crop. Either is empty when no asked word
+/// needed it.
 #[derive(Debug, Clone)]
 pub struct Observation {
     pub detections: Vec<(Detection, String)>,
-    pub crops: Vec<(String, Vec<f32>)>,
+    pub crops: Vec<Crop>,
     pub frame_time: SystemTime,
+}
+
+/// One crop the classifier saw: a seat region, the whole frame, or a detector's box.
+#[derive(Debug, Clone)]
+pub struct Crop {
+    /// The region (for a box, the one it lies in), or [`WHOLE_FRAME`].
+    pub region: String,
+    pub from_box: bool,
+    pub probabilities: Vec<f32>,
+}
+
+/// Where one model saw the object best, and how strongly (its own scale).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub region: String,
+    pub score: f32,
 }
 
 /// The object detector and the score its answers need.
@@ -86,11 +115,18 @@ pub struct Finder {
     vocabulary: Vocabulary,
     regions: Vec<Region>,
     threshold: f32,
+    calibration: Calibration,
 }
 
 impl Finder {
     pub fn new(classifier: EfficientNetLite0, vocabulary: Vocabulary, regions: Vec<Region>, threshold: f32) -> Finder {
-        Finder { classifier, detector: None, vocabulary, regions, threshold }
+        Finder { classifier, detector: None, vocabulary, regions, threshold, calibration: Calibration::default() }
+    }
+
+    /// Says how sure it is as measured (see [`Calibration`]) rather than as the models' scores.
+    pub fn with_calibration(mut self, calibration: Calibration) -> Finder {
+        self.calibration = calibration;
+        self
     }
 
     /// Answers the detector's words from its boxes.
@@ -120,6 +156,10 @@ impl Finder {
 
     pub fn threshold(&self) -> f32 {
         self.threshold
+    }
+
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
     }
 
     /// Checks the words before any frame is taken: an unknown object or region costs no camera.
@@ -174,6 +214,14 @@ impl Finder {
         Ok(seen)
     }
 
+    /// Where the detector sees people, to blur their faces before a frame leaves the car. The
+    /// bar is lower than for an answer: a face missed costs more than a cushion blurred.
+    pub fn people(&self, image: &RgbImage) -> Result<Vec<NormalisedBox>, FindError> {
+        let setup = self.detector.as_ref().ok_or(FindError::NoDetector)?;
+        let detections = setup.detector.detect(image, DETECTION_FLOOR)?;
+        Ok(detections.into_iter().filter(|d| d.label() == "person").map(|d| d.bounds).collect())
+    }
+
     /// Looks for `object` in `frame`, in one region or in all of them and the whole frame.
     pub fn find(&self, frame: &Frame, object: &str, region: Option<&str>) -> Result<Finding, FindError> {
         let (object, regions) = self.understand(object, region)?;
@@ -181,12 +229,12 @@ impl Finder {
     }
 
     /// Runs what `objects` need once on the frame: the detector (its boxes placed in
-    /// `regions`) for the words it knows, the classifier on `regions` (and the whole frame
-    /// when there are several) for the rest. Every question about those objects in this
-    /// frame is answered from the result.
+    /// `regions`), then, for the words it did not settle, the classifier on its best boxes, on
+    /// `regions` and (when there are several) on the whole frame. Every question about those
+    /// objects in this frame is answered from the result.
     pub fn observe(&self, frame: &Frame, regions: &[Region], objects: &[&ObjectClasses]) -> Result<Observation, FindError> {
         let mut observation = Observation { detections: Vec::new(), crops: Vec::new(), frame_time: frame.captured };
-        if let Some(setup) = self.detector.as_ref().filter(|_| objects.iter().any(|o| self.answers_by_detector(o))) {
+        if let Some(setup) = &self.detector {
             let detections = setup.detector.detect(&frame.image, DETECTION_FLOOR)?;
             observation.detections = detections
                 .into_iter()
@@ -197,79 +245,103 @@ impl Finder {
                 })
                 .collect();
         }
-        if objects.iter().any(|o| !self.answers_by_detector(o)) {
-            let mut crops: Vec<(String, NormalisedBox)> = regions.iter().map(|r| (r.name.clone(), r.bounds)).collect();
-            // The whole frame only when the whole car is asked about: seen there, a thing may
-            // lie on a seat that was not asked.
-            if regions.len() > 1 && regions.len() == self.regions.len() {
-                crops.push((WHOLE_FRAME.to_string(), NormalisedBox::WHOLE));
-            }
-            let inputs = crops.iter().map(|(_, bounds)| input_for(&frame.image, bounds)).collect::<Result<Vec<_>, _>>()?;
-            let probabilities = self.classifier.probabilities(&batch(inputs).map_err(ModelError::from)?)?;
-            observation.crops = crops.into_iter().map(|(name, _)| name).zip(probabilities).collect();
+        let settled = |object: &&ObjectClasses| {
+            object.classes.is_empty() || self.detector_evidence(&observation, object).is_some_and(|e| self.detector_says_yes(e.score))
+        };
+        if objects.iter().all(settled) {
+            return Ok(observation);
         }
+        let mut crops: Vec<(String, bool, NormalisedBox)> = regions.iter().map(|r| (r.name.clone(), false, r.bounds)).collect();
+        // The whole frame only when the whole car is asked about: seen there, a thing may
+        // lie on a seat that was not asked.
+        if regions.len() > 1 && regions.len() == self.regions.len() {
+            crops.push((WHOLE_FRAME.to_string(), false, NormalisedBox::WHOLE));
+        }
+        let boxes = observation.detections.iter().filter(|(d, _)| d.score >= BOX_FLOOR).take(BOXES_NAMED);
+        crops.extend(boxes.map(|(d, region)| (region.clone(), true, widened(&d.bounds))));
+        let inputs = crops.iter().map(|(_, _, bounds)| input_for(&frame.image, bounds)).collect::<Result<Vec<_>, _>>()?;
+        let probabilities = self.classifier.probabilities(&batch(inputs).map_err(ModelError::from)?)?;
+        observation.crops = crops
+            .into_iter()
+            .zip(probabilities)
+            .map(|((region, from_box, _), probabilities)| Crop { region, from_box, probabilities })
+            .collect();
         Ok(observation)
     }
 
-    /// Whether `object` is in what was observed, and where.
+    fn detector_says_yes(&self, score: f32) -> bool {
+        self.detector.as_ref().is_some_and(|setup| score >= setup.threshold)
+    }
+
+    /// Whether `object` is in what was observed, and where: the detector's answer when it
+    /// finds it, else the classifier's.
     pub fn judge(&self, observation: &Observation, object: ObjectClasses) -> Finding {
-        match &self.detector {
-            Some(setup) if self.answers_by_detector(&object) => self.judge_detections(observation, object, setup.threshold),
-            _ => self.judge_crops(observation, object),
-        }
-    }
-
-    /// The best box of the object's classes, and the region it lies in.
-    fn judge_detections(&self, observation: &Observation, object: ObjectClasses, threshold: f32) -> Finding {
-        let mut evidence: Vec<(String, f32)> = Vec::new();
-        for (detection, region) in observation.detections.iter().filter(|(d, _)| object.detected.contains(&d.class)) {
-            match evidence.iter_mut().find(|(name, _)| name == region) {
-                Some((_, best)) => *best = best.max(detection.score),
-                None => evidence.push((region.clone(), detection.score)),
-            }
-        }
-        evidence.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let (region, confidence) = evidence.first().cloned().unwrap_or_default();
-        self.finding(observation, object, evidence, region, confidence, threshold)
-    }
-
-    fn judge_crops(&self, observation: &Observation, object: ObjectClasses) -> Finding {
-        let evidence: Vec<(String, f32)> =
-            observation.crops.iter().map(|(name, p)| (name.clone(), object.classes.iter().map(|&c| p[c]).sum::<f32>().min(1.0))).collect();
-        let best = |named_only: bool| {
-            evidence.iter().filter(|(name, _)| !named_only || name != WHOLE_FRAME).max_by(|a, b| a.1.total_cmp(&b.1)).cloned()
+        let detected = self.detector_evidence(observation, &object);
+        let classified = self.classifier_evidence(observation, &object);
+        let (best, found, source) = match (detected, classified) {
+            (Some(detected), _) if self.detector_says_yes(detected.score) => (detected, true, Source::Detector),
+            (_, Some(classified)) if classified.score >= self.threshold => (classified, true, Source::Classifier),
+            (Some(detected), _) => (detected, false, Source::Detector),
+            (None, Some(classified)) => (classified, false, Source::Classifier),
+            (None, None) => (Evidence { region: String::new(), score: 0.0 }, false, Source::Classifier),
         };
-        let (best_region, region_evidence) = best(true).unwrap_or_default();
-        let (_, confidence) = best(false).unwrap_or_default();
-        // A thing the whole frame shows but no seat crop does is "in the car", seat unknown.
-        let region = if region_evidence >= self.threshold {
-            best_region
-        } else if confidence >= self.threshold {
-            WHOLE_FRAME.into()
-        } else {
-            best_region
+        let evidence = match source {
+            Source::Detector => self.detector_scores(observation, &object),
+            Source::Classifier => self.classifier_scores(observation, &object),
         };
-        self.finding(observation, object, evidence, region, confidence, self.threshold)
-    }
-
-    fn finding(
-        &self,
-        observation: &Observation,
-        object: ObjectClasses,
-        evidence: Vec<(String, f32)>,
-        region: String,
-        confidence: f32,
-        threshold: f32,
-    ) -> Finding {
         Finding {
-            found: confidence >= threshold,
-            confidence,
-            region,
+            found,
+            confidence: self.calibration.sure(source, best.score),
+            score: best.score,
+            answered_by: source,
+            region: best.region,
             labels_seen: self.labels_seen(observation),
+            evidence: evidence.unwrap_or_default(),
             object,
-            evidence,
             frame_time: observation.frame_time,
         }
+    }
+
+    /// The best box of the object's classes, and the region it lies in; `None` for a word the
+    /// detector does not know, or without the detector.
+    pub fn detector_evidence(&self, observation: &Observation, object: &ObjectClasses) -> Option<Evidence> {
+        let scores = self.detector_scores(observation, object)?;
+        Some(scores.into_iter().next().map_or(Evidence { region: String::new(), score: 0.0 }, |(region, score)| Evidence { region, score }))
+    }
+
+    /// The crop with the most of the object's classes, and its region; `None` for a word the
+    /// classifier does not know, or when it did not run. A thing only the whole frame shows is
+    /// "in the car", seat unknown.
+    pub fn classifier_evidence(&self, observation: &Observation, object: &ObjectClasses) -> Option<Evidence> {
+        let scores = self.classifier_scores(observation, object)?;
+        let best = |on_a_seat: bool| {
+            scores.iter().filter(|(region, _)| !on_a_seat || region != WHOLE_FRAME).max_by(|a, b| a.1.total_cmp(&b.1)).cloned()
+        };
+        let (seat, seat_score) = best(true).unwrap_or_default();
+        let (_, score) = best(false).unwrap_or_default();
+        let region = if seat_score < self.threshold && score >= self.threshold { WHOLE_FRAME.to_string() } else { seat };
+        Some(Evidence { region, score })
+    }
+
+    /// Per region, the best score of a box of the object's classes, best first.
+    fn detector_scores(&self, observation: &Observation, object: &ObjectClasses) -> Option<Vec<(String, f32)>> {
+        if !self.answers_by_detector(object) {
+            return None;
+        }
+        let boxes = observation.detections.iter().filter(|(d, _)| object.detected.contains(&d.class));
+        let mut scores = best_per_region(boxes.map(|(d, region)| (region, d.score)));
+        scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Some(scores)
+    }
+
+    /// Per region (a box counts for the region it lies in), the most of the object's classes
+    /// in any crop, in the order the crops ran.
+    fn classifier_scores(&self, observation: &Observation, object: &ObjectClasses) -> Option<Vec<(String, f32)>> {
+        if object.classes.is_empty() || observation.crops.is_empty() {
+            return None;
+        }
+        let score = |crop: &Crop| object.classes.iter().map(|&c| crop.probabilities[c]).sum::<f32>().min(1.0);
+        Some(best_per_region(observation.crops.iter().map(|crop| (&crop.region, score(crop)))))
     }
 
     /// What the detector is sure of, then the classifier's likeliest classes.
@@ -283,8 +355,8 @@ impl Finder {
         }
         let labels = self.vocabulary.labels();
         let mut seen: Vec<(usize, f32)> = Vec::new();
-        for (_, crop) in &observation.crops {
-            for (class, &p) in crop.iter().enumerate().filter(|(_, &p)| p >= LABEL_SEEN) {
+        for crop in &observation.crops {
+            for (class, &p) in crop.probabilities.iter().enumerate().filter(|(_, &p)| p >= LABEL_SEEN) {
                 match seen.iter_mut().find(|(c, _)| *c == class) {
                     Some((_, best)) => *best = best.max(p),
                     None => seen.push((class, p)),
@@ -296,6 +368,25 @@ impl Finder {
         detected.truncate(5);
         detected
     }
+}
+
+/// The best score per region, in the order the regions first came.
+fn best_per_region<'a>(scores: impl Iterator<Item = (&'a String, f32)>) -> Vec<(String, f32)> {
+    let mut best: Vec<(String, f32)> = Vec::new();
+    for (region, score) in scores {
+        match best.iter_mut().find(|(name, _)| name == region) {
+            Some((_, known)) => *known = known.max(score),
+            None => best.push((region.clone(), score)),
+        }
+    }
+    best
+}
+
+/// `bounds` widened by [`BOX_MARGIN`] on each side, within the frame.
+fn widened(bounds: &NormalisedBox) -> NormalisedBox {
+    let (dx, dy) = (bounds.width * BOX_MARGIN, bounds.height * BOX_MARGIN);
+    let (x, y) = ((bounds.x - dx).max(0.0), (bounds.y - dy).max(0.0));
+    NormalisedBox { x, y, width: (bounds.x + bounds.width + dx).min(1.0) - x, height: (bounds.y + bounds.height + dy).min(1.0) - y }
 }
 
 /// A region's name as people may write it: "Rear left" is `rear_left`.

@@ -9,6 +9,7 @@
 
 pub mod composite;
 mod config;
+mod faces;
 mod finder;
 mod service;
 mod vocabulary;
@@ -16,14 +17,14 @@ mod vocabulary;
 use std::path::Path;
 
 use cabin_models::{LocateError, ModelsDir};
-use cabin_nlu::{EncoderError, SentenceEncoder, EMBEDDING_MODEL};
+use cabin_sentence_encoder::{EncoderError, SentenceEncoder, EMBEDDING_MODEL};
 use cabin_vision_model::{
     Detector, DetectorError, EfficientNetLite0, Labels, LabelsError, ModelError, CLASSIFIER_FILE, CLASSIFIER_MODEL, DETECTOR_FILE,
     DETECTOR_MODEL, LABELS_MODEL,
 };
 
-pub use config::{ConfigError, DetectorConfig, Policy, Region, VisionConfig, DEFAULT_CONFIG};
-pub use finder::{DetectorSetup, FindError, Finder, Finding, Observation, WHOLE_FRAME};
+pub use config::{Calibration, ConfigError, DetectorConfig, Policy, Region, Source, VisionConfig, DEFAULT_CONFIG};
+pub use finder::{Crop, DetectorSetup, Evidence, FindError, Finder, Finding, Observation, WHOLE_FRAME};
 pub use service::{serve, Vision, VisionError, BUS_NAME, OBJECT_PATH};
 pub use vocabulary::{ObjectClasses, Vocabulary, MIN_SIMILARITY};
 
@@ -51,7 +52,7 @@ pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str)
     let labels = Labels::load(&models.locate(LABELS_MODEL)?)?;
     let table = config.object_classes(&labels, config_name)?;
     let encoder = match models.locate(EMBEDDING_MODEL) {
-        Ok(dir) => Some(SentenceEncoder::load(&dir)?),
+        Ok(dir) => Some(SentenceEncoder::shared(&dir)?),
         Err(e) => {
             tracing::warn!(error = %e, "no sentence encoder: only listed objects and exact class names are known");
             None
@@ -72,7 +73,7 @@ pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str)
             Err(e) => tracing::warn!(error = %e, "no object detector: the classifier answers every word"),
         }
     }
-    let finder = Finder::new(classifier, vocabulary, config.regions(), config.threshold);
+    let finder = Finder::new(classifier, vocabulary, config.regions(), config.threshold).with_calibration(config.calibration.clone());
     Ok(match detector {
         Some(detector) => finder.with_detector(detector),
         None => finder,

@@ -8,6 +8,7 @@ use cabin_camera::{Camera, CameraError, Frame};
 use cabin_vision_model::{crop, Detection, DetectorError, NormalisedBox};
 
 use crate::config::Policy;
+use crate::faces::blur_faces;
 use crate::finder::{FindError, Finder, Finding};
 
 pub use cabin_vision_client::{VisionError, BUS_NAME, OBJECT_PATH};
@@ -108,22 +109,57 @@ impl Vision {
     }
 
     /// A JPEG of one region (or the whole frame), only when the owner lets frames leave the car.
+    /// It goes to the owner's own phone, so faces stay as they are.
     pub async fn snapshot(&self, region: Option<&str>) -> Result<Vec<u8>, VisionError> {
-        if !self.policy.frames_leave_car {
-            return Err(VisionError::NotAllowed("the owner's policy keeps camera frames in the car".into()));
-        }
+        self.frames_may_leave()?;
         let bounds = match region.filter(|r| !r.is_empty()) {
             None => NormalisedBox::WHOLE,
             Some(name) => self.finder.region(name)?.bounds,
         };
         let frame = self.capture().await.map_err(camera_error)?;
-        let crop = crop(&frame.image, &bounds).map_err(|e| VisionError::BadFrame(e.to_string()))?;
-        let mut jpeg = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
-            .encode_image(&crop)
-            .map_err(|e| VisionError::Failed(e.to_string()))?;
-        Ok(jpeg)
+        jpeg_of(&frame.image, &bounds)
     }
+
+    /// A JPEG of each seat in `region` (a seat, a group such as "rear", or every seat), for a
+    /// vision-language model outside the car: only when the owner lets frames leave the car,
+    /// and with every face the detector finds blurred first. Without the detector no face can
+    /// be found, so nothing leaves.
+    pub async fn seat_crops(&self, region: Option<&str>) -> Result<Vec<(String, Vec<u8>)>, VisionError> {
+        self.frames_may_leave()?;
+        let regions = self.finder.regions_named(region)?;
+        let frame = self.capture().await.map_err(camera_error)?;
+        let finder = self.finder.clone();
+        let crops = tokio::task::spawn_blocking(move || -> Result<Vec<(String, Vec<u8>)>, VisionError> {
+            let mut image = frame.image;
+            let people = finder.people(&image).map_err(|e| match e {
+                FindError::NoDetector => VisionError::NotAllowed(format!("{e}: without it no face can be blurred")),
+                e => VisionError::from(e),
+            })?;
+            blur_faces(&mut image, &people);
+            tracing::info!(people = people.len(), seats = regions.len(), "seat crops with faces blurred");
+            regions.iter().map(|region| Ok((region.name.clone(), jpeg_of(&image, &region.bounds)?))).collect()
+        })
+        .await
+        .map_err(|e| VisionError::Failed(e.to_string()))??;
+        Ok(crops)
+    }
+
+    fn frames_may_leave(&self) -> Result<(), VisionError> {
+        if self.policy.frames_leave_car {
+            Ok(())
+        } else {
+            Err(VisionError::NotAllowed("the owner's policy keeps camera frames in the car".into()))
+        }
+    }
+}
+
+fn jpeg_of(image: &image::RgbImage, bounds: &NormalisedBox) -> Result<Vec<u8>, VisionError> {
+    let crop = crop(image, bounds).map_err(|e| VisionError::BadFrame(e.to_string()))?;
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .encode_image(&crop)
+        .map_err(|e| VisionError::Failed(e.to_string()))?;
+    Ok(jpeg)
 }
 
 struct VisionInterface(Vision);
@@ -151,6 +187,12 @@ impl VisionInterface {
     /// A JPEG of `region` ("" for the whole frame), only when the owner's policy allows.
     async fn snapshot(&self, region: &str) -> Result<Vec<u8>, VisionError> {
         self.0.snapshot(Some(region)).await
+    }
+
+    /// (seat, JPEG) for each seat in `region` ("" for every seat), faces blurred, only when
+    /// the owner's policy allows.
+    async fn seat_crops(&self, region: &str) -> Result<Vec<(String, Vec<u8>)>, VisionError> {
+        self.0.seat_crops(Some(region)).await
     }
 }
 

@@ -8,9 +8,9 @@
 //! is close to is unknown: "I don't know that object" beats a confident guess.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use cabin_nlu::SentenceEncoder;
+use cabin_sentence_encoder::SentenceEncoder;
 use cabin_vision_model::{Labels, CLASSES, COCO_CLASSES};
 use candle_core::Tensor;
 
@@ -42,14 +42,14 @@ pub struct Vocabulary {
     /// Words to COCO classes; empty without a detector.
     detector_table: BTreeMap<String, Vec<usize>>,
     labels: Labels,
-    encoder: Option<SentenceEncoder>,
+    encoder: Option<Arc<SentenceEncoder>>,
     /// Embeddings of the 1000 class names, computed on the first unlisted word.
     class_embeddings: OnceLock<Option<Tensor>>,
 }
 
 impl Vocabulary {
     /// `encoder` is optional: without it, only the table and exact class names are known.
-    pub fn new(table: BTreeMap<String, Vec<usize>>, labels: Labels, encoder: Option<SentenceEncoder>) -> Vocabulary {
+    pub fn new(table: BTreeMap<String, Vec<usize>>, labels: Labels, encoder: Option<Arc<SentenceEncoder>>) -> Vocabulary {
         Vocabulary { table, detector_table: BTreeMap::new(), labels, encoder, class_embeddings: OnceLock::new() }
     }
 

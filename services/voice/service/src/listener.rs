@@ -239,7 +239,7 @@ impl Listener {
             let full = self.asr.transcribe_after(&utterance.audio, &wake.prompt())?;
             // Whisper may spell the phrase differently with more context ("Hey Cavan"); the
             // probe already showed it is there, so its words come off either way.
-            let text = wake.matches(&full.text).map(|f| f.rest).unwrap_or_else(|| cabin_wake::drop_words(&full.text, found.words_used));
+            let text = wake.matches(&full.text).map(|f| f.rest).unwrap_or_else(|| cabin_wake::without_phrase(&full.text, found.used));
             Transcript { text, ..full }
         };
         match self.command(command, &utterance, endpoint_ms, wake_ms) {

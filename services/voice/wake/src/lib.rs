@@ -10,15 +10,25 @@
 //! allowance, so "Hey, Cabin!" matches "hey cabin" and "hey Kevin" does not. In a phrase of a
 //! greeting and a name, the name counts more: "Take Cabin" (the greeting misheard) wakes too.
 //!
+//! A phrase in Chinese characters ("你好小舱") is matched on characters, since neither it nor
+//! what follows it is written with spaces, and exactly, against the phrase and its known
+//! spellings: one character off is another phrase ("你好小明" greets someone else). Whisper
+//! writes 舱 (cāng) as 仓, 艙 or 倉 too, so the shipped Mandarin phrase knows those spellings,
+//! and enrolment learns a speaker's own.
+//!
 //! An earlier design matched MFCC templates by DTW; on the generated corpus it could not
 //! separate the phrase from other speech (see README.md), so it was dropped.
 
 use std::path::{Path, PathBuf};
 
+use cabin_language::is_han;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub const DEFAULT_PHRASE: &str = "hey cabin";
+/// The wake phrase when the car listens for Mandarin, and how whisper also writes it.
+pub const MANDARIN_PHRASE: &str = "你好小舱";
+const MANDARIN_SPELLINGS: [&str; 5] = ["你好小仓", "你好小艙", "你好小倉", "您好小舱", "您好小仓"];
 /// Enrolment needs this many recordings.
 pub const MIN_RECORDINGS: usize = 3;
 
@@ -52,13 +62,26 @@ pub struct WakeMatch {
     pub confidence: f32,
     /// What was said after the phrase ("open the trunk"), trimmed of punctuation.
     pub rest: String,
-    /// How many words of the transcript the phrase took.
-    pub words_used: usize,
+    /// How much of the transcript the phrase took.
+    pub used: Used,
 }
 
-/// `transcript` without its first `words` words (and the punctuation after them).
-pub fn drop_words(transcript: &str, words: usize) -> String {
-    let rest = transcript.split_whitespace().skip(words).collect::<Vec<_>>().join(" ");
+/// How much of a transcript a phrase took: words, or, for a phrase in characters, letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Used {
+    Words(usize),
+    Letters(usize),
+}
+
+/// `transcript` without what the phrase took (and the punctuation after it).
+pub fn without_phrase(transcript: &str, used: Used) -> String {
+    let rest = match used {
+        Used::Words(words) => transcript.split_whitespace().skip(words).collect::<Vec<_>>().join(" "),
+        Used::Letters(letters) => {
+            let end = transcript.char_indices().filter(|(_, c)| c.is_alphanumeric()).nth(letters).map_or(transcript.len(), |(at, _)| at);
+            transcript[end..].to_string()
+        }
+    };
     rest.trim_matches(|c: char| !c.is_alphanumeric()).to_owned()
 }
 
@@ -74,6 +97,19 @@ impl WakePhrase {
             return Err(WakeError::EmptyPhrase);
         }
         Ok(WakePhrase { phrase: phrase.trim().to_lowercase(), variants: Vec::new() })
+    }
+
+    /// The shipped phrase for a language code (`zh`: 你好小舱, with the spellings whisper gives
+    /// it; anything else, `auto` included: "hey cabin").
+    pub fn for_language(language: &str) -> WakePhrase {
+        match language {
+            "zh" => WakePhrase { phrase: MANDARIN_PHRASE.into(), variants: MANDARIN_SPELLINGS.map(String::from).to_vec() },
+            _ => WakePhrase::default(),
+        }
+    }
+
+    fn in_characters(&self) -> bool {
+        self.phrase.chars().any(is_han)
     }
 
     pub fn load(path: &Path) -> Result<WakePhrase, WakeError> {
@@ -93,6 +129,9 @@ impl WakePhrase {
 
     /// The prompt that biases whisper towards writing the phrase as a name: "Hey Cabin."
     pub fn prompt(&self) -> String {
+        if self.in_characters() {
+            return format!("{}。", self.phrase);
+        }
         format!("{}.", title_case(&self.phrase))
     }
 
@@ -112,10 +151,11 @@ impl WakePhrase {
             // Lenient here (two letters in three may differ: "car being" for "hey cabin"):
             // this is the speaker saying the phrase on request, and the spelling is what we
             // are here to learn. Something else entirely is still refused.
-            if letter_distance(&spelling, &letters(&self.phrase)) > letters(&self.phrase).len() * 2 / 3 {
+            // In letters, not bytes: a character of 你好小舱 is three bytes.
+            if letter_distance(&spelling, &letters(&self.phrase)) > letters(&self.phrase).chars().count() * 2 / 3 {
                 return Err(WakeError::NotThePhrase { index, heard: heard.clone(), phrase: self.phrase.clone() });
             }
-            let variant = words_only(heard);
+            let variant = if self.in_characters() { letters(heard) } else { words_only(heard) };
             if variant != self.phrase && !self.variants.contains(&variant) {
                 self.variants.push(variant);
                 learnt += 1;
@@ -127,6 +167,9 @@ impl WakePhrase {
 
     /// Whether `transcript` begins with the phrase (or a learnt spelling of it).
     pub fn matches(&self, transcript: &str) -> Option<WakeMatch> {
+        if self.in_characters() {
+            return self.matches_characters(transcript);
+        }
         let words: Vec<&str> =
             transcript.split_whitespace().filter(|w| !letters(w).is_empty() || w.chars().any(char::is_numeric)).collect();
         let mut best: Option<(f32, usize)> = None; // (confidence, words used)
@@ -143,14 +186,23 @@ impl WakePhrase {
         let (confidence, used) = best?;
         let rest = words[used..].join(" ");
         let rest = rest.trim_matches(|c: char| !c.is_alphanumeric()).to_owned();
-        Some(WakeMatch { confidence, rest, words_used: used })
+        Some(WakeMatch { confidence, rest, used: Used::Words(used) })
+    }
+
+    /// The transcript's first letters, exactly one of the phrase's spellings.
+    fn matches_characters(&self, transcript: &str) -> Option<WakeMatch> {
+        let heard = letters(transcript);
+        let spelling = std::iter::once(&self.phrase).chain(&self.variants).map(|s| letters(s)).find(|s| heard.starts_with(s.as_str()))?;
+        let used = Used::Letters(spelling.chars().count());
+        let confidence = if spelling == letters(&self.phrase) { 1.0 } else { 0.9 };
+        Some(WakeMatch { confidence, rest: without_phrase(transcript, used), used })
     }
 }
 
 /// The transcript's first words, letter for letter, against a whole spelling of the phrase.
 fn spelling_match(words: &[&str], target: &str, phrase_words: usize) -> Option<(f32, usize)> {
     // One edit in six letters: "hei cabin" is the phrase, "hey can" is not.
-    let allowance = (target.len() / 6).max(1);
+    let allowance = (target.chars().count() / 6).max(1);
     let mut best: Option<(usize, usize)> = None; // (edits, words used)
                                                  // Whisper may split or join words ("hey cabin" / "heycabin" / "hey ca bin").
     for used in phrase_words.saturating_sub(1).max(1)..=phrase_words + 1 {
@@ -176,7 +228,7 @@ fn greeting_then_name(words: &[&str], spelling_words: &[&str]) -> Option<(f32, u
     const GREETING_LETTERS: usize = 4;
     let (greeting, name) = spelling_words.split_first()?;
     let (first, heard) = words.split_first()?;
-    if name.is_empty() || letters(greeting).len() > GREETING_LETTERS || letters(first).len() > GREETING_LETTERS {
+    if name.is_empty() || letters(greeting).chars().count() > GREETING_LETTERS || letters(first).chars().count() > GREETING_LETTERS {
         return None;
     }
     let said_name = heard.len() >= name.len() && heard.iter().zip(name).all(|(heard, name)| letters(heard) == letters(name));
@@ -291,6 +343,31 @@ mod tests {
         assert_eq!(wake.matches("Hello, Aurora. Set the fan to three.").unwrap().rest, "Set the fan to three");
         assert!(wake.matches("Hello there").is_none());
         assert_eq!(wake.prompt(), "Hello Aurora.");
+    }
+
+    #[test]
+    fn the_mandarin_phrase_wakes_on_its_characters_and_nothing_like_them() {
+        let wake = WakePhrase::for_language("zh");
+        assert_eq!(wake.prompt(), "你好小舱。");
+        let found = wake.matches("你好小舱，把温度调到二十二度。").unwrap();
+        assert_eq!((found.rest.as_str(), found.confidence, found.used), ("把温度调到二十二度", 1.0, Used::Letters(4)));
+        assert_eq!(wake.matches("你好，小舱！打开后备箱").unwrap().rest, "打开后备箱");
+        assert_eq!(wake.matches("你好小仓 导航去深圳").unwrap().rest, "导航去深圳", "whisper's other spelling");
+        assert_eq!(wake.matches("你好小艙").unwrap().rest, "", "traditional characters");
+        for said in ["你好小明，吃饭了吗", "你好，我想去上海", "小舱你好", "我说你好小舱", "Hey cabin", ""] {
+            assert!(wake.matches(said).is_none(), "{said}");
+        }
+        assert_eq!(WakePhrase::for_language("en"), WakePhrase::default());
+        assert_eq!(without_phrase("你好小舱。打开车窗", Used::Letters(4)), "打开车窗");
+    }
+
+    #[test]
+    fn a_mandarin_phrase_is_enrolled_as_characters() {
+        let mut wake = WakePhrase::new(MANDARIN_PHRASE).unwrap();
+        assert!(wake.matches("你好小苍，打开车窗").is_none());
+        assert_eq!(wake.enrol(&["你好，小苍。".into(), "你好小舱".into(), "你好小苍".into()]).unwrap(), 1);
+        assert_eq!(wake.matches("你好小苍，打开车窗").unwrap().rest, "打开车窗");
+        assert!(wake.enrol(&["你好小舱".into(), "今天天气怎么样".into(), "你好小舱".into()]).is_err(), "something else is refused");
     }
 
     #[test]

@@ -26,6 +26,10 @@ export function describeEvent(event) {
       const where = event.region ? `on the ${seatName(event.region)}` : 'in the car';
       return `Left behind: a ${event.object} ${where} (${Math.round(event.confidence * 100)} % sure)`;
     }
+    case 'person_inside': {
+      const where = event.region ? `on the ${seatName(event.region)}` : 'in the car';
+      return `Someone is inside the locked car, ${where} (${Math.round(event.confidence * 100)} % sure)`;
+    }
     case 'reminder':
       return `Parked. Your reminder: ${event.text}`;
     default:

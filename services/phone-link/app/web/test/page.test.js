@@ -25,4 +25,8 @@ test('a left-behind event names the object and the seat', () => {
     'Left behind: a cat on the rear left seat (83 % sure)',
   );
   assert.equal(describeEvent({ kind: 'left_behind', object: 'bag', region: '', confidence: 0.5 }), 'Left behind: a bag in the car (50 % sure)');
+  assert.equal(
+    describeEvent({ kind: 'person_inside', region: 'rear_right', confidence: 0.9 }),
+    'Someone is inside the locked car, on the rear right seat (90 % sure)',
+  );
 });

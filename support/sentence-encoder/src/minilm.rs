@@ -1,30 +1,22 @@
 //! Sentence embeddings with all-MiniLM-L6-v2 in candle: BERT, mean pooling over real tokens,
 //! L2-normalised, so a dot product is a cosine similarity.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::bert::{BertModel, Config, DTYPE};
-use thiserror::Error;
 use tokenizers::{PaddingParams, Tokenizer};
 
-#[derive(Debug, Error)]
-pub enum EncoderError {
-    #[error("{}: {message}", path.display())]
-    Load { path: PathBuf, message: String },
-    #[error("tokenizer: {0}")]
-    Tokenize(String),
-    #[error("embedding model: {0}")]
-    Model(#[from] candle_core::Error),
-    #[error("no intent has an example in {0} to learn from")]
-    NoExamples(cabin_language::Language),
-}
+use crate::EncoderError;
 
 pub struct SentenceEncoder {
     model: BertModel,
     tokenizer: Tokenizer,
     device: Device,
+    identity: String,
 }
 
 impl std::fmt::Debug for SentenceEncoder {
@@ -53,10 +45,29 @@ impl SentenceEncoder {
 
         let weights_path = dir.join("model.safetensors");
         let weights = std::fs::read(&weights_path).map_err(|e| load_error(&weights_path, e.to_string()))?;
+        let identity = crate::identity_of(&weights_path, weights.len());
         let device = Device::Cpu;
         let vb = VarBuilder::from_buffered_safetensors(weights, DTYPE, &device).map_err(|e| load_error(&weights_path, e.to_string()))?;
         let model = BertModel::load(vb, &config).map_err(|e| load_error(&weights_path, e.to_string()))?;
-        Ok(SentenceEncoder { model, tokenizer, device })
+        Ok(SentenceEncoder { model, tokenizer, device, identity })
+    }
+
+    /// Which weights this is (see [`crate::identity_of`]).
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The encoder in `dir`, loaded once per process: while anyone holds it, the next caller
+    /// gets the same copy.
+    pub fn shared(dir: &Path) -> Result<Arc<SentenceEncoder>, EncoderError> {
+        static LOADED: OnceLock<Mutex<HashMap<PathBuf, Weak<SentenceEncoder>>>> = OnceLock::new();
+        let mut loaded = LOADED.get_or_init(Mutex::default).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(encoder) = loaded.get(dir).and_then(Weak::upgrade) {
+            return Ok(encoder);
+        }
+        let encoder = Arc::new(SentenceEncoder::load(dir)?);
+        loaded.insert(dir.to_owned(), Arc::downgrade(&encoder));
+        Ok(encoder)
     }
 
     /// One unit-length embedding row per sentence: a tensor of shape (sentences, 384).

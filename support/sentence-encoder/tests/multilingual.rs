@@ -3,7 +3,7 @@
 //! point the same way. Needs `cabin models fetch e5-small`.
 
 use cabin_models::ModelsDir;
-use cabin_nlu::{MultilingualEncoder, MULTILINGUAL_MODEL};
+use cabin_sentence_encoder::{MultilingualEncoder, MULTILINGUAL_MODEL};
 use serde::Deserialize;
 
 #[derive(Deserialize)]

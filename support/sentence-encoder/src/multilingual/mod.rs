@@ -12,7 +12,7 @@ use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, Q
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::LayerNorm;
 
-use crate::encoder::EncoderError;
+use crate::EncoderError;
 use file::{ModelFile, TensorType};
 use tokenizer::PieceTokenizer;
 
@@ -36,6 +36,7 @@ pub struct MultilingualEncoder {
     layers: Vec<Layer>,
     heads: usize,
     device: Device,
+    identity: String,
 }
 
 impl std::fmt::Debug for MultilingualEncoder {
@@ -72,6 +73,7 @@ impl MultilingualEncoder {
         let path = dir.join(MODEL_FILE);
         let load_error = |message: String| EncoderError::Load { path: path.clone(), message };
         let bytes = std::fs::read(&path).map_err(|e| load_error(e.to_string()))?;
+        let identity = crate::identity_of(&path, bytes.len());
         let file = ModelFile::parse(bytes).map_err(load_error)?;
         let device = Device::Cpu;
         let s = file.sizes;
@@ -118,7 +120,13 @@ impl MultilingualEncoder {
             layers,
             heads: s.heads,
             device,
+            identity,
         })
+    }
+
+    /// Which weights this is (see [`crate::identity_of`]).
+    pub fn identity(&self) -> &str {
+        &self.identity
     }
 
     /// The token ids a sentence is read as, its role prefix included.
