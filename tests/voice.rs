@@ -20,9 +20,14 @@ fn wav_of(text: &str) -> Vec<u8> {
     std::fs::read(wav_file(&dir, text)).unwrap()
 }
 
+/// `text` said by a held-out voice in a quiet cabin.
+fn said(text: &str) -> cabin_audio::Audio {
+    mix_at_snr(&padded(&speak(text, &HELD_OUT_VOICES[0]), 0.8, 1.0), 20.0, 3)
+}
+
 /// `text` said by a held-out voice in a quiet cabin, as a WAV file in `dir`.
 fn wav_file(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
-    let audio = mix_at_snr(&padded(&speak(text, &HELD_OUT_VOICES[0]), 0.8, 1.0), 20.0, 3);
+    let audio = said(text);
     let path = dir.path().join(format!("{}.wav", text.len()));
     cabin_audio::write_wav(&path, &audio).unwrap();
     path
@@ -107,6 +112,121 @@ fn bad_audio_and_missing_models_are_one_line_errors() {
     assert!(stderr(&output).contains("run `cabin models fetch whisper-tiny.en`"), "{}", stderr(&output));
 }
 
+/// A sound card made of files, through ALSA's `file` plugin (as a car's test rig would feed a
+/// recording): the default capture device reads `audio` (16 kHz mono, silence after it), and
+/// what is played lands in `speaker.raw`. The `null` device under both keeps no time, so the
+/// recording is read as fast as the listener takes it.
+struct FileSoundCard {
+    dir: tempfile::TempDir,
+}
+
+impl FileSoundCard {
+    fn hearing(audio: &cabin_audio::Audio) -> FileSoundCard {
+        let dir = tempfile::tempdir().unwrap();
+        let pcm: Vec<u8> = audio.samples.iter().flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect();
+        std::fs::write(dir.path().join("microphone.raw"), pcm).unwrap();
+        let file_device = |direction: &str| {
+            let files = match direction {
+                "capture" => format!(r#"file "/dev/null" infile "{}/microphone.raw""#, dir.path().display()),
+                _ => format!(r#"file "{}/speaker.raw""#, dir.path().display()),
+            };
+            format!(
+                r#"{{ type plug slave {{ pcm {{ type file slave.pcm "null" {files} format "raw" }} format S16_LE rate 16000 channels 1 }} }}"#
+            )
+        };
+        let config =
+            format!("pcm.!default {{ type asym capture.pcm {} playback.pcm {} }}\n", file_device("capture"), file_device("playback"));
+        std::fs::write(dir.path().join("asound.conf"), config).unwrap();
+        FileSoundCard { dir }
+    }
+
+    /// For `ALSA_CONFIG_PATH`: ALSA's own configuration, then this card as the default.
+    fn alsa_config_path(&self) -> String {
+        format!("/usr/share/alsa/alsa.conf:{}", self.dir.path().join("asound.conf").display())
+    }
+
+    /// Seconds of sound (not silence) played so far.
+    fn seconds_played(&self) -> f32 {
+        let played = std::fs::read(self.dir.path().join("speaker.raw")).unwrap_or_default();
+        let loud = played.chunks_exact(2).filter(|b| i16::from_le_bytes([b[0], b[1]]).unsigned_abs() > 300).count();
+        loud as f32 / 16_000.0
+    }
+}
+
+/// Runs `cabin ARGS` on `card` and hands each line it prints (or, every quarter second, none)
+/// to `until` until it says stop or a minute passes; whether it said stop.
+fn run_on_card(card: &FileSoundCard, args: &[&str], mut until: impl FnMut(Option<&str>) -> bool) -> bool {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(cabin_binary())
+        .args(args)
+        .env("ALSA_CONFIG_PATH", card.alsa_config_path())
+        .env("CABIN_LOG", "error")
+        .env("CABIN_MEMORY", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map(Reaped)
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let out = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || std::io::BufReader::new(out).lines().map_while(Result::ok).try_for_each(|line| lines_tx.send(line)));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let line = match lines.recv_timeout(Duration::from_millis(250)) {
+            Ok(line) => Some(line),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return false,
+        };
+        if until(line.as_deref()) {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn cabin_listen_hears_a_command_through_the_default_alsa_capture_device() {
+    let card = FileSoundCard::hearing(&said("hey cabin, set the temperature to twenty one degrees"));
+    let mut printed = Vec::new();
+    let heard = run_on_card(&card, &["listen", "--threads", "1"], |line| {
+        printed.extend(line.map(str::to_string));
+        line.and_then(|line| serde_json::from_str::<Json>(line).ok()).is_some_and(|event| event["event"] == "command")
+    });
+    assert!(heard, "no command within a minute: {printed:?}");
+    let command: Json = serde_json::from_str(printed.last().unwrap()).unwrap();
+    let words = |text: &str| text.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+    assert_eq!(words(command["text"].as_str().unwrap()), "setthetemperatureto21degrees", "{printed:?}");
+}
+
+#[test]
+fn cabin_up_hears_the_default_microphone_acts_and_answers_on_the_default_speaker() {
+    let card = FileSoundCard::hearing(&said("hey cabin, set the temperature to twenty one degrees"));
+    let (mut listening, mut said_it, mut bus, mut set_to) = (false, false, None, None);
+    let mut printed = Vec::new();
+    run_on_card(&card, &["up", "--json", "--mqtt-port", "0", "--threads", "1"], |line| {
+        printed.extend(line.map(str::to_string));
+        let event: Json = line.and_then(|line| serde_json::from_str(line).ok()).unwrap_or_default();
+        let note = event["text"].as_str().unwrap_or_default();
+        listening |= note.starts_with("The voice listens to the default microphone");
+        said_it |= event["event"] == "said" && note == "Setting the driver's side to 21 degrees.";
+        // The file is heard at once, maybe before the console follows the signals: asked.
+        bus = bus.take().or_else(|| note.split("DBUS_SYSTEM_BUS_ADDRESS='").nth(1)?.split('\'').next().map(str::to_string));
+        if let (Some(bus), true, None) = (&bus, said_it, &set_to) {
+            let got = std::process::Command::new(cabin_binary())
+                .args(["signals", "get", DRIVER_TEMPERATURE, "--json"])
+                .env("DBUS_SYSTEM_BUS_ADDRESS", bus)
+                .output()
+                .unwrap();
+            set_to = Some(json(&got));
+        }
+        set_to.is_some() && card.seconds_played() > 1.0
+    });
+    assert!(listening && said_it, "{printed:#?}");
+    let hvac = set_to.expect("the car's bus address was shown");
+    assert_eq!(hvac["target"].as_f64().or(hvac["value"].as_f64()), Some(21.0), "{hvac}");
+    assert!(card.seconds_played() > 1.0, "the reply was played on the default device: {} s", card.seconds_played());
+}
+
 /// Says `text` to the voice service and returns the reply it speaks, with what it heard.
 async fn say_and_hear_reply(voice: &VoiceProxy<'_>, text: &str) -> (String, Json) {
     let mut spoken = voice.receive_speaking().await.unwrap();
@@ -127,6 +247,8 @@ async fn a_spoken_command_sets_the_temperature_and_a_refusal_is_spoken() {
 
     let (reply, heard) = say_and_hear_reply(&voice, "hey cabin, set the temperature to twenty one degrees").await;
     assert_eq!(reply, "Setting the driver's side to 21 degrees.", "heard {heard}");
+    // The assistant found it whole, so the turn ended at a short pause.
+    assert!(waited_ms(&heard) < 400.0, "{heard}");
     let hvac = json(&cabin(&bus, &["signals", "get", DRIVER_TEMPERATURE, "--json"]));
     assert_eq!(hvac["target"].as_f64().or(hvac["value"].as_f64()), Some(21.0), "{hvac}");
 
@@ -142,6 +264,17 @@ async fn a_spoken_command_sets_the_temperature_and_a_refusal_is_spoken() {
     assert!(refusal.starts_with("I can't open the trunk"), "{refusal} (heard {heard})");
     let trunk = json(&cabin(&bus, &["signals", "get", "Vehicle.Body.Trunk.Rear.IsOpen", "--json"]));
     assert_ne!(trunk["value"], true, "the trunk stays shut");
+
+    // Half a command waits out the full silence (the driver may go on), then is asked about.
+    let (question, heard) = say_and_hear_reply(&voice, "hey cabin, set the temperature").await;
+    assert!(question.ends_with('?'), "{question} (heard {heard})");
+    assert!(waited_ms(&heard) >= 550.0, "{heard}");
+}
+
+/// The silence the voice waited for before it ended the command's turn.
+fn waited_ms(heard: &Json) -> f64 {
+    let command = heard.as_array().unwrap().iter().find(|e| e["event"] == "command").unwrap();
+    command["timings"]["endpoint_ms"].as_f64().unwrap()
 }
 
 /// A MOCK of the car's model (`cabin serve llm`): a loopback endpoint streaming `first`, then

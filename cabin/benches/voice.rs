@@ -14,7 +14,7 @@ use cabin_audio::Audio;
 use cabin_bench_support::percentile;
 use cabin_models::ModelsDir;
 use cabin_voice_corpus::{mix_at_snr, padded, speak, word_error_rate, CHATTER, COMMANDS, HELD_OUT_VOICES, NEAR_MISSES, SNRS_DB};
-use cabin_voice_service::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
+use cabin_voice_service::{load_listener, transcribe_file, CommandJudge, Heard, Listener, ListenerConfig, VoiceModels};
 
 /// The words the default task book biases the recogniser with (as `cabin serve voice` does).
 fn vocabulary() -> Vec<String> {
@@ -29,6 +29,16 @@ fn cpu_secs() -> f64 {
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0
+}
+
+/// The assistant's dialog, in process, judging whether a command is whole (as the voice service
+/// asks the assistant over D-Bus).
+struct DialogJudge(cabin_dialog::Dialog);
+
+impl CommandJudge for DialogJudge {
+    fn is_whole_command(&self, text: &str) -> bool {
+        self.0.understander().understand(text).is_ok_and(|understood| self.0.is_complete(text, &understood))
+    }
 }
 
 fn main() {
@@ -142,6 +152,35 @@ fn main() {
         );
     }
 
+    // --- whisper base (multilingual, installed for Mandarin) beside tiny.en on the 10 dB
+    // commands: word errors by voice family, and what each costs.
+    match VoiceModels::locate(&ModelsDir::resolve(), "whisper-base") {
+        Ok(base) => {
+            for (name, models) in [("tiny.en", &models), ("base", &base)] {
+                let asr = AsrConfig { language: "en".into(), ..asr_config.clone() };
+                let (mut listener, _) = load_listener(models, asr, ListenerConfig { wake: None, ..ListenerConfig::default() }).unwrap();
+                let (mut counts, mut audio_secs, mut asr_secs) = ([(0, 0); 2], 0.0f32, 0.0f32);
+                for (index, (_, audio, _, reference)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == 10.0) {
+                    let heard = transcribe_file(&mut listener, audio).unwrap();
+                    let (e, n) = word_error_rate(reference, &heard.text);
+                    let family = &mut counts[usize::from(is_piper(index))];
+                    family.0 += e;
+                    family.1 += n;
+                    audio_secs += audio.duration_secs();
+                    asr_secs += heard.commands.iter().map(|c| c.timings.asr_ms / 1000.0).sum::<f32>();
+                }
+                let rate = |(errors, words): (usize, usize)| 100.0 * errors as f32 / words.max(1) as f32;
+                println!(
+                    "whisper {name} at 10 dB: WER espeak-ng voices {:.1} %, Piper voices {:.1} %; recognition real-time factor {:.3}",
+                    rate(counts[0]),
+                    rate(counts[1]),
+                    asr_secs / audio_secs
+                );
+            }
+        }
+        Err(error) => println!("whisper base not compared: {error}"),
+    }
+
     // --- With the wake phrase: false rejects with the default phrase, and after each voice
     // enrolled itself (three recordings of the phrase at other speeds: what a driver does
     // once), and end of speech to transcript.
@@ -161,10 +200,12 @@ fn main() {
     }
     let mut missed_by_voice = vec![0usize; HELD_OUT_VOICES.len()];
     let mut end_to_text = Vec::new();
+    let mut full_silence_texts = Vec::new();
     for &snr in SNRS_DB {
         let (mut missed, mut missed_enrolled, mut total) = (0, 0, 0);
         for (index, (_, _, woken, _)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == snr) {
             let heard = transcribe_file(&mut listener, woken).unwrap();
+            full_silence_texts.push(heard.text.clone());
             total += 1;
             missed += usize::from(!heard.woke);
             end_to_text.extend(heard.commands.iter().map(|c| f64::from(c.timings.end_of_speech_to_text_ms)));
@@ -186,6 +227,33 @@ fn main() {
         percentile(&end_to_text, 0.5),
         percentile(&end_to_text, 0.95),
         end_to_text.len()
+    );
+
+    // --- The same commands, the turn ended at a 250 ms pause when the assistant's dialog finds
+    // the words a whole command: how much sooner, and how often words were lost by it.
+    let brain = cabin_assistant_service::Brain::load(
+        &ModelsDir::resolve(),
+        &cabin_assistant_service::BrainFiles::default(),
+        &cabin_vehicle_config::VehicleConfig::embedded(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut judged =
+        load_listener(&models, asr_config.clone(), ListenerConfig::default()).unwrap().0.with_judge(Box::new(DialogJudge(brain.dialog())));
+    let (mut early_to_text, mut ended_early, mut words_lost) = (Vec::new(), 0, 0);
+    let woken_in_order = SNRS_DB.iter().flat_map(|&snr| commands.iter().filter(move |(s, ..)| *s == snr).map(|(_, _, woken, _)| woken));
+    for (woken, full_text) in woken_in_order.zip(&full_silence_texts) {
+        let heard = transcribe_file(&mut judged, woken).unwrap();
+        for command in &heard.commands {
+            early_to_text.push(f64::from(command.timings.end_of_speech_to_text_ms));
+            ended_early += usize::from(command.timings.endpoint_ms < 500.0);
+        }
+        words_lost += usize::from(heard.text.split_whitespace().count() < full_text.split_whitespace().count());
+    }
+    println!(
+        "end of speech to transcript, ended at a pause when whole: p50 {:.0} ms, p95 {:.0} ms over {} commands ({ended_early} ended at the pause; {words_lost} heard shorter than with the full silence)",
+        percentile(&early_to_text, 0.5),
+        percentile(&early_to_text, 0.95),
+        early_to_text.len()
     );
 
     // --- False accepts on chatter and on near misses (default and enrolled phrases), and CPU

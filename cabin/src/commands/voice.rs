@@ -34,6 +34,10 @@ pub struct VoiceArgs {
     /// Silence that ends an utterance, in milliseconds
     #[arg(long, default_value_t = 600)]
     trailing_silence_ms: u32,
+    /// A pause after which a turn ends when the assistant finds the command whole, in
+    /// milliseconds (0: always wait out the trailing silence); the voice service only
+    #[arg(long, default_value_t = 250)]
+    pause_ms: u32,
 }
 
 impl VoiceArgs {
@@ -49,6 +53,7 @@ impl VoiceArgs {
         }
         let mut config = ListenerConfig { wake, ..ListenerConfig::default() };
         config.endpoint.trailing_silence_ms = self.trailing_silence_ms;
+        config.endpoint.pause_ms = self.pause_ms;
         Ok(load_listener(&models, asr, config)?.0)
     }
 

@@ -19,6 +19,10 @@ pub trait Assistant {
     /// "ask", "comfort", "access", "camera", "memory") and to the caller's rights on the bus.
     fn converse_in(&self, phone: &str, text: &str, scopes: &[&str]) -> zbus::Result<(String, String)>;
 
+    /// Whether `text`, said now in the caller's conversation, is a whole turn (a voice may end
+    /// it at a short pause).
+    fn is_complete(&self, text: &str) -> zbus::Result<bool>;
+
     /// Forgets the caller's conversation.
     fn reset(&self) -> zbus::Result<()>;
 

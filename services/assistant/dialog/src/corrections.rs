@@ -80,7 +80,9 @@ pub(crate) fn restated(raw: &str) -> Option<String> {
     let mut last = None;
     for marker in [", no", ", sorry", ", i mean", ", i meant", ", actually", " no wait", ", or rather", " - no"] {
         if let Some(at) = lower.rfind(marker) {
-            if at > 0 && last.is_none_or(|(best, _)| at > best) {
+            // A whole word: ", not shanghai" holds ", no" but takes nothing back.
+            let whole_word = !lower[at + marker.len()..].starts_with(char::is_alphanumeric);
+            if at > 0 && whole_word && last.is_none_or(|(best, _)| at > best) {
                 last = Some((at, marker.len()));
             }
         }
@@ -90,6 +92,97 @@ pub(crate) fn restated(raw: &str) -> Option<String> {
         let rest = lower[at + len..].trim_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!')).to_string();
         Some(rest).filter(|r| !r.is_empty())
     })
+}
+
+/// "no wait, not shanghai", "twenty four, no sorry", "不是上海", "二十四度，不对": the words stop
+/// where a correction goes on, so the driver has not finished (a pause before the new value).
+pub(crate) fn stops_mid_correction(raw: &str) -> bool {
+    let lower = raw.trim().to_lowercase();
+    let last_clause = |pauses: &str| {
+        lower.split(|c: char| pauses.contains(c)).map(str::trim).rfind(|clause| !clause.is_empty()).unwrap_or("").to_string()
+    };
+    if Language::of(raw) == Language::Chinese {
+        let clause = last_clause("，,。.！!？?、；;：:—-");
+        let clause = clause.trim_start_matches(['嗯', '呃', '额', '啊', '哦']);
+        return clause == "不" || clause.starts_with("不是") || CHINESE_CORRECTION_MARKERS.contains(&clause);
+    }
+    let mut clause = last_clause(",.;:!?-–—");
+    if clause.starts_with("not ") || clause.ends_with(" not") || clause == "not" {
+        return true;
+    }
+    // Nothing left once its markers are gone ("no wait", "sorry", "i mean").
+    while let Some(marker) =
+        CORRECTION_MARKERS.iter().find(|m| clause.strip_prefix(**m).is_some_and(|rest| rest.is_empty() || rest.starts_with(' ')))
+    {
+        clause = clause[marker.len()..].trim().to_string();
+    }
+    clause.is_empty()
+}
+
+/// Words a request does not end on: "navigate to", "call my", "lock the", "open the trunk and",
+/// "导航去", "把温度调到". Words that stop on one have stopped mid-phrase.
+const ENGLISH_UNFINISHED_ENDINGS: &[&str] = &[
+    "a", "an", "the", "to", "my", "your", "our", "his", "her", "their", "by", "and", "or", "but", "at", "of", "for", "with", "from",
+    "into", "is", "are", "level", "than", "then", "so", "um", "uh", "er",
+];
+const CHINESE_UNFINISHED_ENDINGS: &[&str] = &["去", "到", "把", "给", "在", "和", "跟", "成", "为", "是", "的", "调", "嗯", "呃"];
+
+/// Whether the words stop on one that a request does not end on (see above).
+pub(crate) fn stops_mid_phrase(raw: &str) -> bool {
+    let trimmed = raw.trim().trim_end_matches(|c: char| c.is_ascii_punctuation() || "，。？！、…—".contains(c)).to_lowercase();
+    if Language::of(raw) == Language::Chinese {
+        return CHINESE_UNFINISHED_ENDINGS.iter().any(|ending| trimmed.ends_with(ending));
+    }
+    trimmed.split_whitespace().last().is_some_and(|last| ENGLISH_UNFINISHED_ENDINGS.contains(&last))
+}
+
+/// "twenty two", "21", "二十二": a value and nothing else, which answers a question but asks
+/// for nothing on its own.
+pub(crate) fn only_a_number(raw: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "point",
+        "and",
+        "a",
+        "half",
+    ];
+    let lower = raw.trim().to_lowercase();
+    let number_word = |w: &str| WORDS.contains(&w) || w.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let words: Vec<&str> =
+        lower.split(|c: char| c.is_whitespace() || c == '-' || c.is_ascii_punctuation() && c != '.').filter(|w| !w.is_empty()).collect();
+    let chinese = lower
+        .chars()
+        .filter(|c| !c.is_whitespace() && !"，。？！".contains(*c))
+        .all(|c| "零一二两三四五六七八九十百点".contains(c) || c.is_ascii_digit());
+    (!words.is_empty() && words.iter().all(|w| number_word(w.trim_end_matches('.')))) || (Language::of(raw) == Language::Chinese && chinese)
 }
 
 /// "close it again", "turn that off", "the other one": the utterance points back at what was
@@ -196,6 +289,37 @@ pub(crate) fn is_follow_up(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_that_stop_before_the_new_value_are_not_finished() {
+        for unfinished in
+            ["No wait, not Shanghai.", "set the temperature to twenty four, no sorry", "no, I mean", "不是上海", "二十四度，不对"]
+        {
+            assert!(stops_mid_correction(unfinished), "{unfinished}");
+        }
+        for finished in
+            ["no wait, not shanghai, shenzhen", "set the temperature to twenty two", "不是上海，是深圳", "二十四度，不对，二十五度"]
+        {
+            assert!(!stops_mid_correction(finished), "{finished}");
+        }
+    }
+
+    #[test]
+    fn words_that_stop_on_a_joining_word_are_not_finished() {
+        for unfinished in ["navigate to", "call my", "open the trunk and", "lock the", "导航去", "把温度调到"] {
+            assert!(stops_mid_phrase(unfinished), "{unfinished}");
+        }
+        for finished in ["navigate to the airport", "call my sister", "lock the doors", "导航去深圳", "把温度调到二十二度", "turn it on"]
+        {
+            assert!(!stops_mid_phrase(finished), "{finished}");
+        }
+        for bare in ["twenty two", "21", "Twenty-one.", "二十二"] {
+            assert!(only_a_number(bare), "{bare}");
+        }
+        for request in ["twenty two degrees", "set it to 21", "二十二度", "play track two"] {
+            assert!(!only_a_number(request), "{request}");
+        }
+    }
 
     #[test]
     fn corrections_keep_what_replaces() {

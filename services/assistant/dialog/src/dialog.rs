@@ -9,7 +9,10 @@ use cabin_principal::Principal;
 use cabin_vehicle_config::{Catalog, Datatype, Value};
 use serde::Serialize;
 
-use crate::corrections::{correction_remainder, is_follow_up, mentions_other, other_side, refers_back, restated};
+use crate::corrections::{
+    correction_remainder, is_follow_up, mentions_other, only_a_number, other_side, refers_back, restated, stops_mid_correction,
+    stops_mid_phrase,
+};
 use crate::phrases::{self, phrases, with_doing};
 use crate::tasks::{Task, TaskBook};
 use crate::template::{render, render_in, render_paths, render_value};
@@ -145,6 +148,62 @@ impl Dialog {
         turn
     }
 
+    /// Whether `raw`, said now, is a whole turn that needs nothing more from the driver: a task
+    /// with every slot it requires, the answer to the question asked, a yes or a no to one, a
+    /// correction or follow-up that names its new value, a cancel. The voice ends the turn at
+    /// a short pause on it instead of waiting out the full silence. Open questions, anything
+    /// the classifier is unsure of and words that stop before a correction's new value are not
+    /// whole: the driver may go on. Changes nothing.
+    pub fn is_complete(&self, raw: &str, understood: &Understanding) -> bool {
+        let intent = understood.intent.as_str();
+        let correction = correction_remainder(raw).or_else(|| restated(raw));
+        if (correction.is_none() && stops_mid_correction(raw)) || stops_mid_phrase(raw) {
+            return false;
+        }
+        let done = self.recent_done();
+        if let Some(done) = done.as_ref().filter(|_| is_follow_up(&understood.text)) {
+            return !self.understander.extract(&done.intent, &understood.text).is_empty();
+        }
+        if intent == "dialog.cancel" {
+            return true;
+        }
+        // A bare answer sounds like no request at all ("the passenger one"): asked first.
+        match self.pending.as_ref().filter(|p| p.since.elapsed() <= self.timeout) {
+            Some(Pending { waiting: Waiting::Confirmation, .. }) => return matches!(intent, "dialog.confirm" | "dialog.deny"),
+            Some(Pending { intent: asking, waiting: Waiting::Slot(asked), .. }) if !self.is_new_request(asking, understood) => {
+                let text = correction.as_deref().unwrap_or(&understood.text);
+                let answers_asked = self.answers_asked(asking, understood);
+                return !self.extract_answer(asking, text, answers_asked.then_some(asked.as_str())).is_empty();
+            }
+            _ => {}
+        }
+        // "不是上海，是深圳" sounds like no request of its own either.
+        if let (Some(remainder), Some(done)) = (&correction, &done) {
+            if !self.is_new_request(&done.intent, understood) {
+                return !self.extract_answer(&done.intent, remainder, None).is_empty();
+            }
+        }
+        // A bare "twenty two" asks for nothing yet: it may begin "twenty two on the passenger side".
+        if understood.low_confidence || intent == "chat.open" || only_a_number(raw) {
+            return false;
+        }
+        if matches!(intent, "dialog.confirm" | "dialog.deny") {
+            return false;
+        }
+        let mut slots = understood.slots.clone();
+        self.carry_context(intent, &understood.text, &mut slots);
+        let Some(task) = self.book.select(intent, &slots) else { return false };
+        task.apply_defaults(&mut slots);
+        for (name, rule) in &task.slots {
+            let from_last = rule.recent && done.as_ref().is_some_and(|d| d.slots.contains_key(name));
+            let by_direction = task.relative.as_ref().is_some_and(|r| *name == r.slot && slots.contains_key(&r.direction));
+            if from_last || by_direction {
+                slots.entry(name.clone()).or_insert(SlotValue::Number(0.0));
+            }
+        }
+        task.missing(&slots).is_none()
+    }
+
     /// Runs a task someone else understood (a model's tool call), exactly as if the driver had
     /// asked: missing slots are asked for, confirmations asked, permissions and interlocks
     /// checked, and it becomes the context for a correction or a follow-up.
@@ -269,9 +328,7 @@ impl Dialog {
             Waiting::Slot(_) if intent == "dialog.deny" && correction.is_none() => Some(phrases(self.language).never_mind.into()),
             Waiting::Slot(asked) => {
                 let text = correction.unwrap_or(&understood.text);
-                let answers_asked = intent == pending.intent
-                    || matches!(intent, "chat.open" | "dialog.confirm")
-                    || understood.confidence < INTERRUPT_CONFIDENCE;
+                let answers_asked = self.answers_asked(&pending.intent, understood);
                 let answer = self.extract_answer(&pending.intent, text, answers_asked.then_some(asked.as_str()));
                 if !answer.is_empty() {
                     let mut slots = pending.slots;
@@ -281,6 +338,14 @@ impl Dialog {
                 None
             }
         }
+    }
+
+    /// Whether an utterance made while `waiting_intent` waits for a slot reads as the answer to
+    /// its question, so that its words may fill a free-text slot ("to Shenzhen please").
+    fn answers_asked(&self, waiting_intent: &str, understood: &Understanding) -> bool {
+        understood.intent == waiting_intent
+            || matches!(understood.intent.as_str(), "chat.open" | "dialog.confirm")
+            || understood.confidence < INTERRUPT_CONFIDENCE
     }
 
     /// Whether an utterance made while `waiting_intent` waits for a slot is a request of its own

@@ -81,6 +81,13 @@ impl AssistantInterface {
         self.turn(&emitter, &format!("{}/{phone}", conversation_of(&header)), text, principal, caller).await
     }
 
+    /// Whether `text`, said now in the caller's conversation, needs nothing more from the
+    /// speaker (a task with all it requires, the answer asked for, a yes or a no): a voice may
+    /// end the turn at a short pause. Changes nothing.
+    async fn is_complete(&self, #[zbus(header)] header: Header<'_>, text: &str) -> bool {
+        self.assistant.is_complete(&conversation_of(&header), text).await
+    }
+
     /// Forgets the caller's conversation (an open question, the context of the last task).
     async fn reset(&self, #[zbus(header)] header: Header<'_>) {
         self.assistant.forget(&conversation_of(&header)).await;

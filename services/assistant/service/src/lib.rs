@@ -255,6 +255,24 @@ impl Assistant {
         AssistantTurn { turn, route }
     }
 
+    /// Whether `text`, said now in `conversation`, is a whole turn (see
+    /// [`Dialog::is_complete`](cabin_dialog::Dialog::is_complete)). A conversation in the
+    /// middle of a turn is not asked: the answer is no, and the voice waits out the silence.
+    pub async fn is_complete(&self, conversation: &str, text: &str) -> bool {
+        let kept = self.conversations.lock().expect("conversation map poisoned").get(conversation).cloned();
+        let understander = self.brain.understander.clone();
+        let owned = text.to_string();
+        let understood = match tokio::task::spawn_blocking(move || understander.understand(&owned)).await {
+            Ok(Ok(understood)) => understood,
+            Ok(Err(_)) => return false,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        };
+        match kept {
+            Some(kept) => kept.try_lock().is_ok_and(|conversation| conversation.dialog.is_complete(text, &understood)),
+            None => self.brain.dialog().is_complete(text, &understood),
+        }
+    }
+
     pub async fn forget(&self, conversation: &str) {
         self.conversations.lock().expect("conversation map poisoned").remove(conversation);
     }

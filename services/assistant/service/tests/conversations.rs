@@ -47,6 +47,39 @@ async fn a_half_filled_task_is_let_go_after_the_timeout() {
     assert!(late.actions.is_empty(), "nothing moves on a stale answer: {:?}", late.actions);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_turn_is_whole_when_nothing_more_is_needed_from_the_driver() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let whole = |dialog: &cabin_dialog::Dialog, text: &str| {
+        dialog.understander().understand(text).is_ok_and(|understood| dialog.is_complete(text, &understood))
+    };
+    for text in ["set the temperature to twenty two degrees", "open the trunk", "navigate to shanghai", "把温度调到二十二度", "cancel"]
+    {
+        assert!(whole(&dialog, text), "{text:?} needs nothing more");
+    }
+    for text in ["set the temperature", "open the window", "why is the sky blue", "twenty two", "yes", "把温度调到"] {
+        assert!(!whole(&dialog, text), "{text:?} is not a whole turn on its own");
+    }
+
+    // Asked a question, the answer is whole; nothing is changed by asking.
+    assert_eq!(dialog.turn("open the window", &tools).await.reply, "Which window?");
+    assert!(whole(&dialog, "the passenger one"));
+    assert!(!whole(&dialog, "um"));
+    assert_eq!(dialog.turn("the passenger one", &tools).await.actions.len(), 1, "the question was still open");
+
+    // A correction is whole once it names the new value, not at the pause before it.
+    dialog.turn("navigate to shanghai", &tools).await;
+    assert!(!whole(&dialog, "no wait, not shanghai"));
+    assert!(whole(&dialog, "no wait, not shanghai, shenzhen"));
+    dialog.turn("set the temperature to twenty one degrees", &tools).await;
+    assert!(whole(&dialog, "and the passenger side too"));
+    assert!(!whole(&dialog, "and the"));
+    dialog.turn("导航去上海", &tools).await;
+    assert!(!whole(&dialog, "不是上海"));
+    assert!(whole(&dialog, "不是上海，是深圳"));
+}
+
 /// The (signal, value) pairs a turn set.
 fn sets(turn: &cabin_dialog::Turn) -> Vec<(String, String)> {
     turn.actions.iter().filter(|a| a.kind == "set").map(|a| (a.target.clone(), format!("{}", a.value.clone().unwrap()))).collect()

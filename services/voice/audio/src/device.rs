@@ -40,7 +40,10 @@ fn no_sound_card(cards: &std::path::Path, configs: &[std::path::PathBuf]) -> boo
 fn alsa_configs() -> Vec<std::path::PathBuf> {
     let mut configs = vec![std::path::PathBuf::from(SYSTEM_CONFIG)];
     configs.extend(std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".asoundrc")));
-    configs.extend(std::env::var_os("ALSA_CONFIG_PATH").map(std::path::PathBuf::from));
+    // A list, like PATH: ALSA's own file and the machine's additions after it.
+    if let Some(paths) = std::env::var_os("ALSA_CONFIG_PATH") {
+        configs.extend(std::env::split_paths(&paths));
+    }
     configs
 }
 

@@ -7,7 +7,7 @@ mod listener;
 mod models;
 mod service;
 
-pub use listener::{Command, Heard, ListenError, Listener, ListenerConfig, Timings};
+pub use listener::{Command, CommandJudge, Heard, ListenError, Listener, ListenerConfig, Timings};
 pub use models::{load_listener, LoadError, VoiceModels};
 pub use service::{Sink, SpeakingStream, VoiceProxy, VoiceService, BUS_NAME, OBJECT_PATH};
 

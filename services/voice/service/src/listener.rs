@@ -7,6 +7,11 @@
 //! the phrase ("hey cabin, open the trunk" in one breath); a longer one is first probed on
 //! its first two seconds, so long chatter costs little. A phrase said alone wakes the listener, and the next
 //! utterance within the timeout is the command. Push-to-talk wakes it the same way.
+//!
+//! A turn ends when the driver is done, not only after the full trailing silence: at a short
+//! pause the words so far are transcribed and, when a [`CommandJudge`] (the assistant) finds
+//! them a whole command, the turn ends there. Otherwise the transcript is kept, and used as it
+//! is when the silence runs out with nothing more said, so the pause costs no second pass.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,6 +54,30 @@ impl Default for ListenerConfig {
             single_pass_secs: 5.0,
             wake_probe_secs: 2.0,
         }
+    }
+}
+
+/// Says whether a transcribed command is whole: nothing more is needed from the driver (the
+/// assistant knows, from the intent, its slots and the question it asked).
+pub trait CommandJudge: Send {
+    fn is_whole_command(&self, text: &str) -> bool;
+}
+
+/// What was heard at a pause, kept for when the silence runs out.
+#[derive(Debug)]
+struct AtPause {
+    start_secs: f32,
+    speech_end_secs: f32,
+    heard: Vec<Heard>,
+    awake_until: Option<f32>,
+}
+
+impl AtPause {
+    /// Words enough, none of them the phrase at their start: speech not for us, however it
+    /// goes on (a bare "hey" before a pause might still be the phrase).
+    fn settled_not_for_us(&self) -> bool {
+        let long_enough = |text: &str| text.split_whitespace().count() >= 3 || text.chars().filter(|c| !c.is_ascii()).count() >= 6;
+        !self.heard.is_empty() && self.heard.iter().all(|h| matches!(h, Heard::NotForUs { text } if long_enough(text)))
     }
 }
 
@@ -106,6 +135,8 @@ pub struct Listener {
     samples_seen: u64,
     /// Awake (phrase heard or button pressed) until this stream time.
     awake_until: Option<f32>,
+    judge: Option<Box<dyn CommandJudge>>,
+    at_pause: Option<AtPause>,
 }
 
 impl std::fmt::Debug for Listener {
@@ -124,7 +155,15 @@ impl Listener {
             pending: Vec::new(),
             samples_seen: 0,
             awake_until: None,
+            judge: None,
+            at_pause: None,
         }
+    }
+
+    /// Ends a turn at a short pause when `judge` finds the command whole.
+    pub fn with_judge(mut self, judge: Box<dyn CommandJudge>) -> Listener {
+        self.judge = Some(judge);
+        self
     }
 
     /// Stream time, in seconds of audio pushed.
@@ -154,7 +193,8 @@ impl Listener {
             for event in self.endpointer.push(&chunk, probability) {
                 match event {
                     Event::SpeechStarted { at_secs } => heard.push(Heard::SpeechStarted { at_secs }),
-                    Event::Utterance(utterance) => heard.extend(self.on_utterance(utterance)?),
+                    Event::Paused(so_far) => heard.extend(self.on_pause(so_far)?),
+                    Event::Utterance(utterance) => heard.extend(self.on_closed(utterance)?),
                 }
             }
             if let Some(until) = self.awake_until {
@@ -176,12 +216,12 @@ impl Listener {
             padded.resize(CHUNK_SAMPLES, 0.0);
             let mut heard = self.push(&padded)?;
             if let Some(utterance) = self.endpointer.finish() {
-                heard.extend(self.on_utterance(utterance)?);
+                heard.extend(self.on_closed(utterance)?);
             }
             return Ok(heard);
         }
         match self.endpointer.finish() {
-            Some(utterance) => self.on_utterance(utterance),
+            Some(utterance) => self.on_closed(utterance),
             None => Ok(Vec::new()),
         }
     }
@@ -193,11 +233,62 @@ impl Listener {
         self.pending.clear();
         self.samples_seen = 0;
         self.awake_until = None;
+        self.at_pause = None;
     }
 
     /// Transcribes a recording of the phrase as the wake probe would hear it.
     pub fn transcribe_as_wake(&self, audio: &Audio, phrase: &WakePhrase) -> Result<Transcript, ListenError> {
         Ok(self.asr.transcribe_after(audio, &phrase.prompt())?)
+    }
+
+    /// At a pause: the words so far, and the end of the turn if they make a whole command.
+    fn on_pause(&mut self, so_far: Utterance) -> Result<Vec<Heard>, ListenError> {
+        if self.judge.is_none() || so_far.audio.duration_secs() > self.config.single_pass_secs {
+            return Ok(Vec::new());
+        }
+        // Speech whose start held no phrase stays not for us, however it goes on: no more passes.
+        if self.at_pause.as_ref().is_some_and(|p| p.start_secs == so_far.start_secs && p.settled_not_for_us()) {
+            return Ok(Vec::new());
+        }
+        let awake_before = self.awake_until;
+        let heard = self.on_utterance(so_far.clone())?;
+        let judge = self.judge.as_ref().expect("checked above");
+        if heard.iter().any(|h| matches!(h, Heard::Command(c) if judge.is_whole_command(&c.text))) {
+            self.endpointer.close_now();
+            self.at_pause = None;
+            return Ok(heard);
+        }
+        self.at_pause =
+            Some(AtPause { start_secs: so_far.start_secs, speech_end_secs: so_far.speech_end_secs, heard, awake_until: self.awake_until });
+        self.awake_until = awake_before;
+        Ok(Vec::new())
+    }
+
+    /// At the end of the trailing silence: what was heard at the last pause when nothing was
+    /// said since, else the whole utterance heard now.
+    fn on_closed(&mut self, utterance: Utterance) -> Result<Vec<Heard>, ListenError> {
+        let Some(at_pause) = self.at_pause.take().filter(|p| p.start_secs == utterance.start_secs) else {
+            return self.on_utterance(utterance);
+        };
+        if at_pause.speech_end_secs != utterance.speech_end_secs && !at_pause.settled_not_for_us() {
+            return self.on_utterance(utterance);
+        }
+        self.awake_until = at_pause.awake_until;
+        let waited_ms = (self.now_secs() - utterance.speech_end_secs).max(0.0) * 1000.0;
+        Ok(at_pause
+            .heard
+            .into_iter()
+            .map(|heard| match heard {
+                // Heard during the silence: ready when the silence ran out, or when heard.
+                Heard::Command(mut command) => {
+                    command.timings.end_of_speech_to_text_ms = command.timings.end_of_speech_to_text_ms.max(waited_ms);
+                    command.timings.endpoint_ms = waited_ms;
+                    command.audio_secs = utterance.audio.duration_secs();
+                    Heard::Command(command)
+                }
+                other => other,
+            })
+            .collect())
     }
 
     fn on_utterance(&mut self, utterance: Utterance) -> Result<Vec<Heard>, ListenError> {

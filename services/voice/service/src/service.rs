@@ -23,7 +23,7 @@ use cabin_speech::Voice;
 use tokio::sync::Mutex;
 use zbus::object_server::SignalEmitter;
 
-use crate::{Heard, Listener};
+use crate::{CommandJudge, Heard, Listener};
 
 pub const BUS_NAME: &str = "org.cabin.Voice1";
 pub const OBJECT_PATH: &str = "/org/cabin/Voice1";
@@ -73,6 +73,10 @@ struct Speech {
 impl VoiceService {
     /// Starts the listener thread and serves `org.cabin.Voice1` on `connection`.
     pub async fn start(listener: Listener, voice: Arc<dyn Voice>, sink: Sink, connection: &zbus::Connection) -> zbus::Result<VoiceService> {
+        let listener = match AssistantProxy::new(connection).await {
+            Ok(assistant) => listener.with_judge(Box::new(AssistantJudge { assistant, runtime: tokio::runtime::Handle::current() })),
+            Err(_) => listener,
+        };
         let (input, inbox) = mpsc::channel::<Input>();
         let (heard_tx, heard_rx) = tokio::sync::mpsc::unbounded_channel::<Heard>();
         std::thread::Builder::new()
@@ -96,6 +100,25 @@ impl VoiceService {
     /// Audio from the microphone (16 kHz mono).
     pub fn hear(&self, samples: Vec<f32>) {
         let _ = self.input.send(Input::Samples(samples, None));
+    }
+}
+
+/// The assistant judges whether a command is whole, in the conversation the command would go
+/// to (this connection's), asked from the listener thread.
+struct AssistantJudge {
+    assistant: AssistantProxy<'static>,
+    runtime: tokio::runtime::Handle,
+}
+
+/// Longer than the assistant takes to understand (milliseconds); a slow or absent assistant
+/// costs the early end of a turn, never the command.
+const JUDGE_TIMEOUT: Duration = Duration::from_millis(200);
+
+impl CommandJudge for AssistantJudge {
+    fn is_whole_command(&self, text: &str) -> bool {
+        // The timer is made inside the runtime: this thread is not one of its own.
+        let asked = self.runtime.block_on(async { tokio::time::timeout(JUDGE_TIMEOUT, self.assistant.is_complete(text)).await });
+        matches!(asked, Ok(Ok(true)))
     }
 }
 

@@ -8,7 +8,7 @@ use cabin_asr::AsrConfig;
 use cabin_audio::{Audio, SAMPLE_RATE};
 use cabin_models::ModelsDir;
 use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, HELD_OUT_VOICES};
-use cabin_voice_service::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
+use cabin_voice_service::{load_listener, transcribe_file, CommandJudge, Heard, Listener, ListenerConfig, VoiceModels};
 
 /// One listener for the file (loading whisper takes a while); tests take turns.
 fn listener(config: ListenerConfig) -> Listener {
@@ -48,6 +48,57 @@ fn wake_phrase_and_command_in_one_breath() {
     let command = &result.commands[0];
     assert!(command.timings.endpoint_ms >= 500.0, "the end-pointer waits for trailing silence: {:?}", command.timings);
     assert!((0.6..1.1).contains(&command.start_secs), "{}", command.start_secs);
+}
+
+/// Finds a command whole once it names its degrees, as the assistant would from its slots.
+struct WholeWithDegrees;
+
+impl CommandJudge for WholeWithDegrees {
+    fn is_whole_command(&self, text: &str) -> bool {
+        text.to_lowercase().contains("degrees")
+    }
+}
+
+#[test]
+fn a_whole_command_ends_the_turn_at_a_short_pause_and_half_of_one_waits_for_the_rest() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let judged = || listener(ListenerConfig::default()).with_judge(Box::new(WholeWithDegrees));
+    let whole = transcribe_file(&mut judged(), &said("hey cabin, set the temperature to twenty one degrees")).unwrap();
+    assert_eq!(words(&whole.text), words("set the temperature to 21 degrees"), "{whole:?}");
+    let timings = &whole.commands[0].timings;
+    assert!(timings.endpoint_ms < 350.0, "ended at the pause, not after the full silence: {timings:?}");
+
+    // Half a command, a breath of 450 ms, the rest: one command, not cut at the breath.
+    let voiced = |text: &str| {
+        let samples = speak(text, voice()).samples;
+        let loud = |s: &&f32| s.abs() > 0.001;
+        let start = samples.iter().position(|s| loud(&s)).unwrap_or(0);
+        let end = samples.len() - samples.iter().rev().position(|s| loud(&s)).unwrap_or(0);
+        samples[start..end].to_vec()
+    };
+    let mut samples = voiced("set the temperature");
+    samples.extend(Audio::silence(0.45).samples);
+    samples.extend(voiced("to twenty one degrees"));
+    let halting = mix_at_snr(&padded(&Audio::new(samples, SAMPLE_RATE), 1.0, 1.2), 20.0, 11);
+    let no_phrase = ListenerConfig { wake: None, ..ListenerConfig::default() };
+    let heard = transcribe_file(&mut listener(no_phrase).with_judge(Box::new(WholeWithDegrees)), &halting).unwrap();
+    assert_eq!(heard.commands.len(), 1, "{heard:?}");
+    assert_eq!(words(&heard.text), words("set the temperature to 21 degrees"), "{heard:?}");
+
+    // A command never judged whole waits out the silence, heard once at the pause.
+    let waited =
+        transcribe_file(&mut listener(ListenerConfig::default()).with_judge(Box::new(NeverWhole)), &said("hey cabin, open the trunk"))
+            .unwrap();
+    assert_eq!(words(&waited.text), "openthetrunk", "{waited:?}");
+    assert!(waited.commands[0].timings.endpoint_ms >= 550.0, "{:?}", waited.commands[0].timings);
+}
+
+struct NeverWhole;
+
+impl CommandJudge for NeverWhole {
+    fn is_whole_command(&self, _: &str) -> bool {
+        false
+    }
 }
 
 #[test]

@@ -3,6 +3,10 @@
 //! A state machine with no I/O: feed it chunks and their scores, it says when speech
 //! started and hands over each finished utterance. Hysteresis (a higher threshold to
 //! start than to continue) keeps a breath from splitting a command.
+//!
+//! A pause shorter than the trailing silence is announced (`Paused`) so that a caller that
+//! knows what was said can end the utterance there ([`Endpointer::close_now`]) when the
+//! words already make a whole command, instead of waiting out the full silence.
 
 use cabin_audio::{Audio, SAMPLE_RATE};
 
@@ -18,6 +22,9 @@ pub struct EndpointConfig {
     pub min_speech_ms: u32,
     /// Silence that ends an utterance.
     pub trailing_silence_ms: u32,
+    /// Silence after which a pause is announced, once per pause (0: never); a caller may end
+    /// the utterance there.
+    pub pause_ms: u32,
     /// An utterance is cut here even if speech goes on (a radio left on).
     pub max_utterance_ms: u32,
     /// Audio kept from before speech was detected, so the first syllable is not clipped.
@@ -31,6 +38,7 @@ impl Default for EndpointConfig {
             end_threshold: 0.35,
             min_speech_ms: 200,
             trailing_silence_ms: 600,
+            pause_ms: 250,
             max_utterance_ms: 12_000,
             pre_roll_ms: 200,
         }
@@ -51,7 +59,11 @@ pub struct Utterance {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    SpeechStarted { at_secs: f32 },
+    SpeechStarted {
+        at_secs: f32,
+    },
+    /// Speech stopped a `pause_ms` ago: what was said so far, still open.
+    Paused(Utterance),
     Utterance(Utterance),
 }
 
@@ -131,16 +143,20 @@ impl Endpointer {
                     current.announced = true;
                     events.push(Event::SpeechStarted { at_secs: secs(current.start_chunk) });
                 }
+                let pause = chunks_for(self.config.pause_ms);
+                if current.announced
+                    && self.config.pause_ms > 0
+                    && pause < chunks_for(self.config.trailing_silence_ms)
+                    && current.silent_chunks == pause
+                {
+                    events.push(Event::Paused(current.so_far(false)));
+                }
                 let too_long = current.samples.len() as u64 * 1000 >= self.config.max_utterance_ms as u64 * SAMPLE_RATE as u64;
                 if current.silent_chunks >= chunks_for(self.config.trailing_silence_ms) || too_long {
                     let finished = self.current.take().expect("matched Some");
                     if finished.announced {
-                        events.push(Event::Utterance(Utterance {
-                            audio: Audio::new(finished.samples, SAMPLE_RATE),
-                            start_secs: secs(finished.start_chunk),
-                            speech_end_secs: secs(finished.last_speech_chunk + 1),
-                            truncated: too_long && finished.silent_chunks < chunks_for(self.config.trailing_silence_ms),
-                        }));
+                        let cut = too_long && finished.silent_chunks < chunks_for(self.config.trailing_silence_ms);
+                        events.push(Event::Utterance(finished.so_far(cut)));
                     }
                 }
             }
@@ -151,12 +167,24 @@ impl Endpointer {
     /// Ends the stream: an utterance still open is handed over as it is.
     pub fn finish(&mut self) -> Option<Utterance> {
         let finished = self.current.take()?;
-        finished.announced.then(|| Utterance {
-            audio: Audio::new(finished.samples, SAMPLE_RATE),
-            start_secs: secs(finished.start_chunk),
-            speech_end_secs: secs(finished.last_speech_chunk + 1),
-            truncated: false,
-        })
+        finished.announced.then(|| finished.so_far(false))
+    }
+
+    /// Ends the open utterance now (its words were enough); the audio that follows starts
+    /// afresh, with no pre-roll from it.
+    pub fn close_now(&mut self) {
+        self.current = None;
+    }
+}
+
+impl Current {
+    fn so_far(&self, truncated: bool) -> Utterance {
+        Utterance {
+            audio: Audio::new(self.samples.clone(), SAMPLE_RATE),
+            start_secs: secs(self.start_chunk),
+            speech_end_secs: secs(self.last_speech_chunk + 1),
+            truncated,
+        }
     }
 }
 
@@ -196,6 +224,34 @@ mod tests {
         assert!((done[0].audio.duration_secs() - 1.79).abs() < 0.05, "{}", done[0].audio.duration_secs());
         assert!(!done[0].truncated);
         assert!(open.is_none());
+    }
+
+    #[test]
+    fn a_pause_is_announced_once_and_closing_there_starts_afresh() {
+        fn feed(endpointer: &mut Endpointer, probability: f32, count: usize) -> Vec<Event> {
+            (0..count).flat_map(|_| endpointer.push(&[probability; CHUNK_SAMPLES], probability)).collect()
+        }
+        let mut endpointer = Endpointer::new(EndpointConfig::default());
+        // 640 ms of speech, then 320 ms of silence: one pause at 256 ms (8 chunks), no end.
+        let mut events = feed(&mut endpointer, 0.9, 20);
+        events.extend(feed(&mut endpointer, 0.0, 10));
+        let paused: Vec<&Utterance> = events.iter().filter_map(|e| if let Event::Paused(u) = e { Some(u) } else { None }).collect();
+        assert_eq!(paused.len(), 1, "{events:?}");
+        assert!((paused[0].speech_end_secs - 0.64).abs() < 0.01, "{}", paused[0].speech_end_secs);
+        assert!(utterances(&events).is_empty() && endpointer.in_speech());
+        endpointer.close_now();
+        assert!(!endpointer.in_speech());
+        let after = feed(&mut endpointer, 0.0, 40);
+        assert!(after.is_empty() && endpointer.finish().is_none(), "closed: the silence after it is nothing");
+    }
+
+    #[test]
+    fn speech_after_a_pause_keeps_the_utterance_open_and_pauses_again() {
+        let (events, _) = run(EndpointConfig::default(), &[(0.9, 20), (0.0, 9), (0.9, 20), (0.0, 25)]);
+        assert_eq!(events.iter().filter(|e| matches!(e, Event::Paused(_))).count(), 2, "{events:?}");
+        let done = utterances(&events);
+        assert_eq!(done.len(), 1);
+        assert!(done[0].audio.duration_secs() > 1.5, "both stretches of speech: {}", done[0].audio.duration_secs());
     }
 
     #[test]
