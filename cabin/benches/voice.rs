@@ -247,7 +247,12 @@ fn main() {
             early_to_text.push(f64::from(command.timings.end_of_speech_to_text_ms));
             ended_early += usize::from(command.timings.endpoint_ms < 500.0);
         }
-        words_lost += usize::from(heard.text.split_whitespace().count() < full_text.split_whitespace().count());
+        if heard.text.split_whitespace().count() < full_text.split_whitespace().count() {
+            words_lost += 1;
+            if words_lost <= 8 {
+                println!("  heard shorter: {full_text:?} -> {:?}", heard.text);
+            }
+        }
     }
     println!(
         "end of speech to transcript, ended at a pause when whole: p50 {:.0} ms, p95 {:.0} ms over {} commands ({ended_early} ended at the pause; {words_lost} heard shorter than with the full silence)",

@@ -35,8 +35,9 @@ pub struct VoiceArgs {
     #[arg(long, default_value_t = 600)]
     trailing_silence_ms: u32,
     /// A pause after which a turn ends when the assistant finds the command whole, in
-    /// milliseconds (0: always wait out the trailing silence); the voice service only
-    #[arg(long, default_value_t = 250)]
+    /// milliseconds (0: always wait out the trailing silence); where there is an assistant to
+    /// ask (`cabin serve voice`, `cabin up`)
+    #[arg(long, default_value_t = 250, env = "CABIN_VOICE_PAUSE_MS")]
     pause_ms: u32,
 }
 
