@@ -145,6 +145,7 @@ async fn locking_the_car_with_a_cat_inside_tells_the_phone_and_an_outage_loses_n
         assert_eq!(queued(&outbox), 1, "the event is kept on disk while the broker is away");
         std::thread::sleep(Duration::from_secs(1));
         assert_eq!(queued(&outbox), 1, "and stays there");
+        while watching.notices.try_recv().is_ok() {}
         car.broker.start_again();
     });
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -173,6 +174,10 @@ async fn locking_the_car_with_a_cat_inside_tells_the_phone_and_an_outage_loses_n
         let output = child.wait_with_output().unwrap();
         (output.status.success(), stdout(&output))
     };
+    // The online phone's session went with the broker: it hears events again once it has
+    // subscribed anew, which the car's status, sent on subscribing, shows.
+    let back = async { while !watching.notices.recv().await.unwrap().topic.ends_with("/status") {} };
+    tokio::time::timeout(Duration::from_secs(60), back).await.expect("the online phone comes back");
     tokio::time::sleep(Duration::from_millis(500)).await;
     while watching.notices.try_recv().is_ok() {}
     tokio::task::block_in_place(|| {
@@ -187,6 +192,18 @@ async fn locking_the_car_with_a_cat_inside_tells_the_phone_and_an_outage_loses_n
         let (back, heard) = watch("2");
         assert!(back && heard.contains("/events") && heard.contains("left_behind"), "the event sent while offline: {heard}");
     });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_phone_that_listens_only_after_connecting_still_hears_what_the_broker_sent_at_once() {
+    let car = Car::start(false);
+    let phone = cabin_phone_client::PhoneClient::connect(&car.broker.url().parse().unwrap(), VEHICLE);
+    // The retained status comes as soon as the phone subscribes, often before an app (or the
+    // `cabin phone watch` of a loaded machine) gets round to listening.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut notices = phone.notices();
+    let status = tokio::time::timeout(Duration::from_secs(10), notices.recv()).await.expect("the status was kept").unwrap();
+    assert!(status.topic.ends_with("/status") && status.payload["online"] == true, "{status:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -74,6 +74,10 @@ pub struct PhoneClient {
     topics: Topics,
     waiters: Waiters,
     notices: broadcast::Sender<Notice>,
+    /// A receiver made before the connection starts, for the first `notices()`: what the broker
+    /// sends at once on connecting (the retained status, events kept in a session) would
+    /// otherwise go out before anyone listens, and be lost.
+    first_notices: Arc<Mutex<Option<broadcast::Receiver<Notice>>>>,
     subscriptions: Arc<Mutex<Subscriptions>>,
     /// Bumped on every SubAck: a request waits until its response topic is acknowledged, or it
     /// could be answered to nobody.
@@ -105,7 +109,7 @@ impl PhoneClient {
         let topics = Topics::new(vehicle_id);
         let (client, mut eventloop) = AsyncClient::new(options, 64);
         let waiters: Waiters = Arc::default();
-        let (notices, _) = broadcast::channel(256);
+        let (notices, first_notices) = broadcast::channel(256);
         let (acknowledged_tx, acknowledgements) = watch::channel(0u64);
         let connection_error: Arc<Mutex<Option<String>>> = Arc::default();
         // Events before status: the retained status answers its subscription at once, and a
@@ -119,6 +123,7 @@ impl PhoneClient {
             topics: topics.clone(),
             waiters: waiters.clone(),
             notices: notices.clone(),
+            first_notices: Arc::new(Mutex::new(Some(first_notices))),
             subscriptions: subscriptions.clone(),
             acknowledgements,
             connection_error,
@@ -216,9 +221,10 @@ impl PhoneClient {
         Ok(())
     }
 
-    /// Status (online/offline, retained) and events from the car.
+    /// Status (online/offline, retained) and events from the car: the first call hears all
+    /// since the client started, later ones what comes after the call.
     pub fn notices(&self) -> broadcast::Receiver<Notice> {
-        self.notices.subscribe()
+        self.first_notices.lock().ok().and_then(|mut first| first.take()).unwrap_or_else(|| self.notices.subscribe())
     }
 
     /// Pairs with the code the car shows: SPAKE2 with the car, each side proving it holds the

@@ -333,23 +333,45 @@ fn tune(finder: &Finder, models: &ModelsDir) -> Option<(f32, f32)> {
     let at_the_detectors = finder.detector_threshold().unwrap_or(1.0);
     let classifier_at =
         grid.iter().copied().max_by(|a, b| f1(&all, (at_the_detectors, *a)).total_cmp(&f1(&all, (at_the_detectors, *b)))).unwrap();
+    let shipped = (finder.detector_threshold().unwrap_or(1.0), finder.threshold());
     println!(
-        "\ntuning: {} photos × {} regions × {} sizes, {} questions ({:.0} s); best F1 at detector score {detector:.2} (config: {:.2}), classifier evidence {classifier:.2} (config: {:.2}); at the config's detector score, classifier evidence {classifier_at:.2}",
+        "\ntuning: {} photos × {} regions × {} sizes, {} questions ({:.0} s); best F1 {:.3} at detector score {detector:.2} (config: {:.2}), classifier evidence {classifier:.2} (config: {:.2}); at the config's detector score, classifier evidence {classifier_at:.2}; F1 at the config's thresholds {:.3}",
         photos.len(),
         finder.regions().len(),
         SCALES.len(),
         asked.len(),
         started.elapsed().as_secs_f64(),
+        f1(&all, (detector, classifier)),
         finder.detector_threshold().unwrap_or(f32::NAN),
         finder.threshold(),
+        f1(&all, shipped),
     );
-    let shipped = (finder.detector_threshold().unwrap_or(1.0), finder.threshold());
+    per_word(&asked, shipped);
     println!("calibration at the shipped thresholds, for the config:\n[calibration]");
     for (name, source) in [("detector", Source::Detector), ("classifier", Source::Classifier)] {
         let points: Vec<String> = calibration(&asked, shipped, source).iter().map(|[s, p]| format!("[{s:.2}, {p:.2}]")).collect();
         println!("{name} = [{}]", points.join(", "));
     }
     Some((at_the_detectors, classifier_at))
+}
+
+/// Per word on the tuning photos at `thresholds`: precision and recall (what a change to the
+/// finder is judged on, before the held-out figures are looked at).
+fn per_word(asked: &[Asked], thresholds: (f32, f32)) {
+    let mut words: Vec<&str> = asked.iter().map(|a| a.word.as_str()).collect();
+    words.sort_unstable();
+    words.dedup();
+    let mut line = Vec::new();
+    for word in words {
+        let of_word = asked.iter().filter(|a| a.word == word);
+        let (tp, fp, shown) = of_word.fold((0, 0, 0), |(tp, fp, shown), a| {
+            let found = a.found(thresholds);
+            (tp + usize::from(found && a.shown), fp + usize::from(found && !a.shown), shown + usize::from(a.shown))
+        });
+        let ratio = |n: usize, d: usize| if d == 0 { "-".to_string() } else { format!("{:.2}", n as f64 / d as f64) };
+        line.push(format!("{word} {}/{}", ratio(tp, tp + fp), ratio(tp, shown)));
+    }
+    println!("tuning precision/recall at the config's thresholds: {}", line.join(", "));
 }
 
 #[derive(serde::Deserialize)]

@@ -94,6 +94,10 @@ pub struct DetectorConfig {
     pub input: usize,
     #[serde(default)]
     pub objects: BTreeMap<String, Vec<String>>,
+    /// COCO classes the detector confuses (a cat boxed as a dog, a bear as a dog): a box of
+    /// one of them answers only when the classifier, run on the box, agrees.
+    #[serde(default)]
+    pub confirm: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -166,6 +170,9 @@ impl VisionConfig {
                     return Err(invalid(format!("detector.objects.{word}"), format!("`{unknown}` is no COCO class name")));
                 }
             }
+            if let Some(unknown) = detector.confirm.iter().find(|name| !COCO_CLASSES.contains(&name.as_str())) {
+                return Err(invalid("detector.confirm".into(), format!("`{unknown}` is no COCO class name")));
+            }
         }
         config.calibration.check().map_err(|(field, message)| invalid(field, message))?;
         if config.regions.is_empty() {
@@ -229,6 +236,11 @@ impl DetectorConfig {
             })
             .collect()
     }
+
+    /// The classes in `confirm` as COCO class numbers (checked when the config was parsed).
+    pub fn confirmed_classes(&self) -> Vec<usize> {
+        self.confirm.iter().filter_map(|name| COCO_CLASSES.iter().position(|c| c == name)).collect()
+    }
 }
 
 impl RegionConfig {
@@ -269,6 +281,9 @@ mod tests {
         let unknown = DEFAULT_CONFIG.replace(r#"bag = ["backpack", "handbag", "suitcase"]"#, r#"bag = ["backpack", "tote"]"#);
         let error = VisionConfig::parse(&unknown, "car.toml").unwrap_err().to_string();
         assert!(error.starts_with("car.toml: detector.objects.bag: `tote`"), "{error}");
+        let unconfirmable = DEFAULT_CONFIG.replace(r#"confirm = ["dog", "cat"]"#, r#"confirm = ["dog", "puppy"]"#);
+        let error = VisionConfig::parse(&unconfirmable, "car.toml").unwrap_err().to_string();
+        assert!(error.starts_with("car.toml: detector.confirm: `puppy` is no COCO class name"), "{error}");
         let typo = DEFAULT_CONFIG.replace("[policy]", "[policy]\nframes_leave_cra = true");
         let error = VisionConfig::parse(&typo, "car.toml").unwrap_err().to_string();
         assert!(error.contains("car.toml") && error.contains("frames_leave_cra") && error.contains("line"), "{error}");

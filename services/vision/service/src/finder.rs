@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use cabin_camera::Frame;
 use cabin_vision_model::{
-    batch, input_for, Detection, Detector, DetectorError, EfficientNetLite0, ModelError, NormalisedBox, PreprocessError,
+    batch, input_for, Detection, Detector, DetectorError, EfficientNetLite0, ModelError, NormalisedBox, PreprocessError, COCO_CLASSES,
 };
 use image::RgbImage;
 use thiserror::Error;
@@ -88,7 +88,8 @@ pub struct Observation {
 pub struct Crop {
     /// The region (for a box, the one it lies in), or [`WHOLE_FRAME`].
     pub region: String,
-    pub from_box: bool,
+    /// The detector's box it was cut from: its index in [`Observation::detections`].
+    pub from_box: Option<usize>,
     pub probabilities: Vec<f32>,
 }
 
@@ -106,6 +107,9 @@ pub struct DetectorSetup {
     pub threshold: f32,
     /// The classes told when the cabin is described.
     pub describable: Vec<usize>,
+    /// The classes whose boxes answer only when the classifier agrees (the config's
+    /// `detector.confirm`).
+    pub confirmed: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -203,12 +207,21 @@ impl Finder {
         let regions = self.regions_named(region)?;
         let setup = self.detector.as_ref().ok_or(FindError::NoDetector)?;
         let all = ObjectClasses { word: "anything".into(), classes: Vec::new(), detected: setup.describable.clone(), similarity: None };
-        let observation = self.observe(frame, &regions, &[&all])?;
+        // A box of a class to confirm is told only as what the classifier agrees it is.
+        let confirming: Vec<ObjectClasses> =
+            setup.confirmed.iter().filter_map(|&class| self.understand(COCO_CLASSES[class], None).ok().map(|(object, _)| object)).collect();
+        let mut asked = vec![&all];
+        asked.extend(&confirming);
+        let observation = self.observe(frame, &regions, &asked)?;
         let mut seen: Vec<(Detection, String)> = Vec::new();
-        for (detection, region) in observation.detections {
-            let told = seen.iter().any(|(d, r)| d.class == detection.class && *r == region);
-            if detection.score >= setup.threshold && setup.describable.contains(&detection.class) && !told {
-                seen.push((detection, region));
+        for (index, (detection, region)) in observation.detections.iter().enumerate() {
+            let told = seen.iter().any(|(d, r)| d.class == detection.class && r == region);
+            let agreed = confirming
+                .iter()
+                .filter(|object| object.detected.contains(&detection.class))
+                .all(|object| self.confirmed(&observation, index, object));
+            if detection.score >= setup.threshold && setup.describable.contains(&detection.class) && !told && agreed {
+                seen.push((detection.clone(), region.clone()));
             }
         }
         Ok(seen)
@@ -229,9 +242,10 @@ impl Finder {
     }
 
     /// Runs what `objects` need once on the frame: the detector (its boxes placed in
-    /// `regions`), then, for the words it did not settle, the classifier on its best boxes, on
-    /// `regions` and (when there are several) on the whole frame. Every question about those
-    /// objects in this frame is answered from the result.
+    /// `regions`); the classifier on the boxes it must confirm; then, for the words still not
+    /// settled, the classifier on the detector's best boxes, on `regions` and (when there are
+    /// several) on the whole frame. Every question about those objects in this frame is
+    /// answered from the result.
     pub fn observe(&self, frame: &Frame, regions: &[Region], objects: &[&ObjectClasses]) -> Result<Observation, FindError> {
         let mut observation = Observation { detections: Vec::new(), crops: Vec::new(), frame_time: frame.captured };
         if let Some(setup) = &self.detector {
@@ -245,28 +259,68 @@ impl Finder {
                 })
                 .collect();
         }
+        let box_crop = |index: usize| {
+            let (detection, region) = &observation.detections[index];
+            (region.clone(), Some(index), widened(&detection.bounds))
+        };
+        let to_confirm: Vec<usize> = (0..observation.detections.len())
+            .filter(|&index| {
+                let detection = &observation.detections[index].0;
+                self.must_confirm(detection)
+                    && objects.iter().any(|object| !object.classes.is_empty() && object.detected.contains(&detection.class))
+            })
+            .collect();
+        let confirming = self.classify(frame, to_confirm.iter().map(|&index| box_crop(index)).collect())?;
+        observation.crops = confirming;
         let settled = |object: &&ObjectClasses| {
             object.classes.is_empty() || self.detector_evidence(&observation, object).is_some_and(|e| self.detector_says_yes(e.score))
         };
         if objects.iter().all(settled) {
             return Ok(observation);
         }
-        let mut crops: Vec<(String, bool, NormalisedBox)> = regions.iter().map(|r| (r.name.clone(), false, r.bounds)).collect();
+        let mut crops: Vec<(String, Option<usize>, NormalisedBox)> = regions.iter().map(|r| (r.name.clone(), None, r.bounds)).collect();
         // The whole frame only when the whole car is asked about: seen there, a thing may
         // lie on a seat that was not asked.
         if regions.len() > 1 && regions.len() == self.regions.len() {
-            crops.push((WHOLE_FRAME.to_string(), false, NormalisedBox::WHOLE));
+            crops.push((WHOLE_FRAME.to_string(), None, NormalisedBox::WHOLE));
         }
-        let boxes = observation.detections.iter().filter(|(d, _)| d.score >= BOX_FLOOR).take(BOXES_NAMED);
-        crops.extend(boxes.map(|(d, region)| (region.clone(), true, widened(&d.bounds))));
+        let boxes = (0..observation.detections.len())
+            .filter(|&index| observation.detections[index].0.score >= BOX_FLOOR)
+            .take(BOXES_NAMED)
+            .filter(|index| !to_confirm.contains(index));
+        crops.extend(boxes.map(box_crop));
+        let named = self.classify(frame, crops)?;
+        observation.crops.extend(named);
+        Ok(observation)
+    }
+
+    /// The classifier's probabilities for each crop, in one batch.
+    fn classify(&self, frame: &Frame, crops: Vec<(String, Option<usize>, NormalisedBox)>) -> Result<Vec<Crop>, FindError> {
+        if crops.is_empty() {
+            return Ok(Vec::new());
+        }
         let inputs = crops.iter().map(|(_, _, bounds)| input_for(&frame.image, bounds)).collect::<Result<Vec<_>, _>>()?;
         let probabilities = self.classifier.probabilities(&batch(inputs).map_err(ModelError::from)?)?;
-        observation.crops = crops
+        Ok(crops
             .into_iter()
             .zip(probabilities)
             .map(|((region, from_box, _), probabilities)| Crop { region, from_box, probabilities })
-            .collect();
-        Ok(observation)
+            .collect())
+    }
+
+    /// Whether a box of this detection answers only once the classifier agrees: a class the
+    /// config lists in `detector.confirm`, scored high enough to be an answer.
+    fn must_confirm(&self, detection: &Detection) -> bool {
+        self.detector.as_ref().is_some_and(|setup| setup.confirmed.contains(&detection.class) && detection.score >= setup.threshold)
+    }
+
+    /// Whether the box at `index` stands for `object`: the classifier, run on it, gives the
+    /// object's classes at least its own threshold. A box that needs no confirming stands.
+    fn confirmed(&self, observation: &Observation, index: usize, object: &ObjectClasses) -> bool {
+        if object.classes.is_empty() || !self.must_confirm(&observation.detections[index].0) {
+            return true;
+        }
+        observation.crops.iter().find(|crop| crop.from_box == Some(index)).is_some_and(|crop| class_sum(crop, object) >= self.threshold)
     }
 
     fn detector_says_yes(&self, score: f32) -> bool {
@@ -328,8 +382,9 @@ impl Finder {
         if !self.answers_by_detector(object) {
             return None;
         }
-        let boxes = observation.detections.iter().filter(|(d, _)| object.detected.contains(&d.class));
-        let mut scores = best_per_region(boxes.map(|(d, region)| (region, d.score)));
+        let boxes = (observation.detections.iter().enumerate())
+            .filter(|(index, (d, _))| object.detected.contains(&d.class) && self.confirmed(observation, *index, object));
+        let mut scores = best_per_region(boxes.map(|(_, (d, region))| (region, d.score)));
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
         Some(scores)
     }
@@ -340,8 +395,7 @@ impl Finder {
         if object.classes.is_empty() || observation.crops.is_empty() {
             return None;
         }
-        let score = |crop: &Crop| object.classes.iter().map(|&c| crop.probabilities[c]).sum::<f32>().min(1.0);
-        Some(best_per_region(observation.crops.iter().map(|crop| (&crop.region, score(crop)))))
+        Some(best_per_region(observation.crops.iter().map(|crop| (&crop.region, class_sum(crop, object)))))
     }
 
     /// What the detector is sure of, then the classifier's likeliest classes.
@@ -368,6 +422,11 @@ impl Finder {
         detected.truncate(5);
         detected
     }
+}
+
+/// The summed probability of the object's classes in a crop.
+fn class_sum(crop: &Crop, object: &ObjectClasses) -> f32 {
+    object.classes.iter().map(|&c| crop.probabilities[c]).sum::<f32>().min(1.0)
 }
 
 /// The best score per region, in the order the regions first came.

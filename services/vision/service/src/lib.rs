@@ -67,7 +67,12 @@ pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str)
                 let mut describable: Vec<usize> = detector_config.object_classes().into_values().flatten().collect();
                 describable.sort_unstable();
                 describable.dedup();
-                detector = Some(DetectorSetup { detector: loaded, threshold: detector_config.threshold, describable });
+                detector = Some(DetectorSetup {
+                    detector: loaded,
+                    threshold: detector_config.threshold,
+                    describable,
+                    confirmed: detector_config.confirmed_classes(),
+                });
                 vocabulary = vocabulary.with_detector(detector_config.object_classes());
             }
             Err(e) => tracing::warn!(error = %e, "no object detector: the classifier answers every word"),
