@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use cabin_camera::Frame;
 use cabin_vision_model::{
-    batch, input_for, Detection, Detector, DetectorError, EfficientNetLite0, ModelError, NormalisedBox, PreprocessError, COCO_CLASSES,
+    batch, input_for, Detection, Detector, DetectorError, EfficientNetLite0, ModelError, NormalisedBox, PreprocessError,
 };
 use image::RgbImage;
 use thiserror::Error;
@@ -108,8 +108,8 @@ pub struct DetectorSetup {
     /// The classes told when the cabin is described.
     pub describable: Vec<usize>,
     /// The classes whose boxes answer only when the classifier agrees (the config's
-    /// `detector.confirm`).
-    pub confirmed: Vec<usize>,
+    /// `detector.confirm`), each with the classifier's classes that confirm it.
+    pub confirmed: Vec<(usize, Vec<usize>)>,
 }
 
 #[derive(Debug)]
@@ -207,19 +207,12 @@ impl Finder {
         let regions = self.regions_named(region)?;
         let setup = self.detector.as_ref().ok_or(FindError::NoDetector)?;
         let all = ObjectClasses { word: "anything".into(), classes: Vec::new(), detected: setup.describable.clone(), similarity: None };
-        // A box of a class to confirm is told only as what the classifier agrees it is.
-        let confirming: Vec<ObjectClasses> =
-            setup.confirmed.iter().filter_map(|&class| self.understand(COCO_CLASSES[class], None).ok().map(|(object, _)| object)).collect();
-        let mut asked = vec![&all];
-        asked.extend(&confirming);
-        let observation = self.observe(frame, &regions, &asked)?;
+        let observation = self.observe(frame, &regions, &[&all])?;
         let mut seen: Vec<(Detection, String)> = Vec::new();
         for (index, (detection, region)) in observation.detections.iter().enumerate() {
             let told = seen.iter().any(|(d, r)| d.class == detection.class && r == region);
-            let agreed = confirming
-                .iter()
-                .filter(|object| object.detected.contains(&detection.class))
-                .all(|object| self.confirmed(&observation, index, object));
+            // A box of a class to confirm is told only when the classifier agrees.
+            let agreed = self.confirmed(&observation, index);
             if detection.score >= setup.threshold && setup.describable.contains(&detection.class) && !told && agreed {
                 seen.push((detection.clone(), region.clone()));
             }
@@ -263,12 +256,11 @@ impl Finder {
             let (detection, region) = &observation.detections[index];
             (region.clone(), Some(index), widened(&detection.bounds))
         };
+        // Asked about a class to confirm, every box of such a class is confirmed: a cat both
+        // models agree on is also what a question about a dog needs to know.
+        let asks_confirmed = objects.iter().any(|object| object.detected.iter().any(|&class| self.confirms(class).is_some()));
         let to_confirm: Vec<usize> = (0..observation.detections.len())
-            .filter(|&index| {
-                let detection = &observation.detections[index].0;
-                self.must_confirm(detection)
-                    && objects.iter().any(|object| !object.classes.is_empty() && object.detected.contains(&detection.class))
-            })
+            .filter(|&index| asks_confirmed && self.must_confirm(&observation.detections[index].0).is_some())
             .collect();
         let confirming = self.classify(frame, to_confirm.iter().map(|&index| box_crop(index)).collect())?;
         observation.crops = confirming;
@@ -308,19 +300,41 @@ impl Finder {
             .collect())
     }
 
-    /// Whether a box of this detection answers only once the classifier agrees: a class the
-    /// config lists in `detector.confirm`, scored high enough to be an answer.
-    fn must_confirm(&self, detection: &Detection) -> bool {
-        self.detector.as_ref().is_some_and(|setup| setup.confirmed.contains(&detection.class) && detection.score >= setup.threshold)
+    /// The classifier's classes that confirm a box of `class`, when the config lists it in
+    /// `detector.confirm`.
+    fn confirms(&self, class: usize) -> Option<&[usize]> {
+        let setup = self.detector.as_ref()?;
+        setup.confirmed.iter().find(|(confirmed, _)| *confirmed == class).map(|(_, classes)| classes.as_slice())
     }
 
-    /// Whether the box at `index` stands for `object`: the classifier, run on it, gives the
-    /// object's classes at least its own threshold. A box that needs no confirming stands.
-    fn confirmed(&self, observation: &Observation, index: usize, object: &ObjectClasses) -> bool {
-        if object.classes.is_empty() || !self.must_confirm(&observation.detections[index].0) {
-            return true;
+    /// The classes confirming this detection, when it answers only once the classifier agrees:
+    /// a class listed in `detector.confirm`, scored high enough to be an answer.
+    fn must_confirm(&self, detection: &Detection) -> Option<&[usize]> {
+        let threshold = self.detector.as_ref()?.threshold;
+        self.confirms(detection.class).filter(|_| detection.score >= threshold)
+    }
+
+    /// Whether the box at `index` stands: the classifier, run on it, gives its class's own
+    /// classes at least its threshold. A box that needs no confirming stands.
+    fn confirmed(&self, observation: &Observation, index: usize) -> bool {
+        let Some(classes) = self.must_confirm(&observation.detections[index].0) else { return true };
+        let sum = |crop: &Crop| classes.iter().map(|&c| crop.probabilities[c]).sum::<f32>();
+        observation.crops.iter().find(|crop| crop.from_box == Some(index)).is_some_and(|crop| sum(crop) >= self.threshold)
+    }
+
+    /// The regions where both models agree on a thing to confirm other than `object` (a cat
+    /// when a dog is asked): the classifier's evidence for `object` there, or in the whole
+    /// frame, is the same animal taken for another. Empty unless `object` is such a thing.
+    fn taken_by_another<'a>(&self, observation: &'a Observation, object: &ObjectClasses) -> Vec<&'a str> {
+        if object.detected.is_empty() || !object.detected.iter().all(|&class| self.confirms(class).is_some()) {
+            return Vec::new();
         }
-        observation.crops.iter().find(|crop| crop.from_box == Some(index)).is_some_and(|crop| class_sum(crop, object) >= self.threshold)
+        (observation.detections.iter().enumerate())
+            .filter(|(index, (d, _))| {
+                !object.detected.contains(&d.class) && self.must_confirm(d).is_some() && self.confirmed(observation, *index)
+            })
+            .map(|(_, (_, region))| region.as_str())
+            .collect()
     }
 
     fn detector_says_yes(&self, score: f32) -> bool {
@@ -383,7 +397,7 @@ impl Finder {
             return None;
         }
         let boxes = (observation.detections.iter().enumerate())
-            .filter(|(index, (d, _))| object.detected.contains(&d.class) && self.confirmed(observation, *index, object));
+            .filter(|(index, (d, _))| object.detected.contains(&d.class) && self.confirmed(observation, *index));
         let mut scores = best_per_region(boxes.map(|(_, (d, region))| (region, d.score)));
         scores.sort_by(|a, b| b.1.total_cmp(&a.1));
         Some(scores)
@@ -395,7 +409,9 @@ impl Finder {
         if object.classes.is_empty() || observation.crops.is_empty() {
             return None;
         }
-        Some(best_per_region(observation.crops.iter().map(|crop| (&crop.region, class_sum(crop, object)))))
+        let taken = self.taken_by_another(observation, object);
+        let open = |crop: &&Crop| taken.is_empty() || !(crop.region == WHOLE_FRAME || taken.contains(&crop.region.as_str()));
+        Some(best_per_region(observation.crops.iter().filter(open).map(|crop| (&crop.region, class_sum(crop, object)))))
     }
 
     /// What the detector is sure of, then the classifier's likeliest classes.

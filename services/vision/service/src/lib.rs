@@ -19,8 +19,8 @@ use std::path::Path;
 use cabin_models::{LocateError, ModelsDir};
 use cabin_sentence_encoder::{EncoderError, SentenceEncoder, EMBEDDING_MODEL};
 use cabin_vision_model::{
-    Detector, DetectorError, EfficientNetLite0, Labels, LabelsError, ModelError, CLASSIFIER_FILE, CLASSIFIER_MODEL, DETECTOR_FILE,
-    DETECTOR_MODEL, LABELS_MODEL,
+    Detector, DetectorError, EfficientNetLite0, Labels, LabelsError, ModelError, CLASSIFIER_FILE, CLASSIFIER_MODEL, COCO_CLASSES,
+    DETECTOR_FILE, DETECTOR_MODEL, LABELS_MODEL,
 };
 
 pub use config::{Calibration, ConfigError, DetectorConfig, Policy, Region, Source, VisionConfig, DEFAULT_CONFIG};
@@ -58,7 +58,7 @@ pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str)
             None
         }
     };
-    let mut vocabulary = Vocabulary::new(table, labels, encoder);
+    let mut vocabulary = Vocabulary::new(table.clone(), labels, encoder);
     let mut detector = None;
     if let Some(detector_config) = &config.detector {
         match models.locate(DETECTOR_MODEL) {
@@ -67,12 +67,21 @@ pub fn load_finder(models: &ModelsDir, config: &VisionConfig, config_name: &str)
                 let mut describable: Vec<usize> = detector_config.object_classes().into_values().flatten().collect();
                 describable.sort_unstable();
                 describable.dedup();
-                detector = Some(DetectorSetup {
-                    detector: loaded,
-                    threshold: detector_config.threshold,
-                    describable,
-                    confirmed: detector_config.confirmed_classes(),
-                });
+                let mut confirmed = Vec::new();
+                for class in detector_config.confirmed_classes() {
+                    let name = COCO_CLASSES[class];
+                    let classes = table.get(name).cloned().unwrap_or_default();
+                    if classes.is_empty() {
+                        return Err(ConfigError::Invalid {
+                            file: config_name.into(),
+                            field: "detector.confirm".into(),
+                            message: format!("`{name}` has no entry in [objects]: no classifier classes to confirm it"),
+                        }
+                        .into());
+                    }
+                    confirmed.push((class, classes));
+                }
+                detector = Some(DetectorSetup { detector: loaded, threshold: detector_config.threshold, describable, confirmed });
                 vocabulary = vocabulary.with_detector(detector_config.object_classes());
             }
             Err(e) => tracing::warn!(error = %e, "no object detector: the classifier answers every word"),

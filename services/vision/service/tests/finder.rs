@@ -131,3 +131,52 @@ fn a_box_the_detector_may_confuse_answers_only_when_the_classifier_agrees() {
         assert!(told.contains(&"cat") && !told.contains(&"dog"), "the cabin described: {told:?}");
     }
 }
+
+#[test]
+fn where_both_models_agree_on_a_cat_the_classifier_is_no_witness_to_a_dog() {
+    use cabin_vision_model::{Detection, NormalisedBox, COCO_CLASSES};
+    use cabin_vision_service::{Crop, Observation};
+    let finder = finder();
+    let (dog, _) = finder.understand("dog", None).unwrap();
+    let (cat, _) = finder.understand("cat", None).unwrap();
+    // A cat box on the rear left seat that the classifier, on the box, also calls a cat; the
+    // seat's own crop reads the same fur as a dog breed (ImageNet's Pomeranian beside its
+    // Persian cat), and so does the whole frame.
+    let class = |name: &str| COCO_CLASSES.iter().position(|c| *c == name).unwrap();
+    let cat_box = Detection { class: class("cat"), score: 0.6, bounds: NormalisedBox { x: 0.7, y: 0.05, width: 0.2, height: 0.3 } };
+    let probabilities = |dog_share: f32, cat_share: f32| {
+        let mut p = vec![0.0; 1000];
+        p[dog.classes[0]] = dog_share;
+        p[cat.classes[0]] = cat_share;
+        p
+    };
+    let crop = |region: &str, from_box, dog_share, cat_share| Crop {
+        region: region.into(),
+        from_box,
+        probabilities: probabilities(dog_share, cat_share),
+    };
+    let observation = |other_seat_dog: f32| Observation {
+        detections: vec![(cat_box.clone(), "rear_left".into())],
+        crops: vec![
+            crop("rear_left", Some(0), 0.05, 0.9),
+            crop("rear_left", None, 0.6, 0.3),
+            crop("", None, 0.5, 0.3),
+            crop("driver", None, other_seat_dog, 0.0),
+        ],
+        frame_time: SystemTime::now(),
+    };
+    assert!(finder.judge(&observation(0.0), cat.clone()).found, "the cat is there");
+    let no_dog = finder.judge(&observation(0.0), dog.clone());
+    assert!(!no_dog.found, "{no_dog:?}");
+    // A dog on another seat is still a dog.
+    let other = finder.judge(&observation(0.7), dog);
+    assert!(other.found && other.region == "driver", "{other:?}");
+}
+
+#[test]
+fn a_class_to_confirm_needs_classifier_classes_and_the_error_names_the_field() {
+    let text = cabin_vision_service::DEFAULT_CONFIG.replace(r#"confirm = ["dog", "cat"]"#, r#"confirm = ["dog", "person"]"#);
+    let config = VisionConfig::parse(&text, "car.toml").unwrap();
+    let error = load_finder(&ModelsDir::resolve(), &config, "car.toml").unwrap_err().to_string();
+    assert!(error.starts_with("car.toml: detector.confirm: `person` has no entry in [objects]"), "{error}");
+}
