@@ -226,12 +226,23 @@ impl Transcriber {
         } else {
             language.to_owned()
         };
+        let text = in_simplified_characters(text, &language);
         let confidence = if tokens.is_empty() { 0.0 } else { tokens.iter().map(|(_, p)| p).sum::<f32>() / tokens.len() as f32 };
         if !looks_spoken(&text, confidence) {
             tracing::debug!(%text, confidence, "transcript judged a hallucination, dropped");
             return Ok(Transcript::nothing(&language, seconds, started));
         }
         Ok(Transcript { text, language, confidence, audio_secs: seconds, asr_ms: started.elapsed().as_secs_f32() * 1000.0, tokens })
+    }
+}
+
+/// Mandarin in simplified characters: whisper, told `zh`, writes traditional ones now and then
+/// ("把溫度調到" for 把温度调到), which the assistant's examples and extractors do not read.
+fn in_simplified_characters(text: String, language: &str) -> String {
+    if language == "zh" {
+        zhconv::zhconv(&text, zhconv::Variant::ZhHans)
+    } else {
+        text
     }
 }
 
@@ -376,6 +387,15 @@ fn strip_annotations(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mandarin_comes_out_in_simplified_characters_and_other_languages_as_heard() {
+        // As whisper base wrote one of the AISHELL-1 recordings (benches/mandarin_speech.rs).
+        assert_eq!(in_simplified_characters("1-2線城市雖然也處於調整中".into(), "zh"), "1-2线城市虽然也处於调整中");
+        assert_eq!(in_simplified_characters("把溫度調到二十二度，打開後備箱".into(), "zh"), "把温度调到二十二度，打开后备箱");
+        assert_eq!(in_simplified_characters("导航去深圳".into(), "zh"), "导航去深圳");
+        assert_eq!(in_simplified_characters("Straße".into(), "de"), "Straße");
+    }
 
     #[test]
     fn annotations_are_not_speech() {

@@ -1,0 +1,75 @@
+//! Spoken Mandarin through the listening pipeline: prints figures, asserts nothing. Run with
+//! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin --bench mandarin_speech`
+//! (needs `cabin models fetch whisper-base silero-vad`, and pip for the recordings in
+//! benches/mandarin_speech.toml).
+//!
+//! Real recordings (AISHELL-1 test utterances), clean and mixed with cabin noise at 20, 10 and
+//! 5 dB, go through the end-pointer and whisper base with the language set to `zh`, as
+//! `cabin serve voice --whisper whisper-base --language zh` hears a driver. The figure is the
+//! character error rate: edits over the reference's characters, punctuation dropped, a
+//! traditional character counted as an error.
+
+use cabin_asr::AsrConfig;
+use cabin_models::{Manifest, ModelsDir};
+use cabin_voice_corpus::{mix_at_snr, padded, SNRS_DB};
+use cabin_voice_service::{load_listener, transcribe_file, ListenerConfig, VoiceModels};
+
+/// AISHELL-1's transcripts of the recordings, by utterance id.
+const TRANSCRIPTS: [(&str, &str); 2] =
+    [("BAC009S0764W0121.wav", "甚至出现交易几乎停滞的情况"), ("BAC009S0764W0122.wav", "一二线城市虽然也处于调整中")];
+
+/// The characters that count: letters, digits and ideographs, one "word" each.
+fn characters(text: &str) -> Vec<String> {
+    text.chars().filter(|c| c.is_alphanumeric()).map(|c| c.to_lowercase().to_string()).collect()
+}
+
+fn main() {
+    let models_dir = ModelsDir::resolve();
+    let models = match VoiceModels::locate(&models_dir, "whisper-base") {
+        Ok(models) => models,
+        Err(error) => {
+            println!("spoken Mandarin: not measured: {error}");
+            return;
+        }
+    };
+    let manifest: Manifest = toml::from_str(include_str!("mandarin_speech.toml")).expect("benches/mandarin_speech.toml parses");
+    let fetched = match cabin_models::install(&ModelsDir::new(models_dir.root().join("test-data")), &manifest.models[0], false) {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            println!("spoken Mandarin: not measured, cannot fetch the recordings: {error}");
+            return;
+        }
+    };
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let asr = AsrConfig { language: "zh".into(), threads, ..AsrConfig::default() };
+    let (mut listener, _) = load_listener(&models, asr, ListenerConfig { wake: None, ..ListenerConfig::default() }).unwrap();
+    println!("spoken Mandarin, whisper base (language zh), {threads} threads: {} AISHELL-1 recordings", TRANSCRIPTS.len());
+    println!("| SNR | character errors | characters | CER | real-time factor | heard |");
+    println!("|---|---|---|---|---|---|");
+    let levels = std::iter::once(None).chain(SNRS_DB.iter().copied().map(Some));
+    for snr in levels {
+        let (mut errors, mut total, mut audio_secs, mut asr_secs, mut heard) = (0, 0, 0.0f32, 0.0f32, Vec::new());
+        for (index, (file, reference)) in TRANSCRIPTS.iter().enumerate() {
+            let recording = cabin_audio::read_wav(&fetched.dir.join(file)).unwrap_or_else(|e| panic!("{e}")).at_rate(16_000);
+            let recording = padded(&recording, 0.3, 1.0);
+            let audio = match snr {
+                Some(snr) => mix_at_snr(&recording, snr, index as u32 + 900),
+                None => recording,
+            };
+            let transcript = transcribe_file(&mut listener, &audio).unwrap();
+            let (reference, hypothesis) = (characters(reference), characters(&transcript.text));
+            errors += cabin_wake::edit_distance(&reference, &hypothesis);
+            total += reference.len();
+            audio_secs += audio.duration_secs();
+            asr_secs += transcript.commands.iter().map(|c| c.timings.asr_ms / 1000.0).sum::<f32>();
+            heard.push(transcript.text);
+        }
+        let level = snr.map_or("clean".to_string(), |snr| format!("{snr:.0} dB"));
+        println!(
+            "| {level} | {errors} | {total} | {:.1} % | {:.3} | {} |",
+            100.0 * errors as f32 / total as f32,
+            asr_secs / audio_secs,
+            heard.join(" / ")
+        );
+    }
+}
