@@ -1,6 +1,7 @@
 //! Voice benchmark: prints figures, asserts nothing. Run with
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin --bench voice`
-//! (needs `cabin models fetch whisper-tiny.en silero-vad` and espeak-ng).
+//! (needs `cabin models fetch whisper-tiny.en silero-vad` and espeak-ng). `CABIN_BENCH_WAKE=acoustic`
+//! measures the acoustic wake stage (`cabin models fetch wakeword-embedding onnxruntime`).
 //!
 //! The corpus is generated (cabin-voice-corpus): the held-out espeak-ng and Piper voices,
 //! each command with and without "hey cabin", chatter without the phrase and near misses
@@ -44,8 +45,14 @@ impl CommandJudge for DialogJudge {
 fn main() {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let models = VoiceModels::locate(&ModelsDir::resolve(), cabin_asr::DEFAULT_MODEL).unwrap_or_else(|e| panic!("{e}"));
+    // `CABIN_BENCH_WAKE=acoustic`: the wake phrase heard by the acoustic head first.
+    let acoustic = std::env::var("CABIN_BENCH_WAKE").is_ok_and(|stage| stage == "acoustic");
+    let models = if acoustic { models.with_acoustic_wake(&ModelsDir::resolve()).unwrap_or_else(|e| panic!("{e}")) } else { models };
     let asr_config = AsrConfig { vocabulary: vocabulary(), threads, ..AsrConfig::default() };
-    println!("voice benchmark: whisper tiny.en (converted), silero VAD in candle, {threads} threads");
+    println!(
+        "voice benchmark: whisper tiny.en (converted), silero VAD in candle, {threads} threads; wake phrase {}",
+        if acoustic { "heard by the acoustic head, then verified by whisper" } else { "spotted by whisper on text" }
+    );
 
     // --- Generate the corpus once.
     let started = Instant::now();

@@ -64,7 +64,9 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum WakewordCommand {
     /// Learn how the recogniser hears a speaker say the phrase, from 3+ recordings.
-    Enrol(commands::voice::EnrolArgs),
+    Enrol(Box<commands::voice::EnrolArgs>),
+    /// Train the acoustic head for a phrase from synthetic speech (espeak-ng voices).
+    Train(commands::voice::TrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,7 +141,8 @@ fn main() -> ExitCode {
             Command::Transcribe(args) => commands::voice::transcribe(args),
             Command::Listen(args) => commands::voice::listen(args),
             Command::Say(args) => commands::voice::say(args),
-            Command::Wakeword(WakewordCommand::Enrol(args)) => commands::voice::enrol(args),
+            Command::Wakeword(WakewordCommand::Enrol(args)) => commands::voice::enrol(*args),
+            Command::Wakeword(WakewordCommand::Train(args)) => commands::voice::train(args),
         }
     });
     match result {

@@ -3,12 +3,13 @@
 //! this crate joins them: [`Listener`] for the listening half, [`transcribe_file`] for
 //! `cabin transcribe`, and the `org.cabin.Voice1` service.
 
+mod acoustic_stage;
 mod listener;
 mod models;
 mod service;
 
 pub use listener::{Command, CommandJudge, Heard, ListenError, Listener, ListenerConfig, Timings};
-pub use models::{load_listener, LoadError, VoiceModels};
+pub use models::{load_listener, LoadError, VoiceModels, WakeFrontEnd};
 pub use service::{Sink, SpeakingStream, VoiceProxy, VoiceService, BUS_NAME, OBJECT_PATH};
 
 use std::path::Path;

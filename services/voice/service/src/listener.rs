@@ -2,7 +2,12 @@
 //!
 //! source -> VAD (silero, every 32 ms) -> end-pointer -> utterance -> wake phrase? -> whisper
 //!
-//! Without a wake requirement every utterance is a command. With one, a command-length
+//! Without a wake requirement every utterance is a command. With one, and an acoustic head
+//! trained for the phrase (cabin-wake's `acoustic`), the head listens to the start of each
+//! utterance first, and only when it fires does whisper run: on the whole utterance, with no
+//! phrase in its prompt, so the transcript verifies the phrase rather than echoing what it was
+//! told to expect, and the command after it comes from the same pass (when that pass cannot
+//! spell the phrase, a second one with the phrase as prompt decides). Without a head, a command-length
 //! utterance is transcribed once with the phrase as prompt, and counts if it begins with
 //! the phrase ("hey cabin, open the trunk" in one breath); a longer one is first probed on
 //! its first two seconds, so long chatter costs little. A phrase said alone wakes the listener, and the next
@@ -19,9 +24,12 @@ use std::time::Instant;
 use cabin_asr::{AsrError, Transcriber, Transcript};
 use cabin_audio::{Audio, SAMPLE_RATE};
 use cabin_vad::{EndpointConfig, Endpointer, Event, Silero, Utterance, VadError, CHUNK_SAMPLES};
+use cabin_wake::acoustic::{AcousticError, AcousticSpotter};
 use cabin_wake::WakePhrase;
 use serde::Serialize;
 use thiserror::Error;
+
+use crate::acoustic_stage::AcousticStage;
 
 #[derive(Debug, Error)]
 pub enum ListenError {
@@ -29,6 +37,8 @@ pub enum ListenError {
     Vad(#[from] VadError),
     #[error(transparent)]
     Asr(#[from] AsrError),
+    #[error(transparent)]
+    Wake(#[from] AcousticError),
 }
 
 #[derive(Debug, Clone)]
@@ -85,7 +95,8 @@ pub enum Heard {
         push_to_talk: bool,
     },
     Command(Command),
-    /// Speech without the wake phrase, while the phrase is required.
+    /// Speech without the wake phrase, while the phrase is required: what whisper heard, or
+    /// nothing when the acoustic stage kept whisper from running.
     NotForUs {
         text: String,
     },
@@ -128,7 +139,13 @@ pub struct Listener {
     awake_until: Option<f32>,
     judge: Option<Box<dyn CommandJudge>>,
     at_pause: Option<AtPause>,
+    acoustic: Option<AcousticStage>,
+    /// Where the speech going on now started, in stream samples.
+    speech_start: Option<u64>,
 }
+
+/// An acoustic score this high takes a transcript roughly like the phrase as the phrase.
+const SURE_SCORE: f32 = 0.9;
 
 impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -148,7 +165,27 @@ impl Listener {
             awake_until: None,
             judge: None,
             at_pause: None,
+            acoustic: None,
+            speech_start: None,
         }
+    }
+
+    /// Listens for the phrase with an acoustic head first, when the head is for this
+    /// listener's phrase (else whisper spots it on text, as without one).
+    pub fn with_acoustic(mut self, spotter: Arc<AcousticSpotter>) -> Listener {
+        let same = self.config.wake.as_ref().is_some_and(|wake| wake.phrase.eq_ignore_ascii_case(&spotter.head.info.phrase));
+        if same {
+            let longest = (self.config.endpoint.max_utterance_ms + self.config.endpoint.trailing_silence_ms) as f32 / 1000.0;
+            self.acoustic = Some(AcousticStage::new(spotter, longest));
+        } else {
+            tracing::warn!(head = %spotter.head.info.phrase, "the acoustic head is for another phrase; spotting on text");
+        }
+        self
+    }
+
+    /// Whether an acoustic head listens before whisper.
+    pub fn has_acoustic_stage(&self) -> bool {
+        self.acoustic.is_some()
     }
 
     /// Ends a turn at a short pause when `judge` finds the command whole.
@@ -180,12 +217,24 @@ impl Listener {
         for index in 0..chunks {
             let chunk = self.pending[index * CHUNK_SAMPLES..(index + 1) * CHUNK_SAMPLES].to_vec();
             self.samples_seen += CHUNK_SAMPLES as u64;
+            if let Some(stage) = &mut self.acoustic {
+                stage.hear(&chunk);
+            }
             let probability = self.vad.probability(&chunk)?;
             for event in self.endpointer.push(&chunk, probability) {
                 match event {
-                    Event::SpeechStarted { at_secs } => heard.push(Heard::SpeechStarted { at_secs }),
+                    Event::SpeechStarted { at_secs } => {
+                        self.speech_start = Some((at_secs * SAMPLE_RATE as f32).round() as u64);
+                        heard.push(Heard::SpeechStarted { at_secs })
+                    }
                     Event::Paused(so_far) => heard.extend(self.on_pause(so_far)?),
                     Event::Utterance(utterance) => heard.extend(self.on_closed(utterance)?),
+                }
+            }
+            // The wake stage's embeddings are made as the words come, when they will be needed.
+            if let (Some(start), false) = (self.speech_start.filter(|_| self.endpointer.in_speech()), self.is_awake()) {
+                if let Some(stage) = &mut self.acoustic {
+                    stage.keep_up(start)?;
                 }
             }
             if let Some(until) = self.awake_until {
@@ -225,6 +274,10 @@ impl Listener {
         self.samples_seen = 0;
         self.awake_until = None;
         self.at_pause = None;
+        self.speech_start = None;
+        if let Some(stage) = &mut self.acoustic {
+            stage.reset();
+        }
     }
 
     /// Transcribes a recording of the phrase as the wake probe would hear it.
@@ -300,6 +353,9 @@ impl Listener {
             return Ok(self.command(transcript, &utterance, endpoint_ms, 0.0).into_iter().collect());
         }
 
+        if self.acoustic.is_some() {
+            return self.spot_acoustically(&wake, utterance, endpoint_ms);
+        }
         let started = Instant::now();
         let probe_len = (self.config.wake_probe_secs * SAMPLE_RATE as f32) as usize;
         let whole = utterance.audio.duration_secs() <= self.config.single_pass_secs.max(self.config.wake_probe_secs);
@@ -327,6 +383,48 @@ impl Listener {
         match self.command(command, &utterance, endpoint_ms, wake_ms) {
             Some(command) => heard.push(command),
             // The phrase alone: wait for the command.
+            None => self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs),
+        }
+        Ok(heard)
+    }
+
+    /// The acoustic stage first; whisper, with no phrase in its prompt, only when it fires.
+    fn spot_acoustically(&mut self, wake: &WakePhrase, utterance: Utterance, endpoint_ms: f32) -> Result<Vec<Heard>, ListenError> {
+        let started = Instant::now();
+        let stage = self.acoustic.as_mut().expect("called with a stage");
+        let spotted = stage.best((utterance.start_secs * SAMPLE_RATE as f32).round() as u64)?;
+        let threshold = stage.spotter.threshold();
+        let mut wake_ms = started.elapsed().as_secs_f32() * 1000.0;
+        let Some(spotted) = spotted.filter(|s| s.score >= threshold) else {
+            tracing::debug!(score = spotted.map(|s| s.score), "no wake phrase heard");
+            return Ok(vec![Heard::NotForUs { text: String::new() }]);
+        };
+        // Whisper without the phrase in its prompt writes what it hears: "Hey carbon" for a
+        // phrase the head was sure of is the phrase; for a phrase it was less sure of, only
+        // the phrase itself (or a learnt spelling) is.
+        let transcript = self.asr.transcribe(&utterance.audio)?;
+        let verified = if spotted.score >= SURE_SCORE { wake.roughly_matches(&transcript.text) } else { wake.matches(&transcript.text) };
+        // Tiny.en cannot spell the name unprompted for many voices ("They come in, open the
+        // trunk"): then the phrase in the prompt decides, as without a head, but only for
+        // speech the head already heard the phrase in.
+        let (found, transcript) = match verified {
+            Some(found) => (found, transcript),
+            None => {
+                // The first pass was spent on the phrase.
+                wake_ms += transcript.asr_ms;
+                let prompted = self.asr.transcribe_after(&utterance.audio, &wake.prompt())?;
+                match wake.matches(&prompted.text) {
+                    Some(found) => (found, prompted),
+                    None => {
+                        tracing::debug!(score = spotted.score, text = %transcript.text, "the head fired; whisper did not hear the phrase");
+                        return Ok(vec![Heard::NotForUs { text: transcript.text }]);
+                    }
+                }
+            }
+        };
+        let mut heard = vec![Heard::Wake { at_secs: utterance.start_secs, confidence: spotted.score, push_to_talk: false }];
+        match self.command(Transcript { text: found.rest, ..transcript }, &utterance, endpoint_ms, wake_ms) {
+            Some(command) => heard.push(command),
             None => self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs),
         }
         Ok(heard)

@@ -8,10 +8,11 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use cabin_audio::Audio;
+use cabin_onnx_runtime::ort;
 use ort::session::Session;
 use ort::value::Tensor;
 use serde::Deserialize;
@@ -83,17 +84,6 @@ const BEGIN: char = '^';
 const END: char = '$';
 const PAUSE_BETWEEN_SENTENCES_SECS: f32 = 0.2;
 
-// One ONNX Runtime environment per process, kept for its whole life.
-static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
-
-fn runtime(library: &Path) -> Result<&'static ort::environment::Environment, SpeechError> {
-    let loaded = RUNTIME.get_or_init(|| {
-        let builder = ort::init_from(library).map_err(|e| e.to_string())?;
-        builder.with_name("cabin-speech").build().map_err(|e| e.to_string())
-    });
-    loaded.as_ref().map_err(|reason| SpeechError::Load { path: library.to_owned(), reason: reason.clone() })
-}
-
 impl Piper {
     /// Loads the voice in `voice_dir` with ONNX Runtime from `runtime_library`
     /// (`libonnxruntime.so`).
@@ -120,23 +110,9 @@ impl Piper {
             }
         }
 
-        let environment = runtime(runtime_library)?;
-        let model_path = voice_dir.join(MODEL_FILE);
-        if !model_path.is_file() {
-            return Err(load_error(&model_path, "no such file".into()));
-        }
         let threads = settings.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        // Every reply has a different length: without the arena and memory patterns, what a
-        // long reply needed is given back rather than kept (300 MiB resident against 100).
-        // Threads sleep between replies instead of spinning on the voice's cores.
-        let cpu = ort::ep::CPU::default().with_arena_allocator(false).build();
-        let session = Session::builder(environment)
-            .and_then(|builder| builder.with_execution_providers([cpu]).map_err(Into::into))
-            .and_then(|builder| builder.with_memory_pattern(false).map_err(Into::into))
-            .and_then(|builder| builder.with_intra_op_spinning(false).map_err(Into::into))
-            .and_then(|builder| builder.with_intra_threads(threads).map_err(Into::into))
-            .and_then(|mut builder| builder.commit_from_file(&model_path))
-            .map_err(|e| load_error(&model_path, e.to_string()))?;
+        let session = cabin_onnx_runtime::cpu_session(runtime_library, &voice_dir.join(MODEL_FILE), threads)
+            .map_err(|e| SpeechError::Load { path: e.path, reason: e.reason })?;
         let inference = config.inference;
         let name = config.dataset.clone();
         tracing::info!(voice = %name, threads, ms = started.elapsed().as_millis() as u64, "Piper voice loaded");

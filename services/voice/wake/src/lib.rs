@@ -1,10 +1,15 @@
 //! The wake phrase.
 //!
-//! Spotting works on text: the VAD finds speech (cheap, always on), whisper transcribes the
-//! first two seconds of it with the phrase as its prompt, and this crate decides whether
-//! that text begins with the phrase. A phrase is written differently by whisper for
-//! different speakers ("hey cabin", "hey, come in", "hay cabin"), so enrolment transcribes
-//! a few recordings of a speaker saying it and keeps each spelling as a variant.
+//! Two stages. The first is acoustic ([`acoustic`]): openWakeWord's front end and a small head
+//! trained for the phrase hear whether it was just said, cheaply, on every utterance. The
+//! second is on text: whisper transcribes what the first let through, and this crate decides
+//! whether that text begins with the phrase. Without a head for the phrase (none installed, or
+//! a phrase nobody trained one for) the text stage works alone, on a transcript made with the
+//! phrase as whisper's prompt.
+//!
+//! A phrase is written differently by whisper for different speakers ("hey cabin", "hey,
+//! come in", "hay cabin"), so enrolment transcribes a few recordings of a speaker saying it
+//! and keeps each spelling as a variant.
 //!
 //! Matching is on letters only (spaces and punctuation dropped) with a small edit
 //! allowance, so "Hey, Cabin!" matches "hey cabin" and "hey Kevin" does not. In a phrase of a
@@ -15,9 +20,8 @@
 //! spellings: one character off is another phrase ("你好小明" greets someone else). Whisper
 //! writes 舱 (cāng) as 仓, 艙 or 倉 too, so the shipped Mandarin phrase knows those spellings,
 //! and enrolment learns a speaker's own.
-//!
-//! An earlier design matched MFCC templates by DTW; on the generated corpus it could not
-//! separate the phrase from other speech (see README.md), so it was dropped.
+
+pub mod acoustic;
 
 use std::path::{Path, PathBuf};
 
@@ -189,6 +193,33 @@ impl WakePhrase {
         Some(WakeMatch { confidence, rest, used: Used::Words(used) })
     }
 
+    /// Whether `transcript` begins with something close to the phrase: a third of its letters
+    /// may differ ("Hey carbon"). Only for speech the acoustic stage was already sure of:
+    /// "hey Calvin" is as close.
+    pub fn roughly_matches(&self, transcript: &str) -> Option<WakeMatch> {
+        if let Some(found) = self.matches(transcript) {
+            return Some(found);
+        }
+        if self.in_characters() {
+            return None;
+        }
+        let words: Vec<&str> = transcript.split_whitespace().filter(|w| !letters(w).is_empty()).collect();
+        let target = letters(&self.phrase);
+        let allowance = target.chars().count() / 3;
+        let phrase_words = self.phrase.split_whitespace().count();
+        // As long as the phrase, near enough: "Hey, can" is a third off too, but shorter.
+        let long_enough = |heard: &String| heard.chars().count() + 1 >= target.chars().count();
+        let (edits, used) = (phrase_words.saturating_sub(1).max(1)..=(phrase_words + 1).min(words.len()))
+            .map(|used| (words[..used].iter().map(|w| letters(w)).collect::<String>(), used))
+            .filter(|(heard, _)| long_enough(heard))
+            .map(|(heard, used)| (letter_distance(&heard, &target), used))
+            .min()?;
+        (edits <= allowance).then(|| {
+            let used = Used::Words(used);
+            WakeMatch { confidence: 1.0 - edits as f32 / (target.chars().count() as f32), rest: without_phrase(transcript, used), used }
+        })
+    }
+
     /// The transcript's first letters, exactly one of the phrase's spellings.
     fn matches_characters(&self, transcript: &str) -> Option<WakeMatch> {
         let heard = letters(transcript);
@@ -276,6 +307,18 @@ fn letter_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rough_match_allows_a_third_of_the_letters_and_no_more() {
+        let phrase = WakePhrase::new("hey cabin").unwrap();
+        let found = phrase.roughly_matches("Hey carbon, open the trunk.").expect("two letters of eight");
+        assert_eq!(found.rest, "open the trunk");
+        assert!(phrase.matches("Hey carbon, open the trunk.").is_none(), "not a strict match");
+        assert!(phrase.roughly_matches("Hey, can you pass the water?").is_none());
+        assert!(phrase.roughly_matches("Hey, come in.").is_none());
+        assert_eq!(phrase.roughly_matches("Hey Cabin, lock the doors").unwrap().rest, "lock the doors");
+        assert!(WakePhrase::for_language("zh").roughly_matches("你好小明").is_none());
+    }
 
     #[test]
     fn the_phrase_matches_however_it_is_punctuated_and_gives_the_rest() {

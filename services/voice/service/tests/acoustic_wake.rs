@@ -1,0 +1,93 @@
+//! The acoustic first stage in front of whisper, with the head shipped for "hey cabin", on
+//! voices it never trained on (`HELD_OUT_VOICES`): needs `cabin models fetch whisper-tiny.en
+//! silero-vad wakeword-embedding piper-joe onnxruntime`.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cabin_asr::AsrConfig;
+use cabin_audio::Audio;
+use cabin_models::ModelsDir;
+use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, HELD_OUT_VOICES};
+use cabin_voice_service::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
+use cabin_wake::acoustic::{AcousticSpotter, SpeechEmbedder, WakeHead};
+
+fn models() -> &'static VoiceModels {
+    static MODELS: OnceLock<VoiceModels> = OnceLock::new();
+    MODELS.get_or_init(|| {
+        let dir = ModelsDir::resolve();
+        let models = VoiceModels::locate(&dir, cabin_asr::DEFAULT_MODEL).unwrap_or_else(|e| panic!("{e}"));
+        models.with_acoustic_wake(&dir).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+fn listener(config: ListenerConfig) -> Listener {
+    let asr = AsrConfig { threads: 1, vocabulary: vec!["temperature".into(), "trunk".into()], ..AsrConfig::default() };
+    load_listener(models(), asr, config).unwrap().0
+}
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn said_by(text: &str, speaker: &Speaker, snr_db: f32) -> Audio {
+    mix_at_snr(&padded(&speak(text, speaker), 1.0, 1.2), snr_db, 23)
+}
+
+fn words(text: &str) -> String {
+    text.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect()
+}
+
+/// Everything the listener heard in `audio`.
+fn heard(listener: &mut Listener, audio: &Audio) -> Vec<Heard> {
+    listener.reset();
+    let mut heard = listener.push(&audio.samples).unwrap();
+    heard.extend(listener.finish().unwrap());
+    heard
+}
+
+#[test]
+fn the_phrase_and_a_command_wake_the_car_in_cabin_noise_from_espeak_voices_the_head_never_heard() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut listener = listener(ListenerConfig::default());
+    assert!(listener.has_acoustic_stage(), "the shipped head is for the default phrase");
+    // A US espeak-ng voice and a Caribbean one. Not the Piper voice (a recorded person's): the
+    // head, trained on espeak-ng voices alone, misses two in three of its phrases (README), which
+    // is why the stage is not the default.
+    for speaker in [HELD_OUT_VOICES[0], HELD_OUT_VOICES[3]] {
+        let result = transcribe_file(&mut listener, &said_by("hey cabin, open the trunk", &speaker, 10.0)).unwrap();
+        assert!(result.woke, "{}: {result:?}", speaker.label());
+        assert_eq!(words(&result.text), "openthetrunk", "{}: {result:?}", speaker.label());
+    }
+}
+
+#[test]
+fn talk_without_the_phrase_is_turned_away_before_whisper_runs() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut listener = listener(ListenerConfig::default());
+    let sayings =
+        ["did you remember to bring the sandwiches", "the motorway is closed after the next exit", "open the trunk when we get home"];
+    for speaker in [HELD_OUT_VOICES[1], HELD_OUT_VOICES[8]] {
+        for saying in sayings {
+            let heard = heard(&mut listener, &said_by(saying, &speaker, 20.0));
+            assert!(!heard.iter().any(|h| matches!(h, Heard::Wake { .. } | Heard::Command(_))), "{}: {heard:?}", speaker.label());
+            // Nothing transcribed: the head kept whisper from running at all.
+            assert!(
+                heard.iter().any(|h| matches!(h, Heard::NotForUs { text } if text.is_empty())),
+                "{} saying {saying:?}: {heard:?}",
+                speaker.label()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_head_for_another_phrase_leaves_the_spotting_to_whisper() {
+    let front_end = models().wake_front_end.as_ref().unwrap();
+    let mut head = WakeHead::shipped().unwrap();
+    head.info.phrase = "hello aurora".into();
+    let embedder = Arc::new(SpeechEmbedder::load(&front_end.dir, &front_end.runtime_library).unwrap());
+    let text_only = VoiceModels { wake_front_end: None, ..models().clone() };
+    let asr = AsrConfig { threads: 1, ..AsrConfig::default() };
+    let listener = load_listener(&text_only, asr, ListenerConfig::default()).unwrap().0;
+    assert!(!listener.has_acoustic_stage(), "no front end, no acoustic stage");
+    let listener = listener.with_acoustic(Arc::new(AcousticSpotter { embedder, head }));
+    assert!(!listener.has_acoustic_stage(), "a head for \"hello aurora\" cannot wake a car listening for \"hey cabin\"");
+}
