@@ -17,7 +17,7 @@
 use std::path::Path;
 
 use cabin_audio::{Audio, SAMPLE_RATE};
-use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, HELD_OUT_VOICES};
+use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, ENROLMENT_VOICES, HELD_OUT_VOICES};
 use cabin_wake::acoustic::{
     AcousticError, Embedding, HeadInfo, HeadNetwork, SpeechEmbedder, WakeHead, EMBEDDING_DIM, HEAD_INFO, HEAD_WEIGHTS, HEAD_WINDOW,
 };
@@ -39,13 +39,9 @@ pub enum TrainError {
     HeldOutVoice(String),
 }
 
-/// espeak-ng voices the head learns from: none of them is a benchmark voice.
-pub const TRAINING_VOICES: &[Speaker] = &[
-    Speaker::new("en-us", 150, 50),
-    Speaker::new("en-us", 180, 45),
-    Speaker::new("en-gb", 160, 50),
-    Speaker::new("en-us+f3", 160, 55),
-    Speaker::new("en-gb-x-rp", 150, 40),
+/// espeak-ng voices the head learns from besides the corpus's enrolment voices: none of them
+/// is a benchmark voice.
+const MORE_TRAINING_VOICES: &[Speaker] = &[
     Speaker::new("en-us+m1", 155, 45),
     Speaker::new("en-us+m2", 165, 40),
     Speaker::new("en-us+m4", 145, 50),
@@ -63,7 +59,12 @@ pub const TRAINING_VOICES: &[Speaker] = &[
     Speaker::new("en-us+Steph", 160, 60),
 ];
 
-/// Of [`TRAINING_VOICES`], these choose the threshold and are not trained on.
+/// The voices the head learns from: the corpus's enrolment voices, then the ones above.
+pub fn training_voices() -> Vec<Speaker> {
+    ENROLMENT_VOICES.iter().chain(MORE_TRAINING_VOICES).copied().collect()
+}
+
+/// Of [`training_voices`], the last this many choose the threshold and are not trained on.
 pub const VALIDATION_VOICES: usize = 4;
 
 /// What follows the phrase in a positive clip (nothing, or a command).
@@ -258,14 +259,15 @@ pub fn train(phrase: &str, embedder: &SpeechEmbedder, out: &Path, command: &str)
     if !phrase.chars().any(char::is_alphanumeric) {
         return Err(TrainError::EmptyPhrase(phrase.into()));
     }
-    if let Some(voice) = TRAINING_VOICES.iter().find(|v| HELD_OUT_VOICES.contains(v)) {
+    let voices = training_voices();
+    if let Some(voice) = voices.iter().find(|v| HELD_OUT_VOICES.contains(v)) {
         return Err(TrainError::HeldOutVoice(voice.label()));
     }
     let mut training = Examples::default();
     let mut validation = Clips::default();
-    for (index, speaker) in TRAINING_VOICES.iter().enumerate() {
+    for (index, speaker) in voices.iter().enumerate() {
         let (examples, clips) = voice_examples(phrase, speaker, embedder, 7919 * (index as u64 + 1))?;
-        if index < TRAINING_VOICES.len() - VALIDATION_VOICES {
+        if index < voices.len() - VALIDATION_VOICES {
             training.windows.extend(examples.windows);
             training.labels.extend(examples.labels);
         } else {
@@ -291,7 +293,7 @@ pub fn train(phrase: &str, embedder: &SpeechEmbedder, out: &Path, command: &str)
     info.threshold = threshold;
     info.trained = format!(
         "`{command}`: {positives} positive and {negatives} negative windows from {} espeak-ng voices; threshold chosen on {} more: {:.1} % of their {} phrase clips heard, {false_accepts} of their {} other clips (near misses among them) reach it",
-        TRAINING_VOICES.len() - VALIDATION_VOICES,
+        voices.len() - VALIDATION_VOICES,
         VALIDATION_VOICES,
         recall * 100.0,
         validation.with_phrase.len(),
