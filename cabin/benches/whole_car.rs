@@ -4,7 +4,8 @@
 //! phone link on a real mosquitto.
 //!
 //! Prints: end of speech to vehicle action (p50/p95), the phone's ask round trip (p50), the
-//! resident memory of all services with their models loaded, and the CPU they use while the
+//! memory of each service once its models have run (the LLM answered, the camera looked, the
+//! voice spoke), resident and proportional, and the CPU each uses while busy and while the
 //! voice listens to an idle cabin.
 //!
 //! `cargo bench -p cabin --bench whole_car` (needs `cabin models fetch`, espeak-ng, mosquitto;
@@ -69,24 +70,30 @@ fn main() {
     let (ended, speech_ended) = mpsc::channel::<Instant>();
     std::thread::spawn(move || microphone_in_real_time(microphone, said, ended));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let latencies = runtime.block_on(speech_to_action(bus.address(), &say, &speech_ended));
-    let asks = runtime.block_on(phone_round_trips(&bus, &broker, &state));
-    if let Some((_, (_, url))) = &llm {
-        // Resident memory counts a model that has answered, its working buffers allocated.
-        runtime.block_on(ask_the_llm(url));
-    }
-
     let mut services =
         vec![("vehicle bus", &vehicle), ("assistant", &assistant), ("voice", &voice), ("vision", &vision), ("phone link", &link)];
     if let Some((_, (llm, _))) = &llm {
         services.push(("local LLM", llm));
     }
-    let cpu_before: Vec<f64> = services.iter().map(|(_, s)| cpu_seconds(s.pid())).collect();
+    let cpu_now = || -> Vec<f64> { services.iter().map(|(_, s)| cpu_seconds(s.pid())).collect() };
+
+    // Busy: commands spoken and acted on, replies spoken, the phone asking and the camera looking.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (busy_started, cpu_before) = (Instant::now(), cpu_now());
+    let latencies = runtime.block_on(speech_to_action(bus.address(), &say, &speech_ended));
+    let asks = runtime.block_on(phone_round_trips(&bus, &broker, &state));
+    let busy = busy_started.elapsed().as_secs_f64();
+    let busy_cpu: Vec<f64> = cpu_now().iter().zip(&cpu_before).map(|(after, before)| (after - before) / busy * 100.0).collect();
+    if let Some((_, (_, url))) = &llm {
+        // Resident memory counts a model that has answered, its working buffers allocated.
+        runtime.block_on(ask_the_llm(url));
+    }
+
+    let cpu_before = cpu_now();
     let idle_started = Instant::now();
     std::thread::sleep(IDLE);
     let idle = idle_started.elapsed().as_secs_f64();
-    let cpu: Vec<f64> = services.iter().zip(&cpu_before).map(|((_, s), before)| (cpu_seconds(s.pid()) - before) / idle * 100.0).collect();
+    let cpu: Vec<f64> = cpu_now().iter().zip(&cpu_before).map(|(after, before)| (after - before) / idle * 100.0).collect();
 
     println!();
     println!(
@@ -96,15 +103,20 @@ fn main() {
         percentile(&latencies, 0.95)
     );
     println!("phone ask round trip over MQTT ({ASKS} asks): p50 {:.0} ms, p95 {:.0} ms", percentile(&asks, 0.5), percentile(&asks, 0.95));
-    let mut total_rss = 0.0;
-    for ((name, service), cpu) in services.iter().zip(&cpu) {
-        let rss = resident_mib(service.pid());
-        total_rss += rss;
-        println!("  {name:<12} {rss:>7.1} MiB resident, {cpu:>5.1} % of a core while idle listening");
+    let (mut total_rss, mut total_pss) = (0.0, 0.0);
+    for (((name, service), cpu), busy_cpu) in services.iter().zip(&cpu).zip(&busy_cpu) {
+        let memory = Memory::of(service.pid());
+        total_rss += memory.resident;
+        total_pss += memory.proportional;
+        println!(
+            "  {name:<12} {:>6.1} MiB resident ({:>6.1} MiB its own, {:>5.1} MiB of files), {:>6.1} MiB proportional; {cpu:>5.1} % of a core idle listening, {busy_cpu:>5.1} % busy",
+            memory.resident, memory.anonymous, memory.files, memory.proportional
+        );
     }
     let llm_name = llm.as_ref().map(|(name, _)| *name).unwrap_or("none installed");
-    println!("all services resident: {total_rss:.0} MiB (local LLM: {llm_name})");
+    println!("all services resident: {total_rss:.0} MiB, proportional (pages shared between services counted once): {total_pss:.0} MiB (local LLM: {llm_name})");
     println!("all services while idle listening: {:.1} % of one core (voice alone {:.1} %)", cpu.iter().sum::<f64>(), cpu[2]);
+    println!("all services busy ({busy:.0} s of commands, replies, asks and looks): {:.1} % of one core", busy_cpu.iter().sum::<f64>());
 }
 
 /// Feeds the voice's stdin as a microphone would: a 20 ms block every 20 ms, cabin noise with
@@ -167,7 +179,7 @@ async fn speech_to_action(bus: &str, say: &mpsc::Sender<Vec<f32>>, speech_ended:
 
 /// Pairs a phone through `cabin pair` and times its asks, answered by the assistant.
 async fn phone_round_trips(bus: &PrivateBus, broker: &Mosquitto, state: &std::path::Path) -> Vec<f64> {
-    let shown = cabin(bus, &["pair", "--scopes", "read,ask", "--state-dir", state.to_str().unwrap()]);
+    let shown = cabin(bus, &["pair", "--scopes", "read,ask,camera", "--state-dir", state.to_str().unwrap()]);
     let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();
     let phone = PhoneClient::connect(&broker.url().parse().unwrap(), "bench-car");
     let paired = phone.pair(&code, "bench").await.unwrap();
@@ -177,6 +189,12 @@ async fn phone_round_trips(bus: &PrivateBus, broker: &Mosquitto, state: &std::pa
         let answer = phone.request(&paired, RequestBody::Ask { text: "what is the temperature inside".into() }).await.unwrap();
         times.push(asked.elapsed().as_secs_f64() * 1000.0);
         assert!(answer["reply"].as_str().is_some_and(|r| r.contains("degrees")), "{answer}");
+    }
+    // The camera looks too, so that its memory counts models that have run: a word the detector
+    // settles and one that takes the classifier.
+    for object in ["cup", "hat"] {
+        let answer = phone.request(&paired, RequestBody::VisionFind { object: object.into(), region: None }).await.unwrap();
+        println!("  the camera, asked for a {object}: {answer}");
     }
     times
 }
@@ -190,11 +208,31 @@ async fn ask_the_llm(url: &str) {
     cabin_openai_compatible::ChatClient::new(url, None).complete(&request, Duration::from_secs(120)).await.expect("the local LLM answers");
 }
 
-fn resident_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 =
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
-    kib / 1024.0
+/// A service's memory in MiB. Resident counts every page it touches, the `cabin` binary's and
+/// shared libraries' pages in each service; proportional splits a page shared by several
+/// processes between them, so the services' sum is what the car's RAM holds for them.
+struct Memory {
+    resident: f64,
+    anonymous: f64,
+    files: f64,
+    proportional: f64,
+}
+
+impl Memory {
+    fn of(pid: u32) -> Memory {
+        let field = |file: &str, name: &str| -> f64 {
+            let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
+            let kib: f64 =
+                text.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0.0);
+            kib / 1024.0
+        };
+        Memory {
+            resident: field("status", "VmRSS:"),
+            anonymous: field("status", "RssAnon:"),
+            files: field("status", "RssFile:"),
+            proportional: field("smaps_rollup", "Pss:"),
+        }
+    }
 }
 
 /// User plus system CPU time of a process so far, in seconds.

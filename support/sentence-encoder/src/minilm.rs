@@ -17,6 +17,7 @@ pub struct SentenceEncoder {
     tokenizer: Tokenizer,
     device: Device,
     identity: String,
+    dir: PathBuf,
 }
 
 impl std::fmt::Debug for SentenceEncoder {
@@ -49,12 +50,17 @@ impl SentenceEncoder {
         let device = Device::Cpu;
         let vb = VarBuilder::from_buffered_safetensors(weights, DTYPE, &device).map_err(|e| load_error(&weights_path, e.to_string()))?;
         let model = BertModel::load(vb, &config).map_err(|e| load_error(&weights_path, e.to_string()))?;
-        Ok(SentenceEncoder { model, tokenizer, device, identity })
+        Ok(SentenceEncoder { model, tokenizer, device, identity, dir: dir.to_owned() })
     }
 
     /// Which weights this is (see [`crate::identity_of`]).
     pub fn identity(&self) -> &str {
         &self.identity
+    }
+
+    /// The installed model folder it was loaded from.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The encoder in `dir`, loaded once per process: while anyone holds it, the next caller

@@ -180,6 +180,9 @@ impl LocalLlm {
         let weights = Transformer::from_gguf(&content, &mut file, &architecture, context.min(MAX_CONTEXT), &device)
             .map_err(|source| LoadError::Weights { path: path.clone(), source })?;
         let end_of_turn = ["<|im_end|>", "<|endoftext|>"].iter().filter_map(|t| tokenizer.token_to_id(t)).collect();
+        drop(content);
+        // The file's metadata (the vocabulary as GGUF strings, once more in the tokenizer) is freed.
+        cabin_heap_release::release_freed_memory();
         tracing::info!(model = %name, path = %path.display(), threads = candle_core::utils::get_num_threads(), "loaded LLM");
         Ok(LocalLlm {
             name,

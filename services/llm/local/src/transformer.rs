@@ -11,8 +11,8 @@ use std::io::{Read, Seek};
 use std::sync::Arc;
 
 use candle_core::quantized::gguf_file::Content;
-use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, QStorage, QTensor, QuantizedType};
+use candle_core::{CpuStorage, DType, Device, Module, Result, Tensor};
 
 use crate::dequantize;
 
@@ -55,18 +55,25 @@ impl Embedding {
     }
 }
 
-/// A quantized weight matrix, applied the fastest way for the number of tokens at hand.
+/// A quantized weight matrix, applied the fastest way for the number of tokens at hand, and held
+/// once.
 ///
 /// One token (decoding) reads each weight once: candle's quantized vector products are bound by
-/// memory and are the fastest there is. A prompt reads each weight once per token. candle
-/// repacks some formats for tiled integer kernels, which suits that; the older block formats the
-/// small models mostly use (Q4_1, Q5_0) it computes as one vector product per token and row, at
-/// about 20 GFLOPS here. For those, dequantizing the matrix (held only while it is used) and
-/// multiplying in f32 through candle's tiled matrix product runs at 100-140 GFLOPS.
-struct Weight {
-    quantized: QMatMul,
-    table: Arc<QTensor>,
-    dequantize_for_prompts: bool,
+/// memory and are the fastest there is. A prompt reads each weight once per token. The older
+/// block formats the small models mostly use (Q4_1, Q5_0) candle computes as one vector product
+/// per token and row, at about 20 GFLOPS here; dequantizing the matrix (held only while it is
+/// used) and multiplying in f32 through candle's tiled matrix product runs at 100-140 GFLOPS.
+///
+/// candle repacks the k-quants (and Q8_0, Q4_0 on some machines) into tiles for its integer
+/// kernels on first use and keeps the tiles beside the file's blocks, one copy per kernel: on
+/// this machine a Q4_K matrix ended up held three times (4.5 + 6 + 10 bits a weight), which took
+/// Qwen2.5-0.5B from 528 to 705 MiB once it had answered. Those formats are kept as bare blocks
+/// that candle cannot repack, and multiplied by its plain vector products.
+enum Weight {
+    /// A format candle multiplies as the file has it.
+    InPlace { quantized: QMatMul, table: Arc<QTensor>, dequantize_for_prompts: bool },
+    /// A format candle would repack, out of its reach.
+    Blocks { blocks: Box<dyn QuantizedType>, rows: usize, columns: usize },
 }
 
 /// From this many tokens on, dequantizing costs less than it saves (measured: about 15).
@@ -74,29 +81,51 @@ const PROMPT_TOKENS: usize = 16;
 
 impl Weight {
     fn new(table: Arc<QTensor>) -> Result<Weight> {
-        let (_, k) = table.shape().dims2()?;
-        let dequantize_for_prompts = dequantize::is_fast(table.dtype()) && !candle_tiles(table.dtype(), k);
-        Ok(Weight { quantized: QMatMul::from_arc(table.clone())?, table, dequantize_for_prompts })
+        let (rows, columns) = table.shape().dims2()?;
+        let dtype = table.dtype();
+        if table.device().is_cpu() && candle_repacks(dtype, columns) {
+            if let QStorage::Cpu(blocks) = QStorage::from_data(table.data()?, &Device::Cpu, dtype)? {
+                return Ok(Weight::Blocks { blocks, rows, columns });
+            }
+        }
+        let dequantize_for_prompts = dequantize::is_fast(dtype);
+        Ok(Weight::InPlace { quantized: QMatMul::from_arc(table.clone())?, table, dequantize_for_prompts })
     }
 
     /// `x` is (batch, tokens, in); the result (batch, tokens, out).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if !self.dequantize_for_prompts || x.dim(1)? < PROMPT_TOKENS {
-            return self.quantized.forward(x);
+        let prompt = x.dim(1)? >= PROMPT_TOKENS;
+        match self {
+            Weight::InPlace { quantized, dequantize_for_prompts, .. } if !prompt || !dequantize_for_prompts => quantized.forward(x),
+            Weight::InPlace { table, .. } => {
+                let matrix = dequantize::dequantize(table, x.device())?
+                    .ok_or_else(|| candle_core::Error::Msg(format!("{:?} is not dequantized here", table.dtype())))?;
+                x.broadcast_matmul(&matrix.t()?)
+            }
+            Weight::Blocks { blocks, rows, columns } if prompt => {
+                let CpuStorage::F32(matrix) = blocks.dequantize(rows * columns)? else {
+                    candle_core::bail!("{:?} blocks did not dequantize to f32", blocks.dtype());
+                };
+                x.broadcast_matmul(&Tensor::from_vec(matrix, (*rows, *columns), x.device())?.t()?)
+            }
+            Weight::Blocks { blocks, rows, columns } => {
+                let (batch, tokens, _) = x.dims3()?;
+                let mut out = vec![0f32; batch * tokens * rows];
+                blocks.matmul_t((batch * tokens, *columns, *rows), &x.flatten_all()?.to_vec1::<f32>()?, &mut out)?;
+                Tensor::from_vec(out, (batch, tokens, *rows), x.device())
+            }
         }
-        let matrix = dequantize::dequantize(&self.table, x.device())?
-            .ok_or_else(|| candle_core::Error::Msg(format!("{:?} is not dequantized here", self.table.dtype())))?;
-        x.broadcast_matmul(&matrix.t()?)
     }
 }
 
-/// Whether candle multiplies a prompt by a `k`-column matrix of `dtype` with its repacked, tiled
-/// kernels, which beat dequantizing (candle 0.11's `quantized/repack.rs` and `repack_x86.rs`:
-/// Q8_0 in whole 256-weight super-blocks on x86-64, Q4_0 and Q8_0 on aarch64, k-quants).
-fn candle_tiles(dtype: GgmlDType, k: usize) -> bool {
+/// Whether candle 0.11 repacks a matrix of `dtype` with `columns` columns for its tiled kernels
+/// (`quantized/repack.rs` on aarch64, `repack_x86.rs` on x86-64).
+fn candle_repacks(dtype: GgmlDType, columns: usize) -> bool {
+    use GgmlDType::*;
     match dtype {
-        GgmlDType::Q8_0 => cfg!(target_arch = "aarch64") || k.is_multiple_of(256),
-        GgmlDType::Q4_0 => cfg!(target_arch = "aarch64"),
+        Q2K | Q3K | Q4K | Q5K | Q6K | Q8K => true,
+        Q8_0 => cfg!(target_arch = "aarch64") || columns.is_multiple_of(256),
+        Q4_0 => cfg!(target_arch = "aarch64"),
         _ => false,
     }
 }
@@ -316,6 +345,27 @@ mod tests {
         let mask = causal_mask(2, 3, &Device::Cpu).unwrap().to_vec2::<f32>().unwrap();
         assert_eq!(mask[0], [0.0, 0.0, 0.0, 0.0, f32::NEG_INFINITY]);
         assert_eq!(mask[1], [0.0; 5]);
+    }
+
+    #[test]
+    fn a_k_quant_matrix_is_held_once_and_multiplies_as_its_dequantized_self() {
+        let device = Device::Cpu;
+        let original = Tensor::randn(0f32, 1.0, (32, 512), &device).unwrap();
+        let table = QTensor::quantize(&original, GgmlDType::Q4K).unwrap();
+        let expected_matrix = table.dequantize(&device).unwrap();
+        let weight = Weight::new(Arc::new(table)).unwrap();
+        assert!(matches!(weight, Weight::Blocks { .. }), "candle would keep a repacked copy beside the blocks");
+        // A token as decoding multiplies it, and a prompt.
+        for tokens in [1, PROMPT_TOKENS + 4] {
+            let x = Tensor::randn(0f32, 1.0, (1, tokens, 512), &device).unwrap();
+            let ours = weight.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            let expected = x.broadcast_matmul(&expected_matrix.t().unwrap()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            for (a, b) in ours.iter().zip(&expected) {
+                // Sums of 512 products, about 23 across; decoding multiplies by the token
+                // quantized to 8 bits, as llama.cpp does, which moves them by about 0.3.
+                assert!((a - b).abs() <= 1.0, "{tokens} tokens: {a} against {b}");
+            }
+        }
     }
 
     #[test]

@@ -120,8 +120,12 @@ async fn chat_completions(State(endpoint): State<Arc<LlmEndpoint>>, body: Result
     let llm = endpoint.llm.clone();
     let (pieces, mut received) = mpsc::unbounded_channel::<(String, f32)>();
     let sampling = chat.sampling.clone();
-    let generation =
-        tokio::task::spawn_blocking(move || llm.generate(&prompt, &sampling, |piece, sure| pieces.send((piece.to_string(), sure)).is_ok()));
+    let generation = tokio::task::spawn_blocking(move || {
+        let generation = llm.generate(&prompt, &sampling, |piece, sure| pieces.send((piece.to_string(), sure)).is_ok());
+        // The prompt's dequantized matrices, freed, would otherwise stay resident.
+        cabin_heap_release::release_freed_memory();
+        generation
+    });
 
     if !request.stream {
         while received.recv().await.is_some() {}

@@ -152,6 +152,7 @@ impl Finder {
     /// Does the one-off work of answering now (see [`Vocabulary::prepare`]).
     pub fn prepare(&self) {
         self.vocabulary.prepare();
+        cabin_heap_release::release_freed_memory();
     }
 
     pub fn regions(&self) -> &[Region] {

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use cabin_camera::{Camera, CameraError, Frame};
+use cabin_heap_release::release_freed_memory;
 use cabin_vision_model::{crop, Detection, DetectorError, NormalisedBox};
 
 use crate::config::Policy;
@@ -84,9 +85,14 @@ impl Vision {
         })?;
         let finder = self.finder.clone();
         let (object, region) = (object.to_string(), region.map(str::to_string));
-        let finding = tokio::task::spawn_blocking(move || finder.find(&frame, &object, region.as_deref()))
-            .await
-            .map_err(|e| VisionError::Failed(e.to_string()))??;
+        let finding = tokio::task::spawn_blocking(move || {
+            let finding = finder.find(&frame, &object, region.as_deref());
+            // The frame's tensors, freed, would otherwise stay resident.
+            release_freed_memory();
+            finding
+        })
+        .await
+        .map_err(|e| VisionError::Failed(e.to_string()))??;
         tracing::info!(
             object = %finding.object.word, found = finding.found, confidence = finding.confidence, region = %finding.region,
             seen = ?finding.labels_seen, "looked"
@@ -101,9 +107,13 @@ impl Vision {
         let frame = self.capture().await.map_err(camera_error)?;
         let finder = self.finder.clone();
         let region = region.map(str::to_string);
-        let seen = tokio::task::spawn_blocking(move || finder.describe(&frame, region.as_deref()))
-            .await
-            .map_err(|e| VisionError::Failed(e.to_string()))??;
+        let seen = tokio::task::spawn_blocking(move || {
+            let seen = finder.describe(&frame, region.as_deref());
+            release_freed_memory();
+            seen
+        })
+        .await
+        .map_err(|e| VisionError::Failed(e.to_string()))??;
         tracing::info!(seen = ?seen.iter().map(|(d, r)| format!("{} at {r}", d.label())).collect::<Vec<_>>(), "described");
         Ok(seen)
     }

@@ -6,9 +6,16 @@
 //! plural), an exact ImageNet class name or WordNet synonym, then, for a word the detector
 //! does not know either, the nearest class names by MiniLM sentence embedding. A word nothing
 //! is close to is unknown: "I don't know that object" beats a confident guess.
+//!
+//! Only the class names' embeddings are kept. The encoder (90 MiB of weights) is held while they
+//! are made at start and while an unlisted word is matched, and loaded again for the next one
+//! (about 0.1 s) unless something else in the process holds it: a camera answers words from its
+//! tables far more often, and the vision service should not carry a second copy of what the
+//! assistant holds.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cabin_sentence_encoder::SentenceEncoder;
 use cabin_vision_model::{Labels, CLASSES, COCO_CLASSES};
@@ -42,7 +49,7 @@ pub struct Vocabulary {
     /// Words to COCO classes; empty without a detector.
     detector_table: BTreeMap<String, Vec<usize>>,
     labels: Labels,
-    encoder: Option<Arc<SentenceEncoder>>,
+    encoder: Option<EncoderOnDemand>,
     /// Embeddings of the 1000 class names, computed on the first unlisted word.
     class_embeddings: OnceLock<Option<Tensor>>,
 }
@@ -50,6 +57,7 @@ pub struct Vocabulary {
 impl Vocabulary {
     /// `encoder` is optional: without it, only the table and exact class names are known.
     pub fn new(table: BTreeMap<String, Vec<usize>>, labels: Labels, encoder: Option<Arc<SentenceEncoder>>) -> Vocabulary {
+        let encoder = encoder.map(|encoder| EncoderOnDemand { dir: encoder.dir().to_owned(), until_prepared: Mutex::new(Some(encoder)) });
         Vocabulary { table, detector_table: BTreeMap::new(), labels, encoder, class_embeddings: OnceLock::new() }
     }
 
@@ -95,9 +103,11 @@ impl Vocabulary {
     }
 
     fn class_embeddings(&self) -> Option<&Tensor> {
-        let encoder = self.encoder.as_ref()?;
-        self.class_embeddings
+        let on_demand = self.encoder.as_ref()?;
+        let embeddings = self
+            .class_embeddings
             .get_or_init(|| {
+                let encoder = on_demand.get()?;
                 // In small batches of similar length: a batch is padded to its longest name, and
                 // one batch of all 1000 costs several times more.
                 let mut order: Vec<usize> = (0..CLASSES).collect();
@@ -116,12 +126,14 @@ impl Vocabulary {
                 }
                 Tensor::cat(&rows.into_iter().collect::<Option<Vec<_>>>()?, 0).ok()
             })
-            .as_ref()
+            .as_ref();
+        on_demand.release_start_copy();
+        embeddings
     }
 
     fn nearest(&self, word: &str) -> Option<ObjectClasses> {
-        let encoder = self.encoder.as_ref()?;
         let classes = self.class_embeddings()?;
+        let encoder = self.encoder.as_ref()?.get()?;
         let query = encoder.encode(&[word]).ok()?;
         let similarities: Vec<f32> = classes.matmul(&query.t().ok()?).ok()?.flatten_all().ok()?.to_vec1().ok()?;
         let best = similarities.iter().copied().fold(f32::MIN, f32::max);
@@ -131,6 +143,30 @@ impl Vocabulary {
         }
         let classes = (0..CLASSES).filter(|&c| similarities[c] >= best - SIMILARITY_MARGIN).collect();
         Some(ObjectClasses { word: word.to_string(), classes, detected: Vec::new(), similarity: Some(best) })
+    }
+}
+
+/// The sentence encoder, loaded for the moment it is used.
+#[derive(Debug)]
+struct EncoderOnDemand {
+    dir: PathBuf,
+    /// The copy loaded at start (which proved the model readable), until the class names are
+    /// embedded with it.
+    until_prepared: Mutex<Option<Arc<SentenceEncoder>>>,
+}
+
+impl EncoderOnDemand {
+    fn get(&self) -> Option<Arc<SentenceEncoder>> {
+        if let Some(encoder) = self.until_prepared.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+            return Some(encoder);
+        }
+        SentenceEncoder::shared(&self.dir)
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot load the sentence encoder: unlisted words are unknown"))
+            .ok()
+    }
+
+    fn release_start_copy(&self) {
+        self.until_prepared.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 

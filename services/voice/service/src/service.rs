@@ -255,6 +255,8 @@ async fn respond(
         if let Err(error) = emitted {
             tracing::warn!(%error, "could not emit a Voice1 signal");
         }
+        // Whisper's buffers for the utterance, freed, would otherwise stay resident.
+        cabin_heap_release::release_freed_memory();
     }
 }
 
@@ -344,6 +346,8 @@ impl Speaker {
         let flag = stop.clone();
         let interrupted = tokio::task::spawn_blocking(move || play(&sink, &audio, &flag)).await.unwrap_or(true);
         let _ = VoiceInterface::spoken(&emitter, &text, interrupted).await;
+        // ONNX Runtime's buffers for the sentence, freed, would otherwise stay resident.
+        cabin_heap_release::release_freed_memory();
         interrupted
     }
 
