@@ -9,7 +9,7 @@
 //!
 //! Only the class names' embeddings are kept. The encoder (90 MiB of weights) is held while they
 //! are made at start and while an unlisted word is matched, and loaded again for the next one
-//! (about 0.1 s) unless something else in the process holds it: a camera answers words from its
+//! (its 90 MiB file read again) unless something else in the process holds it: a camera answers words from its
 //! tables far more often, and the vision service should not carry a second copy of what the
 //! assistant holds.
 
