@@ -13,10 +13,12 @@
 //! its first two seconds, so long chatter costs little. A phrase said alone wakes the listener, and the next
 //! utterance within the timeout is the command. Push-to-talk wakes it the same way.
 //!
-//! A turn ends when the driver is done, not only after the full trailing silence: at a short
-//! pause the words so far are transcribed and, when a [`CommandJudge`] (the assistant) finds
-//! them a whole command, the turn ends there. Otherwise the transcript is kept, and used as it
-//! is when the silence runs out with nothing more said, so the pause costs no second pass.
+//! A turn ends when the driver is done, not only after the full trailing silence: 128 ms into
+//! a pause the words so far are transcribed and, when a [`CommandJudge`] (the assistant) finds
+//! them a whole command, the turn ends once the silence reaches 250 ms, which by the time
+//! whisper is done it usually has; more words before then keep the turn open. Otherwise the
+//! transcript is kept, and used as it is when the silence runs out with nothing more said, so
+//! the pause costs no second pass.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -293,8 +295,9 @@ impl Listener {
         let awake_before = self.awake_until;
         let heard = self.on_utterance(so_far.clone())?;
         let judge = self.judge.as_ref().expect("checked above");
-        if heard.iter().any(|h| matches!(h, Heard::Command(c) if judge.is_whole_command(&c.text))) {
-            self.endpointer.close_now();
+        let whole = heard.iter().any(|h| matches!(h, Heard::Command(c) if judge.is_whole_command(&c.text)));
+        // Whole: the turn ends at the short silence, by now usually past (whisper took longer).
+        if whole && self.endpointer.close_when_quiet() {
             self.at_pause = None;
             return Ok(heard);
         }

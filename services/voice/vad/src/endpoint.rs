@@ -4,9 +4,11 @@
 //! started and hands over each finished utterance. Hysteresis (a higher threshold to
 //! start than to continue) keeps a breath from splitting a command.
 //!
-//! A pause shorter than the trailing silence is announced (`Paused`) so that a caller that
-//! knows what was said can end the utterance there ([`Endpointer::close_now`]) when the
-//! words already make a whole command, instead of waiting out the full silence.
+//! A pause shorter than the trailing silence is announced (`Paused`) early, so that a caller
+//! that knows what was said can judge the words while the silence goes on, and, when they
+//! already make a whole command, end the utterance at a short silence
+//! ([`Endpointer::close_when_quiet`]) instead of waiting out the full one. The judging (whisper)
+//! takes longer than the gap between the two, so the turn ends as soon as it is done.
 
 use cabin_audio::{Audio, SAMPLE_RATE};
 
@@ -22,8 +24,10 @@ pub struct EndpointConfig {
     pub min_speech_ms: u32,
     /// Silence that ends an utterance.
     pub trailing_silence_ms: u32,
-    /// Silence after which a pause is announced, once per pause (0: never); a caller may end
-    /// the utterance there.
+    /// Silence after which a pause is announced with the words so far, once per pause.
+    pub look_ms: u32,
+    /// Silence that ends an utterance a caller found whole at its pause (0: no pauses are
+    /// announced, every utterance waits out the trailing silence).
     pub pause_ms: u32,
     /// An utterance is cut here even if speech goes on (a radio left on).
     pub max_utterance_ms: u32,
@@ -38,6 +42,7 @@ impl Default for EndpointConfig {
             end_threshold: 0.35,
             min_speech_ms: 200,
             trailing_silence_ms: 600,
+            look_ms: 128,
             pause_ms: 250,
             max_utterance_ms: 12_000,
             pre_roll_ms: 200,
@@ -62,7 +67,7 @@ pub enum Event {
     SpeechStarted {
         at_secs: f32,
     },
-    /// Speech stopped a `pause_ms` ago: what was said so far, still open.
+    /// Speech stopped a `look_ms` ago: what was said so far, still open.
     Paused(Utterance),
     Utterance(Utterance),
 }
@@ -84,6 +89,8 @@ struct Current {
     silent_chunks: u32,
     last_speech_chunk: u64,
     announced: bool,
+    /// The caller found the words whole: the utterance ends at `pause_ms` of silence.
+    whole: bool,
 }
 
 const CHUNK_MS: u32 = (CHUNK_SAMPLES as u32 * 1000) / SAMPLE_RATE;
@@ -107,7 +114,6 @@ impl Endpointer {
         let index = self.chunks;
         self.chunks += 1;
         let mut events = Vec::new();
-        let chunks_for = |ms: u32| ms.div_ceil(CHUNK_MS).max(1);
         match &mut self.current {
             None => {
                 if probability >= self.config.start_threshold {
@@ -121,6 +127,7 @@ impl Endpointer {
                         silent_chunks: 0,
                         last_speech_chunk: index,
                         announced: false,
+                        whole: false,
                     });
                 } else {
                     self.pre_roll.extend(chunk);
@@ -136,6 +143,8 @@ impl Endpointer {
                     current.speech_chunks += 1;
                     current.silent_chunks = 0;
                     current.last_speech_chunk = index;
+                    // More words: what was whole may not be any more ("twenty" ... "four").
+                    current.whole = false;
                 } else {
                     current.silent_chunks += 1;
                 }
@@ -143,16 +152,14 @@ impl Endpointer {
                     current.announced = true;
                     events.push(Event::SpeechStarted { at_secs: secs(current.start_chunk) });
                 }
-                let pause = chunks_for(self.config.pause_ms);
-                if current.announced
-                    && self.config.pause_ms > 0
-                    && pause < chunks_for(self.config.trailing_silence_ms)
-                    && current.silent_chunks == pause
-                {
+                let trailing = chunks_for(self.config.trailing_silence_ms);
+                let look = chunks_for(self.config.look_ms.min(self.config.pause_ms));
+                if current.announced && self.config.pause_ms > 0 && look < trailing && current.silent_chunks == look {
                     events.push(Event::Paused(current.so_far(false)));
                 }
                 let too_long = current.samples.len() as u64 * 1000 >= self.config.max_utterance_ms as u64 * SAMPLE_RATE as u64;
-                if current.silent_chunks >= chunks_for(self.config.trailing_silence_ms) || too_long {
+                let quiet_enough = current.whole && current.silent_chunks >= chunks_for(self.config.pause_ms);
+                if current.silent_chunks >= trailing || too_long || quiet_enough {
                     let finished = self.current.take().expect("matched Some");
                     if finished.announced {
                         let cut = too_long && finished.silent_chunks < chunks_for(self.config.trailing_silence_ms);
@@ -170,10 +177,17 @@ impl Endpointer {
         finished.announced.then(|| finished.so_far(false))
     }
 
-    /// Ends the open utterance now (its words were enough); the audio that follows starts
-    /// afresh, with no pre-roll from it.
-    pub fn close_now(&mut self) {
-        self.current = None;
+    /// The open utterance's words were enough: it ends once its silence reaches `pause_ms`,
+    /// unless speech comes first. Returns true when the silence already has: the utterance is
+    /// over, and the audio that follows starts afresh, with no pre-roll from it.
+    pub fn close_when_quiet(&mut self) -> bool {
+        let Some(current) = &mut self.current else { return false };
+        if current.silent_chunks >= chunks_for(self.config.pause_ms) {
+            self.current = None;
+            return true;
+        }
+        current.whole = true;
+        false
     }
 }
 
@@ -186,6 +200,11 @@ impl Current {
             truncated,
         }
     }
+}
+
+/// Whole chunks that cover `ms` (at least one).
+fn chunks_for(ms: u32) -> u32 {
+    ms.div_ceil(CHUNK_MS).max(1)
 }
 
 fn secs(chunk: u64) -> f32 {
@@ -226,29 +245,64 @@ mod tests {
         assert!(open.is_none());
     }
 
+    fn feed(endpointer: &mut Endpointer, probability: f32, count: usize) -> Vec<Event> {
+        (0..count).flat_map(|_| endpointer.push(&[probability; CHUNK_SAMPLES], probability)).collect()
+    }
+
+    fn pauses(events: &[Event]) -> Vec<&Utterance> {
+        events.iter().filter_map(|e| if let Event::Paused(u) = e { Some(u) } else { None }).collect()
+    }
+
     #[test]
-    fn a_pause_is_announced_once_and_closing_there_starts_afresh() {
-        fn feed(endpointer: &mut Endpointer, probability: f32, count: usize) -> Vec<Event> {
-            (0..count).flat_map(|_| endpointer.push(&[probability; CHUNK_SAMPLES], probability)).collect()
-        }
+    fn a_pause_is_announced_early_and_a_whole_command_ends_at_the_short_silence() {
         let mut endpointer = Endpointer::new(EndpointConfig::default());
-        // 640 ms of speech, then 320 ms of silence: one pause at 256 ms (8 chunks), no end.
+        // 640 ms of speech, then 128 ms of silence (4 chunks): the pause is announced, no end.
         let mut events = feed(&mut endpointer, 0.9, 20);
-        events.extend(feed(&mut endpointer, 0.0, 10));
-        let paused: Vec<&Utterance> = events.iter().filter_map(|e| if let Event::Paused(u) = e { Some(u) } else { None }).collect();
+        events.extend(feed(&mut endpointer, 0.0, 4));
+        let paused = pauses(&events);
         assert_eq!(paused.len(), 1, "{events:?}");
         assert!((paused[0].speech_end_secs - 0.64).abs() < 0.01, "{}", paused[0].speech_end_secs);
         assert!(utterances(&events).is_empty() && endpointer.in_speech());
-        endpointer.close_now();
+        // Found whole: it ends when the silence reaches 250 ms (8 chunks), not 600 ms.
+        assert!(!endpointer.close_when_quiet(), "only 128 ms of silence so far");
+        assert!(feed(&mut endpointer, 0.0, 3).is_empty() && endpointer.in_speech());
+        let ended = feed(&mut endpointer, 0.0, 1);
+        let done = utterances(&ended);
+        assert_eq!(done.len(), 1, "{ended:?}");
+        assert!((done[0].speech_end_secs - 0.64).abs() < 0.01);
         assert!(!endpointer.in_speech());
         let after = feed(&mut endpointer, 0.0, 40);
         assert!(after.is_empty() && endpointer.finish().is_none(), "closed: the silence after it is nothing");
     }
 
     #[test]
+    fn speech_before_the_short_silence_keeps_a_whole_command_open() {
+        let mut endpointer = Endpointer::new(EndpointConfig::default());
+        feed(&mut endpointer, 0.9, 20);
+        feed(&mut endpointer, 0.0, 4);
+        assert!(!endpointer.close_when_quiet());
+        // "… twenty" … "four": the words go on, so the turn waits for the full silence again.
+        let mut events = feed(&mut endpointer, 0.9, 10);
+        events.extend(feed(&mut endpointer, 0.0, 18));
+        assert!(utterances(&events).is_empty() && endpointer.in_speech(), "{events:?}");
+        let done = feed(&mut endpointer, 0.0, 1);
+        assert_eq!(utterances(&done).len(), 1, "ended by the 600 ms silence");
+    }
+
+    #[test]
+    fn a_command_found_whole_after_the_short_silence_ends_at_once() {
+        let mut endpointer = Endpointer::new(EndpointConfig::default());
+        feed(&mut endpointer, 0.9, 20);
+        feed(&mut endpointer, 0.0, 8);
+        assert!(endpointer.close_when_quiet());
+        assert!(!endpointer.in_speech());
+        assert!(feed(&mut endpointer, 0.0, 40).is_empty());
+    }
+
+    #[test]
     fn speech_after_a_pause_keeps_the_utterance_open_and_pauses_again() {
         let (events, _) = run(EndpointConfig::default(), &[(0.9, 20), (0.0, 9), (0.9, 20), (0.0, 25)]);
-        assert_eq!(events.iter().filter(|e| matches!(e, Event::Paused(_))).count(), 2, "{events:?}");
+        assert_eq!(pauses(&events).len(), 2, "{events:?}");
         let done = utterances(&events);
         assert_eq!(done.len(), 1);
         assert!(done[0].audio.duration_secs() > 1.5, "both stretches of speech: {}", done[0].audio.duration_secs());
