@@ -5,6 +5,7 @@
 mod chat;
 mod dequantize;
 mod model;
+mod q5_0;
 mod tokenizer;
 mod transformer;
 

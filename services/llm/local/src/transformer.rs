@@ -15,6 +15,7 @@ use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, Q
 use candle_core::{CpuStorage, DType, Device, Module, Result, Tensor};
 
 use crate::dequantize;
+use crate::q5_0::Q5_0Product;
 
 /// A token embedding kept as the file has it (and shared with the output layer where the
 /// model ties them).
@@ -69,11 +70,16 @@ impl Embedding {
 /// this machine a Q4_K matrix ended up held three times (4.5 + 6 + 10 bits a weight), which took
 /// Qwen2.5-0.5B from 528 to 705 MiB once it had answered. Those formats are kept as bare blocks
 /// that candle cannot repack, and multiplied by its plain vector products.
+///
+/// For Q5_0, most of Qwen's weights, candle's vector product is generic code; a token goes
+/// through our AVX2 one instead (`q5_0.rs`).
 enum Weight {
     /// A format candle multiplies as the file has it.
     InPlace { quantized: QMatMul, table: Arc<QTensor>, dequantize_for_prompts: bool },
     /// A format candle would repack, out of its reach.
     Blocks { blocks: Box<dyn QuantizedType>, rows: usize, columns: usize },
+    /// Q5_0, which candle multiplies in generic code, on a CPU where ours runs (`q5_0.rs`).
+    Q5_0 { table: Arc<QTensor>, product: Q5_0Product },
 }
 
 /// From this many tokens on, dequantizing costs less than it saves (measured: about 15).
@@ -88,6 +94,9 @@ impl Weight {
                 return Ok(Weight::Blocks { blocks, rows, columns });
             }
         }
+        if let (GgmlDType::Q5_0, Some(product), true) = (dtype, Q5_0Product::detect(), table.device().is_cpu()) {
+            return Ok(Weight::Q5_0 { table, product });
+        }
         let dequantize_for_prompts = dequantize::is_fast(dtype);
         Ok(Weight::InPlace { quantized: QMatMul::from_arc(table.clone())?, table, dequantize_for_prompts })
     }
@@ -97,10 +106,14 @@ impl Weight {
         let prompt = x.dim(1)? >= PROMPT_TOKENS;
         match self {
             Weight::InPlace { quantized, dequantize_for_prompts, .. } if !prompt || !dequantize_for_prompts => quantized.forward(x),
-            Weight::InPlace { table, .. } => {
-                let matrix = dequantize::dequantize(table, x.device())?
-                    .ok_or_else(|| candle_core::Error::Msg(format!("{:?} is not dequantized here", table.dtype())))?;
-                x.broadcast_matmul(&matrix.t()?)
+            Weight::InPlace { table, .. } => times_dequantized(x, table),
+            Weight::Q5_0 { table, .. } if prompt => times_dequantized(x, table),
+            Weight::Q5_0 { table, product } => {
+                let (batch, tokens, columns) = x.dims3()?;
+                let rows = table.shape().dims2()?.0;
+                let mut out = vec![0f32; batch * tokens * rows];
+                product.multiply(&table.data()?, (rows, columns), &x.flatten_all()?.to_vec1::<f32>()?, &mut out);
+                Tensor::from_vec(out, (batch, tokens, rows), x.device())
             }
             Weight::Blocks { blocks, rows, columns } if prompt => {
                 let CpuStorage::F32(matrix) = blocks.dequantize(rows * columns)? else {
@@ -116,6 +129,13 @@ impl Weight {
             }
         }
     }
+}
+
+/// `x` times the transpose of `table` dequantized, which is dropped after.
+fn times_dequantized(x: &Tensor, table: &QTensor) -> Result<Tensor> {
+    let matrix = dequantize::dequantize(table, x.device())?
+        .ok_or_else(|| candle_core::Error::Msg(format!("{:?} is not dequantized here", table.dtype())))?;
+    x.broadcast_matmul(&matrix.t()?)
 }
 
 /// Whether candle 0.11 repacks a matrix of `dtype` with `columns` columns for its tiled kernels
