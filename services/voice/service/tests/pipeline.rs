@@ -8,7 +8,7 @@ use cabin_asr::AsrConfig;
 use cabin_audio::{Audio, SAMPLE_RATE};
 use cabin_models::ModelsDir;
 use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, HELD_OUT_VOICES};
-use cabin_voice_service::{load_listener, transcribe_file, CommandJudge, Heard, Listener, ListenerConfig, VoiceModels};
+use cabin_voice_service::{load_listener, transcribe_file, CommandJudge, FileTranscript, Heard, Listener, ListenerConfig, VoiceModels};
 
 /// One listener for the file (loading whisper takes a while); tests take turns.
 fn listener(config: ListenerConfig) -> Listener {
@@ -69,29 +69,12 @@ fn a_whole_command_ends_the_turn_at_a_short_pause_and_half_of_one_waits_for_the_
     assert!((240.0..350.0).contains(&timings.endpoint_ms), "ended at the short silence, not after the full one: {timings:?}");
 
     // Half a command, a breath of 450 ms, the rest: one command, not cut at the breath.
-    let voiced = |text: &str| {
-        let samples = speak(text, voice()).samples;
-        let loud = |s: &&f32| s.abs() > 0.001;
-        let start = samples.iter().position(|s| loud(&s)).unwrap_or(0);
-        let end = samples.len() - samples.iter().rev().position(|s| loud(&s)).unwrap_or(0);
-        samples[start..end].to_vec()
-    };
-    let mut samples = voiced("set the temperature");
-    samples.extend(Audio::silence(0.45).samples);
-    samples.extend(voiced("to twenty one degrees"));
-    let halting = mix_at_snr(&padded(&Audio::new(samples, SAMPLE_RATE), 1.0, 1.2), 20.0, 11);
-    let no_phrase = ListenerConfig { wake: None, ..ListenerConfig::default() };
-    let heard = transcribe_file(&mut listener(no_phrase).with_judge(Box::new(WholeWithDegrees)), &halting).unwrap();
+    let heard = heard_with_a_breath("set the temperature", 0.45, "to twenty one degrees", Box::new(WholeWithDegrees));
     assert_eq!(heard.commands.len(), 1, "{heard:?}");
     assert_eq!(words(&heard.text), words("set the temperature to 21 degrees"), "{heard:?}");
 
     // Judged whole early in a short breath, but more words come before 250 ms: they count.
-    let mut samples = voiced("set the temperature to twenty");
-    samples.extend(Audio::silence(0.2).samples);
-    samples.extend(voiced("one degrees"));
-    let quick = mix_at_snr(&padded(&Audio::new(samples, SAMPLE_RATE), 1.0, 1.2), 20.0, 12);
-    let no_phrase = ListenerConfig { wake: None, ..ListenerConfig::default() };
-    let heard = transcribe_file(&mut listener(no_phrase).with_judge(Box::new(WholeWithTemperature)), &quick).unwrap();
+    let heard = heard_with_a_breath("set the temperature to twenty", 0.2, "one degrees", Box::new(WholeWithTemperature));
     assert_eq!(heard.commands.len(), 1, "{heard:?}");
     assert!(words(&heard.text).ends_with("degrees"), "the words after the breath are in the command: {heard:?}");
 
@@ -101,6 +84,24 @@ fn a_whole_command_ends_the_turn_at_a_short_pause_and_half_of_one_waits_for_the_
             .unwrap();
     assert_eq!(words(&waited.text), "openthetrunk", "{waited:?}");
     assert!(waited.commands[0].timings.endpoint_ms >= 550.0, "{:?}", waited.commands[0].timings);
+}
+
+/// Words, a breath of `breath_secs`, more words, in cabin noise at 20 dB, heard with no phrase
+/// needed and `judge` ending turns.
+fn heard_with_a_breath(before: &str, breath_secs: f32, after: &str, judge: Box<dyn CommandJudge>) -> FileTranscript {
+    let voiced = |text: &str| {
+        let samples = speak(text, voice()).samples;
+        let loud = |s: &&f32| s.abs() > 0.001;
+        let start = samples.iter().position(|s| loud(&s)).unwrap_or(0);
+        let end = samples.len() - samples.iter().rev().position(|s| loud(&s)).unwrap_or(0);
+        samples[start..end].to_vec()
+    };
+    let mut samples = voiced(before);
+    samples.extend(Audio::silence(breath_secs).samples);
+    samples.extend(voiced(after));
+    let audio = mix_at_snr(&padded(&Audio::new(samples, SAMPLE_RATE), 1.0, 1.2), 20.0, 11);
+    let no_phrase = ListenerConfig { wake: None, ..ListenerConfig::default() };
+    transcribe_file(&mut listener(no_phrase).with_judge(judge), &audio).unwrap()
 }
 
 /// Finds any temperature command whole, even one still missing its number.
