@@ -2,10 +2,10 @@
 //! its tokenizer built from the file's own metadata, prompts in ChatML with Qwen's tool-call
 //! convention, and generation streamed token by token.
 
+mod block_product;
 mod chat;
 mod dequantize;
 mod model;
-mod q5_0;
 mod tokenizer;
 mod transformer;
 

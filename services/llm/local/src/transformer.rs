@@ -14,8 +14,8 @@ use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, QStorage, QTensor, QuantizedType};
 use candle_core::{CpuStorage, DType, Device, Module, Result, Tensor};
 
+use crate::block_product::BlockProduct;
 use crate::dequantize;
-use crate::q5_0::Q5_0Product;
 
 /// A token embedding kept as the file has it (and shared with the output layer where the
 /// model ties them).
@@ -71,19 +71,23 @@ impl Embedding {
 /// Qwen2.5-0.5B from 528 to 705 MiB once it had answered. Those formats are kept as bare blocks
 /// that candle cannot repack, and multiplied by its plain vector products.
 ///
-/// For Q5_0, most of Qwen's weights, candle's vector product is generic code; a token goes
-/// through our AVX2 one instead (`q5_0.rs`).
+/// For Q5_0 and Q4_1, most of both models' weights, candle's vector product is generic code;
+/// tokens go through our AVX2 one instead (`block_product.rs`), prompts of under 48 too.
 enum Weight {
     /// A format candle multiplies as the file has it.
     InPlace { quantized: QMatMul, table: Arc<QTensor>, dequantize_for_prompts: bool },
     /// A format candle would repack, out of its reach.
     Blocks { blocks: Box<dyn QuantizedType>, rows: usize, columns: usize },
-    /// Q5_0, which candle multiplies in generic code, on a CPU where ours runs (`q5_0.rs`).
-    Q5_0 { table: Arc<QTensor>, product: Q5_0Product },
+    /// Q5_0 or Q4_1, which candle multiplies in generic code, on a CPU where ours runs.
+    Ours { table: Arc<QTensor>, product: BlockProduct },
 }
 
 /// From this many tokens on, dequantizing costs less than it saves (measured: about 15).
 const PROMPT_TOKENS: usize = 16;
+/// From this many tokens on, dequantizing beats our block product too (`block_product.rs`):
+/// it spreads each block once per six tokens, candle's tiled f32 product does better per token
+/// once the fixed cost of writing the f32 matrix is shared by enough of them.
+const OUR_PROMPT_TOKENS: usize = 48;
 
 impl Weight {
     fn new(table: Arc<QTensor>) -> Result<Weight> {
@@ -94,8 +98,8 @@ impl Weight {
                 return Ok(Weight::Blocks { blocks, rows, columns });
             }
         }
-        if let (GgmlDType::Q5_0, Some(product), true) = (dtype, Q5_0Product::detect(), table.device().is_cpu()) {
-            return Ok(Weight::Q5_0 { table, product });
+        if let (Some(product), true) = (BlockProduct::for_format(dtype), table.device().is_cpu()) {
+            return Ok(Weight::Ours { table, product });
         }
         let dequantize_for_prompts = dequantize::is_fast(dtype);
         Ok(Weight::InPlace { quantized: QMatMul::from_arc(table.clone())?, table, dequantize_for_prompts })
@@ -107,8 +111,8 @@ impl Weight {
         match self {
             Weight::InPlace { quantized, dequantize_for_prompts, .. } if !prompt || !dequantize_for_prompts => quantized.forward(x),
             Weight::InPlace { table, .. } => times_dequantized(x, table),
-            Weight::Q5_0 { table, .. } if prompt => times_dequantized(x, table),
-            Weight::Q5_0 { table, product } => {
+            Weight::Ours { table, .. } if x.dim(1)? >= OUR_PROMPT_TOKENS => times_dequantized(x, table),
+            Weight::Ours { table, product } => {
                 let (batch, tokens, columns) = x.dims3()?;
                 let rows = table.shape().dims2()?.0;
                 let mut out = vec![0f32; batch * tokens * rows];
