@@ -183,11 +183,16 @@ fn the_model_sees_only_its_own_conversation_and_the_car_says_itself_what_it_can_
 fn the_cars_model_says_it_is_not_sure_rather_than_give_a_number_it_barely_believes() {
     let (_llm, local) = llm_endpoint(&["--model", "smollm2-135m"]);
     let (_dir, routing) = routing_policy(&[("url = \"http://127.0.0.1:8088/v1\"", &format!("url = \"{local}\""))]);
-    // SmolLM2 says the moon is "2,198 miles away", its digits at p = 0.25; a spider's 8 legs at 0.8.
-    let turns = turns(None, &routing, "how far away is the moon\nhow many legs does a spider have\n");
-    assert_eq!(reply(&turns[0]), "I'm not sure about that.", "{}", turns[0]);
-    assert!(turns[0]["route"]["number_certainty"].as_f64().unwrap() < -1.2, "{}", turns[0]);
-    assert!(reply(&turns[1]).contains('8'), "{}", turns[1]);
+    // Each in a conversation of its own, so neither answer leans on the other. SmolLM2 gives the
+    // Great Wall's length with its least likely digits at a log-probability of -1.6, a spider's 8
+    // legs at -0.2 (2026-12-05). Not the moon's distance, which it gave at -1.4 once and at -1.26
+    // after its products changed: too near the line of -1.2 to test by.
+    let unsure = &turns(None, &routing, "how long is the great wall of china\n")[0];
+    assert_eq!(reply(unsure), "I'm not sure about that.", "{unsure}");
+    assert!(unsure["route"]["number_certainty"].as_f64().unwrap() < -1.2, "{unsure}");
+    let sure = &turns(None, &routing, "how many legs does a spider have\n")[0];
+    assert!(reply(sure).contains('8'), "{sure}");
+    assert!(sure["route"]["number_certainty"].as_f64().unwrap() > -1.2, "{sure}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
