@@ -4,10 +4,12 @@
 //!
 //! Its own crate because two services use it and neither may depend on the other.
 //! [`SentenceEncoder::shared`] keeps one loaded copy per process: `cabin up` runs the
-//! assistant and the vision service side by side, and 90 MiB of weights are enough once.
+//! assistant and the vision service side by side, and 42 MiB of weights are enough once
+//! (each encoder's word table stays in its file, a row read when a token needs it: `word_rows`).
 
 mod minilm;
 mod multilingual;
+mod word_rows;
 
 use std::path::PathBuf;
 

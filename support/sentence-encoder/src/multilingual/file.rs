@@ -166,11 +166,17 @@ impl ModelFile {
 
     /// A tensor's bytes, checked against the type and shape the model needs.
     pub fn tensor(&self, name: &str, kind: TensorType, shape: &[usize]) -> Result<&[u8], String> {
+        let entry = self.entry(name, kind, shape)?;
+        Ok(&self.bytes[entry.offset..entry.offset + entry.bytes])
+    }
+
+    /// Where a tensor lies in the file, checked as [`tensor`](Self::tensor) checks it.
+    pub fn entry(&self, name: &str, kind: TensorType, shape: &[usize]) -> Result<TensorEntry, String> {
         let entry = self.tensors.get(name).ok_or_else(|| format!("tensor {name} is missing"))?;
         let elements: usize = shape.iter().product();
         if entry.kind != kind || entry.elements != elements {
             return Err(format!("tensor {name} is {:?} with {} values; expected {kind:?} {shape:?}", entry.kind, entry.elements));
         }
-        Ok(&self.bytes[entry.offset..entry.offset + entry.bytes])
+        Ok(*entry)
     }
 }

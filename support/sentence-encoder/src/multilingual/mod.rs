@@ -12,6 +12,7 @@ use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul, Q
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::LayerNorm;
 
+use crate::word_rows::WordRows;
 use crate::EncoderError;
 use file::{ModelFile, TensorType};
 use tokenizer::PieceTokenizer;
@@ -29,7 +30,9 @@ const PREFIX: &str = "query: ";
 
 pub struct MultilingualEncoder {
     tokenizer: PieceTokenizer,
-    words: QTensor,
+    /// 4-bit rows, read from the file when a token needs them.
+    words: WordRows,
+    hidden: usize,
     positions: Tensor,
     token_type: Tensor,
     embedding_norm: LayerNorm,
@@ -113,7 +116,11 @@ impl MultilingualEncoder {
             .collect::<Result<Vec<_>, EncoderError>>()?;
         Ok(MultilingualEncoder {
             tokenizer: PieceTokenizer::new(&file),
-            words: q4_tensor("emb.word", &[s.vocabulary, s.hidden])?,
+            words: {
+                let entry = file.entry("emb.word", TensorType::Q4, &[s.vocabulary, s.hidden]).map_err(load_error)?;
+                WordRows::open(&path, entry.offset as u64, s.vocabulary, entry.bytes / s.vocabulary)?
+            },
+            hidden: s.hidden,
             positions: f32_tensor("emb.pos", &[s.positions, s.hidden])?,
             token_type: f32_tensor("emb.type", &[2, s.hidden])?.get(0)?,
             embedding_norm: norm("emb.ln")?,
@@ -151,14 +158,17 @@ impl MultilingualEncoder {
             mask.extend((0..length).map(|i| if i < row.len() { 1f32 } else { 0.0 }));
         }
         let batch = ids.len();
-        let ids = Tensor::from_vec(padded, (batch, length), &self.device)?;
+        let rows = self.words.read(&padded)?;
+        let words = qtensor_from_ggml(GgmlDType::Q4_0, &rows, vec![padded.len(), self.hidden], &self.device)?.dequantize(&self.device)?;
+        let words = words.reshape((batch, length, self.hidden))?;
         let mask = Tensor::from_vec(mask, (batch, length), &self.device)?;
-        Ok(self.forward(&ids, &mask)?)
+        Ok(self.forward(&words, &mask)?)
     }
 
-    fn forward(&self, ids: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-        let (batch, length) = ids.dims2()?;
-        let hidden = self.words.embedding(ids)?.broadcast_add(&self.positions.narrow(0, 0, length)?)?.broadcast_add(&self.token_type)?;
+    /// `words`: (batch, length, hidden), each token's row of the word table.
+    fn forward(&self, words: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+        let (batch, length, _) = words.dims3()?;
+        let hidden = words.broadcast_add(&self.positions.narrow(0, 0, length)?)?.broadcast_add(&self.token_type)?;
         let mut x = self.embedding_norm.forward(&hidden)?;
         // Padding is no token to attend to.
         let blocked = ((mask.ones_like()? - mask)? * -1e9)?.reshape((batch, 1, 1, length))?;
