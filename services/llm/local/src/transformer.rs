@@ -179,8 +179,59 @@ struct Layer {
     gate: Weight,
     up: Weight,
     down: Weight,
-    /// Keys and values of the tokens seen so far: (1, kv heads, tokens, head size).
-    cache: Option<(Tensor, Tensor)>,
+    cache: KvCache,
+}
+
+/// A layer's keys and values of the tokens seen so far, (1, kv heads, tokens, head size), in
+/// buffers with room to spare: a new token's row is written in place, where joining it to the
+/// cache copied the whole cache, per layer and token.
+#[derive(Default)]
+struct KvCache {
+    /// (keys, values), with room for more tokens than `len`.
+    buffers: Option<(Tensor, Tensor)>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Room for this many tokens at first; it doubles when full.
+    const FIRST_ROOM: usize = 128;
+
+    /// Adds `keys` and `values` (1, kv heads, new tokens, head size); every token's, as views.
+    fn append(&mut self, keys: &Tensor, values: &Tensor) -> Result<(Tensor, Tensor)> {
+        let needed = self.len + keys.dim(2)?;
+        let room = match &self.buffers {
+            Some((held, _)) => held.dim(2)?,
+            None => 0,
+        };
+        if needed > room {
+            let (batch, heads, _, size) = keys.dims4()?;
+            let room = needed.max(room * 2).max(Self::FIRST_ROOM);
+            let grown = || Tensor::zeros((batch, heads, room, size), keys.dtype(), keys.device());
+            let (grown_keys, grown_values) = (grown()?, grown()?);
+            if let Some((held_keys, held_values)) = &self.buffers {
+                grown_keys.slice_set(&held_keys.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                grown_values.slice_set(&held_values.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+            }
+            self.buffers = Some((grown_keys, grown_values));
+        }
+        let (held_keys, held_values) = self.buffers.as_ref().expect("room was made");
+        held_keys.slice_set(&keys.contiguous()?, 2, self.len)?;
+        held_values.slice_set(&values.contiguous()?, 2, self.len)?;
+        self.len = needed;
+        Ok((held_keys.narrow(2, 0, needed)?, held_values.narrow(2, 0, needed)?))
+    }
+
+    /// Keeps the first `tokens` only.
+    fn truncate(&mut self, tokens: usize) -> Result<()> {
+        if tokens > self.len {
+            candle_core::bail!("the cache holds fewer than {tokens} tokens");
+        }
+        self.len = tokens;
+        if tokens == 0 {
+            self.buffers = None;
+        }
+        Ok(())
+    }
 }
 
 /// Shape and constants from the file's metadata.
@@ -256,7 +307,7 @@ impl Transformer {
                 gate: Weight::new(Arc::new(part("ffn_gate.weight")?))?,
                 up: Weight::new(Arc::new(part("ffn_up.weight")?))?,
                 down: Weight::new(Arc::new(part("ffn_down.weight")?))?,
-                cache: None,
+                cache: KvCache::default(),
             });
         }
         let (cos, sin) = rotations(shape.head_size, rope_base, context, device)?;
@@ -289,19 +340,12 @@ impl Transformer {
 
     /// Keeps the keys and values of the first `tokens` tokens only.
     pub fn truncate_kv_cache(&mut self, tokens: usize) -> Result<()> {
-        for layer in &mut self.layers {
-            layer.cache = match layer.cache.take() {
-                Some((k, v)) if tokens > 0 && k.dim(2)? >= tokens => Some((k.narrow(2, 0, tokens)?, v.narrow(2, 0, tokens)?)),
-                Some(_) if tokens > 0 => candle_core::bail!("the cache holds fewer than {tokens} tokens"),
-                _ => None,
-            };
-        }
-        Ok(())
+        self.layers.iter_mut().try_for_each(|layer| layer.cache.truncate(tokens))
     }
 
     pub fn clear_kv_cache(&mut self) {
         for layer in &mut self.layers {
-            layer.cache = None;
+            layer.cache = KvCache::default();
         }
     }
 }
@@ -316,32 +360,28 @@ impl Layer {
         let v = heads(self.v.forward(&h)?, shape.kv_heads)?;
         let rotate = if shape.rotate_halves { candle_nn::rotary_emb::rope } else { candle_nn::rotary_emb::rope_i };
         let (q, k) = (rotate(&q, cos, sin)?, rotate(&k, cos, sin)?);
-        let (k, v) = match self.cache.take() {
-            Some((cached_k, cached_v)) => (Tensor::cat(&[&cached_k, &k], 2)?, Tensor::cat(&[&cached_v, &v], 2)?),
-            None => (k, v),
-        };
-        self.cache = Some((k.clone(), v.clone()));
-        // Grouped-query attention: each key/value head serves heads / kv_heads query heads.
+        let (k, v) = self.cache.append(&k, &v)?;
+        // Grouped-query attention: each key/value head serves `group` query heads, which sit
+        // side by side, so they are taken as one head with `group` times the rows. Repeating
+        // the keys and values instead copied the whole cache `group` times per layer and token
+        // (Qwen 7, SmolLM2 3).
         let group = shape.heads / shape.kv_heads;
-        let (k, v) = (repeat_heads(&k, group)?, repeat_heads(&v, group)?);
+        let seen = k.dim(2)?;
+        let q = q.reshape((batch, shape.kv_heads, group * count, shape.head_size))?;
         let scores = (q.matmul(&k.t()?)? / (shape.head_size as f64).sqrt())?;
         let scores = match mask {
-            Some(mask) => scores.broadcast_add(mask)?,
+            Some(mask) => scores.reshape((batch, shape.kv_heads, group, count, seen))?.broadcast_add(mask)?.reshape((
+                batch,
+                shape.kv_heads,
+                group * count,
+                seen,
+            ))?,
             None => scores,
         };
         let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let attended = weights.matmul(&v.contiguous()?)?.transpose(1, 2)?.reshape((batch, count, hidden))?;
-        self.o.forward(&attended)
+        let attended = weights.matmul(&v)?.reshape((batch, shape.heads, count, shape.head_size))?;
+        self.o.forward(&attended.transpose(1, 2)?.reshape((batch, count, hidden))?)
     }
-}
-
-/// (1, kv heads, tokens, size) to (1, kv heads × group, tokens, size), each head repeated in place.
-fn repeat_heads(x: &Tensor, group: usize) -> Result<Tensor> {
-    if group == 1 {
-        return Ok(x.clone());
-    }
-    let (batch, kv_heads, tokens, size) = x.dims4()?;
-    Tensor::cat(&vec![x; group], 2)?.reshape((batch, kv_heads * group, tokens, size))
 }
 
 /// −∞ where a new token would see one after it; new tokens start after `position` cached ones.
@@ -363,6 +403,33 @@ fn rotations(head_size: usize, base: f32, context: usize, device: &Device) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kv_cache_grows_keeps_what_it_held_and_drops_what_is_truncated() {
+        let device = Device::Cpu;
+        let rows = |from: usize, count: usize| {
+            Tensor::arange(from as f32 * 4.0, (from + count) as f32 * 4.0, &device).unwrap().reshape((1, 2, count, 2)).unwrap()
+        };
+        let mut cache = KvCache::default();
+        // Past its first room, so it grows once, and held rows must survive the move.
+        let (first, second, third) = (rows(0, 100), rows(100, 60), rows(1000, 3));
+        cache.append(&first, &first.neg().unwrap()).unwrap();
+        let (keys, values) = cache.append(&second, &second.neg().unwrap()).unwrap();
+        let joined = Tensor::cat(&[&first, &second], 2).unwrap();
+        assert_eq!(keys.dims(), [1, 2, 160, 2]);
+        assert_eq!(keys.flatten_all().unwrap().to_vec1::<f32>().unwrap(), joined.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        assert_eq!(
+            values.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            joined.neg().unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        );
+
+        cache.truncate(50).unwrap();
+        let (keys, _) = cache.append(&third, &third).unwrap();
+        let expected = Tensor::cat(&[&first.narrow(2, 0, 50).unwrap(), &third], 2).unwrap();
+        assert_eq!(keys.dims(), [1, 2, 53, 2]);
+        assert_eq!(keys.flatten_all().unwrap().to_vec1::<f32>().unwrap(), expected.flatten_all().unwrap().to_vec1::<f32>().unwrap());
+        assert!(cache.truncate(54).is_err(), "a cache cannot keep tokens it never held");
+    }
 
     #[test]
     fn a_new_token_sees_everything_before_it_and_nothing_after() {
