@@ -1,9 +1,9 @@
 //! Voice benchmark: prints figures, asserts nothing. Run with
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin --bench voice`
-//! (needs `cabin models fetch whisper-tiny.en silero-vad` and espeak-ng). `CABIN_BENCH_WAKE=acoustic`
+//! (needs `cabin models fetch whisper-tiny.en silero-vad piper-joe kokoro-ja onnxruntime` and espeak-ng). `CABIN_BENCH_WAKE=acoustic`
 //! measures the acoustic wake stage (`cabin models fetch wakeword-embedding onnxruntime`).
 //!
-//! The corpus is generated (cabin-voice-corpus): the held-out espeak-ng and Piper voices,
+//! The corpus is generated (cabin-voice-corpus): the held-out espeak-ng, Piper and Kokoro voices,
 //! each command with and without "hey cabin", chatter without the phrase and near misses
 //! ("hey Kevin…"), mixed with cabin noise at 20, 10 and 5 dB SNR. Nothing here was tuned on
 //! these voices.
@@ -138,24 +138,18 @@ fn main() {
     // --- WER per SNR (commands without the phrase, every utterance a command).
     let (mut listener, _) = load_listener(&models, asr_config.clone(), ListenerConfig { wake: None, ..ListenerConfig::default() }).unwrap();
     let per_voice = COMMANDS.len() * SNRS_DB.len();
-    let is_piper = |index: usize| matches!(HELD_OUT_VOICES[index / per_voice], cabin_voice_corpus::Speaker::Piper { .. });
+    let family_of = |index: usize| HELD_OUT_VOICES[index / per_voice].family();
     for &snr in SNRS_DB {
-        // [espeak-ng voices, Piper voices]: (errors, words)
-        let mut counts = [(0, 0); 2];
+        let mut counts = FamilyCounts::default();
         for (index, (_, audio, _, reference)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == snr) {
             let heard = transcribe_file(&mut listener, audio).unwrap();
-            let (e, n) = word_error_rate(reference, &heard.text);
-            let family = &mut counts[usize::from(is_piper(index))];
-            family.0 += e;
-            family.1 += n;
+            counts.add(family_of(index), word_error_rate(reference, &heard.text));
         }
-        let rate = |(errors, words): (usize, usize)| 100.0 * errors as f32 / words.max(1) as f32;
-        let (errors, words) = (counts[0].0 + counts[1].0, counts[0].1 + counts[1].1);
+        let (errors, words) = counts.total();
         println!(
-            "WER at {snr:>4} dB SNR: {:.1} % ({errors} errors in {words} words); espeak-ng voices {:.1} %, Piper voices {:.1} %",
-            rate((errors, words)),
-            rate(counts[0]),
-            rate(counts[1])
+            "WER at {snr:>4} dB SNR: {:.1} % ({errors} errors in {words} words); {}",
+            100.0 * errors as f32 / words.max(1) as f32,
+            counts.rates()
         );
     }
 
@@ -166,23 +160,14 @@ fn main() {
             for (name, models) in [("tiny.en", &models), ("base", &base)] {
                 let asr = AsrConfig { language: "en".into(), ..asr_config.clone() };
                 let (mut listener, _) = load_listener(models, asr, ListenerConfig { wake: None, ..ListenerConfig::default() }).unwrap();
-                let (mut counts, mut audio_secs, mut asr_secs) = ([(0, 0); 2], 0.0f32, 0.0f32);
+                let (mut counts, mut audio_secs, mut asr_secs) = (FamilyCounts::default(), 0.0f32, 0.0f32);
                 for (index, (_, audio, _, reference)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == 10.0) {
                     let heard = transcribe_file(&mut listener, audio).unwrap();
-                    let (e, n) = word_error_rate(reference, &heard.text);
-                    let family = &mut counts[usize::from(is_piper(index))];
-                    family.0 += e;
-                    family.1 += n;
+                    counts.add(family_of(index), word_error_rate(reference, &heard.text));
                     audio_secs += audio.duration_secs();
                     asr_secs += heard.commands.iter().map(|c| c.timings.asr_ms / 1000.0).sum::<f32>();
                 }
-                let rate = |(errors, words): (usize, usize)| 100.0 * errors as f32 / words.max(1) as f32;
-                println!(
-                    "whisper {name} at 10 dB: WER espeak-ng voices {:.1} %, Piper voices {:.1} %; recognition real-time factor {:.3}",
-                    rate(counts[0]),
-                    rate(counts[1]),
-                    asr_secs / audio_secs
-                );
+                println!("whisper {name} at 10 dB: WER {}; recognition real-time factor {:.3}", counts.rates(), asr_secs / audio_secs);
             }
         }
         Err(error) => println!("whisper base not compared: {error}"),
@@ -323,6 +308,29 @@ fn main() {
         vad.probability(&chunk).unwrap();
     }
     println!("silero VAD: {:.3} ms per 32 ms chunk", started.elapsed().as_secs_f64() * 1000.0 / 2000.0);
+}
+
+/// Word errors and words, per voice family in the order first met.
+#[derive(Default)]
+struct FamilyCounts(Vec<(&'static str, usize, usize)>);
+
+impl FamilyCounts {
+    fn add(&mut self, family: &'static str, (errors, words): (usize, usize)) {
+        match self.0.iter_mut().find(|(f, ..)| *f == family) {
+            Some((_, e, n)) => (*e, *n) = (*e + errors, *n + words),
+            None => self.0.push((family, errors, words)),
+        }
+    }
+
+    fn total(&self) -> (usize, usize) {
+        self.0.iter().fold((0, 0), |(e, n), (_, errors, words)| (e + errors, n + words))
+    }
+
+    /// "espeak-ng voices 26.4 %, Piper voices 5.7 %, ..."
+    fn rates(&self) -> String {
+        let rate = |errors: usize, words: usize| 100.0 * errors as f32 / words.max(1) as f32;
+        self.0.iter().map(|(family, e, n)| format!("{family} voices {:.1} %", rate(*e, *n))).collect::<Vec<_>>().join(", ")
+    }
 }
 
 fn listen_all(listener: &mut Listener, audio: &Audio) -> Vec<Heard> {

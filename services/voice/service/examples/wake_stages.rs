@@ -10,8 +10,7 @@ fn main() {
     let models = VoiceModels::locate(&dir, cabin_asr::DEFAULT_MODEL).unwrap().with_acoustic_wake(&dir).unwrap();
     let asr = AsrConfig { threads: 2, ..AsrConfig::default() };
     let mut listener = load_listener(&models, asr, ListenerConfig::default()).unwrap().0;
-    let training_voices = cabin_wake_training::training_voices();
-    let voices = &training_voices[training_voices.len() - cabin_wake_training::VALIDATION_VOICES..];
+    let voices = cabin_wake_training::VALIDATION_VOICES;
     let (mut woke, mut head_no, mut whisper_no) = (0, 0, 0);
     for speaker in voices {
         for (c, (said, _)) in COMMANDS.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! The acoustic first stage in front of whisper, with the head shipped for "hey cabin", on
 //! voices it never trained on (`HELD_OUT_VOICES`): needs `cabin models fetch whisper-tiny.en
-//! silero-vad wakeword-embedding piper-joe onnxruntime`.
+//! silero-vad wakeword-embedding piper-joe kokoro onnxruntime`.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -44,18 +44,29 @@ fn heard(listener: &mut Listener, audio: &Audio) -> Vec<Heard> {
 }
 
 #[test]
-fn the_phrase_and_a_command_wake_the_car_in_cabin_noise_from_espeak_voices_the_head_never_heard() {
+fn the_phrase_and_a_command_wake_the_car_in_cabin_noise_from_voices_the_head_never_heard() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let mut listener = listener(ListenerConfig::default());
     assert!(listener.has_acoustic_stage(), "the shipped head is for the default phrase");
-    // A US espeak-ng voice and a Caribbean one. Not the Piper voice (a recorded person's): the
-    // head, trained on espeak-ng voices alone, misses two in three of its phrases (README), which
-    // is why the stage is not the default.
+    // A US espeak-ng voice and a Caribbean one, every time.
     for speaker in [HELD_OUT_VOICES[0], HELD_OUT_VOICES[3]] {
         let result = transcribe_file(&mut listener, &said_by("hey cabin, open the trunk", &speaker, 10.0)).unwrap();
         assert!(result.woke, "{}: {result:?}", speaker.label());
         assert_eq!(words(&result.text), "openthetrunk", "{}: {result:?}", speaker.label());
     }
+    // A Kokoro speaker (a neural voice): the head learnt from other espeak-ng and Kokoro
+    // voices; trained on espeak-ng alone it missed 41 of this speaker's 48 benchmark phrases.
+    let commands = ["open the trunk", "lock the doors", "turn the fan up", "close all the windows"];
+    let mut missed = Vec::new();
+    for speaker in [HELD_OUT_VOICES[11]] {
+        for command in commands {
+            let result = transcribe_file(&mut listener, &said_by(&format!("hey cabin, {command}"), &speaker, 10.0)).unwrap();
+            if !result.woke || words(&result.text) != words(command) {
+                missed.push(format!("{}: {result:?}", speaker.label()));
+            }
+        }
+    }
+    assert!(missed.is_empty(), "{missed:#?}");
 }
 
 #[test]

@@ -4,12 +4,15 @@
 //! the voice that is always there, for other languages and whenever Piper cannot speak.
 
 mod espeak;
+pub mod kokoro;
+mod mandarin_phonemes;
 mod piper;
 
 use cabin_audio::Audio;
 use thiserror::Error;
 
 pub use espeak::Espeak;
+pub use kokoro::{Kokoro, KOKORO_RATE};
 pub use piper::{Piper, PiperSettings};
 
 #[derive(Debug, Error)]

@@ -129,19 +129,10 @@ impl Piper {
 
     /// The phoneme ids of one sentence, as the network reads them.
     fn sentence_ids(&self, sentence: &[Clause]) -> Result<Vec<i64>, SpeechError> {
-        let mut phonemes = String::new();
-        for clause in sentence {
-            phonemes.push_str(&self.phonemizer.phonemes(&clause.words)?);
-            if let Some(mark) = clause.mark {
-                phonemes.push(mark);
-                if !matches!(mark, '.' | '?' | '!') {
-                    phonemes.push(' ');
-                }
-            }
-        }
+        let phonemes = sentence_phonemes(&self.phonemizer, sentence)?;
         let mut ids = self.ids[&BEGIN].clone();
         ids.extend(&self.ids[&PAD]);
-        for symbol in phonemes.trim_end().chars() {
+        for symbol in phonemes.chars() {
             match self.ids.get(&symbol) {
                 Some(id) => {
                     ids.extend(id);
@@ -203,16 +194,32 @@ impl Voice for Piper {
     }
 }
 
+/// The IPA of a sentence as espeak-ng says it, each clause followed by its punctuation mark
+/// (which shapes the pauses and the melody).
+pub(crate) fn sentence_phonemes(phonemizer: &Espeak, sentence: &[Clause]) -> Result<String, SpeechError> {
+    let mut phonemes = String::new();
+    for clause in sentence {
+        phonemes.push_str(&phonemizer.phonemes(&clause.words)?);
+        if let Some(mark) = clause.mark {
+            phonemes.push(mark);
+            if !matches!(mark, '.' | '?' | '!') {
+                phonemes.push(' ');
+            }
+        }
+    }
+    Ok(phonemes.trim_end().to_owned())
+}
+
 /// Words up to a punctuation mark that ends a clause.
 #[derive(Debug, Clone, PartialEq)]
-struct Clause {
+pub(crate) struct Clause {
     words: String,
     mark: Option<char>,
 }
 
 /// `text` as sentences of clauses. A mark ends a clause only before a space or the end, so
 /// "21.5 degrees" stays one number.
-fn sentences(text: &str) -> Vec<Vec<Clause>> {
+pub(crate) fn sentences(text: &str) -> Vec<Vec<Clause>> {
     let mut sentences = Vec::new();
     let mut sentence = Vec::new();
     let mut words = String::new();
@@ -246,7 +253,7 @@ fn speakable(words: &str) -> bool {
 
 /// The network's output at a steady level: its peak scaled to just under full scale, as
 /// Piper does, but never amplifying near-silence into noise.
-fn normalized(samples: &[f32]) -> Vec<f32> {
+pub(crate) fn normalized(samples: &[f32]) -> Vec<f32> {
     let peak = samples.iter().fold(0.0f32, |peak, s| peak.max(s.abs())).max(0.01);
     samples.iter().map(|s| s * 0.9 / peak).collect()
 }

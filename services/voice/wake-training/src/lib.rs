@@ -1,6 +1,6 @@
 //! Trains the wake word's acoustic head (cabin-wake's `HeadNetwork`) from synthetic speech
-//! alone, so an OEM's phrase needs no recordings: espeak-ng voices say the phrase alone and
-//! before a command, at several speeds and pitches, in cabin noise at several SNRs; the same
+//! alone, so an OEM's phrase needs no recordings: espeak-ng voices and Kokoro's neural ones
+//! (`cabin models fetch kokoro`) say the phrase alone and before a command, at several speeds and pitches, in cabin noise at several SNRs; the same
 //! voices say other things (chatter, commands without the phrase, words that sound like it).
 //!
 //! Every window of 16 embeddings (1.96 s) is an example. A window is positive when it ends
@@ -12,7 +12,7 @@
 //! The voices here are never the benchmark's held-out ones (`cabin_voice_corpus::HELD_OUT_VOICES`,
 //! the Piper voice among them), and the sentences are written for training, apart from the
 //! corpus's chatter and near misses, so the benchmark measures speakers and sentences the
-//! head never heard. Deterministic: the same espeak-ng and ONNX Runtime give the same head.
+//! head never heard. Deterministic: the same espeak-ng, Kokoro and ONNX Runtime give the same head.
 
 use std::path::Path;
 
@@ -53,19 +53,41 @@ const MORE_TRAINING_VOICES: &[Speaker] = &[
     Speaker::new("en-gb-x-gbcwmd", 155, 50),
     Speaker::new("en-gb+f3", 170, 60),
     Speaker::new("en-us+klatt", 160, 50),
+];
+
+/// Neural voices: Kokoro speakers other than the benchmark's, American and British, some
+/// blended into voices between two, at other paces and pitches. espeak-ng alone did not carry
+/// to a recorded voice (the Piper voice lost a third to nine tenths of its phrases).
+const KOKORO_TRAINING_VOICES: &[Speaker] = &[
+    Speaker::kokoro("af_bella", "af_bella", 0.0, 1.0, 1.0),
+    Speaker::kokoro("af_nicole", "af_nicole", 0.0, 1.1, 1.0),
+    Speaker::kokoro("af_sarah", "af_sky", 0.5, 0.9, 1.0),
+    Speaker::kokoro("af_river", "af_aoede", 0.4, 1.0, 0.95),
+    Speaker::kokoro("am_adam", "am_adam", 0.0, 1.0, 1.0),
+    Speaker::kokoro("am_eric", "am_eric", 0.0, 1.1, 0.95),
+    Speaker::kokoro("am_liam", "am_onyx", 0.5, 0.95, 1.0),
+    Speaker::kokoro("am_puck", "am_fenrir", 0.3, 1.0, 1.05),
+    Speaker::kokoro("bf_alice", "bf_alice", 0.0, 1.0, 1.0),
+    Speaker::kokoro("bf_isabella", "bf_lily", 0.4, 1.1, 1.0),
+    Speaker::kokoro("bm_daniel", "bm_daniel", 0.0, 1.0, 1.0),
+    Speaker::kokoro("bm_lewis", "bm_lewis", 0.0, 0.9, 1.0),
+];
+
+/// Voices that choose the threshold and are not trained on.
+pub const VALIDATION_VOICES: &[Speaker] = &[
     Speaker::new("en-us+Andy", 150, 50),
     Speaker::new("en-us+Annie", 165, 55),
     Speaker::new("en-gb+Michael", 150, 45),
     Speaker::new("en-us+Steph", 160, 60),
+    Speaker::kokoro("af_jessica", "af_jessica", 0.0, 1.0, 1.0),
+    Speaker::kokoro("am_echo", "am_echo", 0.0, 1.0, 1.0),
+    Speaker::kokoro("bm_fable", "bm_fable", 0.0, 1.1, 1.0),
 ];
 
 /// The voices the head learns from: the corpus's enrolment voices, then the ones above.
 pub fn training_voices() -> Vec<Speaker> {
-    ENROLMENT_VOICES.iter().chain(MORE_TRAINING_VOICES).copied().collect()
+    ENROLMENT_VOICES.iter().chain(MORE_TRAINING_VOICES).chain(KOKORO_TRAINING_VOICES).copied().collect()
 }
-
-/// Of [`training_voices`], the last this many choose the threshold and are not trained on.
-pub const VALIDATION_VOICES: usize = 4;
 
 /// What follows the phrase in a positive clip (nothing, or a command).
 const AFTER_PHRASE: &[&str] = &[
@@ -172,12 +194,25 @@ pub fn voice_examples(phrase: &str, speaker: &Speaker, embedder: &SpeechEmbedder
         Some(snr) => mix_at_snr(&audio, snr, seed),
         None => audio,
     };
+    // The commands after the phrase, said once at the voice's own pace: only the phrase's
+    // pace matters to the windows, and a neural voice takes about a second a sentence.
+    let commands: Vec<Vec<f32>> = AFTER_PHRASE
+        .iter()
+        .map(|after| match after.is_empty() {
+            true => Vec::new(),
+            false => {
+                let command = speak(after, speaker);
+                let (s, e) = speech_bounds(&command.samples);
+                command.samples[s..e].to_vec()
+            }
+        })
+        .collect();
     for (speed_index, &speed) in SPEEDS.iter().enumerate() {
         let voice = speaker.at_speed(speed);
         let said = speak(phrase, &voice);
         let (start, end) = speech_bounds(&said.samples);
         let phrase_audio = &said.samples[start..end];
-        for (after_index, after) in AFTER_PHRASE.iter().enumerate() {
+        for (after_index, command) in commands.iter().enumerate() {
             // Each command with one SNR, in turn, so every SNR meets every speed.
             let snr = SNRS[(after_index + speed_index) % SNRS.len()];
             let lead = random.between(1.6, 2.6);
@@ -185,11 +220,9 @@ pub fn voice_examples(phrase: &str, speaker: &Speaker, embedder: &SpeechEmbedder
             let phrase_start = samples.len();
             samples.extend_from_slice(phrase_audio);
             let phrase_end = samples.len();
-            if !after.is_empty() {
+            if !command.is_empty() {
                 samples.extend(silence(random.between(0.05, 0.35)));
-                let command = speak(after, &voice);
-                let (s, e) = speech_bounds(&command.samples);
-                samples.extend_from_slice(&command.samples[s..e]);
+                samples.extend_from_slice(command);
             }
             samples.extend(silence(0.4));
             let clip =
@@ -260,14 +293,14 @@ pub fn train(phrase: &str, embedder: &SpeechEmbedder, out: &Path, command: &str)
         return Err(TrainError::EmptyPhrase(phrase.into()));
     }
     let voices = training_voices();
-    if let Some(voice) = voices.iter().find(|v| HELD_OUT_VOICES.contains(v)) {
+    if let Some(voice) = voices.iter().chain(VALIDATION_VOICES).find(|v| HELD_OUT_VOICES.contains(v)) {
         return Err(TrainError::HeldOutVoice(voice.label()));
     }
     let mut training = Examples::default();
     let mut validation = Clips::default();
-    for (index, speaker) in voices.iter().enumerate() {
+    for (index, speaker) in voices.iter().chain(VALIDATION_VOICES).enumerate() {
         let (examples, clips) = voice_examples(phrase, speaker, embedder, 7919 * (index as u64 + 1))?;
-        if index < voices.len() - VALIDATION_VOICES {
+        if index < voices.len() {
             training.windows.extend(examples.windows);
             training.labels.extend(examples.labels);
         } else {
@@ -292,9 +325,10 @@ pub fn train(phrase: &str, embedder: &SpeechEmbedder, out: &Path, command: &str)
     let (threshold, recall, false_accepts) = choose_threshold(&head, &validation)?;
     info.threshold = threshold;
     info.trained = format!(
-        "`{command}`: {positives} positive and {negatives} negative windows from {} espeak-ng voices; threshold chosen on {} more: {:.1} % of their {} phrase clips heard, {false_accepts} of their {} other clips (near misses among them) reach it",
-        voices.len() - VALIDATION_VOICES,
-        VALIDATION_VOICES,
+        "`{command}`: {positives} positive and {negatives} negative windows from {} voices ({}); threshold chosen on {} more: {:.1} % of their {} phrase clips heard, {false_accepts} of their {} other clips (near misses among them) reach it",
+        voices.len(),
+        families(&voices),
+        VALIDATION_VOICES.len(),
         recall * 100.0,
         validation.with_phrase.len(),
         validation.without.len()
@@ -310,6 +344,18 @@ pub fn train(phrase: &str, embedder: &SpeechEmbedder, out: &Path, command: &str)
         validation_false_accepts: false_accepts,
         validation_clips_without: validation.without.len(),
     })
+}
+
+/// How many of `voices` each family has: "21 espeak-ng, 8 Kokoro".
+fn families(voices: &[Speaker]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for voice in voices {
+        match counts.iter_mut().find(|(family, _)| *family == voice.family()) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((voice.family(), 1)),
+        }
+    }
+    counts.iter().map(|(family, count)| format!("{count} {family}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Small random weights from our own generator (candle's CPU generator cannot be seeded),
