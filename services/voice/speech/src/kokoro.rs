@@ -21,7 +21,7 @@ use ort::value::Tensor;
 use serde::Deserialize;
 
 use crate::mandarin_phonemes::mandarin_phonemes;
-use crate::piper::{normalized, sentence_phonemes, sentences};
+use crate::piper::{by_symbol, normalized, sentence_phonemes, sentences};
 use crate::{Espeak, SpeechError};
 
 /// The files of the installed model.
@@ -63,14 +63,7 @@ impl Kokoro {
         let vocabulary_path = dir.join(VOCABULARY_FILE);
         let text = std::fs::read_to_string(&vocabulary_path).map_err(|e| load_error(&vocabulary_path, e.to_string()))?;
         let vocabulary: Vocabulary = serde_json::from_str(&text).map_err(|e| load_error(&vocabulary_path, e.to_string()))?;
-        let mut ids = HashMap::new();
-        for (symbol, id) in vocabulary.vocab {
-            let mut chars = symbol.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) => ids.insert(c, id),
-                _ => return Err(load_error(&vocabulary_path, format!("symbol `{symbol}` is not one character"))),
-            };
-        }
+        let ids = by_symbol(vocabulary.vocab, &vocabulary_path)?;
         let speakers = read_speakers(&dir.join(VOICES_FOLDER))?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let session = cabin_onnx_runtime::cpu_session(runtime_library, &dir.join(MODEL_FILE), threads)

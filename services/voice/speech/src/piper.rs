@@ -96,14 +96,7 @@ impl Piper {
         if config.num_speakers > 1 {
             return Err(load_error(&config_path, format!("{} speakers; only single-speaker voices are supported", config.num_speakers)));
         }
-        let mut ids = HashMap::new();
-        for (symbol, id) in config.phoneme_id_map {
-            let mut chars = symbol.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) => ids.insert(c, id),
-                _ => return Err(load_error(&config_path, format!("phoneme `{symbol}` is not one character"))),
-            };
-        }
+        let ids = by_symbol(config.phoneme_id_map, &config_path)?;
         for symbol in [PAD, BEGIN, END] {
             if !ids.contains_key(&symbol) {
                 return Err(load_error(&config_path, format!("phoneme_id_map lacks `{symbol}`")));
@@ -192,6 +185,20 @@ impl Voice for Piper {
     fn synthesize(&self, text: &str) -> Result<Audio, SpeechError> {
         self.synthesize_with(text, &self.settings)
     }
+}
+
+/// A phoneme table keyed by its one-character symbols; a longer symbol is refused, naming
+/// `path`, the file it came from.
+pub(crate) fn by_symbol<T>(table: HashMap<String, T>, path: &Path) -> Result<HashMap<char, T>, SpeechError> {
+    let mut ids = HashMap::new();
+    for (symbol, id) in table {
+        let mut chars = symbol.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) => ids.insert(c, id),
+            _ => return Err(SpeechError::Load { path: path.to_owned(), reason: format!("phoneme `{symbol}` is not one character") }),
+        };
+    }
+    Ok(ids)
 }
 
 /// The IPA of a sentence as espeak-ng says it, each clause followed by its punctuation mark
