@@ -31,13 +31,14 @@ pub struct VoiceArgs {
     /// `--language zh`, "你好小舱"]
     #[arg(long, env = "CABIN_WAKE_PHRASE")]
     wake_phrase: Option<PathBuf>,
-    /// Hear the wake phrase with the acoustic head first, and run whisper only when it fires
-    /// (`cabin models fetch wakeword-embedding`); off by default: it rejects more phrases than
-    /// whisper alone on the benchmark's held-out voices
-    #[arg(long, env = "CABIN_ACOUSTIC_WAKE")]
-    acoustic_wake: bool,
-    /// An acoustic head from `cabin wakeword train` (a folder) for the phrase, with
-    /// `--acoustic-wake` [default: the one shipped for "hey cabin"]
+    /// Spot the wake phrase on whisper's text alone, running whisper on every utterance. By
+    /// default an acoustic head hears the phrase first and whisper runs only when it fires,
+    /// where its front end is installed (`cabin models fetch wakeword-embedding onnxruntime`)
+    /// and there is a head for the phrase
+    #[arg(long, env = "CABIN_TEXT_WAKE", conflicts_with = "wake_head")]
+    text_wake: bool,
+    /// An acoustic head from `cabin wakeword train` (a folder) for the phrase [default: the one
+    /// shipped for "hey cabin"]
     #[arg(long, env = "CABIN_WAKE_HEAD")]
     wake_head: Option<PathBuf>,
     /// Silence that ends an utterance, in milliseconds
@@ -54,8 +55,14 @@ impl VoiceArgs {
     /// The listener, its recogniser biased towards `vocabulary` (the car's words).
     pub fn load(&self, models: &cabin_models::ModelsDir, require_wake: bool, vocabulary: Vec<String>) -> anyhow::Result<Listener> {
         let mut voice_models = VoiceModels { wake_head: self.wake_head.clone(), ..VoiceModels::locate(models, &self.whisper)? };
-        if self.acoustic_wake {
+        if self.wake_head.is_some() {
             voice_models = voice_models.with_acoustic_wake(models)?;
+        } else if require_wake && !self.text_wake {
+            match voice_models.clone().with_acoustic_wake(models) {
+                Ok(acoustic) => voice_models = acoustic,
+                // The car still wakes without it, on text.
+                Err(error) => tracing::warn!(%error, "no acoustic wake stage; spotting the wake phrase on whisper's text alone"),
+            }
         }
         let models = voice_models;
         let wake = if require_wake { Some(self.phrase()?) } else { None };

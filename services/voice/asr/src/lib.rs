@@ -11,7 +11,7 @@ use std::time::Instant;
 use cabin_audio::{Audio, SAMPLE_RATE};
 use serde::Serialize;
 use thiserror::Error;
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperError, WhisperState};
 
 /// The model `cabin models fetch` installs for English.
 pub const DEFAULT_MODEL: &str = "whisper-tiny.en";
@@ -26,6 +26,8 @@ const SILENCE_DBFS: f32 = -65.0;
 /// whisper's favourite inventions on silence are one low-confidence word ("you", "Thank you.").
 const SINGLE_WORD_MIN_CONFIDENCE: f32 = 0.55;
 const MIN_CONFIDENCE: f32 = 0.4;
+/// Room for the vocabulary prompt's tokens (whisper keeps at most 224 of them).
+const MAX_PROMPT_TOKENS: usize = 512;
 
 #[derive(Debug, Error)]
 pub enum AsrError {
@@ -158,11 +160,23 @@ impl Transcriber {
     /// As [`transcribe`](Self::transcribe), with `lead` (e.g. the wake phrase, "Hey Cabin.")
     /// put before the vocabulary prompt.
     pub fn transcribe_after(&self, audio: &Audio, lead: &str) -> Result<Transcript, AsrError> {
+        Ok(self.run(audio, lead, &[])?.0)
+    }
+
+    /// As [`transcribe`](Self::transcribe) (no phrase in the prompt), and how near whisper
+    /// came to writing one of `spellings` first: the best [`PhraseFit`] of them, `None` when
+    /// there was nothing to hear. Whisper is not asked to write a spelling; each is scored
+    /// against what it would have written, token by token, on the same encoding.
+    pub fn transcribe_fitting(&self, audio: &Audio, spellings: &[String]) -> Result<(Transcript, Option<PhraseFit>), AsrError> {
+        self.run(audio, "", spellings)
+    }
+
+    fn run(&self, audio: &Audio, lead: &str, spellings: &[String]) -> Result<(Transcript, Option<PhraseFit>), AsrError> {
         let audio = if audio.rate == SAMPLE_RATE { audio.clone() } else { audio.at_rate(SAMPLE_RATE) };
         let seconds = audio.duration_secs();
         let started = Instant::now();
         if audio.level_dbfs() < SILENCE_DBFS {
-            return Ok(Transcript::nothing(language_or_en(&self.config.language), seconds, started));
+            return Ok((Transcript::nothing(language_or_en(&self.config.language), seconds, started), None));
         }
         let inference_error = |reason: String| AsrError::Inference { seconds, reason };
 
@@ -228,12 +242,77 @@ impl Transcriber {
         };
         let text = in_simplified_characters(text, &language);
         let confidence = if tokens.is_empty() { 0.0 } else { tokens.iter().map(|(_, p)| p).sum::<f32>() / tokens.len() as f32 };
+        let fit = self.best_fit(&mut state, &prompt, &language, spellings).map_err(|e| inference_error(e.to_string()))?;
         if !looks_spoken(&text, confidence) {
             tracing::debug!(%text, confidence, "transcript judged a hallucination, dropped");
-            return Ok(Transcript::nothing(&language, seconds, started));
+            return Ok((Transcript::nothing(&language, seconds, started), fit));
         }
-        Ok(Transcript { text, language, confidence, audio_secs: seconds, asr_ms: started.elapsed().as_secs_f32() * 1000.0, tokens })
+        let asr_ms = started.elapsed().as_secs_f32() * 1000.0;
+        Ok((Transcript { text, language, confidence, audio_secs: seconds, asr_ms, tokens }, fit))
     }
+
+    /// The best fit of `spellings` on the audio `state` has encoded, decoding after the same
+    /// tokens the transcription began with (the prompt, then start-of-transcript, language,
+    /// task and no-timestamps), so a spelling is judged where whisper's own first word was.
+    fn best_fit(
+        &self,
+        state: &mut WhisperState,
+        prompt: &str,
+        language: &str,
+        spellings: &[String],
+    ) -> Result<Option<PhraseFit>, WhisperError> {
+        if spellings.is_empty() {
+            return Ok(None);
+        }
+        let context = &self.context;
+        let threads = self.config.threads;
+        let mut start = Vec::new();
+        if !prompt.trim().is_empty() {
+            start.push(context.token_prev());
+            start.extend(context.tokenize(prompt.trim(), MAX_PROMPT_TOKENS)?);
+        }
+        start.push(context.token_sot());
+        if self.multilingual {
+            let id = whisper_rs::get_lang_id(language).unwrap_or(0);
+            start.extend([context.token_lang(id), context.token_transcribe()]);
+        }
+        start.push(context.token_not());
+        let (last, before) = start.split_last().expect("start-of-transcript is there");
+        // whisper.cpp keeps the logits of the last token decoded only, in the first row its
+        // accessor returns: the start is decoded, then every token after it alone.
+        state.decode(before, 0, threads)?;
+        let eot = context.token_eot();
+        let mut best: Option<PhraseFit> = None;
+        for spelling in spellings {
+            let tokens = context.tokenize(&format!(" {}", spelling.trim()), MAX_PROMPT_TOKENS)?;
+            let mut regret = 0.0;
+            let mut previous = *last;
+            for (at, &token) in tokens.iter().enumerate() {
+                state.decode(&[previous], before.len() + at, threads)?;
+                // Text tokens and end-of-text: whisper never writes the others here.
+                let logits = &state.get_logits()?[..=eot as usize];
+                let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                regret += logits[token as usize] - top;
+                previous = token;
+            }
+            let fit = PhraseFit { spelling: spelling.clone(), regret, tokens: tokens.len() };
+            if best.as_ref().is_none_or(|b| fit.regret > b.regret) {
+                best = Some(fit);
+            }
+        }
+        Ok(best)
+    }
+}
+
+/// How near whisper came to writing a phrase at the start of an utterance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PhraseFit {
+    pub spelling: String,
+    /// The phrase's log-probability less that of whisper's own choice, summed over its tokens,
+    /// each given the phrase's tokens before it: 0 when whisper would write the phrase itself,
+    /// more negative the further it had to be pushed (in nats).
+    pub regret: f32,
+    pub tokens: usize,
 }
 
 /// Mandarin in simplified characters: whisper, told `zh`, writes traditional ones now and then

@@ -85,3 +85,21 @@ fn the_multilingual_model_writes_chinese() {
     let chinese = transcript.text.chars().filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c)).count();
     assert!(chinese >= 2, "{transcript:?}");
 }
+
+#[test]
+fn a_phrase_said_first_fits_and_one_not_said_does_not() {
+    let asr = transcriber(AsrConfig { vocabulary: car_words(), ..AsrConfig::default() });
+    let spellings = ["Hey Cabin", "Hey, cabin"].map(String::from);
+    let said = speak("hey cabin, open the trunk");
+    let (transcript, fit) = asr.transcribe_fitting(&said, &spellings).unwrap();
+    let fit = fit.expect("speech was heard");
+    // Scoring reads the encoding whisper already made; it does not change what was written.
+    assert_eq!(transcript.text, asr.transcribe(&said).unwrap().text);
+    assert!(fit.regret > -2.0, "{fit:?}");
+    for other in ["what time does the game start", "a cabin in the woods sounds nice"] {
+        let (transcript, fit) = asr.transcribe_fitting(&speak(other), &spellings).unwrap();
+        let fit = fit.expect("speech was heard");
+        assert!(fit.regret < -8.0, "{other} ({}): {fit:?}", transcript.text);
+    }
+    assert_eq!(asr.transcribe_fitting(&Audio::silence(1.5), &spellings).unwrap().1, None, "nothing to hear, nothing fits");
+}

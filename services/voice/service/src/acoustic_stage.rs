@@ -22,6 +22,8 @@ const BATCH: u64 = 4;
 /// The stream is taken to begin after this many samples of silence (the lead, on the grid), so
 /// an utterance at its very start is heard with a lead too, as the head was trained.
 const SILENCE_BEFORE: u64 = 23 * EMBEDDING_HOP_SAMPLES as u64;
+/// The least cabin noise heard before speech (0.2 s) that is mirrored to fill a missing lead.
+const MIN_NOISE_SAMPLES: usize = SAMPLE_RATE as usize / 5;
 
 #[derive(Debug)]
 pub struct AcousticStage {
@@ -34,6 +36,9 @@ pub struct AcousticStage {
     /// Embeddings `first..first + len` of the stream grid.
     embeddings: VecDeque<Embedding>,
     first: u64,
+    /// Where the speech being judged began, in stream samples: what the stream held before
+    /// it is the cabin's noise.
+    speech_start: u64,
 }
 
 /// Where the `index`-th embedding of the stream starts and ends, in stream samples.
@@ -64,6 +69,7 @@ impl AcousticStage {
             keep_samples,
             embeddings: VecDeque::new(),
             first: 0,
+            speech_start: SILENCE_BEFORE,
         }
     }
 
@@ -72,6 +78,7 @@ impl AcousticStage {
         self.recent_start = SILENCE_BEFORE;
         self.embeddings.clear();
         self.first = 0;
+        self.speech_start = SILENCE_BEFORE;
     }
 
     /// The stream's next samples.
@@ -89,7 +96,8 @@ impl AcousticStage {
     /// While speech that began at `speech_start` (a stream sample) goes on: makes the
     /// embeddings heard so far, a batch at a time.
     pub fn keep_up(&mut self, speech_start: u64) -> Result<(), AcousticError> {
-        let (from, until) = self.needed(speech_start + SILENCE_BEFORE);
+        self.speech_start = speech_start + SILENCE_BEFORE;
+        let (from, until) = self.needed(self.speech_start);
         let Some(heard) = last_ending_by(self.now()).map(|last| last.min(until)) else { return Ok(()) };
         let made = if self.embeddings.is_empty() || self.first > from { None } else { Some(self.first + self.embeddings.len() as u64) };
         if heard + 1 >= made.unwrap_or(from) + BATCH {
@@ -100,7 +108,8 @@ impl AcousticStage {
 
     /// The best window for the utterance that began at `utterance_start` (a stream sample).
     pub fn best(&mut self, utterance_start: u64) -> Result<Option<Spotted>, AcousticError> {
-        let (from, until) = self.needed(utterance_start + SILENCE_BEFORE);
+        self.speech_start = utterance_start + SILENCE_BEFORE;
+        let (from, until) = self.needed(self.speech_start);
         let Some(last) = last_ending_by(self.now()).map(|last| last.min(until)) else { return Ok(None) };
         if last < from + HEAD_WINDOW as u64 - 1 {
             return Ok(None);
@@ -148,12 +157,29 @@ impl AcousticStage {
         Ok(())
     }
 
-    /// Stream samples `start..end`; silence where the stream had not begun or was forgotten.
     fn samples(&self, start: u64, end: u64) -> Vec<f32> {
-        (start..end)
-            .map(|at| at.checked_sub(self.recent_start).and_then(|offset| self.recent.get(offset as usize)).copied().unwrap_or(0.0))
-            .collect()
+        stream_samples(&self.recent, self.recent_start, self.speech_start, start, end)
     }
+}
+
+/// Stream samples `start..end`, of which `recent` holds those from `recent_start`. Before the
+/// stream began (a file, or a microphone opened just before someone spoke) the head would hear
+/// digital silence, which it never trained on: the phrase comes after the cabin's noise. So the
+/// noise the stream did hear before the speech (at `speech_start`) is mirrored back over the
+/// missing lead, when there is enough of it.
+fn stream_samples(recent: &VecDeque<f32>, recent_start: u64, speech_start: u64, start: u64, end: u64) -> Vec<f32> {
+    let noise = (speech_start.saturating_sub(recent_start) as usize).min(recent.len());
+    (start..end)
+        .map(|at| match at.checked_sub(recent_start) {
+            Some(offset) => recent.get(offset as usize).copied().unwrap_or(0.0),
+            None if noise >= MIN_NOISE_SAMPLES => {
+                // Reflected, so the lead runs into the heard noise without a jump.
+                let back = (recent_start - at - 1) as usize % (2 * noise);
+                recent[if back < noise { back } else { 2 * noise - 1 - back }]
+            }
+            None => 0.0,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -170,5 +196,16 @@ mod tests {
         assert_eq!((first_starting_at(0), first_starting_at(1), first_starting_at(1_280)), (0, 1, 1));
         // An utterance at the stream's very start still has its lead of silence.
         assert!(SILENCE_BEFORE as f32 >= LEAD_SECS * SAMPLE_RATE as f32);
+    }
+
+    #[test]
+    fn a_lead_the_stream_did_not_hear_is_the_noise_before_the_speech_mirrored() {
+        // 0.25 s of "noise" (each sample its index), then speech.
+        let recent: VecDeque<f32> = (0..4_000).map(|i| i as f32).chain([9_999.0; 8_000]).collect();
+        let at = |start: u64, end: u64, speech_start: u64| stream_samples(&recent, 100_000, 100_000 + speech_start, start, end);
+        assert_eq!(at(99_997, 100_002, 4_000), [2.0, 1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(at(95_998, 96_002, 4_000), [3_998.0, 3_999.0, 3_999.0, 3_998.0]);
+        // Too little noise heard before the speech: silence, as before.
+        assert_eq!(at(99_998, 100_001, 100), [0.0, 0.0, 0.0]);
     }
 }

@@ -48,8 +48,7 @@ impl VoiceModels {
     }
 
     /// The same, with the acoustic wake stage in front of whisper (its front end must be
-    /// installed: `cabin models fetch wakeword-embedding onnxruntime`). Not the default yet:
-    /// on the benchmark's held-out voices it rejects more phrases than whisper alone (README).
+    /// installed: `cabin models fetch wakeword-embedding onnxruntime`).
     pub fn with_acoustic_wake(self, models: &ModelsDir) -> Result<VoiceModels, LoadError> {
         let dir = models.locate(cabin_wake::acoustic::FRONT_END_MODEL)?;
         let runtime_library = models.locate("onnxruntime")?.join(cabin_onnx_runtime::LIBRARY_FILE);
@@ -61,15 +60,21 @@ impl VoiceModels {
 pub fn load_listener(models: &VoiceModels, asr: AsrConfig, config: ListenerConfig) -> Result<(Listener, Arc<Transcriber>), LoadError> {
     let transcriber = Arc::new(Transcriber::load(&models.whisper, asr)?);
     let vad = Silero::load(&models.vad)?;
-    let needs_wake = config.wake.is_some();
+    let wake = config.wake.clone();
     let mut listener = Listener::new(vad, transcriber.clone(), config);
-    if let Some(front_end) = models.wake_front_end.as_ref().filter(|_| needs_wake) {
+    if let (Some(front_end), Some(wake)) = (models.wake_front_end.as_ref(), wake) {
         let head = match &models.wake_head {
             Some(dir) => WakeHead::load(dir)?,
             None => WakeHead::shipped()?,
         };
-        let embedder = Arc::new(SpeechEmbedder::load(&front_end.dir, &front_end.runtime_library)?);
-        listener = listener.with_acoustic(Arc::new(AcousticSpotter { embedder, head }));
+        // A head for another phrase (the shipped one, when the car listens for 你好小舱) would
+        // only hold its front end in memory.
+        if head.is_for(&wake.phrase) {
+            let embedder = Arc::new(SpeechEmbedder::load(&front_end.dir, &front_end.runtime_library)?);
+            listener = listener.with_acoustic(Arc::new(AcousticSpotter { embedder, head }));
+        } else {
+            tracing::info!(head = %head.info.phrase, phrase = %wake.phrase, "no acoustic head for the wake phrase; spotting it on whisper's text");
+        }
     }
     Ok((listener, transcriber))
 }

@@ -102,3 +102,53 @@ fn a_head_for_another_phrase_leaves_the_spotting_to_whisper() {
     let listener = listener.with_acoustic(Arc::new(AcousticSpotter { embedder, head }));
     assert!(!listener.has_acoustic_stage(), "a head for \"hello aurora\" cannot wake a car listening for \"hey cabin\"");
 }
+
+/// The head's best score on `audio` (heard with the lead of silence it was trained with).
+fn head_score(audio: &Audio) -> f32 {
+    let front_end = models().wake_front_end.as_ref().expect("acoustic models");
+    let embedder = Arc::new(SpeechEmbedder::load(&front_end.dir, &front_end.runtime_library).unwrap());
+    let spotter = AcousticSpotter { embedder, head: WakeHead::shipped().unwrap() };
+    spotter.best(&padded(audio, 1.0, 0.0).samples).unwrap().map_or(0.0, |s| s.score)
+}
+
+#[test]
+fn whisper_judges_the_sound_of_the_phrase_not_its_spelling() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut listener = listener(ListenerConfig::default());
+    // Voices whose phrase tiny.en spells "They come in" or "Take heaven" unprompted (in the
+    // benchmark, 35 and 20 of their 48 phrases were lost to the spelling).
+    for speaker in [HELD_OUT_VOICES[4], HELD_OUT_VOICES[6]] {
+        let result = transcribe_file(&mut listener, &said_by("hey cabin, open the trunk", &speaker, 10.0)).unwrap();
+        assert!(result.woke, "{}: {result:?}", speaker.label());
+    }
+    // Said so that the head fires, and whisper writes "A cabin in the woods…", which begins
+    // with the name: whisper would not have written "Hey cabin" there.
+    let threshold = WakeHead::shipped().unwrap().info.threshold;
+    for speaker in [HELD_OUT_VOICES[3], HELD_OUT_VOICES[11]] {
+        let audio = said_by("a cabin in the woods sounds nice", &speaker, 10.0);
+        assert!(head_score(&audio) >= threshold, "{}: the head must fire for this to test whisper's judgement", speaker.label());
+        let heard = heard(&mut listener, &audio);
+        assert!(!heard.iter().any(|h| matches!(h, Heard::Wake { .. } | Heard::Command(_))), "{}: {heard:?}", speaker.label());
+    }
+}
+
+#[test]
+fn a_phrase_said_as_soon_as_the_microphone_opens_wakes_the_car() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut listener = listener(ListenerConfig::default());
+    // 0.6 s of cabin noise before the phrase, where the head listens to 1.8 s: the rest of its
+    // lead is the noise it did hear, not digital silence (with silence this voice woke the
+    // car for 3 of 16 benchmark commands).
+    let speaker = HELD_OUT_VOICES[4];
+    let mut missed = Vec::new();
+    for (seed, command) in
+        ["open the trunk", "close all the windows", "what is the battery level", "set the volume to ten"].iter().enumerate()
+    {
+        let audio = mix_at_snr(&padded(&speak(&format!("hey cabin, {command}"), &speaker), 0.6, 1.0), 10.0, 40 + seed as u32);
+        let result = transcribe_file(&mut listener, &audio).unwrap();
+        if !result.woke {
+            missed.push(format!("{command}: {result:?}"));
+        }
+    }
+    assert!(missed.is_empty(), "{}: {missed:#?}", speaker.label());
+}

@@ -191,6 +191,11 @@ impl WakeHead {
         Ok(WakeHead { network: HeadNetwork::new(info.hidden, vars)?, info })
     }
 
+    /// Whether the head was trained for `phrase`.
+    pub fn is_for(&self, phrase: &str) -> bool {
+        self.info.phrase.eq_ignore_ascii_case(phrase.trim())
+    }
+
     /// The score of each window of 16 embeddings in a row: the `i`-th ends with embedding
     /// `i + 15`. Empty when there are fewer than 16.
     pub fn scores(&self, embeddings: &[Embedding]) -> Result<Vec<f32>, AcousticError> {

@@ -2,10 +2,11 @@
 //!
 //! Two stages. The first is acoustic ([`acoustic`]): openWakeWord's front end and a small head
 //! trained for the phrase hear whether it was just said, cheaply, on every utterance. The
-//! second is on text: whisper transcribes what the first let through, and this crate decides
-//! whether that text begins with the phrase. Without a head for the phrase (none installed, or
-//! a phrase nobody trained one for) the text stage works alone, on a transcript made with the
-//! phrase as whisper's prompt.
+//! second is whisper's: it transcribes what the first let through and scores this crate's
+//! [`WakePhrase::spellings`] against what it would have written (cabin-asr's `PhraseFit`); the
+//! text then gives the command after the phrase. Without a head for the phrase (none installed,
+//! or a phrase nobody trained one for) a text stage works alone: this crate decides whether a
+//! transcript made with the phrase as whisper's prompt begins with the phrase.
 //!
 //! A phrase is written differently by whisper for different speakers ("hey cabin", "hey,
 //! come in", "hay cabin"), so enrolment transcribes a few recordings of a speaker saying it
@@ -137,6 +138,26 @@ impl WakePhrase {
             return format!("{}。", self.phrase);
         }
         format!("{}.", title_case(&self.phrase))
+    }
+
+    /// The ways whisper may write the phrase (or a learnt spelling) at the start of a
+    /// transcript, to score against what it heard: "Hey Cabin", "Hey cabin", "Hey, Cabin", ...
+    pub fn spellings(&self) -> Vec<String> {
+        let mut spellings = Vec::new();
+        for spelling in std::iter::once(&self.phrase).chain(&self.variants) {
+            let titled = title_case(spelling);
+            let sentence = title_case(spelling.split_whitespace().next().unwrap_or_default())
+                + &spelling.split_whitespace().skip(1).map(|w| format!(" {w}")).collect::<String>();
+            for cased in [titled, sentence] {
+                let comma = cased.split_once(' ').map(|(first, rest)| format!("{first}, {rest}"));
+                for written in std::iter::once(cased).chain(comma) {
+                    if !spellings.contains(&written) {
+                        spellings.push(written);
+                    }
+                }
+            }
+        }
+        spellings
     }
 
     /// Learns how the recogniser spells the phrase for a speaker from transcripts of
@@ -307,6 +328,15 @@ fn letter_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_spellings_to_score_are_cased_and_punctuated_as_whisper_writes_a_name() {
+        let mut phrase = WakePhrase::default();
+        assert_eq!(phrase.spellings(), ["Hey Cabin", "Hey, Cabin", "Hey cabin", "Hey, cabin"]);
+        phrase.variants.push("take cabin".into());
+        assert_eq!(phrase.spellings().len(), 8);
+        assert_eq!(WakePhrase::for_language("zh").spellings()[0], "你好小舱");
+    }
 
     #[test]
     fn a_rough_match_allows_a_third_of_the_letters_and_no_more() {
