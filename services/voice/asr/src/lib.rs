@@ -11,7 +11,12 @@ use std::time::Instant;
 use cabin_audio::{Audio, SAMPLE_RATE};
 use serde::Serialize;
 use thiserror::Error;
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperError, WhisperState};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperError, WhisperState, WhisperTokenId};
+
+mod phrase;
+
+use phrase::PhraseDecoder;
+pub use phrase::PhraseFit;
 
 /// The model `cabin models fetch` installs for English.
 pub const DEFAULT_MODEL: &str = "whisper-tiny.en";
@@ -160,30 +165,122 @@ impl Transcriber {
     /// As [`transcribe`](Self::transcribe), with `lead` (e.g. the wake phrase, "Hey Cabin.")
     /// put before the vocabulary prompt.
     pub fn transcribe_after(&self, audio: &Audio, lead: &str) -> Result<Transcript, AsrError> {
-        Ok(self.run(audio, lead, &[])?.0)
+        self.run(audio, lead)
     }
 
-    /// As [`transcribe`](Self::transcribe) (no phrase in the prompt), and how near whisper
-    /// came to writing one of `spellings` first: the best [`PhraseFit`] of them, `None` when
-    /// there was nothing to hear. Whisper is not asked to write a spelling; each is scored
-    /// against what it would have written, token by token, on the same encoding.
-    pub fn transcribe_fitting(&self, audio: &Audio, spellings: &[String]) -> Result<(Transcript, Option<PhraseFit>), AsrError> {
-        self.run(audio, "", spellings)
-    }
-
-    fn run(&self, audio: &Audio, lead: &str, spellings: &[String]) -> Result<(Transcript, Option<PhraseFit>), AsrError> {
-        let audio = if audio.rate == SAMPLE_RATE { audio.clone() } else { audio.at_rate(SAMPLE_RATE) };
-        let seconds = audio.duration_secs();
-        let started = Instant::now();
-        if audio.level_dbfs() < SILENCE_DBFS {
-            return Ok((Transcript::nothing(language_or_en(&self.config.language), seconds, started), None));
+    /// Hears whether an utterance begins with a phrase, and what follows it, in one pass.
+    /// Whisper is not told the phrase: each of `spellings` is scored against what whisper
+    /// would have written first (see [`PhraseFit`]), and when the best one's regret is at least
+    /// `min_regret`, whisper goes on from it as if it had written it; `rest` is what it writes
+    /// after the phrase, empty when the phrase was said alone.
+    pub fn transcribe_after_phrase(&self, audio: &Audio, spellings: &[String], min_regret: f32) -> Result<AfterPhrase, AsrError> {
+        let Some(utterance) = Utterance::of(audio) else { return Ok(AfterPhrase::Nothing) };
+        let seconds = utterance.seconds;
+        let inference_error = |e: WhisperError| AsrError::Inference { seconds, reason: e.to_string() };
+        let prompt = self.prompt_after("");
+        let mut params = self.params(&prompt, seconds);
+        // whisper.cpp fits its encoder's window to the audio only inside `whisper_full`. Told to
+        // write one token and never retry, that is the encoder and a decoder step; the phrase
+        // and what follows are decoded here, on the encoding it leaves.
+        params.set_max_tokens(1);
+        params.set_temperature_inc(0.0);
+        let mut state = self.context.create_state().map_err(inference_error)?;
+        state.full(params, &utterance.samples).map_err(inference_error)?;
+        let language = self.language_heard(&state);
+        let start = self.start_tokens(&prompt, &language).map_err(inference_error)?;
+        let mut decoder = PhraseDecoder::start(&self.context, &mut state, self.config.threads, &start).map_err(inference_error)?;
+        let Some((fit, phrase)) = decoder.best_fit(spellings).map_err(inference_error)? else { return Ok(AfterPhrase::Nothing) };
+        if fit.regret < min_regret {
+            return Ok(AfterPhrase::NotSaid(fit));
         }
-        let inference_error = |reason: String| AsrError::Inference { seconds, reason };
+        let room = (max_tokens_for(seconds, &language) as usize).saturating_sub(phrase.len());
+        let mut bytes = Vec::new();
+        let mut tokens = Vec::new();
+        for (token, probability) in decoder.continue_after(&phrase, room).map_err(inference_error)? {
+            let piece = self.context.token_to_bytes(token).map_err(inference_error)?;
+            bytes.extend_from_slice(piece);
+            tokens.push((String::from_utf8_lossy(piece).into_owned(), probability));
+        }
+        // Whisper goes on from "Hey Cabin" with ", open the trunk." On a short window it may
+        // loop ("Hey, cabin. Hey, cabin."): the repeats are cut with the phrase in view.
+        let written = collapse_repeats(&format!("{}{}", fit.spelling, String::from_utf8_lossy(&bytes)));
+        let rest = written.strip_prefix(&fit.spelling).unwrap_or_default();
+        let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?' | ';' | ':'));
+        Ok(AfterPhrase::Said { rest: self.judged(rest, language, tokens, &utterance), fit })
+    }
 
+    fn run(&self, audio: &Audio, lead: &str) -> Result<Transcript, AsrError> {
+        let Some(utterance) = Utterance::of(audio) else {
+            return Ok(Transcript::nothing(language_or_en(&self.config.language), audio.duration_secs(), Instant::now()));
+        };
+        let seconds = utterance.seconds;
+        let inference_error = |e: WhisperError| AsrError::Inference { seconds, reason: e.to_string() };
+        let prompt = self.prompt_after(lead);
+        let params = self.params(&prompt, seconds);
+        let mut state = self.context.create_state().map_err(inference_error)?;
+        state.full(params, &utterance.samples).map_err(inference_error)?;
+
+        let eot = self.context.token_eot();
+        let mut text = String::new();
+        let mut tokens = Vec::new();
+        for segment in state.as_iter() {
+            if segment.no_speech_probability() > self.config.no_speech_threshold {
+                tracing::debug!(no_speech = segment.no_speech_probability(), "segment judged not speech, dropped");
+                continue;
+            }
+            text.push_str(&segment.to_str_lossy().map_err(inference_error)?);
+            for index in 0..segment.n_tokens() {
+                if let Some(token) = segment.get_token(index) {
+                    if token.token_id() < eot {
+                        let piece = token.to_str_lossy().map_err(inference_error)?;
+                        tokens.push((piece.into_owned(), token.token_probability()));
+                    }
+                }
+            }
+        }
+        let language = self.language_heard(&state);
+        Ok(self.judged(&text, language, tokens, &utterance))
+    }
+
+    /// The transcript of `text`, tidied, or nothing when it looks like whisper filling silence.
+    fn judged(&self, text: &str, language: String, tokens: Vec<(String, f32)>, utterance: &Utterance) -> Transcript {
+        // The token limit may cut a character's bytes in two: its remains are no text.
+        let text = collapse_repeats(&strip_annotations(text.trim_end_matches('\u{fffd}')));
+        let text = in_simplified_characters(text, &language);
+        let confidence = if tokens.is_empty() { 0.0 } else { tokens.iter().map(|(_, p)| p).sum::<f32>() / tokens.len() as f32 };
+        if !looks_spoken(&text, confidence) {
+            tracing::debug!(%text, confidence, "transcript judged a hallucination, dropped");
+            return Transcript::nothing(&language, utterance.seconds, utterance.started);
+        }
+        let asr_ms = utterance.started.elapsed().as_secs_f32() * 1000.0;
+        Transcript { text, language, confidence, audio_secs: utterance.seconds, asr_ms, tokens }
+    }
+
+    fn language(&self) -> &str {
+        if self.multilingual {
+            self.config.language.as_str()
+        } else {
+            "en"
+        }
+    }
+
+    /// The language set, or with `auto` the one whisper detected.
+    fn language_heard(&self, state: &WhisperState) -> String {
+        if self.config.language == "auto" {
+            whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("en").to_owned()
+        } else {
+            self.language().to_owned()
+        }
+    }
+
+    fn prompt_after(&self, lead: &str) -> String {
+        format!("{lead} {}", self.prompt).trim().to_owned()
+    }
+
+    fn params(&self, prompt: &str, seconds: f32) -> FullParams<'_, '_> {
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(self.config.threads as i32);
-        let language = if self.multilingual { self.config.language.as_str() } else { "en" };
-        params.set_language(Some(language));
+        params.set_language(Some(self.language()));
         params.set_detect_language(false);
         params.set_no_context(true);
         params.set_single_segment(true);
@@ -194,82 +291,26 @@ impl Transcriber {
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
-        let prompt = format!("{lead} {}", self.prompt);
-        if !prompt.trim().is_empty() {
-            params.set_initial_prompt(prompt.trim());
+        if !prompt.is_empty() {
+            params.set_initial_prompt(prompt);
         }
         if self.config.trim_window {
             params.set_audio_ctx(audio_ctx_for(seconds));
         }
         // A trimmed window can make whisper loop on its last sentence; no one speaks faster
         // than this many tokens a second.
-        params.set_max_tokens(max_tokens_for(seconds, language));
-
-        // whisper.cpp needs at least a second of input; pad short utterances with silence.
-        let mut samples = audio.samples;
-        let minimum = SAMPLE_RATE as usize + SAMPLE_RATE as usize / 10;
-        if samples.len() < minimum {
-            samples.resize(minimum, 0.0);
-        }
-        let mut state = self.context.create_state().map_err(|e| inference_error(e.to_string()))?;
-        state.full(params, &samples).map_err(|e| inference_error(e.to_string()))?;
-
-        let eot = self.context.token_eot();
-        let mut text = String::new();
-        let mut tokens = Vec::new();
-        for segment in state.as_iter() {
-            if segment.no_speech_probability() > self.config.no_speech_threshold {
-                tracing::debug!(no_speech = segment.no_speech_probability(), "segment judged not speech, dropped");
-                continue;
-            }
-            let segment_text = segment.to_str_lossy().map_err(|e| inference_error(e.to_string()))?;
-            text.push_str(&segment_text);
-            for index in 0..segment.n_tokens() {
-                if let Some(token) = segment.get_token(index) {
-                    if token.token_id() < eot {
-                        let piece = token.to_str_lossy().map_err(|e| inference_error(e.to_string()))?;
-                        tokens.push((piece.into_owned(), token.token_probability()));
-                    }
-                }
-            }
-        }
-        // The token limit may cut a character's bytes in two: its remains are no text.
-        let text = collapse_repeats(&strip_annotations(text.trim_end_matches('\u{fffd}')));
-        let language = if self.config.language == "auto" {
-            whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("en").to_owned()
-        } else {
-            language.to_owned()
-        };
-        let text = in_simplified_characters(text, &language);
-        let confidence = if tokens.is_empty() { 0.0 } else { tokens.iter().map(|(_, p)| p).sum::<f32>() / tokens.len() as f32 };
-        let fit = self.best_fit(&mut state, &prompt, &language, spellings).map_err(|e| inference_error(e.to_string()))?;
-        if !looks_spoken(&text, confidence) {
-            tracing::debug!(%text, confidence, "transcript judged a hallucination, dropped");
-            return Ok((Transcript::nothing(&language, seconds, started), fit));
-        }
-        let asr_ms = started.elapsed().as_secs_f32() * 1000.0;
-        Ok((Transcript { text, language, confidence, audio_secs: seconds, asr_ms, tokens }, fit))
+        params.set_max_tokens(max_tokens_for(seconds, self.language()));
+        params
     }
 
-    /// The best fit of `spellings` on the audio `state` has encoded, decoding after the same
-    /// tokens the transcription began with (the prompt, then start-of-transcript, language,
-    /// task and no-timestamps), so a spelling is judged where whisper's own first word was.
-    fn best_fit(
-        &self,
-        state: &mut WhisperState,
-        prompt: &str,
-        language: &str,
-        spellings: &[String],
-    ) -> Result<Option<PhraseFit>, WhisperError> {
-        if spellings.is_empty() {
-            return Ok(None);
-        }
+    /// The tokens a transcription begins with: the prompt's, start-of-transcript, language and
+    /// task (multilingual models), no-timestamps.
+    fn start_tokens(&self, prompt: &str, language: &str) -> Result<Vec<WhisperTokenId>, WhisperError> {
         let context = &self.context;
-        let threads = self.config.threads;
         let mut start = Vec::new();
-        if !prompt.trim().is_empty() {
+        if !prompt.is_empty() {
             start.push(context.token_prev());
-            start.extend(context.tokenize(prompt.trim(), MAX_PROMPT_TOKENS)?);
+            start.extend(context.tokenize(prompt, MAX_PROMPT_TOKENS)?);
         }
         start.push(context.token_sot());
         if self.multilingual {
@@ -277,42 +318,45 @@ impl Transcriber {
             start.extend([context.token_lang(id), context.token_transcribe()]);
         }
         start.push(context.token_not());
-        let (last, before) = start.split_last().expect("start-of-transcript is there");
-        // whisper.cpp keeps the logits of the last token decoded only, in the first row its
-        // accessor returns: the start is decoded, then every token after it alone.
-        state.decode(before, 0, threads)?;
-        let eot = context.token_eot();
-        let mut best: Option<PhraseFit> = None;
-        for spelling in spellings {
-            let tokens = context.tokenize(&format!(" {}", spelling.trim()), MAX_PROMPT_TOKENS)?;
-            let mut regret = 0.0;
-            let mut previous = *last;
-            for (at, &token) in tokens.iter().enumerate() {
-                state.decode(&[previous], before.len() + at, threads)?;
-                // Text tokens and end-of-text: whisper never writes the others here.
-                let logits = &state.get_logits()?[..=eot as usize];
-                let top = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                regret += logits[token as usize] - top;
-                previous = token;
-            }
-            let fit = PhraseFit { spelling: spelling.clone(), regret, tokens: tokens.len() };
-            if best.as_ref().is_none_or(|b| fit.regret > b.regret) {
-                best = Some(fit);
-            }
-        }
-        Ok(best)
+        Ok(start)
     }
 }
 
-/// How near whisper came to writing a phrase at the start of an utterance.
+/// What whisper made of an utterance that may begin with a phrase.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PhraseFit {
-    pub spelling: String,
-    /// The phrase's log-probability less that of whisper's own choice, summed over its tokens,
-    /// each given the phrase's tokens before it: 0 when whisper would write the phrase itself,
-    /// more negative the further it had to be pushed (in nats).
-    pub regret: f32,
-    pub tokens: usize,
+pub enum AfterPhrase {
+    /// Nothing to hear.
+    Nothing,
+    /// Whisper would not have written the phrase first: the nearest it came.
+    NotSaid(PhraseFit),
+    /// The phrase, and what was said after it.
+    Said { fit: PhraseFit, rest: Transcript },
+}
+
+/// An utterance as whisper takes it: 16 kHz, at least the second whisper.cpp needs.
+struct Utterance {
+    samples: Vec<f32>,
+    seconds: f32,
+    started: Instant,
+}
+
+impl Utterance {
+    /// None when the audio is too quiet to hold speech.
+    fn of(audio: &Audio) -> Option<Utterance> {
+        let started = Instant::now();
+        let audio = if audio.rate == SAMPLE_RATE { audio.clone() } else { audio.at_rate(SAMPLE_RATE) };
+        if audio.level_dbfs() < SILENCE_DBFS {
+            return None;
+        }
+        let seconds = audio.duration_secs();
+        // whisper.cpp needs at least a second of input; pad short utterances with silence.
+        let mut samples = audio.samples;
+        let minimum = SAMPLE_RATE as usize + SAMPLE_RATE as usize / 10;
+        if samples.len() < minimum {
+            samples.resize(minimum, 0.0);
+        }
+        Some(Utterance { samples, seconds, started })
+    }
 }
 
 /// Mandarin in simplified characters: whisper, told `zh`, writes traditional ones now and then

@@ -1,7 +1,7 @@
 //! The converted tiny.en transcribes real synthetic speech (espeak-ng), and stays silent on silence.
 //! Needs `cabin models fetch whisper-tiny.en` and espeak-ng (both installed by `.ci/run`).
 
-use cabin_asr::{AsrConfig, Transcriber, DEFAULT_MODEL};
+use cabin_asr::{AfterPhrase, AsrConfig, Transcriber, DEFAULT_MODEL};
 use cabin_audio::Audio;
 use cabin_models::ModelsDir;
 
@@ -87,19 +87,20 @@ fn the_multilingual_model_writes_chinese() {
 }
 
 #[test]
-fn a_phrase_said_first_fits_and_one_not_said_does_not() {
+fn a_phrase_said_first_fits_and_what_follows_is_the_command() {
     let asr = transcriber(AsrConfig { vocabulary: car_words(), ..AsrConfig::default() });
     let spellings = ["Hey Cabin", "Hey, cabin"].map(String::from);
-    let said = speak("hey cabin, open the trunk");
-    let (transcript, fit) = asr.transcribe_fitting(&said, &spellings).unwrap();
-    let fit = fit.expect("speech was heard");
-    // Scoring reads the encoding whisper already made; it does not change what was written.
-    assert_eq!(transcript.text, asr.transcribe(&said).unwrap().text);
+    let said = asr.transcribe_after_phrase(&speak("hey cabin, open the trunk"), &spellings, -6.0).unwrap();
+    let AfterPhrase::Said { fit, rest } = said else { panic!("the phrase was said: {said:?}") };
     assert!(fit.regret > -2.0, "{fit:?}");
+    // Whisper goes on from the phrase: the command, without the phrase or its comma.
+    assert_eq!(rest.text.to_lowercase().trim_end_matches('.'), "open the trunk", "{rest:?}");
+    let alone = asr.transcribe_after_phrase(&speak("hey cabin"), &spellings, -6.0).unwrap();
+    assert!(matches!(&alone, AfterPhrase::Said { rest, .. } if rest.text.is_empty()), "the phrase alone: {alone:?}");
     for other in ["what time does the game start", "a cabin in the woods sounds nice"] {
-        let (transcript, fit) = asr.transcribe_fitting(&speak(other), &spellings).unwrap();
-        let fit = fit.expect("speech was heard");
-        assert!(fit.regret < -8.0, "{other} ({}): {fit:?}", transcript.text);
+        let heard = asr.transcribe_after_phrase(&speak(other), &spellings, -6.0).unwrap();
+        assert!(matches!(&heard, AfterPhrase::NotSaid(fit) if fit.regret < -8.0), "{other}: {heard:?}");
     }
-    assert_eq!(asr.transcribe_fitting(&Audio::silence(1.5), &spellings).unwrap().1, None, "nothing to hear, nothing fits");
+    let silence = asr.transcribe_after_phrase(&Audio::silence(1.5), &spellings, -6.0).unwrap();
+    assert_eq!(silence, AfterPhrase::Nothing, "nothing to hear, nothing fits");
 }

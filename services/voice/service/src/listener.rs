@@ -6,9 +6,8 @@
 //! trained for the phrase (cabin-wake's `acoustic`), the head listens to the start of each
 //! utterance first, and only when it fires does whisper run: on the whole utterance, with no
 //! phrase in its prompt, and the phrase counts when whisper would nearly have written it first
-//! (scored on the same encoding, so whisper is never told what to expect); the command after it
-//! comes from the same pass (when that pass spelt the phrase beyond recognition, from a second
-//! one with the phrase as prompt). Without a head, a command-length
+//! (scored on the same encoding, so whisper is never told what to expect); the command is what
+//! whisper writes on from the phrase, in the same pass. Without a head, a command-length
 //! utterance is transcribed once with the phrase as prompt, and counts if it begins with
 //! the phrase ("hey cabin, open the trunk" in one breath); a longer one is first probed on
 //! its first two seconds, so long chatter costs little. A phrase said alone wakes the listener, and the next
@@ -24,11 +23,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use cabin_asr::{AsrError, Transcriber, Transcript};
+use cabin_asr::{AfterPhrase, AsrError, Transcriber, Transcript};
 use cabin_audio::{Audio, SAMPLE_RATE};
 use cabin_vad::{EndpointConfig, Endpointer, Event, Silero, Utterance, VadError, CHUNK_SAMPLES};
 use cabin_wake::acoustic::{AcousticError, AcousticSpotter};
-use cabin_wake::{Used, WakePhrase};
+use cabin_wake::WakePhrase;
 use serde::Serialize;
 use thiserror::Error;
 
@@ -99,7 +98,7 @@ pub enum Heard {
     },
     Command(Command),
     /// Speech without the wake phrase, while the phrase is required: what whisper heard, or
-    /// nothing when the acoustic stage kept whisper from running.
+    /// nothing when the acoustic stage judged it (whisper writes nothing out there).
     NotForUs {
         text: String,
     },
@@ -401,43 +400,26 @@ impl Listener {
         let stage = self.acoustic.as_mut().expect("called with a stage");
         let spotted = stage.best((utterance.start_secs * SAMPLE_RATE as f32).round() as u64)?;
         let threshold = stage.spotter.threshold();
-        let mut wake_ms = started.elapsed().as_secs_f32() * 1000.0;
+        let wake_ms = started.elapsed().as_secs_f32() * 1000.0;
         let Some(spotted) = spotted.filter(|s| s.score >= threshold) else {
             tracing::debug!(score = spotted.map(|s| s.score), "no wake phrase heard");
             return Ok(vec![Heard::NotForUs { text: String::new() }]);
         };
-        // Whisper, not told the phrase, writes what it hears; the phrase is then scored against
-        // what it would have written first. Spelling is not the test: for many voices tiny.en
-        // writes "They come in" or "Take cabin" for the phrase, and "A cabin in the woods"
-        // for something else.
-        let (transcript, fit) = self.asr.transcribe_fitting(&utterance.audio, &wake.spellings())?;
+        // Whisper, not told the phrase, judges how near it came to writing it first. Spelling
+        // is not the test: for many voices tiny.en writes "They come in" or "Take cabin" for
+        // the phrase, and "A cabin in the woods" for something else. The command is what it
+        // writes after the phrase, from the same encoding.
         let needed = MIN_FIT_PER_WORD * wake.phrase.split_whitespace().count() as f32;
-        let fit = match fit {
-            Some(fit) if fit.regret >= needed => fit,
-            other => {
-                let fit = other.map(|f| f.regret);
-                tracing::debug!(score = spotted.score, ?fit, text = %transcript.text, "the head fired; whisper did not hear the phrase");
-                return Ok(vec![Heard::NotForUs { text: transcript.text }]);
-            }
-        };
-        // The command is what follows the phrase in whisper's words, and where whisper
-        // misspelt the phrase beyond recognition, in its words when told the phrase.
-        let (rest, transcript) = match wake.roughly_matches(&transcript.text) {
-            Some(found) => (found.rest, transcript),
-            None => {
-                // The first pass was spent on the phrase.
-                wake_ms += transcript.asr_ms;
-                let prompted = self.asr.transcribe_after(&utterance.audio, &wake.prompt())?;
-                let rest = match wake.matches(&prompted.text) {
-                    Some(found) => found.rest,
-                    None => cabin_wake::without_phrase(&prompted.text, Used::Words(wake.phrase.split_whitespace().count())),
-                };
-                (rest, prompted)
+        let (fit, rest) = match self.asr.transcribe_after_phrase(&utterance.audio, &wake.spellings(), needed)? {
+            AfterPhrase::Said { fit, rest } => (fit, rest),
+            not_said => {
+                tracing::debug!(score = spotted.score, ?not_said, "the head fired; whisper did not hear the phrase");
+                return Ok(vec![Heard::NotForUs { text: String::new() }]);
             }
         };
         tracing::debug!(score = spotted.score, fit = fit.regret, spelling = %fit.spelling, "wake phrase heard");
         let mut heard = vec![Heard::Wake { at_secs: utterance.start_secs, confidence: spotted.score, push_to_talk: false }];
-        match self.command(Transcript { text: rest, ..transcript }, &utterance, endpoint_ms, wake_ms) {
+        match self.command(rest, &utterance, endpoint_ms, wake_ms) {
             Some(command) => heard.push(command),
             None => self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs),
         }

@@ -116,10 +116,12 @@ fn whisper_judges_the_sound_of_the_phrase_not_its_spelling() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let mut listener = listener(ListenerConfig::default());
     // Voices whose phrase tiny.en spells "They come in" or "Take heaven" unprompted (in the
-    // benchmark, 35 and 20 of their 48 phrases were lost to the spelling).
+    // benchmark, 35 and 20 of their 48 phrases were lost to the spelling). The command is what
+    // whisper writes on from the phrase it would nearly have written.
     for speaker in [HELD_OUT_VOICES[4], HELD_OUT_VOICES[6]] {
         let result = transcribe_file(&mut listener, &said_by("hey cabin, open the trunk", &speaker, 10.0)).unwrap();
         assert!(result.woke, "{}: {result:?}", speaker.label());
+        assert_eq!(words(&result.text), "openthetrunk", "{}: {result:?}", speaker.label());
     }
     // Said so that the head fires, and whisper writes "A cabin in the woods…", which begins
     // with the name: whisper would not have written "Hey cabin" there.

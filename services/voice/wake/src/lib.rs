@@ -3,8 +3,8 @@
 //! Two stages. The first is acoustic ([`acoustic`]): openWakeWord's front end and a small head
 //! trained for the phrase hear whether it was just said, cheaply, on every utterance. The
 //! second is whisper's: it transcribes what the first let through and scores this crate's
-//! [`WakePhrase::spellings`] against what it would have written (cabin-asr's `PhraseFit`); the
-//! text then gives the command after the phrase. Without a head for the phrase (none installed,
+//! [`WakePhrase::spellings`] against what it would have written (cabin-asr's `PhraseFit`), then
+//! writes the command on from the phrase. Without a head for the phrase (none installed,
 //! or a phrase nobody trained one for) a text stage works alone: this crate decides whether a
 //! transcript made with the phrase as whisper's prompt begins with the phrase.
 //!
@@ -214,33 +214,6 @@ impl WakePhrase {
         Some(WakeMatch { confidence, rest, used: Used::Words(used) })
     }
 
-    /// Whether `transcript` begins with something close to the phrase: a third of its letters
-    /// may differ ("Hey carbon"). Only for speech the acoustic stage was already sure of:
-    /// "hey Calvin" is as close.
-    pub fn roughly_matches(&self, transcript: &str) -> Option<WakeMatch> {
-        if let Some(found) = self.matches(transcript) {
-            return Some(found);
-        }
-        if self.in_characters() {
-            return None;
-        }
-        let words: Vec<&str> = transcript.split_whitespace().filter(|w| !letters(w).is_empty()).collect();
-        let target = letters(&self.phrase);
-        let allowance = target.chars().count() / 3;
-        let phrase_words = self.phrase.split_whitespace().count();
-        // As long as the phrase, near enough: "Hey, can" is a third off too, but shorter.
-        let long_enough = |heard: &String| heard.chars().count() + 1 >= target.chars().count();
-        let (edits, used) = (phrase_words.saturating_sub(1).max(1)..=(phrase_words + 1).min(words.len()))
-            .map(|used| (words[..used].iter().map(|w| letters(w)).collect::<String>(), used))
-            .filter(|(heard, _)| long_enough(heard))
-            .map(|(heard, used)| (letter_distance(&heard, &target), used))
-            .min()?;
-        (edits <= allowance).then(|| {
-            let used = Used::Words(used);
-            WakeMatch { confidence: 1.0 - edits as f32 / (target.chars().count() as f32), rest: without_phrase(transcript, used), used }
-        })
-    }
-
     /// The transcript's first letters, exactly one of the phrase's spellings.
     fn matches_characters(&self, transcript: &str) -> Option<WakeMatch> {
         let heard = letters(transcript);
@@ -336,18 +309,6 @@ mod tests {
         phrase.variants.push("take cabin".into());
         assert_eq!(phrase.spellings().len(), 8);
         assert_eq!(WakePhrase::for_language("zh").spellings()[0], "你好小舱");
-    }
-
-    #[test]
-    fn a_rough_match_allows_a_third_of_the_letters_and_no_more() {
-        let phrase = WakePhrase::new("hey cabin").unwrap();
-        let found = phrase.roughly_matches("Hey carbon, open the trunk.").expect("two letters of eight");
-        assert_eq!(found.rest, "open the trunk");
-        assert!(phrase.matches("Hey carbon, open the trunk.").is_none(), "not a strict match");
-        assert!(phrase.roughly_matches("Hey, can you pass the water?").is_none());
-        assert!(phrase.roughly_matches("Hey, come in.").is_none());
-        assert_eq!(phrase.roughly_matches("Hey Cabin, lock the doors").unwrap().rest, "lock the doors");
-        assert!(WakePhrase::for_language("zh").roughly_matches("你好小明").is_none());
     }
 
     #[test]
