@@ -357,3 +357,103 @@ async fn push_to_talk_and_barge_in() {
     assert!(voice.stop_speaking().await.unwrap(), "the apology was still being said");
     assert!(!voice.stop_speaking().await.unwrap(), "and now nothing is");
 }
+
+/// A microphone that stops delivering mid-stream, as one unplugged or wedged does: the default
+/// capture device reads a FIFO through ALSA's `file` plugin, and the test, as the microphone,
+/// feeds it cabin noise, then holds it open and silent until the listener logs the loss, then
+/// lets it go; the device opened again is fed the rest, a command in it. `cabin listen` must
+/// open the device again and hear the command.
+#[test]
+fn a_microphone_that_stops_mid_stream_is_opened_again_and_heard() {
+    use std::io::{BufRead, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("microphone.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo failed");
+    let capture = format!(
+        r#"{{ type plug slave {{ pcm {{ type file slave.pcm "null" file "/dev/null" infile "{}" format "raw" }} format S16_LE rate 16000 channels 1 }} }}"#,
+        fifo.display()
+    );
+    let config = dir.path().join("asound.conf");
+    std::fs::write(&config, format!("pcm.!default {{ type asym capture.pcm {capture} playback.pcm \"null\" }}\n")).unwrap();
+
+    let pcm = |audio: &cabin_audio::Audio| -> Vec<u8> {
+        audio.samples.iter().flat_map(|s| ((s.clamp(-1.0, 1.0) * 32767.0) as i16).to_le_bytes()).collect()
+    };
+    // The cabin as the microphone hears it: noise, and five seconds into it the command.
+    let cabin =
+        pcm(&mix_at_snr(&padded(&speak("hey cabin, set the temperature to twenty one degrees", &HELD_OUT_VOICES[0]), 5.0, 1.5), 20.0, 3));
+    let (before, after) = cabin.split_at(2 * 32_000);
+    let (before, after, quiet) = (before.to_vec(), after.to_vec(), cabin[cabin.len() - 32_000..].to_vec());
+    let (stalled_tx, stalled) = std::sync::mpsc::channel();
+    let (given_up_tx, given_up) = std::sync::mpsc::channel();
+    let microphone_fifo = fifo.clone();
+    // The microphone: opening the FIFO waits for a reader, and a reader that closes it (ALSA
+    // opens the device more than once to learn its settings) ends a write with a broken pipe.
+    std::thread::spawn(move || {
+        // 20 ms at a time, as a sound card hands it over.
+        let feed = |bytes: &[u8]| -> std::io::Result<()> {
+            let mut device = std::fs::OpenOptions::new().write(true).open(&microphone_fifo)?;
+            for block in bytes.chunks(640) {
+                device.write_all(block)?;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(())
+        };
+        // Noise until the listener has taken two seconds of it.
+        while feed(&before).is_err() {}
+        // Stalled: open, nothing written, until the listener has given up on it; then gone.
+        let held = std::fs::OpenOptions::new().write(true).open(&microphone_fifo).unwrap();
+        let _ = stalled_tx.send(());
+        let _ = given_up.recv_timeout(Duration::from_secs(30));
+        drop(held);
+        // Back: the rest, then the cabin's noise for as long as anyone listens.
+        while feed(&after).is_err() {}
+        while feed(&quiet).is_ok() {}
+    });
+
+    let mut child = std::process::Command::new(cabin_binary())
+        .args(["listen", "--threads", "1"])
+        .env("ALSA_CONFIG_PATH", format!("/usr/share/alsa/alsa.conf:{}", config.display()))
+        .env("CABIN_LOG", "error")
+        .env("CABIN_MEMORY", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map(Reaped)
+        .unwrap();
+    let logged = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let errors = child.0.stderr.take().unwrap();
+    let log = logged.clone();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(errors).lines().map_while(Result::ok) {
+            if line.contains("microphone lost") {
+                let _ = given_up_tx.send(());
+            }
+            log.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let out = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || std::io::BufReader::new(out).lines().map_while(Result::ok).try_for_each(|line| lines_tx.send(line)));
+    stalled.recv_timeout(Duration::from_secs(30)).expect("the listener never read the microphone");
+    let mut printed = Vec::new();
+    let heard = loop {
+        match lines.recv_timeout(Duration::from_secs(60)) {
+            Ok(line) => {
+                let event = serde_json::from_str::<Json>(&line).ok();
+                printed.push(line);
+                if let Some(event) = event.filter(|e| e["event"] == "command") {
+                    break Some(event);
+                }
+            }
+            Err(_) => break None,
+        }
+    };
+    let logged = logged.lock().unwrap().clone();
+    let heard = heard.unwrap_or_else(|| panic!("no command after the microphone came back: {printed:?}\n{logged}"));
+    let words = |text: &str| text.to_lowercase().chars().filter(|c| c.is_alphanumeric()).collect::<String>();
+    assert_eq!(words(heard["text"].as_str().unwrap()), "setthetemperatureto21degrees", "{printed:?}");
+    assert!(logged.contains("microphone lost"), "the loss is logged: {logged}");
+}
