@@ -2,7 +2,7 @@
 //!
 //! Two stages. The first is acoustic ([`acoustic`]): openWakeWord's front end and a small head
 //! trained for the phrase hear whether it was just said, cheaply, on every utterance. The
-//! second is whisper's: it transcribes what the first let through and scores this crate's
+//! second is whisper's: on what the first let through, it scores this crate's
 //! [`WakePhrase::spellings`] against what it would have written (cabin-asr's `PhraseFit`), then
 //! writes the command on from the phrase. Without a head for the phrase (none installed,
 //! or a phrase nobody trained one for) a text stage works alone: this crate decides whether a
