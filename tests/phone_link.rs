@@ -289,11 +289,8 @@ fn cabin_up_answers_a_phone_through_its_embedded_broker() {
         Command::new(cabin_binary()).args(args).env("CABIN_PHONE_STATE", state.path()).env("CABIN_LOG", "error").output().unwrap()
     };
     let mut up = Reaped(
-        Command::new(cabin_binary())
-            .args(["up", "--mqtt-port", "0"])
+        cabin_command(&["up", "--mqtt-port", "0"])
             .env("CABIN_PHONE_STATE", state.path())
-            .env("CABIN_MEMORY", "off")
-            .env("CABIN_LOG", "error")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -12,13 +12,7 @@ fn play(scenario: &std::path::Path) -> (std::process::ExitStatus, Vec<Json>) {
 }
 
 fn play_with(scenario: &std::path::Path, extra: &[&str]) -> (std::process::ExitStatus, Vec<Json>) {
-    let output = std::process::Command::new(cabin_binary())
-        .args(["up", "--json", "--mqtt-port", "0", "--script", scenario.to_str().unwrap()])
-        .args(extra)
-        .env("CABIN_LOG", "error")
-        .env("CABIN_MEMORY", "off")
-        .output()
-        .unwrap();
+    let output = cabin_command(&["up", "--json", "--mqtt-port", "0", "--script", scenario.to_str().unwrap()]).args(extra).output().unwrap();
     let happened = stdout(&output).lines().map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"))).collect();
     (output.status, happened)
 }
@@ -100,10 +94,7 @@ fn without_a_camera_the_car_looks_at_a_demo_cabin_and_says_so() {
 #[test]
 fn without_a_sound_card_the_console_says_so_once_and_alsa_says_nothing() {
     use std::io::Write;
-    let mut up = std::process::Command::new(cabin_binary())
-        .args(["up", "--mqtt-port", "0"])
-        .env("CABIN_LOG", "error")
-        .env("CABIN_MEMORY", "off")
+    let mut up = cabin_command(&["up", "--mqtt-port", "0"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

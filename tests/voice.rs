@@ -157,11 +157,8 @@ impl FileSoundCard {
 /// to `until` until it says stop or a minute passes; whether it said stop.
 fn run_on_card(card: &FileSoundCard, args: &[&str], mut until: impl FnMut(Option<&str>) -> bool) -> bool {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(cabin_binary())
-        .args(args)
+    let mut child = cabin_command(args)
         .env("ALSA_CONFIG_PATH", card.alsa_config_path())
-        .env("CABIN_LOG", "error")
-        .env("CABIN_MEMORY", "off")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -360,7 +357,7 @@ async fn push_to_talk_and_barge_in() {
 
 /// A microphone that stops delivering mid-stream, as one unplugged or wedged does: the default
 /// capture device reads a FIFO through ALSA's `file` plugin, and the test, as the microphone,
-/// feeds it cabin noise, then holds it open and silent until the listener logs the loss, then
+/// feeds it cabin noise once the listener listens, then holds it silent until the listener logs the loss, then
 /// lets it go; the device opened again is fed the rest, a command in it. `cabin listen` must
 /// open the device again and hear the command.
 #[test]
@@ -386,37 +383,35 @@ fn a_microphone_that_stops_mid_stream_is_opened_again_and_heard() {
     let (before, after) = cabin.split_at(2 * 32_000);
     let (before, after, quiet) = (before.to_vec(), after.to_vec(), cabin[cabin.len() - 32_000..].to_vec());
     let (stalled_tx, stalled) = std::sync::mpsc::channel();
+    let (listening_tx, listening) = std::sync::mpsc::channel();
     let (given_up_tx, given_up) = std::sync::mpsc::channel();
     let microphone_fifo = fifo.clone();
-    // The microphone: opening the FIFO waits for a reader, and a reader that closes it (ALSA
-    // opens the device more than once to learn its settings) ends a write with a broken pipe.
+    // The microphone. Opening the FIFO waits for a reader, and opening it to read waits for a
+    // writer; ALSA opens the device more than once to learn its settings, so it is held open
+    // until the listener says it listens, and only then written to.
     std::thread::spawn(move || {
-        // 20 ms at a time, as a sound card hands it over.
-        let feed = |bytes: &[u8]| -> std::io::Result<()> {
-            let mut device = std::fs::OpenOptions::new().write(true).open(&microphone_fifo)?;
+        let write_as_a_sound_card = |device: &mut std::fs::File, bytes: &[u8]| -> std::io::Result<()> {
             for block in bytes.chunks(640) {
                 device.write_all(block)?;
                 std::thread::sleep(Duration::from_millis(20));
             }
             Ok(())
         };
-        // Noise until the listener has taken two seconds of it.
-        while feed(&before).is_err() {}
+        let mut device = std::fs::OpenOptions::new().write(true).open(&microphone_fifo).unwrap();
+        let _ = listening.recv_timeout(Duration::from_secs(30));
+        let _ = write_as_a_sound_card(&mut device, &before);
         // Stalled: open, nothing written, until the listener has given up on it; then gone.
-        let held = std::fs::OpenOptions::new().write(true).open(&microphone_fifo).unwrap();
         let _ = stalled_tx.send(());
         let _ = given_up.recv_timeout(Duration::from_secs(30));
-        drop(held);
-        // Back: the rest, then the cabin's noise for as long as anyone listens.
-        while feed(&after).is_err() {}
-        while feed(&quiet).is_ok() {}
+        drop(device);
+        // Back, once opened again: the rest, then the cabin's noise for as long as anyone listens.
+        let reopened = || std::fs::OpenOptions::new().write(true).open(&microphone_fifo);
+        while reopened().and_then(|mut device| write_as_a_sound_card(&mut device, &after)).is_err() {}
+        while reopened().and_then(|mut device| write_as_a_sound_card(&mut device, &quiet)).is_ok() {}
     });
 
-    let mut child = std::process::Command::new(cabin_binary())
-        .args(["listen", "--threads", "1"])
+    let mut child = cabin_command(&["listen", "--threads", "1"])
         .env("ALSA_CONFIG_PATH", format!("/usr/share/alsa/alsa.conf:{}", config.display()))
-        .env("CABIN_LOG", "error")
-        .env("CABIN_MEMORY", "off")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -428,6 +423,9 @@ fn a_microphone_that_stops_mid_stream_is_opened_again_and_heard() {
     let log = logged.clone();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(errors).lines().map_while(Result::ok) {
+            if line.contains("listening for the wake phrase") {
+                let _ = listening_tx.send(());
+            }
             if line.contains("microphone lost") {
                 let _ = given_up_tx.send(());
             }

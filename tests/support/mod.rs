@@ -23,17 +23,17 @@ pub fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
 }
 
+/// `cabin ARGS` as the tests run it: only errors in its log, and no memory of its own unless
+/// the test names a file (the default is the user's).
+pub fn cabin_command(args: &[&str]) -> Command {
+    let mut command = Command::new(cabin_binary());
+    command.args(args).env("CABIN_LOG", "error").env("CABIN_MEMORY", "off");
+    command
+}
+
 /// Runs `cabin ARGS` against `bus` and waits for it.
 pub fn cabin(bus: &PrivateBus, args: &[&str]) -> Output {
-    Command::new(cabin_binary())
-        .args(args)
-        .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
-        .env("CABIN_LOG", "error")
-        // Tests keep no memory of their own unless they name a file: the default is the user's.
-        .env("CABIN_MEMORY", "off")
-        .stdin(Stdio::null())
-        .output()
-        .expect("cabin runs")
+    cabin_command(args).env("DBUS_SYSTEM_BUS_ADDRESS", bus.address()).stdin(Stdio::null()).output().expect("cabin runs")
 }
 
 pub fn stdout(output: &Output) -> String {
@@ -99,15 +99,7 @@ impl Service {
     }
 
     fn spawn_with(bus: &PrivateBus, args: &[&str], stdin: Stdio, ready: impl Fn() -> bool) -> Service {
-        let child = Command::new(cabin_binary())
-            .args(args)
-            .env("DBUS_SYSTEM_BUS_ADDRESS", bus.address())
-            .env("CABIN_LOG", "error")
-            // Tests keep no memory of their own unless they name a file: the default is the user's.
-            .env("CABIN_MEMORY", "off")
-            .stdin(stdin)
-            .spawn()
-            .expect("cabin serve starts");
+        let child = cabin_command(args).env("DBUS_SYSTEM_BUS_ADDRESS", bus.address()).stdin(stdin).spawn().expect("cabin serve starts");
         let mut service = Service { child };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -165,12 +157,8 @@ fn name_has_owner(address: &str, name: &str) -> bool {
 /// Runs `cabin ARGS` with `stdin` as its input; `bus` None points it at no bus at all.
 pub fn cabin_with_input(bus: Option<&PrivateBus>, args: &[&str], stdin: &str) -> Output {
     use std::io::Write;
-    let mut child = Command::new(cabin_binary())
-        .args(args)
+    let mut child = cabin_command(args)
         .env("DBUS_SYSTEM_BUS_ADDRESS", bus.map(|b| b.address().to_string()).unwrap_or_else(|| "unix:path=/nonexistent/bus".into()))
-        .env("CABIN_LOG", "error")
-        // Tests keep no memory of their own unless they name a file: the default is the user's.
-        .env("CABIN_MEMORY", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -347,11 +335,7 @@ pub fn frame_with_a_cup(dir: &Path) -> PathBuf {
 /// `cabin serve llm ARGS` on a free loopback port; returns the service and its base URL.
 pub fn llm_endpoint(args: &[&str]) -> (Service, String) {
     use std::io::BufRead;
-    let mut child = Command::new(cabin_binary())
-        .args([&["serve", "llm", "--listen", "127.0.0.1:0"], args].concat())
-        .env("CABIN_LOG", "error")
-        // Tests keep no memory of their own unless they name a file: the default is the user's.
-        .env("CABIN_MEMORY", "off")
+    let mut child = cabin_command(&[&["serve", "llm", "--listen", "127.0.0.1:0"], args].concat())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
