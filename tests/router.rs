@@ -180,6 +180,27 @@ fn the_model_sees_only_its_own_conversation_and_the_car_says_itself_what_it_can_
 }
 
 #[test]
+fn a_question_in_mandarin_is_answered_in_mandarin_cut_at_its_own_sentence_marks() {
+    let cloud = ScriptedCloud::start(vec![
+        Scripted::Says(json!({"role": "assistant", "content": "阳光被空气散射。蓝光散射得最多！所以天空是蓝色的。"})),
+        tool_call("no_such_function", json!({})),
+    ]);
+    let (_dir, routing) = routing_policy(&[
+        ("enabled = false", "enabled = true"),
+        ("url = \"\"", &format!("url = \"{}\"", cloud.url)),
+        ("enabled = true\nurl = \"http://127.0.0.1:8088/v1\"", "enabled = false\nurl = \"http://127.0.0.1:8088/v1\""),
+    ]);
+    let turns = turns(None, &routing, "天空为什么是蓝色的\n给我讲一个关于大海的故事\n");
+    assert_eq!(turns[0]["route"]["answered_by"], "cloud", "{}", turns[0]);
+    assert_eq!(reply(&turns[0]), "阳光被空气散射。蓝光散射得最多！", "two sentences, as in English: {}", turns[0]);
+    assert_eq!(reply(&turns[1]), "抱歉，这个我做不到。", "{}", turns[1]);
+    let requests = cloud.requests();
+    let system = requests[0]["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("Answer in the language the driver speaks"), "the persona asks for it: {system}");
+    assert_eq!(requests[0]["messages"].as_array().unwrap().last().unwrap()["content"], "天空为什么是蓝色的");
+}
+
+#[test]
 fn the_cars_model_says_it_is_not_sure_rather_than_give_a_number_it_barely_believes() {
     let (_llm, local) = llm_endpoint(&["--model", "smollm2-135m"]);
     let (_dir, routing) = routing_policy(&[("url = \"http://127.0.0.1:8088/v1\"", &format!("url = \"{local}\""))]);

@@ -582,6 +582,30 @@ mod tests {
     }
 
     #[test]
+    fn every_shipped_task_and_interlock_has_its_words_in_mandarin() {
+        // A missing translation falls back to English without a word: a Mandarin driver would
+        // hear English in the middle of a conversation.
+        let book = load("").unwrap();
+        for task in book.tasks() {
+            let which = format!("{} {:?}", task.intent, task.when);
+            let words = book.translated(task, Language::Chinese).unwrap_or_else(|| panic!("no Mandarin for {which}"));
+            // "{vision}" says nothing of its own: the camera's answer comes in the driver's language.
+            let words_of_its_own =
+                task.done.split('{').any(|part| part.rsplit('}').next().is_some_and(|text| text.chars().any(char::is_alphabetic)));
+            assert_eq!(words.done.is_some(), words_of_its_own, "{which}: done");
+            assert_eq!(words.doing.is_some(), task.doing != default_doing(), "{which}: doing");
+            assert_eq!(words.can.is_some(), task.can.is_some(), "{which}: can");
+            assert_eq!(words.confirm.is_some(), task.confirm.is_some(), "{which}: the confirmation");
+            for (slot, rule) in &task.slots {
+                assert_eq!(words.ask.contains_key(slot), rule.ask.is_some(), "{which}: the question for {slot}");
+            }
+        }
+        for interlock in &VehicleConfig::embedded().interlocks {
+            assert!(book.interlock_reason(Language::Chinese, &interlock.name).is_some(), "no Mandarin reason for {}", interlock.name);
+        }
+    }
+
+    #[test]
     fn the_vocabulary_is_the_words_of_the_signals_tasks_touch() {
         let vocabulary = load("").unwrap().vocabulary();
         for word in ["temperature", "window", "heating", "trunk", "battery", "air", "conditioning", "tire", "pressure"] {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use cabin_nlu::IntentCatalog;
+use cabin_nlu::{IntentCatalog, Language};
 use cabin_openai_compatible::{ChatClient, ChatError, ChatRequest, Message, TokenLogprob};
 use serde::Serialize;
 
@@ -209,7 +209,7 @@ impl Router {
                     if unsure {
                         // Better no answer than a wrong number said with confidence.
                         tracing::info!(said = ?message.content, "the car's model was unsure of a number it gave");
-                        message.content = Some(NOT_SURE.into());
+                        message.content = Some(not_sure(Language::of(question.text)).into());
                     }
                     let mut answer = Answer { route, ..Answer::default() };
                     answer.route.number_certainty = number_certainty(&logprobs);
@@ -288,8 +288,13 @@ impl Router {
     }
 }
 
-/// What the car says instead of a number its model was unsure of.
-pub const NOT_SURE: &str = "I'm not sure about that.";
+/// What the car says instead of a number its model was unsure of, in the question's language.
+pub fn not_sure(language: Language) -> &'static str {
+    match language {
+        Language::English => "I'm not sure about that.",
+        Language::Chinese => "这个我不太确定。",
+    }
+}
 
 /// The least log-probability (p = 0.30) the car's model may have given a piece of a number it
 /// states. Measured on 40 open questions with SmolLM2 and Qwen2.5 (`cargo bench -p cabin --bench
@@ -309,9 +314,19 @@ fn unsure_of_a_number(logprobs: &[TokenLogprob]) -> bool {
 }
 
 /// A full stop, question or exclamation mark with more text after it ("3.5" and "e.g." in the
-/// middle of a word are not ends).
+/// middle of a word are not ends). Chinese ends its sentences with full-width marks and goes on
+/// without a space.
 fn ends_sentence(text: &str, at: usize, c: char) -> bool {
-    matches!(c, '.' | '!' | '?') && text[at + c.len_utf8()..].starts_with(char::is_whitespace)
+    let after = &text[at + c.len_utf8()..];
+    match c {
+        '.' | '!' | '?' => after.starts_with(char::is_whitespace),
+        '。' | '！' | '？' => !after.is_empty(),
+        _ => false,
+    }
+}
+
+fn is_sentence_mark(c: char) -> bool {
+    matches!(c, '.' | '!' | '?' | '。' | '！' | '？')
 }
 
 /// The first sentence of a streamed answer, as the driver will hear it, once it is over.
@@ -333,14 +348,14 @@ fn speakable(text: &str) -> String {
     let mut start = 0;
     for (at, c) in plain.char_indices() {
         let end = at + c.len_utf8();
-        if ends_sentence(&plain, at, c) || (matches!(c, '.' | '!' | '?') && end == plain.len()) {
+        if ends_sentence(&plain, at, c) || (is_sentence_mark(c) && end == plain.len()) {
             let sentence = plain[start..end].trim();
             if !sentence.is_empty() && !sentences.contains(&sentence) {
                 sentences.push(sentence);
             }
             start = end;
             if sentences.len() == 2 {
-                return sentences.join(" ");
+                return joined(&sentences);
             }
         }
     }
@@ -348,7 +363,19 @@ fn speakable(text: &str) -> String {
     if sentences.is_empty() || (!rest.is_empty() && sentences.len() < 2 && !sentences.contains(&rest)) {
         sentences.push(rest);
     }
-    sentences.join(" ").trim().to_string()
+    joined(&sentences).trim().to_string()
+}
+
+/// Sentences one after the other: a space after an English one, none after a Chinese one.
+fn joined(sentences: &[&str]) -> String {
+    let mut text = String::new();
+    for sentence in sentences {
+        if text.ends_with(|c: char| c.is_ascii_punctuation() || c.is_alphanumeric()) {
+            text.push(' ');
+        }
+        text.push_str(sentence);
+    }
+    text
 }
 
 #[cfg(test)]
@@ -389,5 +416,15 @@ mod tests {
             "Paris is the capital. It is in France."
         );
         assert_eq!(speakable("It is 3.5 km away"), "It is 3.5 km away");
+    }
+
+    #[test]
+    fn a_chinese_answer_ends_its_sentences_with_full_width_marks() {
+        assert_eq!(first_sentence_of("北京是中国的首都。它"), Some("北京是中国的首都。".to_string()));
+        assert_eq!(first_sentence_of("北京是中国的首都。"), None, "it may go on");
+        assert_eq!(first_sentence_of("大约3.5公里"), None);
+        assert!(says_two_sentences("北京是首都。人口很多！还有"));
+        assert_eq!(speakable("北京是首都。人口很多！还有很多公园。"), "北京是首都。人口很多！");
+        assert_eq!(speakable("好的。好的。好的。"), "好的。");
     }
 }

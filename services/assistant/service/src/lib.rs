@@ -233,7 +233,10 @@ impl Assistant {
                     said.push(conversation.dialog.act(&request.intent, request.slots.clone(), tools, &mut turn).await);
                 }
                 if said.is_empty() {
-                    said.push("Sorry, I couldn't do that.".into());
+                    said.push(match cabin_nlu::Language::of(text) {
+                        cabin_nlu::Language::English => "Sorry, I couldn't do that.".into(),
+                        cabin_nlu::Language::Chinese => "抱歉，这个我做不到。".into(),
+                    });
                 }
                 turn.reply = said.join(" ");
             }

@@ -1,4 +1,4 @@
-//! Tokens through a Q5_0 or Q4_1 matrix, with AVX2 or AVX-512.
+//! Tokens through a Q5_0 or Q4_1 matrix, with AVX2 or AVX-512, or a Q4_K or Q6_K one with AVX-512.
 //!
 //! The small models' weights are mostly in these two older block formats (Qwen2.5-0.5B's Q5_0,
 //! SmolLM2's Q4_1), and candle 0.11 has no vector kernel for either: its product is the generic
@@ -9,6 +9,12 @@
 //! sum is scaled into eight float lanes, summed once per row. A block spread once serves up to
 //! six tokens, so a prompt takes this path too: it beats dequantizing the matrix to f32 for
 //! candle's tiled product, which costs a fixed write of the whole matrix per prompt.
+//!
+//! Qwen's down projections are Q4_K and Q6_K, which candle has vector kernels for but
+//! dequantizes, in scalar code, for a prompt (its tiled kernels would keep a repacked copy of
+//! each matrix, `transformer.rs`). Their sub-blocks are 32 weights too, so the same tokens serve:
+//! Q4_K's are Q4_1's with scales from the block's header, Q6_K's are six-bit weights less 32,
+//! with a scale per 16.
 //!
 //! `pulp` gives the AVX2 and AVX-512 instructions as safe functions once the CPU is known to
 //! have them, so no `unsafe` is written here; with AVX-512 two blocks share a register; without
@@ -87,11 +93,35 @@ impl std::fmt::Debug for Simd {
     }
 }
 
+/// The block formats multiplied here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Q5_0,
+    Q4_1,
+    /// 256 weights in eight 32-weight sub-blocks of 4-bit values, each with a 6-bit scale and
+    /// minimum (AVX-512 only).
+    Q4K,
+    /// 256 weights of 6 bits in sixteen 16-weight groups, each with an 8-bit scale (AVX-512 only).
+    Q6K,
+}
+
+impl Format {
+    /// Weights and bytes per block.
+    fn block(self) -> (usize, usize) {
+        match self {
+            Format::Q5_0 => (32, 22),
+            Format::Q4_1 => (32, 20),
+            Format::Q4K => (256, 144),
+            Format::Q6K => (256, 210),
+        }
+    }
+}
+
 /// The vector product for one block format, on a CPU that has AVX2 or AVX-512.
 #[derive(Debug, Clone, Copy)]
 pub struct BlockProduct {
     simd: Simd,
-    five_bit: bool,
+    format: Format,
 }
 
 impl BlockProduct {
@@ -103,34 +133,35 @@ impl BlockProduct {
 
     /// The products this CPU can run for `dtype`, the fastest first.
     fn every_available(dtype: GgmlDType) -> Vec<BlockProduct> {
-        let five_bit = match dtype {
-            GgmlDType::Q5_0 => true,
-            GgmlDType::Q4_1 => false,
+        let format = match dtype {
+            GgmlDType::Q5_0 => Format::Q5_0,
+            GgmlDType::Q4_1 => Format::Q4_1,
+            GgmlDType::Q4K => Format::Q4K,
+            GgmlDType::Q6K => Format::Q6K,
             _ => return Vec::new(),
         };
         #[cfg(target_arch = "x86_64")]
         let levels = [pulp::x86::V4::try_new().map(Simd::V4), pulp::x86::V3::try_new().map(Simd::V3)];
         #[cfg(not(target_arch = "x86_64"))]
         let levels: [Option<Simd>; 0] = [];
-        levels.into_iter().flatten().map(|simd| BlockProduct { simd, five_bit }).collect()
+        let k_quant = matches!(format, Format::Q4K | Format::Q6K);
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unreachable_code, unused_variables))]
+        let written_for = |simd: &Simd| !k_quant || matches!(simd, Simd::V4(_));
+        levels.into_iter().flatten().filter(written_for).map(|simd| BlockProduct { simd, format }).collect()
     }
 
     fn block_bytes(&self) -> usize {
-        if self.five_bit {
-            22
-        } else {
-            20
-        }
+        self.format.block().1
     }
 
     /// `out` (tokens × rows) = `x` (tokens × columns) times the transpose of the matrix
     /// `blocks` (rows × columns), rows shared out between threads.
     pub fn multiply(&self, blocks: &[u8], (rows, columns): (usize, usize), x: &[f32], out: &mut [f32]) {
-        let row_bytes = columns / WEIGHTS_PER_BLOCK * self.block_bytes();
+        let (block_weights, block_bytes) = self.format.block();
+        let row_bytes = columns / block_weights * block_bytes;
         assert!(
-            columns.is_multiple_of(WEIGHTS_PER_BLOCK) && blocks.len() == rows * row_bytes,
-            "a matrix of {rows}x{columns} in blocks of {} bytes holds {} bytes",
-            self.block_bytes(),
+            columns.is_multiple_of(block_weights) && blocks.len() == rows * row_bytes,
+            "a matrix of {rows}x{columns} in blocks of {block_bytes} bytes holds {} bytes",
             blocks.len()
         );
         let tokens: Vec<Quantized> = x.chunks_exact(columns).map(Quantized::new).collect();
@@ -146,11 +177,7 @@ impl BlockProduct {
                 for (offset, row_products) in products.chunks_exact_mut(tokens.len()).enumerate() {
                     let row = &blocks[(task * ROWS_PER_TASK + offset) * row_bytes..][..row_bytes];
                     for (products, tokens) in row_products.chunks_mut(TOKENS_PER_TILE).zip(tokens.chunks(TOKENS_PER_TILE)) {
-                        if self.five_bit {
-                            self.tile::<true>(row, tokens, products);
-                        } else {
-                            self.tile::<false>(row, tokens, products);
-                        }
+                        self.tile(row, tokens, products);
                     }
                 }
             }
@@ -164,35 +191,39 @@ impl BlockProduct {
     }
 
     /// One row times up to [`TOKENS_PER_TILE`] tokens, into `products`.
-    fn tile<const FIVE_BIT: bool>(&self, row: &[u8], tokens: &[Quantized], products: &mut [f32]) {
+    fn tile(&self, row: &[u8], tokens: &[Quantized], products: &mut [f32]) {
         match tokens.len() {
-            1 => products.copy_from_slice(&self.row_times::<1, FIVE_BIT>(row, tokens)),
-            2 => products.copy_from_slice(&self.row_times::<2, FIVE_BIT>(row, tokens)),
-            3 => products.copy_from_slice(&self.row_times::<3, FIVE_BIT>(row, tokens)),
-            4 => products.copy_from_slice(&self.row_times::<4, FIVE_BIT>(row, tokens)),
-            5 => products.copy_from_slice(&self.row_times::<5, FIVE_BIT>(row, tokens)),
-            _ => products.copy_from_slice(&self.row_times::<TOKENS_PER_TILE, FIVE_BIT>(row, tokens)),
+            1 => products.copy_from_slice(&self.row_times::<1>(row, tokens)),
+            2 => products.copy_from_slice(&self.row_times::<2>(row, tokens)),
+            3 => products.copy_from_slice(&self.row_times::<3>(row, tokens)),
+            4 => products.copy_from_slice(&self.row_times::<4>(row, tokens)),
+            5 => products.copy_from_slice(&self.row_times::<5>(row, tokens)),
+            _ => products.copy_from_slice(&self.row_times::<TOKENS_PER_TILE>(row, tokens)),
         }
     }
 
     /// One row times `N` tokens: each block is spread to bytes once and multiplied with each.
     #[cfg(target_arch = "x86_64")]
-    fn row_times<const N: usize, const FIVE_BIT: bool>(&self, row: &[u8], tokens: &[Quantized]) -> [f32; N] {
+    fn row_times<const N: usize>(&self, row: &[u8], tokens: &[Quantized]) -> [f32; N] {
         let tokens: &[Quantized; N] = tokens.try_into().expect("a tile of N tokens");
-        match self.simd {
-            Simd::V4(simd) => self.row_times_avx512::<N, FIVE_BIT>(simd, row, tokens),
-            Simd::V3(simd) => self.row_times_avx2::<N, FIVE_BIT>(simd, row, tokens),
+        match (self.simd, self.format) {
+            (Simd::V4(simd), Format::Q5_0) => self.row_times_avx512::<N, true>(simd, row, tokens),
+            (Simd::V4(simd), Format::Q4_1) => self.row_times_avx512::<N, false>(simd, row, tokens),
+            (Simd::V4(simd), Format::Q4K) => Self::q4k_row_times_avx512::<N>(simd, row, tokens),
+            (Simd::V4(simd), Format::Q6K) => Self::q6k_row_times_avx512::<N>(simd, row, tokens),
+            (Simd::V3(simd), Format::Q5_0) => self.row_times_avx2::<N, true>(simd, row, tokens),
+            (Simd::V3(simd), Format::Q4_1) => self.row_times_avx2::<N, false>(simd, row, tokens),
+            (Simd::V3(_), Format::Q4K | Format::Q6K) => unreachable!("every_available() gives k-quants AVX-512 only"),
         }
     }
 
     /// A block's scale and what its weights are offset by (both times the weight's `q`).
     fn scale_and_offset<const FIVE_BIT: bool>(block: &[u8]) -> (f32, f32) {
-        let f16_at = |at: usize| half::f16::from_le_bytes([block[at], block[at + 1]]).to_f32();
-        let scale = f16_at(0);
+        let scale = f16_at(block, 0);
         if FIVE_BIT {
             (scale, -16.0 * scale)
         } else {
-            (scale, f16_at(2))
+            (scale, f16_at(block, 2))
         }
     }
 
@@ -263,6 +294,124 @@ impl BlockProduct {
         )
     }
 
+    /// [`row_times`](Self::row_times) for Q4_K, with AVX-512. A block of 256 weights (144 bytes):
+    /// f16 `d` and `dmin`, 12 bytes packing eight 6-bit scales and eight 6-bit minimums, then 128
+    /// bytes of nibbles, each 32 of them two sub-blocks (the low nibbles the first, the high
+    /// the second), so a pair of sub-blocks fills a register as it lies. A weight is
+    /// `d * scale * q - dmin * min`: the minimum is an offset, as in Q4_1.
+    #[cfg(target_arch = "x86_64")]
+    fn q4k_row_times_avx512<const N: usize>(simd: pulp::x86::V4, row: &[u8], tokens: &[Quantized; N]) -> [f32; N] {
+        use core::arch::x86_64::{__m256i, __m512i};
+        use pulp::bytemuck::cast;
+        simd.vectorize(
+            #[inline(always)]
+            || {
+                let (avx, avx2, f, bw, dq) = (simd.avx, simd.avx2, simd.avx512f, simd.avx512bw, simd.avx512dq);
+                let low_nibble = avx._mm256_set1_epi8(0x0F);
+                let ones = f._mm512_set1_epi16(1);
+                let mut lanes = [f._mm512_setzero_ps(); N];
+                let mut offsets = [0f32; N];
+                for (index, block) in row.chunks_exact(144).enumerate() {
+                    let (d, dmin) = (f16_at(block, 0), f16_at(block, 2));
+                    let packed_scales = &block[4..16];
+                    for pair in 0..4 {
+                        let packed: __m256i = cast::<[u8; 32], _>(block[16 + 32 * pair..][..32].try_into().expect("32 bytes"));
+                        let low = avx2._mm256_and_si256(packed, low_nibble);
+                        let high = avx2._mm256_and_si256(avx2._mm256_srli_epi16::<4>(packed), low_nibble);
+                        let weights = f._mm512_inserti64x4::<1>(f._mm512_castsi256_si512(low), high);
+                        let (scale_a, min_a) = k4_scale_and_min(2 * pair, packed_scales);
+                        let (scale_b, min_b) = k4_scale_and_min(2 * pair + 1, packed_scales);
+                        let (scale_a, scale_b) = (d * scale_a, d * scale_b);
+                        let (offset_a, offset_b) = (-dmin * min_a, -dmin * min_b);
+                        let first = index * 8 + 2 * pair;
+                        for ((lanes, offsets), token) in lanes.iter_mut().zip(&mut offsets).zip(tokens) {
+                            let values: __m512i = cast::<[i8; 64], _>(token.values[first * 32..][..64].try_into().expect("64 values"));
+                            // 0..15 times -127..127, in pairs: inside i16.
+                            let sums = bw._mm512_madd_epi16(bw._mm512_maddubs_epi16(weights, values), ones);
+                            let scales = dq._mm512_insertf32x8::<1>(
+                                f._mm512_castps256_ps512(avx._mm256_set1_ps(scale_a * token.scales[first])),
+                                avx._mm256_set1_ps(scale_b * token.scales[first + 1]),
+                            );
+                            *lanes = f._mm512_fmadd_ps(f._mm512_cvtepi32_ps(sums), scales, *lanes);
+                            *offsets += offset_a * token.scaled_sums[first] + offset_b * token.scaled_sums[first + 1];
+                        }
+                    }
+                }
+                std::array::from_fn(|token| f._mm512_reduce_add_ps(lanes[token]) + offsets[token])
+            },
+        )
+    }
+
+    /// [`row_times`](Self::row_times) for Q6_K, with AVX-512. A block of 256 weights (210 bytes):
+    /// 128 bytes of low nibbles, 64 bytes of two-bit high parts, sixteen signed 8-bit scales (one
+    /// per 16 weights), then an f16 `d`; a weight is `d * scale * (q - 32)`. In each half of the
+    /// block, 64 nibble bytes hold four sub-blocks: the low nibbles of bytes 0-31 and 32-63 are
+    /// the first two, the high nibbles the last two, and byte `l` of the half's 32 high-part
+    /// bytes holds the top bits of weight `l` of each of the four, two bits apiece.
+    #[cfg(target_arch = "x86_64")]
+    fn q6k_row_times_avx512<const N: usize>(simd: pulp::x86::V4, row: &[u8], tokens: &[Quantized; N]) -> [f32; N] {
+        use core::arch::x86_64::{__m256i, __m512i};
+        use pulp::bytemuck::cast;
+        simd.vectorize(
+            #[inline(always)]
+            || {
+                let (sse, avx2, f, bw) = (simd.sse, simd.avx2, simd.avx512f, simd.avx512bw);
+                let low_nibble = f._mm512_set1_epi8(0x0F);
+                let bits_4_and_5 = f._mm512_set1_epi8(0x30);
+                let thirty_two = f._mm512_set1_epi8(32);
+                let ones = f._mm512_set1_epi16(1);
+                // Each 16 weights' products end up summed in four lanes: their scale goes to those.
+                let by_group = f._mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+                let mut lanes = [f._mm512_setzero_ps(); N];
+                for (index, block) in row.chunks_exact(210).enumerate() {
+                    let d = f16_at(block, 208);
+                    for half in 0..2 {
+                        let nibbles: __m512i = cast::<[u8; 64], _>(block[64 * half..][..64].try_into().expect("64 bytes"));
+                        let high: __m256i = cast::<[u8; 32], _>(block[128 + 32 * half..][..32].try_into().expect("32 bytes"));
+                        // The second and fourth sub-blocks' top bits sit two bits above the first's
+                        // and the third's: shifted down, every pair's are in the same place.
+                        let high = f._mm512_inserti64x4::<1>(f._mm512_castsi256_si512(high), avx2._mm256_srli_epi16::<2>(high));
+                        let pairs = [
+                            f._mm512_or_si512(
+                                f._mm512_and_si512(nibbles, low_nibble),
+                                f._mm512_and_si512(bw._mm512_slli_epi16::<4>(high), bits_4_and_5),
+                            ),
+                            f._mm512_or_si512(
+                                f._mm512_and_si512(bw._mm512_srli_epi16::<4>(nibbles), low_nibble),
+                                f._mm512_and_si512(high, bits_4_and_5),
+                            ),
+                        ];
+                        for (pair, weights) in pairs.into_iter().enumerate() {
+                            let sub_block = 4 * half + 2 * pair;
+                            let group_scale = |group: usize| d * f32::from(block[192 + 2 * sub_block + group] as i8);
+                            let first = index * 8 + sub_block;
+                            for (lanes, token) in lanes.iter_mut().zip(tokens) {
+                                let values: __m512i = cast::<[i8; 64], _>(token.values[first * 32..][..64].try_into().expect("64 values"));
+                                // (q - 32) y as q y - 32 y: 0..63 and 32 times -127..127, in pairs,
+                                // each inside i16, and so is their difference.
+                                let products = bw._mm512_sub_epi16(
+                                    bw._mm512_maddubs_epi16(weights, values),
+                                    bw._mm512_maddubs_epi16(thirty_two, values),
+                                );
+                                let sums = bw._mm512_madd_epi16(products, ones);
+                                let (token_a, token_b) = (token.scales[first], token.scales[first + 1]);
+                                let four = sse._mm_setr_ps(
+                                    group_scale(0) * token_a,
+                                    group_scale(1) * token_a,
+                                    group_scale(2) * token_b,
+                                    group_scale(3) * token_b,
+                                );
+                                let scales = f._mm512_permutexvar_ps(by_group, f._mm512_castps128_ps512(four));
+                                *lanes = f._mm512_fmadd_ps(f._mm512_cvtepi32_ps(sums), scales, *lanes);
+                            }
+                        }
+                    }
+                }
+                std::array::from_fn(|token| f._mm512_reduce_add_ps(lanes[token]))
+            },
+        )
+    }
+
     /// [`row_times`](Self::row_times) with AVX2.
     #[cfg(target_arch = "x86_64")]
     fn row_times_avx2<const N: usize, const FIVE_BIT: bool>(&self, simd: pulp::x86::V3, row: &[u8], tokens: &[Quantized; N]) -> [f32; N] {
@@ -310,9 +459,25 @@ impl BlockProduct {
     }
 
     #[cfg(not(target_arch = "x86_64"))]
-    fn row_times<const N: usize, const FIVE_BIT: bool>(&self, _: &[u8], _: &[Quantized]) -> [f32; N] {
+    fn row_times<const N: usize>(&self, _: &[u8], _: &[Quantized]) -> [f32; N] {
         unreachable!("for_format() gives no product off x86-64")
     }
+}
+
+fn f16_at(bytes: &[u8], at: usize) -> f32 {
+    half::f16::from_le_bytes([bytes[at], bytes[at + 1]]).to_f32()
+}
+
+/// Sub-block `j`'s scale and minimum in Q4_K's 12 packed bytes: six bits each, the first four
+/// sub-blocks' in the low bits of bytes 0-3 and 4-7, the last four's low bits in the nibbles of
+/// bytes 8-11 and their top two bits in the top of bytes 0-7.
+fn k4_scale_and_min(j: usize, packed: &[u8]) -> (f32, f32) {
+    let (scale, min) = if j < 4 {
+        (packed[j] & 63, packed[j + 4] & 63)
+    } else {
+        ((packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4), (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))
+    };
+    (f32::from(scale), f32::from(min))
 }
 
 #[cfg(test)]
@@ -324,12 +489,16 @@ mod tests {
     #[test]
     fn the_product_is_the_matrixs_to_the_rounding_of_the_tokens_for_one_token_and_for_tiles() {
         let device = Device::Cpu;
-        // 29 blocks a row: AVX-512 pairs them, and the last is left alone.
-        let (rows, columns) = (200, 928);
-        let matrix = Tensor::randn(0f32, 1.0, (rows, columns), &device).unwrap();
-        for dtype in [GgmlDType::Q5_0, GgmlDType::Q4_1] {
+        // 29 blocks a row: AVX-512 pairs them, and the last is left alone; the k-quants' blocks
+        // are 256 weights.
+        for (dtype, columns) in [(GgmlDType::Q5_0, 928), (GgmlDType::Q4_1, 928), (GgmlDType::Q4K, 768), (GgmlDType::Q6K, 768)] {
+            let rows = 200;
+            let matrix = Tensor::randn(0f32, 1.0, (rows, columns), &device).unwrap();
             let products = BlockProduct::every_available(dtype);
-            assert!(!products.is_empty(), "this test needs a CPU with AVX2 and FMA; without them the product is never used");
+            assert!(
+                !products.is_empty(),
+                "this test needs a CPU with AVX-512 (AVX2 and FMA for Q5_0 and Q4_1); without them the product is never used"
+            );
             let table = QTensor::quantize(&matrix, dtype).unwrap();
             let weights = table.dequantize(&device).unwrap().to_vec2::<f32>().unwrap();
             for product in &products {
@@ -363,6 +532,8 @@ mod tests {
     #[test]
     fn other_formats_are_left_to_candle() {
         assert!(BlockProduct::for_format(GgmlDType::Q8_0).is_none());
-        assert!(BlockProduct::for_format(GgmlDType::Q4K).is_none());
+        assert!(BlockProduct::for_format(GgmlDType::Q5K).is_none());
+        #[cfg(target_arch = "x86_64")]
+        assert!(BlockProduct::every_available(GgmlDType::Q4K).iter().all(|product| matches!(product.simd, Simd::V4(_))));
     }
 }

@@ -69,16 +69,20 @@ impl Embedding {
 /// kernels on first use and keeps the tiles beside the file's blocks, one copy per kernel: on
 /// this machine a Q4_K matrix ended up held three times (4.5 + 6 + 10 bits a weight), which took
 /// Qwen2.5-0.5B from 528 to 705 MiB once it had answered. Those formats are kept as bare blocks
-/// that candle cannot repack, and multiplied by its plain vector products.
+/// that candle cannot repack: multiplied by our product where the CPU has AVX-512, else by
+/// candle's plain vector products.
 ///
 /// For Q5_0 and Q4_1, most of both models' weights, candle's vector product is generic code;
-/// tokens go through our AVX2 one instead (`block_product.rs`), prompts of under 48 too.
+/// tokens go through our AVX2 one instead (`block_product.rs`), prompts of under 48 too. So do
+/// Q4_K and Q6_K (Qwen's down projections) with AVX-512: a prompt no longer waits for the
+/// matrix to be dequantized.
 enum Weight {
     /// A format candle multiplies as the file has it.
     InPlace { quantized: QMatMul, table: Arc<QTensor>, dequantize_for_prompts: bool },
     /// A format candle would repack, out of its reach.
     Blocks { blocks: Box<dyn QuantizedType>, rows: usize, columns: usize },
-    /// Q5_0 or Q4_1, which candle multiplies in generic code, on a CPU where ours runs.
+    /// Q5_0 or Q4_1, which candle multiplies in generic code, or Q4_K and Q6_K, which it would
+    /// repack, on a CPU where ours runs.
     Ours { table: Arc<QTensor>, product: BlockProduct },
 }
 
@@ -93,13 +97,13 @@ impl Weight {
     fn new(table: Arc<QTensor>) -> Result<Weight> {
         let (rows, columns) = table.shape().dims2()?;
         let dtype = table.dtype();
+        if let (Some(product), true) = (BlockProduct::for_format(dtype), table.device().is_cpu()) {
+            return Ok(Weight::Ours { table, product });
+        }
         if table.device().is_cpu() && candle_repacks(dtype, columns) {
             if let QStorage::Cpu(blocks) = QStorage::from_data(table.data()?, &Device::Cpu, dtype)? {
                 return Ok(Weight::Blocks { blocks, rows, columns });
             }
-        }
-        if let (Some(product), true) = (BlockProduct::for_format(dtype), table.device().is_cpu()) {
-            return Ok(Weight::Ours { table, product });
         }
         let dequantize_for_prompts = dequantize::is_fast(dtype);
         Ok(Weight::InPlace { quantized: QMatMul::from_arc(table.clone())?, table, dequantize_for_prompts })
@@ -137,8 +141,11 @@ impl Weight {
 
 /// `x` times the transpose of `table` dequantized, which is dropped after.
 fn times_dequantized(x: &Tensor, table: &QTensor) -> Result<Tensor> {
-    let matrix = dequantize::dequantize(table, x.device())?
-        .ok_or_else(|| candle_core::Error::Msg(format!("{:?} is not dequantized here", table.dtype())))?;
+    let matrix = match dequantize::dequantize(table, x.device())? {
+        Some(matrix) => matrix,
+        // The k-quants: candle's dequantizing leaves the blocks as they are (its products repack).
+        None => table.dequantize(x.device())?,
+    };
     x.broadcast_matmul(&matrix.t()?)
 }
 
@@ -445,9 +452,9 @@ mod tests {
         let table = QTensor::quantize(&original, GgmlDType::Q4K).unwrap();
         let expected_matrix = table.dequantize(&device).unwrap();
         let weight = Weight::new(Arc::new(table)).unwrap();
-        assert!(matches!(weight, Weight::Blocks { .. }), "candle would keep a repacked copy beside the blocks");
-        // A token as decoding multiplies it, and a prompt.
-        for tokens in [1, PROMPT_TOKENS + 4] {
+        assert!(matches!(weight, Weight::Blocks { .. } | Weight::Ours { .. }), "candle would keep a repacked copy beside the blocks");
+        // A token as decoding multiplies it, a prompt, and a prompt long enough to dequantize.
+        for tokens in [1, PROMPT_TOKENS + 4, OUR_PROMPT_TOKENS + 4] {
             let x = Tensor::randn(0f32, 1.0, (1, tokens, 512), &device).unwrap();
             let ours = weight.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let expected = x.broadcast_matmul(&expected_matrix.t().unwrap()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
