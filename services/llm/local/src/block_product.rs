@@ -231,7 +231,7 @@ impl BlockProduct {
     /// so the multiplying and the scaling take half the instructions they take with AVX2.
     #[cfg(target_arch = "x86_64")]
     fn row_times_avx512<const N: usize, const FIVE_BIT: bool>(&self, simd: pulp::x86::V4, row: &[u8], tokens: &[Quantized; N]) -> [f32; N] {
-        use core::arch::x86_64::{__m128i, __m256i, __m512i};
+        use core::arch::x86_64::{__m128i, __m512i};
         use pulp::bytemuck::cast;
         let block_bytes = self.block_bytes();
         let nibbles_at = if FIVE_BIT { 6 } else { 4 };
@@ -239,14 +239,13 @@ impl BlockProduct {
         simd.vectorize(
             #[inline(always)]
             || {
-                let (avx, avx2, f, bw, dq) = (simd.avx, simd.avx2, simd.avx512f, simd.avx512bw, simd.avx512dq);
+                let (avx, avx2, f, bw) = (simd.avx, simd.avx2, simd.avx512f, simd.avx512bw);
                 let low_nibble = avx._mm256_set1_epi8(0x0F);
                 // As for AVX2, in each half: byte j of a block takes byte j / 8 of its `qh`,
                 // then tests bit j % 8 of it.
                 let spread: __m512i = cast(std::array::from_fn::<u8, 64, _>(|j| (j % 32 / 8) as u8));
                 let bit: __m512i = cast(std::array::from_fn::<u8, 64, _>(|j| 1 << (j % 8)));
                 let sixteen = f._mm512_set1_epi8(0x10);
-                let ones = f._mm512_set1_epi16(1);
                 // [low nibbles of a, of b, high nibbles of a, of b] in 64-bit lanes, put in
                 // the order of the weights: a's 32, then b's.
                 let in_order = f._mm512_setr_epi64(0, 1, 4, 5, 2, 3, 6, 7);
@@ -271,23 +270,8 @@ impl BlockProduct {
                         let fifth_bit = bw._mm512_test_epi8_mask(bw._mm512_shuffle_epi8(both, spread), bit);
                         weights = bw._mm512_mask_add_epi8(weights, fifth_bit, weights, sixteen);
                     }
-                    for ((lanes, offsets), token) in lanes.iter_mut().zip(&mut offsets).zip(tokens) {
-                        let values: __m512i = if paired {
-                            cast::<[i8; 64], _>(token.values[first * 32..][..64].try_into().expect("64 values"))
-                        } else {
-                            let half = cast::<[i8; 32], __m256i>(token.values[first * 32..][..32].try_into().expect("32 values"));
-                            f._mm512_castsi256_si512(half)
-                        };
-                        let sums = bw._mm512_madd_epi16(bw._mm512_maddubs_epi16(weights, values), ones);
-                        let (token_a, token_b) = (token.scales[first], if paired { token.scales[first + 1] } else { 0.0 });
-                        let scales = dq._mm512_insertf32x8::<1>(
-                            f._mm512_castps256_ps512(avx._mm256_set1_ps(scale_a * token_a)),
-                            avx._mm256_set1_ps(scale_b * token_b),
-                        );
-                        *lanes = f._mm512_fmadd_ps(f._mm512_cvtepi32_ps(sums), scales, *lanes);
-                        *offsets +=
-                            offset_a * token.scaled_sums[first] + if paired { offset_b * token.scaled_sums[first + 1] } else { 0.0 };
-                    }
+                    let pair = Pair { first, paired, scales: (scale_a, scale_b), offsets: (offset_a, offset_b) };
+                    pair.times_tokens_avx512(simd, weights, tokens, &mut lanes, &mut offsets);
                 }
                 std::array::from_fn(|token| f._mm512_reduce_add_ps(lanes[token]) + offsets[token])
             },
@@ -301,14 +285,13 @@ impl BlockProduct {
     /// `d * scale * q - dmin * min`: the minimum is an offset, as in Q4_1.
     #[cfg(target_arch = "x86_64")]
     fn q4k_row_times_avx512<const N: usize>(simd: pulp::x86::V4, row: &[u8], tokens: &[Quantized; N]) -> [f32; N] {
-        use core::arch::x86_64::{__m256i, __m512i};
+        use core::arch::x86_64::__m256i;
         use pulp::bytemuck::cast;
         simd.vectorize(
             #[inline(always)]
             || {
-                let (avx, avx2, f, bw, dq) = (simd.avx, simd.avx2, simd.avx512f, simd.avx512bw, simd.avx512dq);
+                let (avx, avx2, f) = (simd.avx, simd.avx2, simd.avx512f);
                 let low_nibble = avx._mm256_set1_epi8(0x0F);
-                let ones = f._mm512_set1_epi16(1);
                 let mut lanes = [f._mm512_setzero_ps(); N];
                 let mut offsets = [0f32; N];
                 for (index, block) in row.chunks_exact(144).enumerate() {
@@ -321,20 +304,13 @@ impl BlockProduct {
                         let weights = f._mm512_inserti64x4::<1>(f._mm512_castsi256_si512(low), high);
                         let (scale_a, min_a) = k4_scale_and_min(2 * pair, packed_scales);
                         let (scale_b, min_b) = k4_scale_and_min(2 * pair + 1, packed_scales);
-                        let (scale_a, scale_b) = (d * scale_a, d * scale_b);
-                        let (offset_a, offset_b) = (-dmin * min_a, -dmin * min_b);
-                        let first = index * 8 + 2 * pair;
-                        for ((lanes, offsets), token) in lanes.iter_mut().zip(&mut offsets).zip(tokens) {
-                            let values: __m512i = cast::<[i8; 64], _>(token.values[first * 32..][..64].try_into().expect("64 values"));
-                            // 0..15 times -127..127, in pairs: inside i16.
-                            let sums = bw._mm512_madd_epi16(bw._mm512_maddubs_epi16(weights, values), ones);
-                            let scales = dq._mm512_insertf32x8::<1>(
-                                f._mm512_castps256_ps512(avx._mm256_set1_ps(scale_a * token.scales[first])),
-                                avx._mm256_set1_ps(scale_b * token.scales[first + 1]),
-                            );
-                            *lanes = f._mm512_fmadd_ps(f._mm512_cvtepi32_ps(sums), scales, *lanes);
-                            *offsets += offset_a * token.scaled_sums[first] + offset_b * token.scaled_sums[first + 1];
-                        }
+                        let pair = Pair {
+                            first: index * 8 + 2 * pair,
+                            paired: true,
+                            scales: (d * scale_a, d * scale_b),
+                            offsets: (-dmin * min_a, -dmin * min_b),
+                        };
+                        pair.times_tokens_avx512(simd, weights, tokens, &mut lanes, &mut offsets);
                     }
                 }
                 std::array::from_fn(|token| f._mm512_reduce_add_ps(lanes[token]) + offsets[token])
@@ -461,6 +437,53 @@ impl BlockProduct {
     #[cfg(not(target_arch = "x86_64"))]
     fn row_times<const N: usize>(&self, _: &[u8], _: &[Quantized]) -> [f32; N] {
         unreachable!("for_format() gives no product off x86-64")
+    }
+}
+
+/// Two blocks of a row side by side in one AVX-512 register: blocks `first` and `first + 1` of
+/// the tokens (a lone last block is paired with nothing), with what each block's sums are
+/// scaled by and its weights offset by.
+struct Pair {
+    first: usize,
+    paired: bool,
+    scales: (f32, f32),
+    offsets: (f32, f32),
+}
+
+impl Pair {
+    /// The pair's 64 weights, spread to bytes (0..31), times each token, into its lanes and its
+    /// offset.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn times_tokens_avx512<const N: usize>(
+        &self,
+        simd: pulp::x86::V4,
+        weights: core::arch::x86_64::__m512i,
+        tokens: &[Quantized; N],
+        lanes: &mut [core::arch::x86_64::__m512; N],
+        offsets: &mut [f32; N],
+    ) {
+        use core::arch::x86_64::{__m256i, __m512i};
+        use pulp::bytemuck::cast;
+        let (avx, f, bw, dq) = (simd.avx, simd.avx512f, simd.avx512bw, simd.avx512dq);
+        let (first, paired) = (self.first, self.paired);
+        for ((lanes, offsets), token) in lanes.iter_mut().zip(offsets).zip(tokens) {
+            let values: __m512i = if paired {
+                cast::<[i8; 64], _>(token.values[first * 32..][..64].try_into().expect("64 values"))
+            } else {
+                f._mm512_castsi256_si512(cast::<[i8; 32], __m256i>(token.values[first * 32..][..32].try_into().expect("32 values")))
+            };
+            // 0..31 times -127..127, in pairs: inside i16.
+            let sums = bw._mm512_madd_epi16(bw._mm512_maddubs_epi16(weights, values), f._mm512_set1_epi16(1));
+            let (token_a, token_b) = (token.scales[first], if paired { token.scales[first + 1] } else { 0.0 });
+            let scales = dq._mm512_insertf32x8::<1>(
+                f._mm512_castps256_ps512(avx._mm256_set1_ps(self.scales.0 * token_a)),
+                avx._mm256_set1_ps(self.scales.1 * token_b),
+            );
+            *lanes = f._mm512_fmadd_ps(f._mm512_cvtepi32_ps(sums), scales, *lanes);
+            *offsets +=
+                self.offsets.0 * token.scaled_sums[first] + if paired { self.offsets.1 * token.scaled_sums[first + 1] } else { 0.0 };
+        }
     }
 }
 
