@@ -48,6 +48,24 @@ fn held_out_mandarin_utterances_are_understood() {
     }
 }
 
+/// A third Mandarin set, by an author who had only a sheet of the intents, their slots and how
+/// values are written (`data/test-set-zh-3.jsonl`, 415 utterances over all 25 intents, the
+/// hand-offs among them), its misses never read. First scored 2026-12-06: intent accuracy
+/// 0.918, slot F1 0.911, short of the 0.95 the others are held to; these floors, a point below,
+/// catch what makes it worse. They are not the target (README).
+#[test]
+fn a_third_mandarin_set_over_every_intent_is_understood() {
+    let understander = bilingual_understander();
+    let set = parse_jsonl(include_str!("data/test-set-zh-3.jsonl")).unwrap();
+    assert!(set.len() >= 300);
+    let report = evaluate(&understander, &set).unwrap();
+    println!("third set: intent accuracy {:.3}, slot F1 {:.3} ({} utterances)", report.intent_accuracy(), report.slot_f1(), set.len());
+    let misses: Vec<String> = report.misses.iter().map(|(expected, got, text)| format!("{text:?}: {expected} -> {got}")).collect();
+    let slot_misses: Vec<String> = report.slot_misses.iter().map(|m| format!("{m:?}")).collect();
+    assert!(report.intent_accuracy() >= 0.91, "intent accuracy {:.3}:\n{}", report.intent_accuracy(), misses.join("\n"));
+    assert!(report.slot_f1() >= 0.90, "slot F1 {:.3}:\n{}", report.slot_f1(), slot_misses.join("\n"));
+}
+
 /// The hand-offs to the owner's phone (directions, a reminder for when parked, sharing the
 /// arrival) and the requests they are closest to (navigating, calling): 60 English and 60
 /// Mandarin utterances by an author who had seen neither the examples nor the extractors.
