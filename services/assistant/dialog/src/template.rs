@@ -76,7 +76,8 @@ pub fn expand_paths(signal: &str, zones: &ZoneMaps) -> Result<Vec<String>, Templ
     Ok(paths)
 }
 
-/// The paths a signal template names for these slots; a zone of `all` means every zone in the map.
+/// The paths a signal template names for these slots; a zone that names a group (see
+/// [`zones_named`]) gives a path for each zone in it.
 pub fn render_paths(signal: &str, slots: &Slots, zones: &ZoneMaps) -> Vec<String> {
     let mut paths = vec![String::new()];
     for piece in parse(signal).unwrap_or_default() {
@@ -84,17 +85,25 @@ pub fn render_paths(signal: &str, slots: &Slots, zones: &ZoneMaps) -> Vec<String
             Piece::Literal(text) => vec![text],
             Piece::Slot { name, map: Some(map), .. } => {
                 let zone_map = zones.get(&map).cloned().unwrap_or_default();
-                match slots.get(&name).map(|v| v.to_string()) {
-                    Some(zone) if zone == "all" => zone_map.values().cloned().collect(),
-                    Some(zone) => zone_map.get(&zone).cloned().into_iter().collect(),
-                    None => Vec::new(),
-                }
+                slots.get(&name).map(|zone| zones_named(&zone.to_string(), &zone_map)).unwrap_or_default()
             }
             _ => Vec::new(),
         };
         paths = paths.iter().flat_map(|p| options.iter().map(move |o| format!("{p}{o}"))).collect();
     }
     paths
+}
+
+/// The branches of `map` a zone names: its own, or each of a group's: `all` is every zone,
+/// `rear` every `rear_` zone (both rear seats), `front` the driver's and the passenger's.
+fn zones_named(zone: &str, map: &BTreeMap<String, String>) -> Vec<String> {
+    let in_group = |name: &str| match zone {
+        "all" => true,
+        "rear" => name.starts_with("rear_"),
+        "front" => name == "driver" || name == "passenger",
+        _ => name == zone,
+    };
+    map.iter().filter(|(name, _)| in_group(name)).map(|(_, branch)| branch.clone()).collect()
 }
 
 /// Slot values as words in a language other than English ("driver" -> "主驾").
@@ -111,6 +120,8 @@ fn spoken(name: &str, value: &SlotValue, words: Option<&ValueWords>) -> String {
             (_, "rear_left") => "the rear left".into(),
             (_, "rear_right") => "the rear right".into(),
             ("zone" | "seat" | "window", "all") => "every side".into(),
+            ("zone" | "seat" | "window", "rear") => "the back".into(),
+            ("zone" | "seat" | "window", "front") => "the front".into(),
             _ => text.replace('_', " "),
         },
     }
@@ -187,15 +198,24 @@ mod tests {
 
     fn zones() -> ZoneMaps {
         let map: BTreeMap<String, String> =
-            [("driver", "Row1.Driver"), ("passenger", "Row1.Passenger")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            [("driver", "Row1.Driver"), ("passenger", "Row1.Passenger"), ("rear_left", "Row2.Driver"), ("rear_right", "Row2.Passenger")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         [("hvac".to_string(), map)].into_iter().collect()
     }
 
     #[test]
-    fn zone_all_expands_to_every_zone() {
-        let all = slots(&[("zone", SlotValue::Text("all".into()))]);
-        let paths = render_paths("Vehicle.Cabin.HVAC.Station.{zone@hvac}.Temperature", &all, &zones());
-        assert_eq!(paths, ["Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature", "Vehicle.Cabin.HVAC.Station.Row1.Passenger.Temperature"]);
+    fn a_group_of_zones_expands_to_each_zone_in_it() {
+        let stations = |zone: &str| {
+            let paths = render_paths("HVAC.{zone@hvac}.Temperature", &slots(&[("zone", SlotValue::Text(zone.into()))]), &zones());
+            paths.iter().map(|p| p.trim_start_matches("HVAC.").trim_end_matches(".Temperature").to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(stations("all"), ["Row1.Driver", "Row1.Passenger", "Row2.Driver", "Row2.Passenger"]);
+        assert_eq!(stations("rear"), ["Row2.Driver", "Row2.Passenger"]);
+        assert_eq!(stations("front"), ["Row1.Driver", "Row1.Passenger"]);
+        assert_eq!(stations("rear_left"), ["Row2.Driver"]);
+        assert!(stations("roof").is_empty());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use cabin_sentence_encoder::{EncoderError, MultilingualEncoder, SentenceEncoder,
 
 use crate::example_cache::ExampleCache;
 use crate::intents::IntentCatalog;
+use crate::memory_verbs;
 use crate::slots::Slots;
 use crate::text::normalise;
 use cabin_language::Language;
@@ -225,7 +226,8 @@ impl Understander {
             Language::Chinese => MULTILINGUAL_MODEL,
         };
         let index = self.languages.get(&language).ok_or(UnderstandError::LanguageNotInstalled { language, model })?;
-        let ranked = self.rank(index, &text)?;
+        let mut ranked = self.rank(index, &text)?;
+        self.let_the_memory_verb_decide(language, &text, &mut ranked);
         let (best, similarity) = ranked[0];
         let weights: Vec<f32> = ranked.iter().map(|(_, s)| ((s - similarity) / SHARPNESS).exp()).collect();
         let total: f32 = weights.iter().sum();
@@ -243,6 +245,18 @@ impl Understander {
     pub fn extract(&self, intent: &str, normalised: &str) -> Slots {
         let Some(def) = self.catalog.get(intent) else { return Slots::new() };
         def.slots.iter().filter_map(|(name, kind)| kind.extract(normalised).map(|value| (name.clone(), value))).collect()
+    }
+
+    /// Between the memory intents, the verb decides ([`memory_verbs`]): the intent it names
+    /// changes places with the classifier's choice, scores staying where they are.
+    fn let_the_memory_verb_decide(&self, language: Language, text: &str, ranked: &mut [(usize, f32)]) {
+        let intents = self.catalog.intents();
+        let Some(named) = memory_verbs::intent_by_verb(language, text, &intents[ranked[0].0].name) else { return };
+        if let Some(at) = ranked.iter().position(|(i, _)| intents[*i].name == named) {
+            let (chosen, named) = (ranked[0].0, ranked[at].0);
+            ranked[0].0 = named;
+            ranked[at].0 = chosen;
+        }
     }
 
     /// Intents by score, best first.

@@ -10,6 +10,7 @@ mod classifier;
 pub mod evaluation;
 mod example_cache;
 mod intents;
+mod memory_verbs;
 mod numbers;
 mod slots;
 mod text;

@@ -32,7 +32,8 @@ fn held_out_utterances_are_understood() {
 
 /// The Mandarin held-out sets, by two authors who had seen neither the Chinese examples nor
 /// the extractors: `data/test-set-zh.jsonl` (390; its misses were read and fixed once, see the
-/// README) and `data/test-set-zh-2.jsonl` (220; never read). Scored with multilingual-e5.
+/// README) and `data/test-set-zh-2.jsonl` (220; its misses first read on 2026-12-06, when
+/// fixing the third set's). Scored with multilingual-e5.
 #[test]
 fn held_out_mandarin_utterances_are_understood() {
     let understander = bilingual_understander();
@@ -45,15 +46,25 @@ fn held_out_mandarin_utterances_are_understood() {
 
 /// A third Mandarin set, by an author who had only a sheet of the intents, their slots and how
 /// values are written (`data/test-set-zh-3.jsonl`, 415 utterances over all 25 intents, the
-/// hand-offs among them), its misses never read. First scored 2026-12-06: intent accuracy
-/// 0.918, slot F1 0.911, short of the 0.95 the others are held to; these floors, a point below,
-/// catch what makes it worse. They are not the target (README).
+/// hand-offs among them). First scored 2026-12-06: intent accuracy 0.918, slot F1 0.911. Its
+/// misses were then read and fixed once (README): 0.971 and 0.992, held here a point below.
 #[test]
 fn a_third_mandarin_set_over_every_intent_is_understood() {
     let understander = bilingual_understander();
     let set = parse_jsonl(include_str!("data/test-set-zh-3.jsonl")).unwrap();
     assert!(set.len() >= 300);
-    assert_understood(&understander, "third set", &set, (0.91, 0.90));
+    assert_understood(&understander, "third set", &set, (0.96, 0.98));
+}
+
+/// A fourth Mandarin set, written as the third was, from the same sheet by another author
+/// (`data/test-set-zh-4.jsonl`, 390 utterances over all 25 intents), after the third set's
+/// fixes and scored once with them, its misses never read.
+#[test]
+fn a_fourth_mandarin_set_written_after_the_fixes_is_understood() {
+    let understander = bilingual_understander();
+    let set = parse_jsonl(include_str!("data/test-set-zh-4.jsonl")).unwrap();
+    assert!(set.len() >= 300);
+    assert_understood(&understander, "fourth set", &set, (0.95, 0.95));
 }
 
 /// The hand-offs to the owner's phone (directions, a reminder for when parked, sharing the

@@ -42,7 +42,7 @@ fn schema_of(kind: SlotKind) -> Value {
         SlotKind::OpenPercent => json!({"type": "number", "description": "percent open, 0 closed to 100 fully open"}),
         SlotKind::HeatLevel => json!({"type": "number", "description": "0 off, 1 low, 2 medium, 3 high"}),
         SlotKind::VolumeLevel => json!({"type": "number", "description": "0 to 100"}),
-        SlotKind::Zone => json!({"type": "string", "enum": ["driver", "passenger", "rear_left", "rear_right", "all"]}),
+        SlotKind::Zone => json!({"type": "string", "enum": ["driver", "passenger", "rear_left", "rear_right", "rear", "front", "all"]}),
         SlotKind::Warmth | SlotKind::Loudness => json!({"type": "string", "enum": ["up", "down"]}),
         SlotKind::Switch => json!({"type": "string", "enum": ["on", "off"]}),
         SlotKind::LockState => json!({"type": "string", "enum": ["locked", "unlocked"]}),

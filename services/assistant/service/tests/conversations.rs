@@ -118,6 +118,24 @@ async fn a_question_is_answered_by_what_answers_it_and_interrupted_by_a_new_requ
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_row_of_seats_is_each_seat_in_it_in_both_languages() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let window = |side: &str| format!("Vehicle.Cabin.Door.{side}.Window.Position");
+    let seat = |side: &str| format!("Vehicle.Cabin.Seat.{side}.Heating");
+    for (said, expected, reply) in [
+        ("close the rear windows", vec![(window("Row2.DriverSide"), "0"), (window("Row2.PassengerSide"), "0")], "the back"),
+        ("后排车窗开一半", vec![(window("Row2.DriverSide"), "50"), (window("Row2.PassengerSide"), "50")], "后排"),
+        ("前排座椅加热开到三档", vec![(seat("Row1.DriverSide"), "99"), (seat("Row1.PassengerSide"), "99")], "前排"),
+    ] {
+        let turn = dialog.turn(said, &tools).await;
+        let expected: Vec<(String, String)> = expected.into_iter().map(|(signal, value)| (signal, value.to_string())).collect();
+        assert_eq!(sets(&turn), expected, "{said:?}: {}", turn.reply);
+        assert!(turn.reply.contains(reply), "{said:?} is answered with {reply:?}: {}", turn.reply);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn relative_changes_step_from_the_car_by_as_much_as_was_said() {
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();

@@ -25,11 +25,11 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::VehicleSignal => first_of(&VEHICLE_SIGNAL, text).and_then(word),
         SlotKind::Region => first_of(&REGION, text).and_then(word),
         SlotKind::MediaAction => first_of(&MEDIA_ACTION, text).and_then(word),
-        SlotKind::Destination => DESTINATION.value(&PHONE_AS_RECIPIENT.replace_all(&ARRIVAL_TIME.replace_all(text, ""), "")),
+        SlotKind::Destination => DESTINATION.value(&RECIPIENT.replace_all(&ARRIVAL_TIME.replace_all(text, ""), "")),
         SlotKind::Contact => CONTACT.value(text).filter(|v| !is_vague(&v.to_string())),
         SlotKind::Object => OBJECT.value(text),
         SlotKind::MediaQuery => MEDIA_QUERY.value(text).filter(|v| !is_vague(&v.to_string())),
-        SlotKind::Fact => FACT.value(text).filter(|v| !matches!(v.to_string().as_str(), "这个" | "那个" | "它")),
+        SlotKind::Fact => FACT.value(text).filter(|v| !is_pointer(&v.to_string())),
         SlotKind::Period => first_of(&PERIOD, text).and_then(word),
         SlotKind::Reminder => REMINDER.value(&WHEN_PARKED.replace_all(text, "")),
     }
@@ -53,8 +53,30 @@ pub(super) fn is_no_value(value: &str) -> bool {
 
 const YES_OR_NO: &[&str] = &["好", "好的", "是", "是的", "对", "对的", "行", "可以", "嗯", "不", "不是", "不要", "不用", "没有", "谢谢"];
 /// Particles and politeness around a value: "深圳吧" is 深圳, "我的帽子" is 帽子.
-const LEADING: &[&str] =
-    &["我的", "我们的", "那个", "这个", "一个", "一只", "一些", "一下", "个", "请", "帮我", "给我", "打给", "给", "去", "到", "回"];
+const LEADING: &[&str] = &[
+    "我的",
+    "我们的",
+    "那个",
+    "这个",
+    "一个",
+    "一只",
+    "一把",
+    "一件",
+    "一本",
+    "一瓶",
+    "一条",
+    "一些",
+    "一下",
+    "个",
+    "请",
+    "帮我",
+    "给我",
+    "打给",
+    "给",
+    "去",
+    "到",
+    "回",
+];
 const TRAILING: &[&str] = &[
     "吧",
     "啊",
@@ -134,9 +156,12 @@ fn zone(text: &str) -> Option<&'static str> {
         vec![
             ("rear_left", re(r"后排左|左后|后面左|后座左|左边后|左侧后")),
             ("rear_right", re(r"后排右|右后|后面右|后座右|右边后|右侧后")),
+            // Both rear seats: a group the task runs for each of its zones, as for "all".
+            ("rear", re(r"后排|后座|后面的(?:座|窗|车窗)|后边的(?:座|窗|车窗)")),
             ("passenger", re(r"副驾|乘客|旁边|右前|前排右")),
             ("driver", re(r"主驾|驾驶|司机|我这边|我这侧|我这一侧|我的座|我这|左前|前排左|我自己")),
-            ("all", re(r"全车|所有|全部|每个|都|两边|四个|整车|全都")),
+            ("front", re(r"前排|前面的(?:座|窗|车窗)|前边的(?:座|窗|车窗)")),
+            ("all", re(r"全车|所有|全部|每个|都|两边|四个|整车|全都|全(?:关|开|打开|降|升|摇)")),
         ]
     });
     first_of(&TABLE, text)
@@ -183,7 +208,8 @@ fn heat_level(text: &str) -> Option<f64> {
 }
 
 fn volume_level(text: &str) -> Option<f64> {
-    if text.contains("静音") {
+    static SILENCE: LazyLock<Regex> = LazyLock::new(|| re(r"静音|(?:声音|音量)(?:给)?关(?:了|掉|上)|关(?:掉|了)?(?:声音|音量)"));
+    if SILENCE.is_match(text) {
         Some(0.0)
     } else if ["最大", "开到最", "调到最高"].iter().any(|w| text.contains(w)) {
         Some(100.0)
@@ -243,7 +269,8 @@ fn switch(text: &str) -> Option<&'static str> {
 }
 
 fn lock_state(text: &str) -> Option<&'static str> {
-    static UNLOCK: LazyLock<Regex> = LazyLock::new(|| re(r"解锁|开锁|打开车门|开车门|开门|解开|锁打开|锁开|打开.*锁"));
+    static UNLOCK: LazyLock<Regex> =
+        LazyLock::new(|| re(r"解锁|解一下锁|开锁|开一下(?:门)?锁|打开车门|开车门|开门|解开|锁打开|锁开|打开.*锁"));
     if UNLOCK.is_match(text) {
         Some("unlocked")
     } else if text.contains('锁') {
@@ -292,16 +319,16 @@ static PERIOD: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
         ("this afternoon", re(r"下午|中午")),
         ("this evening", re(r"晚上|今晚|傍晚")),
         ("yesterday", re(r"昨天|昨晚")),
-        ("today", re(r"今天")),
+        ("today", re(r"今天|今儿")),
         ("this week", re(r"这周|本周|这个星期|这礼拜|上周")),
     ]
 });
 
-/// A free-text value, without the particles around it.
-/// "……发到我手机上": where the destination is sent, not where to go ("把去深圳的路线" stays).
-static PHONE_AS_RECIPIENT: LazyLock<Regex> = LazyLock::new(|| {
+/// "……发到我手机上", "……分享给小李": where the destination is sent, not where to go ("把去深圳
+/// 的路线" stays).
+static RECIPIENT: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^(?:能不能|能否|可以|可不可以|请|麻烦)?(?:帮我)?(?:把|(?:发|传|推送)(?:一下|个)?)|(?:的?(?:步行|走路|徒步)?(?:目的地|路线|导航|地址))?(?:发|传|同步|推送|分享)?(?:到|给|至)(?:我的?)?手机(?:上|里)?.*$",
+        r"^(?:能不能|能否|可以|可不可以|请|麻烦)?(?:帮我)?(?:把|(?:发|传|推送)(?:一下|个)?)|(?:的?(?:步行|走路|徒步)?(?:目的地|路线|导航|地址))?(?:(?:发|传|同步|推送|推|分享)(?:到|给|至)?|到|给|至)(?:我的?)?手机(?:上|里)?.*$|的?(?:分享|发送|发|共享)(?:一下)?给.*$",
     )
 });
 
@@ -327,10 +354,17 @@ static REMINDER: LazyLock<FreeText> = LazyLock::new(|| {
 
 static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
-        r"(?:找|搜)(?:一下|一个)?(.+?)(?:然后)?(?:导航|带我|开)过去",
+        r"(?:找|搜)(?:一下|一个|个)?(.+?)(?:然后)?(?:导航|带我|开|导)过去",
+        r"^(.+?) ?(?:带我|导航|导|开)过去$",
+        // When to get there: "告诉老婆我几点到家", "把我到酒店的时间发给她".
+        r"(?:几点|什么时候|多久|多长时间)(?:能|会)?(?:到|回|抵达)(.+?)(?:吧|啊|呢)?$",
+        r"我(?:大概|预计)?(?:到|回)(.+?)的时间",
+        r"^(.+?)的(?:位置|定位)$",
         r"(?:带我|送我|载我|开车)?回(家|公司|酒店)",
-        r"(?:导航|导航到|导航去|导航至|开导航去|带我去|送我去|送我到|带我到|开到|开去|我要去|我想去|我要到|我想到|前往|去往|我们去|咱们去|出发去|出发到|设置目的地为?|目的地(?:是|设为|设成|设置为|设置成|改成|改为|换成|定为)?|路线到|怎么去|怎么到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
+        r"(?:导航到|导航去|导航至|导航|开导航去|带我去|送我去|送我到|带我到|开到|开去|我要去|我想去|我要到|我想到|前往|去往|我们去|咱们去|出发去|出发到|设置目的地为?|目的地(?:是|设为|设成|设置为|设置成|改成|改为|换成|定为)?|路线到|怎么去|怎么到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
         r"^(?:去|到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
+        // "停车后还得走一段，把去餐厅……", "下车后去会展中心……".
+        r"(?:把|后)(?:去|到)(.+?)(?:怎么走|的路线|的路|吧|啊|呢|呀)?$",
         r"^(.+?)(?:怎么走|怎么去)$",
     ])
 });
@@ -342,19 +376,25 @@ static CONTACT: LazyLock<FreeText> = LazyLock::new(|| {
         r"(?:分享|发送|发|共享)给(.+?)(?:我的?)?(?:预计)?(?:到达时间|到达时刻|抵达时间|行程)",
         r"让(.+?)知道",
         r"(?:分享|共享|发送|发)给(.+?)(?:吧|一下)?$",
-        r"(?:告诉|通知|跟|和|给)(.+?)(?:说一下|说一声|说|讲)?(?:一下)?我(?:们)?(?:大概|预计|大约)?(?:几点|什么时候|多久|多长时间)(?:能|会)?(?:到|回|抵达)",
-        r"(?:打电话给|打个电话给|电话打给|打给|拨打|拨通|呼叫|联系|致电|call)(?:一下)?(.+?)(?:的电话|的手机|打(?:他|她)的?(?:手机|电话))?$",
-        r"给(.+?)打(?:个|一个)?电话",
+        r"(?:分享|共享|发送|发)(?:一下)?(?:我的?)?(?:预计)?(?:到达时间|到达时刻|抵达时间|行程)给(.+?)(?:吧|一下)?$",
+        r"(?:告诉|通知|跟|和|给)(.+?)(?:说一下|说一声|说|讲)?(?:一下)?我(?:们)?(?:大概|预计|大约|还有|还要|还得)?(?:几点|什么时候|多久|多长时间)(?:能|会)?(?:到|回|抵达)",
+        r"(?:打电话给|打个电话给|电话打给|打给|拨给|拨打|拨通|呼叫|联系|致电|call)(?:一下)?(.+?)(?:的电话|的手机|电话|打(?:他|她)的?(?:手机|电话))?$",
+        r"给(.+?)(?:打|拨)(?:个|一个|通)?(?:电话|过去)",
+        r"^(?:帮我|麻烦)?(?:拨|打一下)(\d+)$",
+        r"^(?:帮我|麻烦)?(?:拨|打)(?:一下)?(.+?)的(?:电话|手机|号码)",
         r"^(?:帮我)?(?:打|拨)(.+?)的(?:电话|手机)",
     ])
 });
 
 static OBJECT: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
-        r"我的(.+?)(?:是不是|还在|在不在|在|落|忘|丢|放|吗|呢|没有|没|$)",
-        r"(?:有没有|有个|有一个|有只|有条)(?:我的)?(.+?)(?:吗|呢|没有|没)?$",
+        r"我的(.+?)(?:是不是|还在|在不在|在|落|忘|丢|掉|放|吗|呢|没有|没|$)",
+        r"(?:有没有|有个|有一个|有只|有条|有把|有件|有瓶|有本)(?:落下|落了|忘了|丢了|留下)?(?:我的)?(.+?)(?:吗|呢|没有|没)?$",
+        r"(?:里|上|下|边)(?:还)?有(?:我的)?(.+?)(?:吗|呢|没有|没)$",
         r"^我(.+?)(?:是不是|还在|在不在|在|落|忘|丢|放)",
         r"(?:有没有|有个|有一个|找一下|找找|找|看看|看一下|看到|看见|忘了|落了|落下|丢了|留在车里的)(.+?)(?:是不是|还|有没有|在不在|在|落|忘|丢|放|吗|呢|没有|没)",
+        // "钥匙掉座位底下了": what fell, then where.
+        r"^(?:我的?)?(.+?)(?:掉|落|丢)(?:到|在|了|哪|座|脚|地)",
         r"(?:我的|有没有|找一下|找找|找|看看|看一下|看到|看见)(.+)$",
         r"^(.+?)(?:是不是|还|有没有)?(?:在不在|在|落在|忘在|丢在|放在)",
     ])
@@ -362,7 +402,7 @@ static OBJECT: LazyLock<FreeText> = LazyLock::new(|| {
 
 static MEDIA_QUERY: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
-        r"(?:播放|放一首|放首|放一下|放点儿|放点|放个|放|听一下|听听|听点儿|听点|听|来一首|来首|来点儿|来点|来一点|来个|我想听|我要听|切到)(?:歌单|专辑|电台)?(.+?)(?:给.+听)?(?:的歌曲|的歌|的音乐|的专辑|吧|啊|呀)?$",
+        r"(?:播放|放一首|放几首|放首|放一下|放点儿|放点|放个|放一段|放段|放|听一下|听听|听点儿|听点|听|来一首|来几首|来首|来一段|来段|来点儿|来点|来一点|来个|我想听|我要听|切到)(?:歌单|专辑|电台|播客|有声书)?(.+?)(?:给.+听)?(?:的歌曲|的歌|的音乐|的专辑|的有声书|的相声|的评书|的播客|的小说|这首歌|这张专辑|这首|这张|听听|吧|啊|呀)*$",
         r"(?:打开|切换到|换到)(.+?(?:广播|电台|之声|频道|fm))",
     ])
 });
@@ -389,6 +429,12 @@ fn is_vague(value: &str) -> bool {
     )
 }
 
+/// "那个", "刚才让你记的", "你记住的所有": a fact pointed at, not said (the dialog asks which).
+fn is_pointer(fact: &str) -> bool {
+    matches!(fact, "这个" | "那个" | "它")
+        || ["让你记", "你记的", "你记住的", "刚才说的", "刚说的", "所有"].iter().any(|p| fact.contains(p))
+}
+
 /// One set for remembering and forgetting: the ways of saying "forget" come first, as "别再记着"
 /// holds a "记着".
 static FACT: LazyLock<FreeText> = LazyLock::new(|| {
@@ -396,7 +442,7 @@ static FACT: LazyLock<FreeText> = LazyLock::new(|| {
         r"(?:别再|不要再|别|不用再|不用)记(?:着|住|得)?(.+?)(?:这件事|这条|这个)?了?$",
         r"把(.+?)(?:这条记录|这件事|这条|这个|那个|那条)?(?:给)?(?:删了|删掉|删除|忘掉|忘了|忘记|清除|清掉)",
         r"记的(?:那个|那条)?(.+?)(?:删掉|删了|删除|忘掉|忘了)",
-        r"^你?(?:忘掉|忘记|忘了|删掉|删除|清除)(?:关于)?(.+?)(?:的事|这件事|这条|吧)*$",
+        r"^你?(?:忘掉|忘记|忘了|删掉|删除|清除)(?:你记住的|你记的|记住的)?(?:关于)?(.+?)(?:的事|这件事|那件事|这条|那条|的记忆|的记录|吧)*$",
         r"(?:请|帮我|麻烦)?(?:记住|记下来|记下|记一下|记好了|记好|记着|记得|别忘了|不要忘了|你要记住)(?:了|来)?(.+)$",
     ])
 });
@@ -459,6 +505,39 @@ mod tests {
             (SlotKind::MediaQuery, "放点音乐", None),
             (SlotKind::Fact, "记住我喜欢二十二度", Some("我喜欢22度")),
             (SlotKind::VehicleSignal, "还能跑多远", Some("range")),
+        ]);
+    }
+
+    #[test]
+    fn rows_silence_and_the_ways_round_a_name() {
+        reads(&[
+            (SlotKind::Zone, "后排车窗关上", Some("rear")),
+            (SlotKind::Zone, "前排座椅加热打开", Some("front")),
+            (SlotKind::Zone, "下雨了车窗全关上", Some("all")),
+            (SlotKind::LockState, "把门解一下锁", Some("unlocked")),
+            (SlotKind::VolumeLevel, "音乐声音关掉", Some("0")),
+            (SlotKind::Period, "今儿都说了什么", Some("today")),
+            (SlotKind::Destination, "请导航至杭州东站", Some("杭州东站")),
+            (SlotKind::Destination, "最近的加油站，带我过去", Some("最近的加油站")),
+            (SlotKind::Destination, "跟我爸说我几点到机场", Some("机场")),
+            (SlotKind::Destination, "把去公司的预计到达时间发给老板", Some("公司")),
+            (SlotKind::Destination, "停好车还要走一段，把去博物馆的路线推到我手机上", Some("博物馆")),
+            (SlotKind::Destination, "美术馆的位置发我手机", Some("美术馆")),
+            (SlotKind::Contact, "给老李拨过去", Some("老李")),
+            (SlotKind::Contact, "拨打客服电话", Some("客服")),
+            (SlotKind::Contact, "拨10086", Some("10086")),
+            (SlotKind::Contact, "跟客户说一下我还要多久到", Some("客户")),
+            (SlotKind::Contact, "分享一下到达时间给老婆", Some("老婆")),
+            (SlotKind::Object, "钥匙掉座位底下了，帮我找找", Some("钥匙")),
+            (SlotKind::Object, "后座上有水杯吗", Some("水杯")),
+            (SlotKind::Object, "副驾是不是有把雨伞", Some("雨伞")),
+            (SlotKind::Object, "后排有没有落下围巾", Some("围巾")),
+            (SlotKind::MediaQuery, "来段德云社的相声", Some("德云社")),
+            (SlotKind::MediaQuery, "放一下稻香这首歌", Some("稻香")),
+            (SlotKind::MediaQuery, "放首歌听听", None),
+            (SlotKind::Fact, "忘了我女儿钢琴课那件事", Some("我女儿钢琴课")),
+            (SlotKind::Fact, "把刚才让你记的那个删掉", None),
+            (SlotKind::Fact, "清除关于我家地址的记忆", Some("我家地址")),
         ]);
         assert_eq!(SlotKind::Destination.extract_answer("深圳吧").map(|v| v.to_string()).as_deref(), Some("深圳"));
         assert_eq!(SlotKind::Destination.extract_answer("好的"), None);

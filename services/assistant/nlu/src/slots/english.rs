@@ -98,6 +98,11 @@ fn zone(text: &str) -> Option<&'static str> {
         LazyLock::new(|| re(r"\b(rear|back)( on the)? left\b|\bleft (rear|back)\b|\bbehind (the driver|me)\b"));
     static REAR_RIGHT: LazyLock<Regex> =
         LazyLock::new(|| re(r"\b(rear|back)( on the)? right\b|\bright (rear|back)\b|\bbehind the passenger\b"));
+    // Both seats of a row, for the task to run on each.
+    static REAR: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"\b(rear|back) (seats|windows|row|passengers)\b|\b(in|for) the back\b|\bbackseat|\bback seat\b|\brear seat\b")
+    });
+    static FRONT: LazyLock<Regex> = LazyLock::new(|| re(r"\bfront (seats|windows|row)\b|\b(in|for) the front\b"));
     static PASSENGER: LazyLock<Regex> = LazyLock::new(|| re(r"\bpassenger"));
     static DRIVER: LazyLock<Regex> = LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window)\b|\bfor me\b|\b(next to|beside) me\b"));
     static ALL: LazyLock<Regex> = LazyLock::new(|| {
@@ -110,6 +115,10 @@ fn zone(text: &str) -> Option<&'static str> {
         Some("rear_left")
     } else if has(&REAR_RIGHT, text) {
         Some("rear_right")
+    } else if has(&REAR, text) {
+        Some("rear")
+    } else if has(&FRONT, text) {
+        Some("front")
     } else if has(&PASSENGER, text) {
         Some("passenger")
     } else if has(&DRIVER, text) {
@@ -480,6 +489,9 @@ mod tests {
             (SlotKind::Zone, "the back left window", Some("rear_left")),
             (SlotKind::Zone, "heat my seat", Some("driver")),
             (SlotKind::Zone, "close all the windows", Some("all")),
+            (SlotKind::Zone, "close the rear windows", Some("rear")),
+            (SlotKind::Zone, "warm up the back seats", Some("rear")),
+            (SlotKind::Zone, "open both front windows", Some("front")),
             (SlotKind::Zone, "on the passenger side", Some("passenger")),
             (SlotKind::Zone, "roll down the one behind the passenger", Some("rear_right")),
             (SlotKind::Zone, "open the window behind me", Some("rear_left")),
