@@ -15,18 +15,36 @@
 //! the assistant finds in what whisper heard against the one it finds in the written command,
 //! and end of speech to transcript. Kokoro's Mandarin is read from each character's most common
 //! pinyin, so a character read otherwise in its word is said wrong: the figures are a floor.
+//!
+//! Last, the wake phrase 你好小舱 with `--language zh`: through the acoustic head trained for it
+//! (`--wake-head services/voice/wake/heads/ni-hao-xiao-cang`), then on whisper base's text alone
+//! (the default), on the two Mandarin speakers the head never trained on
+//! (`MANDARIN_HELD_OUT_VOICES`): the phrase before commands, the commands alone, and near misses.
 
 use cabin_asr::AsrConfig;
 use cabin_bench_support::percentile;
 use cabin_models::{Manifest, ModelsDir};
-use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, SNRS_DB};
+use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, MANDARIN_HELD_OUT_VOICES, SNRS_DB};
 use cabin_voice_service::{load_listener, transcribe_file, Listener, ListenerConfig, VoiceModels};
+use cabin_wake::WakePhrase;
 
 /// Kokoro's Mandarin speakers, female and male.
 const KOKORO_SPEAKERS: [&str; 8] =
     ["zf_xiaobei", "zf_xiaoni", "zf_xiaoxiao", "zf_xiaoyi", "zm_yunjian", "zm_yunxi", "zm_yunxia", "zm_yunyang"];
 /// Every this many commands of the held-out set is said.
 const EVERY: usize = 5;
+/// Said to someone else, sharing the phrase's first or last characters or their sounds
+/// (written for this benchmark, apart from the head's training sentences).
+const NEAR_MISSES: [&str; 8] = [
+    "你好小王，今天几点下班",
+    "你好小朋友们",
+    "小舱室里还挺宽敞",
+    "你好，小李在吗",
+    "你好小刘，帮我拿一下",
+    "小仓鼠跑到座位底下了",
+    "你好啊小姑娘",
+    "这个船舱不大",
+];
 
 /// AISHELL-1's transcripts of the recordings, by utterance id.
 const TRANSCRIPTS: [(&str, &str); 2] =
@@ -87,6 +105,64 @@ fn main() {
         );
     }
     synthetic_commands(&mut listener);
+    mandarin_wake(&models_dir, models);
+}
+
+/// The phrase before commands, the commands alone and near misses, by the held-out speakers:
+/// with the acoustic stage, then on whisper's text alone (`--text-wake`).
+fn mandarin_wake(models_dir: &ModelsDir, models: VoiceModels) {
+    let head = concat!(env!("CARGO_MANIFEST_DIR"), "/../services/voice/wake/heads/ni-hao-xiao-cang");
+    let acoustic = match models.clone().with_acoustic_wake(models_dir) {
+        Ok(models) => VoiceModels { wake_head: Some(head.into()), ..models },
+        Err(error) => return println!("Mandarin wake phrase: not measured: {error}"),
+    };
+    for models in [acoustic, models] {
+        let asr = AsrConfig { language: "zh".into(), threads: 2, ..AsrConfig::default() };
+        let config = ListenerConfig { wake: Some(WakePhrase::for_language("zh")), ..ListenerConfig::default() };
+        mandarin_wake_with(&mut load_listener(&models, asr, config).unwrap().0);
+    }
+}
+
+fn mandarin_wake_with(listener: &mut Listener) {
+    let commands: Vec<String> = include_str!("../../services/assistant/nlu/tests/data/test-set-zh-2.jsonl")
+        .lines()
+        .step_by(EVERY * 2)
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON lines")["text"].as_str().expect("text").to_owned())
+        .collect();
+    println!(
+        "Mandarin wake phrase 你好小舱 (acoustic stage: {}), {} held-out speakers × {} commands of the second held-out set, each with and without the phrase, and {} near misses",
+        listener.has_acoustic_stage(),
+        MANDARIN_HELD_OUT_VOICES.len(),
+        commands.len(),
+        NEAR_MISSES.len()
+    );
+    println!("| SNR | phrase + command: woke | command alone: woke | near miss: woke |");
+    println!("|---|---|---|---|");
+    for &snr in SNRS_DB {
+        let (mut heard, mut false_wakes, mut near_wakes, mut missed) = (0, 0, 0, Vec::new());
+        for (v, speaker) in MANDARIN_HELD_OUT_VOICES.iter().enumerate() {
+            let woke = |listener: &mut Listener, text: &str, seed: u32| {
+                let audio = mix_at_snr(&padded(&speak(text, speaker), 0.6, 1.0), snr, seed);
+                transcribe_file(listener, &audio).unwrap().woke
+            };
+            for (c, command) in commands.iter().enumerate() {
+                let seed = (v * 1000 + c) as u32;
+                if woke(listener, &format!("你好小舱，{command}"), seed) {
+                    heard += 1;
+                } else if missed.len() < 3 {
+                    missed.push(format!("{}: {command}", speaker.label()));
+                }
+                false_wakes += usize::from(woke(listener, command, seed + 500));
+            }
+            near_wakes += NEAR_MISSES.iter().enumerate().filter(|(n, text)| woke(listener, text, (v * 100 + n) as u32 + 7000)).count();
+        }
+        let said = MANDARIN_HELD_OUT_VOICES.len() * commands.len();
+        println!(
+            "| {snr:.0} dB | {heard}/{said} | {false_wakes}/{said} | {near_wakes}/{} |",
+            MANDARIN_HELD_OUT_VOICES.len() * NEAR_MISSES.len()
+        );
+        println!("  missed e.g. {}", missed.join("; "));
+    }
 }
 
 /// The held-out Chinese commands said by Kokoro's Mandarin speakers: CER, intents, latency.

@@ -86,6 +86,10 @@ pub const ENROLMENT_VOICES: &[Speaker] = &[
     Speaker::new("en-gb-x-rp", 150, 40),
 ];
 
+/// Mandarin speakers the wake heads never learn from: what a Mandarin phrase is measured on.
+pub const MANDARIN_HELD_OUT_VOICES: &[Speaker] =
+    &[Speaker::kokoro("zf_xiaoxiao", "zf_xiaoxiao", 0.0, 1.0, 1.0), Speaker::kokoro("zm_yunyang", "zm_yunyang", 0.0, 1.0, 1.0)];
+
 pub const HELD_OUT_VOICES: &[Speaker] = &[
     Speaker::new("en-us+m3", 140, 40),
     Speaker::new("en-us+f2", 170, 60),

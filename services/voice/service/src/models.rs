@@ -64,16 +64,18 @@ pub fn load_listener(models: &VoiceModels, asr: AsrConfig, config: ListenerConfi
     let mut listener = Listener::new(vad, transcriber.clone(), config);
     if let (Some(front_end), Some(wake)) = (models.wake_front_end.as_ref(), wake) {
         let head = match &models.wake_head {
-            Some(dir) => WakeHead::load(dir)?,
-            None => WakeHead::shipped()?,
+            Some(dir) => Some(WakeHead::load(dir)?),
+            None => Some(WakeHead::shipped()?),
         };
-        // A head for another phrase (the shipped one, when the car listens for 你好小舱) would
-        // only hold its front end in memory.
-        if head.is_for(&wake.phrase) {
-            let embedder = Arc::new(SpeechEmbedder::load(&front_end.dir, &front_end.runtime_library)?);
-            listener = listener.with_acoustic(Arc::new(AcousticSpotter { embedder, head }));
-        } else {
-            tracing::info!(head = %head.info.phrase, phrase = %wake.phrase, "no acoustic head for the wake phrase; spotting it on whisper's text");
+        // A head for another phrase (the shipped one, when the car listens for 你好小舱, whose
+        // head is not good enough to be on by default: voice README) would only hold its front
+        // end in memory.
+        match head.filter(|head| head.is_for(&wake.phrase)) {
+            Some(head) => {
+                let embedder = Arc::new(SpeechEmbedder::load(&front_end.dir, &front_end.runtime_library)?);
+                listener = listener.with_acoustic(Arc::new(AcousticSpotter { embedder, head }));
+            }
+            None => tracing::info!(phrase = %wake.phrase, "no acoustic head for the wake phrase; spotting it on whisper's text"),
         }
     }
     Ok((listener, transcriber))

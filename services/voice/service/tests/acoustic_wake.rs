@@ -1,15 +1,17 @@
 //! The acoustic first stage in front of whisper, with the head shipped for "hey cabin", on
-//! voices it never trained on (`HELD_OUT_VOICES`): needs `cabin models fetch whisper-tiny.en
-//! silero-vad wakeword-embedding piper-joe kokoro onnxruntime`.
+//! voices it never trained on (`HELD_OUT_VOICES`), and the one for 你好小舱 on Mandarin voices it
+//! never trained on (`MANDARIN_HELD_OUT_VOICES`): needs `cabin models fetch whisper-tiny.en
+//! whisper-base silero-vad wakeword-embedding piper-joe kokoro onnxruntime`.
 
 use std::sync::{Arc, Mutex, OnceLock};
 
 use cabin_asr::AsrConfig;
 use cabin_audio::Audio;
 use cabin_models::ModelsDir;
-use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, HELD_OUT_VOICES};
+use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, HELD_OUT_VOICES, MANDARIN_HELD_OUT_VOICES};
 use cabin_voice_service::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
 use cabin_wake::acoustic::{AcousticSpotter, SpeechEmbedder, WakeHead};
+use cabin_wake::WakePhrase;
 
 fn models() -> &'static VoiceModels {
     static MODELS: OnceLock<VoiceModels> = OnceLock::new();
@@ -87,6 +89,46 @@ fn talk_without_the_phrase_is_turned_away_before_whisper_runs() {
             );
         }
     }
+}
+
+/// The car listening for 你好小舱 with whisper `base` in Mandarin and the head trained for it,
+/// as `--language zh --wake-head services/voice/wake/heads/ni-hao-xiao-cang` runs it.
+fn mandarin_listener() -> Listener {
+    let dir = ModelsDir::resolve();
+    let base = VoiceModels::locate(&dir, "whisper-base").unwrap_or_else(|e| panic!("{e}"));
+    let head = concat!(env!("CARGO_MANIFEST_DIR"), "/../wake/heads/ni-hao-xiao-cang").into();
+    let models = VoiceModels { wake_front_end: models().wake_front_end.clone(), wake_head: Some(head), ..base };
+    let asr = AsrConfig { threads: 1, language: "zh".into(), ..AsrConfig::default() };
+    load_listener(&models, asr, ListenerConfig { wake: Some(WakePhrase::for_language("zh")), ..ListenerConfig::default() }).unwrap().0
+}
+
+#[test]
+fn the_mandarin_phrase_wakes_the_car_by_its_sound_and_chatter_never_reaches_whisper() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut listener = mandarin_listener();
+    assert!(listener.has_acoustic_stage(), "a head is trained for 你好小舱");
+    let (mut missed, mut misheard) = (Vec::new(), Vec::new());
+    for speaker in MANDARIN_HELD_OUT_VOICES {
+        // Kokoro's Mandarin is a floor (README): "把空调关掉" comes out as "把空叫滚角", but it
+        // comes out.
+        for (command, words) in [("把空调关掉", ""), ("把温度调到二十二度", "温度"), ("导航去深圳", "深圳")] {
+            let result = transcribe_file(&mut listener, &said_by(&format!("你好小舱，{command}"), speaker, 10.0)).unwrap();
+            if !result.woke {
+                missed.push(format!("{}: {command}: {result:?}", speaker.label()));
+            } else if result.text.is_empty() || !result.text.contains(words) {
+                misheard.push(format!("{}: {command}: {result:?}", speaker.label()));
+            }
+        }
+        for saying in ["今天路上车真多", "你好小张，好久不见", "把后备箱的东西拿下来"] {
+            let heard = heard(&mut listener, &said_by(saying, speaker, 20.0));
+            assert!(!heard.iter().any(|h| matches!(h, Heard::Wake { .. } | Heard::Command(_))), "{}: {heard:?}", speaker.label());
+        }
+    }
+    // At 10 dB the head hears five of these six phrases; the benchmark counts more of them, and
+    // it hears only 24 of 44 there (so it is not on by default). What it hears, whisper writes on
+    // from.
+    assert!(missed.len() <= 1, "{missed:#?}");
+    assert!(misheard.is_empty(), "the command after the phrase: {misheard:#?}");
 }
 
 #[test]

@@ -17,7 +17,7 @@
 use std::path::Path;
 
 use cabin_audio::{Audio, SAMPLE_RATE};
-use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, ENROLMENT_VOICES, HELD_OUT_VOICES};
+use cabin_voice_corpus::{mix_at_snr, padded, speak, Speaker, ENROLMENT_VOICES, HELD_OUT_VOICES, MANDARIN_HELD_OUT_VOICES};
 use cabin_wake::acoustic::{
     AcousticError, Embedding, HeadInfo, HeadNetwork, SpeechEmbedder, WakeHead, EMBEDDING_DIM, HEAD_INFO, HEAD_WEIGHTS, HEAD_WINDOW,
 };
@@ -89,6 +89,60 @@ pub fn training_voices() -> Vec<Speaker> {
     ENROLMENT_VOICES.iter().chain(MORE_TRAINING_VOICES).chain(KOKORO_TRAINING_VOICES).copied().collect()
 }
 
+/// Kokoro's Mandarin speakers, for a phrase in characters (espeak-ng's `cmn` reads characters
+/// as English-sounding pinyin), alone and blended, at other paces and pitches. Of its eight,
+/// two are kept out for measuring ([`MANDARIN_HELD_OUT_VOICES`]) and two choose the threshold:
+/// a threshold chosen on blends of the training speakers heard only one in six phrases of the
+/// held-out ones.
+const MANDARIN_TRAINING_VOICES: &[Speaker] = &[
+    Speaker::kokoro("zf_xiaobei", "zf_xiaobei", 0.0, 1.0, 1.0),
+    Speaker::kokoro("zf_xiaobei", "zf_xiaobei", 0.0, 1.1, 0.92),
+    Speaker::kokoro("zf_xiaoyi", "zf_xiaoyi", 0.0, 0.9, 1.05),
+    Speaker::kokoro("zf_xiaoyi", "zf_xiaoyi", 0.0, 1.05, 0.9),
+    Speaker::kokoro("zm_yunjian", "zm_yunjian", 0.0, 1.0, 1.0),
+    Speaker::kokoro("zm_yunjian", "zm_yunjian", 0.0, 0.95, 1.1),
+    Speaker::kokoro("zm_yunxi", "zm_yunxi", 0.0, 1.05, 0.95),
+    Speaker::kokoro("zm_yunxi", "zm_yunxi", 0.0, 0.9, 1.12),
+    Speaker::kokoro("zf_xiaobei", "zf_xiaoyi", 0.5, 1.0, 1.1),
+    Speaker::kokoro("zm_yunjian", "zm_yunxi", 0.5, 0.9, 1.0),
+    Speaker::kokoro("zf_xiaoyi", "zm_yunxi", 0.3, 1.0, 1.15),
+    Speaker::kokoro("zm_yunjian", "zf_xiaobei", 0.3, 1.1, 0.88),
+];
+
+const MANDARIN_VALIDATION_VOICES: &[Speaker] = &[
+    Speaker::kokoro("zf_xiaoni", "zf_xiaoni", 0.0, 1.0, 1.0),
+    Speaker::kokoro("zm_yunxia", "zm_yunxia", 0.0, 1.0, 1.0),
+    Speaker::kokoro("zf_xiaoni", "zm_yunxia", 0.5, 0.95, 1.05),
+];
+
+/// What a head learns from, in the phrase's language: a phrase with Han characters is Mandarin.
+struct Material {
+    voices: Vec<Speaker>,
+    validation: &'static [Speaker],
+    after_phrase: &'static [&'static str],
+    without_phrase: &'static [&'static str],
+}
+
+impl Material {
+    fn for_phrase(phrase: &str) -> Material {
+        if phrase.chars().any(cabin_language::is_han) {
+            Material {
+                voices: MANDARIN_TRAINING_VOICES.to_vec(),
+                validation: MANDARIN_VALIDATION_VOICES,
+                after_phrase: MANDARIN_AFTER_PHRASE,
+                without_phrase: MANDARIN_WITHOUT_PHRASE,
+            }
+        } else {
+            Material {
+                voices: training_voices(),
+                validation: VALIDATION_VOICES,
+                after_phrase: AFTER_PHRASE,
+                without_phrase: WITHOUT_PHRASE,
+            }
+        }
+    }
+}
+
 /// What follows the phrase in a positive clip (nothing, or a command).
 const AFTER_PHRASE: &[&str] = &[
     "",
@@ -123,6 +177,31 @@ const WITHOUT_PHRASE: &[&str] = &[
     "have a bit of cabbage",
     "hey Robin",
     "the cabin crew will bring drinks",
+];
+
+/// As the two above, for a Mandarin phrase like 你好小舱: near misses share its first or last
+/// two characters, or their sounds (小张, 小伙子, 仓库, 机舱).
+const MANDARIN_AFTER_PHRASE: &[&str] =
+    &["", "", "把后排座椅加热打开", "还能跑多少公里", "主驾车窗开一点", "导航去火车站", "把收音机关了", "下一个加油站还有多远"];
+const MANDARIN_WITHOUT_PHRASE: &[&str] = &[
+    "下个服务区我们停下来吃点东西吧",
+    "我妹妹下周要来住几天",
+    "后面的小朋友把安全带系好",
+    "早上出门的时候电是满的",
+    "这回轮到你挑歌了",
+    "你好",
+    "小舱",
+    "你好小张，好久不见",
+    "你好小伙子，去哪儿",
+    "小仓库里堆满了东西",
+    "你好啊，吃了没",
+    "你好像瘦了不少",
+    "机舱里有点冷",
+    "船舱的门关好了吗",
+    "你好小姐，请问几位",
+    "小场面，别紧张",
+    "小商场今天人挺多",
+    "老王你好，最近忙啥呢",
 ];
 
 const SNRS: &[Option<f32>] = &[None, Some(20.0), Some(10.0), Some(5.0)];
@@ -187,6 +266,7 @@ fn window(embeddings: &[Embedding], last: usize) -> Vec<f32> {
 
 /// Generates the examples of one voice: positive and negative windows, and the clips.
 pub fn voice_examples(phrase: &str, speaker: &Speaker, embedder: &SpeechEmbedder, seed: u64) -> Result<(Examples, Clips), TrainError> {
+    let material = Material::for_phrase(phrase);
     let mut random = Lcg(seed);
     let mut examples = Examples::default();
     let mut clips = Clips::default();
@@ -196,7 +276,8 @@ pub fn voice_examples(phrase: &str, speaker: &Speaker, embedder: &SpeechEmbedder
     };
     // The commands after the phrase, said once at the voice's own pace: only the phrase's
     // pace matters to the windows, and a neural voice takes about a second a sentence.
-    let commands: Vec<Vec<f32>> = AFTER_PHRASE
+    let commands: Vec<Vec<f32>> = material
+        .after_phrase
         .iter()
         .map(|after| match after.is_empty() {
             true => Vec::new(),
@@ -244,7 +325,7 @@ pub fn voice_examples(phrase: &str, speaker: &Speaker, embedder: &SpeechEmbedder
             clips.with_phrase.push(embeddings);
         }
     }
-    for (index, text) in WITHOUT_PHRASE.iter().enumerate() {
+    for (index, text) in material.without_phrase.iter().enumerate() {
         let voice = speaker.at_speed(SPEEDS[index % SPEEDS.len()]);
         let said = speak(text, &voice);
         let clip = padded(&said, random.between(1.6, 2.4), 0.4);
@@ -292,13 +373,14 @@ pub fn train(phrase: &str, embedder: &SpeechEmbedder, out: &Path, command: &str)
     if !phrase.chars().any(char::is_alphanumeric) {
         return Err(TrainError::EmptyPhrase(phrase.into()));
     }
-    let voices = training_voices();
-    if let Some(voice) = voices.iter().chain(VALIDATION_VOICES).find(|v| HELD_OUT_VOICES.contains(v)) {
+    let Material { voices, validation: validation_voices, .. } = Material::for_phrase(phrase);
+    let held_out = |voice: &&Speaker| HELD_OUT_VOICES.contains(voice) || MANDARIN_HELD_OUT_VOICES.contains(voice);
+    if let Some(voice) = voices.iter().chain(validation_voices).find(held_out) {
         return Err(TrainError::HeldOutVoice(voice.label()));
     }
     let mut training = Examples::default();
     let mut validation = Clips::default();
-    for (index, speaker) in voices.iter().chain(VALIDATION_VOICES).enumerate() {
+    for (index, speaker) in voices.iter().chain(validation_voices).enumerate() {
         let (examples, clips) = voice_examples(phrase, speaker, embedder, 7919 * (index as u64 + 1))?;
         if index < voices.len() {
             training.windows.extend(examples.windows);
@@ -328,7 +410,7 @@ pub fn train(phrase: &str, embedder: &SpeechEmbedder, out: &Path, command: &str)
         "`{command}`: {positives} positive and {negatives} negative windows from {} voices ({}); threshold chosen on {} more: {:.1} % of their {} phrase clips heard, {false_accepts} of their {} other clips (near misses among them) reach it",
         voices.len(),
         families(&voices),
-        VALIDATION_VOICES.len(),
+        validation_voices.len(),
         recall * 100.0,
         validation.with_phrase.len(),
         validation.without.len()

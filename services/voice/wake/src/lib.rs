@@ -113,7 +113,8 @@ impl WakePhrase {
         }
     }
 
-    fn in_characters(&self) -> bool {
+    /// Whether the phrase is written in characters (你好小舱), not words.
+    pub fn in_characters(&self) -> bool {
         self.phrase.chars().any(is_han)
     }
 
