@@ -127,6 +127,7 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
         ("skip this song", "Next track."),
         ("go back a song", "Previous track."),
         ("pause the music", "Paused."),
+        ("resume the music", "Resuming."),
         ("turn off the radio", "Paused."),
     ] {
         let (reply, turn) = assistant.converse(said).await.unwrap();
@@ -136,6 +137,11 @@ async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus()
     assert_eq!(state["destination"], "shenzhen");
     assert_eq!((state["media"].as_str(), state["paused"].as_bool()), (Some("jazz"), Some(true)));
     assert_eq!(state["skips"], serde_json::json!(["next", "previous"]));
+    // Played on in Mandarin: the paused track, not a song called "继续播放".
+    let (reply, turn) = assistant.converse("继续播放").await.unwrap();
+    assert_eq!(reply, "继续播放。", "{turn}");
+    let state: serde_json::Value = serde_json::from_str(&head_unit.describe().await.unwrap()).unwrap();
+    assert_eq!((state["media"].as_str(), state["paused"].as_bool()), (Some("jazz"), Some(false)));
 
     let (reply, _) = assistant.converse("set the temperature to twenty one").await.unwrap();
     assert_eq!(reply, "Setting the driver's side to 21 degrees.");

@@ -28,7 +28,7 @@ pub struct VoiceArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// An enrolled wake phrase (from `cabin wakeword enrol`) [default: "hey cabin"; with
-    /// `--language zh`, "你好小舱"]
+    /// `--language zh`, "你好小舱"; with `auto` and a multilingual whisper, either]
     #[arg(long, env = "CABIN_WAKE_PHRASE")]
     wake_phrase: Option<PathBuf>,
     /// Spot the wake phrase on whisper's text alone, running whisper on every utterance. By
@@ -66,13 +66,21 @@ impl VoiceArgs {
         }
         let models = voice_models;
         let wake = if require_wake { Some(self.phrase()?) } else { None };
+        // With `auto` either language's phrase wakes the car, and the language it was said in
+        // is whisper's to find (an English-only whisper, `*.en`, cannot write 你好小舱).
+        let multilingual = !self.whisper.ends_with(".en");
+        let also_wake = if require_wake && self.wake_phrase.is_none() && self.language == "auto" && multilingual {
+            vec![WakePhrase::for_language("zh")]
+        } else {
+            Vec::new()
+        };
         // The car's words are English: for other languages they would pull whisper towards English.
         let vocabulary = if self.language == "en" { vocabulary } else { Vec::new() };
         let mut asr = AsrConfig { language: self.language.clone(), vocabulary, ..AsrConfig::default() };
         if let Some(threads) = self.threads {
             asr.threads = threads;
         }
-        let mut config = ListenerConfig { wake, ..ListenerConfig::default() };
+        let mut config = ListenerConfig { wake, also_wake, ..ListenerConfig::default() };
         config.endpoint.trailing_silence_ms = self.trailing_silence_ms;
         config.endpoint.pause_ms = self.pause_ms;
         Ok(load_listener(&models, asr, config)?.0)

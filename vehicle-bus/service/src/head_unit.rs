@@ -119,6 +119,12 @@ impl Media {
         announce(&emitter, "media", &self.state).await;
     }
 
+    /// Plays again what was paused; with nothing paused, nothing changes.
+    async fn resume(&self, #[zbus(signal_emitter)] emitter: SignalEmitter<'_>) {
+        update(&self.state, |s| s.paused = false);
+        announce(&emitter, "media", &self.state).await;
+    }
+
     async fn next(&self, #[zbus(signal_emitter)] emitter: SignalEmitter<'_>) {
         update(&self.state, |s| s.skips.push("next".into()));
         announce(&emitter, "media", &self.state).await;

@@ -302,9 +302,16 @@ pub fn not_sure(language: Language) -> &'static str {
 /// a wrong number beside the right name); of the 14 above it, 13 were right.
 const NUMBER_SURE_ENOUGH: f64 = -1.2;
 
-/// The least log-probability of a piece with a digit in it, if any has one.
+/// The least log-probability of a piece of a number, if any: a piece with a digit, or one of
+/// Chinese numerals alone ("三千", "十二"), as Qwen writes numbers in Chinese answers. A lone
+/// "一" is left out: it is as often "a" ("一种") as one.
 fn number_certainty(logprobs: &[TokenLogprob]) -> Option<f64> {
-    logprobs.iter().filter(|piece| piece.token.chars().any(|c| c.is_ascii_digit())).map(|piece| piece.logprob).reduce(f64::min)
+    logprobs.iter().filter(|piece| is_a_number_piece(piece.token.trim())).map(|piece| piece.logprob).reduce(f64::min)
+}
+
+fn is_a_number_piece(piece: &str) -> bool {
+    const CHINESE_NUMERALS: &str = "零一二两三四五六七八九十百千万亿";
+    piece.chars().any(|c| c.is_ascii_digit()) || (piece != "一" && !piece.is_empty() && piece.chars().all(|c| CHINESE_NUMERALS.contains(c)))
 }
 
 /// Whether the model gave a number it was unsure of: a piece with a digit whose least likely
@@ -390,6 +397,9 @@ mod tests {
         assert!(unsure_of_a_number(&pieces(&[("The moon is ", -0.1), ("2,198", -1.4), (" miles away.", -0.2)])));
         assert!(!unsure_of_a_number(&pieces(&[("A spider has ", -0.3), ("8", -0.21), (" legs.", -0.1)])));
         assert!(!unsure_of_a_number(&pieces(&[("Perhaps", -3.0), (" Paris.", -0.5)])), "only numbers are checked");
+        assert!(unsure_of_a_number(&pieces(&[("月球离地球约", -0.2), ("三十八", -1.6), ("万公里。", -0.3)])), "numbers in characters");
+        assert!(!unsure_of_a_number(&pieces(&[("蜘蛛有", -0.2), ("八", -0.1), ("条腿。", -0.1)])));
+        assert!(!unsure_of_a_number(&pieces(&[("这是", -0.2), ("一", -2.5), ("种发动机。", -0.1)])), "一 alone is often \"a\"");
     }
 
     #[test]

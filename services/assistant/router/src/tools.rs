@@ -46,6 +46,7 @@ fn schema_of(kind: SlotKind) -> Value {
         SlotKind::Warmth | SlotKind::Loudness => json!({"type": "string", "enum": ["up", "down"]}),
         SlotKind::Switch => json!({"type": "string", "enum": ["on", "off"]}),
         SlotKind::LockState => json!({"type": "string", "enum": ["locked", "unlocked"]}),
+        SlotKind::MediaAction => json!({"type": "string", "enum": ["pause", "resume", "next", "previous"]}),
         SlotKind::Region => {
             json!({"type": "string", "enum": ["driver", "passenger", "rear_left", "rear_right", "rear", "trunk", "footwell"]})
         }

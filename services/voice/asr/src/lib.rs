@@ -50,6 +50,9 @@ pub enum AsrError {
 pub struct AsrConfig {
     /// ISO code (`en`, `zh`, ...) or `auto` to detect per utterance.
     pub language: String,
+    /// The languages `auto` chooses between, those the car speaks: whisper's guess outside
+    /// them ("de" for a Caribbean English voice) is read as the first.
+    pub auto_languages: Vec<String>,
     pub threads: usize,
     /// Words to bias recognition towards (signal names, task words), fed to whisper as its
     /// initial prompt.
@@ -65,6 +68,7 @@ impl Default for AsrConfig {
     fn default() -> Self {
         AsrConfig {
             language: "en".into(),
+            auto_languages: vec!["en".into(), "zh".into()],
             threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             vocabulary: Vec::new(),
             trim_window: true,
@@ -264,10 +268,14 @@ impl Transcriber {
         }
     }
 
-    /// The language set, or with `auto` the one whisper detected.
+    /// The language set, or with `auto` the one whisper detected among the car's.
     fn language_heard(&self, state: &WhisperState) -> String {
         if self.config.language == "auto" {
-            whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("en").to_owned()
+            let detected = whisper_rs::get_lang_str(state.full_lang_id_from_state()).unwrap_or("en");
+            match self.config.auto_languages.first() {
+                Some(first) if !self.config.auto_languages.iter().any(|language| language == detected) => first.clone(),
+                _ => detected.to_owned(),
+            }
         } else {
             self.language().to_owned()
         }

@@ -11,7 +11,9 @@
 //! utterance is transcribed once with the phrase as prompt, and counts if it begins with
 //! the phrase ("hey cabin, open the trunk" in one breath); a longer one is first probed on
 //! its first two seconds, so long chatter costs little. A phrase said alone wakes the listener, and the next
-//! utterance within the timeout is the command. Push-to-talk wakes it the same way.
+//! utterance within the timeout is the command. Push-to-talk wakes it the same way. A car
+//! that listens for two phrases (`auto`: "hey cabin" and 你好小舱) hears the one with a head
+//! by its sound and the other on whisper's text, when the head has turned the utterance away.
 //!
 //! A turn ends when the driver is done, not only after the full trailing silence: 128 ms into
 //! a pause the words so far are transcribed and, when a [`CommandJudge`] (the assistant) finds
@@ -43,11 +45,22 @@ pub enum ListenError {
     Wake(#[from] AcousticError),
 }
 
+/// What whisper made of an utterance's start, looking for one phrase on text.
+enum Spotted {
+    Woke(Vec<Heard>),
+    /// What it heard instead (empty: nothing).
+    NotForUs(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct ListenerConfig {
     pub endpoint: EndpointConfig,
     /// The phrase that must start a command; `None` takes every utterance as one.
     pub wake: Option<WakePhrase>,
+    /// More phrases that wake the car, spotted on whisper's text: with `auto`, the other
+    /// language's (你好小舱 beside "hey cabin"). Whisper then runs on every utterance the
+    /// acoustic head turns away, which costs the CPU the head saves.
+    pub also_wake: Vec<WakePhrase>,
     /// After the phrase alone (or push-to-talk), how long the command may take to start.
     pub command_timeout_secs: f32,
     /// Utterances up to this long are transcribed once, phrase and command together;
@@ -62,10 +75,18 @@ impl Default for ListenerConfig {
         ListenerConfig {
             endpoint: EndpointConfig::default(),
             wake: Some(WakePhrase::default()),
+            also_wake: Vec::new(),
             command_timeout_secs: 8.0,
             single_pass_secs: 5.0,
             wake_probe_secs: 2.0,
         }
+    }
+}
+
+impl ListenerConfig {
+    /// Every phrase that wakes the car, the first one first.
+    pub fn phrases(&self) -> impl Iterator<Item = &WakePhrase> {
+        self.wake.iter().chain(self.wake.as_ref().map_or(&[][..], |_| &self.also_wake[..]))
     }
 }
 
@@ -139,6 +160,9 @@ pub struct Listener {
     samples_seen: u64,
     /// Awake (phrase heard or button pressed) until this stream time.
     awake_until: Option<f32>,
+    /// The phrase said alone that woke it (none for the button): the command after it is
+    /// heard with that phrase as prompt, which with `auto` leads whisper to its language.
+    woken_by: Option<WakePhrase>,
     judge: Option<Box<dyn CommandJudge>>,
     at_pause: Option<AtPause>,
     acoustic: Option<AcousticStage>,
@@ -174,6 +198,7 @@ impl Listener {
             pending: Vec::new(),
             samples_seen: 0,
             awake_until: None,
+            woken_by: None,
             judge: None,
             at_pause: None,
             acoustic: None,
@@ -181,9 +206,15 @@ impl Listener {
         }
     }
 
-    /// Listens for the phrase with an acoustic head first, when the head is for this
-    /// listener's phrase (else whisper spots it on text, as without one).
+    /// Listens for the phrase with an acoustic head first, when the head is for one of this
+    /// listener's phrases (else whisper spots them on text, as without one).
     pub fn with_acoustic(mut self, spotter: Arc<AcousticSpotter>) -> Listener {
+        // The head's phrase goes first: it is heard by its sound, the others on text.
+        if let (Some(wake), Some(at)) =
+            (self.config.wake.as_mut(), self.config.also_wake.iter().position(|phrase| spotter.head.is_for(&phrase.phrase)))
+        {
+            std::mem::swap(wake, &mut self.config.also_wake[at]);
+        }
         if self.config.wake.as_ref().is_some_and(|wake| spotter.head.is_for(&wake.phrase)) {
             let longest = (self.config.endpoint.max_utterance_ms + self.config.endpoint.trailing_silence_ms) as f32 / 1000.0;
             self.acoustic = Some(AcousticStage::new(spotter, longest));
@@ -216,6 +247,7 @@ impl Listener {
     /// The steering-wheel button: the next utterance is a command, no phrase needed.
     pub fn push_to_talk(&mut self) -> Heard {
         self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs);
+        self.woken_by = None;
         Heard::Wake { at_secs: self.now_secs(), confidence: 1.0, push_to_talk: true }
     }
 
@@ -355,28 +387,45 @@ impl Listener {
         };
         if self.is_awake() {
             self.awake_until = None;
-            let transcript = self.asr.transcribe_after(&utterance.audio, &wake.prompt())?;
+            let prompt = self.woken_by.as_ref().unwrap_or(&wake).prompt();
+            let transcript = self.asr.transcribe_after(&utterance.audio, &prompt)?;
             // "Hey cabin" may be said again after pressing the button; it is not part of the command.
-            let transcript = match wake.matches(&transcript.text) {
+            let transcript = match self.config.phrases().find_map(|phrase| phrase.matches(&transcript.text)) {
                 Some(found) => Transcript { text: found.rest, ..transcript },
                 None => transcript,
             };
             return Ok(self.command(transcript, &utterance, endpoint_ms, 0.0).into_iter().collect());
         }
 
-        if self.acoustic.is_some() {
-            return self.spot_acoustically(&wake, utterance, endpoint_ms);
+        let on_text: Vec<WakePhrase> = if self.acoustic.is_some() {
+            let heard = self.spot_acoustically(&wake, &utterance, endpoint_ms)?;
+            if self.config.also_wake.is_empty() || heard.iter().any(|h| matches!(h, Heard::Wake { .. })) {
+                return Ok(heard);
+            }
+            self.config.also_wake.clone()
+        } else {
+            self.config.phrases().cloned().collect()
+        };
+        let mut not_for_us = Vec::new();
+        for wake in &on_text {
+            match self.spot_on_text(wake, &utterance, endpoint_ms)? {
+                Spotted::Woke(heard) => return Ok(heard),
+                Spotted::NotForUs(text) if !text.is_empty() => not_for_us = vec![Heard::NotForUs { text }],
+                Spotted::NotForUs(_) => {}
+            }
         }
+        Ok(not_for_us)
+    }
+
+    /// Whisper looks for `wake` at the start of the utterance, with the phrase in its prompt.
+    fn spot_on_text(&mut self, wake: &WakePhrase, utterance: &Utterance, endpoint_ms: f32) -> Result<Spotted, ListenError> {
         let started = Instant::now();
         let probe_len = (self.config.wake_probe_secs * SAMPLE_RATE as f32) as usize;
         let whole = utterance.audio.duration_secs() <= self.config.single_pass_secs.max(self.config.wake_probe_secs);
         let probe = if whole { utterance.audio.clone() } else { Audio::new(utterance.audio.samples[..probe_len].to_vec(), SAMPLE_RATE) };
         let probed = self.asr.transcribe_after(&probe, &wake.prompt())?;
         let Some(found) = wake.matches(&probed.text) else {
-            if probed.text.is_empty() {
-                return Ok(Vec::new());
-            }
-            return Ok(vec![Heard::NotForUs { text: probed.text }]);
+            return Ok(Spotted::NotForUs(probed.text));
         };
         // In a single pass the phrase costs nothing extra: it is all recognition time.
         let wake_ms = if whole { 0.0 } else { started.elapsed().as_secs_f32() * 1000.0 };
@@ -391,16 +440,16 @@ impl Listener {
             let text = wake.matches(&full.text).map(|f| f.rest).unwrap_or_else(|| cabin_wake::without_phrase(&full.text, found.used));
             Transcript { text, ..full }
         };
-        match self.command(command, &utterance, endpoint_ms, wake_ms) {
+        match self.command(command, utterance, endpoint_ms, wake_ms) {
             Some(command) => heard.push(command),
             // The phrase alone: wait for the command.
-            None => self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs),
+            None => self.wait_for_the_command(wake),
         }
-        Ok(heard)
+        Ok(Spotted::Woke(heard))
     }
 
     /// The acoustic stage first; whisper, with no phrase in its prompt, only when it fires.
-    fn spot_acoustically(&mut self, wake: &WakePhrase, utterance: Utterance, endpoint_ms: f32) -> Result<Vec<Heard>, ListenError> {
+    fn spot_acoustically(&mut self, wake: &WakePhrase, utterance: &Utterance, endpoint_ms: f32) -> Result<Vec<Heard>, ListenError> {
         let started = Instant::now();
         let stage = self.acoustic.as_mut().expect("called with a stage");
         let spotted = stage.best((utterance.start_secs * SAMPLE_RATE as f32).round() as u64)?;
@@ -428,11 +477,16 @@ impl Listener {
         };
         tracing::debug!(score = spotted.score, fit = fit.regret, spelling = %fit.spelling, "wake phrase heard");
         let mut heard = vec![Heard::Wake { at_secs: utterance.start_secs, confidence: spotted.score, push_to_talk: false }];
-        match self.command(rest, &utterance, endpoint_ms, wake_ms) {
+        match self.command(rest, utterance, endpoint_ms, wake_ms) {
             Some(command) => heard.push(command),
-            None => self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs),
+            None => self.wait_for_the_command(wake),
         }
         Ok(heard)
+    }
+
+    fn wait_for_the_command(&mut self, woken_by: &WakePhrase) {
+        self.awake_until = Some(self.now_secs() + self.config.command_timeout_secs);
+        self.woken_by = Some(woken_by.clone());
     }
 
     fn command(&self, transcript: Transcript, utterance: &Utterance, endpoint_ms: f32, wake_ms: f32) -> Option<Heard> {

@@ -60,9 +60,9 @@ impl VoiceModels {
 pub fn load_listener(models: &VoiceModels, asr: AsrConfig, config: ListenerConfig) -> Result<(Listener, Arc<Transcriber>), LoadError> {
     let transcriber = Arc::new(Transcriber::load(&models.whisper, asr)?);
     let vad = Silero::load(&models.vad)?;
-    let wake = config.wake.clone();
+    let phrases: Vec<String> = config.phrases().map(|wake| wake.phrase.clone()).collect();
     let mut listener = Listener::new(vad, transcriber.clone(), config);
-    if let (Some(front_end), Some(wake)) = (models.wake_front_end.as_ref(), wake) {
+    if let (Some(front_end), false) = (models.wake_front_end.as_ref(), phrases.is_empty()) {
         let head = match &models.wake_head {
             Some(dir) => Some(WakeHead::load(dir)?),
             None => Some(WakeHead::shipped()?),
@@ -70,12 +70,12 @@ pub fn load_listener(models: &VoiceModels, asr: AsrConfig, config: ListenerConfi
         // A head for another phrase (the shipped one, when the car listens for 你好小舱, whose
         // head is not good enough to be on by default: voice README) would only hold its front
         // end in memory.
-        match head.filter(|head| head.is_for(&wake.phrase)) {
+        match head.filter(|head| phrases.iter().any(|phrase| head.is_for(phrase))) {
             Some(head) => {
                 let embedder = Arc::new(SpeechEmbedder::load(&front_end.dir, &front_end.runtime_library)?);
                 listener = listener.with_acoustic(Arc::new(AcousticSpotter { embedder, head }));
             }
-            None => tracing::info!(phrase = %wake.phrase, "no acoustic head for the wake phrase; spotting it on whisper's text"),
+            None => tracing::info!(?phrases, "no acoustic head for the wake phrase; spotting it on whisper's text"),
         }
     }
     Ok((listener, transcriber))

@@ -27,8 +27,15 @@ use crate::{CommandJudge, Heard, Listener};
 
 pub const BUS_NAME: &str = "org.cabin.Voice1";
 pub const OBJECT_PATH: &str = "/org/cabin/Voice1";
-/// What the voice says when the assistant cannot be reached.
-const ASSISTANT_DOWN: &str = "Sorry, I can't reach the assistant right now.";
+/// What the voice says when the assistant cannot be reached, in the language of the command
+/// (whisper's, as no assistant is there to tell it).
+fn assistant_down(language: &str) -> String {
+    match language {
+        "zh" => "抱歉，现在联系不上助手。",
+        _ => "Sorry, I can't reach the assistant right now.",
+    }
+    .to_owned()
+}
 
 /// Where spoken replies go.
 #[derive(Debug, Clone)]
@@ -226,15 +233,15 @@ async fn respond(
                             Ok((Ok(reply), said_first)) => (reply, said_first),
                             Ok((Err(error), _)) => {
                                 tracing::warn!(%error, "the assistant did not answer");
-                                (ASSISTANT_DOWN.to_owned(), None)
+                                (assistant_down(&command.language), None)
                             }
                             Err(_) => {
                                 tracing::warn!("the assistant took over 15 s");
-                                (ASSISTANT_DOWN.to_owned(), None)
+                                (assistant_down(&command.language), None)
                             }
                         }
                     }
-                    None => (ASSISTANT_DOWN.to_owned(), None),
+                    None => (assistant_down(&command.language), None),
                 };
                 if reply.trim_end().ends_with('?') {
                     let _ = service.input.send(Input::ExpectAnswer);

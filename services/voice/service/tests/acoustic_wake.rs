@@ -131,6 +131,47 @@ fn the_mandarin_phrase_wakes_the_car_by_its_sound_and_chatter_never_reaches_whis
     assert!(misheard.is_empty(), "the command after the phrase: {misheard:#?}");
 }
 
+/// `--language auto --whisper whisper-base`: "hey cabin" heard by its head, 你好小舱 on
+/// whisper's text once the head has turned the utterance away.
+#[test]
+fn with_auto_either_phrase_wakes_the_car_and_the_command_keeps_the_language_it_was_said_in() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let base = VoiceModels::locate(&ModelsDir::resolve(), "whisper-base").unwrap_or_else(|e| panic!("{e}"));
+    let models = VoiceModels { wake_front_end: models().wake_front_end.clone(), ..base };
+    let asr = AsrConfig { threads: 1, language: "auto".into(), ..AsrConfig::default() };
+    let config = ListenerConfig {
+        wake: Some(WakePhrase::for_language("en")),
+        also_wake: vec![WakePhrase::for_language("zh")],
+        ..ListenerConfig::default()
+    };
+    let mut listener = load_listener(&models, asr, config).unwrap().0;
+    assert!(listener.has_acoustic_stage(), "\"hey cabin\" keeps its head beside a phrase without one");
+
+    for speaker in MANDARIN_HELD_OUT_VOICES {
+        // Kokoro's Mandarin is a floor (README): the number is what comes through every time.
+        let result = transcribe_file(&mut listener, &said_by("你好小舱，温度调到二十二度", speaker, 20.0)).unwrap();
+        assert!(result.woke && (result.text.contains("22") || result.text.contains("二十二")), "{}: {result:?}", speaker.label());
+        assert_eq!(result.language, "zh", "{}: {result:?}", speaker.label());
+        let heard = heard(&mut listener, &said_by("今天路上车真多", speaker, 20.0));
+        assert!(!heard.iter().any(|h| matches!(h, Heard::Wake { .. } | Heard::Command(_))), "{}: {heard:?}", speaker.label());
+    }
+    // The phrase alone, then the command after a breath.
+    let speaker = &MANDARIN_HELD_OUT_VOICES[0];
+    let mut samples = padded(&speak("你好小舱", speaker), 1.0, 1.5).samples;
+    samples.extend(padded(&speak("温度调到二十二度", speaker), 0.0, 1.2).samples);
+    let result = transcribe_file(&mut listener, &mix_at_snr(&Audio::new(samples, 16_000), 20.0, 23)).unwrap();
+    assert!(result.woke && (result.text.contains("22") || result.text.contains("二十二")), "{result:?}");
+    assert_eq!(result.language, "zh", "{result:?}");
+
+    for speaker in [HELD_OUT_VOICES[3], HELD_OUT_VOICES[11]] {
+        let result = transcribe_file(&mut listener, &said_by("hey cabin, open the trunk", &speaker, 20.0)).unwrap();
+        assert!(result.woke, "{}: {result:?}", speaker.label());
+        assert_eq!((words(&result.text).as_str(), result.language.as_str()), ("openthetrunk", "en"), "{}: {result:?}", speaker.label());
+        let heard = heard(&mut listener, &said_by("the motorway is closed after the next exit", &speaker, 20.0));
+        assert!(!heard.iter().any(|h| matches!(h, Heard::Wake { .. } | Heard::Command(_))), "{}: {heard:?}", speaker.label());
+    }
+}
+
 #[test]
 fn a_head_for_another_phrase_leaves_the_spotting_to_whisper() {
     let front_end = models().wake_front_end.as_ref().unwrap();

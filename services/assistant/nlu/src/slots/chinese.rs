@@ -124,12 +124,14 @@ pub(super) fn trim_value(value: &str) -> String {
 }
 
 /// "调高2度", "升3度", "再低两度": a number after a direction says how far, never a value
-/// ("最低18度" is a value).
+/// ("最低18度" is a value). A step of 16 degrees or more, a cabin's temperature, is no step
+/// anyone asks for: "温度叫大二十二度" is "调到" misheard, and 22 the temperature.
 fn relative_number(text: &str) -> Option<(std::ops::Range<usize>, f64)> {
-    static RELATIVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:高|低|升|降|加|减|大|小|暖|凉|热|冷)(?:了|个)?(\d+(?:\.\d+)?)"));
-    RELATIVE.captures_iter(text).find(|c| !text[..c.get(0).map_or(0, |m| m.start())].ends_with('最')).and_then(|c| {
-        let number = c.get(1)?;
-        Some((c.get(0)?.range(), number.as_str().parse().ok()?))
+    static RELATIVE: LazyLock<Regex> = LazyLock::new(|| re(r"(?:高|低|升|降|加|减|大|小|暖|凉|热|冷)(?:了|个)?(\d+(?:\.\d+)?)(度)?"));
+    RELATIVE.captures_iter(text).filter(|c| !text[..c.get(0).map_or(0, |m| m.start())].ends_with('最')).find_map(|c| {
+        let number: f64 = c.get(1)?.as_str().parse().ok()?;
+        let degrees = c.get(2).is_some();
+        (!degrees || number < 16.0).then_some((c.get(0)?.range(), number))
     })
 }
 
@@ -309,6 +311,8 @@ static MEDIA_ACTION: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     vec![
         ("previous", re(r"上一(?:首|曲|个|集)|前一(?:首|曲)|返回上")),
         ("next", re(r"下一(?:首|曲|个|集)|切歌|跳过|换一首|换首|换歌")),
+        // Before pause: "别停，接着放" plays on.
+        ("resume", re(r"继续|接着(?:放|听|播)|恢复播放|别停")),
         ("pause", re(r"暂停|停|别放|不听了|关掉音乐|先关")),
     ]
 });
@@ -459,6 +463,9 @@ mod tests {
             (SlotKind::Temperature, "调高两度", None),
             (SlotKind::Step, "调高两度", Some("2")),
             (SlotKind::Step, "把温度调到二十二度", None),
+            (SlotKind::Step, "温度叫大二十二度", None),
+            (SlotKind::Temperature, "温度叫大二十二度", Some("22")),
+            (SlotKind::Step, "音量调大二十", Some("20")),
             (SlotKind::Warmth, "调高一点", Some("up")),
             (SlotKind::Warmth, "我好冷", Some("up")),
             (SlotKind::Warmth, "太热了", Some("down")),
@@ -511,6 +518,10 @@ mod tests {
     #[test]
     fn rows_silence_and_the_ways_round_a_name() {
         reads(&[
+            (SlotKind::MediaAction, "继续播放", Some("resume")),
+            (SlotKind::MediaAction, "别停，接着放", Some("resume")),
+            (SlotKind::MediaAction, "先暂停一下", Some("pause")),
+            (SlotKind::MediaQuery, "继续播放", None),
             (SlotKind::Zone, "后排车窗关上", Some("rear")),
             (SlotKind::Zone, "前排座椅加热打开", Some("front")),
             (SlotKind::Zone, "下雨了车窗全关上", Some("all")),

@@ -252,10 +252,14 @@ fn media_action(text: &str) -> Option<&'static str> {
     static PREVIOUS: LazyLock<Regex> = LazyLock::new(|| re(r"\b(previous|go back|back (a|one)|last (song|track))\b"));
     static NEXT: LazyLock<Regex> = LazyLock::new(|| re(r"\b(next|skip)\b"));
     static PAUSE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(pause|stop|turn off|switch off|hold)\b"));
+    // "Don't stop, carry on" is a resume.
+    static RESUME: LazyLock<Regex> = LazyLock::new(|| re(r"\b(resume|continue|carry on|keep (playing|going)|un-?pause|pick up where)\b"));
     if has(&PREVIOUS, text) {
         Some("previous")
     } else if has(&NEXT, text) {
         Some("next")
+    } else if has(&RESUME, text) {
+        Some("resume")
     } else if has(&PAUSE, text) {
         Some("pause")
     } else {
@@ -557,6 +561,9 @@ mod tests {
             (SlotKind::MediaAction, "turn off the radio", Some("pause")),
             (SlotKind::MediaAction, "skip this song", Some("next")),
             (SlotKind::MediaAction, "go back to the last song", Some("previous")),
+            (SlotKind::MediaAction, "resume the music", Some("resume")),
+            (SlotKind::MediaAction, "don't stop, carry on playing", Some("resume")),
+            (SlotKind::MediaAction, "continue my audiobook", Some("resume")),
             (SlotKind::MediaAction, "play some jazz", None),
         ]);
     }

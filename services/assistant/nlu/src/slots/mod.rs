@@ -77,7 +77,7 @@ pub enum SlotKind {
     VehicleSignal,
     /// Where in the cabin to look: driver | passenger | rear_left | rear_right | rear | trunk | footwell.
     Region,
-    /// pause | next | previous, for what is playing.
+    /// pause | resume | next | previous, for what is playing.
     MediaAction,
     Destination,
     Contact,
