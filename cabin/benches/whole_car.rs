@@ -124,6 +124,13 @@ fn main() {
         percentile(&column(|t| t.voice_says_ms), 0.5),
         percentile(&column(|t| t.to_text_ms - t.voice_says_ms), 0.5),
     );
+    let at_pause = timed.iter().filter(|t| t.endpoint_ms < 500.0).count();
+    println!(
+        "  the voice's share: silence waited p50 {:.0} ms ({at_pause} of {} heard at a pause), whisper p50 {:.0} ms",
+        percentile(&column(|t| t.endpoint_ms), 0.5),
+        timed.len(),
+        percentile(&column(|t| t.asr_ms), 0.5),
+    );
     println!("phone ask round trip over MQTT ({ASKS} asks): p50 {:.0} ms, p95 {:.0} ms", percentile(&asks, 0.5), percentile(&asks, 0.95));
     let (mut total_rss, mut total_pss) = (0.0, 0.0);
     for (((name, service), cpu), busy_cpu) in services.iter().zip(&cpu).zip(&busy_cpu) {
@@ -209,6 +216,9 @@ struct Timed {
     to_text_ms: f64,
     /// The voice's own end of speech to transcript, from its VAD's end of speech.
     voice_says_ms: f64,
+    /// Of it: the silence waited before the words were heard, and whisper's time.
+    endpoint_ms: f64,
+    asr_ms: f64,
 }
 
 /// Says each command in turn and times the end of speech to the HVAC change.
@@ -234,9 +244,10 @@ async fn speech_to_action(
         };
         let to_text_ms = since_ended();
         let timings: serde_json::Value = serde_json::from_str(heard.args().unwrap().timings()).unwrap_or_default();
-        let voice_says_ms = timings["end_of_speech_to_text_ms"].as_f64().unwrap_or(f64::NAN);
+        let timing = |name: &str| timings[name].as_f64().unwrap_or(f64::NAN);
+        let (voice_says_ms, endpoint_ms, asr_ms) = (timing("end_of_speech_to_text_ms"), timing("endpoint_ms"), timing("asr_ms"));
         match tokio::time::timeout(Duration::from_secs(15), changes.next()).await {
-            Ok(Some(_)) => latencies.push(Timed { to_action_ms: since_ended(), to_text_ms, voice_says_ms }),
+            Ok(Some(_)) => latencies.push(Timed { to_action_ms: since_ended(), to_text_ms, voice_says_ms, endpoint_ms, asr_ms }),
             _ => println!("  \"{said}\" ({}): heard {:?}, no change within 15 s", speaker.label(), heard.args().unwrap().text()),
         }
         // The spoken reply is said in the meantime; the next command waits for it.

@@ -182,18 +182,24 @@ impl Transcriber {
         let seconds = utterance.seconds;
         let inference_error = |e: WhisperError| AsrError::Inference { seconds, reason: e.to_string() };
         let prompt = self.prompt_after("");
-        let mut params = self.params(&prompt, seconds);
         // whisper.cpp fits its encoder's window to the audio only inside `whisper_full`. Told to
         // write one token and never retry, that is the encoder and a decoder step; the phrase
-        // and what follows are decoded here, on the encoding it leaves.
+        // and what follows are decoded here, on the encoding it leaves. The vocabulary prompt
+        // is decoded here too, once: given to `whisper_full` as well, it was decoded twice.
+        let mut params = self.params("", seconds);
         params.set_max_tokens(1);
         params.set_temperature_inc(0.0);
+        let started = Instant::now();
         let mut state = self.context.create_state().map_err(inference_error)?;
+        let state_ms = started.elapsed().as_secs_f32() * 1000.0;
         state.full(params, &utterance.samples).map_err(inference_error)?;
+        let encoded_ms = started.elapsed().as_secs_f32() * 1000.0;
         let language = self.language_heard(&state);
         let start = self.start_tokens(&prompt, &language).map_err(inference_error)?;
         let mut decoder = PhraseDecoder::start(&self.context, &mut state, self.config.threads, &start).map_err(inference_error)?;
+        let prompted_ms = started.elapsed().as_secs_f32() * 1000.0;
         let Some((fit, phrase)) = decoder.best_fit(spellings).map_err(inference_error)? else { return Ok(AfterPhrase::Nothing) };
+        let fitted_ms = started.elapsed().as_secs_f32() * 1000.0;
         if fit.regret < min_regret {
             return Ok(AfterPhrase::NotSaid(fit));
         }
@@ -210,6 +216,17 @@ impl Transcriber {
         let written = collapse_repeats(&format!("{}{}", fit.spelling, String::from_utf8_lossy(&bytes)));
         let rest = written.strip_prefix(&fit.spelling).unwrap_or_default();
         let rest = rest.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '!' | '?' | ';' | ':'));
+        tracing::debug!(
+            state_ms,
+            encoded_ms,
+            prompt_tokens = start.len(),
+            prompted_ms,
+            spellings = spellings.len(),
+            fitted_ms,
+            written = tokens.len(),
+            done_ms = started.elapsed().as_secs_f32() * 1000.0,
+            "whisper after the phrase"
+        );
         Ok(AfterPhrase::Said { rest: self.judged(rest, language, tokens, &utterance), fit })
     }
 

@@ -158,7 +158,7 @@ fn the_phrase_alone_then_the_command_after_a_pause() {
     let mut samples = said("hey cabin").samples;
     samples.extend(said("open the trunk").samples);
     let result = transcribe_file(&mut listener(ListenerConfig::default()), &Audio::new(samples, SAMPLE_RATE)).unwrap();
-    assert!(result.woke);
+    assert!(result.woke, "{result:?}");
     assert_eq!(words(&result.text), "openthetrunk", "{result:?}");
 }
 

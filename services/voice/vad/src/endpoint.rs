@@ -9,6 +9,14 @@
 //! already make a whole command, end the utterance at a short silence
 //! ([`Endpointer::close_when_quiet`]) instead of waiting out the full one. The judging (whisper)
 //! takes longer than the gap between the two, so the turn ends as soon as it is done.
+//!
+//! Silero's probability stays over the end threshold for a few chunks after the voice stops
+//! (about 120 ms in the whole-car benchmark). The chunks' level knows sooner: when silero first
+//! calls a chunk silent and the chunks before it were already down at the cabin's noise floor,
+//! the pause is counted from the first of those (at most four, about silero's lag). Silero
+//! still decides that there is a pause; the level only says when it began. The full trailing
+//! silence still counts from silero's call, so an utterance that waits it out holds as much
+//! of it as before (tiny.en wrote "Hey Carbon" for a phrase alone with 120 ms less of it).
 
 use cabin_audio::{Audio, SAMPLE_RATE};
 
@@ -79,6 +87,8 @@ pub struct Endpointer {
     chunks: u64,
     pre_roll: std::collections::VecDeque<f32>,
     current: Option<Current>,
+    /// The level of the cabin's noise (dB full scale), learnt where no one speaks.
+    noise_floor_db: Option<f32>,
 }
 
 #[derive(Debug)]
@@ -86,18 +96,32 @@ struct Current {
     samples: Vec<f32>,
     start_chunk: u64,
     speech_chunks: u32,
+    /// Chunks silero called silent since the last speech.
     silent_chunks: u32,
-    last_speech_chunk: u64,
+    /// The quiet chunks just before those that silero still called speech: with them, the pause.
+    backdate: u32,
+    /// Chunks in a row, up to this one, at the noise floor's level.
+    quiet_run: u32,
+    /// The chunk pushed last.
+    last_chunk: u64,
     announced: bool,
+    /// This pause was announced.
+    paused: bool,
     /// The caller found the words whole: the utterance ends at `pause_ms` of silence.
     whole: bool,
 }
 
 const CHUNK_MS: u32 = (CHUNK_SAMPLES as u32 * 1000) / SAMPLE_RATE;
 
+/// A chunk less than this over the noise floor holds nothing louder than the cabin.
+const QUIET_MARGIN_DB: f32 = 6.0;
+/// How many quiet chunks silero called speech may count towards a pause once it calls one
+/// silent: about its lag.
+const MAX_BACKDATE_CHUNKS: u32 = 4;
+
 impl Endpointer {
     pub fn new(config: EndpointConfig) -> Endpointer {
-        Endpointer { config, chunks: 0, pre_roll: Default::default(), current: None }
+        Endpointer { config, chunks: 0, pre_roll: Default::default(), current: None, noise_floor_db: None }
     }
 
     pub fn config(&self) -> &EndpointConfig {
@@ -113,6 +137,14 @@ impl Endpointer {
     pub fn push(&mut self, chunk: &[f32], probability: f32) -> Vec<Event> {
         let index = self.chunks;
         self.chunks += 1;
+        let level = level_db(chunk);
+        let quiet = self.noise_floor_db.is_some_and(|floor| level < floor + QUIET_MARGIN_DB);
+        let look = chunks_for(self.config.look_ms.min(self.config.pause_ms));
+        // The floor is learnt outside speech: before it, and in a pause long enough to announce.
+        let in_a_pause = self.current.as_ref().is_some_and(|c| c.silent_chunks >= look);
+        if probability < self.config.end_threshold && (self.current.is_none() || in_a_pause) {
+            self.learn_noise_floor(level);
+        }
         let mut events = Vec::new();
         match &mut self.current {
             None => {
@@ -125,8 +157,11 @@ impl Endpointer {
                         start_chunk: index - pre_roll_chunks,
                         speech_chunks: 1,
                         silent_chunks: 0,
-                        last_speech_chunk: index,
+                        backdate: 0,
+                        quiet_run: u32::from(quiet),
+                        last_chunk: index,
                         announced: false,
+                        paused: false,
                         whole: false,
                     });
                 } else {
@@ -139,13 +174,22 @@ impl Endpointer {
             }
             Some(current) => {
                 current.samples.extend_from_slice(chunk);
+                current.last_chunk = index;
+                current.quiet_run = if quiet { current.quiet_run + 1 } else { 0 };
                 if probability >= self.config.end_threshold {
                     current.speech_chunks += 1;
                     current.silent_chunks = 0;
-                    current.last_speech_chunk = index;
+                    current.backdate = 0;
+                    current.paused = false;
                     // More words: what was whole may not be any more ("twenty" ... "four").
                     current.whole = false;
                 } else {
+                    if current.silent_chunks == 0 {
+                        // The pause began with the quiet chunks before this one, if this one is quiet too.
+                        let quiet_before = if quiet { current.quiet_run - 1 } else { 0 };
+                        current.backdate = quiet_before.min(MAX_BACKDATE_CHUNKS).min(current.speech_chunks.saturating_sub(1));
+                        current.speech_chunks -= current.backdate;
+                    }
                     current.silent_chunks += 1;
                 }
                 if !current.announced && current.speech_chunks >= chunks_for(self.config.min_speech_ms) {
@@ -153,12 +197,12 @@ impl Endpointer {
                     events.push(Event::SpeechStarted { at_secs: secs(current.start_chunk) });
                 }
                 let trailing = chunks_for(self.config.trailing_silence_ms);
-                let look = chunks_for(self.config.look_ms.min(self.config.pause_ms));
-                if current.announced && self.config.pause_ms > 0 && look < trailing && current.silent_chunks == look {
+                if current.announced && self.config.pause_ms > 0 && look < trailing && current.pause_chunks() >= look && !current.paused {
+                    current.paused = true;
                     events.push(Event::Paused(current.so_far(false)));
                 }
                 let too_long = current.samples.len() as u64 * 1000 >= self.config.max_utterance_ms as u64 * SAMPLE_RATE as u64;
-                let quiet_enough = current.whole && current.silent_chunks >= chunks_for(self.config.pause_ms);
+                let quiet_enough = current.whole && current.pause_chunks() >= chunks_for(self.config.pause_ms);
                 if current.silent_chunks >= trailing || too_long || quiet_enough {
                     let finished = self.current.take().expect("matched Some");
                     if finished.announced {
@@ -169,6 +213,15 @@ impl Endpointer {
             }
         }
         events
+    }
+
+    /// Fast down (the cabin got quieter), slow up (a passing noise is not the floor).
+    fn learn_noise_floor(&mut self, level: f32) {
+        self.noise_floor_db = Some(match self.noise_floor_db {
+            None => level,
+            Some(floor) if level < floor => 0.7 * floor + 0.3 * level,
+            Some(floor) => 0.98 * floor + 0.02 * level,
+        });
     }
 
     /// Ends the stream: an utterance still open is handed over as it is.
@@ -182,7 +235,7 @@ impl Endpointer {
     /// over, and the audio that follows starts afresh, with no pre-roll from it.
     pub fn close_when_quiet(&mut self) -> bool {
         let Some(current) = &mut self.current else { return false };
-        if current.silent_chunks >= chunks_for(self.config.pause_ms) {
+        if current.pause_chunks() >= chunks_for(self.config.pause_ms) {
             self.current = None;
             return true;
         }
@@ -192,14 +245,25 @@ impl Endpointer {
 }
 
 impl Current {
+    /// How long the pause going on has lasted, from where the sound fell.
+    fn pause_chunks(&self) -> u32 {
+        self.silent_chunks + self.backdate
+    }
+
     fn so_far(&self, truncated: bool) -> Utterance {
         Utterance {
             audio: Audio::new(self.samples.clone(), SAMPLE_RATE),
             start_secs: secs(self.start_chunk),
-            speech_end_secs: secs(self.last_speech_chunk + 1),
+            speech_end_secs: secs(self.last_chunk + 1 - self.pause_chunks() as u64),
             truncated,
         }
     }
+}
+
+/// Mean power in dB full scale.
+fn level_db(chunk: &[f32]) -> f32 {
+    let power = chunk.iter().map(|s| s * s).sum::<f32>() / chunk.len().max(1) as f32;
+    10.0 * (power + 1e-10).log10()
 }
 
 /// Whole chunks that cover `ms` (at least one).
@@ -246,7 +310,7 @@ mod tests {
     }
 
     fn feed(endpointer: &mut Endpointer, probability: f32, count: usize) -> Vec<Event> {
-        (0..count).flat_map(|_| endpointer.push(&[probability; CHUNK_SAMPLES], probability)).collect()
+        feed_level(endpointer, probability, probability, count)
     }
 
     fn pauses(events: &[Event]) -> Vec<&Utterance> {
@@ -273,6 +337,58 @@ mod tests {
         assert!(!endpointer.in_speech());
         let after = feed(&mut endpointer, 0.0, 40);
         assert!(after.is_empty() && endpointer.finish().is_none(), "closed: the silence after it is nothing");
+    }
+
+    /// Chunks of noise or speech at `amplitude`, each with silero's `probability`.
+    fn feed_level(endpointer: &mut Endpointer, amplitude: f32, probability: f32, count: usize) -> Vec<Event> {
+        (0..count).flat_map(|_| endpointer.push(&[amplitude; CHUNK_SAMPLES], probability)).collect()
+    }
+
+    /// 640 ms of cabin noise (-40 dB), then 640 ms of speech.
+    fn after_speech_in_noise() -> Endpointer {
+        let mut endpointer = Endpointer::new(EndpointConfig::default());
+        feed_level(&mut endpointer, 0.01, 0.0, 20);
+        feed_level(&mut endpointer, 0.5, 0.9, 20);
+        endpointer
+    }
+
+    #[test]
+    fn a_pause_counts_from_where_the_level_fell_to_the_noise_not_from_silero_s_late_call() {
+        let mut endpointer = after_speech_in_noise();
+        // The voice has stopped; silero still says speech for three chunks, then silence.
+        let mut events = feed_level(&mut endpointer, 0.01, 0.8, 3);
+        assert!(pauses(&events).is_empty(), "silero decides there is a pause: {events:?}");
+        events.extend(feed_level(&mut endpointer, 0.01, 0.1, 1));
+        let paused = pauses(&events);
+        assert_eq!(paused.len(), 1, "4 quiet chunks make the 128 ms look: {events:?}");
+        assert!((paused[0].speech_end_secs - 1.28).abs() < 0.01, "ends with the loud chunks: {}", paused[0].speech_end_secs);
+        // The turn, found whole, ends 250 ms after the voice stopped, not after silero's call.
+        assert!(!endpointer.close_when_quiet());
+        let ended = feed_level(&mut endpointer, 0.01, 0.1, 4);
+        assert_eq!(utterances(&ended).len(), 1, "{ended:?}");
+
+        // Not found whole: the full 600 ms (19 chunks) still count from silero's call.
+        let mut endpointer = after_speech_in_noise();
+        feed_level(&mut endpointer, 0.01, 0.8, 3);
+        assert!(utterances(&feed_level(&mut endpointer, 0.01, 0.1, 18)).is_empty());
+        let done = feed_level(&mut endpointer, 0.01, 0.1, 1);
+        assert_eq!(utterances(&done).len(), 1, "{done:?}");
+        assert!((utterances(&done)[0].speech_end_secs - 1.28).abs() < 0.01, "the speech still ended with the loud chunks");
+    }
+
+    #[test]
+    fn quiet_speech_is_not_a_pause_while_silero_hears_it_and_a_loud_chunk_before_the_call_is_not_backdated() {
+        let mut endpointer = after_speech_in_noise();
+        // A soft stretch silero hears as speech: no pause, however quiet.
+        let mut events = feed_level(&mut endpointer, 0.01, 0.9, 10);
+        events.extend(feed_level(&mut endpointer, 0.5, 0.9, 10));
+        assert!(pauses(&events).is_empty(), "{events:?}");
+        // Silero's silence starting on a loud chunk: counted from there, as before.
+        let events = feed_level(&mut endpointer, 0.5, 0.1, 1);
+        assert!(events.is_empty());
+        let paused = pauses(&feed_level(&mut endpointer, 0.01, 0.1, 3)).into_iter().cloned().collect::<Vec<_>>();
+        assert_eq!(paused.len(), 1);
+        assert!((paused[0].speech_end_secs - 60.0 * 0.032).abs() < 0.01, "{}", paused[0].speech_end_secs);
     }
 
     #[test]
