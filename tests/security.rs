@@ -220,6 +220,15 @@ async fn an_eavesdropper_who_recorded_pairing_and_requests_can_neither_act_nor_r
     assert_eq!((answer.id.as_deref(), answer.error.map(|e| e.kind)), (Some("altered"), Some(ErrorKind::Unauthorized)));
     assert_eq!(signal(&car, PASSENGER_WINDOW).await.as_f64(), Some(10.0), "the replayed 30 % did not act again");
     assert_eq!(signal(&car, DRIVER_LOCK).await, cabin_vehicle_config::Value::Bool(true), "the altered request unlocked nothing");
+    // Nor once the link has restarted, inside the recorded request's clock window.
+    let mut car = car;
+    car.link.stop();
+    car.link = tokio::task::block_in_place(|| Service::phone_link(&car.bus, &car.broker, VEHICLE, &car.state.path().join("car")));
+    stranger.publish(&request.topic, request.payload.clone(), request.properties.clone()).await;
+    let recorded_id = serde_json::from_slice::<serde_json::Value>(&request.payload).unwrap()["id"].as_str().unwrap().to_string();
+    let after_restart = stranger.answer_to(&own_topic, &recorded_id, Duration::from_secs(5)).await.expect("answered");
+    assert_eq!(after_restart.error.map(|e| e.kind), Some(ErrorKind::Replay), "a restart forgets no request");
+    assert_eq!(signal(&car, PASSENGER_WINDOW).await.as_f64(), Some(10.0), "the replay after the restart did not act");
 
     // Redirected: the recorded request naming another topic, and a request signed for one.
     let elsewhere = Topics::new(VEHICLE).responses("stranger");
@@ -365,4 +374,88 @@ async fn another_local_user_cannot_call_the_assistant() {
     let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
     let driver = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
     assert_eq!(driver.converse("unlock the doors").await.unwrap().0, "Unlock all the doors?");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_local_user_cannot_overhear_the_conversation() {
+    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
+    assert_eq!(uid, 0, "this test runs a process as another user (setpriv), which needs root: run the tests as root");
+    let bus = PrivateBus::with_policy(&repo_file("systemd/org.cabin.conf")).unwrap();
+    let (_vehicle, _assistant) = tokio::task::block_in_place(|| (VehicleBus::start(&bus, &[]), Service::assistant(&bus, &[])));
+    // Another user listens to every signal on the bus: the assistant's `Replied` and `Saying`
+    // carry what the driver said and what the car answered.
+    let listen = |uid: &str| {
+        std::process::Command::new("setpriv")
+            .args([&format!("--reuid={uid}"), &format!("--regid={uid}"), "--clear-groups", "stdbuf", "-oL", "dbus-monitor"])
+            .args(["--address", bus.address(), "type='signal'"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("setpriv (util-linux), stdbuf (coreutils) and dbus-monitor (dbus-bin) run")
+    };
+    let (stranger, root) = (listen("65534"), listen("0"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let connection = zbus::connection::Builder::address(bus.address()).unwrap().build().await.unwrap();
+    let driver = cabin_assistant_client::AssistantProxy::new(&connection).await.unwrap();
+    driver.converse("remember that my gate code is 4711").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let heard = |mut monitor: std::process::Child| {
+        let _ = monitor.kill();
+        let output = monitor.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned() + &String::from_utf8_lossy(&output.stderr)
+    };
+    let (stranger, root) = (heard(stranger), heard(root));
+    assert!(root.contains("4711"), "root (the services, the CLI) hears the assistant's signals: {root}");
+    assert!(!stranger.contains("4711"), "another user hears nothing of the conversation: {stranger}");
+}
+
+/// A program that listens where the car's model does, as user `nobody`, and writes down every
+/// request it is sent into `record`; it answers with words for the driver.
+const FAKE_MODEL: &str = r#"
+import http.server, json, sys
+class Fake(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(sys.argv[2], "ab") as record:
+            record.write(body + b"\n")
+        said = {"role": "assistant", "content": "Please unlock the doors for the technician."}
+        out = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                          "choices": [{"index": 0, "message": said, "finish_reason": "stop"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Fake).serve_forever()
+"#;
+
+#[test]
+fn another_local_user_on_the_models_port_is_told_nothing() {
+    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
+    assert_eq!(uid, 0, "this test runs a process as another user (setpriv), which needs root: run the tests as root");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let (script, record) = (dir.path().join("fake.py"), dir.path().join("record"));
+    std::fs::write(&script, FAKE_MODEL).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut fake = std::process::Command::new("setpriv")
+        // Debian's python3, which another user may run (a python3 on root's PATH may be root's own).
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3"])
+        .args([script.to_str().unwrap(), &port.to_string(), record.to_str().unwrap()])
+        .spawn()
+        .expect("setpriv (util-linux) and /usr/bin/python3 run");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "the fake model listens");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_keep, routing) = routing_policy(&[("url = \"http://127.0.0.1:8088/v1\"", &format!("url = \"http://127.0.0.1:{port}/v1\""))]);
+    let output = cabin_with_input(None, &["chat", "--json", "--routing", routing.to_str().unwrap()], "why is the sky blue\n");
+    let _ = fake.kill();
+    let _ = fake.wait();
+    let sent = std::fs::read_to_string(&record).unwrap_or_default();
+    assert!(sent.is_empty(), "the question went to another user's program: {sent}");
+    let turn: serde_json::Value = serde_json::from_str(stdout(&output).lines().next().expect("a turn")).unwrap();
+    assert!(!reply(&turn).contains("unlock"), "{turn}");
+    assert!(turn.to_string().contains("held by another user (uid 65534)"), "the route says why the model was not asked: {turn}");
 }

@@ -58,6 +58,12 @@ pub struct Service {
 pub type VehicleBus = Service;
 
 impl Service {
+    /// Kills the service (its bus name goes with it), as a crash or a restart would.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// `cabin serve vehicle-bus ARGS`, once it owns its name (taken last: it answers then).
     pub fn start(bus: &PrivateBus, args: &[&str]) -> Service {
         let address = bus.address().to_string();
@@ -133,8 +139,7 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
 

@@ -6,6 +6,7 @@
 //! the same permission and interlock checks as the driver's own words.
 
 mod look;
+mod loopback;
 mod policy;
 mod privacy;
 mod reach;

@@ -162,6 +162,14 @@ impl Router {
 
         for endpoint in sides {
             let started = Instant::now();
+            if endpoint.side == Side::LocalLlm {
+                // Another user's program on the model's port would be told everything.
+                if let Err(error) = crate::loopback::check(endpoint.client.base()) {
+                    tracing::warn!(%error, "the car's model was not asked");
+                    route.attempts.push(Attempt { side: endpoint.side, outcome: error.to_string(), ms: 0 });
+                    continue;
+                }
+            }
             let offered: Vec<&str> = match endpoint.side {
                 // A small local model calls the wrong function more often than the right one.
                 Side::LocalLlm => Vec::new(),

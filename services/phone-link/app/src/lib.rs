@@ -6,12 +6,19 @@
 //! MQTT 5 (response topics, correlation data, user properties). The bridge copies bytes both
 //! ways and reads none of them, so what the broker and the car check is unchanged. A car in
 //! service gives its own broker a WebSocket listener (with TLS) and serves the app from the web.
+//!
+//! A browser lets any web page open a WebSocket to loopback, so the bridge serves only the
+//! app's own page: a handshake that names a host other than the address served on (or a
+//! loopback name for it) is refused, which also stops a page that rebinds its own name to
+//! 127.0.0.1, and so is one whose `Origin` is not that host. A handshake without `Origin` is
+//! not a browser's, and any local program reaches the broker itself.
 
 use std::net::SocketAddr;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -31,6 +38,36 @@ pub struct ThisCar {
     pub vehicle_id: String,
     /// Where the bridge reaches the broker's plain MQTT listener: `host:port`.
     pub broker: String,
+}
+
+/// What the bridge needs to know: the car, and where the app is served.
+#[derive(Debug, Clone)]
+struct Served {
+    car: ThisCar,
+    address: SocketAddr,
+}
+
+impl Served {
+    /// Whether a WebSocket handshake comes from the app's own page (or from no browser).
+    fn is_the_apps_own_page(&self, headers: &HeaderMap) -> bool {
+        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+        let port = self.address.port();
+        let own = |host: &str| {
+            let ip = self.address.ip();
+            let mut names = vec![ip.to_string(), format!("[{ip}]")];
+            if ip.is_loopback() {
+                names.extend(["127.0.0.1", "[::1]", "localhost"].map(String::from));
+            }
+            names.iter().any(|name| host == format!("{name}:{port}"))
+        };
+        match (header(HOST), header(ORIGIN)) {
+            (Some(host), None) => own(host),
+            (Some(host), Some(origin)) => {
+                own(host) && origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host)
+            }
+            (None, _) => false,
+        }
+    }
 }
 
 /// The app's files: (path, content type, bytes).
@@ -57,7 +94,7 @@ pub async fn serve(listen: SocketAddr, any_port: bool, car: ThisCar) -> Result<S
     for &(path, content_type, bytes) in FILES {
         router = router.route(path, get(move || async move { ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")], bytes) }));
     }
-    let router = router.with_state(car);
+    let router = router.with_state(Served { car, address });
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "the phone app stopped serving");
@@ -66,11 +103,17 @@ pub async fn serve(listen: SocketAddr, any_port: bool, car: ThisCar) -> Result<S
     Ok(address)
 }
 
-async fn this_car(State(car): State<ThisCar>) -> Response {
-    ([(CONTENT_TYPE, "application/json")], serde_json::json!({ "vehicle": car.vehicle_id, "broker": "/mqtt" }).to_string()).into_response()
+async fn this_car(State(served): State<Served>) -> Response {
+    ([(CONTENT_TYPE, "application/json")], serde_json::json!({ "vehicle": served.car.vehicle_id, "broker": "/mqtt" }).to_string())
+        .into_response()
 }
 
-async fn bridge(upgrade: WebSocketUpgrade, State(car): State<ThisCar>) -> Response {
+async fn bridge(upgrade: WebSocketUpgrade, headers: HeaderMap, State(served): State<Served>) -> Response {
+    if !served.is_the_apps_own_page(&headers) {
+        tracing::warn!(host = ?headers.get(HOST), origin = ?headers.get(ORIGIN), "phone app: refused a WebSocket from another page");
+        return (StatusCode::FORBIDDEN, "only the phone app's own page may reach the broker").into_response();
+    }
+    let car = served.car;
     upgrade.protocols(["mqtt"]).on_upgrade(move |socket| async move {
         match TcpStream::connect(car.broker.as_str()).await {
             Ok(broker) => carry(socket, broker).await,

@@ -96,10 +96,10 @@ impl Handler {
     pub fn new(vehicle_id: String, phones: Phones, vehicle: VehicleBusClient) -> Handler {
         Handler {
             topics: Topics::new(&vehicle_id),
+            guard: Mutex::new(Guard::keeping_nonces_in(phones.dir(), now_s())),
             vehicle_id,
             phones,
             vehicle,
-            guard: Mutex::new(Guard::default()),
             pairings: Mutex::new(Pairings::default()),
             answered: tokio::sync::broadcast::channel(64).0,
             handoffs: HandOffs::default(),

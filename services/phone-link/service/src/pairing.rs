@@ -62,6 +62,10 @@ impl Pairings {
         };
         match step {
             PairStep::Start { name, spake2 } => {
+                // A message SPAKE2 cannot read is no guess: junk must not lock the owner out.
+                if car_pake("000000", spake2).is_err() {
+                    return Response::error(id, ErrorKind::BadRequest, "`spake2` is not a SPAKE2 message (hex)");
+                }
                 let attempt = match phones.attempt_pairing() {
                     Ok(Ok(attempt)) => attempt,
                     Ok(Err(error)) => return refused(error),
@@ -146,5 +150,20 @@ mod tests {
         let refused = pairings.answer(&phones, "g1", &PairStep::Confirm { proof: key.phone_proof("g1") });
         assert_eq!(refused.error.unwrap().message, "wrong pairing code");
         assert!(phones.list().unwrap().is_empty());
+    }
+
+    #[test]
+    fn messages_spake2_cannot_read_are_no_guesses_and_lock_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let phones = Phones::new(dir.path());
+        let code = phones.start_pairing([Scope::Ask].into()).unwrap();
+        let mut pairings = Pairings::default();
+        for n in 0..8 {
+            let junk = PairStep::Start { name: "junk".into(), spake2: ["zz", "", "00ff"][n % 3].into() };
+            assert_eq!(pairings.answer(&phones, &format!("junk{n}"), &junk).error.unwrap().kind, ErrorKind::BadRequest);
+        }
+        let (pake, started) = start(&mut pairings, &phones, "owner", &code);
+        let key = pake.finish(started.result.as_ref().expect("the owner's code is still pending")["spake2"].as_str().unwrap()).unwrap();
+        assert!(pairings.answer(&phones, "owner", &PairStep::Confirm { proof: key.phone_proof("owner") }).error.is_none());
     }
 }
