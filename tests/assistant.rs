@@ -79,6 +79,35 @@ fn chat_fills_corrects_carries_context_and_confirms_on_a_simulated_car() {
 }
 
 #[test]
+fn a_question_about_the_cars_state_is_answered_and_moves_nothing() {
+    // A stranger's questions found these taken for requests: the window opened when asked about.
+    let script = "open the driver's window\n\
+                  is the driver's window open?\n\
+                  are the windows closed?\n\
+                  is the AC on?\n\
+                  is the interior light on?\n\
+                  is the trunk open?\n\
+                  车窗开着吗？\n\
+                  空调开着吗？\n\
+                  后备箱开着吗？\n\
+                  can you close the windows\n";
+    let turns = json_lines(&cabin_with_input(None, &["chat", "--json", "--memory", "off"], script));
+    assert_eq!(turns.len(), 10);
+    assert_eq!(sets(&turns[0]), [("Vehicle.Cabin.Door.Row1.DriverSide.Window.Position".to_string(), 100.0)]);
+    for turn in &turns[1..9] {
+        assert_eq!(turn["intent"], "vehicle.query", "{turn}");
+        assert!(sets(turn).is_empty() && turn["task"].is_null(), "a question moves nothing: {turn}");
+    }
+    let reply = |n: usize| turns[n]["reply"].as_str().unwrap().to_string();
+    assert!(reply(1).contains("front 100 and 0"), "the driver's window read as it is: {}", reply(1));
+    assert_eq!(reply(3), "The air conditioning is off.");
+    assert_eq!(reply(5), "The trunk is closed.");
+    assert!(reply(6).contains("前排100和0"), "{}", reply(6));
+    assert_eq!(reply(8), "后备箱关着。");
+    assert!(!sets(&turns[9]).is_empty(), "a request put as a question is still a request: {}", turns[9]);
+}
+
+#[test]
 fn a_refusal_from_the_vehicle_bus_is_spoken_in_plain_words() {
     let bus = PrivateBus::start().unwrap();
     let _vehicle = VehicleBus::start(&bus, &[]);

@@ -15,7 +15,7 @@ pub enum Piece {
     Signal { path: String, filter: Option<String> },
 }
 
-const FILTERS: &[&str] = &["km", "round", "locked", "onoff"];
+const FILTERS: &[&str] = &["km", "round", "locked", "onoff", "open"];
 
 /// A template in a task file that does not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -160,6 +160,7 @@ pub fn render_in(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>, 
                     (Some("round"), v) => v.as_f64().map(|x| format!("{x:.0}")).unwrap_or_else(|| v.to_string()),
                     (Some("locked"), Value::Bool(b)) => word(if *b { "locked" } else { "unlocked" }),
                     (Some("onoff"), Value::Bool(b)) => word(if *b { "on" } else { "off" }),
+                    (Some("open"), Value::Bool(b)) => word(if *b { "open" } else { "closed" }),
                     (_, v) => v.to_string(),
                 },
             },

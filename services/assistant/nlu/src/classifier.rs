@@ -11,9 +11,9 @@ use cabin_sentence_encoder::{EncoderError, MultilingualEncoder, SentenceEncoder,
 
 use crate::example_cache::ExampleCache;
 use crate::intents::IntentCatalog;
-use crate::memory_verbs;
 use crate::slots::Slots;
 use crate::text::normalise;
+use crate::{memory_verbs, state_questions};
 use cabin_language::Language;
 
 /// Below this confidence the result is flagged as a guess.
@@ -227,7 +227,7 @@ impl Understander {
         };
         let index = self.languages.get(&language).ok_or(UnderstandError::LanguageNotInstalled { language, model })?;
         let mut ranked = self.rank(index, &text)?;
-        self.let_the_memory_verb_decide(language, &text, &mut ranked);
+        self.let_the_words_decide(language, &text, &mut ranked);
         let (best, similarity) = ranked[0];
         let weights: Vec<f32> = ranked.iter().map(|(_, s)| ((s - similarity) / SHARPNESS).exp()).collect();
         let total: f32 = weights.iter().sum();
@@ -247,11 +247,17 @@ impl Understander {
         def.slots.iter().filter_map(|(name, kind)| kind.extract(normalised).map(|value| (name.clone(), value))).collect()
     }
 
-    /// Between the memory intents, the verb decides ([`memory_verbs`]): the intent it names
-    /// changes places with the classifier's choice, scores staying where they are.
-    fn let_the_memory_verb_decide(&self, language: Language, text: &str, ranked: &mut [(usize, f32)]) {
+    /// Between the memory intents, the verb decides ([`memory_verbs`]); a question about a
+    /// state is never a setting ([`state_questions`]). The intent so named changes places with
+    /// the classifier's choice, scores staying where they are.
+    fn let_the_words_decide(&self, language: Language, text: &str, ranked: &mut [(usize, f32)]) {
         let intents = self.catalog.intents();
-        let Some(named) = memory_verbs::intent_by_verb(language, text, &intents[ranked[0].0].name) else { return };
+        let chosen = &intents[ranked[0].0].name;
+        let Some(named) =
+            memory_verbs::intent_by_verb(language, text, chosen).or_else(|| state_questions::intent_by_form(language, text, chosen))
+        else {
+            return;
+        };
         if let Some(at) = ranked.iter().position(|(i, _)| intents[*i].name == named) {
             let (chosen, named) = (ranked[0].0, ranked[at].0);
             ranked[0].0 = named;

@@ -13,6 +13,7 @@ mod intents;
 mod memory_verbs;
 mod numbers;
 mod slots;
+mod state_questions;
 mod text;
 
 pub use cabin_language::{is_han, Language};

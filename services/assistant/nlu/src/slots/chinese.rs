@@ -285,6 +285,10 @@ fn lock_state(text: &str) -> Option<&'static str> {
 static VEHICLE_SIGNAL: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     vec![
         ("lock_state", re(r"锁")),
+        ("window_state", re(r"窗")),
+        ("trunk_state", re(r"后备箱|后备厢|尾门")),
+        ("ac_state", re(r"空调|冷气")),
+        ("light_state", re(r"灯")),
         ("tire_pressure", re(r"胎压|轮胎|气压")),
         ("range", re(r"续航|还能(?:跑|开|走)|多远|里程|公里")),
         ("battery_level", re(r"电量|电池|电还|没电|充电|几格电|多少电")),

@@ -283,6 +283,10 @@ fn vehicle_signal(text: &str) -> Option<&'static str> {
     static TABLE: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
         vec![
             ("lock_state", re(r"\block")),
+            ("window_state", re(r"\bwindows?\b")),
+            ("trunk_state", re(r"\b(trunk|boot|tailgate)\b")),
+            ("ac_state", re(r"\b(ac|a/c|a c|aircon|air con|air conditioning|air conditioner)\b")),
+            ("light_state", re(r"\b(lights?|lamps?)\b")),
             ("tire_pressure", re(r"\b(tire|tyre|tires|tyres)\b|\bpressure\b")),
             (
                 "range",
