@@ -48,6 +48,20 @@ fn with_the_cloud_down_the_local_llm_answers() {
 }
 
 #[test]
+fn an_unsure_car_command_is_not_answered_by_the_cars_model() {
+    // SmolLM2, offered no tools, said "The driver's door is opened." to a command the classifier
+    // was unsure of (a stranger's test): nothing had moved.
+    let (_llm, local) = llm_endpoint(&["--model", "smollm2-135m"]);
+    let (_dir, routing) = routing_policy(&[("url = \"http://127.0.0.1:8088/v1\"", &format!("url = \"{local}\""))]);
+    let turns = turns(None, &routing, "open the driver's door\nwhat is the capital of france\n");
+    assert_eq!(turns[0]["low_confidence"], true, "{}", turns[0]);
+    assert!(turns[0]["route"]["answered_by"].is_null(), "{}", turns[0]);
+    assert!(reply(&turns[0]).contains("didn't understand") || reply(&turns[0]).contains("not sure"), "{}", turns[0]);
+    assert!(!reply(&turns[0]).to_lowercase().contains("opened"), "{}", turns[0]);
+    assert_eq!(turns[1]["route"]["answered_by"], "local-llm", "an open question still goes to it: {}", turns[1]);
+}
+
+#[test]
 fn camera_and_location_questions_never_reach_the_cloud() {
     // The real model as the cloud, recording every request it gets.
     let record = tempfile::NamedTempFile::new().unwrap();

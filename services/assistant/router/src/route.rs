@@ -81,6 +81,9 @@ pub(crate) struct Endpoint {
     pub(crate) reach: Reachability,
 }
 
+/// Why the car's model was not asked about a turn the classifier took for an unsure command.
+const UNSURE_COMMAND: &str = "an unsure car command is not the car's model's to answer";
+
 /// Intents a model may ask for: tasks, not dialog moves or the open chat itself.
 fn is_task(intent: &str) -> bool {
     !intent.starts_with("dialog.") && intent != "chat.open"
@@ -162,6 +165,12 @@ impl Router {
 
         for endpoint in sides {
             let started = Instant::now();
+            if endpoint.side == Side::LocalLlm && question.low_confidence && is_task(question.intent) {
+                // An unsure car command ("open the driver's door" taken for the locks) is not
+                // the small model's to answer: offered no tools, it said it had done it.
+                route.attempts.push(Attempt { side: endpoint.side, outcome: UNSURE_COMMAND.into(), ms: 0 });
+                continue;
+            }
             if endpoint.side == Side::LocalLlm {
                 // Another user's program on the model's port would be told everything.
                 if let Err(error) = crate::loopback::check(endpoint.client.base()) {
