@@ -112,13 +112,18 @@ fn a_refusal_from_the_vehicle_bus_is_spoken_in_plain_words() {
     let bus = PrivateBus::start().unwrap();
     let _vehicle = VehicleBus::start(&bus, &[]);
     assert!(cabin(&bus, &["sim", "drive", "60"]).status.success());
-    let turns =
-        json_lines(&cabin_with_input(Some(&bus), &["chat", "--json"], "open the trunk\nyes\nset the volume to a hundred and fifty\n"));
+    let turns = json_lines(&cabin_with_input(
+        Some(&bus),
+        &["chat", "--json"],
+        "open the trunk\nyes\nset the volume to a hundred and fifty\nset the temperature to thirty four\n",
+    ));
     let refusal = turns[1]["reply"].as_str().unwrap();
     assert!(refusal.starts_with("I can't open the trunk:") && refusal.contains("stopped"), "{refusal}");
     let trunk = json(&cabin(&bus, &["signals", "get", "Vehicle.Body.Trunk.Rear.IsOpen", "--json"]));
     assert_ne!(trunk["value"], true, "the trunk stays shut");
     assert!(turns[2]["reply"].as_str().unwrap().starts_with("I can't change the volume"), "{}", turns[2]);
+    // A temperature outside the cabin's range is refused, not asked for again and again.
+    assert_eq!(turns[3]["reply"], "I can't set the temperature: 34 is above the maximum 32.", "{}", turns[3]);
 }
 
 #[test]

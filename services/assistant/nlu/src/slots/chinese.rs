@@ -150,7 +150,12 @@ fn numbers(text: &str) -> impl Iterator<Item = (usize, f64)> + '_ {
 }
 
 fn temperature(text: &str) -> Option<f64> {
-    numbers(text).find_map(|(_, n)| (10.0..=32.0).contains(&n).then_some(n))
+    // A value set outright ("调到40度"), outside a cabin's usual range: kept, for the vehicle bus
+    // to refuse in words.
+    static SET_TO: LazyLock<Regex> = LazyLock::new(|| re(r"(?:调到|调成|设到|设为|设置为|设置到|开到)(\d+(?:\.\d+)?)"));
+    numbers(text)
+        .find_map(|(_, n)| (10.0..=32.0).contains(&n).then_some(n))
+        .or_else(|| SET_TO.captures(text)?.get(1)?.as_str().parse().ok().filter(|n| (0.0..=100.0).contains(n)))
 }
 
 fn zone(text: &str) -> Option<&'static str> {
@@ -463,6 +468,7 @@ mod tests {
     fn temperatures_steps_and_directions() {
         reads(&[
             (SlotKind::Temperature, "把温度调到二十二度", Some("22")),
+            (SlotKind::Temperature, "把温度调到四十度", Some("40")),
             (SlotKind::Temperature, "二十一点五度", Some("21.5")),
             (SlotKind::Temperature, "调高两度", None),
             (SlotKind::Step, "调高两度", Some("2")),

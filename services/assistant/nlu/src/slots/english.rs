@@ -80,7 +80,10 @@ fn step(text: &str) -> Option<f64> {
 
 fn temperature(text: &str) -> Option<f64> {
     static FAHRENHEIT: LazyLock<Regex> = LazyLock::new(|| re(r"\bfahrenheit\b"));
-    numbers(text).find_map(|(_, n)| {
+    // A value set outright ("to 34"), outside a cabin's usual range: kept, for the vehicle bus
+    // to refuse in words rather than the car asking again and again.
+    static SET_TO: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:to|at) (\d+(?:\.\d+)?)\b"));
+    let usual = numbers(text).find_map(|(_, n)| {
         if (10.0..=32.0).contains(&n) && !has(&FAHRENHEIT, text) {
             Some(n)
         } else if (50.0..=90.0).contains(&n) {
@@ -89,7 +92,8 @@ fn temperature(text: &str) -> Option<f64> {
         } else {
             None
         }
-    })
+    });
+    usual.or_else(|| SET_TO.captures(text)?.get(1)?.as_str().parse().ok().filter(|n| (0.0..=100.0).contains(n)))
 }
 
 fn zone(text: &str) -> Option<&'static str> {
@@ -488,6 +492,8 @@ mod tests {
             (SlotKind::Temperature, "set it to twenty two point five", Some("22.5")),
             (SlotKind::Temperature, "seventy two degrees", Some("22")),
             (SlotKind::Temperature, "make it warmer", None),
+            (SlotKind::Temperature, "set the temperature to 34", Some("34")),
+            (SlotKind::Temperature, "make it 5 degrees warmer", None),
         ]);
     }
 
