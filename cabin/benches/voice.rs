@@ -195,20 +195,26 @@ fn main() {
     let mut full_silence_texts = Vec::new();
     for &snr in SNRS_DB {
         let (mut missed, mut missed_enrolled, mut total) = (0, 0, 0);
+        // False rejects per voice family: (phrases missed, phrases said).
+        let (mut by_family, mut by_family_enrolled) = (FamilyCounts::default(), FamilyCounts::default());
         for (index, (_, _, woken, _)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == snr) {
             let heard = transcribe_file(&mut listener, woken).unwrap();
             full_silence_texts.push(heard.text.clone());
             total += 1;
             missed += usize::from(!heard.woke);
+            by_family.add(family_of(index), (usize::from(!heard.woke), 1));
             end_to_text.extend(heard.commands.iter().map(|c| f64::from(c.timings.end_of_speech_to_text_ms)));
             let enrolled = transcribe_file(&mut enrolled_listeners[index / per_voice], woken).unwrap();
             missed_enrolled += usize::from(!enrolled.woke);
+            by_family_enrolled.add(family_of(index), (usize::from(!enrolled.woke), 1));
             missed_by_voice[index / per_voice] += usize::from(!enrolled.woke);
         }
         println!(
-            "wake phrase at {snr:>4} dB: false rejects {missed}/{total} ({:.1} %) with the default phrase, {missed_enrolled}/{total} ({:.1} %) after enrolment",
+            "wake phrase at {snr:>4} dB: false rejects {missed}/{total} ({:.1} %) with the default phrase ({}), {missed_enrolled}/{total} ({:.1} %) after enrolment ({})",
             100.0 * missed as f32 / total as f32,
-            100.0 * missed_enrolled as f32 / total as f32
+            by_family.rates(),
+            100.0 * missed_enrolled as f32 / total as f32,
+            by_family_enrolled.rates()
         );
     }
     let breakdown: Vec<String> =
@@ -310,7 +316,7 @@ fn main() {
     println!("silero VAD: {:.3} ms per 32 ms chunk", started.elapsed().as_secs_f64() * 1000.0 / 2000.0);
 }
 
-/// Word errors and words, per voice family in the order first met.
+/// Errors and counts (words, or phrases) per voice family, in the order first met.
 #[derive(Default)]
 struct FamilyCounts(Vec<(&'static str, usize, usize)>);
 
