@@ -342,6 +342,12 @@ async fn a_phone_reads_the_drivers_memory_only_with_the_memory_scope() {
     assert!(reply(&facts).contains("42 market street"), "granted the driver's memory, it reads it: {facts}");
 }
 
+/// Switching users needs root; a run without it cannot test this and fails saying so.
+fn must_be_root() {
+    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
+    assert_eq!(uid, 0, "this test runs a process as another user (setpriv), which needs root: run the tests as root");
+}
+
 /// `dbus-send` as another user (uid 65534, nobody) against a bus with Cabin's own policy.
 fn dbus_send_as_nobody(bus: &PrivateBus, destination: &str, method: &str, argument: &str) -> std::process::Output {
     let (path, interface) = match destination {
@@ -358,9 +364,7 @@ fn dbus_send_as_nobody(bus: &PrivateBus, destination: &str, method: &str, argume
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_local_user_cannot_call_the_assistant() {
-    // Switching users needs root; a run without it cannot test this and fails saying so.
-    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
-    assert_eq!(uid, 0, "this test runs a process as another user (setpriv), which needs root: run the tests as root");
+    must_be_root();
     let bus = PrivateBus::with_policy(&repo_file("systemd/org.cabin.conf")).unwrap();
     let (_vehicle, _assistant) = tokio::task::block_in_place(|| (VehicleBus::start(&bus, &[]), Service::assistant(&bus, &[])));
 
@@ -378,8 +382,7 @@ async fn another_local_user_cannot_call_the_assistant() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_local_user_cannot_overhear_the_conversation() {
-    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
-    assert_eq!(uid, 0, "this test runs a process as another user (setpriv), which needs root: run the tests as root");
+    must_be_root();
     let bus = PrivateBus::with_policy(&repo_file("systemd/org.cabin.conf")).unwrap();
     let (_vehicle, _assistant) = tokio::task::block_in_place(|| (VehicleBus::start(&bus, &[]), Service::assistant(&bus, &[])));
     // Another user listens to every signal on the bus: the assistant's `Replied` and `Saying`
@@ -431,8 +434,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Fake).serve_forever()
 
 #[test]
 fn another_local_user_on_the_models_port_is_told_nothing() {
-    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
-    assert_eq!(uid, 0, "this test runs a process as another user (setpriv), which needs root: run the tests as root");
+    must_be_root();
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let (script, record) = (dir.path().join("fake.py"), dir.path().join("record"));
