@@ -108,6 +108,20 @@ fn a_question_about_the_cars_state_is_answered_and_moves_nothing() {
 }
 
 #[test]
+fn a_light_the_car_does_not_control_is_not_the_interior_light() {
+    // A stranger's "turn on the hazard lights" switched the dome light on.
+    let turns = json_lines(&cabin_with_input(
+        None,
+        &["chat", "--json", "--memory", "off"],
+        "turn on the hazard lights\nturn off the headlights\nturn on the reading light\n",
+    ));
+    for turn in &turns[..2] {
+        assert!(sets(turn).is_empty() && turn["low_confidence"] == true, "{turn}");
+    }
+    assert_eq!(sets(&turns[2]), [("Vehicle.Cabin.Light.IsDomeOn".to_string(), 1.0)], "{}", turns[2]);
+}
+
+#[test]
 fn a_refusal_from_the_vehicle_bus_is_spoken_in_plain_words() {
     let bus = PrivateBus::start().unwrap();
     let _vehicle = VehicleBus::start(&bus, &[]);

@@ -13,7 +13,7 @@ use crate::example_cache::ExampleCache;
 use crate::intents::IntentCatalog;
 use crate::slots::Slots;
 use crate::text::normalise;
-use crate::{memory_verbs, state_questions};
+use crate::{memory_verbs, not_controlled, state_questions};
 use cabin_language::Language;
 
 /// Below this confidence the result is flagged as a guess.
@@ -237,7 +237,8 @@ impl Understander {
         let confidence = probability(0);
         let runner_up =
             ranked.get(1).map(|(i, _)| IntentScore { intent: self.catalog.intents()[*i].name.clone(), confidence: probability(1) });
-        Ok(Understanding { text, language, intent, confidence, similarity, low_confidence: confidence < LOW_CONFIDENCE, slots, runner_up })
+        let low_confidence = confidence < LOW_CONFIDENCE || not_controlled::names_another_thing(language, &text, &intent);
+        Ok(Understanding { text, language, intent, confidence, similarity, low_confidence, slots, runner_up })
     }
 
     /// Reads `intent`'s slots out of already normalised text (also used for corrections and

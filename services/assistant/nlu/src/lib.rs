@@ -11,6 +11,7 @@ pub mod evaluation;
 mod example_cache;
 mod intents;
 mod memory_verbs;
+mod not_controlled;
 mod numbers;
 mod slots;
 mod state_questions;
