@@ -84,6 +84,14 @@ pub(crate) struct Endpoint {
 /// Why the car's model was not asked about a turn the classifier took for an unsure command.
 const UNSURE_COMMAND: &str = "an unsure car command is not the car's model's to answer";
 
+/// Tasks that ask the car something rather than have it do something.
+const QUESTIONS: &[&str] = &["vehicle.query", "vision.find_object", "memory.recall", "memory.facts"];
+
+/// Whether `intent` is a task that does something: acting on the car, a phone or the memory.
+fn acts(intent: &str) -> bool {
+    is_task(intent) && !QUESTIONS.contains(&intent)
+}
+
 /// Intents a model may ask for: tasks, not dialog moves or the open chat itself.
 fn is_task(intent: &str) -> bool {
     !intent.starts_with("dialog.") && intent != "chat.open"
@@ -165,9 +173,10 @@ impl Router {
 
         for endpoint in sides {
             let started = Instant::now();
-            if endpoint.side == Side::LocalLlm && question.low_confidence && is_task(question.intent) {
+            if endpoint.side == Side::LocalLlm && question.low_confidence && acts(question.intent) {
                 // An unsure car command ("open the driver's door" taken for the locks) is not
-                // the small model's to answer: offered no tools, it said it had done it.
+                // the small model's to answer: offered no tools, it said it had done it. An
+                // unsure question ("how long is the great wall", taken for a vehicle query) is.
                 route.attempts.push(Attempt { side: endpoint.side, outcome: UNSURE_COMMAND.into(), ms: 0 });
                 continue;
             }
