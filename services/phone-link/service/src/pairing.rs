@@ -115,19 +115,28 @@ mod tests {
     use super::*;
     use cabin_phone_protocol::{PhonePake, Scope};
 
-    fn start(pairings: &mut Pairings, phones: &Phones, pairing: &str, code: &str) -> (PhonePake, Response) {
+    /// A phones folder with a pairing pending for `ask`: the folder (kept while it lives),
+    /// the phones and the code shown.
+    fn pending() -> (tempfile::TempDir, Phones, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let phones = Phones::new(dir.path());
+        let code = phones.start_pairing([Scope::Ask].into()).unwrap();
+        (dir, phones, code)
+    }
+
+    /// The phone's side of exchange `pairing` with `code`: the key both sides derive when the
+    /// car answered the start.
+    fn exchange(pairings: &mut Pairings, phones: &Phones, pairing: &str, code: &str) -> PairingKey {
         let (pake, spake2) = PhonePake::start(code);
-        (pake, pairings.answer(phones, pairing, &PairStep::Start { name: "ana".into(), spake2 }))
+        let started = pairings.answer(phones, pairing, &PairStep::Start { name: "ana".into(), spake2 });
+        pake.finish(started.result.as_ref().expect("the car answered the start")["spake2"].as_str().unwrap()).unwrap()
     }
 
     #[test]
     fn the_right_code_pairs_and_a_resend_gets_the_same_answer_for_its_own_exchange_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let phones = Phones::new(dir.path());
-        let code = phones.start_pairing([Scope::Ask].into()).unwrap();
+        let (_dir, phones, code) = pending();
         let mut pairings = Pairings::default();
-        let (pake, started) = start(&mut pairings, &phones, "x1", &code);
-        let key = pake.finish(started.result.as_ref().unwrap()["spake2"].as_str().unwrap()).unwrap();
+        let key = exchange(&mut pairings, &phones, "x1", &code);
         let confirm = PairStep::Confirm { proof: key.phone_proof("x1") };
         let paired = pairings.answer(&phones, "x1", &confirm);
         let result: PairResult = serde_json::from_value(paired.result.clone().unwrap()).unwrap();
@@ -140,13 +149,10 @@ mod tests {
 
     #[test]
     fn a_wrong_code_fails_the_proof_and_counts() {
-        let dir = tempfile::tempdir().unwrap();
-        let phones = Phones::new(dir.path());
-        let code = phones.start_pairing([Scope::Ask].into()).unwrap();
+        let (_dir, phones, code) = pending();
         let wrong = if code == "000000" { "000001" } else { "000000" };
         let mut pairings = Pairings::default();
-        let (pake, started) = start(&mut pairings, &phones, "g1", wrong);
-        let key = pake.finish(started.result.as_ref().unwrap()["spake2"].as_str().unwrap()).unwrap();
+        let key = exchange(&mut pairings, &phones, "g1", wrong);
         let refused = pairings.answer(&phones, "g1", &PairStep::Confirm { proof: key.phone_proof("g1") });
         assert_eq!(refused.error.unwrap().message, "wrong pairing code");
         assert!(phones.list().unwrap().is_empty());
@@ -154,16 +160,14 @@ mod tests {
 
     #[test]
     fn messages_spake2_cannot_read_are_no_guesses_and_lock_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let phones = Phones::new(dir.path());
-        let code = phones.start_pairing([Scope::Ask].into()).unwrap();
+        let (_dir, phones, code) = pending();
         let mut pairings = Pairings::default();
         for n in 0..8 {
             let junk = PairStep::Start { name: "junk".into(), spake2: ["zz", "", "00ff"][n % 3].into() };
             assert_eq!(pairings.answer(&phones, &format!("junk{n}"), &junk).error.unwrap().kind, ErrorKind::BadRequest);
         }
-        let (pake, started) = start(&mut pairings, &phones, "owner", &code);
-        let key = pake.finish(started.result.as_ref().expect("the owner's code is still pending")["spake2"].as_str().unwrap()).unwrap();
+        // The owner's code is still pending: the car answers its start.
+        let key = exchange(&mut pairings, &phones, "owner", &code);
         assert!(pairings.answer(&phones, "owner", &PairStep::Confirm { proof: key.phone_proof("owner") }).error.is_none());
     }
 }
