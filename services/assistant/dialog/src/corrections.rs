@@ -286,6 +286,20 @@ pub(crate) fn is_follow_up(text: &str) -> bool {
         || ["还有", "那"].iter().any(|m| text.starts_with(m)) && text.ends_with(['呢', '吧'])
 }
 
+/// "Off", "close it", "关掉": words that say how, and name no thing, so mean the thing just
+/// changed. Normalised text.
+pub(crate) fn only_a_value(text: &str) -> bool {
+    const ENGLISH: &[&str] = &[
+        "on", "off", "open", "close", "closed", "shut", "halfway", "half", "way", "all", "the", "fully", "up", "down", "a", "bit",
+        "little", "more", "less", "it", "please", "now", "again", "back", "then", "turn", "switch", "put", "higher", "lower", "warmer",
+        "cooler", "hotter", "colder", "brighter", "dimmer",
+    ];
+    const CHINESE: &str = "开关打掉上闭了吧一点些再高低热冷亮暗半全部请把它";
+    let words: Vec<&str> = text.split_whitespace().collect();
+    !words.is_empty()
+        && words.iter().all(|word| ENGLISH.contains(word) || word.chars().all(|c| CHINESE.contains(c) || matches!(c, '，' | '。' | '！')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,8 @@ use cabin_vehicle_config::{Catalog, Datatype, Value};
 use serde::Serialize;
 
 use crate::corrections::{
-    correction_remainder, is_follow_up, mentions_other, only_a_number, other_side, refers_back, restated, stops_mid_correction,
-    stops_mid_phrase,
+    correction_remainder, is_follow_up, mentions_other, only_a_number, only_a_value, other_side, refers_back, restated,
+    stops_mid_correction, stops_mid_phrase,
 };
 use crate::phrases::{self, phrases, with_doing};
 use crate::tasks::{Task, TaskBook};
@@ -161,8 +161,11 @@ impl Dialog {
             return false;
         }
         let done = self.recent_done();
-        if let Some(done) = done.as_ref().filter(|_| is_follow_up(&understood.text)) {
-            return !self.understander.extract(&done.intent, &understood.text).is_empty();
+        if self.more_of_last(understood).is_some() {
+            return true;
+        }
+        if done.is_some() && is_follow_up(&understood.text) {
+            return false;
         }
         if intent == "dialog.cancel" {
             return true;
@@ -236,7 +239,8 @@ impl Dialog {
         // "Cancel", and "actually, forget it": a correction that takes everything back.
         let cancels = intent == "dialog.cancel"
             && correction.as_deref().is_none_or(|rest| self.understander.understand(rest).is_ok_and(|u| u.intent == "dialog.cancel"));
-        if cancels {
+        // A bare "close" after opening a window closes it; it takes nothing back.
+        if cancels && (self.pending.is_some() || self.more_of_last(understood).is_none()) {
             let said = phrases(self.language);
             return if self.pending.take().is_some() { said.cancelled.into() } else { said.okay.into() };
         }
@@ -258,21 +262,9 @@ impl Dialog {
             }
         }
 
-        // "And the passenger side too", "turn it off again", "do the other one too": more of
-        // the last task; with "it" and "that", unless another task is surely meant.
-        let follows = |done: &Done| {
-            is_follow_up(&understood.text) || (refers_back(&understood.text) && !self.is_other_request(&done.intent, understood))
-        };
-        if let Some(done) = self.recent_done().filter(follows) {
-            let mut extra = self.understander.extract(&done.intent, &understood.text);
-            // "The other one", "另一边也开": the side across, whatever else is said.
-            if mentions_other(&understood.text) {
-                extra.extend(self.other_side_of(&done));
-            }
-            if !extra.is_empty() {
-                let slots = self.changed(&done.intent, done.slots.clone(), extra);
-                return self.advance(done.intent, slots, false, tools, turn).await;
-            }
+        if let Some((done, extra)) = self.more_of_last(understood) {
+            let slots = self.changed(&done.intent, done.slots.clone(), extra);
+            return self.advance(done.intent, slots, false, tools, turn).await;
         }
 
         match intent {
@@ -291,6 +283,22 @@ impl Dialog {
                 self.advance(intent.to_string(), slots, false, tools, turn).await
             }
         }
+    }
+
+    /// More of the last task, and what changes in it: "and the passenger side too", "do the
+    /// other one too", a bare "off" or "close"; with "it" and "that" ("turn it off again"),
+    /// unless another task is surely meant. `None` when the words change nothing in it.
+    fn more_of_last(&self, understood: &Understanding) -> Option<(Done, Slots)> {
+        let text = &understood.text;
+        let done = self.recent_done().filter(|done| {
+            is_follow_up(text) || only_a_value(text) || (refers_back(text) && !self.is_other_request(&done.intent, understood))
+        })?;
+        let mut extra = self.understander.extract(&done.intent, text);
+        // "The other one", "另一边也开": the side across, whatever else is said.
+        if mentions_other(text) {
+            extra.extend(self.other_side_of(&done));
+        }
+        (!extra.is_empty()).then_some((done, extra))
     }
 
     /// Handles an utterance while a task waits for a slot or a yes/no. `None`: the utterance is

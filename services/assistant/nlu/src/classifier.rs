@@ -13,7 +13,7 @@ use crate::example_cache::ExampleCache;
 use crate::intents::IntentCatalog;
 use crate::slots::Slots;
 use crate::text::normalise;
-use crate::{memory_verbs, not_controlled, state_questions};
+use crate::{memory_verbs, not_controlled, state_questions, travel_requests};
 use cabin_language::Language;
 
 /// Below this confidence the result is flagged as a guess.
@@ -248,14 +248,16 @@ impl Understander {
         def.slots.iter().filter_map(|(name, kind)| kind.extract(normalised).map(|value| (name.clone(), value))).collect()
     }
 
-    /// Between the memory intents, the verb decides ([`memory_verbs`]); a question about a
-    /// state is never a setting ([`state_questions`]). The intent so named changes places with
+    /// Between the memory intents, the verb decides ([`memory_verbs`]); a request to go
+    /// somewhere is never a memory ([`travel_requests`]); a question about a state is never a
+    /// setting ([`state_questions`]). The intent so named changes places with
     /// the classifier's choice, scores staying where they are.
     fn let_the_words_decide(&self, language: Language, text: &str, ranked: &mut [(usize, f32)]) {
         let intents = self.catalog.intents();
         let chosen = &intents[ranked[0].0].name;
-        let Some(named) =
-            memory_verbs::intent_by_verb(language, text, chosen).or_else(|| state_questions::intent_by_form(language, text, chosen))
+        let Some(named) = memory_verbs::intent_by_verb(language, text, chosen)
+            .or_else(|| travel_requests::intent_by_opening(language, text, chosen))
+            .or_else(|| state_questions::intent_by_form(language, text, chosen))
         else {
             return;
         };

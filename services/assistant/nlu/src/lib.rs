@@ -16,6 +16,7 @@ mod numbers;
 mod slots;
 mod state_questions;
 mod text;
+mod travel_requests;
 
 pub use cabin_language::{is_han, Language};
 pub use classifier::{Embedder, IntentScore, LearnError, UnderstandError, Understander, Understanding, LOW_CONFIDENCE};

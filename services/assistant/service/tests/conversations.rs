@@ -157,6 +157,55 @@ async fn relative_changes_step_from_the_car_by_as_much_as_was_said() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn words_that_name_no_thing_change_the_thing_just_changed() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let driver = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position".to_string();
+    let rear_left = "Vehicle.Cabin.Door.Row2.DriverSide.Window.Position".to_string();
+    let dome = "Vehicle.Cabin.Light.IsDomeOn".to_string();
+    for (said, signal, value) in [
+        ("open the driver's window", &driver, "100"),
+        // A stranger heard "Okay." here, and the window stayed open: "close" was a cancel.
+        ("close it", &driver, "0"),
+        ("open the rear left window", &rear_left, "100"),
+        ("close", &rear_left, "0"),
+        ("halfway", &rear_left, "50"),
+        ("turn on the reading light", &dome, "true"),
+        // Not the air conditioning, whose examples "off" is nearest to.
+        ("off", &dome, "false"),
+        ("打开阅读灯", &dome, "true"),
+        ("关掉", &dome, "false"),
+    ] {
+        let turn = dialog.turn(said, &tools).await;
+        assert_eq!(sets(&turn), [(signal.clone(), value.to_string())], "{said:?}: {}", turn.reply);
+    }
+    // What names a thing is still its own request, and a cancel still moves nothing.
+    let ac = dialog.turn("turn the air conditioning off", &tools).await;
+    assert_eq!(sets(&ac), [("Vehicle.Cabin.HVAC.IsAirConditioningActive".to_string(), "false".to_string())], "{}", ac.reply);
+    let cancel = dialog.turn("cancel", &tools).await;
+    assert!(cancel.actions.is_empty(), "{cancel:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_to_drive_to_an_address_navigates_there() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    // A stranger heard "What should I remember?": the street outweighed the verb.
+    for (said, destination) in [
+        ("navigate to 42 market street", "42 market street"),
+        ("go to forty two market street please", "42 market street"),
+        ("去南京路100号", "南京路100号"),
+    ] {
+        let turn = dialog.turn(said, &tools).await;
+        assert_eq!(turn.intent.as_deref(), Some("navigation.set_destination"), "{said:?}: {}", turn.reply);
+        assert_eq!(turn.slots.get("destination").map(|d| d.to_string()).as_deref(), Some(destination), "{said:?}: {}", turn.reply);
+    }
+    // Telling the car an address is still a fact to keep.
+    let fact = dialog.understander().understand("my home is 42 market street").unwrap();
+    assert_eq!(fact.intent, "memory.remember");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_conversation_goes_on_when_the_vehicle_bus_goes_away_and_comes_back() {
     let (bus, service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();

@@ -1,0 +1,57 @@
+//! An address is what a driver both remembers ("my home is forty two market street") and
+//! drives to, and a stranger found "navigate to 42 market street" taken for a fact to remember:
+//! the street outweighed the verb. A sentence that opens by asking to go somewhere is a
+//! navigation request, whatever it goes on to name, so once the classifier has chosen a memory
+//! intent, that opening decides.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use cabin_language::Language;
+
+const NAVIGATION: &str = "navigation.set_destination";
+const MEMORY: &[&str] = &["memory.remember", "memory.forget", "memory.facts", "memory.recall"];
+
+/// [`NAVIGATION`] when `chosen` is a memory intent and `text` (normalised) opens with a request
+/// to go somewhere; `None` keeps the classifier's choice.
+pub(crate) fn intent_by_opening(language: Language, text: &str, chosen: &str) -> Option<&'static str> {
+    static ENGLISH: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^(please |can you |could you |now )?(navigate|drive|go|head|route|directions|give me directions|take me|take us|bring me|get me|guide me|drive me)( back| over)? to ",
+        )
+        .expect("tested")
+    });
+    // 去掉 and 去除 take something away; they open no journey.
+    static CHINESE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(请|帮我|麻烦)?(导航|带我去|带我到|送我去|送我到|开去|开到|前往|去[^掉除])").expect("tested"));
+    let asks_to_go = match language {
+        Language::English => ENGLISH.is_match(text),
+        Language::Chinese => CHINESE.is_match(text),
+    };
+    (MEMORY.contains(&chosen) && asks_to_go).then_some(NAVIGATION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_to_go_somewhere_is_not_a_fact_to_remember() {
+        let english = |text| intent_by_opening(Language::English, text, "memory.remember");
+        for request in
+            ["navigate to 42 market street", "go to 42 market street", "directions to 42 market street", "take me back to 5 river road"]
+        {
+            assert_eq!(english(request), Some(NAVIGATION), "{request}");
+        }
+        for fact in ["my home is 42 market street", "remember that i go to the gym on mondays", "i drive to work at 8"] {
+            assert_eq!(english(fact), None, "{fact}");
+        }
+        let chinese = |text| intent_by_opening(Language::Chinese, text, "memory.remember");
+        assert_eq!(chinese("去南京路100号"), Some(NAVIGATION));
+        assert_eq!(chinese("导航到市场街42号"), Some(NAVIGATION));
+        assert_eq!(chinese("我家在市场街42号"), None);
+        assert_eq!(intent_by_opening(Language::Chinese, "去掉我喜欢二十三度", "memory.forget"), None, "去掉 is taking away");
+        assert_eq!(intent_by_opening(Language::English, "go to 42 market street", "phone.call"), None, "not a memory intent");
+    }
+}
