@@ -14,7 +14,7 @@ const EMBEDDED: &str = include_str!("../defaults/routing.toml");
 pub enum PolicyError {
     #[error("{}: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    /// toml's message names the line, column and field.
+    /// The message names the line and column, or the field.
     #[error("{file}: {message}")]
     Parse { file: String, message: String },
     #[error("{file}: {field}: {message}")]
@@ -139,15 +139,17 @@ impl RoutingPolicy {
         RoutingPolicy::parse(&path.display().to_string(), &text)
     }
 
+    /// `text` laid over the shipped policy: a file names only what it changes ("[share]
+    /// camera = true"), and every field it leaves out keeps its shipped value.
     pub fn parse(file: &str, text: &str) -> Result<RoutingPolicy, PolicyError> {
         let policy: RoutingPolicy =
-            toml::from_str(text).map_err(|e| PolicyError::Parse { file: file.into(), message: e.to_string().trim().replace('\n', " ") })?;
+            cabin_layered_config::layered(EMBEDDED, text).map_err(|e| PolicyError::Parse { file: file.into(), message: e.to_string() })?;
         let invalid = |field, message: &str| Err(PolicyError::Invalid { file: file.into(), field, message: message.into() });
-        if policy.cloud.enabled && !policy.cloud.url.starts_with("http://") && !policy.cloud.url.starts_with("https://") {
-            return invalid("cloud.url", "an http:// or https:// URL is needed when the cloud is enabled");
+        if policy.cloud.enabled && !is_http_url(&policy.cloud.url) {
+            return invalid("cloud.url", "an http:// or https:// URL with a host is needed when the cloud is enabled");
         }
-        if policy.local_llm.enabled && !policy.local_llm.url.starts_with("http://") && !policy.local_llm.url.starts_with("https://") {
-            return invalid("local_llm.url", "an http:// or https:// URL is needed when the local LLM is enabled");
+        if policy.local_llm.enabled && !is_http_url(&policy.local_llm.url) {
+            return invalid("local_llm.url", "an http:// or https:// URL with a host is needed when the local LLM is enabled");
         }
         if !(1..=4096).contains(&policy.local_llm.max_tokens) {
             return invalid("local_llm.max_tokens", "must be between 1 and 4096");
@@ -173,6 +175,10 @@ impl RoutingPolicy {
     }
 }
 
+fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,15 +194,38 @@ mod tests {
     }
 
     #[test]
+    fn a_file_names_only_what_it_changes() {
+        let policy = RoutingPolicy::parse(
+            "owner.toml",
+            "[share]\ncamera = true\n\n[cloud]\nenabled = true\nurl = \"https://llm.example/v1\"\nmodel = \"m\"\n",
+        )
+        .unwrap();
+        assert!(policy.share.camera && !policy.share.location, "the other shares keep their shipped value");
+        assert!(policy.cloud.enabled && policy.cloud.low_confidence);
+        assert_eq!(policy.cloud.api_key_env, "CABIN_CLOUD_API_KEY");
+        assert_eq!(policy.local_llm.max_tokens, 64);
+        assert_eq!(policy.persona, RoutingPolicy::embedded().persona);
+    }
+
+    #[test]
     fn mistakes_name_the_file_and_field() {
         let text = EMBEDDED.replace(
             "[cloud]\n# Off until the owner allows it. Any OpenAI-compatible chat-completions endpoint.\nenabled = false",
             "[cloud]\nenabled = true",
         );
         let error = RoutingPolicy::parse("oem.toml", &text).unwrap_err().to_string();
-        assert_eq!(error, "oem.toml: cloud.url: an http:// or https:// URL is needed when the cloud is enabled");
-        let error = RoutingPolicy::parse("oem.toml", &EMBEDDED.replace("profile = \"car\"", "profile = \"boat\"")).unwrap_err().to_string();
-        assert!(error.starts_with("oem.toml: TOML parse error at line") && error.contains("boat"), "{error}");
+        assert_eq!(error, "oem.toml: cloud.url: an http:// or https:// URL with a host is needed when the cloud is enabled");
+        let error = RoutingPolicy::parse("oem.toml", "[cloud]\nenabled = true\nurl = \"https://\"\n").unwrap_err().to_string();
+        assert!(error.starts_with("oem.toml: cloud.url: "), "a URL without a host: {error}");
+        let error = RoutingPolicy::parse("oem.toml", "profile = \"boat\"").unwrap_err().to_string();
+        assert!(error.starts_with("oem.toml: profile: unknown variant `boat`"), "{error}");
+        let error = RoutingPolicy::parse("oem.toml", "[share]\ncamera = \"yes\"\n").unwrap_err().to_string();
+        assert_eq!(error, "oem.toml: share.camera: invalid type: string \"yes\", expected a boolean");
+        let error = RoutingPolicy::parse("oem.toml", "[share]\ncamra = true\n").unwrap_err().to_string();
+        assert!(error.starts_with("oem.toml: share.camra: unknown field `camra`"), "{error}");
+        let error = RoutingPolicy::parse("oem.toml", "[share\ncamera = true\n").unwrap_err().to_string();
+        assert!(error.starts_with("oem.toml: line 1, column 7: "), "{error}");
+        assert!(!error.contains('\n'), "one line: {error}");
         let error = RoutingPolicy::parse("oem.toml", &EMBEDDED.replace("max_tokens = 64", "max_tokens = 0")).unwrap_err().to_string();
         assert_eq!(error, "oem.toml: local_llm.max_tokens: must be between 1 and 4096");
         let error =

@@ -149,11 +149,12 @@ impl VisionConfig {
         VisionConfig::parse(&text, &path.display().to_string())
     }
 
-    /// Parses and checks everything that does not need the models: thresholds and regions.
-    /// TOML errors carry their line and column.
+    /// `text` laid over the shipped file (it names only what it changes; `[[region]]`s replace
+    /// the shipped seats whole), checked for everything that does not need the models:
+    /// thresholds and regions. A mistake names its line and column, or its field.
     pub fn parse(text: &str, file: &str) -> Result<VisionConfig, ConfigError> {
-        let config: VisionConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string().trim().replace('\n', " ") })?;
+        let config: VisionConfig = cabin_layered_config::layered(DEFAULT_CONFIG, text)
+            .map_err(|e| ConfigError::Parse { file: file.into(), message: e.to_string() })?;
         let invalid = |field: String, message: String| ConfigError::Invalid { file: file.into(), field, message };
         if !(config.threshold > 0.0 && config.threshold <= 1.0) {
             return Err(invalid("threshold".into(), format!("{} is outside (0, 1]", config.threshold)));
@@ -269,6 +270,18 @@ mod tests {
     }
 
     #[test]
+    fn a_file_changes_only_what_it_names() {
+        let config = VisionConfig::parse("[detector]\nthreshold = 0.3\n\n[objects]\nscarf = [\"stole\"]\n", "car.toml").unwrap();
+        let shipped = VisionConfig::embedded();
+        assert_eq!(config.detector.as_ref().map(|d| d.threshold), Some(0.3));
+        assert_eq!(config.detector.as_ref().map(|d| d.input), shipped.detector.as_ref().map(|d| d.input));
+        assert_eq!(config.regions().len(), 5, "the shipped seats");
+        assert!(config.objects.contains_key("scarf") && config.objects.contains_key("hat"), "words are added to the shipped ones");
+        let one_seat = VisionConfig::parse("[[region]]\nname = \"bench\"\nbox = [0.0, 0.0, 1.0, 1.0]\n", "car.toml").unwrap();
+        assert_eq!(one_seat.regions().len(), 1, "an OEM's seats replace the shipped ones");
+    }
+
+    #[test]
     fn bad_values_name_the_field() {
         let outside = DEFAULT_CONFIG.replace("box = [0.0, 0.0, 0.34, 0.45]", "box = [0.8, 0.0, 0.34, 0.45]");
         let error = VisionConfig::parse(&outside, "car.toml").unwrap_err().to_string();
@@ -286,7 +299,10 @@ mod tests {
         assert!(error.starts_with("car.toml: detector.confirm: `puppy` is no COCO class name"), "{error}");
         let typo = DEFAULT_CONFIG.replace("[policy]", "[policy]\nframes_leave_cra = true");
         let error = VisionConfig::parse(&typo, "car.toml").unwrap_err().to_string();
-        assert!(error.contains("car.toml") && error.contains("frames_leave_cra") && error.contains("line"), "{error}");
+        assert!(error.starts_with("car.toml: policy.frames_leave_cra: unknown field"), "{error}");
+        let syntax = VisionConfig::parse("[detector\nthreshold = 0.3\n", "car.toml").unwrap_err().to_string();
+        assert!(syntax.starts_with("car.toml: line 1, column "), "{syntax}");
+        assert!(!syntax.contains('\n'), "one line: {syntax}");
     }
 
     #[test]
