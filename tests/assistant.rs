@@ -149,7 +149,7 @@ fn a_bad_task_file_stops_chat_with_file_and_line() {
     let output = cabin_with_input(None, &["chat", "--tasks", tasks.to_str().unwrap()], "open the trunk\n");
     assert!(!output.status.success());
     let error = stderr(&output);
-    assert!(error.contains("oem-tasks.toml:1: task `trunk.open`: unknown signal `Vehicle.Body.Frunk.IsOpen`"), "{error}");
+    assert!(error.contains("oem-tasks.toml:4: task `trunk.open`: unknown signal `Vehicle.Body.Frunk.IsOpen`"), "{error}");
     assert_eq!(error.trim().lines().count(), 1, "{error}");
 }
 

@@ -232,9 +232,10 @@ impl TaskBook {
             toml::from_str(text).map_err(|e| invalid(e.span().map(|s| line_of(text, s.start)).unwrap_or(1), e.message().into()))?;
         self.zones.extend(parsed.zones);
         for spanned in parsed.tasks {
-            let line = line_of(text, spanned.span().start);
+            let start = spanned.span().start;
             let task = spanned.into_inner();
-            self.check(&task, intents, catalog).map_err(|message| invalid(line, format!("task `{}`: {message}", task.intent)))?;
+            self.check(&task, intents, catalog)
+                .map_err(|(message, words)| invalid(line_in_task(text, start, &words), format!("task `{}`: {message}", task.intent)))?;
             let same = |t: &Task| {
                 t.intent == task.intent && t.when.as_ref().map(|w| (&w.slot, &w.equals)) == task.when.as_ref().map(|w| (&w.slot, &w.equals))
             };
@@ -326,13 +327,21 @@ impl TaskBook {
         &self.tasks
     }
 
-    fn check(&self, task: &Task, intents: &IntentCatalog, catalog: &Catalog) -> Result<(), String> {
-        let intent = intents.get(&task.intent).ok_or_else(|| "no such intent in the intent catalog".to_string())?;
-        let known_slot = |name: &str| -> Result<(), String> {
+    /// What is wrong with `task`, and the words of the file it is in (a value as written), to
+    /// find its line by.
+    fn check(&self, task: &Task, intents: &IntentCatalog, catalog: &Catalog) -> Result<(), (String, String)> {
+        fn at(words: &str) -> impl Fn(String) -> (String, String) + '_ {
+            move |message| (message, words.to_string())
+        }
+        let intent = intents.get(&task.intent).ok_or_else(|| at(&task.intent)("no such intent in the intent catalog".to_string()))?;
+        let known_slot = |name: &str| -> Result<(), (String, String)> {
             if intent.slots.contains_key(name) {
                 Ok(())
             } else {
-                Err(format!("unknown slot `{name}` (the intent has: {})", intent.slots.keys().cloned().collect::<Vec<_>>().join(", ")))
+                Err(at(name)(format!(
+                    "unknown slot `{name}` (the intent has: {})",
+                    intent.slots.keys().cloned().collect::<Vec<_>>().join(", ")
+                )))
             }
         };
         for name in task.slots.keys() {
@@ -348,30 +357,30 @@ impl TaskBook {
                 known_slot(by)?;
             }
             if task.set.is_empty() {
-                return Err("`relative` needs a `set` action to read the current value from".into());
+                return Err(at("relative")("`relative` needs a `set` action to read the current value from".into()));
             }
         }
         let actions = [!task.set.is_empty(), !task.read.is_empty(), task.call.is_some(), task.vision.is_some(), task.memory.is_some()];
         if actions.iter().filter(|a| **a).count() > 1 {
-            return Err("give one action: set, read, call, vision or memory".into());
+            return Err(at("")("give one action: set, read, call, vision or memory".into()));
         }
-        let check_template = |text: &str, readable: &[String]| self.check_template(task, intent, text, readable);
+        let check_template = |text: &str, readable: &[String]| self.check_template(task, intent, text, readable).map_err(at(text));
         let none: Vec<String> = Vec::new();
         for set in &task.set {
             check_template(&set.signal, &none)?;
             if let toml::Value::String(value) = &set.value {
                 check_template(value, &none)?;
             }
-            for path in template::expand_paths(&set.signal, &self.zones).map_err(|e| e.to_string())? {
-                let signal = catalog.signals.get(&path).ok_or_else(|| format!("unknown signal `{path}`"))?;
+            for path in template::expand_paths(&set.signal, &self.zones).map_err(|e| at(&set.signal)(e.to_string()))? {
+                let signal = catalog.signals.get(&path).ok_or_else(|| at(&set.signal)(format!("unknown signal `{path}`")))?;
                 if signal.kind != SignalKind::Actuator {
-                    return Err(format!("`{path}` is a {:?}, not an actuator", signal.kind).to_lowercase());
+                    return Err(at(&set.signal)(format!("`{path}` is a {:?}, not an actuator", signal.kind).to_lowercase()));
                 }
             }
         }
         for path in &task.read {
             if !catalog.signals.contains_key(path) {
-                return Err(format!("unknown signal `{path}`"));
+                return Err(at(path)(format!("unknown signal `{path}`")));
             }
         }
         for text in task.confirm.iter().map(|c| &c.ask).chain(task.slots.values().filter_map(|r| r.ask.as_ref())) {
@@ -389,7 +398,7 @@ impl TaskBook {
         check_template(&task.done, &task.read)?;
         for (name, rule) in &task.slots {
             if rule.required && rule.ask.is_none() {
-                return Err(format!("required slot `{name}` needs an `ask` question"));
+                return Err(at(name)(format!("required slot `{name}` needs an `ask` question")));
             }
         }
         Ok(())
@@ -560,6 +569,15 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// The line of the first of `words` (a value as written) in the task that starts at `start`;
+/// the task's own line when they are not there as written (a multi-line string, an escape).
+fn line_in_task(text: &str, start: usize, words: &str) -> usize {
+    let rest = text.get(start..).unwrap_or_default();
+    let task = rest.get(1..).and_then(|after| after.find("[[task]]")).map_or(rest, |next| &rest[..next + 1]);
+    let found = task.lines().position(|line| !words.is_empty() && line.contains(words));
+    line_of(text, start) + found.unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -622,15 +640,18 @@ mod tests {
         let oem =
             "\n[[task]]\nintent = \"trunk.open\"\nset = [{ signal = \"Vehicle.Body.Trunk.Rear.IsAjar\", value = true }]\ndone = \"ok\"\n";
         let error = load(oem).unwrap_err().to_string();
-        assert!(error.starts_with("oem-tasks.toml:2:"), "{error}");
+        assert!(error.starts_with("oem-tasks.toml:4:"), "the line of the signal: {error}");
         assert!(error.contains("unknown signal `Vehicle.Body.Trunk.Rear.IsAjar`"), "{error}");
     }
 
     #[test]
     fn an_unknown_slot_is_refused() {
-        let oem = "[[task]]\nintent = \"trunk.open\"\nslots.speed = { default = 3 }\ndone = \"ok\"\n";
+        let oem = "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nslots.speed = { default = 3 }\n\n[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\n";
         let error = load(oem).unwrap_err().to_string();
-        assert!(error.contains("unknown slot `speed`"), "{error}");
+        assert!(error.starts_with("oem-tasks.toml:4: ") && error.contains("unknown slot `speed`"), "{error}");
+        let oem = "[[task]]\nintent = \"trunk.opne\"\ndone = \"ok\"\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.starts_with("oem-tasks.toml:2: task `trunk.opne`: no such intent"), "{error}");
     }
 
     #[test]
