@@ -109,3 +109,49 @@ fn without_a_sound_card_the_console_says_so_once_and_alsa_says_nothing() {
         assert_eq!(out.matches("The voice has no microphone").count(), 1, "{out}");
     }
 }
+
+#[test]
+fn a_stop_signal_ends_the_car_and_frees_its_ports_while_the_console_waits_for_a_line() {
+    use std::io::{BufRead, BufReader};
+    // Another broker holds the port asked for: the console says so, and which one it took.
+    let other_broker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = other_broker.local_addr().unwrap().port().to_string();
+    let mut up = cabin_command(&["up", "--mqtt-port", &taken, "--app-port", "0", "--input", "none"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The console is up once it has said how to talk to it; stdin stays open, unread.
+    let _stdin = up.stdin.take().unwrap();
+    let mut said = BufReader::new(up.stdout.take().unwrap()).lines();
+    let broker = loop {
+        let line = said.next().expect("cabin up ended before its console was up").unwrap();
+        if let Some(rest) = line.split("an MQTT broker listens on ").nth(1) {
+            assert!(rest.contains(&format!("(port {taken} is taken)")), "{line}");
+            break rest.split([';', ' ']).next().unwrap().trim().to_string();
+        }
+    };
+    for line in said.by_ref() {
+        if line.unwrap().starts_with("commands:") {
+            break;
+        }
+    }
+    let pid = up.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    // A stopped car that kept running would keep the test waiting here: it is killed after a
+    // minute and the test fails, rather than hanging CI.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = up.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            up.kill().unwrap();
+            panic!("cabin up was still running a minute after SIGTERM, its broker on {broker}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(std::net::TcpStream::connect(&broker).is_err(), "the broker's port {broker} is still open");
+}

@@ -145,6 +145,10 @@ fn main() -> ExitCode {
             Command::Wakeword(WakewordCommand::Train(args)) => commands::voice::train(args),
         }
     });
+    // A read of stdin (the console, `cabin chat`) holds a thread that ends only with its next
+    // line, and dropping the runtime would wait for it: a stopped `cabin up` kept its broker's
+    // port. What was to be done is done; the rest is let go.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     match result {
         Ok(code) => code,
         Err(error) => {

@@ -159,13 +159,19 @@ pub async fn run(mut args: UpArgs) -> anyhow::Result<ExitCode> {
     say(format!("Cabin is up: the vehicle bus serves a simulated car{with_assistant} on a private D-Bus."));
     match &broker {
         Ok(broker) => {
+            // Another broker (a mosquitto) may hold the port: phones must be told the one used.
+            let taken = |asked: u16, got: u16| if asked != 0 && asked != got { format!(" (port {asked} is taken)") } else { String::new() };
             say(format!(
-                "Phones: an MQTT broker listens on {broker}; `cabin pair`, then `cabin phone pair CODE --broker mqtt://{broker} --vehicle-id {}`",
+                "Phones: an MQTT broker listens on {broker}{}; `cabin pair`, then `cabin phone pair CODE --broker mqtt://{broker} --vehicle-id {}`",
+                taken(args.mqtt_port, broker.port()),
                 args.vehicle_id
             ));
             let car = cabin_phone_app::ThisCar { vehicle_id: args.vehicle_id.clone(), broker: broker.to_string() };
             match cabin_phone_app::serve(([127, 0, 0, 1], args.app_port).into(), true, car).await {
-                Ok(app) => say(format!("The phone app: open http://{app} in a browser on this machine, then `cabin pair` for a code")),
+                Ok(app) => say(format!(
+                    "The phone app: open http://{app} in a browser on this machine{}, then `cabin pair` for a code",
+                    taken(args.app_port, app.port())
+                )),
                 Err(error) => say(format!("The phone app is off: {error}")),
             }
         }
