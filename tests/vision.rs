@@ -34,6 +34,11 @@ fn look_finds_the_cup_on_its_seat_and_refuses_bad_input_clearly() {
     let described = json(&cabin(&bus, &["look", frame, "--describe", "--json"]));
     assert_eq!(described[0]["label"], "cup", "{described}");
     assert_eq!(described[0]["region"], "rear_left", "{described}");
+    // How sure, as the answer says it, not the detector's raw score.
+    if found["answered_by"] == "detector" {
+        assert_eq!(described[0]["confidence"], found["confidence"], "{described} {found}");
+    }
+    assert_ne!(described[0]["confidence"], described[0]["score"], "{described}");
     let front = cabin(&bus, &["look", frame, "--describe", "--region", "front"]);
     assert!(stderr(&front).contains("no region \"front\""), "{}", stderr(&front));
     let region = cabin(&bus, &["look", frame, "cup", "--region", "roof"]);

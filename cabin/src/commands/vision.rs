@@ -84,7 +84,8 @@ pub fn look(args: LookArgs) -> anyhow::Result<ExitCode> {
     Ok(if finding.found { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// `cabin look IMAGE --describe`: each thing seen, with its seat and score.
+/// `cabin look IMAGE --describe`: each thing seen, with its seat and how sure the car is (the
+/// calibrated figure an answer says, not the detector's raw score).
 fn describe(args: &LookArgs) -> anyhow::Result<ExitCode> {
     let source = match (&args.camera, args.words.as_slice()) {
         (None, [image]) => CameraSource::Still(PathBuf::from(image)),
@@ -94,10 +95,11 @@ fn describe(args: &LookArgs) -> anyhow::Result<ExitCode> {
     let (_, finder) = args.vision.load()?;
     let frame = Camera::new(source).capture()?;
     let seen = finder.describe(&frame, args.region.as_deref())?;
+    let sure = |score: f32| finder.calibration().sure(Source::Detector, score);
     if args.json {
         let things: Vec<serde_json::Value> = seen
             .iter()
-            .map(|(d, region)| serde_json::json!({ "label": d.label(), "region": region, "score": d.score, "box": [d.bounds.x, d.bounds.y, d.bounds.width, d.bounds.height] }))
+            .map(|(d, region)| serde_json::json!({ "label": d.label(), "region": region, "confidence": sure(d.score), "score": d.score, "box": [d.bounds.x, d.bounds.y, d.bounds.width, d.bounds.height] }))
             .collect();
         println!("{}", serde_json::Value::Array(things));
     } else if seen.is_empty() {
@@ -105,7 +107,7 @@ fn describe(args: &LookArgs) -> anyhow::Result<ExitCode> {
     }
     for (detection, region) in seen.iter().filter(|_| !args.json) {
         let region = if region.is_empty() { "(no one seat)" } else { region };
-        println!("{:12} {region:14} {:3.0} %", detection.label(), detection.score * 100.0);
+        println!("{:12} {region:14} {:3.0} % sure", detection.label(), sure(detection.score) * 100.0);
     }
     Ok(if seen.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -415,11 +415,14 @@ impl Finder {
         Some(best_per_region(observation.crops.iter().filter(open).map(|crop| (&crop.region, class_sum(crop, object)))))
     }
 
-    /// What the detector is sure of, then the classifier's likeliest classes.
+    /// What the detector is sure of (a box to confirm only when the classifier agrees, as for
+    /// an answer: "no dog seen" beside "seen: dog" was a stranger's puzzle), then the
+    /// classifier's likeliest classes.
     fn labels_seen(&self, observation: &Observation) -> Vec<String> {
         let threshold = self.detector.as_ref().map_or(1.0, |setup| setup.threshold);
         let mut detected: Vec<String> = Vec::new();
-        for (detection, _) in observation.detections.iter().filter(|(d, _)| d.score >= threshold) {
+        let sure = |(index, (d, _)): &(usize, &(Detection, String))| d.score >= threshold && self.confirmed(observation, *index);
+        for (_, (detection, _)) in observation.detections.iter().enumerate().filter(sure) {
             if !detected.iter().any(|label| label == detection.label()) {
                 detected.push(detection.label().to_string());
             }

@@ -44,6 +44,16 @@ fn a_cup_on_the_rear_left_seat_is_found_there_and_a_cat_on_the_passenger_seat() 
 }
 
 #[test]
+fn what_was_not_seen_is_not_listed_among_what_was() {
+    // The detector boxes this cat as a dog too; the classifier does not agree, so "no dog".
+    let frame = Frame { image: photo("chelsea.png"), captured: SystemTime::now() };
+    let dog = finder().find(&frame, "dog", None).unwrap();
+    assert!(!dog.found, "{dog:?}");
+    assert!(dog.labels_seen.iter().all(|label| label != "dog"), "no dog, yet \"seen: dog\": {dog:?}");
+    assert!(dog.labels_seen.iter().any(|label| label == "cat"), "{dog:?}");
+}
+
+#[test]
 fn the_detector_answers_its_words_and_the_classifier_the_rest() {
     let finder = finder();
     let frame = cabin(&[("driver", "astronaut.png"), ("rear_right", "coffee.png")]);
