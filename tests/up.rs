@@ -69,6 +69,24 @@ fn an_unmet_expectation_fails_the_run_and_a_bad_scenario_names_its_line() {
 }
 
 #[test]
+fn before_a_scenario_shows_the_camera_anything_it_sees_an_empty_cabin() {
+    let cup = repo_file("services/vision/model/tests/data/coffee.png");
+    let (_dir, scenario) = temp_file(
+        "cup.toml",
+        &format!(
+            "[[step]]\ntype = \"is my cup in the car?\"\nexpect_reply = \"can't see your cup\"\n\n\
+             [[step]]\ncamera = {{ photo = \"{}\", seat = \"rear_left\" }}\n\n\
+             [[step]]\ntype = \"is my cup in the car?\"\nexpect_reply = \"rear left\"\n",
+            cup.display()
+        ),
+    );
+    let (status, happened) = play(&scenario);
+    let shown = || happened.iter().map(Json::to_string).collect::<Vec<_>>().join("\n");
+    assert!(status.success(), "{}", shown());
+    assert_eq!(events(&happened, "expected").iter().filter(|e| e["met"] == true).count(), 2, "{}", shown());
+}
+
+#[test]
 fn without_a_camera_the_car_looks_at_a_demo_cabin_and_says_so() {
     // The embedded config with a camera device that is not there.
     let config = cabin_vision_service::DEFAULT_CONFIG.replace(r#"source = "/dev/video0""#, r#"source = "/dev/video-not-here""#);

@@ -191,6 +191,11 @@ pub async fn play(scenario: &Scenario, car: &Car, show: &UnboundedSender<Happeni
     let voice = cabin_voice_service::VoiceProxy::new(&connection).await?;
     let mut phone: Option<(PhoneClient, Paired)> = None;
     let mut all_met = true;
+    // Until a step shows it something, the camera sees an empty cabin: without a frame to read,
+    // a question before the first camera step found the camera broken.
+    if car.camera_frame.is_some() {
+        show_camera(car, &scenario.folder, &CameraView::Composed { photo: None, seat: None })?;
+    }
     for (index, step) in scenario.steps.iter().enumerate() {
         let _ = show.send(Happening::Step { number: index + 1, what: describe(&step.action) });
         let reply = match &step.action {
