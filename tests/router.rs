@@ -116,8 +116,11 @@ fn the_clouds_tool_calls_pass_the_interlock_and_corrections_land_on_their_task()
         "my hands are full of shopping bags\nyes\nit feels like winter\nno, twenty four\nhmm something odd please\ncould you do something about this weather\nset the temperature to twenty\n",
     );
     assert_eq!(turns[0]["route"]["answered_by"], "cloud", "{}", turns[0]);
-    assert_eq!(turns[0]["task"]["waiting_for"], "confirmation", "the cloud's trunk asks first, like the driver's: {}", turns[0]);
-    assert!(reply(&turns[1]).starts_with("I can't open the trunk:") && reply(&turns[1]).contains("stopped"), "{}", turns[1]);
+    // The cloud's trunk is refused at once, like the driver's: asking "Open the trunk?" first
+    // would ask for nothing.
+    assert!(reply(&turns[0]).starts_with("I can't open the trunk:") && reply(&turns[0]).contains("stopped"), "{}", turns[0]);
+    assert!(turns[0]["task"].is_null(), "{}", turns[0]);
+    assert_eq!(reply(&turns[1]), "There's nothing waiting for a yes or no.", "{}", turns[1]);
     let trunk = json(&cabin(&bus, &["signals", "get", "Vehicle.Body.Trunk.Rear.IsOpen", "--json"]));
     assert_ne!(trunk["value"], true, "the trunk stays shut");
 

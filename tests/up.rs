@@ -44,7 +44,7 @@ fn the_first_drive_scenario_speaks_drives_and_asks_from_the_phone_and_every_expe
     assert!(phone[0]["answer"].as_str().unwrap().starts_with("Yes, I can see your cup on the rear left seat"), "{}", shown());
     assert!(events(&happened, "said").iter().any(|s| s["text"].as_str().unwrap().starts_with("I can't open the trunk")), "{}", shown());
     let expected = events(&happened, "expected");
-    assert_eq!(expected.len(), 6, "{}", shown());
+    assert_eq!(expected.len(), 5, "{}", shown());
     assert!(expected.iter().all(|e| e["met"] == true), "{}", shown());
 }
 

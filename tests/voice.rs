@@ -250,23 +250,24 @@ async fn a_spoken_command_sets_the_temperature_and_a_refusal_is_spoken() {
     let hvac = json(&cabin(&bus, &["signals", "list", DRIVER_TEMPERATURE, "--json"]));
     assert_eq!(hvac[0]["target"].as_f64(), Some(21.0), "the target set (21 is where the car starts too): {hvac}");
 
+    // Half a command waits out the full silence (the driver may go on), then is asked about;
+    // the answer needs no phrase.
+    let (question, heard) = say_and_hear_reply(&voice, "hey cabin, set the temperature").await;
+    assert!(question.ends_with('?'), "{question} (heard {heard})");
+    assert!(waited_ms(&heard) >= 550.0, "{heard}");
+    let (answer, heard) = say_and_hear_reply(&voice, "twenty two").await;
+    assert_eq!(answer, "Setting the driver's side to 22 degrees.", "heard {heard}");
+
     // Speech without the phrase is not for the car.
     let heard: Json = serde_json::from_str(&voice.hear(wav_of("open the trunk when we get home")).await.unwrap()).unwrap();
     assert!(!heard.as_array().unwrap().iter().any(|e| e["event"] == "command"), "{heard}");
 
-    // While driving: the trunk asks first, the answer needs no phrase, the interlock refuses aloud.
+    // While driving, the interlock refuses aloud, without asking first.
     assert!(cabin(&bus, &["sim", "drive", "60"]).status.success());
-    let (question, heard) = say_and_hear_reply(&voice, "hey cabin, open the trunk").await;
-    assert!(question.ends_with('?'), "{question} (heard {heard})");
-    let (refusal, heard) = say_and_hear_reply(&voice, "yes").await;
+    let (refusal, heard) = say_and_hear_reply(&voice, "hey cabin, open the trunk").await;
     assert!(refusal.starts_with("I can't open the trunk"), "{refusal} (heard {heard})");
     let trunk = json(&cabin(&bus, &["signals", "get", "Vehicle.Body.Trunk.Rear.IsOpen", "--json"]));
     assert_ne!(trunk["value"], true, "the trunk stays shut");
-
-    // Half a command waits out the full silence (the driver may go on), then is asked about.
-    let (question, heard) = say_and_hear_reply(&voice, "hey cabin, set the temperature").await;
-    assert!(question.ends_with('?'), "{question} (heard {heard})");
-    assert!(waited_ms(&heard) >= 550.0, "{heard}");
 }
 
 /// Mandarin said to the car: 你好小舱 and a command, by one of Kokoro's Mandarin speakers in a

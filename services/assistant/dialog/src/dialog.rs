@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use cabin_nlu::{normalise, Language, SlotKind, SlotValue, Slots, UnderstandError, Understander, Understanding};
 use cabin_principal::Principal;
-use cabin_vehicle_config::{Catalog, Datatype, Value};
+use cabin_vehicle_config::{Catalog, Datatype, Interlock, Value};
 use serde::Serialize;
 
 use crate::corrections::{
@@ -91,6 +91,9 @@ pub struct Dialog {
     understander: Arc<Understander>,
     book: Arc<TaskBook>,
     catalog: Arc<Catalog>,
+    /// The vehicle's interlocks, to refuse before asking "are you sure?" for what the vehicle
+    /// bus would refuse anyway; the bus still decides.
+    interlocks: Arc<Vec<Interlock>>,
     pending: Option<Pending>,
     last_done: Option<Done>,
     timeout: Duration,
@@ -100,7 +103,21 @@ pub struct Dialog {
 
 impl Dialog {
     pub fn new(understander: Arc<Understander>, book: Arc<TaskBook>, catalog: Arc<Catalog>) -> Dialog {
-        Dialog { understander, book, catalog, pending: None, last_done: None, timeout: DEFAULT_TIMEOUT, language: Language::English }
+        Dialog {
+            understander,
+            book,
+            catalog,
+            interlocks: Arc::default(),
+            pending: None,
+            last_done: None,
+            timeout: DEFAULT_TIMEOUT,
+            language: Language::English,
+        }
+    }
+
+    pub fn with_interlocks(mut self, interlocks: Arc<Vec<Interlock>>) -> Dialog {
+        self.interlocks = interlocks;
+        self
     }
 
     pub fn with_timeout(mut self, timeout: Duration) -> Dialog {
@@ -515,6 +532,9 @@ impl Dialog {
             return refusal;
         }
         if let (Some(confirm), false) = (task.needs_confirmation(&slots), confirmed) {
+            if let Some(refusal) = self.refused_by_interlock(&task, &slots, tools).await {
+                return refusal;
+            }
             let question = self.say(self.book.confirm(&task, confirm, self.language), &slots, &BTreeMap::new());
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Confirmation, since: Instant::now() });
             return question;
@@ -628,6 +648,28 @@ impl Dialog {
         let lacking = task.scopes_needed().into_iter().find(|scope| !principal.may(*scope))?;
         tracing::info!(intent = %task.intent, scope = lacking.name(), ?principal, "refused: scope not granted");
         Some(phrases::refusal(principal, self.book.doing(task, self.language), self.language))
+    }
+
+    /// The refusal of an interlock that holds now against the task's action, found before the
+    /// driver is asked to confirm it: "Unlock all the doors?", "yes", "I can't: the car is
+    /// moving" asked for nothing. A condition that cannot be read is left to the vehicle bus.
+    async fn refused_by_interlock<T: Tools>(&self, task: &Task, slots: &Slots, tools: &T) -> Option<String> {
+        for set in &task.set {
+            for path in render_paths(&set.signal, slots, &self.book.zones) {
+                let Some(value) = render_value(&set.value, slots).and_then(|v| self.fit(&path, v)) else { continue };
+                for interlock in self.interlocks.iter().filter(|interlock| interlock.guards(&path, &value)) {
+                    let mut holds = true;
+                    for condition in &interlock.when {
+                        holds &= tools.get(&condition.path).await.is_ok_and(|current| condition.comparison.holds(&current));
+                    }
+                    if holds {
+                        let error = ToolError::Interlock { reason: interlock.reason.clone(), interlock: Some(interlock.name.clone()) };
+                        return Some(self.failure(&error, task));
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Places and people the driver named for the assistant: "drive me home" goes to the

@@ -18,7 +18,7 @@ use cabin_nlu::{IntentCatalog, IntentFileError, LearnError, Understander};
 use cabin_router::{Exchange, FirstSentence, PolicyError, Question, RouteReport, Router, RoutingPolicy};
 use cabin_sentence_encoder::{EncoderError, SentenceEncoder, EMBEDDING_MODEL};
 use cabin_vehicle_bus_client::{ClientError, VehicleBusClient};
-use cabin_vehicle_config::{Catalog, VehicleConfig};
+use cabin_vehicle_config::{Catalog, Interlock, VehicleConfig};
 use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::Mutex;
@@ -63,6 +63,7 @@ pub struct Brain {
     pub understander: Arc<Understander>,
     pub tasks: Arc<TaskBook>,
     pub catalog: Arc<Catalog>,
+    pub interlocks: Arc<Vec<Interlock>>,
     /// Where open questions go.
     pub router: Arc<Router>,
     /// The driver's memory; `None` when it could not be opened (another process holds it).
@@ -104,13 +105,14 @@ impl Brain {
             understander: Arc::new(understander),
             tasks: Arc::new(tasks),
             catalog: Arc::new(vehicle.catalog.clone()),
+            interlocks: Arc::new(vehicle.interlocks.clone()),
             router: Arc::new(router),
             memory,
         })
     }
 
     pub fn dialog(&self) -> Dialog {
-        Dialog::new(self.understander.clone(), self.tasks.clone(), self.catalog.clone())
+        Dialog::new(self.understander.clone(), self.tasks.clone(), self.catalog.clone()).with_interlocks(self.interlocks.clone())
     }
 }
 
