@@ -278,6 +278,8 @@ pub(crate) fn other_side(side: &str) -> Option<&'static str> {
 
 /// "and the passenger side too", "same for the rear", "what about the passenger".
 pub(crate) fn is_follow_up(text: &str) -> bool {
+    // "The passenger's too please": politeness after the words that matter.
+    let text = ["please", "thanks", "thank you"].iter().find_map(|p| text.strip_suffix(p)).map_or(text, str::trim_end);
     ["and ", "also ", "same for ", "the same for ", "what about ", "how about "].iter().any(|m| text.starts_with(m))
         || text.ends_with(" too")
         || text.ends_with(" as well")
@@ -291,8 +293,8 @@ pub(crate) fn is_follow_up(text: &str) -> bool {
 pub(crate) fn only_a_value(text: &str) -> bool {
     const ENGLISH: &[&str] = &[
         "on", "off", "open", "close", "closed", "shut", "halfway", "half", "way", "all", "the", "fully", "up", "down", "a", "bit",
-        "little", "more", "less", "it", "please", "now", "again", "back", "then", "turn", "switch", "put", "higher", "lower", "warmer",
-        "cooler", "hotter", "colder", "brighter", "dimmer",
+        "little", "more", "less", "it", "please", "now", "again", "back", "then", "only", "just", "turn", "switch", "put", "higher",
+        "lower", "warmer", "cooler", "hotter", "colder", "brighter", "dimmer",
     ];
     const CHINESE: &str = "开关打掉上闭了吧一点些再高低热冷亮暗半全部请把它";
     let words: Vec<&str> = text.split_whitespace().collect();

@@ -237,7 +237,8 @@ impl Understander {
         let confidence = probability(0);
         let runner_up =
             ranked.get(1).map(|(i, _)| IntentScore { intent: self.catalog.intents()[*i].name.clone(), confidence: probability(1) });
-        let low_confidence = confidence < LOW_CONFIDENCE || not_controlled::names_another_thing(language, &text, &intent);
+        let unsure = confidence < LOW_CONFIDENCE && !travel_requests::is_sure(language, &text, &intent);
+        let low_confidence = unsure || not_controlled::names_another_thing(language, &text, &intent);
         Ok(Understanding { text, language, intent, confidence, similarity, low_confidence, slots, runner_up })
     }
 

@@ -16,20 +16,29 @@ const MEMORY: &[&str] = &["memory.remember", "memory.forget", "memory.facts", "m
 /// [`NAVIGATION`] when `chosen` is a memory intent and `text` (normalised) opens with a request
 /// to go somewhere; `None` keeps the classifier's choice.
 pub(crate) fn intent_by_opening(language: Language, text: &str, chosen: &str) -> Option<&'static str> {
+    (MEMORY.contains(&chosen) && asks_to_go(language, text)).then_some(NAVIGATION)
+}
+
+/// Whether `text` (normalised) opens by asking to go somewhere: a navigation request said so
+/// is not a guess, however unlike the examples the rest of it is ("directions to 31 oak drive").
+pub(crate) fn is_sure(language: Language, text: &str, intent: &str) -> bool {
+    intent == NAVIGATION && asks_to_go(language, text)
+}
+
+fn asks_to_go(language: Language, text: &str) -> bool {
     static ENGLISH: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"^(please |can you |could you |now )?(navigate|drive|go|head|route|directions|give me directions|take me|take us|bring me|get me|guide me|drive me)( back| over)? to ",
+            r"^(please |can you |could you |now )?(navigate|drive|go|head|route|directions|give me directions|take me|take us|bring me|get me|guide me|drive me|route me|route us)( back| over)? to ",
         )
         .expect("tested")
     });
     // 去掉 and 去除 take something away; they open no journey.
     static CHINESE: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"^(请|帮我|麻烦)?(导航|带我去|带我到|送我去|送我到|开去|开到|前往|去[^掉除])").expect("tested"));
-    let asks_to_go = match language {
+    match language {
         Language::English => ENGLISH.is_match(text),
         Language::Chinese => CHINESE.is_match(text),
-    };
-    (MEMORY.contains(&chosen) && asks_to_go).then_some(NAVIGATION)
+    }
 }
 
 #[cfg(test)]
@@ -53,5 +62,7 @@ mod tests {
         assert_eq!(chinese("我家在市场街42号"), None);
         assert_eq!(intent_by_opening(Language::Chinese, "去掉我喜欢二十三度", "memory.forget"), None, "去掉 is taking away");
         assert_eq!(intent_by_opening(Language::English, "go to 42 market street", "phone.call"), None, "not a memory intent");
+        assert!(is_sure(Language::English, "directions to 31 oak drive", NAVIGATION));
+        assert!(!is_sure(Language::English, "send the directions to my phone", NAVIGATION));
     }
 }

@@ -104,11 +104,12 @@ fn zone(text: &str) -> Option<&'static str> {
         LazyLock::new(|| re(r"\b(rear|back)( on the)? right\b|\bright (rear|back)\b|\bbehind the passenger\b"));
     // Both seats of a row, for the task to run on each.
     static REAR: LazyLock<Regex> = LazyLock::new(|| {
-        re(r"\b(rear|back) (seats|windows|row|passengers)\b|\b(in|for) the back\b|\bbackseat|\bback seat\b|\brear seat\b")
+        re(r"\b(rear|back) (seats|windows|row|passengers|ones)\b|\b(in|for) the back\b|\bbackseat|\bback seat\b|\brear seat\b")
     });
-    static FRONT: LazyLock<Regex> = LazyLock::new(|| re(r"\bfront (seats|windows|row)\b|\b(in|for) the front\b"));
+    static FRONT: LazyLock<Regex> = LazyLock::new(|| re(r"\bfront (seats|windows|row|ones)\b|\b(in|for) the front\b"));
     static PASSENGER: LazyLock<Regex> = LazyLock::new(|| re(r"\bpassenger"));
-    static DRIVER: LazyLock<Regex> = LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window)\b|\bfor me\b|\b(next to|beside) me\b"));
+    static DRIVER: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window)\b|\bmine\b|\bfor me\b|\b(next to|beside) me\b"));
     static ALL: LazyLock<Regex> = LazyLock::new(|| {
         re(r"\b(all|every|both)\b|\beveryone\b|\beverybody\b|\beverywhere\b|\bwindows\b|\bseats\b|\bheaters\b|\ball round\b")
     });
@@ -145,7 +146,8 @@ fn open_percent(text: &str) -> Option<f64> {
     static QUARTER: LazyLock<Regex> = LazyLock::new(|| re(r"\ba quarter\b"));
     static CLOSE: LazyLock<Regex> =
         LazyLock::new(|| re(r"\b(close|closed|shut|roll (it |them )?up|wind (it |them )?up|put .*\bup)\b|\bup\b"));
-    static OPEN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(open|opening|roll (it |them )?down|wind .*\bdown|lower|down)\b"));
+    static OPEN: LazyLock<Regex> =
+        LazyLock::new(|| re(r"\b(open|opening|roll (it |them )?down|wind .*\bdown|lower|down|all the way|fully|completely)\b"));
     if let Some(n) = percent_number(text) {
         return Some(n);
     }
@@ -366,7 +368,7 @@ pub(super) fn trim_value(value: &str) -> String {
 static DESTINATION: LazyLock<FreeText> = LazyLock::new(|| {
     FreeText::new(&[
         r"\b(?:take|drive|bring|get) (?:me|us) (home)\b",
-        r"\b(?:navigate|navigating|directions|route|way|take me|take us|drive me|drive us|bring me|get me|go|going|head|heading|guide me|drive|get|navigation) (?:back )?to (.+?)(?: from here| and take me there|$)",
+        r"\b(?:navigate|navigating|directions|route|route me|route us|way|take me|take us|drive me|drive us|bring me|get me|go|going|head|heading|guide me|drive|get|navigation) (?:back )?to (.+?)(?: from here| and take me there|$)",
         r"\bfind (.+?) and (?:take|get|drive) (?:me|us) there\b",
         r"\b(?:destination|sat nav|satnav|gps|navigation) (?:to|for|as) (.+)$",
         r"\bnavigate (.+)$",
@@ -506,6 +508,8 @@ mod tests {
             (SlotKind::Zone, "close the rear windows", Some("rear")),
             (SlotKind::Zone, "warm up the back seats", Some("rear")),
             (SlotKind::Zone, "open both front windows", Some("front")),
+            (SlotKind::Zone, "the front ones too", Some("front")),
+            (SlotKind::Zone, "and mine to 22", Some("driver")),
             (SlotKind::Zone, "on the passenger side", Some("passenger")),
             (SlotKind::Zone, "roll down the one behind the passenger", Some("rear_right")),
             (SlotKind::Zone, "open the window behind me", Some("rear_left")),
@@ -532,6 +536,8 @@ mod tests {
             (SlotKind::OpenPercent, "roll up the window", Some("0")),
             (SlotKind::OpenPercent, "open it thirty percent", Some("30")),
             (SlotKind::OpenPercent, "open my window", Some("100")),
+            (SlotKind::OpenPercent, "all the way", Some("100")),
+            (SlotKind::OpenPercent, "close it all the way", Some("0")),
             (SlotKind::OpenPercent, "crack the window a bit on my side", Some("20")),
             (SlotKind::OpenPercent, "lower the driver window a little", Some("20")),
             // "One" here is a window, not a percentage.
@@ -599,6 +605,7 @@ mod tests {
             (SlotKind::Destination, "take me to the airport please", Some("airport")),
             (SlotKind::Destination, "drive me home", Some("home")),
             (SlotKind::Destination, "send the directions to the museum to my phone", Some("museum")),
+            (SlotKind::Destination, "route me to the closest petrol station", Some("closest petrol station")),
             (SlotKind::Destination, "send the destination to my phone", None),
             (SlotKind::Contact, "give mum a ring", Some("mum")),
             (SlotKind::Object, "is my hat in the car", Some("hat")),
