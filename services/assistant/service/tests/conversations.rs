@@ -85,6 +85,14 @@ fn sets(turn: &cabin_dialog::Turn) -> Vec<(String, String)> {
     turn.actions.iter().filter(|a| a.kind == "set").map(|a| (a.target.clone(), format!("{}", a.value.clone().unwrap()))).collect()
 }
 
+/// Says each utterance in turn; each must set its one signal to its value.
+async fn each_sets_one_signal(dialog: &mut cabin_dialog::Dialog, tools: &BusTools, steps: &[(&str, &String, &str)]) {
+    for (said, signal, value) in steps {
+        let turn = dialog.turn(said, tools).await;
+        assert_eq!(sets(&turn), [((*signal).clone(), value.to_string())], "{said:?}: {}", turn.reply);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_question_is_answered_by_what_answers_it_and_interrupted_by_a_new_request() {
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;
@@ -141,19 +149,21 @@ async fn relative_changes_step_from_the_car_by_as_much_as_was_said() {
     let mut dialog = brain().dialog();
     let driver = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".to_string();
     let volume = "Vehicle.Cabin.Infotainment.Media.Volume".to_string();
-    for (said, signal, value) in [
-        ("set the temperature to 22", &driver, "22"),
-        // "Make it" corrects the last task, but a change of direction steps from its value.
-        ("make it cooler", &driver, "21"),
-        ("make it two degrees cooler", &driver, "19"),
-        ("turn the volume up by 20", &volume, "50"),
-        ("volume down 5", &volume, "45"),
-        // After the volume, "make it ... warmer" is the temperature's, not a volume correction.
-        ("make it three degrees warmer", &driver, "22"),
-    ] {
-        let turn = dialog.turn(said, &tools).await;
-        assert_eq!(sets(&turn), [(signal.clone(), value.to_string())], "{said:?}: {}", turn.reply);
-    }
+    each_sets_one_signal(
+        &mut dialog,
+        &tools,
+        &[
+            ("set the temperature to 22", &driver, "22"),
+            // "Make it" corrects the last task, but a change of direction steps from its value.
+            ("make it cooler", &driver, "21"),
+            ("make it two degrees cooler", &driver, "19"),
+            ("turn the volume up by 20", &volume, "50"),
+            ("volume down 5", &volume, "45"),
+            // After the volume, "make it ... warmer" is the temperature's, not a volume correction.
+            ("make it three degrees warmer", &driver, "22"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -163,22 +173,24 @@ async fn words_that_name_no_thing_change_the_thing_just_changed() {
     let driver = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position".to_string();
     let rear_left = "Vehicle.Cabin.Door.Row2.DriverSide.Window.Position".to_string();
     let dome = "Vehicle.Cabin.Light.IsDomeOn".to_string();
-    for (said, signal, value) in [
-        ("open the driver's window", &driver, "100"),
-        // A stranger heard "Okay." here, and the window stayed open: "close" was a cancel.
-        ("close it", &driver, "0"),
-        ("open the rear left window", &rear_left, "100"),
-        ("close", &rear_left, "0"),
-        ("halfway", &rear_left, "50"),
-        ("turn on the reading light", &dome, "true"),
-        // Not the air conditioning, whose examples "off" is nearest to.
-        ("off", &dome, "false"),
-        ("打开阅读灯", &dome, "true"),
-        ("关掉", &dome, "false"),
-    ] {
-        let turn = dialog.turn(said, &tools).await;
-        assert_eq!(sets(&turn), [(signal.clone(), value.to_string())], "{said:?}: {}", turn.reply);
-    }
+    each_sets_one_signal(
+        &mut dialog,
+        &tools,
+        &[
+            ("open the driver's window", &driver, "100"),
+            // A stranger heard "Okay." here, and the window stayed open: "close" was a cancel.
+            ("close it", &driver, "0"),
+            ("open the rear left window", &rear_left, "100"),
+            ("close", &rear_left, "0"),
+            ("halfway", &rear_left, "50"),
+            ("turn on the reading light", &dome, "true"),
+            // Not the air conditioning, whose examples "off" is nearest to.
+            ("off", &dome, "false"),
+            ("打开阅读灯", &dome, "true"),
+            ("关掉", &dome, "false"),
+        ],
+    )
+    .await;
     // What names a thing is still its own request, and a cancel still moves nothing.
     let ac = dialog.turn("turn the air conditioning off", &tools).await;
     assert_eq!(sets(&ac), [("Vehicle.Cabin.HVAC.IsAirConditioningActive".to_string(), "false".to_string())], "{}", ac.reply);
