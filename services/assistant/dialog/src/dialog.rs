@@ -14,8 +14,8 @@ use crate::corrections::{
     stops_mid_correction, stops_mid_phrase,
 };
 use crate::phrases::{self, phrases, with_doing};
-use crate::tasks::{Task, TaskBook};
-use crate::template::{render, render_in, render_paths, render_value};
+use crate::tasks::{Relative, Task, TaskBook};
+use crate::template::{render, render_in, render_paths, render_value, scale_of};
 use crate::tools::{ToolError, Tools};
 
 /// A half-filled task is forgotten after this long without an answer.
@@ -464,7 +464,8 @@ impl Dialog {
         for (name, value) in done.slots {
             let required = task.slots.get(&name).is_some_and(|rule| rule.required || rule.subject);
             let relative = task.relative.as_ref().is_some_and(|r| name == r.slot || name == r.direction || r.by.as_ref() == Some(&name));
-            if relative || (required && !pointing_back) || slots.contains_key(&name) {
+            let picks_task = !required && self.book.picks_task(intent, &name);
+            if relative || picks_task || (required && !pointing_back) || slots.contains_key(&name) {
                 continue;
             }
             let value = across.get(&name).cloned().unwrap_or(value);
@@ -487,19 +488,30 @@ impl Dialog {
                 }
             }
         }
+        // A step starts from the car's value, not from the slot's default.
+        let stepping = task.relative.as_ref().is_some_and(|r| !slots.contains_key(&r.slot));
         task.apply_defaults(&mut slots);
         if let Some(relative) = &task.relative {
-            if !slots.contains_key(&relative.slot) {
+            if stepping {
                 if let Some(direction) = slots.get(&relative.direction).map(|d| d.to_string()) {
                     let path = task.set.first().and_then(|s| render_paths(&s.signal, &slots, &self.book.zones).into_iter().next());
                     match path {
                         Some(path) => match tools.get(&path).await {
                             Ok(current) => {
-                                let current = current.as_f64().unwrap_or(0.0);
+                                // The signal's value in the slot's terms: seat heating 66 % is level 2.
+                                let scale = task.set.first().and_then(|s| scale_of(&s.value, &relative.slot)).unwrap_or(1.0);
+                                let current = current.as_f64().unwrap_or(0.0) / scale;
+                                let current = if scale == 1.0 { current } else { current.round() };
                                 let by = relative.by.as_ref().and_then(|by| slots.get(by)).and_then(SlotValue::as_number);
                                 let step = by.unwrap_or(relative.step);
                                 let step = if direction == "down" { -step } else { step };
-                                slots.insert(relative.slot.clone(), SlotValue::Number(current + step));
+                                let (low, high) = self.relative_range(relative, &path, scale);
+                                let stepped = (current + step).min(high).max(low);
+                                if stepped == current {
+                                    let said = phrases(self.language);
+                                    return (if step > 0.0 { said.already_highest } else { said.already_lowest }).into();
+                                }
+                                slots.insert(relative.slot.clone(), SlotValue::Number(stepped));
                             }
                             Err(error) => return self.failure(&error, &task),
                         },
@@ -557,6 +569,12 @@ impl Dialog {
                 let Some(value) = value else {
                     return with_doing(phrases(self.language).value_does_not_fit, self.book.doing(task, self.language));
                 };
+                // Said here in the driver's language; the vehicle bus checks the range again.
+                if let Some(Err(limit)) = self.catalog.signals.get(&path).map(|spec| spec.check_limits(&value)) {
+                    let reason = phrases::out_of_range(&limit, self.language);
+                    turn.actions.push(ActionTaken { kind: "set", target: path, value: Some(value), error: Some(limit.to_string()) });
+                    return with_doing(&phrases(self.language).refused.replace("{reason}", &reason), self.book.doing(task, self.language));
+                }
                 let result = tools.set(&path, &value).await;
                 turn.actions.push(ActionTaken {
                     kind: "set",
@@ -686,6 +704,16 @@ impl Dialog {
                 }
             }
         }
+    }
+
+    /// How far a relative change may go, in the slot's terms: the task's own range within the
+    /// signal's.
+    fn relative_range(&self, relative: &Relative, path: &str, scale: f64) -> (f64, f64) {
+        let spec = self.catalog.signals.get(path);
+        let limit = |value: Option<&Value>| value.and_then(Value::as_f64).map(|v| v / scale);
+        let low = relative.min.into_iter().chain(limit(spec.and_then(|s| s.min.as_ref()))).fold(f64::NEG_INFINITY, f64::max);
+        let high = relative.max.into_iter().chain(limit(spec.and_then(|s| s.max.as_ref()))).fold(f64::INFINITY, f64::min);
+        (low, high)
     }
 
     /// Fits a value to the signal's datatype: words to booleans, numbers rounded for integers.

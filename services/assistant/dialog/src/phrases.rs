@@ -4,6 +4,7 @@
 
 use cabin_nlu::Language;
 use cabin_principal::Principal;
+use cabin_vehicle_config::LimitError;
 
 use crate::template::ValueWords;
 use crate::tools::{Recollection, Sighting, ToolError};
@@ -21,6 +22,9 @@ pub struct Phrases {
     pub wont: &'static str,
     pub never_mind: &'static str,
     pub which_one: &'static str,
+    /// "Hotter" when it is as hot as it goes.
+    pub already_highest: &'static str,
+    pub already_lowest: &'static str,
     /// The rest take `{doing}`, the task's action in words.
     pub value_does_not_fit: &'static str,
     /// Appended to what was done with a value the driver said they like.
@@ -47,6 +51,8 @@ const ENGLISH: Phrases = Phrases {
     wont: "Okay, I won't.",
     never_mind: "Okay, never mind.",
     which_one: "Which one?",
+    already_highest: "It's already as high as it goes.",
+    already_lowest: "It's already as low as it goes.",
     value_does_not_fit: "I can't {doing}: that value doesn't fit.",
     as_you_like_it: ", as you like it.",
     refused: "I can't {doing}: {reason}.",
@@ -68,6 +74,8 @@ const CHINESE: Phrases = Phrases {
     wont: "好的，那就不做了。",
     never_mind: "好的，那就算了。",
     which_one: "哪一个？",
+    already_highest: "已经是最高了。",
+    already_lowest: "已经是最低了。",
     value_does_not_fit: "我不能{doing}：这个数值不合适。",
     as_you_like_it: "，按您喜欢的。",
     refused: "现在不能{doing}：{reason}。",
@@ -87,6 +95,16 @@ pub fn phrases(language: Language) -> &'static Phrases {
 /// Fills a phrase's `{doing}`.
 pub fn with_doing(phrase: &str, doing: &str) -> String {
     phrase.replace("{doing}", doing)
+}
+
+/// Why a value is outside a signal's range, in the driver's language.
+pub fn out_of_range(error: &LimitError, language: Language) -> String {
+    match (language, error) {
+        (Language::English, error) => error.to_string(),
+        (Language::Chinese, LimitError::AboveMax { value, max }) => format!("{value}超过了上限{max}"),
+        (Language::Chinese, LimitError::BelowMin { value, min }) => format!("{value}低于下限{min}"),
+        (Language::Chinese, LimitError::NotAllowed { value, allowed }) => format!("{value}不是可选的值（{allowed}）"),
+    }
 }
 
 /// The refusal, before anything is asked or done, of a task the principal lacks a scope for.

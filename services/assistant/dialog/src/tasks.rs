@@ -69,6 +69,12 @@ pub struct Relative {
     /// A slot saying how far, when the driver does ("two degrees warmer"); else `step`.
     #[serde(default)]
     pub by: Option<String>,
+    /// The slot's own range ("hotter" stops at seat heating level 3, "cooler" at off); the
+    /// signal's range in the catalog bounds it too.
+    #[serde(default)]
+    pub min: Option<f64>,
+    #[serde(default)]
+    pub max: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -250,6 +256,12 @@ impl TaskBook {
         let mut candidates = self.tasks.iter().filter(|t| t.intent == intent);
         let all: Vec<&Task> = candidates.by_ref().collect();
         all.iter().find(|t| t.when.as_ref().is_some_and(|w| w.holds(slots))).or_else(|| all.iter().find(|t| t.when.is_none())).copied()
+    }
+
+    /// Whether `slot` picks among the tasks of `intent` (`when`): what the driver asks this time
+    /// decides it, not what was asked last ("open the trunk" after closing it opens it).
+    pub fn picks_task(&self, intent: &str, slot: &str) -> bool {
+        self.tasks.iter().any(|t| t.intent == intent && t.when.as_ref().is_some_and(|w| w.slot == slot))
     }
 
     /// What the car can do, in the tasks' own words ("set the temperature", "open the trunk"),

@@ -189,6 +189,16 @@ pub fn render_value(value: &toml::Value, slots: &Slots) -> Option<Value> {
     }
 }
 
+/// The scale a `set` value applies to `slot` (`"{level*33}"` gives 33; `"{level}"` 1): how a
+/// signal's value reads back as the slot's.
+pub fn scale_of(value: &toml::Value, slot: &str) -> Option<f64> {
+    let toml::Value::String(text) = value else { return None };
+    match parse(text).ok()?.as_slice() {
+        [Piece::Slot { name, scale, .. }] if name == slot => Some(scale.unwrap_or(1.0)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -199,6 +199,67 @@ async fn words_that_name_no_thing_change_the_thing_just_changed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_trunk_closes_when_asked_to_close() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let trunk = "Vehicle.Body.Trunk.Rear.IsOpen".to_string();
+    async fn open(dialog: &mut cabin_dialog::Dialog, tools: &BusTools) {
+        assert_eq!(dialog.turn("open the trunk", tools).await.reply, "Open the trunk?");
+        let opened = dialog.turn("yes", tools).await;
+        assert!(sets(&opened).contains(&("Vehicle.Body.Trunk.Rear.IsOpen".to_string(), "true".to_string())), "{}", opened.reply);
+    }
+    open(&mut dialog, &tools).await;
+    // A stranger heard "Okay." here, and the trunk stayed open.
+    each_sets_one_signal(&mut dialog, &tools, &[("close it", &trunk, "false")]).await;
+    // "Close the trunk" was asked back as "Open the trunk?": it reads as near as opening it.
+    open(&mut dialog, &tools).await;
+    each_sets_one_signal(&mut dialog, &tools, &[("close the trunk", &trunk, "false"), ("关上后备箱", &trunk, "false")]).await;
+    // Opening it after closing it opens it: what closed it is not carried.
+    open(&mut dialog, &tools).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hotter_steps_the_seat_heating_a_level_and_stops_at_its_ends() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let seat = "Vehicle.Cabin.Seat.Row1.DriverSide.Heating".to_string();
+    each_sets_one_signal(
+        &mut dialog,
+        &tools,
+        &[
+            ("turn on my seat heating", &seat, "66"),
+            // A stranger's "hotter" went to the cabin's temperature, and the seat stayed at 2.
+            ("hotter", &seat, "99"),
+            ("my seat is too hot", &seat, "66"),
+            ("turn the seat heating down", &seat, "33"),
+            ("座椅再热一点", &seat, "66"),
+        ],
+    )
+    .await;
+    assert_eq!(dialog.turn("seat heating to maximum", &tools).await.reply, "Seat heating on the driver's side, level 3.");
+    let beyond = dialog.turn("hotter", &tools).await;
+    assert_eq!(beyond.reply, "It's already as high as it goes.");
+    assert!(beyond.actions.is_empty(), "{:?}", beyond.actions);
+    // Warming a seat switches it on at its usual level; it is no step from where it was.
+    each_sets_one_signal(&mut dialog, &tools, &[("turn off the seat heating", &seat, "0"), ("warm my seat", &seat, "66")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_value_out_of_range_is_refused_in_the_drivers_language_and_a_step_stops_at_the_limit() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    // A stranger heard "现在不能调节温度：40 is above the maximum 32。"
+    let refused = dialog.turn("温度调到40度", &tools).await;
+    assert_eq!(refused.reply, "现在不能调节温度：40超过了上限32。");
+    assert!(refused.actions.iter().all(|action| action.error.is_some()), "{:?}", refused.actions);
+    let volume = "Vehicle.Cabin.Infotainment.Media.Volume".to_string();
+    each_sets_one_signal(&mut dialog, &tools, &[("volume 95", &volume, "95"), ("louder", &volume, "100")]).await;
+    // "I can't change the volume: 110 is above the maximum 100", before.
+    assert_eq!(dialog.turn("louder", &tools).await.reply, "It's already as high as it goes.");
+    assert_eq!(dialog.turn("再大声一点", &tools).await.reply, "已经是最高了。");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_request_to_drive_to_an_address_navigates_there() {
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();

@@ -20,6 +20,8 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::Step => step(text).map(SlotValue::Number),
         SlotKind::Warmth => warmth(text).and_then(word),
         SlotKind::Loudness => loudness(text).and_then(word),
+        SlotKind::HeatStep => heat_step(text).and_then(word),
+        SlotKind::Closing => CLOSING.is_match(text).then(|| SlotValue::Text("closed".into())),
         SlotKind::Switch => switch(text).and_then(word),
         SlotKind::LockState => lock_state(text).and_then(word),
         SlotKind::VehicleSignal => first_of(&VEHICLE_SIGNAL, text).and_then(word),
@@ -249,6 +251,20 @@ fn warmth(text: &str) -> Option<&'static str> {
         None
     }
 }
+
+fn heat_step(text: &str) -> Option<&'static str> {
+    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"(?:高|热|大)(?:一点|一些|点|些)|调高|调大|升高|再热|加大"));
+    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"(?:低|凉|小)(?:一点|一些|点|些)|调低|调小|降低|太热|太烫"));
+    if DOWN.is_match(text) {
+        Some("down")
+    } else if UP.is_match(text) {
+        Some("up")
+    } else {
+        None
+    }
+}
+
+static CLOSING: LazyLock<Regex> = LazyLock::new(|| re(r"关|合上"));
 
 fn loudness(text: &str) -> Option<&'static str> {
     static DOWN: LazyLock<Regex> =

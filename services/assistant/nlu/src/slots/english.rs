@@ -17,6 +17,8 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::Step => step(text).map(SlotValue::Number),
         SlotKind::Warmth => warmth(text).and_then(word),
         SlotKind::Loudness => loudness(text).and_then(word),
+        SlotKind::HeatStep => heat_step(text).and_then(word),
+        SlotKind::Closing => has(&CLOSING, text).then(|| SlotValue::Text("closed".into())),
         SlotKind::Switch => switch(text).and_then(word),
         SlotKind::LockState => lock_state(text).and_then(word),
         SlotKind::VehicleSignal => vehicle_signal(text).and_then(word),
@@ -241,6 +243,24 @@ fn loudness(text: &str) -> Option<&'static str> {
         None
     }
 }
+
+fn heat_step(text: &str) -> Option<&'static str> {
+    static UP: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"\b(warmer|hotter|higher|more heat|turn (\w+ ){0,3}up|crank (\w+ ){0,3}up|up a (level|notch|bit)|increase|raise|boost)\b")
+    });
+    static DOWN: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"\b(cooler|colder|lower|less heat|turn (\w+ ){0,3}down|down a (level|notch|bit)|decrease|reduce|too (hot|warm)|burning)\b")
+    });
+    if has(&DOWN, text) {
+        Some("down")
+    } else if has(&UP, text) {
+        Some("up")
+    } else {
+        None
+    }
+}
+
+static CLOSING: LazyLock<Regex> = LazyLock::new(|| re(r"\b(close|closed|closing|shut)\b"));
 
 fn switch(text: &str) -> Option<&'static str> {
     static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"\b(off|kill|disable|deactivate|stop|shut)\b"));
@@ -526,6 +546,14 @@ mod tests {
             (SlotKind::Warmth, "a bit warmer", Some("up")),
             (SlotKind::Loudness, "i can't hear the music", Some("up")),
             (SlotKind::Loudness, "the music's too loud", Some("down")),
+            (SlotKind::HeatStep, "hotter", Some("up")),
+            (SlotKind::HeatStep, "turn the seat heating up", Some("up")),
+            (SlotKind::HeatStep, "my seat is getting too hot", Some("down")),
+            // Warming a seat, or feeling cold, switches it on: no step.
+            (SlotKind::HeatStep, "warm up my seat", None),
+            (SlotKind::HeatStep, "my seat is freezing", None),
+            (SlotKind::Closing, "shut the boot", Some("closed")),
+            (SlotKind::Closing, "pop the trunk", None),
         ]);
     }
 

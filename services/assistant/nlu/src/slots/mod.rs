@@ -69,6 +69,12 @@ pub enum SlotKind {
     Warmth,
     /// up | down, for loudness: "louder", "can't hear" are up.
     Loudness,
+    /// up | down, for a heater's level: "hotter", "turn it up" are up, "too hot" down. A feeling
+    /// ("my seat is freezing") or a verb ("warm my seat") is no step: it switches the heater on.
+    HeatStep,
+    /// closed, when the words close something ("close the trunk", "关上后备箱"); nothing when
+    /// they open it, which is what the intent does unless told otherwise.
+    Closing,
     /// on | off.
     Switch,
     /// locked | unlocked.
