@@ -66,6 +66,23 @@ fn transcribe_prints_the_command_after_the_wake_phrase_and_nothing_for_silence()
 }
 
 #[test]
+fn the_voice_takes_the_oems_own_intents_with_their_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let intents = dir.path().join("oem-intents.toml");
+    let intent =
+        "[[intent]]\nname = \"wheel.set_heating\"\ndescription = \"Heat the steering wheel\"\nexamples = [\"heat the steering wheel\"]\n";
+    std::fs::write(&intents, intent).unwrap();
+    let tasks = dir.path().join("oem-tasks.toml");
+    std::fs::write(&tasks, "[[task]]\nintent = \"wheel.set_heating\"\ndoing = \"heat the steering wheel\"\ndone = \"Warming.\"\n").unwrap();
+    let command = wav_file(&dir, "hey cabin, open the trunk");
+    let oem = ["--intents", intents.to_str().unwrap(), "--tasks", tasks.to_str().unwrap()];
+    // An integrator's task for an intent of their own turned the voice off: "no such intent".
+    let output = cabin_with_input(None, &[&["transcribe", "--wake", command.to_str().unwrap()][..], &oem].concat(), "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output).trim().to_lowercase().trim_end_matches('.'), "open the trunk");
+}
+
+#[test]
 fn say_speaks_in_the_piper_voice_and_the_car_understands_it() {
     let dir = tempfile::tempdir().unwrap();
     let reply = dir.path().join("reply.wav");

@@ -54,9 +54,10 @@ impl BrainArgs {
         self.memory.get_or_insert(path);
     }
 
-    /// The OEM task files (the voice takes the car's words from them).
-    pub fn tasks(&self) -> &[PathBuf] {
-        &self.tasks
+    /// The OEM intent and task files (the voice takes the car's words from the tasks, which
+    /// name the intents).
+    pub fn intents_and_tasks(&self) -> (&[PathBuf], &[PathBuf]) {
+        (&self.intents, &self.tasks)
     }
 
     pub fn load_for(&self, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {

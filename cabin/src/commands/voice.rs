@@ -94,9 +94,13 @@ impl VoiceArgs {
     }
 }
 
-/// The car's words, from the task book's signals, for whisper's prompt.
-pub fn vocabulary(tasks: &[PathBuf], vehicle: &cabin_vehicle_config::VehicleConfig) -> anyhow::Result<Vec<String>> {
-    let intents = cabin_nlu::IntentCatalog::embedded();
+/// The car's words, from the task book's signals, for whisper's prompt. The OEM's intents
+/// are read too: their tasks name them (without them, a task of the OEM's turned the voice off).
+pub fn vocabulary(
+    (intents, tasks): (&[PathBuf], &[PathBuf]),
+    vehicle: &cabin_vehicle_config::VehicleConfig,
+) -> anyhow::Result<Vec<String>> {
+    let intents = cabin_nlu::IntentCatalog::load(intents)?;
     Ok(cabin_dialog::TaskBook::load(tasks, &intents, &vehicle.catalog)?.vocabulary())
 }
 
@@ -105,6 +109,9 @@ pub fn vocabulary(tasks: &[PathBuf], vehicle: &cabin_vehicle_config::VehicleConf
 pub struct ListenArgs {
     #[command(flatten)]
     voice: VoiceArgs,
+    /// OEM intent files, as the assistant is given: the OEM's tasks name their intents
+    #[arg(long = "intents", env = "CABIN_INTENTS", value_delimiter = ':')]
+    intents: Vec<PathBuf>,
     /// OEM task files, as the assistant is given: their signals bias the recogniser
     #[arg(long = "tasks", env = "CABIN_TASKS", value_delimiter = ':')]
     tasks: Vec<PathBuf>,
@@ -117,7 +124,7 @@ pub struct ListenArgs {
 impl ListenArgs {
     fn load(&self, require_wake: bool) -> anyhow::Result<Listener> {
         let vehicle = super::load_config(&self.config).map_err(|errors| anyhow::anyhow!("invalid vehicle configuration:\n{errors}"))?;
-        self.voice.load(&self.models.resolve(), require_wake, vocabulary(&self.tasks, &vehicle)?)
+        self.voice.load(&self.models.resolve(), require_wake, vocabulary((&self.intents, &self.tasks), &vehicle)?)
     }
 }
 

@@ -121,6 +121,11 @@ impl VehicleConfig {
             }
         }
         for entry in &file.role {
+            // Two roles of one name could not be told apart in a refusal ("caller's roles: assistant").
+            if self.policy.roles.iter().any(|role| role.name == *entry.name.get_ref()) {
+                let message = format!("a role named '{}' is defined already", entry.name.get_ref());
+                errors.push(err(at(entry.name.span().start), "role.name", message));
+            }
             let mut role = rules::Role {
                 name: entry.name.get_ref().clone(),
                 uids: entry.uids.clone(),
@@ -156,6 +161,11 @@ impl VehicleConfig {
             self.policy.roles.push(role);
         }
         for entry in &file.interlock {
+            // Its reason is said in other languages by its name (tasks.zh.toml's [interlocks]).
+            if self.interlocks.iter().any(|interlock| interlock.name == *entry.name.get_ref()) {
+                let message = format!("an interlock named '{}' is defined already", entry.name.get_ref());
+                errors.push(err(at(entry.name.span().start), "interlock.name", message));
+            }
             if let Some(interlock) = self.interlock(source, entry, errors) {
                 self.interlocks.push(interlock);
             }
@@ -373,11 +383,19 @@ fn apply_node(catalog: &mut Catalog, source: &Source, node: &overlay::NodeEntry)
         }
         return if existed || !below.is_empty() { Ok(()) } else { Err(error("", "no such node to delete".into())) };
     }
+    // Branches are implied by the paths below them: naming one, as VSS files do, adds nothing.
+    if node.kind.as_deref() == Some("branch") && catalog.get(path).is_none() {
+        return Ok(());
+    }
     if !below.is_empty() {
         return Err(error("", "is a branch; an overlay can only delete a branch or change its leaves".into()));
     }
     let mut fields = match catalog.get(path) {
         Some(existing) => spec_to_fields(existing),
+        // A misspelt path is a new signal without a type: say where the catalog stops knowing it.
+        None if node.kind.is_none() => {
+            return Err(error("", format!("no such signal in the catalog ({}); a new one needs a `type`", known_up_to(catalog, path))))
+        }
         None => serde_json::Map::new(),
     };
     let json = |v: &toml::Value| serde_json::to_value(v).unwrap_or(Json::Null);
@@ -403,6 +421,22 @@ fn apply_node(catalog: &mut Catalog, source: &Source, node: &overlay::NodeEntry)
         Ok(None) => Ok(()),
         Err((field, message)) => Err(error(&format!(".{field}"), message)),
     }
+}
+
+/// Where a path leaves the catalog: "`Vehicle.Cabin.HVAC` has no `Staton`".
+fn known_up_to(catalog: &Catalog, path: &str) -> String {
+    let is_branch = |branch: &str| {
+        catalog.signals.keys().any(|p| p.len() > branch.len() && p.starts_with(branch) && p.as_bytes()[branch.len()] == b'.')
+    };
+    let mut known = "";
+    for (end, _) in path.match_indices('.').chain([(path.len(), "")]) {
+        if !is_branch(&path[..end]) {
+            let missing = path[known.len()..end].trim_start_matches('.');
+            return if known.is_empty() { format!("no branch `{missing}`") } else { format!("`{known}` has no `{missing}`") };
+        }
+        known = &path[..end];
+    }
+    format!("`{known}` is a branch")
 }
 
 fn spec_to_fields(spec: &SignalSpec) -> serde_json::Map<String, Json> {

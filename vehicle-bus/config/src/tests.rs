@@ -103,6 +103,54 @@ datatype = "colour"
 }
 
 #[test]
+fn an_integrators_slips_are_named_and_a_branch_is_no_slip() {
+    let text = r#"[[node]]
+path = "Vehicle.Cabin.SteeringWheel"
+type = "branch"
+
+[[node]]
+path = "Vehicle.Cabin.SteeringWheel.IsHeatingOn"
+type = "actuator"
+datatype = "boolean"
+
+[[node]]
+path = "Vehicle.Cabin.HVAC.Staton.Row1.Driver.Temperature"
+min = 18
+
+[[role]]
+name = "assistant"
+bus_names = ["org.cabin.Assistant1"]
+
+[[role]]
+name = "assistant"
+bus_names = ["org.cabin.Voice1"]
+
+[[interlock]]
+name = "wheel"
+paths = ["Vehicle.Cabin.SteeringWheel.IsHeatingOn"]
+when = ["Vehicle.Speed > 100"]
+reason = "too fast"
+
+[[interlock]]
+name = "wheel"
+paths = ["Vehicle.Cabin.SteeringWheel.IsHeatingOn"]
+when = ["Vehicle.Speed > 120"]
+reason = "far too fast"
+"#;
+    let errors = load(&[overlay(text)]).unwrap_err().to_string();
+    let expected = [
+        // It said "missing node type" for the misspelt branch, and a branch was "unknown node type 'branch' (expected branch, ...)".
+        "oem.toml:11: Vehicle.Cabin.HVAC.Staton.Row1.Driver.Temperature: no such signal in the catalog (`Vehicle.Cabin.HVAC` has no `Staton`); a new one needs a `type`",
+        "oem.toml:19: role.name: a role named 'assistant' is defined already",
+        "oem.toml:29: interlock.name: an interlock named 'wheel' is defined already",
+    ];
+    for line in expected {
+        assert!(errors.lines().any(|l| l == line), "missing:\n{line}\nin:\n{errors}");
+    }
+    assert_eq!(errors.lines().count(), expected.len(), "{errors}");
+}
+
+#[test]
 fn unknown_fields_and_bad_toml_name_the_line() {
     let errors = load(&[overlay("[[role]]\nname = \"x\"\nactuates = [\"Vehicle.**\"]\n")]).unwrap_err().to_string();
     assert!(errors.starts_with("oem.toml:3: unknown field `actuates`"), "{errors}");

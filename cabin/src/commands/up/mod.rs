@@ -268,7 +268,7 @@ async fn start_voice(
     show: &UnboundedSender<Happening>,
 ) -> anyhow::Result<(super::voice::RunningVoice, Option<String>)> {
     let models = args.brain.models.resolve();
-    let listener = args.voice.load(&models, true, super::voice::vocabulary(args.brain.tasks(), vehicle)?)?;
+    let listener = args.voice.load(&models, true, super::voice::vocabulary(args.brain.intents_and_tasks(), vehicle)?)?;
     let voice = args.speak.load(&models)?;
     let feed = match super::voice::open_feed(input) {
         Ok(feed) => feed,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use cabin_nlu::{IntentCatalog, IntentDef, Language, SlotValue, Slots};
 use cabin_principal::{Scope, Scopes};
-use cabin_vehicle_config::{Catalog, SignalKind};
+use cabin_vehicle_config::{Catalog, SignalKind, Value};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -386,7 +386,14 @@ impl TaskBook {
             for path in template::expand_paths(&set.signal, &self.zones).map_err(|e| at(&set.signal)(e.to_string()))? {
                 let signal = catalog.signals.get(&path).ok_or_else(|| at(&set.signal)(format!("unknown signal `{path}`")))?;
                 if signal.kind != SignalKind::Actuator {
-                    return Err(at(&set.signal)(format!("`{path}` is a {:?}, not an actuator", signal.kind).to_lowercase()));
+                    return Err(at(&set.signal)(format!("`{path}` is a {}, not an actuator", signal.kind.name())));
+                }
+                // A fixed value that cannot fit was only found when the driver asked.
+                if let Some(literal) = literal_value(&set.value) {
+                    let fitted = literal.coerce(signal.datatype).map_err(|e| e.to_string());
+                    if let Err(message) = fitted.and_then(|v| signal.check_limits(&v).map_err(|e| e.to_string())) {
+                        return Err(at(&set.signal)(format!("the value for `{path}`: {message}")));
+                    }
                 }
             }
         }
@@ -577,6 +584,17 @@ struct TranslationFile {
     tasks: Vec<toml::Spanned<TaskWords>>,
 }
 
+/// A `set` value that is the same whatever is said: a boolean, a number, or a word of a string
+/// signal (a word such as "on" for a boolean is fitted when the task runs).
+fn literal_value(value: &toml::Value) -> Option<Value> {
+    match value {
+        toml::Value::Boolean(b) => Some(Value::Bool(*b)),
+        toml::Value::Integer(i) => Some(Value::Int(*i)),
+        toml::Value::Float(f) => Some(Value::Float(*f)),
+        _ => None,
+    }
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
@@ -677,7 +695,19 @@ mod tests {
     fn a_sensor_cannot_be_set() {
         let oem = "[[task]]\nintent = \"trunk.open\"\nset = [{ signal = \"Vehicle.Speed\", value = 0 }]\ndone = \"ok\"\n";
         let error = load(oem).unwrap_err().to_string();
-        assert!(error.contains("not an actuator"), "{error}");
+        // The path as written: it was lower-cased with the rest ("`vehicle.speed` is a sensor").
+        assert!(error.contains("`Vehicle.Speed` is a sensor, not an actuator"), "{error}");
+    }
+
+    #[test]
+    fn a_fixed_value_that_cannot_fit_its_signal_is_refused_at_load() {
+        // Found only when the driver asked: "Something went wrong when I tried to ...".
+        let oem = "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nset = [{ signal = \"Vehicle.Body.Trunk.Rear.IsOpen\", value = 5 }]\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.starts_with("oem-tasks.toml:4: task `trunk.open`: the value for `Vehicle.Body.Trunk.Rear.IsOpen`"), "{error}");
+        let oem = "[[task]]\nintent = \"media.set_volume\"\ndone = \"ok\"\nset = [{ signal = \"Vehicle.Cabin.Infotainment.Media.Volume\", value = 140 }]\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.contains("140 is above the maximum 100"), "{error}");
     }
 
     #[test]
