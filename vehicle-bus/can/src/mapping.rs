@@ -129,7 +129,7 @@ impl CanMapping {
     pub fn from_dbc(config: &VehicleConfig, dbc_source: &Source) -> Result<CanMapping, ConfigErrors> {
         let dbc = Dbc::try_from(dbc_source.text.as_str()).map_err(|e| dbc_parse_error(dbc_source, &e))?;
         let mut mapping = CanMapping::default();
-        let mut errors = ConfigErrors::default();
+        let mut errors = duplicates(&dbc, dbc_source);
         let Some(can) = &config.can else { return Ok(mapping) };
         for map in &can.signals {
             let error = |field: &str, message: String| ConfigError::new(&map.file, map.line, format!("can.signal.{field}"), message);
@@ -312,6 +312,32 @@ fn check_codec(
 }
 
 /// The DBC's own parser error, placed at its line where the parser says it.
+/// Two messages with one id, or two signals of one name in a message: which one a frame or a
+/// mapping means could not be told.
+fn duplicates(dbc: &Dbc, source: &Source) -> ConfigErrors {
+    let mut errors = ConfigErrors::default();
+    let lines: Vec<&str> = source.text.lines().map(str::trim_start).collect();
+    let message_line = |name: &str| {
+        lines.iter().position(|l| l.starts_with("BO_ ") && l.split_whitespace().nth(2).map(|n| n.trim_end_matches(':')) == Some(name))
+    };
+    for (index, message) in dbc.messages.iter().enumerate() {
+        let at = message_line(&message.name).unwrap_or(0);
+        if let Some(first) = dbc.messages[..index].iter().find(|m| m.id == message.id) {
+            let text = format!("message '{}' has the id of message '{}' ({})", message.name, first.name, message.id.raw());
+            errors.push(ConfigError::new(&source.name, at + 1, "", text));
+        }
+        for (index, signal) in message.signals.iter().enumerate() {
+            if message.signals[..index].iter().any(|s| s.name == signal.name) {
+                let named = |l: &&&str| l.starts_with("SG_ ") && l.split_whitespace().nth(1) == Some(signal.name.as_str());
+                let second = lines.iter().enumerate().skip(at + 1).filter(|(_, l)| named(l)).nth(1).map_or(at, |(i, _)| i);
+                let text = format!("message '{}' has two signals named '{}'", message.name, signal.name);
+                errors.push(ConfigError::new(&source.name, second + 1, "", text));
+            }
+        }
+    }
+    errors
+}
+
 fn dbc_parse_error(source: &Source, error: &can_dbc::DbcError) -> ConfigErrors {
     let text = error.to_string();
     // pest prints " --> LINE:COL" in its message.

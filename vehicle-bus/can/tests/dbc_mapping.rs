@@ -108,6 +108,26 @@ fn a_broken_dbc_names_its_line() {
     assert!(errors == "broken.dbc:20: not a valid DBC file; cannot read 'BO_ 512 BodyStatus 8 BodyECU'", "{errors}");
 }
 
+#[test]
+fn a_dbc_that_names_a_message_or_signal_twice_is_refused() {
+    let config = example_config();
+    let gear = " SG_ GearCurrent : 16|8@1- (1,0) [-128|127] \"\" Gateway";
+    let doubled = std::fs::read_to_string(example("vehicle.dbc"))
+        .unwrap()
+        .replace(gear, &format!("{gear}\n SG_ VehicleSpeed : 24|8@1+ (1,0) [0|255] \"\" Gateway"))
+        .replace("BO_ 513 BodyCommand", "BO_ 512 BodyCommand");
+    // Both were accepted without a word, and which one a frame meant was left to chance.
+    let errors = CanMapping::from_dbc(&config, &Source::new("doubled.dbc", doubled)).unwrap_err().to_string();
+    assert_eq!(
+        errors.lines().collect::<Vec<_>>(),
+        [
+            "doubled.dbc:19: message 'VehicleDynamics' has two signals named 'VehicleSpeed'",
+            "doubled.dbc:26: message 'BodyCommand' has the id of message 'BodyStatus' (512)",
+        ],
+        "{errors}"
+    );
+}
+
 /// The SocketCAN path on a real `vcan` interface, a target of its own: this machine's kernel
 /// (and CI's) has no vcan ("Unknown device type"), where the replay tests above cover the
 /// decoder. On a kernel with vcan, as root: `cargo test -p cabin-can --test dbc_mapping --
