@@ -190,6 +190,10 @@ fn recorded_can_frames_reach_dbus_clients_through_the_dbc() {
     let example = repo_file("vehicle-bus/examples/can-vehicle/overlay.toml");
     let overlays = format!("{}:{}", default_overlay.display(), example.display());
     let log = repo_file("vehicle-bus/examples/can-vehicle/drive.log");
+    // Without a [can] section the replay was ignored without a word.
+    let ignored = cabin(&bus, &["serve", "vehicle-bus", "--can-replay", log.to_str().unwrap()]);
+    assert!(!ignored.status.success());
+    assert!(stderr(&ignored).contains("needs a [can] section in the overlay"), "{}", stderr(&ignored));
     let _service = VehicleBus::start(&bus, &["--overlay", &overlays, "--can-replay", log.to_str().unwrap()]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -204,6 +208,10 @@ fn recorded_can_frames_reach_dbus_clients_through_the_dbc() {
     // A replay has no vehicle to command.
     let set = cabin(&bus, &["signals", "set", WINDOW, "10", "--json"]);
     assert_eq!(json(&set)["error"]["kind"], "BackendUnavailable");
+    // Nor does the simulator drive a car whose speed comes from CAN: it said nothing, and exited 0.
+    let drive = cabin(&bus, &["sim", "drive", "30"]);
+    assert!(!drive.status.success());
+    assert!(stderr(&drive).contains("Vehicle.Speed comes from the can backend"), "{}", stderr(&drive));
 }
 
 #[test]

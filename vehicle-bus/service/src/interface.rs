@@ -121,15 +121,22 @@ fn describe(reading: &Reading, actuatable: bool) -> HashMap<String, OwnedValue> 
 pub struct SimulatorInterface {
     pub(crate) simulator: SimulatorHandle,
     pub(crate) callers: Arc<CallerResolver>,
+    /// The backend that feeds `Vehicle.Speed`, when it is not the simulator: a drive asked of it
+    /// would change nothing.
+    pub(crate) speed_from: Option<&'static str>,
 }
 
 impl SimulatorInterface {
     async fn check(&self, header: &Header<'_>) -> Result<(), BusError> {
         let caller = self.callers.resolve(header).await?;
-        if caller.is_service_user || caller.uid == Some(0) {
-            Ok(())
-        } else {
-            Err(BusError::NotPermitted("only root or the service's own user may drive the simulator".into()))
+        if !(caller.is_service_user || caller.uid == Some(0)) {
+            return Err(BusError::NotPermitted("only root or the service's own user may drive the simulator".into()));
+        }
+        match self.speed_from {
+            Some(backend) => Err(BusError::BackendUnavailable(format!(
+                "Vehicle.Speed comes from the {backend} backend: the simulator does not drive this car"
+            ))),
+            None => Ok(()),
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum ServeError {
     Config(#[from] ConfigErrors),
     #[error(transparent)]
     Profile(#[from] ProfileError),
+    #[error("a CAN replay ({0}) needs a [can] section in the overlay: no signal is mapped to CAN")]
+    ReplayWithoutCan(String),
     #[error("cannot connect to the D-Bus system bus ({address}): {source}")]
     Connect { address: String, source: zbus::Error },
     #[error("{BUS_NAME} is already owned on this bus: is another vehicle bus running?")]
@@ -60,6 +62,10 @@ pub struct VehicleBusService {
 /// Checks the configuration, starts the backends and takes the bus name.
 pub async fn serve(config: VehicleConfig, options: ServeOptions) -> Result<VehicleBusService, ServeError> {
     let can = CanMapping::load(&config)?;
+    // Ignored, it left every signal where the simulator put it, without a word.
+    if let (None, Some(log)) = (&can, &options.can_replay) {
+        return Err(ServeError::ReplayWithoutCan(log.display().to_string()));
+    }
     let profile = match (options.drive_profile, &config.simulator.drive_profile) {
         (Some(profile), _) => profile,
         (None, Some(name)) => DriveProfile::named_or_file(name)?,
@@ -94,7 +100,8 @@ pub async fn serve(config: VehicleConfig, options: ServeOptions) -> Result<Vehic
     let callers = caller::CallerResolver::new(&connection, role_names).await?;
     let server = connection.object_server();
     server.at(OBJECT_PATH, VehicleBusInterface { store: store.clone(), callers: callers.clone() }).await?;
-    server.at(OBJECT_PATH, SimulatorInterface { simulator: simulator.clone(), callers }).await?;
+    let speed_from = Some(store.config().backend_of("Vehicle.Speed")).filter(|b| *b != BackendKind::Simulator).map(BackendKind::name);
+    server.at(OBJECT_PATH, SimulatorInterface { simulator: simulator.clone(), callers, speed_from }).await?;
     spawn_change_signals(&connection, store.clone())?;
     // The name last: once a client can see it, the service answers.
     match connection.request_name_with_flags(BUS_NAME, zbus::fdo::RequestNameFlags::DoNotQueue.into()).await {
