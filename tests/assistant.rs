@@ -154,6 +154,21 @@ fn a_bad_task_file_stops_chat_with_file_and_line() {
     assert_eq!(error.trim().lines().count(), 1, "{error}");
 }
 
+#[test]
+fn a_translation_that_names_no_interlock_of_the_vehicle_stops_chat_with_file_and_line() {
+    let (_dir, words) =
+        temp_file("oem-tasks.zh.toml", "language = \"zh\"\n\n[interlocks]\nopenings-only-when-stoped = \"车辆停稳后才能打开后备箱\"\n");
+    // Accepted, and the refusal was then said in English mid-sentence.
+    let output = cabin_with_input(None, &["chat", "--tasks", words.to_str().unwrap()], "打开后备箱\n");
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(
+        error.contains("oem-tasks.zh.toml:4: [interlocks] `openings-only-when-stoped`: the vehicle has no interlock of that name"),
+        "{error}"
+    );
+    assert_eq!(error.trim().lines().count(), 1, "{error}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_assistant_service_acts_on_the_vehicle_and_the_head_unit_over_dbus() {
     let bus = PrivateBus::start().unwrap();

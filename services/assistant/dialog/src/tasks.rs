@@ -210,6 +210,8 @@ pub struct TaskBook {
     pub zones: BTreeMap<String, BTreeMap<String, String>>,
     tasks: Vec<Task>,
     translations: BTreeMap<Language, Translation>,
+    /// The interlocks an OEM's translation names, and where: checked against the vehicle's.
+    interlocks_named: Vec<(String, String, usize)>,
 }
 
 impl TaskBook {
@@ -490,6 +492,13 @@ impl TaskBook {
             }
             checked.push(words);
         }
+        if !file.ends_with("(built in)") {
+            for name in parsed.interlocks.keys() {
+                let line =
+                    text.lines().position(|l| l.trim_start().trim_start_matches('"').starts_with(name.as_str())).map_or(1, |i| i + 1);
+                self.interlocks_named.push((name.clone(), file.to_string(), line));
+            }
+        }
         let translation = self.translations.entry(language).or_default();
         translation.words.extend(parsed.words);
         translation.interlocks.extend(parsed.interlocks);
@@ -540,6 +549,19 @@ impl TaskBook {
     /// Slot values as words in `language` ("driver" -> "主驾"); none for the tasks' own English.
     pub fn value_words(&self, language: Language) -> Option<&BTreeMap<String, String>> {
         self.translations.get(&language).map(|t| &t.words)
+    }
+
+    /// An interlock an OEM's translation names that the vehicle does not have: a misspelt name
+    /// left its reason in English mid-sentence.
+    pub fn check_interlocks<'a>(&self, vehicle: impl IntoIterator<Item = &'a str> + Clone) -> Result<(), TaskFileError> {
+        let Some((name, file, line)) =
+            self.interlocks_named.iter().find(|(name, ..)| !vehicle.clone().into_iter().any(|known| known == name))
+        else {
+            return Ok(());
+        };
+        let known: Vec<&str> = vehicle.into_iter().collect();
+        let message = format!("[interlocks] `{name}`: the vehicle has no interlock of that name (it has: {})", known.join(", "));
+        Err(TaskFileError::Invalid { file: file.clone(), line: *line, message })
     }
 
     /// An interlock's reason in `language`, by the interlock's name.

@@ -86,6 +86,7 @@ impl Brain {
     pub fn load(models: &ModelsDir, files: &BrainFiles, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {
         let intents = IntentCatalog::load(&files.intents)?;
         let tasks = TaskBook::load(&files.tasks, &intents, &vehicle.catalog)?;
+        tasks.check_interlocks(vehicle.interlocks.iter().map(|interlock| interlock.name.as_str()))?;
         let encoder = SentenceEncoder::shared(&models.locate(EMBEDDING_MODEL)?)?;
         let policy = match &files.routing {
             Some(path) => RoutingPolicy::load(path)?,
