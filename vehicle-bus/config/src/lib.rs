@@ -136,7 +136,12 @@ impl VehicleConfig {
                 actuate: Vec::new(),
             };
             for name in &entry.bus_names {
-                if is_well_known_bus_name(name.get_ref()) {
+                // Cabin's own names: a misspelt one reached nobody, and the service it meant fell
+                // back to the roles of its user (in `cabin up`, every right).
+                if name.get_ref().starts_with("org.cabin.") && !CABIN_BUS_NAMES.contains(&name.get_ref().as_str()) {
+                    let message = format!("'{}' is no Cabin service (they are: {})", name.get_ref(), CABIN_BUS_NAMES.join(", "));
+                    errors.push(err(at(name.span().start), "role.bus_names", message));
+                } else if is_well_known_bus_name(name.get_ref()) {
                     role.bus_names.push(name.get_ref().clone());
                 } else {
                     errors.push(err(
@@ -438,6 +443,17 @@ fn known_up_to(catalog: &Catalog, path: &str) -> String {
     }
     format!("`{known}` is a branch")
 }
+
+/// The D-Bus names Cabin's services own; `org.cabin.` is Cabin's.
+const CABIN_BUS_NAMES: &[&str] = &[
+    "org.cabin.Assistant1",
+    "org.cabin.PhoneLink1",
+    "org.cabin.Voice1",
+    "org.cabin.Vision1",
+    "org.cabin.VehicleBus1",
+    "org.cabin.HeadUnit1",
+    "org.cabin.Phone1",
+];
 
 fn spec_to_fields(spec: &SignalSpec) -> serde_json::Map<String, Json> {
     let mut fields = serde_json::Map::new();

@@ -123,7 +123,7 @@ bus_names = ["org.cabin.Assistant1"]
 
 [[role]]
 name = "assistant"
-bus_names = ["org.cabin.Voice1"]
+bus_names = ["org.cabin.Voice1", "org.cabin.Assistent1"]
 
 [[interlock]]
 name = "wheel"
@@ -142,6 +142,8 @@ reason = "far too fast"
         // It said "missing node type" for the misspelt branch, and a branch was "unknown node type 'branch' (expected branch, ...)".
         "oem.toml:11: Vehicle.Cabin.HVAC.Staton.Row1.Driver.Temperature: no such signal in the catalog (`Vehicle.Cabin.HVAC` has no `Staton`); a new one needs a `type`",
         "oem.toml:19: role.name: a role named 'assistant' is defined already",
+        // It reached nobody, and in `cabin up` the assistant then held its user's every right.
+        "oem.toml:20: role.bus_names: 'org.cabin.Assistent1' is no Cabin service (they are: org.cabin.Assistant1, org.cabin.PhoneLink1, org.cabin.Voice1, org.cabin.Vision1, org.cabin.VehicleBus1, org.cabin.HeadUnit1, org.cabin.Phone1)",
         "oem.toml:29: interlock.name: an interlock named 'wheel' is defined already",
     ];
     for line in expected {
