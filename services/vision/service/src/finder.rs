@@ -338,6 +338,16 @@ impl Finder {
             .collect()
     }
 
+    /// The classifier's classes of the other things to confirm, when `object` is one of them
+    /// (a cat's when a dog is asked).
+    fn rivals(&self, object: &ObjectClasses) -> Vec<&[usize]> {
+        let Some(setup) = &self.detector else { return Vec::new() };
+        if object.detected.is_empty() || !object.detected.iter().all(|&class| self.confirms(class).is_some()) {
+            return Vec::new();
+        }
+        (setup.confirmed.iter()).filter(|(class, _)| !object.detected.contains(class)).map(|(_, classes)| classes.as_slice()).collect()
+    }
+
     fn detector_says_yes(&self, score: f32) -> bool {
         self.detector.as_ref().is_some_and(|setup| score >= setup.threshold)
     }
@@ -412,7 +422,13 @@ impl Finder {
         }
         let taken = self.taken_by_another(observation, object);
         let open = |crop: &&Crop| taken.is_empty() || !(crop.region == WHOLE_FRAME || taken.contains(&crop.region.as_str()));
-        Some(best_per_region(observation.crops.iter().filter(open).map(|crop| (&crop.region, class_sum(crop, object)))))
+        let rivals = self.rivals(object);
+        // A crop where a rival's classes weigh more shows the rival (a cat's fur read as a dog breed).
+        let outweighs = |crop: &&Crop| {
+            let own = class_sum(crop, object);
+            rivals.iter().all(|classes| classes.iter().map(|&c| crop.probabilities[c]).sum::<f32>() < own)
+        };
+        Some(best_per_region(observation.crops.iter().filter(open).filter(outweighs).map(|crop| (&crop.region, class_sum(crop, object)))))
     }
 
     /// What the detector is sure of (a box to confirm only when the classifier agrees, as for

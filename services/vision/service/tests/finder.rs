@@ -179,8 +179,20 @@ fn where_both_models_agree_on_a_cat_the_classifier_is_no_witness_to_a_dog() {
     let no_dog = finder.judge(&observation(0.0), dog.clone());
     assert!(!no_dog.found, "{no_dog:?}");
     // A dog on another seat is still a dog.
-    let other = finder.judge(&observation(0.7), dog);
+    let other = finder.judge(&observation(0.7), dog.clone());
     assert!(other.found && other.region == "driver", "{other:?}");
+
+    // With no box at all, a seat whose crop reads more cat than dog shows a cat, however much
+    // dog is in it, and the other way round.
+    let seats_only = |dog_share: f32, cat_share: f32| Observation {
+        detections: Vec::new(),
+        crops: vec![crop("passenger", None, dog_share, cat_share)],
+        frame_time: SystemTime::now(),
+    };
+    assert!(!finder.judge(&seats_only(0.3, 0.6), dog.clone()).found);
+    assert!(finder.judge(&seats_only(0.6, 0.3), dog.clone()).found);
+    assert!(!finder.judge(&seats_only(0.6, 0.3), cat.clone()).found);
+    assert!(finder.judge(&seats_only(0.3, 0.6), cat.clone()).found);
 }
 
 #[test]
