@@ -155,6 +155,17 @@ fn a_bad_task_file_stops_chat_with_file_and_line() {
 }
 
 #[test]
+fn an_oem_intent_no_task_serves_stops_chat_with_file_and_line() {
+    let (_dir, intents) = temp_file("oem-intents.zh.toml", "[[intent]]\nname = \"wheel.set_heatin\"\nexamples = [\"打开方向盘加热\"]\n");
+    // A misspelt name was an intent of its own: "我听懂了，但是这件事我做不了。"
+    let output = cabin_with_input(None, &["chat", "--intents", intents.to_str().unwrap()], "打开方向盘加热\n");
+    assert!(!output.status.success());
+    let error = stderr(&output);
+    assert!(error.contains("oem-intents.zh.toml:2: intent `wheel.set_heatin` has no task"), "{error}");
+    assert_eq!(error.trim().lines().count(), 1, "{error}");
+}
+
+#[test]
 fn a_translation_that_names_no_interlock_of_the_vehicle_stops_chat_with_file_and_line() {
     let (_dir, words) =
         temp_file("oem-tasks.zh.toml", "language = \"zh\"\n\n[interlocks]\nopenings-only-when-stoped = \"车辆停稳后才能打开后备箱\"\n");

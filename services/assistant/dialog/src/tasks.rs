@@ -260,6 +260,11 @@ impl TaskBook {
         all.iter().find(|t| t.when.as_ref().is_some_and(|w| w.holds(slots))).or_else(|| all.iter().find(|t| t.when.is_none())).copied()
     }
 
+    /// Whether some task serves `intent`.
+    pub fn serves(&self, intent: &str) -> bool {
+        self.tasks.iter().any(|t| t.intent == intent)
+    }
+
     /// Whether `slot` picks among the tasks of `intent` (`when`): what the driver asks this time
     /// decides it, not what was asked last ("open the trunk" after closing it opens it).
     pub fn picks_task(&self, intent: &str, slot: &str) -> bool {

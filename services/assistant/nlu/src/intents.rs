@@ -44,6 +44,8 @@ pub enum IntentFileError {
 #[derive(Debug, Clone, Default)]
 pub struct IntentCatalog {
     intents: Vec<IntentDef>,
+    /// Intents new in an OEM's file, and where: a task must serve each.
+    added: Vec<(String, String, usize)>,
 }
 
 impl IntentCatalog {
@@ -88,10 +90,28 @@ impl IntentCatalog {
                 None if intent.examples.is_empty() => {
                     return Err(invalid(line, format!("intent `{}` has no examples to learn from", intent.name)));
                 }
-                None => self.intents.push(intent),
+                None => {
+                    if !file.ends_with("(built in)") {
+                        self.added.push((intent.name.clone(), file.to_string(), line));
+                    }
+                    self.intents.push(intent)
+                }
             }
         }
         Ok(())
+    }
+
+    /// An intent an OEM's file adds that `serves` says no task serves: a misspelt name made an
+    /// intent of its own, and the driver heard "I understood that, but I have no task for it".
+    pub fn check_served(&self, serves: impl Fn(&str) -> bool) -> Result<(), IntentFileError> {
+        match self.added.iter().find(|(name, ..)| !serves(name)) {
+            Some((name, file, line)) => Err(IntentFileError::Invalid {
+                file: file.clone(),
+                line: *line,
+                message: format!("intent `{name}` has no task: give it one in a task file (`--tasks`)"),
+            }),
+            None => Ok(()),
+        }
     }
 
     pub fn intents(&self) -> &[IntentDef] {

@@ -87,6 +87,7 @@ impl Brain {
         let intents = IntentCatalog::load(&files.intents)?;
         let tasks = TaskBook::load(&files.tasks, &intents, &vehicle.catalog)?;
         tasks.check_interlocks(vehicle.interlocks.iter().map(|interlock| interlock.name.as_str()))?;
+        intents.check_served(|intent| tasks.serves(intent))?;
         let encoder = SentenceEncoder::shared(&models.locate(EMBEDDING_MODEL)?)?;
         let policy = match &files.routing {
             Some(path) => RoutingPolicy::load(path)?,
