@@ -74,11 +74,19 @@ impl IntentCatalog {
             let line = e.span().map(|span| line_of(text, span.start)).unwrap_or(1);
             invalid(line, e.message().to_string())
         })?;
+        let mut in_this_file: Vec<String> = Vec::new();
         for intent in parsed.intents {
             let line = text.find(&format!("\"{}\"", intent.name)).map(|at| line_of(text, at)).unwrap_or(1);
             if intent.name.trim().is_empty() {
                 return Err(invalid(line, "intent name is empty".into()));
             }
+            // Twice in one file is a slip (two sets of slots were merged without a word); across
+            // files it adds examples to an intent.
+            if in_this_file.contains(&intent.name) {
+                let second = text.rfind(&format!("\"{}\"", intent.name)).map(|at| line_of(text, at)).unwrap_or(line);
+                return Err(invalid(second, format!("intent `{}` is named twice in this file", intent.name)));
+            }
+            in_this_file.push(intent.name.clone());
             match self.intents.iter_mut().find(|known| known.name == intent.name) {
                 Some(known) => {
                     known.examples.extend(intent.examples);
@@ -145,6 +153,13 @@ mod tests {
         let error = IntentCatalog::default().add_toml(text, "oem.toml").unwrap_err().to_string();
         assert!(error.starts_with("oem.toml:4:"), "{error}");
         assert!(error.contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn an_intent_named_twice_in_one_file_is_refused_at_the_second() {
+        let text = "[[intent]]\nname = \"x.y\"\nexamples = [\"do x\"]\n\n[[intent]]\nname = \"x.y\"\nexamples = [\"do y\"]\n";
+        let error = IntentCatalog::default().add_toml(text, "oem.toml").unwrap_err().to_string();
+        assert_eq!(error, "oem.toml:6: intent `x.y` is named twice in this file");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::Step => step(text).map(SlotValue::Number),
         SlotKind::Warmth => warmth(text).and_then(word),
         SlotKind::Loudness => loudness(text).and_then(word),
-        SlotKind::HeatStep => heat_step(text).and_then(word),
+        SlotKind::HeatStep => first_of(&HEAT_STEP, text).and_then(word),
         SlotKind::Closing => CLOSING.is_match(text).then(|| SlotValue::Text("closed".into())),
         SlotKind::Switch => switch(text).and_then(word),
         SlotKind::LockState => lock_state(text).and_then(word),
@@ -252,17 +252,12 @@ fn warmth(text: &str) -> Option<&'static str> {
     }
 }
 
-fn heat_step(text: &str) -> Option<&'static str> {
-    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"(?:高|热|大)(?:一点|一些|点|些)|调高|调大|升高|再热|加大"));
-    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"(?:低|凉|小)(?:一点|一些|点|些)|调低|调小|降低|太热|太烫"));
-    if DOWN.is_match(text) {
-        Some("down")
-    } else if UP.is_match(text) {
-        Some("up")
-    } else {
-        None
-    }
-}
+static HEAT_STEP: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    vec![
+        ("down", re(r"(?:低|凉|小)(?:一点|一些|点|些)|调低|调小|降低|太热|太烫")),
+        ("up", re(r"(?:高|热|大)(?:一点|一些|点|些)|调高|调大|升高|再热|加大")),
+    ]
+});
 
 static CLOSING: LazyLock<Regex> = LazyLock::new(|| re(r"关|合上"));
 

@@ -17,7 +17,7 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::Step => step(text).map(SlotValue::Number),
         SlotKind::Warmth => warmth(text).and_then(word),
         SlotKind::Loudness => loudness(text).and_then(word),
-        SlotKind::HeatStep => heat_step(text).and_then(word),
+        SlotKind::HeatStep => first_of(&HEAT_STEP, text).and_then(word),
         SlotKind::Closing => has(&CLOSING, text).then(|| SlotValue::Text("closed".into())),
         SlotKind::Switch => switch(text).and_then(word),
         SlotKind::LockState => lock_state(text).and_then(word),
@@ -244,21 +244,18 @@ fn loudness(text: &str) -> Option<&'static str> {
     }
 }
 
-fn heat_step(text: &str) -> Option<&'static str> {
-    static UP: LazyLock<Regex> = LazyLock::new(|| {
-        re(r"\b(warmer|hotter|higher|more heat|turn (\w+ ){0,3}up|crank (\w+ ){0,3}up|up a (level|notch|bit)|increase|raise|boost)\b")
-    });
-    static DOWN: LazyLock<Regex> = LazyLock::new(|| {
-        re(r"\b(cooler|colder|lower|less heat|turn (\w+ ){0,3}down|down a (level|notch|bit)|decrease|reduce|too (hot|warm)|burning)\b")
-    });
-    if has(&DOWN, text) {
-        Some("down")
-    } else if has(&UP, text) {
-        Some("up")
-    } else {
-        None
-    }
-}
+static HEAT_STEP: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
+    vec![
+        (
+            "down",
+            re(r"\b(cooler|colder|lower|less heat|turn (\w+ ){0,3}down|down a (level|notch|bit)|decrease|reduce|too (hot|warm)|burning)\b"),
+        ),
+        (
+            "up",
+            re(r"\b(warmer|hotter|higher|more heat|turn (\w+ ){0,3}up|crank (\w+ ){0,3}up|up a (level|notch|bit)|increase|raise|boost)\b"),
+        ),
+    ]
+});
 
 static CLOSING: LazyLock<Regex> = LazyLock::new(|| re(r"\b(close|closed|closing|shut)\b"));
 
