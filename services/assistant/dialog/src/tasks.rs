@@ -611,8 +611,8 @@ struct TranslationFile {
     tasks: Vec<toml::Spanned<TaskWords>>,
 }
 
-/// A `set` value that is the same whatever is said: a boolean, a number, or a word of a string
-/// signal (a word such as "on" for a boolean is fitted when the task runs).
+/// A `set` value that is the same whatever is said and is not text: a boolean or a number (a
+/// word such as "on" is fitted to its signal when the task runs).
 fn literal_value(value: &toml::Value) -> Option<Value> {
     match value {
         toml::Value::Boolean(b) => Some(Value::Bool(*b)),
