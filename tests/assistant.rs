@@ -141,43 +141,37 @@ fn a_refusal_from_the_vehicle_bus_is_spoken_in_plain_words() {
     assert_eq!(turns[2]["reply"], "I can't set the temperature: 34 is above the maximum 32.", "{}", turns[2]);
 }
 
-#[test]
-fn a_bad_task_file_stops_chat_with_file_and_line() {
-    let (_dir, tasks) = temp_file(
-        "oem-tasks.toml",
-        "[[task]]\nintent = \"trunk.open\"\n\nset = [{ signal = \"Vehicle.Body.Frunk.IsOpen\", value = true }]\ndone = \"ok\"\n",
-    );
-    let output = cabin_with_input(None, &["chat", "--tasks", tasks.to_str().unwrap()], "open the trunk\n");
+/// `cabin chat FLAG FILE` (the file written from `text`) stops at once with one line holding `expected`.
+fn chat_stops_on(flag: &str, (name, text): (&str, &str), said: &str, expected: &str) {
+    let (_dir, file) = temp_file(name, text);
+    let output = cabin_with_input(None, &["chat", flag, file.to_str().unwrap()], said);
     assert!(!output.status.success());
     let error = stderr(&output);
-    assert!(error.contains("oem-tasks.toml:4: task `trunk.open`: unknown signal `Vehicle.Body.Frunk.IsOpen`"), "{error}");
+    assert!(error.contains(expected), "{error}");
     assert_eq!(error.trim().lines().count(), 1, "{error}");
+}
+
+#[test]
+fn a_bad_task_file_stops_chat_with_file_and_line() {
+    let tasks = "[[task]]\nintent = \"trunk.open\"\n\nset = [{ signal = \"Vehicle.Body.Frunk.IsOpen\", value = true }]\ndone = \"ok\"\n";
+    let expected = "oem-tasks.toml:4: task `trunk.open`: unknown signal `Vehicle.Body.Frunk.IsOpen`";
+    chat_stops_on("--tasks", ("oem-tasks.toml", tasks), "open the trunk\n", expected);
 }
 
 #[test]
 fn an_oem_intent_no_task_serves_stops_chat_with_file_and_line() {
-    let (_dir, intents) = temp_file("oem-intents.zh.toml", "[[intent]]\nname = \"wheel.set_heatin\"\nexamples = [\"打开方向盘加热\"]\n");
+    let intents = "[[intent]]\nname = \"wheel.set_heatin\"\nexamples = [\"打开方向盘加热\"]\n";
     // A misspelt name was an intent of its own: "我听懂了，但是这件事我做不了。"
-    let output = cabin_with_input(None, &["chat", "--intents", intents.to_str().unwrap()], "打开方向盘加热\n");
-    assert!(!output.status.success());
-    let error = stderr(&output);
-    assert!(error.contains("oem-intents.zh.toml:2: intent `wheel.set_heatin` has no task"), "{error}");
-    assert_eq!(error.trim().lines().count(), 1, "{error}");
+    let expected = "oem-intents.zh.toml:2: intent `wheel.set_heatin` has no task";
+    chat_stops_on("--intents", ("oem-intents.zh.toml", intents), "打开方向盘加热\n", expected);
 }
 
 #[test]
 fn a_translation_that_names_no_interlock_of_the_vehicle_stops_chat_with_file_and_line() {
-    let (_dir, words) =
-        temp_file("oem-tasks.zh.toml", "language = \"zh\"\n\n[interlocks]\nopenings-only-when-stoped = \"车辆停稳后才能打开后备箱\"\n");
+    let words = "language = \"zh\"\n\n[interlocks]\nopenings-only-when-stoped = \"车辆停稳后才能打开后备箱\"\n";
     // Accepted, and the refusal was then said in English mid-sentence.
-    let output = cabin_with_input(None, &["chat", "--tasks", words.to_str().unwrap()], "打开后备箱\n");
-    assert!(!output.status.success());
-    let error = stderr(&output);
-    assert!(
-        error.contains("oem-tasks.zh.toml:4: [interlocks] `openings-only-when-stoped`: the vehicle has no interlock of that name"),
-        "{error}"
-    );
-    assert_eq!(error.trim().lines().count(), 1, "{error}");
+    let expected = "oem-tasks.zh.toml:4: [interlocks] `openings-only-when-stoped`: the vehicle has no interlock of that name";
+    chat_stops_on("--tasks", ("oem-tasks.zh.toml", words), "打开后备箱\n", expected);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -10,6 +10,14 @@ fn load(overlays: &[Source]) -> Result<VehicleConfig, ConfigErrors> {
     VehicleConfig::load(&embedded_catalog(), overlays)
 }
 
+/// The errors are exactly these lines, in any order.
+fn assert_errors_are(errors: &str, expected: &[&str]) {
+    for line in expected {
+        assert!(errors.lines().any(|l| l == *line), "missing:\n{line}\nin:\n{errors}");
+    }
+    assert_eq!(errors.lines().count(), expected.len(), "{errors}");
+}
+
 #[test]
 fn the_shipped_configuration_loads_with_the_standard_vss_paths() {
     let config = VehicleConfig::embedded();
@@ -96,10 +104,7 @@ datatype = "colour"
         "oem.toml:13: interlock 'trunk'.when: no signal 'Vehicle.Sped' in the catalog",
         "oem.toml:17: Vehicle.Cabin.Light.IsDomeOn.datatype: unknown datatype 'colour'",
     ];
-    for line in expected {
-        assert!(errors.lines().any(|l| l == line), "missing:\n{line}\nin:\n{errors}");
-    }
-    assert_eq!(errors.lines().count(), expected.len(), "{errors}");
+    assert_errors_are(&errors, &expected);
 }
 
 #[test]
@@ -146,10 +151,7 @@ reason = "far too fast"
         "oem.toml:20: role.bus_names: 'org.cabin.Assistent1' is no Cabin service (they are: org.cabin.Assistant1, org.cabin.PhoneLink1, org.cabin.Voice1, org.cabin.Vision1, org.cabin.VehicleBus1, org.cabin.HeadUnit1, org.cabin.Phone1)",
         "oem.toml:29: interlock.name: an interlock named 'wheel' is defined already",
     ];
-    for line in expected {
-        assert!(errors.lines().any(|l| l == line), "missing:\n{line}\nin:\n{errors}");
-    }
-    assert_eq!(errors.lines().count(), expected.len(), "{errors}");
+    assert_errors_are(&errors, &expected);
 }
 
 #[test]
