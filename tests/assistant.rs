@@ -108,6 +108,44 @@ fn a_question_about_the_cars_state_is_answered_and_moves_nothing() {
 }
 
 #[test]
+fn a_question_asking_why_or_how_a_thing_works_moves_nothing() {
+    // "Why is the window open?" opened it, after asking "Which window?".
+    let script = "why is the driver's window open?\n\
+                  why is the trunk open?\n\
+                  how does the heated seat work?\n\
+                  为什么空调开着？\n\
+                  why don't you open the passenger window\n";
+    let turns = json_lines(&cabin_with_input(None, &["chat", "--json", "--memory", "off"], script));
+    assert_eq!(turns.len(), 5);
+    for turn in &turns[..4] {
+        assert!(sets(turn).is_empty() && turn["task"].is_null(), "a question moves nothing: {turn}");
+    }
+    assert!(turns[0]["reply"].as_str().unwrap().contains("front 0 and 0"), "the windows as they are: {}", turns[0]);
+    assert_eq!(turns[1]["reply"], "The trunk is closed.");
+    let passenger_window = "Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position".to_string();
+    assert_eq!(sets(&turns[4]), [(passenger_window, 100.0)], "a suggestion is a request: {}", turns[4]);
+}
+
+#[test]
+fn an_oem_intent_with_few_examples_does_not_take_a_question_that_shares_its_words() {
+    // An integrator's four examples of a blue light turned it on for 天空为什么是蓝色的 ("why is
+    // the sky blue?"). The dome light stands in for an ambient light the shipped catalog lacks.
+    let intents = "[[intent]]\nname = \"lights.mood_blue\"\nexamples = [\n  \"set the ambient light to blue\",\n  \
+                   \"make the ambient lighting blue\",\n  \"change the mood light colour to blue\",\n  \"blue ambient light please\",\n  \
+                   \"氛围灯调成蓝色\",\n  \"把氛围灯换成蓝色\",\n  \"氛围灯改为蓝色\",\n  \"蓝色氛围灯\",\n]\n";
+    let tasks = "[[task]]\nintent = \"lights.mood_blue\"\ndoing = \"change the mood light\"\n\
+                 set = [{ signal = \"Vehicle.Cabin.Light.IsDomeOn\", value = true }]\ndone = \"Mood light blue.\"\n";
+    let (_intents_dir, intents) = temp_file("oem-intents.toml", intents);
+    let (_tasks_dir, tasks) = temp_file("oem-tasks.toml", tasks);
+    let args = ["chat", "--json", "--memory", "off", "--intents", intents.to_str().unwrap(), "--tasks", tasks.to_str().unwrap()];
+    let turns = json_lines(&cabin_with_input(None, &args, "天空为什么是蓝色的\nwhy is the sky blue\n氛围灯调成蓝色\n"));
+    for turn in &turns[..2] {
+        assert!(sets(turn).is_empty(), "a question moves nothing: {turn}");
+    }
+    assert_eq!(sets(&turns[2]), [("Vehicle.Cabin.Light.IsDomeOn".to_string(), 1.0)], "the OEM's own request still acts: {}", turns[2]);
+}
+
+#[test]
 fn a_light_the_car_does_not_control_is_not_the_interior_light() {
     // A stranger's "turn on the hazard lights" switched the dome light on.
     let turns = json_lines(&cabin_with_input(

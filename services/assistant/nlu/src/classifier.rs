@@ -11,6 +11,7 @@ use cabin_sentence_encoder::{EncoderError, MultilingualEncoder, SentenceEncoder,
 
 use crate::example_cache::ExampleCache;
 use crate::intents::IntentCatalog;
+use crate::question_forms::{form_of, QuestionForm};
 use crate::slots::Slots;
 use crate::text::normalise;
 use crate::{memory_verbs, not_controlled, state_questions, travel_requests};
@@ -146,6 +147,8 @@ pub struct Understander {
     catalog: IntentCatalog,
     languages: BTreeMap<Language, LanguageIndex>,
     cache: Option<ExampleCache>,
+    /// Per intent, the questions asking why or how that its examples ask.
+    questions_asked: Vec<Vec<QuestionForm>>,
 }
 
 impl Understander {
@@ -157,7 +160,21 @@ impl Understander {
     /// As [`new`](Self::new), keeping the examples' embeddings in `cache` (a folder) between
     /// runs, for this and every language added later.
     pub fn caching(encoder: impl Embedder + 'static, catalog: IntentCatalog, cache: Option<&Path>) -> Result<Understander, LearnError> {
-        Understander { catalog, languages: BTreeMap::new(), cache: cache.map(ExampleCache::new) }.with_language(Language::English, encoder)
+        let questions_asked = catalog
+            .intents()
+            .iter()
+            .map(|intent| {
+                let mut forms = Vec::new();
+                for form in intent.examples.iter().filter_map(|e| form_of(Language::of(e), &normalise(e))) {
+                    if !forms.contains(&form) {
+                        forms.push(form);
+                    }
+                }
+                forms
+            })
+            .collect();
+        Understander { catalog, languages: BTreeMap::new(), cache: cache.map(ExampleCache::new), questions_asked }
+            .with_language(Language::English, encoder)
     }
 
     /// Adds a language: the catalog's examples written in it are embedded with `encoder`.
@@ -251,14 +268,17 @@ impl Understander {
 
     /// Between the memory intents, the verb decides ([`memory_verbs`]); a request to go
     /// somewhere is never a memory ([`travel_requests`]); a question about a state is never a
-    /// setting ([`state_questions`]). The intent so named changes places with
-    /// the classifier's choice, scores staying where they are.
+    /// setting ([`state_questions`]); a question asking why or how goes to the best-ranked
+    /// intent whose examples ask such questions ([`question_forms`](crate::question_forms)).
+    /// The intent so named changes places with the classifier's choice, scores staying where
+    /// they are.
     fn let_the_words_decide(&self, language: Language, text: &str, ranked: &mut [(usize, f32)]) {
         let intents = self.catalog.intents();
         let chosen = &intents[ranked[0].0].name;
         let Some(named) = memory_verbs::intent_by_verb(language, text, chosen)
             .or_else(|| travel_requests::intent_by_opening(language, text, chosen))
             .or_else(|| state_questions::intent_by_form(language, text, chosen))
+            .or_else(|| self.intent_asking(language, text, ranked))
         else {
             return;
         };
@@ -267,6 +287,18 @@ impl Understander {
             ranked[0].0 = named;
             ranked[at].0 = chosen;
         }
+    }
+
+    /// When `text` asks why or how and the chosen intent's examples never do, the best-ranked
+    /// intent whose examples do.
+    fn intent_asking(&self, language: Language, text: &str, ranked: &[(usize, f32)]) -> Option<&str> {
+        let form = form_of(language, text)?;
+        let asks = |intent: usize| self.questions_asked[intent].contains(&form);
+        if asks(ranked[0].0) {
+            return None;
+        }
+        let (asking, _) = ranked.iter().find(|(intent, _)| asks(*intent))?;
+        Some(&self.catalog.intents()[*asking].name)
     }
 
     /// Intents by score, best first.

@@ -13,6 +13,7 @@ mod intents;
 mod memory_verbs;
 mod not_controlled;
 mod numbers;
+mod question_forms;
 mod slots;
 mod state_questions;
 mod text;

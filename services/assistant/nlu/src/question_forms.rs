@@ -1,0 +1,66 @@
+//! "Why is the window open?" shares every word that matters with "open the window", and the car
+//! opened it; an integrator's four examples of a blue ambient light took 天空为什么是蓝色的 ("why
+//! is the sky blue?") and turned the light blue. A question that asks why, or how a thing
+//! works, asks to be told, not for something to be done. So an intent may take such a
+//! question only when its own examples ask one: the intents are read from their data, and an
+//! OEM's intent gets the same guard as the shipped ones without naming it anywhere.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use cabin_language::Language;
+
+/// The kinds of question that ask for an explanation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QuestionForm {
+    /// "why is the trunk open", 车窗为什么起雾.
+    Why,
+    /// "how does regenerative braking work", 发电机是怎么发电的: how a thing works, not "how do
+    /// i get to the station" nor "how do i open the trunk", which ask for it done.
+    HowItWorks,
+}
+
+/// The form of `text` (normalised), if it asks why, or how a thing works. A suggestion put as a question
+/// ("why not", "why don't you open the window", 为什么不开空调) asks for something to be done.
+pub(crate) fn form_of(language: Language, text: &str) -> Option<QuestionForm> {
+    static WHY: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(why|how come)\b").expect("tested"));
+    static WHY_SUGGESTION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^why (not|don't|dont|won't|wont|can't|cant|shouldn't|wouldn't)\b").expect("tested"));
+    static HOW: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^how (does|do|did|is|are|was|were|can|could|would)\b.*\bwork(s|ed|ing)?\b").expect("tested"));
+    static WHY_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"为什么|为啥|怎么会|咋会").expect("tested"));
+    static WHY_SUGGESTION_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(为什么|为啥)不").expect("tested"));
+    static HOW_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"是怎么|怎么回事|什么原理|原理是").expect("tested"));
+    match language {
+        Language::English if WHY.is_match(text) => (!WHY_SUGGESTION.is_match(text)).then_some(QuestionForm::Why),
+        Language::English => HOW.is_match(text).then_some(QuestionForm::HowItWorks),
+        Language::Chinese if WHY_ZH.is_match(text) => (!WHY_SUGGESTION_ZH.is_match(text)).then_some(QuestionForm::Why),
+        Language::Chinese => HOW_ZH.is_match(text).then_some(QuestionForm::HowItWorks),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_question_asking_why_or_how_has_its_form_and_a_suggestion_or_request_has_none() {
+        let english = |text| form_of(Language::English, text);
+        for why in ["why is the window open", "why is the sky blue", "how come the ac is on"] {
+            assert_eq!(english(why), Some(QuestionForm::Why), "{why}");
+        }
+        assert_eq!(english("how does the heated seat work"), Some(QuestionForm::HowItWorks));
+        for other in
+            ["why not", "why don't you open the window", "how about some music", "how do i get to the station", "how do i open the trunk"]
+        {
+            assert_eq!(english(other), None, "{other}");
+        }
+        let chinese = |text| form_of(Language::Chinese, text);
+        assert_eq!(chinese("天空为什么是蓝色的"), Some(QuestionForm::Why));
+        assert_eq!(chinese("发电机是怎么发电的"), Some(QuestionForm::HowItWorks));
+        for other in ["为什么不开空调", "氛围灯调成蓝色", "到火车站怎么走"] {
+            assert_eq!(chinese(other), None, "{other}");
+        }
+    }
+}
