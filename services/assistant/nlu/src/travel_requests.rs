@@ -2,7 +2,8 @@
 //! drives to, and a stranger found "navigate to 42 market street" taken for a fact to remember:
 //! the street outweighed the verb. A sentence that opens by asking to go somewhere is a
 //! navigation request, whatever it goes on to name, so once the classifier has chosen a memory
-//! intent, that opening decides.
+//! intent, that opening decides. The other way round, "the dentist i go to is at 9 park avenue"
+//! drove there: a sentence that says where something is, and asks nothing, is a fact.
 
 use std::sync::LazyLock;
 
@@ -11,12 +12,34 @@ use regex::Regex;
 use cabin_language::Language;
 
 const NAVIGATION: &str = "navigation.set_destination";
-const MEMORY: &[&str] = &["memory.remember", "memory.forget", "memory.facts", "memory.recall"];
+const REMEMBER: &str = "memory.remember";
+const MEMORY: &[&str] = &[REMEMBER, "memory.forget", "memory.facts", "memory.recall"];
 
 /// [`NAVIGATION`] when `chosen` is a memory intent and `text` (normalised) opens with a request
-/// to go somewhere; `None` keeps the classifier's choice.
+/// to go somewhere; [`REMEMBER`] when `chosen` is navigation and `text` only says where
+/// something is; `None` keeps the classifier's choice.
 pub(crate) fn intent_by_opening(language: Language, text: &str, chosen: &str) -> Option<&'static str> {
-    (MEMORY.contains(&chosen) && asks_to_go(language, text)).then_some(NAVIGATION)
+    if MEMORY.contains(&chosen) && asks_to_go(language, text) {
+        Some(NAVIGATION)
+    } else if chosen == NAVIGATION && says_where_a_thing_is(language, text) && !asks_to_go(language, text) {
+        Some(REMEMBER)
+    } else {
+        None
+    }
+}
+
+/// "my dentist is at 9 park avenue", "the school's on elm road", 我的牙医在公园大道9号: a thing
+/// (not the trip itself: "the destination is ...") and where it is, with nothing asked.
+fn says_where_a_thing_is(language: Language, text: &str) -> bool {
+    static ENGLISH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(my|our|the)( \w+)*?('s| is| are) (at|on|in) \w").expect("tested"));
+    static ENGLISH_TRIP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(destination|address|route|way|directions|please|can you|could you|let's|take me|take us|bring me|drive me|go there|drive there|head there|navigate)\b").expect("tested")
+    });
+    static CHINESE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(我的|我们的|我们|我)[^去到导带送开]{1,8}在[^哪]").expect("tested"));
+    match language {
+        Language::English => ENGLISH.is_match(text) && !ENGLISH_TRIP.is_match(text),
+        Language::Chinese => CHINESE.is_match(text),
+    }
 }
 
 /// Whether `text` (normalised) opens by asking to go somewhere: a navigation request said so
@@ -62,6 +85,17 @@ mod tests {
         assert_eq!(chinese("我家在市场街42号"), None);
         assert_eq!(intent_by_opening(Language::Chinese, "去掉我喜欢二十三度", "memory.forget"), None, "去掉 is taking away");
         assert_eq!(intent_by_opening(Language::English, "go to 42 market street", "phone.call"), None, "not a memory intent");
+        let said_to_navigation = |language, text| intent_by_opening(language, text, NAVIGATION);
+        for fact in ["the dentist i go to is at 9 park avenue", "my gym's on 5th avenue", "our office is in the harbour building"] {
+            assert_eq!(said_to_navigation(Language::English, fact), Some(REMEMBER), "{fact}");
+        }
+        for request in
+            ["the destination is 9 park avenue", "take me to the place my dentist is at", "my office is on 5th avenue take me there"]
+        {
+            assert_eq!(said_to_navigation(Language::English, request), None, "{request}");
+        }
+        assert_eq!(said_to_navigation(Language::Chinese, "我的牙医在公园大道9号"), Some(REMEMBER));
+        assert_eq!(said_to_navigation(Language::Chinese, "我要去公园大道9号"), None);
         assert!(is_sure(Language::English, "directions to 31 oak drive", NAVIGATION));
         assert!(!is_sure(Language::English, "send the directions to my phone", NAVIGATION));
     }
