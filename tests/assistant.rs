@@ -146,6 +146,45 @@ fn an_oem_intent_with_few_examples_does_not_take_a_question_that_shares_its_word
 }
 
 #[test]
+fn dont_is_obeyed_and_only_a_plain_yes_opens_the_trunk_or_unlocks_the_doors() {
+    // A stranger's "don't open the windows, it's raining" opened them, 别锁门 locked the doors,
+    // and "what", "maybe later" or 等一下 to "Open the trunk?" opened it.
+    let script = "don't open the windows, it's raining\n\
+                  no need to heat my seat\n\
+                  别锁门\n\
+                  座椅加热不用开\n\
+                  open the trunk\n\
+                  what\n\
+                  maybe later\n\
+                  ok no\n\
+                  打开后备箱\n\
+                  等一下\n\
+                  不要打开\n\
+                  unlock the doors\n\
+                  huh\n\
+                  yes\n";
+    let turns = json_lines(&cabin_with_input(None, &["chat", "--json", "--memory", "off"], script));
+    assert_eq!(turns.len(), 14);
+    let reply = |n: usize| turns[n]["reply"].as_str().unwrap().to_string();
+    for turn in &turns[..13] {
+        assert!(sets(turn).is_empty(), "nothing moves: {turn}");
+    }
+    for n in [0, 1] {
+        assert_eq!(reply(n), "Okay, I won't.");
+    }
+    for n in [2, 3, 10] {
+        assert_eq!(reply(n), "好的，那就不做了。");
+    }
+    for n in [5, 6] {
+        assert_eq!(reply(n), "Please say yes or no. Open the trunk?", "asked again");
+    }
+    assert_eq!(reply(7), "Okay, I won't.");
+    assert_eq!(reply(9), "请说“是”或者“不”。要打开后备箱吗？");
+    assert_eq!(reply(12), "Please say yes or no. Unlock all the doors?");
+    assert_eq!(sets(&turns[13]).len(), 4, "a plain yes unlocks every door: {}", turns[13]);
+}
+
+#[test]
 fn a_light_the_car_does_not_control_is_not_the_interior_light() {
     // A stranger's "turn on the hazard lights" switched the dome light on.
     let turns = json_lines(&cabin_with_input(

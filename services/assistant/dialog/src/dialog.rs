@@ -9,6 +9,7 @@ use cabin_principal::Principal;
 use cabin_vehicle_config::{Catalog, Datatype, Interlock, Value};
 use serde::Serialize;
 
+use crate::confirmations::{read_yes, Answer};
 use crate::corrections::{
     correction_remainder, is_follow_up, mentions_other, only_a_number, only_a_value, other_side, refers_back, restated,
     stops_mid_correction, stops_mid_phrase,
@@ -268,6 +269,11 @@ impl Dialog {
             }
         }
 
+        // "Don't open the windows": nothing is done, and nothing is left waiting.
+        if understood.negated && self.book.moves_something(intent) {
+            return phrases(self.language).wont.into();
+        }
+
         // "Make it 22" corrects the last task; "make it two degrees warmer" after the volume is
         // a request of its own.
         let correctable = self.recent_done().filter(|done| !self.is_new_request(&done.intent, understood));
@@ -341,12 +347,18 @@ impl Dialog {
                 // "Yes, call her", or the request again: nothing new, so a yes.
                 let repeats = intent == pending.intent
                     && self.understander.extract(&pending.intent, &understood.text).iter().all(|(k, v)| pending.slots.get(k) == Some(v));
-                match intent {
-                    _ if repeats || intent == "dialog.confirm" => {
-                        Some(self.advance(pending.intent, pending.slots, true, tools, turn).await)
+                let answer = match intent {
+                    _ if understood.negated || intent == "dialog.deny" => Answer::No,
+                    _ if repeats || intent == "dialog.confirm" => read_yes(self.language, &understood.text, understood.low_confidence),
+                    _ => return None,
+                };
+                match answer {
+                    Answer::Yes => Some(self.advance(pending.intent, pending.slots, true, tools, turn).await),
+                    Answer::No => Some(phrases(self.language).wont.into()),
+                    Answer::Unclear => {
+                        let question = self.advance(pending.intent, pending.slots, false, tools, turn).await;
+                        Some(format!("{}{question}", phrases(self.language).yes_or_no))
                     }
-                    "dialog.deny" => Some(phrases(self.language).wont.into()),
-                    _ => None,
                 }
             }
             Waiting::Slot(_) if self.is_new_request(&pending.intent, understood) => None,

@@ -1,6 +1,7 @@
 //! The task agent: tasks as data, and a dialog that fills them over several turns, takes
 //! corrections, confirms what is risky and acts through [`Tools`].
 
+mod confirmations;
 mod corrections;
 mod dialog;
 mod phrases;

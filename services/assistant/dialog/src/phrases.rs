@@ -20,6 +20,7 @@ pub struct Phrases {
     pub not_understood: &'static str,
     pub nothing_to_confirm: &'static str,
     pub wont: &'static str,
+    pub yes_or_no: &'static str,
     pub never_mind: &'static str,
     pub which_one: &'static str,
     /// "Hotter" when it is as hot as it goes.
@@ -49,6 +50,7 @@ const ENGLISH: Phrases = Phrases {
         "Sorry, I didn't understand that. You can ask me to set the temperature, open a window, or look for something in the car.",
     nothing_to_confirm: "There's nothing waiting for a yes or no.",
     wont: "Okay, I won't.",
+    yes_or_no: "Please say yes or no. ",
     never_mind: "Okay, never mind.",
     which_one: "Which one?",
     already_highest: "It's already as high as it goes.",
@@ -72,6 +74,7 @@ const CHINESE: Phrases = Phrases {
     not_understood: "抱歉，我没听懂。您可以让我调节温度、打开车窗，或者在车里找东西。",
     nothing_to_confirm: "现在没有需要您确认的事。",
     wont: "好的，那就不做了。",
+    yes_or_no: "请说“是”或者“不”。",
     never_mind: "好的，那就算了。",
     which_one: "哪一个？",
     already_highest: "已经是最高了。",

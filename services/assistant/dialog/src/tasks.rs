@@ -260,6 +260,11 @@ impl TaskBook {
         all.iter().find(|t| t.when.as_ref().is_some_and(|w| w.holds(slots))).or_else(|| all.iter().find(|t| t.when.is_none())).copied()
     }
 
+    /// Whether some task of `intent` moves something: sets a signal or calls the head unit.
+    pub fn moves_something(&self, intent: &str) -> bool {
+        self.tasks.iter().any(|t| t.intent == intent && (!t.set.is_empty() || t.call.is_some()))
+    }
+
     /// Whether some task serves `intent`.
     pub fn serves(&self, intent: &str) -> bool {
         self.tasks.iter().any(|t| t.intent == intent)

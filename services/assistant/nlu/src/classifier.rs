@@ -14,7 +14,7 @@ use crate::intents::IntentCatalog;
 use crate::question_forms::{form_of, QuestionForm};
 use crate::slots::Slots;
 use crate::text::normalise;
-use crate::{memory_verbs, not_controlled, state_questions, travel_requests};
+use crate::{memory_verbs, negations, not_controlled, state_questions, travel_requests};
 use cabin_language::Language;
 
 /// Below this confidence the result is flagged as a guess.
@@ -41,6 +41,9 @@ pub struct Understanding {
     /// Mean cosine similarity to the intent's nearest examples.
     pub similarity: f32,
     pub low_confidence: bool,
+    /// Asks for the action not to be done: "don't open the windows", 别锁门.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub negated: bool,
     pub slots: Slots,
     /// The runner-up, for a caller that wants to ask "did you mean ...?".
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -256,7 +259,8 @@ impl Understander {
             ranked.get(1).map(|(i, _)| IntentScore { intent: self.catalog.intents()[*i].name.clone(), confidence: probability(1) });
         let unsure = confidence < LOW_CONFIDENCE && !travel_requests::is_sure(language, &text, &intent);
         let low_confidence = unsure || not_controlled::names_another_thing(language, &text, &intent);
-        Ok(Understanding { text, language, intent, confidence, similarity, low_confidence, slots, runner_up })
+        let negated = negations::negates_an_action(language, &text);
+        Ok(Understanding { text, language, intent, confidence, similarity, low_confidence, negated, slots, runner_up })
     }
 
     /// Reads `intent`'s slots out of already normalised text (also used for corrections and

@@ -11,6 +11,7 @@ pub mod evaluation;
 mod example_cache;
 mod intents;
 mod memory_verbs;
+mod negations;
 mod not_controlled;
 mod numbers;
 mod question_forms;
