@@ -504,6 +504,7 @@ impl Dialog {
         let stepping = task.relative.as_ref().is_some_and(|r| !slots.contains_key(&r.slot));
         task.apply_defaults(&mut slots);
         if let Some(relative) = &task.relative {
+            let mut step_later = false;
             if stepping {
                 if let Some(direction) = slots.get(&relative.direction).map(|d| d.to_string()) {
                     let path = task.set.first().and_then(|s| render_paths(&s.signal, &slots, &self.book.zones).into_iter().next());
@@ -527,13 +528,21 @@ impl Dialog {
                             }
                             Err(error) => return self.failure(&error, &task),
                         },
+                        // "Close the window a bit": which window is asked first, and the
+                        // step taken from it once named.
+                        None if task.missing(&slots).is_some() => {
+                            slots.remove(&relative.slot);
+                            step_later = true;
+                        }
                         None => return phrases(self.language).no_task.into(),
                     }
                 }
             }
-            slots.remove(&relative.direction);
-            if let Some(by) = &relative.by {
-                slots.remove(by);
+            if !step_later {
+                slots.remove(&relative.direction);
+                if let Some(by) = &relative.by {
+                    slots.remove(by);
+                }
             }
         }
         // A missing value the driver told us they like is theirs without asking.

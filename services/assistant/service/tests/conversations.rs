@@ -167,6 +167,38 @@ async fn relative_changes_step_from_the_car_by_as_much_as_was_said() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_bit_more_opens_a_window_further_and_close_it_a_little_closes_it_a_little() {
+    // A stranger's "a bit more" after opening the window wide set it to 20 %, and "close it a
+    // little" shut it.
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let driver = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position".to_string();
+    let volume = "Vehicle.Cabin.Infotainment.Media.Volume".to_string();
+    each_sets_one_signal(
+        &mut dialog,
+        &tools,
+        &[
+            ("open my window halfway", &driver, "50"),
+            ("a bit more", &driver, "70"),
+            ("too much, close it a little", &driver, "50"),
+            ("打开主驾车窗", &driver, "100"),
+            ("关小一点", &driver, "80"),
+            ("turn the volume up", &volume, "40"),
+            ("a bit more", &volume, "50"),
+        ],
+    )
+    .await;
+    dialog.turn("open my window", &tools).await;
+    let wide_open = dialog.turn("a bit more", &tools).await;
+    assert_eq!(wide_open.reply, "It's already as high as it goes.");
+    assert!(wide_open.actions.is_empty());
+    // Which window is asked first; the step is taken from the one named.
+    assert_eq!(dialog.turn("close the window a bit", &tools).await.reply, "Which window?");
+    let named = dialog.turn("mine", &tools).await;
+    assert_eq!(sets(&named), [(driver, "80".to_string())], "{}", named.reply);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn words_that_name_no_thing_change_the_thing_just_changed() {
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();

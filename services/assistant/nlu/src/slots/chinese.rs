@@ -21,6 +21,7 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::Warmth => warmth(text).and_then(word),
         SlotKind::Loudness => loudness(text).and_then(word),
         SlotKind::HeatStep => first_of(&HEAT_STEP, text).and_then(word),
+        SlotKind::OpenStep => open_step(text).and_then(word),
         SlotKind::Closing => CLOSING.is_match(text).then(|| SlotValue::Text("closed".into())),
         SlotKind::Switch => switch(text).and_then(word),
         SlotKind::LockState => lock_state(text).and_then(word),
@@ -176,18 +177,42 @@ fn zone(text: &str) -> Option<&'static str> {
     first_of(&TABLE, text)
 }
 
+static WINDOW_CLOSING: LazyLock<Regex> = LazyLock::new(|| re(r"关|升上|摇上|升起|合上|升回|摇起|升"));
+
+/// 再开大一点 ("open it a bit more") is up, 关小一点 and 关一点 ("close it a little") down; a plain
+/// 开一点 ("open it a little") is no step but 20 %.
+fn open_step(text: &str) -> Option<&'static str> {
+    static WIDER: LazyLock<Regex> = LazyLock::new(|| re(r"大一?点|大一些|大些|多开"));
+    static NARROWER: LazyLock<Regex> = LazyLock::new(|| re(r"小一?点|小一些|小些|少开"));
+    static A_LITTLE: LazyLock<Regex> = LazyLock::new(|| re(r"一点|一些|点儿"));
+    // 开大点，全打开 ("wider, all the way"): the last word says how far.
+    static HOW_FAR: LazyLock<Regex> = LazyLock::new(|| re(r"全|到底|一半|四分之一"));
+    if numbers(text).next().is_some() || HOW_FAR.is_match(text) {
+        return None;
+    }
+    if NARROWER.is_match(text) || (WINDOW_CLOSING.is_match(text) && A_LITTLE.is_match(text)) {
+        Some("down")
+    } else if WIDER.is_match(text) {
+        Some("up")
+    } else {
+        None
+    }
+}
+
 fn open_percent(text: &str) -> Option<f64> {
-    static CLOSE: LazyLock<Regex> = LazyLock::new(|| re(r"关|升上|摇上|升起|合上|升回|摇起"));
     static A_LITTLE: LazyLock<Regex> = LazyLock::new(|| re(r"一点|一些|一条缝|缝|稍微|一小半|小半"));
     static OPEN: LazyLock<Regex> = LazyLock::new(|| re(r"开|降下|摇下|放下|降到底|落下"));
     if let Some((_, n)) = numbers(text).next() {
         return Some(n);
     }
+    if open_step(text).is_some() {
+        return None;
+    }
     if text.contains("一半") {
         Some(50.0)
     } else if text.contains("四分之一") {
         Some(25.0)
-    } else if CLOSE.is_match(text) {
+    } else if WINDOW_CLOSING.is_match(text) {
         Some(0.0)
     } else if A_LITTLE.is_match(text) {
         // A hand's width, as in English ("crack the window").
@@ -503,6 +528,13 @@ mod tests {
             (SlotKind::OpenPercent, "把车窗打开一半", Some("50")),
             (SlotKind::OpenPercent, "关上车窗", Some("0")),
             (SlotKind::OpenPercent, "打开车窗", Some("100")),
+            (SlotKind::OpenPercent, "车窗开一点", Some("20")),
+            (SlotKind::OpenPercent, "再开大一点", None),
+            (SlotKind::OpenStep, "再开大一点", Some("up")),
+            (SlotKind::OpenStep, "关小一点", Some("down")),
+            (SlotKind::OpenStep, "车窗关一点", Some("down")),
+            (SlotKind::OpenStep, "车窗开一点", None),
+            (SlotKind::OpenStep, "窗户开大点全打开", None),
             (SlotKind::HeatLevel, "座椅加热开到三档", Some("3")),
             (SlotKind::VolumeLevel, "音量调到百分之五十", Some("50")),
             (SlotKind::Switch, "把空调关了", Some("off")),

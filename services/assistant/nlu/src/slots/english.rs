@@ -18,6 +18,7 @@ pub(super) fn extract(kind: SlotKind, text: &str) -> Option<SlotValue> {
         SlotKind::Warmth => warmth(text).and_then(word),
         SlotKind::Loudness => loudness(text).and_then(word),
         SlotKind::HeatStep => first_of(&HEAT_STEP, text).and_then(word),
+        SlotKind::OpenStep => open_step(text).and_then(word),
         SlotKind::Closing => has(&CLOSING, text).then(|| SlotValue::Text("closed".into())),
         SlotKind::Switch => switch(text).and_then(word),
         SlotKind::LockState => lock_state(text).and_then(word),
@@ -143,15 +144,36 @@ fn percent_number(text: &str) -> Option<f64> {
     numbers(text).map(|(_, n)| n).next()
 }
 
+/// Closing words, for a window: "close", "roll it up", a bare "up".
+static WINDOW_CLOSING: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(close|closed|shut|roll (it |them )?up|wind (it |them )?up|put .*\bup)\b|\bup\b"));
+
+/// A window moved by some more than it is: a comparative ("more", "further", "less"), or
+/// closing "a little", which from wide open is not a hand's width.
+fn open_step(text: &str) -> Option<&'static str> {
+    static COMPARATIVE: LazyLock<Regex> = LazyLock::new(|| re(r"\b(more|further|wider|narrower|less)\b"));
+    static A_LITTLE: LazyLock<Regex> = LazyLock::new(|| re(r"\ba (little|bit|touch|tad)\b|\bslightly\b"));
+    static FEWER: LazyLock<Regex> = LazyLock::new(|| re(r"\b(narrower|less)\b"));
+    static HOW_FAR: LazyLock<Regex> = LazyLock::new(|| re(r"\b(all the way|fully|completely|half ?way|half|a quarter)\b"));
+    if percent_number(text).is_some()
+        || has(&HOW_FAR, text)
+        || !(has(&COMPARATIVE, text) || (has(&A_LITTLE, text) && has(&WINDOW_CLOSING, text)))
+    {
+        return None;
+    }
+    Some(if has(&WINDOW_CLOSING, text) || has(&FEWER, text) { "down" } else { "up" })
+}
+
 fn open_percent(text: &str) -> Option<f64> {
     static HALF: LazyLock<Regex> = LazyLock::new(|| re(r"\bhalf ?way\b|\bhalf\b"));
     static QUARTER: LazyLock<Regex> = LazyLock::new(|| re(r"\ba quarter\b"));
-    static CLOSE: LazyLock<Regex> =
-        LazyLock::new(|| re(r"\b(close|closed|shut|roll (it |them )?up|wind (it |them )?up|put .*\bup)\b|\bup\b"));
     static OPEN: LazyLock<Regex> =
         LazyLock::new(|| re(r"\b(open|opening|roll (it |them )?down|wind .*\bdown|lower|down|all the way|fully|completely)\b"));
     if let Some(n) = percent_number(text) {
         return Some(n);
+    }
+    if open_step(text).is_some() {
+        return None;
     }
     // "Crack the window", "lower it a little": open a hand's width, not all the way.
     static A_LITTLE: LazyLock<Regex> = LazyLock::new(|| {
@@ -161,9 +183,9 @@ fn open_percent(text: &str) -> Option<f64> {
         Some(50.0)
     } else if has(&QUARTER, text) {
         Some(25.0)
-    } else if has(&A_LITTLE, text) && !has(&CLOSE, text) {
+    } else if has(&A_LITTLE, text) && !has(&WINDOW_CLOSING, text) {
         Some(20.0)
-    } else if has(&CLOSE, text) {
+    } else if has(&WINDOW_CLOSING, text) {
         Some(0.0)
     } else if has(&OPEN, text) {
         Some(100.0)
@@ -233,8 +255,8 @@ fn warmth(text: &str) -> Option<&'static str> {
 }
 
 fn loudness(text: &str) -> Option<&'static str> {
-    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"\b(louder|up|increase|raise|too quiet|can't hear|cannot hear|boost)\b"));
-    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(quieter|softer|down|lower|decrease|reduce|too loud)\b"));
+    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"\b(louder|up|increase|raise|too quiet|can't hear|cannot hear|boost|more)\b"));
+    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(quieter|softer|down|lower|decrease|reduce|too loud|less)\b"));
     if has(&DOWN, text) && !text.contains("too quiet") {
         Some("down")
     } else if has(&UP, text) {
@@ -567,6 +589,15 @@ mod tests {
             (SlotKind::OpenPercent, "lower the driver window a little", Some("20")),
             // "One" here is a window, not a percentage.
             (SlotKind::OpenPercent, "roll down the passenger one", Some("100")),
+            (SlotKind::OpenPercent, "a bit more", None),
+            (SlotKind::OpenPercent, "close it a little", None),
+            (SlotKind::OpenStep, "a bit more", Some("up")),
+            (SlotKind::OpenStep, "roll it down further", Some("up")),
+            (SlotKind::OpenStep, "close it a little", Some("down")),
+            (SlotKind::OpenStep, "a little less", Some("down")),
+            (SlotKind::OpenStep, "crack the window a bit on my side", None),
+            (SlotKind::OpenStep, "open it to 30 percent", None),
+            (SlotKind::OpenStep, "open it more, all the way", None),
         ]);
     }
 

@@ -72,6 +72,9 @@ pub enum SlotKind {
     /// up | down, for a heater's level: "hotter", "turn it up" are up, "too hot" down. A feeling
     /// ("my seat is freezing") or a verb ("warm my seat") is no step: it switches the heater on.
     HeatStep,
+    /// up | down, for how far a window is open: "a bit more", "roll it down further" are up,
+    /// "close it a little" down. A plain "open the window a little" is no step but 20 %.
+    OpenStep,
     /// closed, when the words close something ("close the trunk", "关上后备箱"); nothing when
     /// they open it, which is what the intent does unless told otherwise.
     Closing,
