@@ -85,6 +85,9 @@ struct Done {
     intent: String,
     slots: Slots,
     at: Instant,
+    /// The signals it set, with their values before: a correction that moves to another window
+    /// or seat puts the first one back.
+    before: Vec<(String, Value)>,
 }
 
 #[derive(Debug)]
@@ -281,7 +284,9 @@ impl Dialog {
             let corrected = self.extract_answer(&done.intent, remainder, None);
             if !corrected.is_empty() {
                 let slots = self.changed(&done.intent, done.slots.clone(), corrected);
-                return self.advance(done.intent, slots, false, tools, turn).await;
+                let reply = self.advance(done.intent.clone(), slots, false, tools, turn).await;
+                self.put_back(&done, tools, turn).await;
+                return reply;
             }
         }
 
@@ -459,6 +464,25 @@ impl Dialog {
         slots
     }
 
+    /// After a correction has set what was meant ("no, the rear left one"), what the corrected
+    /// task set that was not meant goes back to how it was. Nothing is put back when the
+    /// correction set nothing (refused, or asked a question).
+    async fn put_back<T: Tools>(&self, done: &Done, tools: &T, turn: &mut Turn) {
+        let meant: Vec<String> = turn.actions.iter().filter(|a| a.kind == "set" && a.error.is_none()).map(|a| a.target.clone()).collect();
+        if meant.is_empty() {
+            return;
+        }
+        for (path, was) in done.before.iter().filter(|(path, _)| !meant.contains(path)) {
+            let result = tools.set(path, was).await;
+            turn.actions.push(ActionTaken {
+                kind: "set",
+                target: path.clone(),
+                value: Some(was.clone()),
+                error: result.as_ref().err().map(|e| e.to_string()),
+            });
+        }
+    }
+
     fn recent_done(&self) -> Option<Done> {
         self.last_done.clone().filter(|d| d.at.elapsed() < CONTEXT_WINDOW)
     }
@@ -572,15 +596,16 @@ impl Dialog {
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Confirmation, since: Instant::now() });
             return question;
         }
-        let mut reply = self.run(&task, &slots, tools, turn).await;
+        let mut before = Vec::new();
+        let mut reply = self.run(&task, &slots, tools, turn, &mut before).await;
         if preferred.is_some() && turn.actions.iter().all(|action| action.error.is_none()) {
             reply = format!("{}{}", reply.trim_end_matches(['.', '。']), phrases(self.language).as_you_like_it);
         }
-        self.last_done = Some(Done { intent, slots, at: Instant::now() });
+        self.last_done = Some(Done { intent, slots, at: Instant::now(), before });
         reply
     }
 
-    async fn run<T: Tools>(&self, task: &Task, slots: &Slots, tools: &T, turn: &mut Turn) -> String {
+    async fn run<T: Tools>(&self, task: &Task, slots: &Slots, tools: &T, turn: &mut Turn, before: &mut Vec<(String, Value)>) -> String {
         let mut readings = BTreeMap::new();
         let mut slots = slots.clone();
         self.resolve_names(&task.intent, &mut slots, tools).await;
@@ -595,6 +620,9 @@ impl Dialog {
                     let reason = phrases::out_of_range(&limit, self.language);
                     turn.actions.push(ActionTaken { kind: "set", target: path, value: Some(value), error: Some(limit.to_string()) });
                     return with_doing(&phrases(self.language).refused.replace("{reason}", &reason), self.book.doing(task, self.language));
+                }
+                if let Ok(was) = tools.get(&path).await {
+                    before.push((path.clone(), was));
                 }
                 let result = tools.set(&path, &value).await;
                 turn.actions.push(ActionTaken {

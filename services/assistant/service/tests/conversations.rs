@@ -199,6 +199,30 @@ async fn a_bit_more_opens_a_window_further_and_close_it_a_little_closes_it_a_lit
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_correction_to_another_window_puts_the_first_one_back() {
+    // "Actually no, the rear left one" opened it and left the passenger window open.
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let window = |door: &str| format!("Vehicle.Cabin.Door.{door}.Window.Position");
+    let position = |path: String| {
+        let tools = &tools;
+        async move { tools.get(&path).await.unwrap().as_f64().unwrap() }
+    };
+    dialog.turn("open the passenger window halfway", &tools).await;
+    let corrected = dialog.turn("actually no, the rear left one", &tools).await;
+    assert_eq!(position(window("Row2.DriverSide")).await, 50.0, "{}", corrected.reply);
+    assert_eq!(position(window("Row1.PassengerSide")).await, 0.0, "the passenger window is back as it was");
+    dialog.turn("打开主驾车窗", &tools).await;
+    dialog.turn("不是主驾，改成副驾", &tools).await;
+    assert_eq!(position(window("Row1.DriverSide")).await, 0.0);
+    assert_eq!(position(window("Row1.PassengerSide")).await, 100.0);
+    // The same thing corrected keeps the corrected value.
+    dialog.turn("set the temperature to 22", &tools).await;
+    dialog.turn("no, 24", &tools).await;
+    assert_eq!(position("Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".into()).await, 24.0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn words_that_name_no_thing_change_the_thing_just_changed() {
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();
