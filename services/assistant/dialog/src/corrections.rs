@@ -192,6 +192,29 @@ pub(crate) fn refers_back(text: &str) -> bool {
         || ["它", "那个", "这个", "再", "又", "另一", "一样", "同样"].iter().any(|w| text.contains(w))
 }
 
+/// "Undo that", "put it back", 撤销: the last change taken back. Normalised text.
+pub(crate) fn asks_to_undo(text: &str) -> bool {
+    const ENGLISH: &[&str] = &[
+        "undo",
+        "undo that",
+        "undo it",
+        "undo the last change",
+        "put it back",
+        "put them back",
+        "put it back how it was",
+        "put it back the way it was",
+        "change it back",
+        "change them back",
+        "set it back",
+        "revert that",
+        "revert it",
+        "go back to how it was",
+    ];
+    let text = text.strip_prefix("please ").unwrap_or(text);
+    let text = text.strip_suffix(" please").unwrap_or(text);
+    ENGLISH.contains(&text) || ["撤销", "恢复原样", "改回去", "改回来", "还原", "恢复原来"].iter().any(|w| text.contains(w))
+}
+
 /// "The other one", "另一边": the side across from the last one.
 pub(crate) fn mentions_other(text: &str) -> bool {
     text.split_whitespace().any(|w| w == "other") || ["另一", "另外一", "对面"].iter().any(|w| text.contains(w))

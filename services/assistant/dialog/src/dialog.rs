@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::confirmations::{read_yes, Answer};
 use crate::corrections::{
-    correction_remainder, is_follow_up, mentions_other, only_a_number, only_a_value, other_side, refers_back, restated,
+    asks_to_undo, correction_remainder, is_follow_up, mentions_other, only_a_number, only_a_value, other_side, refers_back, restated,
     stops_mid_correction, stops_mid_phrase,
 };
 use crate::phrases::{self, phrases, with_doing};
@@ -257,6 +257,19 @@ impl Dialog {
         // "Twenty four, no sorry, twenty five": what was said last is what was meant.
         let correction = correction_remainder(raw).or_else(|| restated(raw));
 
+        // "Undo that": the last change goes back as it was.
+        if asks_to_undo(&understood.text) && self.pending.is_none() {
+            let said = phrases(self.language);
+            let Some(done) = self.recent_done().filter(|done| !done.before.is_empty()) else { return said.nothing_to_undo.into() };
+            self.last_done = None;
+            self.put_back(&done, &[], tools, turn).await;
+            // The vehicle bus checks a step back as any other (locking at speed is refused).
+            return match turn.actions.iter().find_map(|a| a.error.as_deref()) {
+                Some(reason) => with_doing(&said.refused.replace("{reason}", reason), said.put_back),
+                None => said.undone.into(),
+            };
+        }
+
         // "Cancel", and "actually, forget it": a correction that takes everything back.
         let cancels = intent == "dialog.cancel"
             && correction.as_deref().is_none_or(|rest| self.understander.understand(rest).is_ok_and(|u| u.intent == "dialog.cancel"));
@@ -285,7 +298,13 @@ impl Dialog {
             if !corrected.is_empty() {
                 let slots = self.changed(&done.intent, done.slots.clone(), corrected);
                 let reply = self.advance(done.intent.clone(), slots, false, tools, turn).await;
-                self.put_back(&done, tools, turn).await;
+                // What was meant is set ("no, the rear left one"): what was not goes back. Nothing
+                // does when the correction set nothing (refused, or asked a question).
+                let meant: Vec<String> =
+                    turn.actions.iter().filter(|a| a.kind == "set" && a.error.is_none()).map(|a| a.target.clone()).collect();
+                if !meant.is_empty() {
+                    self.put_back(&done, &meant, tools, turn).await;
+                }
                 return reply;
             }
         }
@@ -464,14 +483,8 @@ impl Dialog {
         slots
     }
 
-    /// After a correction has set what was meant ("no, the rear left one"), what the corrected
-    /// task set that was not meant goes back to how it was. Nothing is put back when the
-    /// correction set nothing (refused, or asked a question).
-    async fn put_back<T: Tools>(&self, done: &Done, tools: &T, turn: &mut Turn) {
-        let meant: Vec<String> = turn.actions.iter().filter(|a| a.kind == "set" && a.error.is_none()).map(|a| a.target.clone()).collect();
-        if meant.is_empty() {
-            return;
-        }
+    /// What `done` set goes back to how it was, but for the signals in `meant`.
+    async fn put_back<T: Tools>(&self, done: &Done, meant: &[String], tools: &T, turn: &mut Turn) {
         for (path, was) in done.before.iter().filter(|(path, _)| !meant.contains(path)) {
             let result = tools.set(path, was).await;
             turn.actions.push(ActionTaken {

@@ -199,7 +199,7 @@ async fn a_bit_more_opens_a_window_further_and_close_it_a_little_closes_it_a_lit
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_correction_to_another_window_puts_the_first_one_back() {
+async fn a_correction_to_another_window_puts_the_first_one_back_and_undo_takes_back_the_last_change() {
     // "Actually no, the rear left one" opened it and left the passenger window open.
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();
@@ -219,7 +219,18 @@ async fn a_correction_to_another_window_puts_the_first_one_back() {
     // The same thing corrected keeps the corrected value.
     dialog.turn("set the temperature to 22", &tools).await;
     dialog.turn("no, 24", &tools).await;
-    assert_eq!(position("Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".into()).await, 24.0);
+    let temperature = || position("Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".into());
+    assert_eq!(temperature().await, 24.0);
+    // "Undo that" takes the last change back, once.
+    assert_eq!(dialog.turn("undo that", &tools).await.reply, "Okay, it's back as it was.");
+    assert_eq!(temperature().await, 22.0);
+    assert_eq!(dialog.turn("undo that", &tools).await.reply, "There's nothing to undo.");
+    dialog.turn("open all the windows", &tools).await;
+    assert_eq!(dialog.turn("撤销", &tools).await.reply, "好的，已经恢复原样。");
+    // Each window as it was before: the passenger's open from the correction above.
+    for (door, was) in [("Row1.DriverSide", 0.0), ("Row1.PassengerSide", 100.0), ("Row2.DriverSide", 50.0), ("Row2.PassengerSide", 0.0)] {
+        assert_eq!(position(window(door)).await, was, "{door}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
