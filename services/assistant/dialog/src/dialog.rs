@@ -1,8 +1,10 @@
 //! The conversation: one task at a time, filled over turns, corrected, confirmed, then run.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
+
+use regex::Regex;
 
 use cabin_nlu::{normalise, Language, SlotKind, SlotValue, Slots, UnderstandError, Understander, Understanding};
 use cabin_principal::Principal;
@@ -143,6 +145,57 @@ impl Dialog {
 
     /// [`Dialog::turn`] with `text` already understood.
     pub async fn turn_understood<T: Tools>(&mut self, text: &str, understood: Result<Understanding, UnderstandError>, tools: &T) -> Turn {
+        let Some(requests) = understood.as_ref().ok().and_then(|whole| self.separate_requests(whole)) else {
+            return self.one_turn(text, understood, tools).await;
+        };
+        let mut turn = Turn::default();
+        for (said, understood) in requests {
+            let part = self.one_turn(&said, Ok(understood), tools).await;
+            // Mandarin sentences follow each other without a space.
+            if !turn.reply.is_empty() && !turn.reply.ends_with(['。', '？', '！']) {
+                turn.reply.push(' ');
+            }
+            turn.reply.push_str(&part.reply);
+            turn.actions.extend(part.actions);
+            turn.slots.extend(part.slots);
+            (turn.intent, turn.confidence, turn.task) = (part.intent, part.confidence, part.task);
+        }
+        turn
+    }
+
+    /// "Open the window and turn on the AC", 开窗然后把空调关了: requests joined by "and" or
+    /// "then", each of which alone is a confident request to act, taken one by one; one that
+    /// needs a question goes last, so that its question is the last thing said and answered
+    /// next. `None` for one request, or an "and" inside a name ("navigate to marks and
+    /// spencer"). Said while a question waits, they are new requests, not its answer.
+    fn separate_requests(&self, whole: &Understanding) -> Option<Vec<(String, Understanding)>> {
+        static JOINS: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r" (?:and then|and also|and|then|also|plus) |然后|并且|同时|顺便|接着").expect("tested"));
+        if !JOINS.is_match(&whole.text) {
+            return None;
+        }
+        let parts: Vec<&str> = JOINS.split(&whole.text).map(str::trim).collect();
+        if parts.iter().any(|part| part.is_empty()) {
+            return None;
+        }
+        let inside_a_name = whole.slots.values().any(|value| matches!(value, SlotValue::Text(t) if JOINS.is_match(&format!(" {t} "))));
+        if inside_a_name {
+            return None;
+        }
+        let mut requests = Vec::new();
+        for part in parts {
+            let understood = self.understander.understand(part).ok()?;
+            if understood.low_confidence || understood.negated || !self.book.moves_something(&understood.intent) {
+                return None;
+            }
+            requests.push((part.to_string(), understood));
+        }
+        requests.sort_by_key(|(said, understood)| !self.is_complete(said, understood));
+        Some(requests)
+    }
+
+    /// One request, or the answer to a question.
+    async fn one_turn<T: Tools>(&mut self, text: &str, understood: Result<Understanding, UnderstandError>, tools: &T) -> Turn {
         let now = Instant::now();
         self.language = understood.as_ref().map_or_else(|_| Language::of(text), |u| u.language);
         let said = phrases(self.language);
@@ -374,6 +427,8 @@ impl Dialog {
                 let answer = match intent {
                     _ if understood.negated || intent == "dialog.deny" => Answer::No,
                     _ if repeats || intent == "dialog.confirm" => read_yes(self.language, &understood.text, understood.low_confidence),
+                    // "What?", or words it cannot place: no new request, so no answer yet.
+                    _ if understood.low_confidence || intent == "chat.open" => Answer::Unclear,
                     _ => return None,
                 };
                 match answer {

@@ -234,6 +234,24 @@ async fn a_correction_to_another_window_puts_the_first_one_back_and_undo_takes_b
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn two_requests_in_one_breath_are_both_done_and_a_name_with_and_stays_whole() {
+    // A stranger's "open the window and turn on the ac" turned on the AC alone, and said nothing of the window.
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let both = dialog.turn("set the temperature to twenty and heat my seat", &tools).await;
+    let driver_temperature = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".to_string();
+    let driver_seat = "Vehicle.Cabin.Seat.Row1.DriverSide.Heating".to_string();
+    assert_eq!(sets(&both), [(driver_temperature, "20".into()), (driver_seat, "66".into())], "{}", both.reply);
+    // The one with a question goes last, and the answer goes to it.
+    let asked = dialog.turn("开窗然后把空调打开", &tools).await;
+    assert_eq!(asked.reply, "空调已打开。哪个车窗？");
+    let answered = dialog.turn("副驾", &tools).await;
+    assert_eq!(sets(&answered), [("Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position".to_string(), "100".into())]);
+    let shop = dialog.turn("navigate to marks and spencer", &tools).await;
+    assert_eq!(shop.reply, "Navigating to marks and spencer.");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn words_that_name_no_thing_change_the_thing_just_changed() {
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();
