@@ -118,17 +118,20 @@ fn a_question_or_a_wish_to_be_told_moves_nothing() {
                   what is my seat heater set to?\n\
                   tell me a joke about windows\n\
                   座椅加热现在是几档\n\
+                  which windows are open?\n\
+                  does this car have heated seats?\n\
+                  leave the windows alone\n\
                   why don't you open the passenger window\n";
     let turns = json_lines(&cabin_with_input(None, &["chat", "--json", "--memory", "off"], script));
-    assert_eq!(turns.len(), 8);
-    for turn in &turns[..7] {
+    assert_eq!(turns.len(), 11);
+    for turn in &turns[..10] {
         let waits_to_move = !turn["task"].is_null() && turn["task"]["intent"] != "vehicle.query";
         assert!(sets(turn).is_empty() && !waits_to_move, "a question moves nothing, nor waits to: {turn}");
     }
     assert!(turns[0]["reply"].as_str().unwrap().contains("front 0 and 0"), "the windows as they are: {}", turns[0]);
     assert_eq!(turns[1]["reply"], "The trunk is closed.");
     let passenger_window = "Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position".to_string();
-    assert_eq!(sets(&turns[7]), [(passenger_window, 100.0)], "a suggestion is a request: {}", turns[7]);
+    assert_eq!(sets(&turns[10]), [(passenger_window, 100.0)], "a suggestion is a request: {}", turns[10]);
 }
 
 #[test]

@@ -25,6 +25,8 @@ use crate::tools::{ToolError, Tools};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a finished task stays the context for "and the passenger side too" or "a bit warmer".
 const CONTEXT_WINDOW: Duration = Duration::from_secs(120);
+/// How soon after a change "actually no" or "cancel" takes it back, rather than answer nothing.
+const TAKE_BACK_WINDOW: Duration = Duration::from_secs(15);
 /// A different intent this sure interrupts a question instead of answering it...
 const INTERRUPT_CONFIDENCE: f32 = 0.7;
 /// ...if it also reads as a whole request: bare answers ("passenger side please") come no
@@ -87,8 +89,8 @@ struct Done {
     intent: String,
     slots: Slots,
     at: Instant,
-    /// The signals it set, with their values before: a correction that moves to another window
-    /// or seat puts the first one back.
+    /// The signals it changed, with their values before: a correction that moves to another
+    /// window or seat puts the first one back, and "undo that" all of them.
     before: Vec<(String, Value)>,
 }
 
@@ -310,8 +312,15 @@ impl Dialog {
         // "Twenty four, no sorry, twenty five": what was said last is what was meant.
         let correction = correction_remainder(raw).or_else(|| restated(raw));
 
-        // "Undo that": the last change goes back as it was.
-        if asks_to_undo(&understood.text) && self.pending.is_none() {
+        // "Undo that": the last change goes back as it was; so it does on "actually no" or
+        // "cancel" said right after it.
+        // A bare "close" after opening a window closes it: words that change the last task are
+        // more of it, not a take-back.
+        let takes_back = matches!(intent, "dialog.cancel" | "dialog.deny")
+            && correction.is_none()
+            && self.last_done.as_ref().is_some_and(|done| done.at.elapsed() < TAKE_BACK_WINDOW && !done.before.is_empty())
+            && self.more_of_last(understood).is_none();
+        if (asks_to_undo(&understood.text) || takes_back) && self.pending.is_none() {
             let said = phrases(self.language);
             let Some(done) = self.recent_done().filter(|done| !done.before.is_empty()) else { return said.nothing_to_undo.into() };
             self.last_done = None;
@@ -427,8 +436,9 @@ impl Dialog {
                 let answer = match intent {
                     _ if understood.negated || intent == "dialog.deny" => Answer::No,
                     _ if repeats || intent == "dialog.confirm" => read_yes(self.language, &understood.text, understood.low_confidence),
-                    // "What?", or words it cannot place: no new request, so no answer yet.
-                    _ if understood.low_confidence || intent == "chat.open" => Answer::Unclear,
+                    // "What?", "yes please but only the driver's", words it cannot place: no
+                    // new request, so no answer yet. "Call mom instead" asks anew.
+                    _ if intent != pending.intent && !self.is_new_request(&pending.intent, understood) => Answer::Unclear,
                     _ => return None,
                 };
                 match answer {
@@ -683,13 +693,21 @@ impl Dialog {
                 let Some(value) = value else {
                     return with_doing(phrases(self.language).value_does_not_fit, self.book.doing(task, self.language));
                 };
+                // The reply says what is set: 21.5 on a signal of whole degrees is 22.
+                let slot = set.value.as_str().and_then(|v| v.strip_prefix('{')).and_then(|v| v.strip_suffix('}'));
+                if let (Some(slot), Some(set_to)) = (slot, value.as_f64()) {
+                    if matches!(slots.get(slot), Some(SlotValue::Number(said)) if *said != set_to) {
+                        slots.insert(slot.to_string(), SlotValue::Number(set_to));
+                    }
+                }
                 // Said here in the driver's language; the vehicle bus checks the range again.
                 if let Some(Err(limit)) = self.catalog.signals.get(&path).map(|spec| spec.check_limits(&value)) {
                     let reason = phrases::out_of_range(&limit, self.language);
                     turn.actions.push(ActionTaken { kind: "set", target: path, value: Some(value), error: Some(limit.to_string()) });
                     return with_doing(&phrases(self.language).refused.replace("{reason}", &reason), self.book.doing(task, self.language));
                 }
-                if let Ok(was) = tools.get(&path).await {
+                // Only what changes can be taken back.
+                if let Some(was) = tools.get(&path).await.ok().filter(|was| *was != value) {
                     before.push((path.clone(), was));
                 }
                 let result = tools.set(&path, &value).await;

@@ -12,7 +12,7 @@ mod tools;
 
 pub use dialog::{ActionTaken, Dialog, TaskState, Turn, DEFAULT_TIMEOUT};
 pub use tasks::{
-    Condition, Confirm, MemoryTask, MethodCall, Relative, SetSignal, SlotRule, Task, TaskBook, TaskFileError, TaskWords, VisionQuery,
-    DEFAULT_TASKS, DEFAULT_TASKS_ZH,
+    Condition, Confirm, MemoryTask, MethodCall, Relative, SetSignal, SlotRule, Task, TaskBook, TaskFileError, TaskWords, Values,
+    VisionQuery, DEFAULT_TASKS, DEFAULT_TASKS_ZH,
 };
 pub use tools::{MemoryAction, Recollection, Sighting, ToolError, Tools};

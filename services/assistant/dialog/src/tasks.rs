@@ -43,12 +43,30 @@ pub struct SlotRule {
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     pub slot: String,
-    pub equals: String,
+    pub equals: Values,
+}
+
+/// What a condition's slot must be: one value, or any of a list ("unlock the passenger door"
+/// picks the one-door task for each door, and "all" is left to the task for every door).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Values {
+    One(String),
+    AnyOf(Vec<String>),
+}
+
+impl Values {
+    fn contains(&self, value: &str) -> bool {
+        match self {
+            Values::One(one) => one == value,
+            Values::AnyOf(any) => any.iter().any(|v| v == value),
+        }
+    }
 }
 
 impl Condition {
     pub fn holds(&self, slots: &Slots) -> bool {
-        slots.get(&self.slot).is_some_and(|v| v.to_string() == self.equals)
+        slots.get(&self.slot).is_some_and(|v| self.equals.contains(&v.to_string()))
     }
 }
 

@@ -20,8 +20,13 @@ pub(crate) enum QuestionForm {
     /// "how does regenerative braking work", 发电机是怎么发电的: how a thing works, not "how do
     /// i get to the station" nor "how do i open the trunk", which ask for it done.
     HowItWorks,
-    /// "what is my seat heater set to", 座椅加热现在是几档; not "what about the passenger side".
+    /// "what is my seat heater set to", "which windows are open", 座椅加热现在是几档; not "what
+    /// about the passenger side".
     What,
+    /// "how hot do the seats get", "how fast am i going".
+    HowMuch,
+    /// "does this car have heated seats", "do the windows open by themselves".
+    Does,
     /// "tell me a joke about windows", "remind me how to turn on the seat heater".
     Tell,
 }
@@ -37,7 +42,10 @@ pub(crate) fn form_of(language: Language, text: &str) -> Option<QuestionForm> {
     static WHY_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"为什么|为啥|怎么会|咋会").expect("tested"));
     static WHY_SUGGESTION_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(为什么|为啥)不").expect("tested"));
     static HOW_ZH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"是怎么|怎么回事|什么原理|原理是").expect("tested"));
-    static WHAT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(what|what's|whats)\b").expect("tested"));
+    static WHAT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(what|what's|whats|which)\b").expect("tested"));
+    static DOES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(does|do|did) (this|the|my|our|your|these|those) \w+").expect("tested"));
+    static HOW_MUCH: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^how (hot|warm|cold|fast|far|long|much|many|loud|high|low|big|full|old|often)\b").expect("tested"));
     static WHAT_SUGGESTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^what (about|if)\b").expect("tested"));
     // A Mandarin question word ends the sentence: 随便放点什么 ("play anything") asks nothing.
     static WHAT_ZH: LazyLock<Regex> =
@@ -47,6 +55,8 @@ pub(crate) fn form_of(language: Language, text: &str) -> Option<QuestionForm> {
     match language {
         Language::English if WHY.is_match(text) => (!WHY_SUGGESTION.is_match(text)).then_some(QuestionForm::Why),
         Language::English if HOW.is_match(text) => Some(QuestionForm::HowItWorks),
+        Language::English if HOW_MUCH.is_match(text) => Some(QuestionForm::HowMuch),
+        Language::English if DOES.is_match(text) => Some(QuestionForm::Does),
         Language::English if WHAT.is_match(text) => (!WHAT_SUGGESTION.is_match(text)).then_some(QuestionForm::What),
         Language::English => TELL.is_match(text).then_some(QuestionForm::Tell),
         Language::Chinese if WHY_ZH.is_match(text) => (!WHY_SUGGESTION_ZH.is_match(text)).then_some(QuestionForm::Why),
@@ -75,6 +85,10 @@ mod tests {
             assert_eq!(english(what), Some(QuestionForm::What), "{what}");
         }
         assert_eq!(english("what about the passenger side"), None);
+        assert_eq!(english("which windows are open"), Some(QuestionForm::What));
+        assert_eq!(english("how hot do the seats get"), Some(QuestionForm::HowMuch));
+        assert_eq!(english("does this car have heated seats"), Some(QuestionForm::Does));
+        assert_eq!(english("do i need to get gas soon"), None, "a question about the driver");
         assert_eq!(english("tell me a joke about windows"), Some(QuestionForm::Tell));
         let chinese = |text| form_of(Language::Chinese, text);
         assert_eq!(chinese("座椅加热现在是几档"), Some(QuestionForm::What));

@@ -252,6 +252,36 @@ async fn two_requests_in_one_breath_are_both_done_and_a_name_with_and_stays_whol
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn one_door_named_is_one_door_unlocked_and_actually_no_takes_a_change_back() {
+    // A stranger's "unlock the passenger door" asked "Unlock all the doors?" and unlocked four;
+    // "yes please but only the driver's" opened the driver's window; "turn on the AC" -
+    // "actually no" left it on; 21.5 degrees was said and 22 set.
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let locked = |door: &'static str| {
+        let tools = &tools;
+        async move { tools.get(&format!("Vehicle.Cabin.Door.{door}.IsLocked")).await.unwrap() == cabin_vehicle_config::Value::Bool(true) }
+    };
+    dialog.turn("lock the doors", &tools).await;
+    assert_eq!(dialog.turn("unlock the passenger door", &tools).await.reply, "Unlock the door on the passenger side?");
+    let yes = dialog.turn("yes", &tools).await;
+    assert_eq!(sets(&yes), [("Vehicle.Cabin.Door.Row1.PassengerSide.IsLocked".to_string(), "false".into())], "{}", yes.reply);
+    assert!(locked("Row1.DriverSide").await && locked("Row2.DriverSide").await && locked("Row2.PassengerSide").await);
+    assert_eq!(dialog.turn("unlock the doors", &tools).await.reply, "Unlock all the doors?");
+    let only = dialog.turn("yes please but only the driver's", &tools).await;
+    assert!(only.actions.is_empty() && only.reply.starts_with("Please say yes or no."), "{only:?}");
+    assert_eq!(dialog.turn("no", &tools).await.reply, "Okay, I won't.");
+
+    let ac = "Vehicle.Cabin.HVAC.IsAirConditioningActive";
+    dialog.turn("turn on the ac", &tools).await;
+    assert_eq!(dialog.turn("actually no", &tools).await.reply, "Okay, it's back as it was.");
+    assert_eq!(tools.get(ac).await.unwrap(), cabin_vehicle_config::Value::Bool(false));
+
+    let half = dialog.turn("set the temperature to twenty one point five", &tools).await;
+    assert_eq!(half.reply, "Setting the driver's side to 22 degrees.", "the reply says what the whole-degree signal holds");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn words_that_name_no_thing_change_the_thing_just_changed() {
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;
     let mut dialog = brain().dialog();

@@ -202,6 +202,13 @@ fn open_step(text: &str) -> Option<&'static str> {
 fn open_percent(text: &str) -> Option<f64> {
     static A_LITTLE: LazyLock<Regex> = LazyLock::new(|| re(r"一点|一些|一条缝|缝|稍微|一小半|小半"));
     static OPEN: LazyLock<Regex> = LazyLock::new(|| re(r"开|降下|摇下|放下|降到底|落下"));
+    // 三分之一 is read as 3分之1 ("one third").
+    static FRACTION: LazyLock<Regex> = LazyLock::new(|| re(r"([1-9一二三四五六七八九])分之([1-9一二三四五六七八九])"));
+    let digit =
+        |s: &str| s.parse::<f64>().ok().or_else(|| "一二三四五六七八九".chars().position(|c| s.starts_with(c)).map(|i| i as f64 + 1.0));
+    if let Some((whole, part)) = FRACTION.captures(text).and_then(|c| Some((digit(&c[1])?, digit(&c[2])?))) {
+        return Some((100.0 * part / whole).round().min(100.0));
+    }
     if let Some((_, n)) = numbers(text).next() {
         return Some(n);
     }
@@ -535,6 +542,8 @@ mod tests {
             (SlotKind::OpenStep, "车窗关一点", Some("down")),
             (SlotKind::OpenStep, "车窗开一点", None),
             (SlotKind::OpenStep, "窗户开大点全打开", None),
+            (SlotKind::OpenPercent, "主驾车窗开三分之一", Some("33")),
+            (SlotKind::OpenPercent, "车窗开四分之三", Some("75")),
             (SlotKind::HeatLevel, "座椅加热开到三档", Some("3")),
             (SlotKind::VolumeLevel, "音量调到百分之五十", Some("50")),
             (SlotKind::Switch, "把空调关了", Some("off")),

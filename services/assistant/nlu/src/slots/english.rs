@@ -144,9 +144,22 @@ fn percent_number(text: &str) -> Option<f64> {
     numbers(text).map(|(_, n)| n).next()
 }
 
-/// Closing words, for a window: "close", "roll it up", a bare "up".
-static WINDOW_CLOSING: LazyLock<Regex> =
-    LazyLock::new(|| re(r"\b(close|closed|shut|roll (it |them )?up|wind (it |them )?up|put .*\bup)\b|\bup\b"));
+/// Closing words, for a window: "close", "roll it up", "raise it", a bare "up"; and not wanting
+/// it open.
+static WINDOW_CLOSING: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"\b(close|closed|shut|raise|lift|roll (it |them )?up|wind (it |them )?up|put .*\bup)\b|\bup\b|\b(don't|do not|dont) want\b")
+});
+
+/// "I don't want the seat heating", "I don't need the AC": off.
+static UNWANTED: LazyLock<Regex> = LazyLock::new(|| re(r"\b(don't|do not|dont) (want|need)\b|\bno longer (want|need)\b"));
+
+/// "Three quarters", "a third", "two thirds" open, as percent (the digits are already there).
+fn fraction(text: &str) -> Option<f64> {
+    static FRACTIONS: LazyLock<Vec<(f64, Regex)>> = LazyLock::new(|| {
+        vec![(75.0, re(r"\b3 quarters?\b")), (67.0, re(r"\b2 thirds\b")), (33.0, re(r"\b(a|1) third\b")), (25.0, re(r"\b(a|1) quarter\b"))]
+    });
+    FRACTIONS.iter().find(|(_, pattern)| pattern.is_match(text)).map(|(percent, _)| *percent)
+}
 
 /// A window moved by some more than it is: a comparative ("more", "further", "less"), or
 /// closing "a little", which from wide open is not a hand's width.
@@ -169,7 +182,7 @@ fn open_percent(text: &str) -> Option<f64> {
     static QUARTER: LazyLock<Regex> = LazyLock::new(|| re(r"\ba quarter\b"));
     static OPEN: LazyLock<Regex> =
         LazyLock::new(|| re(r"\b(open|opening|roll (it |them )?down|wind .*\bdown|lower|down|all the way|fully|completely)\b"));
-    if let Some(n) = percent_number(text) {
+    if let Some(n) = fraction(text).or_else(|| percent_number(text)) {
         return Some(n);
     }
     if open_step(text).is_some() {
@@ -202,7 +215,7 @@ fn heat_level(text: &str) -> Option<f64> {
     static HIGH: LazyLock<Regex> = LazyLock::new(|| re(r"\b(high|highest|max|maximum|full)\b"));
     if let Some(level) = LEVEL.captures(text).and_then(|c| c[1].parse().ok()) {
         Some(level)
-    } else if has(&OFF, text) {
+    } else if has(&OFF, text) || has(&UNWANTED, text) {
         Some(0.0)
     } else if has(&LOW, text) {
         Some(1.0)
@@ -284,7 +297,7 @@ static CLOSING: LazyLock<Regex> = LazyLock::new(|| re(r"\b(close|closed|closing|
 fn switch(text: &str) -> Option<&'static str> {
     static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"\b(off|kill|disable|deactivate|stop|shut)\b"));
     static ON: LazyLock<Regex> = LazyLock::new(|| re(r"\b(on|enable|activate|start|running)\b"));
-    if has(&OFF, text) {
+    if has(&OFF, text) || has(&UNWANTED, text) {
         Some("off")
     } else if has(&ON, text) {
         Some("on")
@@ -598,6 +611,12 @@ mod tests {
             (SlotKind::OpenStep, "crack the window a bit on my side", None),
             (SlotKind::OpenStep, "open it to 30 percent", None),
             (SlotKind::OpenStep, "open it more, all the way", None),
+            (SlotKind::OpenPercent, "raise the passenger window", Some("0")),
+            (SlotKind::OpenPercent, "i don't want the window open", Some("0")),
+            (SlotKind::OpenPercent, "open the driver window three quarters", Some("75")),
+            (SlotKind::OpenPercent, "open the window a third", Some("33")),
+            (SlotKind::HeatLevel, "i don't want the seat heating", Some("0")),
+            (SlotKind::Switch, "i don't need the air con any more", Some("off")),
         ]);
     }
 
