@@ -147,7 +147,7 @@ impl Dialog {
 
     /// [`Dialog::turn`] with `text` already understood.
     pub async fn turn_understood<T: Tools>(&mut self, text: &str, understood: Result<Understanding, UnderstandError>, tools: &T) -> Turn {
-        let Some(requests) = understood.as_ref().ok().and_then(|whole| self.separate_requests(whole)) else {
+        let Some(requests) = understood.as_ref().ok().and_then(|whole| self.separate_requests(text, whole)) else {
             return self.one_turn(text, understood, tools).await;
         };
         let mut turn = Turn::default();
@@ -165,19 +165,23 @@ impl Dialog {
         turn
     }
 
-    /// "Open the window and turn on the AC", 开窗然后把空调关了: requests joined by "and" or
-    /// "then", each of which alone is a confident request to act, taken one by one; one that
-    /// needs a question goes last, so that its question is the last thing said and answered
-    /// next. `None` for one request, or an "and" inside a name ("navigate to marks and
-    /// spencer"). Said while a question waits, they are new requests, not its answer.
-    fn separate_requests(&self, whole: &Understanding) -> Option<Vec<(String, Understanding)>> {
-        static JOINS: LazyLock<Regex> =
-            LazyLock::new(|| Regex::new(r" (?:and then|and also|and|then|also|plus) |然后|并且|同时|顺便|接着").expect("tested"));
-        if !JOINS.is_match(&whole.text) {
+    /// "Open the window and turn on the AC", 开窗然后把空调关了, 把空调打开，温度调到二十四度:
+    /// requests joined by "and", "then" or a comma, each of which alone is a confident request
+    /// to act (or not to: "don't open the window, just turn on the AC"), taken one by one; one
+    /// that needs a question goes last, so that its question is the last thing said and
+    /// answered next. `None` for one request, or an "and" inside a name ("navigate to marks
+    /// and spencer"). Said while a question waits, they are new requests, not its answer.
+    fn separate_requests(&self, raw: &str, whole: &Understanding) -> Option<Vec<(String, Understanding)>> {
+        static JOINS: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?i)[，,;；]|\s(?:and then|and also|and|then|also|plus)\s|然后|并且|同时|顺便|接着").expect("tested")
+        });
+        // "不是上海，是深圳", "twenty four, no sorry, twenty five": one request, corrected.
+        if correction_remainder(raw).or_else(|| restated(raw)).is_some() {
             return None;
         }
-        let parts: Vec<&str> = JOINS.split(&whole.text).map(str::trim).collect();
-        if parts.iter().any(|part| part.is_empty()) {
+        let parts: Vec<&str> =
+            JOINS.split(raw).map(str::trim).filter(|part| !part.trim_matches(['.', '。', '!', '！', '?', '？']).is_empty()).collect();
+        if parts.len() < 2 {
             return None;
         }
         let inside_a_name = whole.slots.values().any(|value| matches!(value, SlotValue::Text(t) if JOINS.is_match(&format!(" {t} "))));
@@ -187,12 +191,20 @@ impl Dialog {
         let mut requests = Vec::new();
         for part in parts {
             let understood = self.understander.understand(part).ok()?;
-            if understood.low_confidence || understood.negated || !self.book.moves_something(&understood.intent) {
+            if understood.low_confidence || !self.book.moves_something(&understood.intent) {
                 return None;
             }
             requests.push((part.to_string(), understood));
         }
-        requests.sort_by_key(|(said, understood)| !self.is_complete(said, understood));
+        // "Too loud, turn it down" says one thing twice.
+        let said_twice = requests
+            .iter()
+            .enumerate()
+            .any(|(i, (_, one))| requests[i + 1..].iter().any(|(_, other)| other.intent == one.intent && other.slots == one.slots));
+        if said_twice || requests.iter().all(|(_, understood)| understood.negated) {
+            return None;
+        }
+        requests.sort_by_key(|(said, understood)| !understood.negated && !self.is_complete(said, understood));
         Some(requests)
     }
 
@@ -313,9 +325,8 @@ impl Dialog {
         let correction = correction_remainder(raw).or_else(|| restated(raw));
 
         // "Undo that": the last change goes back as it was; so it does on "actually no" or
-        // "cancel" said right after it.
-        // A bare "close" after opening a window closes it: words that change the last task are
-        // more of it, not a take-back.
+        // "cancel" said right after it, unless the words change the last task (a bare "close"
+        // after opening a window closes it).
         let takes_back = matches!(intent, "dialog.cancel" | "dialog.deny")
             && correction.is_none()
             && self.last_done.as_ref().is_some_and(|done| done.at.elapsed() < TAKE_BACK_WINDOW && !done.before.is_empty())

@@ -249,6 +249,20 @@ async fn two_requests_in_one_breath_are_both_done_and_a_name_with_and_stays_whol
     assert_eq!(sets(&answered), [("Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position".to_string(), "100".into())]);
     let shop = dialog.turn("navigate to marks and spencer", &tools).await;
     assert_eq!(shop.reply, "Navigating to marks and spencer.");
+    // A comma joins requests too, and one of them may be a "don't".
+    let ac = "Vehicle.Cabin.HVAC.IsAirConditioningActive".to_string();
+    dialog.turn("turn the ac off", &tools).await;
+    let just = dialog.turn("don't open the window, just turn on the ac", &tools).await;
+    assert_eq!(just.reply, "Okay, I won't. Air conditioning on.");
+    assert_eq!(sets(&just), [(ac, "true".into())]);
+    // One thing said twice is done once.
+    dialog.turn("set the volume to 70", &tools).await;
+    let once = dialog.turn("too loud, turn it down", &tools).await;
+    assert_eq!(sets(&once), [("Vehicle.Cabin.Infotainment.Media.Volume".to_string(), "60".into())], "{}", once.reply);
+    // A correction in one breath is one request.
+    let corrected = dialog.turn("导航去上海，不对，深圳", &tools).await;
+    assert_eq!(corrected.actions.len(), 1, "{corrected:?}");
+    assert_eq!(corrected.reply, "正在导航去深圳。");
 }
 
 #[tokio::test(flavor = "multi_thread")]
