@@ -201,7 +201,11 @@ impl Dialog {
             .iter()
             .enumerate()
             .any(|(i, (_, one))| requests[i + 1..].iter().any(|(_, other)| other.intent == one.intent && other.slots == one.slots));
-        if said_twice || requests.iter().all(|(_, understood)| understood.negated) {
+        // "Set the temperature, 21 degrees": what one part leaves out, another of its kind says.
+        let one_completes_another = requests.iter().enumerate().any(|(i, (said, one))| {
+            !self.is_complete(said, one) && requests.iter().enumerate().any(|(j, (_, other))| i != j && other.intent == one.intent)
+        });
+        if said_twice || one_completes_another || requests.iter().all(|(_, understood)| understood.negated) {
             return None;
         }
         requests.sort_by_key(|(said, understood)| !understood.negated && !self.is_complete(said, understood));
