@@ -1,7 +1,9 @@
 //! Voice benchmark: prints figures, asserts nothing. Run with
 //! `RUSTFLAGS="-C target-cpu=native" cargo bench -p cabin --bench voice`
 //! (needs `cabin models fetch whisper-tiny.en silero-vad piper-joe kokoro-ja onnxruntime` and espeak-ng). `CABIN_BENCH_WAKE=acoustic`
-//! measures the acoustic wake stage (`cabin models fetch wakeword-embedding onnxruntime`).
+//! measures the acoustic wake stage (`cabin models fetch wakeword-embedding onnxruntime`);
+//! `CABIN_BENCH_ONLY=wake` measures the wake phrase alone (false rejects, false accepts, near
+//! misses and CPU), not recognition.
 //!
 //! The corpus is generated (cabin-voice-corpus): the held-out espeak-ng, Piper and Kokoro voices,
 //! each command with and without "hey cabin", chatter without the phrase and near misses
@@ -48,6 +50,7 @@ fn main() {
     // `CABIN_BENCH_WAKE=acoustic`: the wake phrase heard by the acoustic head first.
     let acoustic = std::env::var("CABIN_BENCH_WAKE").is_ok_and(|stage| stage == "acoustic");
     let models = if acoustic { models.with_acoustic_wake(&ModelsDir::resolve()).unwrap_or_else(|e| panic!("{e}")) } else { models };
+    let recognition = !std::env::var("CABIN_BENCH_ONLY").is_ok_and(|part| part == "wake");
     let asr_config = AsrConfig { vocabulary: vocabulary(), threads, ..AsrConfig::default() };
     println!(
         "voice benchmark: whisper tiny.en (converted), silero VAD in candle, {threads} threads; wake phrase {}",
@@ -84,93 +87,97 @@ fn main() {
         started.elapsed().as_secs_f32()
     );
 
-    // --- ASR real-time factor on clean commands, trimmed window and whisper's full 30 s.
-    for trim_window in [true, false] {
-        let asr = Transcriber::load(&models.whisper, AsrConfig { trim_window, ..asr_config.clone() }).unwrap();
-        let _warm = asr.transcribe(&commands[0].1).unwrap();
-        let (mut audio_secs, mut asr_secs, mut latencies) = (0.0f32, 0.0f32, Vec::new());
-        for (_, audio, _, _) in commands.iter().filter(|(snr, ..)| *snr == 20.0).take(64) {
-            let transcript = asr.transcribe(audio).unwrap();
-            audio_secs += audio.duration_secs();
-            asr_secs += transcript.asr_ms / 1000.0;
-            latencies.push(f64::from(transcript.asr_ms));
-        }
-        let window = if trim_window { "trimmed window (audio_ctx)" } else { "full 30 s window" };
-        println!(
-            "ASR {window}: real-time factor {:.3}, per command p50 {:.0} ms, p95 {:.0} ms (64 commands, 20 dB)",
-            asr_secs / audio_secs,
-            percentile(&latencies, 0.5),
-            percentile(&latencies, 0.95)
-        );
-    }
-
-    // --- whisper.cpp's own bench procedure on the same model: encode a full 30 s window of
-    // zero mel frames (what `whisper-bench` times), through the C API directly.
-    {
-        let path = models.whisper.join(cabin_asr::MODEL_FILE);
-        let context =
-            whisper_rs::WhisperContext::new_with_params(path.to_str().unwrap(), whisper_rs::WhisperContextParameters::default()).unwrap();
-        let mut state = context.create_state().unwrap();
-        state.set_mel(&vec![0.0; 80 * 3000]).unwrap();
-        state.encode(0, threads).unwrap();
-        let started = Instant::now();
-        for _ in 0..3 {
-            state.encode(0, threads).unwrap();
-        }
-        let encode_ms = started.elapsed().as_secs_f32() * 1000.0 / 3.0;
-        let asr = Transcriber::load(&models.whisper, AsrConfig { trim_window: false, ..asr_config.clone() }).unwrap();
-        // A 3 s command through our path with the full window: one 30 s encode plus decoding.
-        let command = &commands[0].1;
-        let full_ms: f32 = (0..3)
-            .map(|_| {
-                let started = Instant::now();
-                let _ = asr.transcribe(command).unwrap();
-                started.elapsed().as_secs_f32() * 1000.0
-            })
-            .sum::<f32>()
-            / 3.0;
-        println!(
-            "whisper.cpp bench procedure (one 30 s encode, C API): {encode_ms:.0} ms; our path, full window, a {:.1} s command (encode + decode): {full_ms:.0} ms",
-            command.duration_secs()
-        );
-    }
-
-    // --- WER per SNR (commands without the phrase, every utterance a command).
-    let (mut listener, _) = load_listener(&models, asr_config.clone(), ListenerConfig { wake: None, ..ListenerConfig::default() }).unwrap();
     let per_voice = COMMANDS.len() * SNRS_DB.len();
     let family_of = |index: usize| HELD_OUT_VOICES[index / per_voice].family();
-    for &snr in SNRS_DB {
-        let mut counts = FamilyCounts::default();
-        for (index, (_, audio, _, reference)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == snr) {
-            let heard = transcribe_file(&mut listener, audio).unwrap();
-            counts.add(family_of(index), word_error_rate(reference, &heard.text));
-        }
-        let (errors, words) = counts.total();
-        println!(
-            "WER at {snr:>4} dB SNR: {:.1} % ({errors} errors in {words} words); {}",
-            100.0 * errors as f32 / words.max(1) as f32,
-            counts.rates()
-        );
-    }
-
-    // --- whisper base (multilingual, installed for Mandarin) beside tiny.en on the 10 dB
-    // commands: word errors by voice family, and what each costs.
-    match VoiceModels::locate(&ModelsDir::resolve(), "whisper-base") {
-        Ok(base) => {
-            for (name, models) in [("tiny.en", &models), ("base", &base)] {
-                let asr = AsrConfig { language: "en".into(), ..asr_config.clone() };
-                let (mut listener, _) = load_listener(models, asr, ListenerConfig { wake: None, ..ListenerConfig::default() }).unwrap();
-                let (mut counts, mut audio_secs, mut asr_secs) = (FamilyCounts::default(), 0.0f32, 0.0f32);
-                for (index, (_, audio, _, reference)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == 10.0) {
-                    let heard = transcribe_file(&mut listener, audio).unwrap();
-                    counts.add(family_of(index), word_error_rate(reference, &heard.text));
-                    audio_secs += audio.duration_secs();
-                    asr_secs += heard.commands.iter().map(|c| c.timings.asr_ms / 1000.0).sum::<f32>();
-                }
-                println!("whisper {name} at 10 dB: WER {}; recognition real-time factor {:.3}", counts.rates(), asr_secs / audio_secs);
+    if recognition {
+        // --- ASR real-time factor on clean commands, trimmed window and whisper's full 30 s.
+        for trim_window in [true, false] {
+            let asr = Transcriber::load(&models.whisper, AsrConfig { trim_window, ..asr_config.clone() }).unwrap();
+            let _warm = asr.transcribe(&commands[0].1).unwrap();
+            let (mut audio_secs, mut asr_secs, mut latencies) = (0.0f32, 0.0f32, Vec::new());
+            for (_, audio, _, _) in commands.iter().filter(|(snr, ..)| *snr == 20.0).take(64) {
+                let transcript = asr.transcribe(audio).unwrap();
+                audio_secs += audio.duration_secs();
+                asr_secs += transcript.asr_ms / 1000.0;
+                latencies.push(f64::from(transcript.asr_ms));
             }
+            let window = if trim_window { "trimmed window (audio_ctx)" } else { "full 30 s window" };
+            println!(
+                "ASR {window}: real-time factor {:.3}, per command p50 {:.0} ms, p95 {:.0} ms (64 commands, 20 dB)",
+                asr_secs / audio_secs,
+                percentile(&latencies, 0.5),
+                percentile(&latencies, 0.95)
+            );
         }
-        Err(error) => println!("whisper base not compared: {error}"),
+
+        // --- whisper.cpp's own bench procedure on the same model: encode a full 30 s window of
+        // zero mel frames (what `whisper-bench` times), through the C API directly.
+        {
+            let path = models.whisper.join(cabin_asr::MODEL_FILE);
+            let context =
+                whisper_rs::WhisperContext::new_with_params(path.to_str().unwrap(), whisper_rs::WhisperContextParameters::default())
+                    .unwrap();
+            let mut state = context.create_state().unwrap();
+            state.set_mel(&vec![0.0; 80 * 3000]).unwrap();
+            state.encode(0, threads).unwrap();
+            let started = Instant::now();
+            for _ in 0..3 {
+                state.encode(0, threads).unwrap();
+            }
+            let encode_ms = started.elapsed().as_secs_f32() * 1000.0 / 3.0;
+            let asr = Transcriber::load(&models.whisper, AsrConfig { trim_window: false, ..asr_config.clone() }).unwrap();
+            // A 3 s command through our path with the full window: one 30 s encode plus decoding.
+            let command = &commands[0].1;
+            let full_ms: f32 = (0..3)
+                .map(|_| {
+                    let started = Instant::now();
+                    let _ = asr.transcribe(command).unwrap();
+                    started.elapsed().as_secs_f32() * 1000.0
+                })
+                .sum::<f32>()
+                / 3.0;
+            println!(
+                "whisper.cpp bench procedure (one 30 s encode, C API): {encode_ms:.0} ms; our path, full window, a {:.1} s command (encode + decode): {full_ms:.0} ms",
+                command.duration_secs()
+            );
+        }
+
+        // --- WER per SNR (commands without the phrase, every utterance a command).
+        let (mut listener, _) =
+            load_listener(&models, asr_config.clone(), ListenerConfig { wake: None, ..ListenerConfig::default() }).unwrap();
+        for &snr in SNRS_DB {
+            let mut counts = FamilyCounts::default();
+            for (index, (_, audio, _, reference)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == snr) {
+                let heard = transcribe_file(&mut listener, audio).unwrap();
+                counts.add(family_of(index), word_error_rate(reference, &heard.text));
+            }
+            let (errors, words) = counts.total();
+            println!(
+                "WER at {snr:>4} dB SNR: {:.1} % ({errors} errors in {words} words); {}",
+                100.0 * errors as f32 / words.max(1) as f32,
+                counts.rates()
+            );
+        }
+
+        // --- whisper base (multilingual, installed for Mandarin) beside tiny.en on the 10 dB
+        // commands: word errors by voice family, and what each costs.
+        match VoiceModels::locate(&ModelsDir::resolve(), "whisper-base") {
+            Ok(base) => {
+                for (name, models) in [("tiny.en", &models), ("base", &base)] {
+                    let asr = AsrConfig { language: "en".into(), ..asr_config.clone() };
+                    let (mut listener, _) = load_listener(models, asr, ListenerConfig { wake: None, ..ListenerConfig::default() }).unwrap();
+                    let (mut counts, mut audio_secs, mut asr_secs) = (FamilyCounts::default(), 0.0f32, 0.0f32);
+                    for (index, (_, audio, _, reference)) in commands.iter().enumerate().filter(|(_, (s, ..))| *s == 10.0) {
+                        let heard = transcribe_file(&mut listener, audio).unwrap();
+                        counts.add(family_of(index), word_error_rate(reference, &heard.text));
+                        audio_secs += audio.duration_secs();
+                        asr_secs += heard.commands.iter().map(|c| c.timings.asr_ms / 1000.0).sum::<f32>();
+                    }
+                    println!("whisper {name} at 10 dB: WER {}; recognition real-time factor {:.3}", counts.rates(), asr_secs / audio_secs);
+                }
+            }
+            Err(error) => println!("whisper base not compared: {error}"),
+        }
     }
 
     // --- With the wake phrase: false rejects with the default phrase, and after each voice
@@ -227,37 +234,41 @@ fn main() {
         end_to_text.len()
     );
 
-    // --- The same commands, the turn ended at a 250 ms pause when the assistant's dialog finds
-    // the words a whole command: how much sooner, and how often words were lost by it.
-    let brain = cabin_assistant_service::Brain::load(
-        &ModelsDir::resolve(),
-        &cabin_assistant_service::BrainFiles::default(),
-        &cabin_vehicle_config::VehicleConfig::embedded(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let mut judged =
-        load_listener(&models, asr_config.clone(), ListenerConfig::default()).unwrap().0.with_judge(Box::new(DialogJudge(brain.dialog())));
-    let (mut early_to_text, mut ended_early, mut words_lost) = (Vec::new(), 0, 0);
-    let woken_in_order = SNRS_DB.iter().flat_map(|&snr| commands.iter().filter(move |(s, ..)| *s == snr).map(|(_, _, woken, _)| woken));
-    for (woken, full_text) in woken_in_order.zip(&full_silence_texts) {
-        let heard = transcribe_file(&mut judged, woken).unwrap();
-        for command in &heard.commands {
-            early_to_text.push(f64::from(command.timings.end_of_speech_to_text_ms));
-            ended_early += usize::from(command.timings.endpoint_ms < 500.0);
-        }
-        if heard.text.split_whitespace().count() < full_text.split_whitespace().count() {
-            words_lost += 1;
-            if words_lost <= 8 {
-                println!("  heard shorter: {full_text:?} -> {:?}", heard.text);
+    if recognition {
+        // --- The same commands, the turn ended at a 250 ms pause when the assistant's dialog finds
+        // the words a whole command: how much sooner, and how often words were lost by it.
+        let brain = cabin_assistant_service::Brain::load(
+            &ModelsDir::resolve(),
+            &cabin_assistant_service::BrainFiles::default(),
+            &cabin_vehicle_config::VehicleConfig::embedded(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut judged = load_listener(&models, asr_config.clone(), ListenerConfig::default())
+            .unwrap()
+            .0
+            .with_judge(Box::new(DialogJudge(brain.dialog())));
+        let (mut early_to_text, mut ended_early, mut words_lost) = (Vec::new(), 0, 0);
+        let woken_in_order = SNRS_DB.iter().flat_map(|&snr| commands.iter().filter(move |(s, ..)| *s == snr).map(|(_, _, woken, _)| woken));
+        for (woken, full_text) in woken_in_order.zip(&full_silence_texts) {
+            let heard = transcribe_file(&mut judged, woken).unwrap();
+            for command in &heard.commands {
+                early_to_text.push(f64::from(command.timings.end_of_speech_to_text_ms));
+                ended_early += usize::from(command.timings.endpoint_ms < 500.0);
+            }
+            if heard.text.split_whitespace().count() < full_text.split_whitespace().count() {
+                words_lost += 1;
+                if words_lost <= 8 {
+                    println!("  heard shorter: {full_text:?} -> {:?}", heard.text);
+                }
             }
         }
+        println!(
+            "end of speech to transcript, ended at a pause when whole: p50 {:.0} ms, p95 {:.0} ms over {} commands ({ended_early} ended at the pause; {words_lost} heard shorter than with the full silence)",
+            percentile(&early_to_text, 0.5),
+            percentile(&early_to_text, 0.95),
+            early_to_text.len()
+        );
     }
-    println!(
-        "end of speech to transcript, ended at a pause when whole: p50 {:.0} ms, p95 {:.0} ms over {} commands ({ended_early} ended at the pause; {words_lost} heard shorter than with the full silence)",
-        percentile(&early_to_text, 0.5),
-        percentile(&early_to_text, 0.95),
-        early_to_text.len()
-    );
 
     // --- False accepts on chatter and on near misses (default and enrolled phrases), and CPU
     // while listening.

@@ -48,9 +48,11 @@ const NEAR_MISSES: &[&str] = &[
 struct Decision {
     score: Option<f32>,
     fit: Option<f32>,
+    /// How near whisper came to writing the phrase's nearest rival ("Hey Kevin").
+    rival: Option<f32>,
 }
 
-static LAST: Mutex<Decision> = Mutex::new(Decision { score: None, fit: None });
+static LAST: Mutex<Decision> = Mutex::new(Decision { score: None, fit: None, rival: None });
 
 struct Capture;
 
@@ -62,17 +64,17 @@ impl<S: tracing::Subscriber> Layer<S> for Capture {
                 match field.name() {
                     "score" => self.0.score = Some(value as f32),
                     "fit" => self.0.fit = Some(value as f32),
+                    "rival" => self.0.rival = Some(value as f32),
                     _ => {}
                 }
             }
             fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-                let text = format!("{value:?}");
-                if field.name() == "score" {
-                    self.0.score = text.trim_start_matches("Some(").trim_end_matches(')').parse().ok();
-                }
-                if field.name() == "not_said" {
-                    // `NotSaid { best: Some(PhraseFit { .., regret: -7.1, .. }) }`
-                    self.0.fit = text.split("regret: ").nth(1).and_then(|r| r.split([',', ' ']).next()).and_then(|r| r.parse().ok());
+                // Optional values come as `Some(0.65)`.
+                let value = format!("{value:?}").trim_start_matches("Some(").trim_end_matches(')').parse().ok();
+                match field.name() {
+                    "score" => self.0.score = value,
+                    "rival" => self.0.rival = value,
+                    _ => {}
                 }
             }
         }
@@ -94,7 +96,7 @@ fn main() {
     let (mut listener, _) = load_listener(&voice, asr, ListenerConfig::default()).unwrap();
     let threshold = cabin_wake::acoustic::WakeHead::shipped().map(|head| head.info.threshold).unwrap_or_else(|e| panic!("{e}"));
     println!("wake decisions on the wake training's validation voices, whisper {whisper}; head threshold {threshold}");
-    println!("voice\tsnr\tkind\twoke\tscore\tfit\tsaid");
+    println!("voice\tsnr\tkind\twoke\tscore\tfit\trival\tsaid");
     // (kind, snr) -> [clips, woke, head fired]
     let mut counts: std::collections::BTreeMap<(&str, u32), [usize; 3]> = Default::default();
     for (v, speaker) in cabin_wake_training::VALIDATION_VOICES.iter().enumerate() {
@@ -108,7 +110,14 @@ fn main() {
                 let heard = transcribe_file(&mut listener, &noisy).unwrap();
                 let last = LAST.lock().unwrap().clone();
                 let show = |x: Option<f32>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
-                println!("{}\t{snr}\t{kind}\t{}\t{}\t{}\t{said}", speaker.label(), heard.woke, show(last.score), show(last.fit));
+                println!(
+                    "{}\t{snr}\t{kind}\t{}\t{}\t{}\t{}\t{said}",
+                    speaker.label(),
+                    heard.woke,
+                    show(last.score),
+                    show(last.fit),
+                    show(last.rival)
+                );
                 let count = counts.entry((kind, snr as u32)).or_default();
                 count[0] += 1;
                 count[1] += usize::from(heard.woke);

@@ -173,11 +173,12 @@ impl Transcriber {
     }
 
     /// Hears whether an utterance begins with a phrase, and what follows it, in one pass.
-    /// Whisper is not told the phrase: each of `spellings` is scored against what whisper
-    /// would have written first (see [`PhraseFit`]), and when the best one's regret is at least
-    /// `min_regret`, whisper goes on from it as if it had written it; `rest` is what it writes
-    /// after the phrase, empty when the phrase was said alone.
-    pub fn transcribe_after_phrase(&self, audio: &Audio, spellings: &[String], min_regret: f32) -> Result<AfterPhrase, AsrError> {
+    /// Whisper is not told the phrase: each of the test's spellings is scored against what
+    /// whisper would have written first (see [`PhraseFit`]), and so is each of its rivals.
+    /// When the best spelling's regret is at least `min_regret` and no rival fits as well, less
+    /// the margin, whisper goes on from the phrase as if it had written it; `rest` is what it
+    /// writes after the phrase, empty when the phrase was said alone.
+    pub fn transcribe_after_phrase(&self, audio: &Audio, test: &PhraseTest) -> Result<AfterPhrase, AsrError> {
         let Some(utterance) = Utterance::of(audio) else { return Ok(AfterPhrase::Nothing) };
         let seconds = utterance.seconds;
         let inference_error = |e: WhisperError| AsrError::Inference { seconds, reason: e.to_string() };
@@ -198,10 +199,14 @@ impl Transcriber {
         let start = self.start_tokens(&prompt, &language).map_err(inference_error)?;
         let mut decoder = PhraseDecoder::start(&self.context, &mut state, self.config.threads, &start).map_err(inference_error)?;
         let prompted_ms = started.elapsed().as_secs_f32() * 1000.0;
-        let Some((fit, phrase)) = decoder.best_fit(spellings).map_err(inference_error)? else { return Ok(AfterPhrase::Nothing) };
+        let Some((fit, phrase)) = decoder.best_fit(test.spellings).map_err(inference_error)? else { return Ok(AfterPhrase::Nothing) };
+        let rival = decoder.best_fit(test.rivals).map_err(inference_error)?.map(|(rival, _)| rival);
         let fitted_ms = started.elapsed().as_secs_f32() * 1000.0;
-        if fit.regret < min_regret {
-            return Ok(AfterPhrase::NotSaid(fit));
+        if fit.regret < test.min_regret {
+            return Ok(AfterPhrase::NotSaid { fit, rival });
+        }
+        if let Some(rival) = rival.as_ref().filter(|rival| fit.regret - rival.regret < test.margin) {
+            return Ok(AfterPhrase::Rivalled { fit, rival: rival.clone() });
         }
         let room = (max_tokens_for(seconds, &language) as usize).saturating_sub(phrase.len());
         let mut bytes = Vec::new();
@@ -221,13 +226,14 @@ impl Transcriber {
             encoded_ms,
             prompt_tokens = start.len(),
             prompted_ms,
-            spellings = spellings.len(),
+            spellings = test.spellings.len(),
+            rivals = test.rivals.len(),
             fitted_ms,
             written = tokens.len(),
             done_ms = started.elapsed().as_secs_f32() * 1000.0,
             "whisper after the phrase"
         );
-        Ok(AfterPhrase::Said { rest: self.judged(rest, language, tokens, &utterance), fit })
+        Ok(AfterPhrase::Said { rest: self.judged(rest, language, tokens, &utterance), fit, rival })
     }
 
     fn run(&self, audio: &Audio, lead: &str) -> Result<Transcript, AsrError> {
@@ -352,10 +358,27 @@ impl Transcriber {
 pub enum AfterPhrase {
     /// Nothing to hear.
     Nothing,
-    /// Whisper would not have written the phrase first: the nearest it came.
-    NotSaid(PhraseFit),
+    /// Whisper would not have written the phrase first: the nearest it came, and the nearest
+    /// rival.
+    NotSaid { fit: PhraseFit, rival: Option<PhraseFit> },
+    /// The phrase fitted, but a rival ("Hey Kevin") fitted as well or better.
+    Rivalled { fit: PhraseFit, rival: PhraseFit },
     /// The phrase, and what was said after it.
-    Said { fit: PhraseFit, rest: Transcript },
+    Said { fit: PhraseFit, rival: Option<PhraseFit>, rest: Transcript },
+}
+
+/// How a phrase at the start of an utterance is judged.
+#[derive(Debug, Clone, Copy)]
+pub struct PhraseTest<'a> {
+    /// The ways whisper may write the phrase ("Hey Cabin", "Hey, cabin").
+    pub spellings: &'a [String],
+    /// How far below whisper's own choice the best spelling may fit, summed over its tokens
+    /// (nats, at most 0).
+    pub min_regret: f32,
+    /// What else a speaker may be saying that sounds like it ("Hey Kevin", "Hey Calvin").
+    pub rivals: &'a [String],
+    /// How much better than the best rival the phrase must fit (nats; may be negative).
+    pub margin: f32,
 }
 
 /// An utterance as whisper takes it: 16 kHz, at least the second whisper.cpp needs.

@@ -1,7 +1,7 @@
 //! The converted tiny.en transcribes real synthetic speech (espeak-ng), and stays silent on silence.
 //! Needs `cabin models fetch whisper-tiny.en` and espeak-ng (both installed by `.ci/run`).
 
-use cabin_asr::{AfterPhrase, AsrConfig, Transcriber, DEFAULT_MODEL};
+use cabin_asr::{AfterPhrase, AsrConfig, PhraseTest, Transcriber, DEFAULT_MODEL};
 use cabin_audio::Audio;
 use cabin_models::ModelsDir;
 
@@ -90,17 +90,40 @@ fn the_multilingual_model_writes_chinese() {
 fn a_phrase_said_first_fits_and_what_follows_is_the_command() {
     let asr = transcriber(AsrConfig { vocabulary: car_words(), ..AsrConfig::default() });
     let spellings = ["Hey Cabin", "Hey, cabin"].map(String::from);
-    let said = asr.transcribe_after_phrase(&speak("hey cabin, open the trunk"), &spellings, -6.0).unwrap();
-    let AfterPhrase::Said { fit, rest } = said else { panic!("the phrase was said: {said:?}") };
+    let test = PhraseTest { spellings: &spellings, min_regret: -6.0, rivals: &[], margin: 0.0 };
+    let said = asr.transcribe_after_phrase(&speak("hey cabin, open the trunk"), &test).unwrap();
+    let AfterPhrase::Said { fit, rest, .. } = said else { panic!("the phrase was said: {said:?}") };
     assert!(fit.regret > -2.0, "{fit:?}");
     // Whisper goes on from the phrase: the command, without the phrase or its comma.
     assert_eq!(rest.text.to_lowercase().trim_end_matches('.'), "open the trunk", "{rest:?}");
-    let alone = asr.transcribe_after_phrase(&speak("hey cabin"), &spellings, -6.0).unwrap();
+    let alone = asr.transcribe_after_phrase(&speak("hey cabin"), &test).unwrap();
     assert!(matches!(&alone, AfterPhrase::Said { rest, .. } if rest.text.is_empty()), "the phrase alone: {alone:?}");
     for other in ["what time does the game start", "a cabin in the woods sounds nice"] {
-        let heard = asr.transcribe_after_phrase(&speak(other), &spellings, -6.0).unwrap();
-        assert!(matches!(&heard, AfterPhrase::NotSaid(fit) if fit.regret < -8.0), "{other}: {heard:?}");
+        let heard = asr.transcribe_after_phrase(&speak(other), &test).unwrap();
+        assert!(matches!(&heard, AfterPhrase::NotSaid { fit, .. } if fit.regret < -8.0), "{other}: {heard:?}");
     }
-    let silence = asr.transcribe_after_phrase(&Audio::silence(1.5), &spellings, -6.0).unwrap();
+    let silence = asr.transcribe_after_phrase(&Audio::silence(1.5), &test).unwrap();
     assert_eq!(silence, AfterPhrase::Nothing, "nothing to hear, nothing fits");
+}
+
+#[test]
+fn a_name_that_fits_better_than_the_phrase_is_someone_elses() {
+    let asr = transcriber(AsrConfig { vocabulary: car_words(), ..AsrConfig::default() });
+    let spellings = ["Hey Cabin", "Hey, cabin"].map(String::from);
+    let rivals = ["Hey Kevin", "Hey, Kevin"].map(String::from);
+    let without_rivals = PhraseTest { spellings: &spellings, min_regret: -8.0, rivals: &[], margin: -3.0 };
+    let with_rivals = PhraseTest { rivals: &rivals, ..without_rivals };
+    let kevin = speak("hey kevin, how was your day");
+    // Pushed far enough, whisper writes the phrase for "hey Kevin" too ...
+    let pushed = asr.transcribe_after_phrase(&kevin, &without_rivals).unwrap();
+    assert!(matches!(&pushed, AfterPhrase::Said { .. }), "{pushed:?}");
+    // ... but "Hey Kevin" is what it would much rather write.
+    let rivalled = asr.transcribe_after_phrase(&kevin, &with_rivals).unwrap();
+    assert!(
+        matches!(&rivalled, AfterPhrase::Rivalled { fit, rival } if rival.spelling.contains("Kevin") && rival.regret - fit.regret > 3.0),
+        "{rivalled:?}"
+    );
+    // The phrase itself still fits far better than its rival.
+    let said = asr.transcribe_after_phrase(&speak("hey cabin, open the trunk"), &with_rivals).unwrap();
+    assert!(matches!(&said, AfterPhrase::Said { rival: Some(rival), .. } if rival.regret < -3.0), "{said:?}");
 }

@@ -237,3 +237,18 @@ fn a_phrase_said_as_soon_as_the_microphone_opens_wakes_the_car() {
     }
     assert!(missed.is_empty(), "{}: {missed:#?}", speaker.label());
 }
+
+#[test]
+fn a_name_that_sounds_like_the_phrase_calls_someone_else_not_the_car() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut listener = listener(ListenerConfig::default());
+    // Each woke the car before whisper weighed the phrase against its rivals: the head fired,
+    // and whisper could be pushed to write "Hey cabin", though "Hey Calvin" or "Hey Kevin" fit
+    // far better. The same voices' phrase still wakes it.
+    for (speaker, said) in [(HELD_OUT_VOICES[2], "hey calvin, lock the doors"), (HELD_OUT_VOICES[7], "hey kevin, how was your day")] {
+        let heard = heard(&mut listener, &said_by(said, &speaker, 10.0));
+        assert!(!heard.iter().any(|h| matches!(h, Heard::Wake { .. } | Heard::Command(_))), "{} said {said:?}: {heard:?}", speaker.label());
+        let result = transcribe_file(&mut listener, &said_by("hey cabin, lock the doors", &speaker, 10.0)).unwrap();
+        assert!(result.woke && words(&result.text) == "lockthedoors", "{}: {result:?}", speaker.label());
+    }
+}

@@ -34,6 +34,11 @@ pub const DEFAULT_PHRASE: &str = "hey cabin";
 /// The wake phrase when the car listens for Mandarin, and how whisper also writes it.
 pub const MANDARIN_PHRASE: &str = "你好小舱";
 const MANDARIN_SPELLINGS: [&str; 5] = ["你好小仓", "你好小艙", "你好小倉", "您好小舱", "您好小仓"];
+/// Names said to someone else that whisper may take for the default phrase's: it must fit
+/// "hey cabin" better than each of them. Written for the wake stage, apart from the voice
+/// benchmark's sentences, as an OEM would list its phrase's (`rivals` in a phrase file).
+const DEFAULT_RIVALS: [&str; 8] =
+    ["hey kevin", "hey calvin", "hey gavin", "hey kelvin", "hey devin", "hey karen", "hey colin", "hey caitlin"];
 /// Enrolment needs this many recordings.
 pub const MIN_RECORDINGS: usize = 3;
 
@@ -58,6 +63,10 @@ pub struct WakePhrase {
     pub phrase: String,
     #[serde(default)]
     pub variants: Vec<String>,
+    /// What else a speaker may say that sounds like the phrase ("hey kevin"): the phrase must
+    /// fit what was heard better than each. The default phrase knows its own as well.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rivals: Vec<String>,
 }
 
 /// A transcript that began with the phrase.
@@ -101,14 +110,16 @@ impl WakePhrase {
         if letters(phrase).is_empty() {
             return Err(WakeError::EmptyPhrase);
         }
-        Ok(WakePhrase { phrase: phrase.trim().to_lowercase(), variants: Vec::new() })
+        Ok(WakePhrase { phrase: phrase.trim().to_lowercase(), variants: Vec::new(), rivals: Vec::new() })
     }
 
     /// The shipped phrase for a language code (`zh`: 你好小舱, with the spellings whisper gives
     /// it; anything else, `auto` included: "hey cabin").
     pub fn for_language(language: &str) -> WakePhrase {
         match language {
-            "zh" => WakePhrase { phrase: MANDARIN_PHRASE.into(), variants: MANDARIN_SPELLINGS.map(String::from).to_vec() },
+            "zh" => {
+                WakePhrase { phrase: MANDARIN_PHRASE.into(), variants: MANDARIN_SPELLINGS.map(String::from).to_vec(), rivals: Vec::new() }
+            }
             _ => WakePhrase::default(),
         }
     }
@@ -144,21 +155,14 @@ impl WakePhrase {
     /// The ways whisper may write the phrase (or a learnt spelling) at the start of a
     /// transcript, to score against what it heard: "Hey Cabin", "Hey cabin", "Hey, Cabin", ...
     pub fn spellings(&self) -> Vec<String> {
-        let mut spellings = Vec::new();
-        for spelling in std::iter::once(&self.phrase).chain(&self.variants) {
-            let titled = title_case(spelling);
-            let sentence = title_case(spelling.split_whitespace().next().unwrap_or_default())
-                + &spelling.split_whitespace().skip(1).map(|w| format!(" {w}")).collect::<String>();
-            for cased in [titled, sentence] {
-                let comma = cased.split_once(' ').map(|(first, rest)| format!("{first}, {rest}"));
-                for written in std::iter::once(cased).chain(comma) {
-                    if !spellings.contains(&written) {
-                        spellings.push(written);
-                    }
-                }
-            }
-        }
-        spellings
+        written_ways(std::iter::once(&self.phrase).chain(&self.variants))
+    }
+
+    /// The ways whisper may write a rival of the phrase ("Hey Kevin", "Hey, Kevin"): the
+    /// phrase file's, and the default phrase's own.
+    pub fn rival_spellings(&self) -> Vec<String> {
+        let defaults = DEFAULT_RIVALS.iter().filter(|_| self.phrase == DEFAULT_PHRASE).map(|rival| rival.to_string());
+        written_ways(self.rivals.iter().cloned().chain(defaults).collect::<Vec<_>>().iter())
     }
 
     /// Learns how the recogniser spells the phrase for a speaker from transcripts of
@@ -270,6 +274,26 @@ fn words_only(text: &str) -> String {
     text.split_whitespace().map(letters).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
+/// Each way whisper may write a phrase at the start of a transcript: title case ("Hey Cabin"),
+/// sentence case ("Hey cabin"), each with a comma after the first word, each once.
+fn written_ways<'a>(phrases: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let mut spellings = Vec::new();
+    for spelling in phrases {
+        let titled = title_case(spelling);
+        let sentence = title_case(spelling.split_whitespace().next().unwrap_or_default())
+            + &spelling.split_whitespace().skip(1).map(|w| format!(" {w}")).collect::<String>();
+        for cased in [titled, sentence] {
+            let comma = cased.split_once(' ').map(|(first, rest)| format!("{first}, {rest}"));
+            for written in std::iter::once(cased).chain(comma) {
+                if !spellings.contains(&written) {
+                    spellings.push(written);
+                }
+            }
+        }
+    }
+    spellings
+}
+
 fn title_case(text: &str) -> String {
     text.split_whitespace()
         .map(|w| {
@@ -302,6 +326,26 @@ fn letter_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_phrase_knows_its_rivals_and_another_phrase_takes_them_from_its_file() {
+        let rivals = WakePhrase::default().rival_spellings();
+        assert!(rivals.contains(&"Hey Kevin".to_string()) && rivals.contains(&"Hey, Kevin".to_string()), "{rivals:?}");
+        assert!(!rivals.iter().any(|rival| rival.to_lowercase().contains("cabin")), "the phrase is no rival of itself: {rivals:?}");
+        assert!(WakePhrase::new("hello aurora").unwrap().rival_spellings().is_empty());
+        let dir = std::env::temp_dir().join(format!("cabin-wake-rivals-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("phrase.json");
+        std::fs::write(&file, r#"{ "phrase": "hello aurora", "rivals": ["hello laura"] }"#).unwrap();
+        let phrase = WakePhrase::load(&file).unwrap();
+        assert_eq!(phrase.rival_spellings(), ["Hello Laura", "Hello, Laura", "Hello laura", "Hello, laura"]);
+        // An enrolled phrase saved again keeps them; one without rivals writes none.
+        phrase.save(&file).unwrap();
+        assert_eq!(WakePhrase::load(&file).unwrap(), phrase);
+        WakePhrase::default().save(&file).unwrap();
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("rivals"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_spellings_to_score_are_cased_and_punctuated_as_whisper_writes_a_name() {
