@@ -8,7 +8,7 @@ use regex::Regex;
 
 use cabin_nlu::{normalise, Language, SlotKind, SlotValue, Slots, UnderstandError, Understander, Understanding};
 use cabin_principal::Principal;
-use cabin_vehicle_config::{Catalog, Datatype, Interlock, Value};
+use cabin_vehicle_config::{Catalog, Datatype, Interlock, LimitError, Value};
 use serde::Serialize;
 
 use crate::confirmations::{read_yes, Answer};
@@ -17,7 +17,7 @@ use crate::corrections::{
     stops_mid_correction, stops_mid_phrase,
 };
 use crate::phrases::{self, phrases, with_doing};
-use crate::tasks::{Relative, Task, TaskBook};
+use crate::tasks::{Relative, SlotRule, Task, TaskBook};
 use crate::template::{render, render_in, render_paths, render_value, scale_of};
 use crate::tools::{ToolError, Tools};
 
@@ -702,6 +702,10 @@ impl Dialog {
         let mut readings = BTreeMap::new();
         let mut slots = slots.clone();
         self.resolve_names(&task.intent, &mut slots, tools).await;
+        if let Some(limit) = task.slots.iter().find_map(|(name, rule)| slot_out_of_range(rule, slots.get(name))) {
+            let reason = phrases::out_of_range(&limit, self.language);
+            return with_doing(&phrases(self.language).refused.replace("{reason}", &reason), self.book.doing(task, self.language));
+        }
         for set in &task.set {
             for path in render_paths(&set.signal, &slots, &self.book.zones) {
                 let value = render_value(&set.value, &slots).and_then(|v| self.fit(&path, v));
@@ -880,5 +884,17 @@ impl Dialog {
             (_, Value::Float(f)) => Some(Value::Int(f.round() as i64)),
             (_, value) => Some(value),
         }
+    }
+}
+
+/// A number said outside its slot's range (`min`, `max` in the task file), as the limit the
+/// driver hears: "5 is above the maximum 3".
+fn slot_out_of_range(rule: &SlotRule, value: Option<&SlotValue>) -> Option<LimitError> {
+    let Some(SlotValue::Number(said)) = value else { return None };
+    let number = |n: f64| Value::Float(n);
+    match (rule.min, rule.max) {
+        (Some(min), _) if *said < min => Some(LimitError::BelowMin { value: number(*said), min: number(min) }),
+        (_, Some(max)) if *said > max => Some(LimitError::AboveMax { value: number(*said), max: number(max) }),
+        _ => None,
     }
 }

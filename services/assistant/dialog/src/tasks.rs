@@ -37,6 +37,10 @@ pub struct SlotRule {
     /// any intent: "send the destination to my phone" after "navigate to Shenzhen".
     #[serde(default)]
     pub recent: bool,
+    /// The range of a number as the driver says it, where the signal's is in other units: seat
+    /// heating levels 0-3 are -100..100 % on the bus, and "level five" is refused as a level.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -459,3 +459,16 @@ async fn empty_or_nonsense_text_gets_a_clear_answer_and_moves_nothing() {
     let yes = dialog.turn("yes", &tools).await;
     assert_eq!(yes.reply, "There's nothing waiting for a yes or no.");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_seat_heating_level_the_car_lacks_is_refused_as_a_level_not_set_to_another() {
+    // A stranger's "seat heating level five" set level 2 and said so.
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let five = dialog.turn("seat heating level five", &tools).await;
+    assert_eq!((five.reply.as_str(), sets(&five).len()), ("I can't heat the seat: 5 is above the maximum 3.", 0));
+    let zh = dialog.turn("座椅加热调到5档", &tools).await;
+    assert_eq!((zh.reply.as_str(), sets(&zh).len()), ("现在不能调节座椅加热：5超过了上限3。", 0));
+    let three = dialog.turn("seat heating level 3", &tools).await;
+    assert_eq!(sets(&three), [("Vehicle.Cabin.Seat.Row1.DriverSide.Heating".to_string(), "99".into())], "{}", three.reply);
+}

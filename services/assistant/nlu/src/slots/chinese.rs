@@ -232,7 +232,7 @@ fn open_percent(text: &str) -> Option<f64> {
 }
 
 fn heat_level(text: &str) -> Option<f64> {
-    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"([0-3])(?:档|级)|(?:档|级)(?:位)?(?:调到|到|为)?([0-3])"));
+    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+)(?:档|级)|(?:档|级)(?:位)?(?:调到|到|为)?(\d+)"));
     if let Some(level) = LEVEL.captures(text).and_then(|c| c.get(1).or(c.get(2))).and_then(|m| m.as_str().parse().ok()) {
         Some(level)
     } else if text.contains('关') {

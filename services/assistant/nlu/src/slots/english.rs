@@ -208,7 +208,7 @@ fn open_percent(text: &str) -> Option<f64> {
 }
 
 fn heat_level(text: &str) -> Option<f64> {
-    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:level|to|on|at) ([0-3])\b"));
+    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:level|to|on|at) (\d+)\b"));
     static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"\boff\b"));
     static LOW: LazyLock<Regex> = LazyLock::new(|| re(r"\b(low|lowest|minimum|gentle)\b"));
     static MEDIUM: LazyLock<Regex> = LazyLock::new(|| re(r"\b(medium|mid|middle)\b"));
