@@ -1,7 +1,9 @@
 //! Things the car's intents do not control that a sentence encoder puts next to one they do:
 //! "turn on the hazard lights" sits beside the interior light's examples, and a stranger's test
-//! saw the dome light come on for it. Such a turn is marked unsure, so the car says it did not
-//! understand (and the car's model is not asked to pretend) rather than act on the wrong thing.
+//! saw the dome light come on for it; "ventilate my seat" heated it, "turn on the defroster"
+//! switched the air conditioning on, "open the sunroof" asked which window. Such a turn is
+//! marked unsure, so the car says it did not understand (and the car's model is not asked to
+//! pretend) rather than act on the wrong thing.
 
 use std::sync::LazyLock;
 
@@ -11,19 +13,36 @@ use cabin_language::Language;
 
 /// Whether `text` (normalised) names something `intent` does not control but is easily taken for.
 pub(crate) fn names_another_thing(language: Language, text: &str, intent: &str) -> bool {
-    static EXTERIOR_LIGHTS: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(
-            r"\b(hazards?|head ?lights?|head ?lamps?|fog ?lights?|fog ?lamps?|(high|low|full|main) beams?|indicators?|turn signals?|blinkers?|brake lights?|tail ?lights?|parking lights?|daytime running)\b",
-        )
-        .expect("tested")
+    static OTHER_THINGS: LazyLock<Vec<(&str, Regex, Regex)>> = LazyLock::new(|| {
+        let re = |pattern: &str| Regex::new(pattern).expect("tested");
+        vec![
+            (
+                "lights.set_interior",
+                re(
+                    r"\b(hazards?|head ?lights?|head ?lamps?|fog ?lights?|fog ?lamps?|(high|low|full|main) beams?|indicators?|turn signals?|blinkers?|brake lights?|tail ?lights?|parking lights?|daytime running)\b",
+                ),
+                re(r"双闪|危险报警|警示灯|大灯|远光|近光|雾灯|转向灯|刹车灯|尾灯|示廓灯|日间行车灯"),
+            ),
+            // Seat ventilation, massage and position, and the steering wheel's heating.
+            (
+                "seat.set_heating",
+                re(
+                    r"\b(ventilat\w*|cool(ing|ed)? (my |the )?seats?|seat cool\w*|massag\w*|reclin\w*|lumbar|backrest|seat ?back|headrest|steering wheel|move (my |the )?seat|seat (forward|backward|back))\b",
+                ),
+                re(r"通风|制冷|按摩|靠背|放倒|腰托|头枕|方向盘|往前|往后|向前|向后"),
+            ),
+            // Defrosters and demisters heat glass; the air conditioning is not one.
+            ("climate.set_ac", re(r"\b(defrost\w*|demist\w*|defog\w*|de ?ic\w*)\b"), re(r"除雾|除霜|去雾|化霜")),
+            ("window.set", re(r"\b(sun ?roof|moon ?roof|roof)\b"), re(r"天窗")),
+        ]
     });
-    static EXTERIOR_LIGHTS_ZH: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"双闪|危险报警|警示灯|大灯|远光|近光|雾灯|转向灯|刹车灯|尾灯|示廓灯|日间行车灯").expect("tested"));
-    intent == "lights.set_interior"
-        && match language {
-            Language::English => EXTERIOR_LIGHTS.is_match(text),
-            Language::Chinese => EXTERIOR_LIGHTS_ZH.is_match(text),
-        }
+    OTHER_THINGS.iter().any(|(controls, english, chinese)| {
+        *controls == intent
+            && match language {
+                Language::English => english.is_match(text),
+                Language::Chinese => chinese.is_match(text),
+            }
+    })
 }
 
 #[cfg(test)]
@@ -39,5 +58,26 @@ mod tests {
         assert!(!interior(Language::English, "turn on the reading light"));
         assert!(!interior(Language::English, "switch the interior light off"));
         assert!(!names_another_thing(Language::English, "turn on the hazard lights", "window.set"));
+    }
+
+    #[test]
+    fn seat_ventilation_a_defroster_and_the_sunroof_are_not_what_the_car_controls() {
+        for (text, intent) in [
+            ("ventilate my seat", "seat.set_heating"),
+            ("cool my seat", "seat.set_heating"),
+            ("recline my seat", "seat.set_heating"),
+            ("turn on the steering wheel heating", "seat.set_heating"),
+            ("turn on the defroster", "climate.set_ac"),
+            ("open the sunroof", "window.set"),
+        ] {
+            assert!(names_another_thing(Language::English, text, intent), "{text}");
+        }
+        assert!(names_another_thing(Language::Chinese, "打开座椅通风", "seat.set_heating"));
+        assert!(names_another_thing(Language::Chinese, "打开除雾", "climate.set_ac"));
+        for (text, intent) in
+            [("heat my seat", "seat.set_heating"), ("turn on the ac", "climate.set_ac"), ("open the back window", "window.set")]
+        {
+            assert!(!names_another_thing(Language::English, text, intent), "{text}");
+        }
     }
 }

@@ -472,3 +472,36 @@ async fn a_seat_heating_level_the_car_lacks_is_refused_as_a_level_not_set_to_ano
     let three = dialog.turn("seat heating level 3", &tools).await;
     assert_eq!(sets(&three), [("Vehicle.Cabin.Seat.Row1.DriverSide.Heating".to_string(), "99".into())], "{}", three.reply);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remark_about_the_car_is_answered_with_how_it_is_and_moves_nothing() {
+    // Strangers' "the passenger window is dirty" opened it, "the lights are on" switched the
+    // light on, "the trunk is open" asked to open it, "is the trunk locked" was answered for the
+    // doors, "ventilate my seat" heated it and "turn on the defroster" switched the AC on.
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    for (said, answer) in [
+        ("the passenger window is dirty", "The windows are open by percent: front 0 and 0, rear 0 and 0."),
+        ("the lights are on", "The interior light is off."),
+        ("the trunk is open", "The trunk is closed."),
+        ("后备箱开着", "后备箱关着。"),
+        ("is the trunk locked", "The trunk is locked and closed."),
+        ("is the seat heating on", "Seat heating is at 0 percent for the driver and 0 for the passenger."),
+        ("what's the volume", "The volume is 30."),
+    ] {
+        let turn = dialog.turn(said, &tools).await;
+        assert_eq!((turn.reply.as_str(), sets(&turn).len()), (answer, 0), "{said}: {turn:?}");
+        assert!(turn.task.is_none(), "{said} leaves nothing waiting: {turn:?}");
+    }
+    for other_thing in ["ventilate my seat", "recline my seat", "turn on the defroster", "open the sunroof"] {
+        let turn = dialog.turn(other_thing, &tools).await;
+        assert!(turn.low_confidence && turn.actions.is_empty() && turn.task.is_none(), "{other_thing}: {turn:?}");
+    }
+    let cold = dialog.turn("my seat is cold", &tools).await;
+    assert_eq!(
+        sets(&cold),
+        [("Vehicle.Cabin.Seat.Row1.DriverSide.Heating".to_string(), "66".into())],
+        "a complaint still asks: {}",
+        cold.reply
+    );
+}

@@ -332,7 +332,10 @@ fn lock_state(text: &str) -> Option<&'static str> {
 
 static VEHICLE_SIGNAL: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     vec![
+        ("trunk_lock_state", re(r"(后备箱|后备厢|尾门).*锁|锁.*(后备箱|后备厢|尾门)")),
         ("lock_state", re(r"锁")),
+        ("seat_heating_state", re(r"座椅加热|座椅.*(热|暖)|加热座椅")),
+        ("volume", re(r"音量|声音")),
         ("window_state", re(r"窗")),
         ("trunk_state", re(r"后备箱|后备厢|尾门")),
         ("ac_state", re(r"空调|冷气")),
@@ -574,6 +577,8 @@ mod tests {
             (SlotKind::MediaQuery, "放点音乐", None),
             (SlotKind::Fact, "记住我喜欢二十二度", Some("我喜欢22度")),
             (SlotKind::VehicleSignal, "还能跑多远", Some("range")),
+            (SlotKind::VehicleSignal, "后备箱锁了吗", Some("trunk_lock_state")),
+            (SlotKind::VehicleSignal, "座椅加热开着吗", Some("seat_heating_state")),
         ]);
     }
 

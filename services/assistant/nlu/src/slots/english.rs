@@ -340,7 +340,10 @@ fn lock_state(text: &str) -> Option<&'static str> {
 fn vehicle_signal(text: &str) -> Option<&'static str> {
     static TABLE: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
         vec![
+            ("trunk_lock_state", re(r"\b(trunk|boot|tailgate)\b.*\block|\block.*\b(trunk|boot|tailgate)\b")),
             ("lock_state", re(r"\block")),
+            ("seat_heating_state", re(r"\bseats?\b.*\b(heat|warm)|\b(heated|heating|warm) seats?\b")),
+            ("volume", re(r"\b(volume|how loud)\b")),
             ("window_state", re(r"\bwindows?\b")),
             ("trunk_state", re(r"\b(trunk|boot|tailgate)\b")),
             ("ac_state", re(r"\b(ac|a/c|a c|aircon|air con|air conditioning|air conditioner)\b")),
@@ -703,6 +706,9 @@ mod tests {
             (SlotKind::VehicleSignal, "how fast am i going", Some("speed")),
             (SlotKind::VehicleSignal, "how far can i drive on this battery", Some("range")),
             (SlotKind::VehicleSignal, "are the doors locked", Some("lock_state")),
+            (SlotKind::VehicleSignal, "is the trunk locked", Some("trunk_lock_state")),
+            (SlotKind::VehicleSignal, "is the seat heating on", Some("seat_heating_state")),
+            (SlotKind::VehicleSignal, "what's the volume", Some("volume")),
         ]);
     }
 }

@@ -82,7 +82,8 @@ pub enum SlotKind {
     Switch,
     /// locked | unlocked.
     LockState,
-    /// speed | fuel_level | battery_level | range | tire_pressure | outside_temperature | cabin_temperature | lock_state.
+    /// speed | fuel_level | battery_level | range | tire_pressure | outside_temperature | cabin_temperature | lock_state |
+    /// trunk_lock_state | seat_heating_state | volume | window_state | trunk_state | ac_state | light_state.
     VehicleSignal,
     /// Where in the cabin to look: driver | passenger | rear_left | rear_right | rear | trunk | footwell.
     Region,
