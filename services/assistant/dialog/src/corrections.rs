@@ -192,6 +192,12 @@ pub(crate) fn refers_back(text: &str) -> bool {
         || ["它", "那个", "这个", "再", "又", "另一", "一样", "同样"].iter().any(|w| text.contains(w))
 }
 
+/// "That's too hot", "that is still too loud": a judgement of what was just changed, whatever
+/// else the words sound like (after the seat heating, "too hot" is not the cabin's).
+pub(crate) fn judges_the_last(text: &str) -> bool {
+    ["that's ", "that is ", "that was ", "thats "].iter().any(|opening| text.starts_with(opening))
+}
+
 /// "Undo that", "put it back", 撤销: the last change taken back. Normalised text.
 pub(crate) fn asks_to_undo(text: &str) -> bool {
     const ENGLISH: &[&str] = &[
@@ -267,6 +273,12 @@ fn chinese_correction(raw: &str) -> Option<String> {
                 corrected = true;
             }
             None => break,
+        }
+    }
+    // "不对，是深圳": the copula before the value is no part of it.
+    if corrected {
+        if let Some(value) = text.strip_prefix('是').filter(|rest| !rest.is_empty()) {
+            text = strip(value);
         }
     }
     // "深圳，不是上海": the value before the rejected one.

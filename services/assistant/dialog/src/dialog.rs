@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::confirmations::{read_yes, Answer};
 use crate::corrections::{
-    asks_to_undo, correction_remainder, is_follow_up, mentions_other, only_a_number, only_a_value, other_side, refers_back, restated,
-    stops_mid_correction, stops_mid_phrase,
+    asks_to_undo, correction_remainder, is_follow_up, judges_the_last, mentions_other, only_a_number, only_a_value, other_side,
+    refers_back, restated, stops_mid_correction, stops_mid_phrase,
 };
 use crate::phrases::{self, phrases, with_doing};
 use crate::tasks::{Relative, SlotRule, Task, TaskBook};
@@ -167,7 +167,9 @@ impl Dialog {
 
     /// "Open the window and turn on the AC", 开窗然后把空调关了, 把空调打开，温度调到二十四度:
     /// requests joined by "and", "then" or a comma, each of which alone is a confident request
-    /// to act (or not to: "don't open the window, just turn on the AC"), taken one by one; one
+    /// to act (or not to: "don't open the window, just turn on the AC"), taken one by one, but
+    /// for a statement beside a command, which gives its reason ("open my window, I'd love
+    /// some fresh air"); one
     /// that needs a question goes last, so that its question is the last thing said and
     /// answered next. `None` for one request, or an "and" inside a name ("navigate to marks
     /// and spencer"). Said while a question waits, they are new requests, not its answer.
@@ -192,9 +194,24 @@ impl Dialog {
         for part in parts {
             let understood = self.understander.understand(part).ok()?;
             if understood.low_confidence || !self.book.moves_something(&understood.intent) {
+                // "Turn on the light in here, I dropped my phone": a statement asks nothing.
+                if understood.statement {
+                    continue;
+                }
                 return None;
             }
             requests.push((part.to_string(), understood));
+        }
+        if requests.is_empty() {
+            return None;
+        }
+        // "Turn off the seat heating, it's getting too hot": beside a command, a statement
+        // gives its reason and asks nothing more; so does one that says too little to act on
+        // beside a request that says enough ("it's too dark in here, I can't see anything").
+        if requests.iter().any(|(_, understood)| !understood.statement) {
+            requests.retain(|(_, understood)| !understood.statement);
+        } else if requests.iter().any(|(said, understood)| self.is_complete(said, understood)) {
+            requests.retain(|(said, understood)| self.is_complete(said, understood));
         }
         // "Too loud, turn it down" says one thing twice.
         let said_twice = requests
@@ -371,7 +388,11 @@ impl Dialog {
         // a request of its own.
         let correctable = self.recent_done().filter(|done| !self.is_new_request(&done.intent, understood));
         if let (Some(remainder), Some(done)) = (&correction, correctable) {
-            let corrected = self.extract_answer(&done.intent, remainder, None);
+            let mut corrected = self.extract_answer(&done.intent, remainder, None);
+            // "No, the other one": the side across from the one just changed.
+            if mentions_other(&normalise(remainder)) {
+                corrected.extend(self.other_side_of(&done));
+            }
             if !corrected.is_empty() {
                 let slots = self.changed(&done.intent, done.slots.clone(), corrected);
                 let reply = self.advance(done.intent.clone(), slots, false, tools, turn).await;
@@ -415,7 +436,10 @@ impl Dialog {
     fn more_of_last(&self, understood: &Understanding) -> Option<(Done, Slots)> {
         let text = &understood.text;
         let done = self.recent_done().filter(|done| {
-            is_follow_up(text) || only_a_value(text) || (refers_back(text) && !self.is_other_request(&done.intent, understood))
+            is_follow_up(text)
+                || only_a_value(text)
+                || judges_the_last(text)
+                || (refers_back(text) && !self.is_other_request(&done.intent, understood))
         })?;
         let mut extra = self.understander.extract(&done.intent, text);
         // "The other one", "另一边也开": the side across, whatever else is said.

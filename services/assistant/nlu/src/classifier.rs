@@ -44,6 +44,10 @@ pub struct Understanding {
     /// Asks for the action not to be done: "don't open the windows", 别锁门.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub negated: bool,
+    /// Said as a statement ("it's getting too hot", "i'd love some fresh air") rather than as a
+    /// command: beside a command, it gives the reason for it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub statement: bool,
     pub slots: Slots,
     /// The runner-up, for a caller that wants to ask "did you mean ...?".
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -260,7 +264,8 @@ impl Understander {
         let unsure = confidence < LOW_CONFIDENCE && !travel_requests::is_sure(language, &text, &intent);
         let low_confidence = unsure || not_controlled::names_another_thing(language, &text, &intent);
         let negated = negations::negates_an_action(language, &text);
-        Ok(Understanding { text, language, intent, confidence, similarity, low_confidence, negated, slots, runner_up })
+        let statement = state_questions::is_statement(language, &text);
+        Ok(Understanding { text, language, intent, confidence, similarity, low_confidence, negated, statement, slots, runner_up })
     }
 
     /// Reads `intent`'s slots out of already normalised text (also used for corrections and

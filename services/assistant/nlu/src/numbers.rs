@@ -94,6 +94,18 @@ pub fn digits_for_words(text: &str) -> String {
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
+        // "a couple degrees warmer", "a couple of notches": two of a unit, not a pair of people.
+        if words[i] == "a" && words.get(i + 1) == Some(&"couple") {
+            let of = usize::from(words.get(i + 2) == Some(&"of"));
+            if words
+                .get(i + 2 + of)
+                .is_some_and(|w| matches!(*w, "degrees" | "notches" | "levels" | "steps" | "clicks" | "points" | "percent"))
+            {
+                out.push("2".into());
+                i += 2 + of;
+                continue;
+            }
+        }
         let Some((whole, used)) = integer(&words[i..]) else {
             out.push(words[i].to_string());
             i += 1;
@@ -146,6 +158,9 @@ mod tests {
             ("one percent", "1 percent"),
             ("one", "1"),
             ("twenty one", "21"),
+            ("make it a couple degrees warmer", "make it 2 degrees warmer"),
+            ("a couple of notches", "2 notches"),
+            ("a couple of friends", "a couple of friends"),
         ] {
             assert_eq!(digits_for_words(spoken), written, "{spoken}");
         }

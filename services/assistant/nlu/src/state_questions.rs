@@ -50,24 +50,83 @@ fn asks_a_state(language: Language, text: &str) -> bool {
     }
 }
 
-/// Whether `text` says how a thing is without asking for anything: "the lights are on", "my
-/// window is dirty", "the window's open", 后备箱开着, 车窗脏了; not a complaint about comfort
-/// ("the car is too hot", "my seat is cold", 车里太热了) nor a remark with a request after it
+/// Whether `text` (normalised) is said as a statement, its subject first and then a verb ("the
+/// trunk was open all night", "it's getting too hot", "i'd love some fresh air"), rather than
+/// as a command ("open the window") or a phrase without a verb ("windows down"). Mandarin puts
+/// its topic first in commands too (空调开大点), so no Mandarin sentence is taken for one.
+pub(crate) fn is_statement(language: Language, text: &str) -> bool {
+    static SUBJECT_AND_VERB: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^((yeah|yep|so|well|funny|oh|honestly|actually|anyway|once|yesterday|last (night|week|month|year|time|winter|summer|spring|autumn|fall)|this morning)\s+)*(the|my|our|your|his|her|their|its|this|that|these|those|both|a|an|some|i|we|he|she|they|it|there|someone|somebody|everyone|nobody)\b(\s+\S+){0,6}?('s|'re|'m|'d|'ll|\s+(is|are|am|was|were|has|have|had|does|do|did|will|would|can|could|should|might|may|must|isn't|aren't|wasn't|weren't|hasn't|haven't|doesn't|don't|didn't|won't|can't|got|gets|keeps?|kept|seems?|looks?|feels?|makes?|made|loves?|likes?|smells?|sounds?|shows|says|reads|displays|goes|went|came|comes|left|froze|broke|took|ran|sat|saw|heard|found|forgot|thought|told|said|drove|gave|brought|bought|spent|stood|fell|felt|knew|wore|\w{3,}ed))\b",
+        )
+        .expect("tested")
+    });
+    language == Language::English && SUBJECT_AND_VERB.is_match(text)
+}
+
+/// Whether `text` says how things are or were without asking for anything: "the lights are on",
+/// "the passenger window was open all night", "i locked the doors before we went in",
+/// "the dog loves sitting on the passenger seat", 后备箱开着, 车窗脏了. A sentence that opens
+/// with its subject and a verb says something; one that opens with a verb ("open the window"),
+/// or has none ("windows down"), asks. Not a remark: a complaint about comfort or one about
+/// how the speaker is ("the car is too hot", "my seat could be warmer", "i'm roasting",
+/// 车里太热了), a wish ("i want the window open", "we need some air"),
+/// a wish put as what could be ("the heating can go off now"), or one with a request in it
 /// ("the window is open close it", 车窗开着帮我关上).
 fn remarks_on_a_state(language: Language, text: &str) -> bool {
-    static ENGLISH: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"^(the|my|our|your|this|that|these|those|both)(\s+\S+){1,4}?('s|\s+(is|are|was|were|seems?|looks?|feels?|has been|have been))\s+(?P<state>\S+(\s+\S+){0,2})$")
-            .expect("tested")
+    static COMFORT_WISH_OR_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^(i'm|i am|we're|we are)\b|\b(too|enough|cold\w*|chilly|freez\w*|frozen|cool\w*|hot\w*|warm\w*|boiling|roasting|sweltering|stuffy|stale|fresh air|there's no|there is no|humid|muggy|loud\w*|quiet\w*|noisy|dark|pitch black|can't see|bright|dim|uncomfortable|can't hear|hard to hear|barely|audible|blasting|blazing|sweat\w*|shiver\w*|fogg\w*|misted|steamed|want|wanna|need|needs to|has to|have to|can|could|should|ought|may as well|might as well|like to|'d like|would like|let's|please|you|it up|it down|it off|it on|them)\b",
+        )
+        .expect("tested")
     });
-    static COMFORT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\b(too|enough|cold|chilly|freezing|cool|hot|warm|boiling|stuffy|humid|muggy|loud|quiet|noisy|dark|bright|dim|uncomfortable|fogg\w*|misted|steamed|it|them|please)\b")
-            .expect("tested")
+    // A command after the statement asks ("the window is open close it", "i dropped something
+    // turn on the light": whisper writes no comma); "... when i open it" does not.
+    static DOING_IT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(\S+)\s+(open|close|shut|lock|unlock|turn|switch|put|set|raise|lower|roll|crack|make|play|heat|warm|cool|dim|start|stop)\s+(it|them|that|this|on|off|up|down|the|my|a|some)\b").expect("tested")
     });
+    let asks_it_done = |text: &str| {
+        DOING_IT.captures_iter(text).any(|doing| {
+            !matches!(
+                &doing[1],
+                "i" | "we"
+                    | "you"
+                    | "he"
+                    | "she"
+                    | "they"
+                    | "to"
+                    | "who"
+                    | "can"
+                    | "could"
+                    | "would"
+                    | "will"
+                    | "should"
+                    | "didn't"
+                    | "don't"
+                    | "doesn't"
+                    | "won't"
+                    | "can't"
+                    | "couldn't"
+                    | "never"
+                    | "always"
+                    | "just"
+                    | "first"
+                    | "is"
+                    | "are"
+                    | "was"
+                    | "were"
+                    | "be"
+                    | "been"
+                    | "still"
+                    | "wide"
+            )
+        })
+    };
     static CHINESE: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(开着|关着|亮着|锁着|是开的|是关的|是锁着的|脏了|坏了)[呢的啊呀]?$").expect("tested"));
+        LazyLock::new(|| Regex::new(r"(开着|关着|亮着|锁着|是开的|是关的|是锁着的|脏了|坏了|舒服)[呢的啊呀]?$").expect("tested"));
     static CHINESE_REQUEST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"把|让|能|可以|帮|请|麻烦|给我|你|太|冷|热").expect("tested"));
     match language {
-        Language::English => ENGLISH.captures(text).is_some_and(|remark| !COMFORT.is_match(&remark["state"])),
+        Language::English => is_statement(language, text) && !COMFORT_WISH_OR_REQUEST.is_match(text) && !asks_it_done(text),
         Language::Chinese => CHINESE.is_match(text) && !CHINESE_REQUEST.is_match(text),
     }
 }
@@ -99,9 +158,18 @@ mod tests {
     #[test]
     fn a_remark_about_a_state_is_a_query_and_a_complaint_about_comfort_is_not() {
         let english = |text| intent_by_form(Language::English, text, "window.set");
-        for remark in
-            ["the passenger window is dirty", "the lights are on", "the trunk is still open", "my window's open", "the doors are locked"]
-        {
+        for remark in [
+            "the passenger window is dirty",
+            "the lights are on",
+            "the trunk is still open",
+            "my window's open",
+            "the doors are locked",
+            "the passenger window was open all night",
+            "i closed the trunk before we left",
+            "the kids love the back windows",
+            "the window makes a noise when i open it",
+            "the display shows 21 degrees",
+        ] {
             assert_eq!(english(remark), Some(QUERY), "{remark}");
         }
         for request in [
@@ -110,9 +178,17 @@ mod tests {
             "the music is too loud",
             "the windshield is fogged up",
             "the window is open close it",
-            "the passenger wants the window open",
+            "i want the window open",
+            "i'm roasting",
+            "my seat could be warmer",
+            "there's no fresh air in here",
+            "the heating can go off now",
+            "the music is barely audible",
+            "i spilled my coffee turn on the light",
+            "we need some fresh air in here",
             "open the window",
-            "it's open",
+            "windows down",
+            "the passenger window halfway",
         ] {
             assert_eq!(english(request), None, "{request}");
         }

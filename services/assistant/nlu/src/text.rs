@@ -17,6 +17,11 @@ pub fn normalise(raw: &str) -> String {
 
 fn normalise_english(raw: &str) -> String {
     let lower = raw.to_lowercase().replace('%', " percent ").replace(['’', '‘'], "'");
+    // "Mm-hmm" and "uh-huh" are made of fillers, but alone they say yes.
+    let sound: String = lower.chars().filter(char::is_ascii_alphabetic).collect();
+    if ["mmhmm", "mhm", "mmhm", "uhhuh", "mhmm"].contains(&sound.as_str()) {
+        return "yes".into();
+    }
     let lower = join_hyphenated_numbers(&lower);
     let chars: Vec<char> = lower.chars().collect();
     let mut cleaned = String::with_capacity(lower.len());
@@ -69,5 +74,8 @@ mod tests {
         assert_eq!(normalise("Set the temperature to 20-1 degrees."), "set the temperature to 21 degrees");
         assert_eq!(normalise("rows 20-10 and 2020-1"), "rows 20 10 and 2020 1");
         assert_eq!(normalise("It’s 22.5 on the driver's side"), "it's 22.5 on the driver's side");
+        assert_eq!(normalise("Mm-hmm."), "yes");
+        assert_eq!(normalise("uh huh"), "yes");
+        assert_eq!(normalise("uh, hmm"), "");
     }
 }

@@ -505,3 +505,52 @@ async fn a_remark_about_the_car_is_answered_with_how_it_is_and_moves_nothing() {
         cold.reply
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_statement_beside_a_command_is_its_reason_not_another_request() {
+    // A stranger's "turn off the seat heating, it's getting too hot" also lowered the cabin's
+    // temperature, and "I'd love some fresh air, open the window on my side" opened it and
+    // then asked "Air conditioning on or off?".
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    dialog.turn("heat my seat", &tools).await;
+    let off = dialog.turn("turn off the seat heating, it's getting too hot", &tools).await;
+    assert_eq!(sets(&off), [("Vehicle.Cabin.Seat.Row1.DriverSide.Heating".to_string(), "0".into())], "{}", off.reply);
+    let air = dialog.turn("i'd love some fresh air, open the window on my side", &tools).await;
+    assert_eq!(sets(&air), [("Vehicle.Cabin.Door.Row1.DriverSide.Window.Position".to_string(), "100".into())], "{}", air.reply);
+    assert!(air.task.is_none(), "nothing else is asked: {air:?}");
+    // Two statements, one of which says enough to act on.
+    let dark = dialog.turn("it's too dark in here, i can't see a thing", &tools).await;
+    assert_eq!(sets(&dark), [("Vehicle.Cabin.Light.IsDomeOn".to_string(), "true".into())], "{}", dark.reply);
+    assert!(dark.task.is_none(), "{dark:?}");
+    dialog.turn("turn the light off", &tools).await;
+    let phone = dialog.turn("turn on the light in here, i dropped my phone", &tools).await;
+    assert_eq!(sets(&phone), [("Vehicle.Cabin.Light.IsDomeOn".to_string(), "true".into())], "{}", phone.reply);
+    // Two complaints are two requests.
+    let both = dialog.turn("it's cold and the music is too loud", &tools).await;
+    assert_eq!(sets(&both).len(), 2, "{}", both.reply);
+    // A story about the car moves nothing.
+    let story = dialog.turn("we left the windows open all night last summer", &tools).await;
+    assert!(sets(&story).is_empty() && story.task.is_none(), "{story:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_other_one_thats_too_hot_and_mm_hmm_are_about_what_was_just_said() {
+    // Strangers' "no, the other one" was "nothing waiting for a yes or no", "that's too hot"
+    // after the seat heating lowered the cabin's temperature, "mm-hmm" to "Unlock all the
+    // doors?" was not caught, and 导航去上海，不对，是深圳 navigated to "是深圳".
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let window = |side: &str| format!("Vehicle.Cabin.Door.Row1.{side}.Window.Position");
+    dialog.turn("open the passenger window", &tools).await;
+    let other = dialog.turn("no, the other one", &tools).await;
+    assert_eq!(sets(&other), [(window("DriverSide"), "100".into()), (window("PassengerSide"), "0".into())], "{}", other.reply);
+    dialog.turn("heat my seat", &tools).await;
+    let hot = dialog.turn("that's too hot", &tools).await;
+    assert_eq!(sets(&hot), [("Vehicle.Cabin.Seat.Row1.DriverSide.Heating".to_string(), "33".into())], "{}", hot.reply);
+    assert_eq!(dialog.turn("unlock the doors", &tools).await.reply, "Unlock all the doors?");
+    let yes = dialog.turn("Mm-hmm.", &tools).await;
+    assert_eq!(sets(&yes).len(), 4, "{}", yes.reply);
+    let trip = dialog.turn("导航去上海，不对，是深圳", &tools).await;
+    assert_eq!(trip.reply, "正在导航去深圳。");
+}

@@ -269,7 +269,11 @@ fn warmth(text: &str) -> Option<&'static str> {
 
 fn loudness(text: &str) -> Option<&'static str> {
     static UP: LazyLock<Regex> = LazyLock::new(|| re(r"\b(louder|up|increase|raise|too quiet|can't hear|cannot hear|boost|more)\b"));
-    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"\b(quieter|softer|down|lower|decrease|reduce|too loud|less)\b"));
+    static DOWN: LazyLock<Regex> = LazyLock::new(|| {
+        re(
+            r"\b(quieter|softer|down|lower|decrease|reduce|(too|so|way too|really|very|pretty) loud|hear myself think|deafening|blasting|less)\b",
+        )
+    });
     if has(&DOWN, text) && !text.contains("too quiet") {
         Some("down")
     } else if has(&UP, text) {
@@ -580,6 +584,7 @@ mod tests {
             (SlotKind::Warmth, "it's too hot in here", Some("down")),
             (SlotKind::Warmth, "a bit warmer", Some("up")),
             (SlotKind::Loudness, "i can't hear the music", Some("up")),
+            (SlotKind::Loudness, "the music is so loud i can't hear myself think", Some("down")),
             (SlotKind::Loudness, "the music's too loud", Some("down")),
             (SlotKind::HeatStep, "hotter", Some("up")),
             (SlotKind::HeatStep, "turn the seat heating up", Some("up")),
