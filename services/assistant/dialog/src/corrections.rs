@@ -319,7 +319,7 @@ pub(crate) fn is_follow_up(text: &str) -> bool {
         || text.ends_with(" too")
         || text.ends_with(" as well")
         // "副驾也一样", "后排也要", "还有副驾".
-        || ["也一样", "也是", "也要", "也调", "也开", "也关", "也来", "同样"].iter().any(|m| text.contains(m))
+        || ["也一样", "也是", "也要", "也调", "也开", "也关", "也打开", "也关上", "也关掉", "也来", "同样"].iter().any(|m| text.contains(m))
         || ["还有", "那"].iter().any(|m| text.starts_with(m)) && text.ends_with(['呢', '吧'])
 }
 

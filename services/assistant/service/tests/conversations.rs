@@ -553,4 +553,17 @@ async fn the_other_one_thats_too_hot_and_mm_hmm_are_about_what_was_just_said() {
     assert_eq!(sets(&yes).len(), 4, "{}", yes.reply);
     let trip = dialog.turn("导航去上海，不对，是深圳", &tools).await;
     assert_eq!(trip.reply, "正在导航去深圳。");
+    // And from a stranger's conversations: a bare level corrects a level, 也打开 is "too", and
+    // a number said after a side question still sets what was asked before it.
+    dialog.turn("set the passenger seat heating to level 1", &tools).await;
+    let three = dialog.turn("no, 3", &tools).await;
+    assert_eq!(sets(&three), [("Vehicle.Cabin.Seat.Row1.PassengerSide.Heating".to_string(), "99".into())], "{}", three.reply);
+    dialog.turn("打开副驾的车窗", &tools).await;
+    let rear = dialog.turn("后排也打开", &tools).await;
+    let rear_window = |side: &str| format!("Vehicle.Cabin.Door.Row2.{side}.Window.Position");
+    assert_eq!(sets(&rear), [(rear_window("DriverSide"), "100".into()), (rear_window("PassengerSide"), "100".into())], "{}", rear.reply);
+    assert_eq!(dialog.turn("把温度调一下", &tools).await.reply, "您想调到多少度？");
+    dialog.turn("外面多少度？", &tools).await;
+    let then = dialog.turn("那就二十四度吧", &tools).await;
+    assert_eq!(sets(&then), [("Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".to_string(), "24".into())], "{}", then.reply);
 }

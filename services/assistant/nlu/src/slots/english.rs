@@ -208,12 +208,13 @@ fn open_percent(text: &str) -> Option<f64> {
 }
 
 fn heat_level(text: &str) -> Option<f64> {
-    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:level|to|on|at) (\d+)\b"));
+    // A number said alone is a level only where a level is expected: "no, 3" after "level 1".
+    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:level|to|on|at) (\d+)\b|^(\d+)$"));
     static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"\boff\b"));
     static LOW: LazyLock<Regex> = LazyLock::new(|| re(r"\b(low|lowest|minimum|gentle)\b"));
     static MEDIUM: LazyLock<Regex> = LazyLock::new(|| re(r"\b(medium|mid|middle)\b"));
     static HIGH: LazyLock<Regex> = LazyLock::new(|| re(r"\b(high|highest|max|maximum|full)\b"));
-    if let Some(level) = LEVEL.captures(text).and_then(|c| c[1].parse().ok()) {
+    if let Some(level) = LEVEL.captures(text).and_then(|c| c.get(1).or(c.get(2))?.as_str().parse().ok()) {
         Some(level)
     } else if has(&OFF, text) || has(&UNWANTED, text) {
         Some(0.0)
