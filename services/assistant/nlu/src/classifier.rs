@@ -11,10 +11,11 @@ use cabin_sentence_encoder::{EncoderError, MultilingualEncoder, SentenceEncoder,
 
 use crate::example_cache::ExampleCache;
 use crate::intents::IntentCatalog;
+use crate::not_controlled::NotControlled;
 use crate::question_forms::{form_of, QuestionForm};
 use crate::slots::Slots;
 use crate::text::normalise;
-use crate::{memory_verbs, negations, not_controlled, state_questions, travel_requests};
+use crate::{memory_verbs, negations, state_questions, travel_requests};
 use cabin_language::Language;
 
 /// Below this confidence the result is flagged as a guess.
@@ -156,6 +157,8 @@ pub struct Understander {
     cache: Option<ExampleCache>,
     /// Per intent, the questions asking why or how that its examples ask.
     questions_asked: Vec<Vec<QuestionForm>>,
+    /// Things next to an intent that it does not control.
+    not_controlled: NotControlled,
 }
 
 impl Understander {
@@ -180,7 +183,8 @@ impl Understander {
                 forms
             })
             .collect();
-        Understander { catalog, languages: BTreeMap::new(), cache: cache.map(ExampleCache::new), questions_asked }
+        let not_controlled = NotControlled::for_catalog(&catalog);
+        Understander { catalog, languages: BTreeMap::new(), cache: cache.map(ExampleCache::new), questions_asked, not_controlled }
             .with_language(Language::English, encoder)
     }
 
@@ -262,7 +266,7 @@ impl Understander {
         let runner_up =
             ranked.get(1).map(|(i, _)| IntentScore { intent: self.catalog.intents()[*i].name.clone(), confidence: probability(1) });
         let unsure = confidence < LOW_CONFIDENCE && !travel_requests::is_sure(language, &text, &intent);
-        let low_confidence = unsure || not_controlled::names_another_thing(language, &text, &intent);
+        let low_confidence = unsure || self.not_controlled.names_another_thing(language, &text, &intent);
         let negated = negations::negates_an_action(language, &text);
         let statement = state_questions::is_statement(language, &text);
         Ok(Understanding { text, language, intent, confidence, similarity, low_confidence, negated, statement, slots, runner_up })

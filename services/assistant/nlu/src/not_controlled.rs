@@ -3,65 +3,108 @@
 //! saw the dome light come on for it; "ventilate my seat" heated it, "turn on the defroster"
 //! switched the air conditioning on, "open the sunroof" asked which window. Such a turn is
 //! marked unsure, so the car says it did not understand (and the car's model is not asked to
-//! pretend) rather than act on the wrong thing.
+//! pretend) rather than act on the wrong thing. An intent whose own examples name the thing
+//! controls it: an OEM whose car has a sunroof adds "open the sunroof" to the window intent,
+//! with a slot for it, and the guard steps aside without a line of code.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::intents::IntentCatalog;
+use crate::text::normalise;
 use cabin_language::Language;
 
-/// Whether `text` (normalised) names something `intent` does not control but is easily taken for.
-pub(crate) fn names_another_thing(language: Language, text: &str, intent: &str) -> bool {
-    static OTHER_THINGS: LazyLock<Vec<(&str, Regex, Regex)>> = LazyLock::new(|| {
-        let re = |pattern: &str| Regex::new(pattern).expect("tested");
-        vec![
-            // The outside lights, the screens, and the ambient light's colours: the dome light is
-            // on or off.
-            (
-                "lights.set_interior",
-                re(
-                    r"\b(hazards?|head ?lights?|head ?lamps?|fog ?lights?|fog ?lamps?|(high|low|full|main) beams?|indicators?|turn signals?|blinkers?|brake lights?|tail ?lights?|parking lights?|daytime running|ambient|colou?rs?|blue|red|green|purple|pink|orange|yellow|screens?|displays?|dashboard|dash|instruments?|backlight)\b",
-                ),
-                re(
-                    r"双闪|危险报警|警示灯|大灯|远光|近光|雾灯|转向灯|刹车灯|尾灯|示廓灯|日间行车灯|氛围灯|颜色|蓝|红|绿|紫|粉|橙|黄|屏幕|屏|仪表",
-                ),
+/// Things near `intent` that it does not control, in English and in Mandarin.
+struct OtherThing {
+    intent: &'static str,
+    english: Regex,
+    chinese: Regex,
+}
+
+impl OtherThing {
+    fn named_in(&self, language: Language, text: &str) -> bool {
+        match language {
+            Language::English => self.english.is_match(text),
+            Language::Chinese => self.chinese.is_match(text),
+        }
+    }
+}
+
+static OTHER_THINGS: LazyLock<Vec<OtherThing>> = LazyLock::new(|| {
+    let re = |pattern: &str| Regex::new(pattern).expect("tested");
+    [
+        // The outside lights, the screens, and colours: the interior lights are on or off.
+        (
+            "lights.set_interior",
+            re(
+                r"\b(hazards?|head ?lights?|head ?lamps?|fog ?lights?|fog ?lamps?|(high|low|full|main) beams?|indicators?|turn signals?|blinkers?|brake lights?|tail ?lights?|parking lights?|daytime running|colou?rs?|blue|red|green|purple|pink|orange|yellow|screens?|displays?|dashboard|dash|instruments?|backlight)\b",
             ),
-            // Seat ventilation, massage and position, and the steering wheel's heating.
-            (
-                "seat.set_heating",
-                re(
-                    r"\b(ventilat\w*|cool(ing|ed)? (my |the )?seats?|seat cool\w*|massag\w*|reclin\w*|lumbar|backrest|seat ?back|headrest|steering wheel|move (my |the )?seat|seat (forward|backward|back))\b",
-                ),
-                re(r"通风|制冷|按摩|靠背|放倒|腰托|头枕|方向盘|往前|往后|向前|向后"),
+            re(
+                r"双闪|危险报警|警示灯|大灯|远光|近光|雾灯|转向灯|刹车灯|尾灯|示廓灯|日间行车灯|颜色|蓝|红|绿|紫|粉|橙|黄|屏幕|屏|仪表",
             ),
-            // Defrosters and demisters heat glass: the air conditioning and the windows are not
-            // one. Nor is the fan's speed the AC's switch.
-            ("climate.set_ac", re(r"\b(defrost\w*|demist\w*|defog\w*|de ?ic\w*|fan|blower)\b"), re(r"除雾|除霜|去雾|化霜|风量|风速|鼓风")),
-            (
-                "window.set",
-                re(r"\b(sun ?roof|moon ?roof|roof|sun ?shades?|sun ?blinds?|blinds?|defrost\w*|demist\w*|defog\w*)\b"),
-                re(r"天窗|遮阳帘|遮阳|除雾|除霜"),
+        ),
+        // Seat ventilation, massage and position, and the steering wheel's heating.
+        (
+            "seat.set_heating",
+            re(
+                r"\b(ventilat\w*|cool(ing|ed)? (my |the )?seats?|seat cool\w*|massag\w*|reclin\w*|lumbar|backrest|seat ?back|headrest|steering wheel|move (my |the )?seat|seat (forward|backward|back))\b",
             ),
-            // Child locks keep a rear door shut from inside; they are not the central locking.
-            ("doors.set_lock", re(r"\bchild (safety )?locks?\b|\bchild ?proof\b"), re(r"儿童锁")),
-            // Driving functions take numbers too.
-            ("climate.set_temperature", re(r"\b(cruise|speed limit\w*|limiter)\b"), re(r"巡航|限速")),
-            ("media.set_volume", re(r"\b(cruise|speed limit\w*|limiter)\b"), re(r"巡航|限速")),
-        ]
-    });
-    OTHER_THINGS.iter().any(|(controls, english, chinese)| {
-        *controls == intent
-            && match language {
-                Language::English => english.is_match(text),
-                Language::Chinese => chinese.is_match(text),
-            }
-    })
+            re(r"通风|制冷|按摩|靠背|放倒|腰托|头枕|方向盘|往前|往后|向前|向后"),
+        ),
+        // Defrosters and demisters heat glass: the air conditioning and the windows are not
+        // one. Nor is the fan's speed the AC's switch.
+        ("climate.set_ac", re(r"\b(defrost\w*|demist\w*|defog\w*|de ?ic\w*|fan|blower)\b"), re(r"除雾|除霜|去雾|化霜|风量|风速|鼓风")),
+        (
+            "window.set",
+            re(r"\b(sun ?roof|moon ?roof|roof|sun ?shades?|sun ?blinds?|blinds?|defrost\w*|demist\w*|defog\w*)\b"),
+            re(r"天窗|遮阳帘|遮阳|除雾|除霜"),
+        ),
+        // Child locks keep a rear door shut from inside; they are not the central locking.
+        ("doors.set_lock", re(r"\bchild (safety )?locks?\b|\bchild ?proof\b"), re(r"儿童锁")),
+        // Driving functions take numbers too.
+        ("climate.set_temperature", re(r"\b(cruise|speed limit\w*|limiter)\b"), re(r"巡航|限速")),
+        ("media.set_volume", re(r"\b(cruise|speed limit\w*|limiter)\b"), re(r"巡航|限速")),
+    ]
+    .into_iter()
+    .map(|(intent, english, chinese)| OtherThing { intent, english, chinese })
+    .collect()
+});
+
+/// The guards that hold for a catalog: those whose intent's examples never name the thing.
+#[derive(Debug, Clone)]
+pub(crate) struct NotControlled {
+    holding: Vec<usize>,
+}
+
+impl NotControlled {
+    pub(crate) fn for_catalog(catalog: &IntentCatalog) -> NotControlled {
+        let holding = (0..OTHER_THINGS.len())
+            .filter(|&row| {
+                let thing = &OTHER_THINGS[row];
+                catalog
+                    .get(thing.intent)
+                    .is_none_or(|intent| !intent.examples.iter().any(|example| thing.named_in(Language::of(example), &normalise(example))))
+            })
+            .collect();
+        NotControlled { holding }
+    }
+
+    /// Whether `text` (normalised) names something `intent` does not control but is easily
+    /// taken for.
+    pub(crate) fn names_another_thing(&self, language: Language, text: &str, intent: &str) -> bool {
+        self.holding.iter().map(|&row| &OTHER_THINGS[row]).any(|thing| thing.intent == intent && thing.named_in(language, text))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names_another_thing(language: Language, text: &str, intent: &str) -> bool {
+        static SHIPPED: LazyLock<NotControlled> = LazyLock::new(|| NotControlled::for_catalog(&IntentCatalog::embedded()));
+        SHIPPED.names_another_thing(language, text, intent)
+    }
 
     #[test]
     fn the_outside_lights_are_not_the_interior_light() {
@@ -104,5 +147,19 @@ mod tests {
         {
             assert!(!names_another_thing(Language::English, text, intent), "{text}");
         }
+    }
+
+    #[test]
+    fn every_guard_holds_for_the_shipped_intents_and_steps_aside_for_an_intent_that_names_the_thing() {
+        let shipped = NotControlled::for_catalog(&IntentCatalog::embedded());
+        assert_eq!(shipped.holding.len(), OTHER_THINGS.len(), "a shipped example names a thing its intent does not control");
+        let mut with_a_sunroof = IntentCatalog::embedded();
+        with_a_sunroof
+            .add_toml("[[intent]]\nname = \"window.set\"\nexamples = [\"open the sunroof\", \"打开天窗\"]\n", "oem.toml")
+            .unwrap();
+        let oem = NotControlled::for_catalog(&with_a_sunroof);
+        assert!(!oem.names_another_thing(Language::English, "close the sunroof", "window.set"));
+        assert!(!oem.names_another_thing(Language::Chinese, "关上天窗", "window.set"));
+        assert!(oem.names_another_thing(Language::English, "turn on the hazard lights", "lights.set_interior"));
     }
 }
