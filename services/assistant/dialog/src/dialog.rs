@@ -169,9 +169,8 @@ impl Dialog {
     /// requests joined by "and", "then" or a comma, each of which alone is a confident request
     /// to act (or not to: "don't open the window, just turn on the AC"), taken one by one, but
     /// for a statement beside a command, which gives its reason ("open my window, I'd love
-    /// some fresh air"); one
-    /// that needs a question goes last, so that its question is the last thing said and
-    /// answered next. `None` for one request, or an "and" inside a name ("navigate to marks
+    /// some fresh air"); one that needs a question goes last, so that its question is the last
+    /// thing said and answered next. `None` for one request, or an "and" inside a name ("navigate to marks
     /// and spencer"). Said while a question waits, they are new requests, not its answer.
     fn separate_requests(&self, raw: &str, whole: &Understanding) -> Option<Vec<(String, Understanding)>> {
         static JOINS: LazyLock<Regex> = LazyLock::new(|| {

@@ -85,43 +85,12 @@ fn remarks_on_a_state(language: Language, text: &str) -> bool {
     static DOING_IT: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(\S+)\s+(open|close|shut|lock|unlock|turn|switch|put|set|raise|lower|roll|crack|make|play|heat|warm|cool|dim|start|stop)\s+(it|them|that|this|on|off|up|down|the|my|a|some)\b").expect("tested")
     });
-    let asks_it_done = |text: &str| {
-        DOING_IT.captures_iter(text).any(|doing| {
-            !matches!(
-                &doing[1],
-                "i" | "we"
-                    | "you"
-                    | "he"
-                    | "she"
-                    | "they"
-                    | "to"
-                    | "who"
-                    | "can"
-                    | "could"
-                    | "would"
-                    | "will"
-                    | "should"
-                    | "didn't"
-                    | "don't"
-                    | "doesn't"
-                    | "won't"
-                    | "can't"
-                    | "couldn't"
-                    | "never"
-                    | "always"
-                    | "just"
-                    | "first"
-                    | "is"
-                    | "are"
-                    | "was"
-                    | "were"
-                    | "be"
-                    | "been"
-                    | "still"
-                    | "wide"
-            )
-        })
-    };
+    // The words before a verb that make it no command: a subject, a modal, "to", a be-verb.
+    const NO_COMMAND_AFTER: &[&str] = &[
+        "i", "we", "you", "he", "she", "they", "to", "who", "can", "could", "would", "will", "should", "didn't", "don't", "doesn't",
+        "won't", "can't", "couldn't", "never", "always", "just", "first", "is", "are", "was", "were", "be", "been", "still", "wide",
+    ];
+    let asks_it_done = |text: &str| DOING_IT.captures_iter(text).any(|doing| !NO_COMMAND_AFTER.contains(&&doing[1]));
     static CHINESE: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(开着|关着|亮着|锁着|是开的|是关的|是锁着的|脏了|坏了|舒服)[呢的啊呀]?$").expect("tested"));
     static CHINESE_REQUEST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"把|让|能|可以|帮|请|麻烦|给我|你|太|冷|热").expect("tested"));
