@@ -154,6 +154,25 @@ fn an_oem_intent_with_few_examples_does_not_take_a_question_that_shares_its_word
 }
 
 #[test]
+fn a_question_about_an_oem_setting_moves_nothing() {
+    // An integrator's defroster switched on for "is the defroster on" and 除雾开着吗: the guard
+    // knew the shipped settings by name. A `switch` slot makes an intent a setting now.
+    let intents = "[[intent]]\nname = \"climate.set_defrost\"\nslots = { state = \"switch\" }\nexamples = [\n  \"turn on the defroster\",\n  \
+                   \"defrost the windshield\",\n  \"switch the demister off\",\n  \"turn the windshield defroster off\",\n  \
+                   \"demist the windscreen please\",\n  \"defroster on\",\n  \"打开前挡除雾\",\n  \"关闭除雾\",\n  \"前挡除雾打开\",\n  \"把除雾关掉\",\n]\n";
+    let tasks = "[[task]]\nintent = \"climate.set_defrost\"\ndoing = \"switch the defroster\"\nslots.state = { default = \"on\" }\n\
+                 set = [{ signal = \"Vehicle.Cabin.HVAC.IsFrontDefrosterActive\", value = \"{state}\" }]\ndone = \"Defroster {state}.\"\n";
+    let (_intents_dir, intents) = temp_file("oem-intents.toml", intents);
+    let (_tasks_dir, tasks) = temp_file("oem-tasks.toml", tasks);
+    let args = ["chat", "--json", "--memory", "off", "--intents", intents.to_str().unwrap(), "--tasks", tasks.to_str().unwrap()];
+    let turns = json_lines(&cabin_with_input(None, &args, "is the defroster on\n除雾开着吗\nturn on the defroster\n"));
+    for turn in &turns[..2] {
+        assert!(sets(turn).is_empty(), "a question moves nothing: {turn}");
+    }
+    assert_eq!(sets(&turns[2]), [("Vehicle.Cabin.HVAC.IsFrontDefrosterActive".to_string(), 1.0)], "the request acts: {}", turns[2]);
+}
+
+#[test]
 fn dont_is_obeyed_and_only_a_plain_yes_opens_the_trunk_or_unlocks_the_doors() {
     // A stranger's "don't open the windows, it's raining" opened them, 别锁门 locked the doors,
     // and "what", "maybe later" or 等一下 to "Open the trunk?" opened it.

@@ -51,7 +51,8 @@ fn built_in_initial(path: &str) -> Option<Value> {
         "Vehicle.IsMoving" => Value::Bool(false),
         "Vehicle.TraveledDistance" => Value::Float(12_480.0),
         "Vehicle.Powertrain.Transmission.CurrentGear" => Value::Int(0),
-        "Vehicle.Powertrain.Transmission.SelectedGear" => Value::Int(127),
+        // VSS: 126 is Park, 127 Drive.
+        "Vehicle.Powertrain.Transmission.SelectedGear" => Value::Int(126),
         "Vehicle.Powertrain.FuelSystem.RelativeLevel" => Value::Uint(64),
         "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current" => Value::Float(80.0),
         "Vehicle.Powertrain.TractionBattery.StateOfCharge.Displayed" => Value::Float(80.0),
@@ -247,7 +248,7 @@ impl Reported {
             ("Vehicle.Speed", Value::Float(speed)),
             ("Vehicle.IsMoving", Value::Bool(moving)),
             ("Vehicle.Powertrain.Transmission.CurrentGear", Value::Int(gear)),
-            ("Vehicle.Powertrain.Transmission.SelectedGear", Value::Int(if moving { 126 } else { 127 })),
+            ("Vehicle.Powertrain.Transmission.SelectedGear", Value::Int(if moving { 127 } else { 126 })),
             ("Vehicle.TraveledDistance", Value::Float((distance * 10.0).round() / 10.0)),
             ("Vehicle.Powertrain.FuelSystem.RelativeLevel", Value::Float(fuel_pct)),
             ("Vehicle.Powertrain.FuelSystem.Range", Value::Float(range_m)),

@@ -74,10 +74,11 @@ async fn speed_follows_the_drive_profile_and_gear_follows_speed() {
     assert_eq!(current(&store, "Vehicle.Speed"), Value::Float(100.0));
     assert_eq!(current(&store, "Vehicle.IsMoving"), Value::Bool(true));
     assert_eq!(current(&store, "Vehicle.Powertrain.Transmission.CurrentGear"), Value::Int(5));
+    assert_eq!(current(&store, "Vehicle.Powertrain.Transmission.SelectedGear"), Value::Int(127), "driving is Drive (VSS 127)");
     sim.set_profile(DriveProfile::parked());
     sleep(Duration::from_millis(300)).await;
     assert_eq!(current(&store, "Vehicle.Speed"), Value::Float(0.0));
-    assert_eq!(current(&store, "Vehicle.Powertrain.Transmission.SelectedGear"), Value::Int(127));
+    assert_eq!(current(&store, "Vehicle.Powertrain.Transmission.SelectedGear"), Value::Int(126), "parked is Park (VSS 126)");
 }
 
 #[tokio::test(start_paused = true)]

@@ -17,7 +17,7 @@ use crate::corrections::{
     refers_back, restated, stops_mid_correction, stops_mid_phrase,
 };
 use crate::phrases::{self, phrases, with_doing};
-use crate::tasks::{Relative, SlotRule, Task, TaskBook};
+use crate::tasks::{boolean_word, Relative, SlotRule, Task, TaskBook};
 use crate::template::{render, render_in, render_paths, render_value, scale_of};
 use crate::tools::{ToolError, Tools};
 
@@ -897,11 +897,7 @@ impl Dialog {
     fn fit(&self, path: &str, value: Value) -> Option<Value> {
         let datatype = self.catalog.signals.get(path)?.datatype;
         match (datatype, value) {
-            (Datatype::Boolean, Value::String(word)) => match word.as_str() {
-                "on" | "locked" | "true" | "open" => Some(Value::Bool(true)),
-                "off" | "unlocked" | "false" | "closed" => Some(Value::Bool(false)),
-                _ => None,
-            },
+            (Datatype::Boolean, Value::String(word)) => boolean_word(&word).map(Value::Bool),
             (Datatype::Float | Datatype::Double, value) => value.as_f64().map(Value::Float),
             (Datatype::Boolean | Datatype::String, value) => Some(value),
             (_, Value::Float(f)) => Some(Value::Int(f.round() as i64)),

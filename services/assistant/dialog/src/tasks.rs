@@ -640,11 +640,24 @@ struct TranslationFile {
 
 /// A `set` value that is the same whatever is said and is not text: a boolean or a number (a
 /// word such as "on" is fitted to its signal when the task runs).
+/// A `set` value written as it is, not from a slot: `true`, `50`, or a word such as `"on"`.
 fn literal_value(value: &toml::Value) -> Option<Value> {
     match value {
         toml::Value::Boolean(b) => Some(Value::Bool(*b)),
         toml::Value::Integer(i) => Some(Value::Int(*i)),
         toml::Value::Float(f) => Some(Value::Float(*f)),
+        toml::Value::String(word) if !word.contains('{') => {
+            Some(boolean_word(word).map(Value::Bool).unwrap_or_else(|| Value::String(word.clone())))
+        }
+        _ => None,
+    }
+}
+
+/// The words a boolean signal takes for its values, as slots and task files say them.
+pub(crate) fn boolean_word(word: &str) -> Option<bool> {
+    match word {
+        "on" | "locked" | "true" | "open" => Some(true),
+        "off" | "unlocked" | "false" | "closed" => Some(false),
         _ => None,
     }
 }
@@ -762,6 +775,14 @@ mod tests {
         let oem = "[[task]]\nintent = \"media.set_volume\"\ndone = \"ok\"\nset = [{ signal = \"Vehicle.Cabin.Infotainment.Media.Volume\", value = 140 }]\n";
         let error = load(oem).unwrap_err().to_string();
         assert!(error.contains("140 is above the maximum 100"), "{error}");
+        // A stranger's `value = "yes"` passed, and each request failed with "that value doesn't fit".
+        let oem =
+            "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nset = [{ signal = \"Vehicle.Body.Trunk.Rear.IsOpen\", value = \"yes\" }]\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.starts_with("oem-tasks.toml:4: task `trunk.open`: the value for `Vehicle.Body.Trunk.Rear.IsOpen`"), "{error}");
+        let oem =
+            "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nset = [{ signal = \"Vehicle.Body.Trunk.Rear.IsOpen\", value = \"open\" }]\n";
+        assert!(load(oem).is_ok(), "a word the signal takes");
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub fn render(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>) -> 
 pub fn render_in(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>, words: Option<&ValueWords>) -> String {
     let Ok(pieces) = parse(text) else { return text.to_string() };
     let word = |english: &str| words.and_then(|w| w.get(english)).cloned().unwrap_or_else(|| english.to_string());
-    pieces
+    let rendered = pieces
         .into_iter()
         .map(|piece| match piece {
             Piece::Literal(text) => text,
@@ -165,10 +165,18 @@ pub fn render_in(text: &str, slots: &Slots, readings: &BTreeMap<String, Value>, 
                 },
             },
         })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(if words.is_some() { "" } else { " " })
+        .collect::<String>();
+    // Mandarin puts no space between words, but English inside it keeps its own: a song's
+    // name, or a reply an OEM wrote only in English ("I can only ..." ran together).
+    let mut spoken = String::with_capacity(rendered.len());
+    for word in rendered.split_whitespace() {
+        let between_latin = spoken.ends_with(|c: char| c.is_ascii()) && word.starts_with(|c: char| c.is_ascii());
+        if !spoken.is_empty() && (words.is_none() || between_latin) {
+            spoken.push(' ');
+        }
+        spoken.push_str(word);
+    }
+    spoken
 }
 
 /// A `set` entry's value for these slots, before it is fitted to the signal's datatype.
@@ -235,6 +243,15 @@ mod tests {
         assert_eq!(render("Setting {zone} to {temperature} degrees.", &s, &BTreeMap::new()), "Setting the passenger side to 21 degrees.");
         let readings = [("Vehicle.Powertrain.Range".to_string(), Value::Uint(412_400))].into_iter().collect();
         assert_eq!(render("About {Vehicle.Powertrain.Range|km} km.", &Slots::new(), &readings), "About 412 km.");
+    }
+
+    #[test]
+    fn mandarin_runs_its_words_together_but_english_inside_it_keeps_its_spaces() {
+        let words = ValueWords::new();
+        let s = slots(&[("query", SlotValue::Text("bohemian rhapsody".into()))]);
+        assert_eq!(render_in("正在播放 {query}。", &s, &BTreeMap::new(), Some(&words)), "正在播放bohemian rhapsody。");
+        let english_only = "I can only switch the windshield defroster, not the rear one.";
+        assert_eq!(render_in(english_only, &Slots::new(), &BTreeMap::new(), Some(&words)), english_only);
     }
 
     #[test]

@@ -290,7 +290,7 @@ impl Understander {
         let chosen = &intents[ranked[0].0].name;
         let Some(named) = memory_verbs::intent_by_verb(language, text, chosen)
             .or_else(|| travel_requests::intent_by_opening(language, text, chosen))
-            .or_else(|| state_questions::intent_by_form(language, text, chosen))
+            .or_else(|| state_questions::intent_by_form(language, text, state_questions::is_setting(&intents[ranked[0].0])))
             .or_else(|| self.intent_asking(language, text, ranked))
         else {
             return;

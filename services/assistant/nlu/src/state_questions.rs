@@ -11,26 +11,34 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::intents::IntentDef;
+use crate::slots::SlotKind;
 use cabin_language::Language;
 
 /// The intent that reads the car's state.
 pub(crate) const QUERY: &str = "vehicle.query";
-/// Intents that change what a question could ask about.
-const SETTINGS: &[&str] = &[
-    "window.set",
-    "trunk.open",
-    "climate.set_ac",
-    "lights.set_interior",
-    "doors.set_lock",
-    "seat.set_heating",
-    "climate.set_temperature",
-    "media.set_volume",
-];
+/// Whether `intent` sets something a question could ask about: it has a slot for a state or
+/// a level. Read from the catalog, so an OEM's intent (a defroster with a `switch` slot) is
+/// guarded as the shipped ones are: "is the defroster on" switched it on.
+pub(crate) fn is_setting(intent: &IntentDef) -> bool {
+    intent.slots.values().any(|kind| {
+        matches!(
+            kind,
+            SlotKind::Switch
+                | SlotKind::LockState
+                | SlotKind::OpenPercent
+                | SlotKind::HeatLevel
+                | SlotKind::VolumeLevel
+                | SlotKind::Temperature
+                | SlotKind::Closing
+        )
+    })
+}
 
-/// [`QUERY`] when `chosen` is a setting and `text` (normalised) asks or says how things are
-/// rather than asking for something to be done; `None` keeps the classifier's choice.
-pub(crate) fn intent_by_form(language: Language, text: &str, chosen: &str) -> Option<&'static str> {
-    (SETTINGS.contains(&chosen) && (asks_a_state(language, text) || remarks_on_a_state(language, text))).then_some(QUERY)
+/// [`QUERY`] when the chosen intent is a setting and `text` (normalised) asks or says how
+/// things are rather than asking for something to be done; `None` keeps the classifier's choice.
+pub(crate) fn intent_by_form(language: Language, text: &str, chosen_is_setting: bool) -> Option<&'static str> {
+    (chosen_is_setting && (asks_a_state(language, text) || remarks_on_a_state(language, text))).then_some(QUERY)
 }
 
 /// Whether `text` is a yes/no question about a state: "is the trunk open", "are the windows
@@ -106,7 +114,7 @@ mod tests {
 
     #[test]
     fn a_question_about_a_state_is_a_query_and_a_request_put_as_a_question_is_not() {
-        let english = |text| intent_by_form(Language::English, text, "window.set");
+        let english = |text| intent_by_form(Language::English, text, true);
         for question in ["is the driver's window open", "are the windows closed", "is the trunk open", "was the ac on"] {
             assert_eq!(english(question), Some(QUERY), "{question}");
         }
@@ -114,19 +122,29 @@ mod tests {
         {
             assert_eq!(english(request), None, "{request}");
         }
-        let chinese = |text| intent_by_form(Language::Chinese, text, "trunk.open");
+        let chinese = |text| intent_by_form(Language::Chinese, text, true);
         for question in ["车窗开着吗", "后备箱开着吗？", "空调关了没"] {
             assert_eq!(chinese(question), Some(QUERY), "{question}");
         }
         for request in ["打开后备箱", "能打开后备箱吗", "帮我打开后备箱好吗", "你可以开一下后备箱吗"] {
             assert_eq!(chinese(request), None, "{request}");
         }
-        assert_eq!(intent_by_form(Language::English, "is my phone in the car", "vision.find_object"), None, "not a setting");
+        assert_eq!(intent_by_form(Language::English, "is my phone in the car", false), None, "not a setting");
+        let catalog = crate::intents::IntentCatalog::embedded();
+        let setting = |name| is_setting(catalog.get(name).expect("shipped"));
+        for name in
+            ["window.set", "trunk.open", "climate.set_ac", "lights.set_interior", "doors.set_lock", "seat.set_heating", "media.set_volume"]
+        {
+            assert!(setting(name), "{name}");
+        }
+        for name in ["vision.find_object", "navigation.set_destination", "media.play", "vehicle.query", "memory.remember"] {
+            assert!(!setting(name), "{name}");
+        }
     }
 
     #[test]
     fn a_remark_about_a_state_is_a_query_and_a_complaint_about_comfort_is_not() {
-        let english = |text| intent_by_form(Language::English, text, "window.set");
+        let english = |text| intent_by_form(Language::English, text, true);
         for remark in [
             "the passenger window is dirty",
             "the lights are on",
@@ -161,7 +179,7 @@ mod tests {
         ] {
             assert_eq!(english(request), None, "{request}");
         }
-        let chinese = |text| intent_by_form(Language::Chinese, text, "trunk.open");
+        let chinese = |text| intent_by_form(Language::Chinese, text, true);
         for remark in ["后备箱开着", "车窗脏了", "灯亮着呢"] {
             assert_eq!(chinese(remark), Some(QUERY), "{remark}");
         }

@@ -75,7 +75,8 @@ fn vehicle_error(error: ClientError) -> ToolError {
             ToolError::Interlock { reason, interlock }
         }
         ClientError::Refused { refusal: Refusal::OutOfRange, .. } => ToolError::OutOfRange { reason },
-        ClientError::Refused { refusal: Refusal::NotPermitted, .. } => ToolError::NotPermitted { reason },
+        // "not permitted to actuate X (caller's roles: assistant)" has no reason after a colon.
+        ClientError::Refused { refusal: Refusal::NotPermitted, .. } => ToolError::NotPermitted { reason: message },
         ClientError::Refused { refusal: Refusal::BackendUnavailable | Refusal::NoValue, .. } => {
             ToolError::Unavailable { what: "the car".into(), reason: message }
         }
@@ -319,5 +320,13 @@ mod tests {
             message: "Vehicle.Body.Trunk.Rear.IsOpen refused by interlock 'openings-only-when-stopped': the trunk opens only while the car is stopped".into(),
         };
         assert_eq!(vehicle_error(error).spoken("open the trunk"), "I can't open the trunk: the trunk opens only while the car is stopped.");
+    }
+
+    #[test]
+    fn a_refused_permission_keeps_its_whole_message() {
+        // Cut at the last colon, it read "assistant)".
+        let message = "not permitted to actuate Vehicle.Body.Trunk.Rear.IsOpen (caller's roles: assistant)";
+        let error = ClientError::Refused { refusal: Refusal::NotPermitted, message: message.into() };
+        assert!(matches!(vehicle_error(error), ToolError::NotPermitted { reason } if reason.ends_with(message)));
     }
 }
