@@ -183,6 +183,35 @@ fn config_check_reports_every_error_and_accepts_the_can_example() {
 }
 
 #[test]
+fn config_check_checks_an_oems_intents_and_tasks_against_the_vehicle_without_a_model() {
+    // An integrator's `cabin config check tasks.toml` said "unknown field `task`": task files had
+    // no checker but starting the assistant.
+    let bus = PrivateBus::start().unwrap();
+    let (_intents_dir, intents) = temp_file(
+        "defrost-intents.toml",
+        "[[intent]]\nname = \"climate.set_defrost\"\nslots = { state = \"switch\" }\nexamples = [\"turn on the defroster\"]\n",
+    );
+    let task = |value: &str| {
+        format!(
+            "[[task]]\nintent = \"climate.set_defrost\"\nslots.state = {{ default = \"on\" }}\n\
+             set = [{{ signal = \"Vehicle.Cabin.HVAC.IsFrontDefrosterActive\", value = {value} }}]\ndone = \"Defroster {{state}}.\"\n"
+        )
+    };
+    let (_good_dir, good) = temp_file("defrost-tasks.toml", &task("\"{state}\""));
+    let checked = cabin(&bus, &["config", "check", "--intents", intents.to_str().unwrap(), "--tasks", good.to_str().unwrap()]);
+    assert!(checked.status.success(), "{}", stderr(&checked));
+    assert!(stdout(&checked).contains("and the intents and tasks"), "{}", stdout(&checked));
+    let (_bad_dir, bad) = temp_file("defrost-tasks.toml", &task("\"yes\""));
+    let refused = cabin(&bus, &["config", "check", "--intents", intents.to_str().unwrap(), "--tasks", bad.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains("defrost-tasks.toml:4: task `climate.set_defrost`: the value for `Vehicle.Cabin.HVAC.IsFrontDefrosterActive`"),
+        "{message}"
+    );
+}
+
+#[test]
 fn recorded_can_frames_reach_dbus_clients_through_the_dbc() {
     let bus = PrivateBus::start().unwrap();
     let defaults = cabin(&bus, &["config", "print", "overlay"]);

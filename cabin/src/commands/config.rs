@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use cabin_assistant_service::{load_intents_and_tasks, BrainFiles};
 use cabin_can::CanMapping;
 use clap::Subcommand;
 
@@ -11,10 +12,17 @@ use crate::ConfigArgs;
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate a catalog (.json) and overlays (.toml), and the DBC they map, reporting every error
-    /// with file, line and field. With no files, checks the embedded defaults.
+    /// with file, line and field; with `--intents` and `--tasks`, an OEM's intents and tasks
+    /// against them too. With no files, checks the embedded defaults.
     Check {
         /// A vss-tools JSON catalog and/or overlay TOML files, in the order they apply.
         files: Vec<PathBuf>,
+        /// OEM intent files, checked with the tasks against this vehicle.
+        #[arg(long = "intents", env = "CABIN_INTENTS", value_delimiter = ':')]
+        intents: Vec<PathBuf>,
+        /// OEM task files, checked against the intents and this vehicle's catalog and interlocks.
+        #[arg(long = "tasks", env = "CABIN_TASKS", value_delimiter = ':')]
+        tasks: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -31,7 +39,7 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
             print!("{}", if what == "catalog" { cabin_vehicle_config::DEFAULT_CATALOG } else { cabin_vehicle_config::DEFAULT_OVERLAY });
             Ok(ExitCode::SUCCESS)
         }
-        ConfigCommand::Check { files, json } => {
+        ConfigCommand::Check { files, intents, tasks, json } => {
             let (catalogs, overlays): (Vec<PathBuf>, Vec<PathBuf>) =
                 files.into_iter().partition(|f| f.extension().is_some_and(|e| e == "json"));
             if catalogs.len() > 1 {
@@ -44,6 +52,15 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
             let result = super::load_config(&args).and_then(|config| CanMapping::load(&config).map(|can| (config, can)));
             match result {
                 Ok((config, can)) => {
+                    let oem_files = !intents.is_empty() || !tasks.is_empty();
+                    let files = BrainFiles { intents, tasks, ..BrainFiles::default() };
+                    if let Err(error) = load_intents_and_tasks(&files, &config) {
+                        if json {
+                            println!("{}", serde_json::json!({ "valid": false, "errors": [{ "message": error.to_string() }] }));
+                        }
+                        eprintln!("error: {error}");
+                        return Ok(ExitCode::FAILURE);
+                    }
                     let summary = serde_json::json!({
                         "valid": true,
                         "signals": config.catalog.signals.len(),
@@ -58,11 +75,12 @@ pub fn run(command: ConfigCommand) -> anyhow::Result<ExitCode> {
                         println!("{summary}");
                     } else {
                         println!(
-                            "valid: {} signals, {} roles, {} interlocks{}",
+                            "valid: {} signals, {} roles, {} interlocks{}{}",
                             summary["signals"],
                             summary["roles"],
                             summary["interlocks"],
-                            if can.is_some() { format!(", {} CAN-mapped signals", summary["can_mapped"]) } else { String::new() }
+                            if can.is_some() { format!(", {} CAN-mapped signals", summary["can_mapped"]) } else { String::new() },
+                            if oem_files { ", and the intents and tasks" } else { "" }
                         );
                     }
                     Ok(ExitCode::SUCCESS)

@@ -82,12 +82,19 @@ pub struct BrainFiles {
     pub memory: Option<(PathBuf, String)>,
 }
 
+/// The intents and tasks, shipped and the OEM's, checked against each other and the vehicle,
+/// as the assistant starts (and `cabin config check` checks them, with no model loaded).
+pub fn load_intents_and_tasks(files: &BrainFiles, vehicle: &VehicleConfig) -> Result<(IntentCatalog, TaskBook), LoadError> {
+    let intents = IntentCatalog::load(&files.intents)?;
+    let tasks = TaskBook::load(&files.tasks, &intents, &vehicle.catalog)?;
+    tasks.check_interlocks(vehicle.interlocks.iter().map(|interlock| interlock.name.as_str()))?;
+    intents.check_served(|intent| tasks.serves(intent))?;
+    Ok((intents, tasks))
+}
+
 impl Brain {
     pub fn load(models: &ModelsDir, files: &BrainFiles, vehicle: &VehicleConfig) -> Result<Brain, LoadError> {
-        let intents = IntentCatalog::load(&files.intents)?;
-        let tasks = TaskBook::load(&files.tasks, &intents, &vehicle.catalog)?;
-        tasks.check_interlocks(vehicle.interlocks.iter().map(|interlock| interlock.name.as_str()))?;
-        intents.check_served(|intent| tasks.serves(intent))?;
+        let (intents, tasks) = load_intents_and_tasks(files, vehicle)?;
         let encoder = SentenceEncoder::shared(&models.locate(EMBEDDING_MODEL)?)?;
         let policy = match &files.routing {
             Some(path) => RoutingPolicy::load(path)?,
