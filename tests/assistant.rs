@@ -173,6 +173,22 @@ fn a_question_about_an_oem_setting_moves_nothing() {
 }
 
 #[test]
+fn what_the_assistant_may_not_do_is_refused_before_it_asks() {
+    // An integrator took the trunk from the assistant's role: "Open the trunk?", "yes", then
+    // "I'm not allowed to open the trunk".
+    let shipped = std::fs::read_to_string(repo_file("vehicle-bus/config/defaults/overlay.toml")).unwrap();
+    let without_trunk =
+        shipped.replace(r#"actuate = ["Vehicle.Cabin.**", "Vehicle.Body.Trunk.Rear.*"]"#, r#"actuate = ["Vehicle.Cabin.**"]"#);
+    assert_ne!(shipped, without_trunk, "the assistant's role in the shipped overlay changed: update this test");
+    let (_dir, overlay) = temp_file("no-trunk.toml", &without_trunk);
+    let args = ["chat", "--json", "--memory", "off", "--overlay", overlay.to_str().unwrap()];
+    let turns = json_lines(&cabin_with_input(None, &args, "open the trunk\nunlock the doors\n"));
+    assert_eq!(turns[0]["reply"], "I'm not allowed to open the trunk.", "{}", turns[0]);
+    assert!(turns[0]["task"].is_null(), "nothing is left waiting for a yes: {}", turns[0]);
+    assert_eq!(turns[1]["reply"], "Unlock all the doors?", "what the role allows is still asked: {}", turns[1]);
+}
+
+#[test]
 fn dont_is_obeyed_and_only_a_plain_yes_opens_the_trunk_or_unlocks_the_doors() {
     // A stranger's "don't open the windows, it's raining" opened them, 别锁门 locked the doors,
     // and "what", "maybe later" or 等一下 to "Open the trunk?" opened it.

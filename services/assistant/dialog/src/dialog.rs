@@ -708,6 +708,9 @@ impl Dialog {
             if let Some(refusal) = self.refused_by_interlock(&task, &slots, tools).await {
                 return refusal;
             }
+            if let Some(refusal) = self.refused_by_permission(&task, &slots, tools).await {
+                return refusal;
+            }
             let question = self.say(self.book.confirm(&task, confirm, self.language), &slots, &BTreeMap::new());
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Confirmation, since: Instant::now() });
             return question;
@@ -861,6 +864,20 @@ impl Dialog {
                         let error = ToolError::Interlock { reason: interlock.reason.clone(), interlock: Some(interlock.name.clone()) };
                         return Some(self.failure(&error, task));
                     }
+                }
+            }
+        }
+        None
+    }
+
+    /// The refusal of an action the vehicle does not let the assistant take, found before the
+    /// driver is asked to confirm it: "Open the trunk?", "yes", "I'm not allowed to open the
+    /// trunk" asked for nothing.
+    async fn refused_by_permission<T: Tools>(&self, task: &Task, slots: &Slots, tools: &T) -> Option<String> {
+        for set in &task.set {
+            for path in render_paths(&set.signal, slots, &self.book.zones) {
+                if tools.may_actuate(&path).await == Some(false) {
+                    return Some(self.failure(&ToolError::NotPermitted { reason: format!("not permitted to actuate {path}") }, task));
                 }
             }
         }

@@ -20,6 +20,12 @@ pub trait Tools {
     }
 
     fn set(&self, path: &str, value: &Value) -> impl Future<Output = Result<Value, ToolError>>;
+    /// Whether the vehicle would let these tools actuate `path`, when it can say before trying
+    /// (to refuse before asking "Open the trunk?"); `None` leaves it to the set.
+    fn may_actuate(&self, path: &str) -> impl Future<Output = Option<bool>> {
+        let _ = path;
+        async { None }
+    }
     fn get(&self, path: &str) -> impl Future<Output = Result<Value, ToolError>>;
     fn call(&self, call: &MethodCall, args: &[String]) -> impl Future<Output = Result<(), ToolError>>;
     /// Whether and where the object was seen; for an empty object, what the camera sees (in
