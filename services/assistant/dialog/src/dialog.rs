@@ -499,6 +499,12 @@ impl Dialog {
                     slots.extend(answer);
                     return Some(self.advance(pending.intent, slots, false, tools, turn).await);
                 }
+                // Words it cannot place ("the sunroof" to "Which window?"): the question stays,
+                // asked again, rather than being forgotten.
+                if understood.low_confidence {
+                    let question = self.advance(pending.intent, pending.slots, false, tools, turn).await;
+                    return Some(format!("{}{question}", phrases(self.language).asked_again));
+                }
                 None
             }
         }

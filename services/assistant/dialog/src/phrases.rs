@@ -24,6 +24,8 @@ pub struct Phrases {
     pub put_back: &'static str,
     pub nothing_to_undo: &'static str,
     pub yes_or_no: &'static str,
+    /// Before a question asked again, when its answer could not be placed.
+    pub asked_again: &'static str,
     pub never_mind: &'static str,
     pub which_one: &'static str,
     /// "Hotter" when it is as hot as it goes.
@@ -57,6 +59,7 @@ const ENGLISH: Phrases = Phrases {
     put_back: "put it back",
     nothing_to_undo: "There's nothing to undo.",
     yes_or_no: "Please say yes or no. ",
+    asked_again: "Sorry, I didn't get that. ",
     never_mind: "Okay, never mind.",
     which_one: "Which one?",
     already_highest: "It's already as high as it goes.",
@@ -84,6 +87,7 @@ const CHINESE: Phrases = Phrases {
     put_back: "恢复原样",
     nothing_to_undo: "没有可以撤销的操作。",
     yes_or_no: "请说“是”或者“不”。",
+    asked_again: "抱歉，没听明白。",
     never_mind: "好的，那就算了。",
     which_one: "哪一个？",
     already_highest: "已经是最高了。",

@@ -566,4 +566,10 @@ async fn the_other_one_thats_too_hot_and_mm_hmm_are_about_what_was_just_said() {
     dialog.turn("外面多少度？", &tools).await;
     let then = dialog.turn("那就二十四度吧", &tools).await;
     assert_eq!(sets(&then), [("Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".to_string(), "24".into())], "{}", then.reply);
+    // An answer it cannot place leaves the question asked, not forgotten.
+    assert_eq!(dialog.turn("open a window", &tools).await.reply, "Which window?");
+    let unplaced = dialog.turn("qwxz blorp", &tools).await;
+    assert_eq!((unplaced.reply.as_str(), unplaced.actions.len()), ("Sorry, I didn't get that. Which window?", 0));
+    let passenger = dialog.turn("the passenger one", &tools).await;
+    assert_eq!(sets(&passenger), [(window("PassengerSide"), "100".into())], "{}", passenger.reply);
 }
