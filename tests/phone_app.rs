@@ -189,7 +189,10 @@ async fn the_driver_hands_directions_to_the_phone_and_the_car_hears_what_the_own
     );
 
     // Sharing the arrival: the card holds the message, to the destination just sent. Debian's
-    // Chromium has no Web Share, and the car hears so in words rather than a pretended "done".
+    // Chromium has no Web Share, and the car hears so rather than a pretended "done"; not the
+    // phone's words for why, as this phone may only read: a phone that may not send a note may
+    // not word what the car says (an attacker's read-only phone had it say "the brakes have
+    // failed").
     let (reply, _) = assistant.converse("share my arrival time with ana").await.unwrap();
     assert_eq!(reply, "Your phone has a card to tell ana you're on your way to museum: tap it to send.");
     let card = browser.text_when("handoff-cards", |s| s.contains("ana")).await;
@@ -197,7 +200,7 @@ async fn the_driver_hands_directions_to_the_phone_and_the_car_hears_what_the_own
     browser.click("button[data-take]").await;
     assert_eq!(
         next_answer(&mut answered).await,
-        ("failed".to_string(), "Your phone could not take your arrival time for ana: this browser cannot share.".to_string())
+        ("failed".to_string(), "Your phone could not take your arrival time for ana.".to_string())
     );
     no_console_errors(&browser).await;
 }

@@ -21,7 +21,8 @@ use cabin_vehicle_config::VehicleConfig;
 /// A phone paired as a pairing exchange leaves it (the exchange itself is timed apart).
 fn pair(phones: &Phones, name: &str) -> Paired {
     let key = RequestKey::from_hex(&random_hex(32)).unwrap();
-    let phone = phones.complete_pairing(name, Scope::ALL.into(), &key).unwrap();
+    let code = phones.start_pairing(Scope::ALL.into()).unwrap();
+    let phone = phones.complete_pairing(name, Scope::ALL.into(), &key, &code).unwrap().unwrap();
     Paired { phone: phone.id, key: key.to_hex(), scopes: phone.scopes }
 }
 

@@ -8,7 +8,7 @@ use base64::Engine;
 use cabin_assistant_client::AssistantProxy;
 use cabin_language::Language;
 use cabin_phone_protocol::{
-    now_s, ErrorKind, HandOffTask, PairRequest, Request, RequestBody, RequestKey, Response, Topics, MAX_REQUEST_BYTES, VERSION,
+    now_s, ErrorKind, HandOffTask, PairRequest, Request, RequestBody, RequestKey, Response, Scope, Topics, MAX_REQUEST_BYTES, VERSION,
 };
 use cabin_vehicle_bus_client::{ClientError, HeadUnitNavigationProxy, VehicleBusClient};
 use cabin_vehicle_config::Value;
@@ -277,10 +277,18 @@ impl Handler {
                 },
                 Err(e) => unavailable_or_failed("the camera", e),
             },
-            RequestBody::HandOffAnswer { handoff, outcome, detail } => match self.handoffs.answer(&phone.name, handoff, *outcome, detail) {
-                Ok(answered) => Response::ok(None, json!({ "noted": true, "car_says": answered.words })),
-                Err(error) => Response::error(None, ErrorKind::BadRequest, error.to_string()),
-            },
+            RequestBody::HandOffAnswer { handoff, outcome, detail } => {
+                // The car says `detail` aloud: a phone that may not send a note may not word it
+                // (a read-only phone had it say "the brakes have failed" forty times).
+                if detail.chars().count() > MAX_SENT_CHARS {
+                    return Response::error(None, ErrorKind::BadRequest, format!("`detail` must be at most {MAX_SENT_CHARS} characters"));
+                }
+                let detail = if phone.scopes.contains(&Scope::Ask) { detail.as_str() } else { "" };
+                match self.handoffs.answer(&phone.name, handoff, *outcome, detail) {
+                    Ok(answered) => Response::ok(None, json!({ "noted": true, "car_says": answered.words })),
+                    Err(error) => Response::error(None, ErrorKind::BadRequest, error.to_string()),
+                }
+            }
             RequestBody::SendDestination { destination } => {
                 let destination = destination.trim();
                 if destination.is_empty() || destination.chars().count() > MAX_SENT_CHARS {

@@ -22,6 +22,8 @@ const PAIRING_BURST: f64 = 10.0;
 struct Exchange {
     name: String,
     scopes: Scopes,
+    /// The code the car ran SPAKE2 with: pairing uses it up, once.
+    code: String,
     key: PairingKey,
     started: Instant,
     started_answer: Response,
@@ -78,6 +80,7 @@ impl Pairings {
                 let exchange = Exchange {
                     name: name.clone(),
                     scopes: attempt.scopes,
+                    code: attempt.code,
                     key,
                     started: Instant::now(),
                     started_answer: started_answer.clone(),
@@ -95,8 +98,13 @@ impl Pairings {
                     tracing::warn!("a pairing attempt with a wrong code");
                     return refused(PairError::WrongCode);
                 }
-                match phones.complete_pairing(&exchange.name, exchange.scopes.clone(), &exchange.key.request_key()) {
-                    Ok(phone) => {
+                match phones.complete_pairing(&exchange.name, exchange.scopes.clone(), &exchange.key.request_key(), &exchange.code) {
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "a pairing proved a code already used up");
+                        self.exchanges.remove(pairing);
+                        refused(error)
+                    }
+                    Ok(Ok(phone)) => {
                         tracing::info!(phone = %phone.name, scopes = ?phone.scopes, "paired");
                         let result = PairResult { phone: phone.id, scopes: phone.scopes, proof: exchange.key.car_proof(pairing) };
                         let answer = Response::ok(id, serde_json::to_value(result).unwrap_or_default());
@@ -145,6 +153,20 @@ mod tests {
         assert_eq!(pairings.answer(&phones, "x1", &confirm).result, paired.result, "a resend is answered the same");
         let other = pairings.answer(&phones, "x2", &confirm);
         assert_eq!(other.error.unwrap().kind, ErrorKind::PairingRefused, "another exchange id gets nothing");
+    }
+
+    #[test]
+    fn one_code_pairs_one_phone_even_when_two_exchanges_started_with_it() {
+        // An attacker who saw the code started an exchange and held it; the owner paired, and
+        // 8 s later the attacker's proof paired a second phone with the owner's scopes.
+        let (_dir, phones, code) = pending();
+        let mut pairings = Pairings::default();
+        let attacker = exchange(&mut pairings, &phones, "held", &code);
+        let owner = exchange(&mut pairings, &phones, "owner", &code);
+        assert!(pairings.answer(&phones, "owner", &PairStep::Confirm { proof: owner.phone_proof("owner") }).error.is_none());
+        let late = pairings.answer(&phones, "held", &PairStep::Confirm { proof: attacker.phone_proof("held") });
+        assert_eq!(late.error.unwrap().kind, ErrorKind::PairingRefused);
+        assert_eq!(phones.list().unwrap().len(), 1, "only the owner's phone is paired");
     }
 
     #[test]

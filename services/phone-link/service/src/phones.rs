@@ -165,16 +165,30 @@ impl Phones {
         })
     }
 
-    /// A phone proved the code: it is paired with `key` and `scopes`, the code is used up, and
-    /// its attempt no longer counts as wrong.
-    pub fn complete_pairing(&self, name: &str, scopes: Scopes, key: &RequestKey) -> Result<Phone, PhonesError> {
+    /// A phone proved `code`: it is paired with `key` and `scopes`, the code is used up, and
+    /// its attempt no longer counts as wrong. A code already used up pairs no one: another
+    /// exchange started with it before it was used must not pair a second phone.
+    pub fn complete_pairing(
+        &self,
+        name: &str,
+        scopes: Scopes,
+        key: &RequestKey,
+        code: &str,
+    ) -> Result<Result<Phone, PairError>, PhonesError> {
         self.locked(|| {
+            let state: PairingState = self.read(PAIRING_FILE)?;
+            match &state.pending {
+                None => return Ok(Err(PairError::NotPairing)),
+                Some(pending) if pending.code != code => return Ok(Err(PairError::NotPairing)),
+                Some(pending) if now_s() > pending.expires => return Ok(Err(PairError::Expired)),
+                Some(_) => {}
+            }
             let phone = Phone { id: random_hex(8), name: name.to_string(), scopes, paired_at: now_s(), key: key.to_hex() };
             let mut phones = self.list()?;
             phones.push(phone.clone());
             self.write_json(PHONES_FILE, &phones)?;
             self.write_json(PAIRING_FILE, &PairingState::default())?;
-            Ok(phone)
+            Ok(Ok(phone))
         })
     }
 
@@ -247,8 +261,10 @@ mod tests {
         let attempt = phones.attempt_pairing().unwrap().unwrap();
         assert_eq!(attempt.code, code);
         let key = RequestKey::from_hex(&"ab".repeat(32)).unwrap();
-        let phone = phones.complete_pairing("Ana's phone", attempt.scopes, &key).unwrap();
+        let phone = phones.complete_pairing("Ana's phone", attempt.scopes.clone(), &key, &code).unwrap().unwrap();
         assert_eq!(phones.attempt_pairing().unwrap().unwrap_err(), PairError::NotPairing, "the code works once");
+        let again = phones.complete_pairing("Mallory's phone", attempt.scopes, &key, &code).unwrap();
+        assert_eq!(again.unwrap_err(), PairError::NotPairing, "a used code pairs no second phone");
 
         assert_eq!(phones.find(&phone.id).unwrap().unwrap().key(), Some(key));
         let mode = std::fs::metadata(dir.path().join(PHONES_FILE)).unwrap().permissions().mode();
