@@ -45,10 +45,21 @@ impl PrivateBus {
         }
         let config = dir.path().join("bus.conf");
         std::fs::write(&config, bus_config(dir.path(), policy)).map_err(PrivateBusError::Config)?;
-        let mut daemon = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--nopidfile", "--print-address=1"])
-            .stdin(Stdio::null())
+        // The daemon is stopped when our end of its shell's stdin closes: on drop, and when this
+        // process ends however it ends. Killed, it left the daemon running with no one to stop it.
+        let mut daemon = Command::new("sh")
+            .args([
+                "-c",
+                r#"command -v dbus-daemon >/dev/null || exit 127
+dbus-daemon "--config-file=$1" --nofork --nopidfile --print-address=1 &
+daemon=$!
+read -r _
+kill "$daemon"
+wait "$daemon""#,
+                "private-bus",
+            ])
+            .arg(&config)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             // It warns about fd limits it may not raise as a normal user; failures show as no address.
             .stderr(Stdio::null())
@@ -59,9 +70,12 @@ impl PrivateBus {
         let read = BufReader::new(stdout).read_line(&mut line);
         let address = line.trim().to_string();
         if read.is_err() || address.is_empty() {
-            let _ = daemon.kill();
-            let status = daemon.wait().map(|s| s.to_string()).unwrap_or_default();
-            return Err(PrivateBusError::NoAddress(status));
+            drop(daemon.stdin.take());
+            let status = daemon.wait().ok();
+            if status.and_then(|s| s.code()) == Some(127) {
+                return Err(PrivateBusError::Spawn(std::io::Error::new(std::io::ErrorKind::NotFound, "no dbus-daemon on PATH")));
+            }
+            return Err(PrivateBusError::NoAddress(status.map(|s| s.to_string()).unwrap_or_default()));
         }
         Ok(Self { daemon, address, _dir: dir })
     }
@@ -73,7 +87,8 @@ impl PrivateBus {
 
 impl Drop for PrivateBus {
     fn drop(&mut self) {
-        let _ = self.daemon.kill();
+        // Closing the shell's stdin stops the daemon; the shell waits for it to end.
+        drop(self.daemon.stdin.take());
         let _ = self.daemon.wait();
     }
 }
@@ -100,4 +115,51 @@ fn bus_config(dir: &Path, policy: Option<&Path>) -> String {
 "#,
         dir.display()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The socket a bus's address names.
+    fn socket_of(address: &str) -> String {
+        address.strip_prefix("unix:path=").and_then(|rest| rest.split(',').next()).expect("a unix socket address").to_string()
+    }
+
+    #[test]
+    fn a_killed_owner_takes_its_daemon_with_it() {
+        const CHILD: &str = "CABIN_PRIVATE_BUS_TEST_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            // The owner: prints its bus's address and waits to be killed.
+            let bus = PrivateBus::start().unwrap();
+            println!("address {}", bus.address());
+            std::thread::sleep(std::time::Duration::from_secs(60));
+            return;
+        }
+        let mut owner = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "tests::a_killed_owner_takes_its_daemon_with_it", "--nocapture", "--test-threads", "1"])
+            .env(CHILD, "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let address = BufReader::new(owner.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            // The harness prints the test's name on the same line.
+            .find_map(|line| line.split_once("address ").map(|(_, address)| address.to_string()))
+            .expect("the owner printed its bus's address");
+        let socket = socket_of(&address);
+        assert!(std::os::unix::net::UnixStream::connect(&socket).is_ok(), "the daemon listens on {socket}");
+        owner.kill().unwrap();
+        owner.wait().unwrap();
+        // Killed, the owner removed nothing: the socket file stays, and only a daemon still
+        // running would answer on it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+            assert!(std::time::Instant::now() < deadline, "the daemon outlived its killed owner");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = std::fs::remove_dir_all(std::path::Path::new(&socket).parent().unwrap());
+    }
 }
