@@ -134,6 +134,14 @@ fn a_question_or_a_wish_to_be_told_moves_nothing() {
     assert_eq!(sets(&turns[10]), [(passenger_window, 100.0)], "a suggestion is a request: {}", turns[10]);
 }
 
+/// `cabin chat`'s turns for `script`, with an OEM's intents and tasks files written from these texts.
+fn chat_with_oem_files(intents: &str, tasks: &str, script: &str) -> Vec<Json> {
+    let (_intents_dir, intents) = temp_file("oem-intents.toml", intents);
+    let (_tasks_dir, tasks) = temp_file("oem-tasks.toml", tasks);
+    let args = ["chat", "--json", "--memory", "off", "--intents", intents.to_str().unwrap(), "--tasks", tasks.to_str().unwrap()];
+    json_lines(&cabin_with_input(None, &args, script))
+}
+
 #[test]
 fn an_oem_intent_with_few_examples_does_not_take_a_question_that_shares_its_words() {
     // An integrator's four examples of a blue light turned it on for 天空为什么是蓝色的 ("why is
@@ -143,10 +151,7 @@ fn an_oem_intent_with_few_examples_does_not_take_a_question_that_shares_its_word
                    \"氛围灯调成蓝色\",\n  \"把氛围灯换成蓝色\",\n  \"氛围灯改为蓝色\",\n  \"蓝色氛围灯\",\n]\n";
     let tasks = "[[task]]\nintent = \"lights.mood_blue\"\ndoing = \"change the mood light\"\n\
                  set = [{ signal = \"Vehicle.Cabin.Light.IsDomeOn\", value = true }]\ndone = \"Mood light blue.\"\n";
-    let (_intents_dir, intents) = temp_file("oem-intents.toml", intents);
-    let (_tasks_dir, tasks) = temp_file("oem-tasks.toml", tasks);
-    let args = ["chat", "--json", "--memory", "off", "--intents", intents.to_str().unwrap(), "--tasks", tasks.to_str().unwrap()];
-    let turns = json_lines(&cabin_with_input(None, &args, "天空为什么是蓝色的\nwhy is the sky blue\n氛围灯调成蓝色\n"));
+    let turns = chat_with_oem_files(intents, tasks, "天空为什么是蓝色的\nwhy is the sky blue\n氛围灯调成蓝色\n");
     for turn in &turns[..2] {
         assert!(sets(turn).is_empty(), "a question moves nothing: {turn}");
     }
@@ -162,10 +167,7 @@ fn a_question_about_an_oem_setting_moves_nothing() {
                    \"demist the windscreen please\",\n  \"defroster on\",\n  \"打开前挡除雾\",\n  \"关闭除雾\",\n  \"前挡除雾打开\",\n  \"把除雾关掉\",\n]\n";
     let tasks = "[[task]]\nintent = \"climate.set_defrost\"\ndoing = \"switch the defroster\"\nslots.state = { default = \"on\" }\n\
                  set = [{ signal = \"Vehicle.Cabin.HVAC.IsFrontDefrosterActive\", value = \"{state}\" }]\ndone = \"Defroster {state}.\"\n";
-    let (_intents_dir, intents) = temp_file("oem-intents.toml", intents);
-    let (_tasks_dir, tasks) = temp_file("oem-tasks.toml", tasks);
-    let args = ["chat", "--json", "--memory", "off", "--intents", intents.to_str().unwrap(), "--tasks", tasks.to_str().unwrap()];
-    let turns = json_lines(&cabin_with_input(None, &args, "is the defroster on\n除雾开着吗\nturn on the defroster\n"));
+    let turns = chat_with_oem_files(intents, tasks, "is the defroster on\n除雾开着吗\nturn on the defroster\n");
     for turn in &turns[..2] {
         assert!(sets(turn).is_empty(), "a question moves nothing: {turn}");
     }
