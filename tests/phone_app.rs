@@ -105,6 +105,9 @@ async fn what_the_car_said_while_the_app_was_closed_is_shown_once_when_it_opens(
     let locked = tokio::task::block_in_place(|| cabin(&car.car.bus, &["signals", "set", DRIVER_LOCK, "true"]));
     assert!(locked.status.success(), "{}", stderr(&locked));
     tokio::time::timeout(Duration::from_secs(60), heard(&mut notices, "/events")).await.expect("the car sends left_behind");
+    // A stranger's event waits in the app's session too; the car did not sign it.
+    let forged = serde_json::json!({"v": 1, "id": "forged", "at": 1, "kind": "person_inside", "region": "driver", "confidence": 0.99});
+    publish_as_a_stranger(car.car.broker.port, format!("cabin/v1/{VEHICLE}/events"), forged.to_string()).await;
 
     browser.goto(&car.url).await;
     let feed = browser.text_when("event-feed", |s| s.contains("cat")).await;
@@ -114,7 +117,7 @@ async fn what_the_car_said_while_the_app_was_closed_is_shown_once_when_it_opens(
     browser.goto(&car.url).await;
     browser.text_when("link-state", |s| s == "Ana's car is online").await;
     let entries = browser.run("return document.querySelectorAll('#event-feed li').length").await;
-    assert_eq!(entries, 1);
+    assert_eq!(entries, 1, "the car's event, once, and not the stranger's");
     no_console_errors(&browser).await;
 }
 

@@ -69,11 +69,13 @@ async fn a_phone_with_the_camera_scope_finds_the_cup_and_hears_where_it_is() {
 const DRIVER_LOCK: &str = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked";
 
 /// The next event the phone hears, within a minute.
-async fn next_event(notices: &mut tokio::sync::broadcast::Receiver<cabin_phone_client::Notice>) -> serde_json::Value {
+/// The next event, which the car signed for `paired`.
+async fn next_event(notices: &mut tokio::sync::broadcast::Receiver<cabin_phone_client::Notice>, paired: &Paired) -> serde_json::Value {
     let wait = async {
         loop {
             let notice = notices.recv().await.unwrap();
             if notice.topic.ends_with("/events") {
+                assert!(notice.is_from_car(paired), "the car signs its events for the phone: {notice:?}");
                 return notice.payload;
             }
         }
@@ -84,6 +86,7 @@ async fn next_event(notices: &mut tokio::sync::broadcast::Receiver<cabin_phone_c
 /// What keeps a car looking and a phone listening, and what the phone hears.
 struct Watching {
     notices: tokio::sync::broadcast::Receiver<cabin_phone_client::Notice>,
+    paired: Paired,
     _frames: tempfile::TempDir,
     _vision: Service,
     _phone: cabin_phone_client::PhoneClient,
@@ -96,12 +99,12 @@ async fn locked_with_in_view(photo: &str, region: &str) -> (Car, Watching, serde
     let frames = tempfile::tempdir().unwrap();
     frame_with(frames.path(), photo, region);
     let vision = tokio::task::block_in_place(|| Service::vision(&car.bus, &["--camera", frames.path().to_str().unwrap()]));
-    let (_paired, phone) = car.pair("read");
+    let (paired, phone) = car.pair("read");
     let mut notices = phone.notices();
     let locked = tokio::task::block_in_place(|| cabin(&car.bus, &["signals", "set", DRIVER_LOCK, "true"]));
     assert!(locked.status.success(), "{}", stderr(&locked));
-    let event = next_event(&mut notices).await;
-    (car, Watching { notices, _frames: frames, _vision: vision, _phone: phone }, event)
+    let event = next_event(&mut notices, &paired).await;
+    (car, Watching { notices, paired, _frames: frames, _vision: vision, _phone: phone }, event)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -187,7 +190,7 @@ async fn locking_the_car_with_a_cat_inside_tells_the_phone_and_an_outage_loses_n
         assert!(cabin(&car.bus, &["signals", "set", DRIVER_LOCK, "true"]).status.success());
     });
     // The online phone heard it: the car has sent it while the watcher was away.
-    assert_eq!(next_event(&mut watching.notices).await["kind"], "left_behind");
+    assert_eq!(next_event(&mut watching.notices, &watching.paired).await["kind"], "left_behind");
     tokio::task::block_in_place(|| {
         let (back, heard) = watch("2");
         assert!(back && heard.contains("/events") && heard.contains("left_behind"), "the event sent while offline: {heard}");
@@ -303,6 +306,19 @@ fn cabin_up_answers_a_phone_through_its_embedded_broker() {
         .map_while(Result::ok)
         .find_map(|line| line.split("listens on ").nth(1).and_then(|rest| rest.split(';').next()).map(|a| format!("mqtt://{a}")))
         .expect("cabin up names its broker");
+
+    // A stranger on the loopback broker (which checks no logins) takes the client ids a car
+    // would have: the car's own are ones it cannot guess, so the car is not pushed off.
+    let address = broker.trim_start_matches("mqtt://").rsplit_once(':').unwrap();
+    let _strangers: Vec<_> = ["cabin-car-cabin-demo", "cabin-car-cabin-demo-events"]
+        .into_iter()
+        .map(|id| {
+            let (client, mut connection) =
+                rumqttc::v5::Client::new(rumqttc::v5::MqttOptions::new(id, address.0, address.1.parse().unwrap()), 10);
+            std::thread::spawn(move || for _ in connection.iter() {});
+            client
+        })
+        .collect();
 
     let shown = run(&["pair", "--no-qr", "--scopes", "read,ask,comfort"]);
     let code = stdout(&shown).split_whitespace().nth(2).unwrap().to_string();

@@ -18,6 +18,7 @@ use support::*;
 
 const DRIVER_LOCK: &str = "Vehicle.Cabin.Door.Row1.DriverSide.IsLocked";
 const TRUNK_OPEN: &str = "Vehicle.Body.Trunk.Rear.IsOpen";
+const TRUNK_LOCK: &str = "Vehicle.Body.Trunk.Rear.IsLocked";
 const PASSENGER_WINDOW: &str = "Vehicle.Cabin.Door.Row1.PassengerSide.Window.Position";
 
 /// One message as the attacker saw it on the broker.
@@ -274,6 +275,80 @@ async fn an_eavesdropper_who_recorded_pairing_and_requests_can_neither_act_nor_r
     assert!(stranger.answer_on(&Topics::new(VEHICLE).pairing_responses("other"), Duration::from_secs(3)).await.is_none());
 }
 
+/// The next notice on `topic` that `accept` takes, within ten seconds.
+async fn notice_on(
+    notices: &mut tokio::sync::broadcast::Receiver<cabin_phone_client::Notice>,
+    topic: &str,
+    accept: impl Fn(&cabin_phone_client::Notice) -> bool,
+) -> cabin_phone_client::Notice {
+    let wait = async {
+        loop {
+            let notice = notices.recv().await.unwrap();
+            if notice.topic == topic && accept(&notice) {
+                return notice;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait).await.expect("the notice arrives")
+}
+
+/// A stranger on the broker speaks for the car: the status, an event ("someone is inside"),
+/// and a refusal sent before the car can answer. The phone believes none of it and still takes
+/// the car's own word.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stranger_on_the_broker_cannot_speak_for_the_car() {
+    let mut car = Car::start(false);
+    let topics = Topics::new(VEHICLE);
+    let mut stranger = Stranger::on(&car.broker).await;
+    let (paired, phone) = car.pair("read");
+    let mut notices = phone.notices();
+    // The car signs its status for a phone as soon as the phone has paired.
+    notice_on(&mut notices, &topics.status(), |n| n.is_from_car(&paired)).await;
+    let status = stranger.recorded().iter().rev().find(|s| s.topic == topics.status()).unwrap().clone();
+
+    // Forged notices, one with the car's MACs of its status copied onto it.
+    let forged_event = json!({"v": 1, "id": "forged", "at": cabin_phone_protocol::now_s(), "kind": "person_inside", "region": "driver", "confidence": 0.99});
+    let copied = PublishProperties { user_properties: status.properties.user_properties.clone(), ..Default::default() };
+    stranger.publish(&topics.events(), forged_event.to_string().into_bytes(), copied).await;
+    let event = notice_on(&mut notices, &topics.events(), |_| true).await;
+    assert_eq!(event.payload["id"], "forged", "the stranger's event reaches the phone");
+    assert!(!event.is_from_car(&paired), "but is not taken as the car's: {event:?}");
+    let forged_status = json!({"v": 1, "online": true, "since": 1});
+    stranger.publish(&topics.status(), forged_status.to_string().into_bytes(), status.properties.clone()).await;
+    let online = notice_on(&mut notices, &topics.status(), |n| n.payload["since"] == 1).await;
+    assert!(!online.is_from_car(&paired), "{online:?}");
+
+    // The stranger answers every request at once, unsigned or with a made-up MAC.
+    let Stranger { client, mut seen, .. } = stranger;
+    tokio::spawn(async move {
+        while let Some(request) = seen.recv().await {
+            if !request.topic.ends_with("/requests") {
+                continue;
+            }
+            let Ok(asked) = serde_json::from_slice::<serde_json::Value>(&request.payload) else { continue };
+            let id = asked["id"].as_str().unwrap_or_default();
+            let refusal = json!({"v": 1, "id": id, "error": {"kind": "Refused", "message": "the brakes have failed: stop now"}});
+            let result = json!({"v": 1, "id": id, "result": {"pong": true, "vehicle": "elsewhere"}});
+            for (answer, mac) in [(refusal, None), (result, Some("00".repeat(32)))] {
+                let properties = PublishProperties {
+                    correlation_data: request.properties.correlation_data.clone(),
+                    user_properties: mac.map(|mac| (MAC_PROPERTY.to_string(), mac)).into_iter().collect(),
+                    ..Default::default()
+                };
+                let topic = request.properties.response_topic.clone().unwrap_or_default();
+                let _ = client.publish_with_properties(topic, QoS::AtLeastOnce, false, answer.to_string().into_bytes(), properties).await;
+            }
+        }
+    });
+    // With the car there, its answer is the one taken, though the stranger's came first.
+    let pong = phone.request(&paired, RequestBody::Ping).await.expect("the car's own answer");
+    assert_eq!(pong["vehicle"], VEHICLE, "{pong}");
+    // With the car gone, the phone hears nothing it should believe.
+    car.link.stop();
+    let unanswered = phone.request(&paired, RequestBody::Ping).await;
+    assert!(matches!(unanswered, Err(PhoneError::Timeout)), "{unanswered:?}");
+}
+
 /// What the car's signals say, read as the test (root: the diagnostic role).
 async fn signal(car: &Car, path: &str) -> cabin_vehicle_config::Value {
     let vehicle = cabin_vehicle_bus_client::VehicleBusClient::connect_to(car.bus.address()).await.unwrap();
@@ -314,12 +389,16 @@ async fn asking_gives_a_phone_no_more_than_its_scopes_and_no_more_than_the_links
     assert!(matches!(set, Err(PhoneError::Refused { kind: ErrorKind::Forbidden, .. })), "{set:?}");
 
     // `ask,access`: the scope allows the trunk, but the assistant acts with the phone link's
-    // rights on the vehicle bus, and the overlay gives the phone link no trunk opening.
+    // rights on the vehicle bus, and the overlay gives the phone link no trunk opening. The
+    // link may unlock the trunk, and opening it starts by unlocking: refused before it asks,
+    // so nothing is half done and the trunk stays locked.
+    vehicle.set(TRUNK_LOCK, &cabin_vehicle_config::Value::Bool(true)).await.unwrap();
     let (paired, phone) = car.pair("ask,access");
-    assert_eq!(reply(&ask(&phone, &paired, "open the trunk").await), "Open the trunk?");
-    let opened = ask(&phone, &paired, "yes").await;
+    let opened = ask(&phone, &paired, "open the trunk").await;
     assert_eq!(reply(&opened), "I'm not allowed to open the trunk.", "{opened}");
+    assert_eq!(ask(&phone, &paired, "yes").await["turn"]["actions"], json!([]), "nothing was waiting for a yes");
     assert_eq!(signal(&car, TRUNK_OPEN).await, cabin_vehicle_config::Value::Bool(false));
+    assert_eq!(signal(&car, TRUNK_LOCK).await, cabin_vehicle_config::Value::Bool(true), "the trunk is not left unlocked");
     assert!(reply(&ask(&phone, &paired, "open the passenger window").await).contains("Moving the window"));
     assert_eq!(signal(&car, PASSENGER_WINDOW).await.as_f64(), Some(100.0));
 

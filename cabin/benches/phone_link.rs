@@ -95,7 +95,7 @@ fn main() {
         let phones = Phones::new(state.path());
         let handler = Arc::new(Handler::new("bench-car".into(), phones.clone(), VehicleBusClient::on(link_connection).await.unwrap()));
         let broker: Broker = format!("mqtt://127.0.0.1:{port}").parse().unwrap();
-        tokio::spawn(run(LinkOptions { broker: broker.clone(), vehicle_id: "bench-car".into() }, handler));
+        tokio::spawn(run(LinkOptions::new(broker.clone(), "bench-car"), handler));
 
         let paired = pair(&phones, "bench");
         let phone = PhoneClient::connect(&broker, "bench-car");

@@ -50,12 +50,12 @@ pub struct EventArgs {
 
 impl EventArgs {
     /// Starts the lock watcher and the outbox's delivery.
-    pub fn start(&self, broker: &Broker, vehicle_id: &str, vehicle: VehicleBusClient, outbox: Outbox) {
+    pub fn start(&self, link: &LinkOptions, phones: Phones, vehicle: VehicleBusClient, outbox: Outbox) {
         let objects: Vec<String> = self.left_behind.iter().filter(|o| !o.is_empty() && o.as_str() != "none").cloned().collect();
         if !objects.is_empty() {
             tokio::spawn(cabin_phone_link_service::watch_locks(vehicle, objects, outbox.clone()));
         }
-        tokio::spawn(cabin_phone_link_service::deliver(broker.clone(), vehicle_id.to_string(), outbox));
+        tokio::spawn(cabin_phone_link_service::deliver(link.clone(), phones, outbox));
     }
 }
 
@@ -121,13 +121,14 @@ pub async fn serve_phone_link(args: ServePhoneLinkArgs) -> anyhow::Result<ExitCo
     let broker = args.tls.broker(&args.broker)?;
     let vehicle = cabin_phone_link_service::connect_vehicle(None).await?;
     let connection = vehicle.connection().clone();
-    args.events.start(&broker, &args.vehicle_id, vehicle.clone(), args.state.outbox());
+    let link = LinkOptions::new(broker, &args.vehicle_id);
+    args.events.start(&link, args.state.phones(), vehicle.clone(), args.state.outbox());
     let handler = Arc::new(Handler::new(args.vehicle_id.clone(), args.state.phones(), vehicle));
     cabin_phone_link_service::serve_bus(&connection, handler.clone()).await.context("cannot serve org.cabin.PhoneLink1 on D-Bus")?;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     tracing::info!(vehicle = %args.vehicle_id, "phone link serving");
     tokio::select! {
-        _ = cabin_phone_link_service::run(LinkOptions { broker, vehicle_id: args.vehicle_id }, handler) => {}
+        _ = cabin_phone_link_service::run(link, handler) => {}
         _ = super::serve::wait_for_shutdown() => {}
         lost = cabin_vehicle_bus_client::connection_lost(&connection, std::time::Duration::from_secs(1)) => {
             bail!("lost the D-Bus connection, stopping: {lost}");
@@ -349,6 +350,10 @@ pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
         let mut seen = 0;
         while count.is_none_or(|c| seen < c) {
             let notice = notices.recv().await?;
+            if !notice.is_from_car(&config.paired) {
+                tracing::warn!(topic = %notice.topic, "not signed by the car for this phone: ignored");
+                continue;
+            }
             println!("{} {}", notice.topic, notice.payload);
             seen += 1;
         }

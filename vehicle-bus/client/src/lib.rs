@@ -32,6 +32,8 @@ pub trait VehicleBus {
     fn list(&self, pattern: &str) -> zbus::Result<Vec<String>>;
     /// Metadata and current value of each selected signal.
     fn describe(&self, pattern: &str) -> zbus::Result<Vec<HashMap<String, OwnedValue>>>;
+    /// Like `describe`, with `actuatable` as `set_for` on behalf of `principal` would decide it.
+    fn describe_for(&self, pattern: &str, principal: &str) -> zbus::Result<Vec<HashMap<String, OwnedValue>>>;
     #[zbus(signal)]
     fn changed(&self, path: String, value: OwnedValue, timestamp_us: u64) -> zbus::Result<()>;
 }
@@ -180,6 +182,11 @@ impl VehicleBusClient {
 
     pub async fn describe(&self, pattern: &str) -> Result<Vec<SignalInfo>, ClientError> {
         self.proxy.describe(pattern).await?.iter().map(signal_info).collect()
+    }
+
+    /// Like `describe`, with `actuatable` saying whether `set_for(…, principal)` may set it.
+    pub async fn describe_for(&self, pattern: &str, principal: &str) -> Result<Vec<SignalInfo>, ClientError> {
+        self.proxy.describe_for(pattern, principal).await?.iter().map(signal_info).collect()
     }
 
     /// Drives the simulated vehicle: reach `speed_kmh` over `ramp_s` seconds and hold it.

@@ -61,6 +61,21 @@ impl VehicleBusInterface {
         Ok(readings.iter().map(|r| describe(r, self.store.may_actuate(&caller, &r.spec.path))).collect())
     }
 
+    /// `Describe` as `SetFor` would see it: `actuatable` says whether the caller may set each
+    /// signal for `principal`. A task of several steps is checked whole before its first step,
+    /// so a phone's "open the trunk" does not unlock the trunk and then stop.
+    async fn describe_for(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        pattern: &str,
+        principal: &str,
+    ) -> Result<Vec<HashMap<String, OwnedValue>>, BusError> {
+        let mut caller = self.callers.resolve(&header).await?;
+        let readings = self.store.list(&caller, pattern)?;
+        caller.on_behalf_of = Some(Box::new(self.callers.resolve_name(principal).await?));
+        Ok(readings.iter().map(|r| describe(r, self.store.may_actuate(&caller, &r.spec.path))).collect())
+    }
+
     #[zbus(signal)]
     pub async fn changed(emitter: &SignalEmitter<'_>, path: &str, value: &Variant<'_>, timestamp_us: u64) -> zbus::Result<()>;
 }

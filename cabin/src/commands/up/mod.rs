@@ -297,13 +297,14 @@ async fn start_phone_link(
 ) -> anyhow::Result<std::net::SocketAddr> {
     let address = cabin_embedded_broker::start(args.mqtt_port)?;
     let vehicle = cabin_phone_link_service::connect_vehicle(Some(bus_address)).await?;
-    let broker = local_broker(address);
-    args.events.start(&broker, &args.vehicle_id, vehicle.clone(), outbox);
+    // The embedded broker checks no logins: the car's client id is one nobody can take over.
+    let link = LinkOptions::unguessable(local_broker(address), &args.vehicle_id);
+    args.events.start(&link, phones.clone(), vehicle.clone(), outbox);
     let handler = std::sync::Arc::new(Handler::new(args.vehicle_id.clone(), phones, vehicle.clone()));
     cabin_phone_link_service::serve_bus(vehicle.connection(), handler.clone()).await?;
     happenings::phones(handler.answered(), show.clone());
     happenings::handoffs(handler.handoffs.answered(), show.clone());
-    tokio::spawn(cabin_phone_link_service::run(LinkOptions { broker, vehicle_id: args.vehicle_id.clone() }, handler));
+    tokio::spawn(cabin_phone_link_service::run(link, handler));
     Ok(address)
 }
 

@@ -130,17 +130,19 @@ impl Tools for BusTools {
         .map_err(vehicle_error)
     }
 
-    /// An actuator still on its way answers with where it is going: after "set it to 22", "a bit
-    /// warmer" means 23 even while the cabin is still at 21.
     async fn may_actuate(&self, path: &str) -> Option<bool> {
-        // The vehicle bus says what this connection may do; acting for a phone, the phone
-        // link's rights decide, and only the set can tell.
-        if self.on_behalf_of.is_some() {
-            return None;
-        }
-        self.vehicle.describe(path).await.ok()?.first().map(|info| info.actuatable)
+        // The vehicle bus says what this connection may do, and acting for a phone, what the
+        // phone link may do too.
+        let described = match &self.on_behalf_of {
+            Some(principal) => self.vehicle.describe_for(path, principal).await,
+            None => self.vehicle.describe(path).await,
+        };
+        let described = described.inspect_err(|error| tracing::warn!(%error, path, "cannot tell whether the action is allowed")).ok()?;
+        described.first().map(|info| info.actuatable)
     }
 
+    /// An actuator still on its way answers with where it is going: after "set it to 22", "a bit
+    /// warmer" means 23 even while the cabin is still at 21.
     async fn get(&self, path: &str) -> Result<Value, ToolError> {
         let info = self.vehicle.describe(path).await.map_err(vehicle_error)?.into_iter().next();
         match info {

@@ -1,27 +1,35 @@
 //! A phone's side of the Cabin phone link, for phone apps to embed: pair with a code shown in the
 //! car (SPAKE2: the code never travels), then send signed requests and wait for their signed
 //! answers; watch the car's status and events. Built on the protocol crate and rumqttc only.
+//!
+//! Anyone on the broker can publish on the car's topics, so nothing counts unless the car signed
+//! it for this phone: an answer, a hand-off, an event, the status ([`Notice::is_from_car`]).
+//! The exceptions say only that the car does not know the phone, or the car is offline.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cabin_phone_protocol::{
-    random_hex, Backoff, Broker, ErrorKind, PairRequest, PairResult, PairStep, Paired, PhonePake, Request, RequestBody, RequestKey,
-    Response, Topics, MAC_PROPERTY, VERSION,
+    notice_signed_for, random_hex, Backoff, Broker, ErrorKind, PairRequest, PairResult, PairStep, Paired, PhonePake, Request, RequestBody,
+    RequestKey, Response, Topics, MAC_PROPERTY, VERSION,
 };
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event};
 use serde_json::Value as Json;
 use thiserror::Error;
-use tokio::sync::{broadcast, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio::time::Instant;
 
 /// How long a request waits for the car's answer, in all.
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request unanswered this long is sent again, unchanged: after a broker restart it may have
 /// reached no subscriber. The car answers a request id only once and repeats that answer.
 const RESEND_AFTER: Duration = Duration::from_millis(2500);
+/// How long an unsigned "the car does not know you" waits for a signed answer to overrule it: a
+/// stranger on the broker can send one faster than the car answers.
+const UNSIGNED_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Error)]
 pub enum PhoneError {
@@ -35,17 +43,29 @@ pub enum PhoneError {
     Mqtt(#[from] rumqttc::v5::ClientError),
     #[error("the car's answer is not a version {VERSION} response: {0}")]
     BadAnswer(String),
-    #[error("the answer is not signed by the car this phone paired with")]
-    Forged,
     #[error("pairing failed: the code was wrong or someone else answered")]
     PairingFailed,
 }
 
-/// A message on the car's status or events topic.
+/// A message on the car's status or events topic. Anyone on the broker can publish there: see
+/// [`Notice::is_from_car`].
 #[derive(Debug, Clone)]
 pub struct Notice {
     pub topic: String,
     pub payload: Json,
+    bytes: Vec<u8>,
+    user_properties: Vec<(String, String)>,
+}
+
+impl Notice {
+    /// Whether the car this phone paired with said it: signed for this phone, or the car's last
+    /// will (`online: false`, which cannot be signed for phones paired after it was set, and says
+    /// nothing a stranger could not bring about by pushing the car off the broker).
+    pub fn is_from_car(&self, paired: &Paired) -> bool {
+        let signed =
+            paired.request_key().is_some_and(|key| notice_signed_for(&self.user_properties, &paired.phone, &key, &self.topic, &self.bytes));
+        signed || (self.topic.ends_with("/status") && self.payload["online"] == false)
+    }
 }
 
 /// An answer as it arrived: the response, its bytes and the MAC it carried.
@@ -56,7 +76,7 @@ struct Arrived {
     mac: Option<String>,
 }
 
-type Waiters = Arc<Mutex<HashMap<Vec<u8>, oneshot::Sender<Arrived>>>>;
+type Waiters = Arc<Mutex<HashMap<Vec<u8>, mpsc::UnboundedSender<Arrived>>>>;
 
 /// The topics this client listens on, in the order they were subscribed, and which of them the
 /// broker has acknowledged on the current connection (SubAcks come back in order).
@@ -162,7 +182,9 @@ impl PhoneClient {
                             let properties = publish.properties.unwrap_or_default();
                             let correlation = properties.correlation_data.map(|c| c.to_vec()).unwrap_or_default();
                             let mac = properties.user_properties.into_iter().find(|(name, _)| name == MAC_PROPERTY).map(|(_, mac)| mac);
-                            let waiter = waiters.lock().ok().and_then(|mut w| w.remove(&correlation));
+                            // Every answer goes to the request's waiter, which judges it: a
+                            // stranger's may come first and must not take the car's place.
+                            let waiter = waiters.lock().ok().and_then(|w| w.get(&correlation).cloned());
                             let response = serde_json::from_slice::<Response>(&publish.payload)
                                 .unwrap_or_else(|e| Response::error(None, ErrorKind::BadRequest, format!("unreadable answer: {e}")));
                             match waiter {
@@ -172,7 +194,8 @@ impl PhoneClient {
                                 None => tracing::debug!("an answer nobody waits for (a duplicate)"),
                             }
                         } else if let Ok(payload) = serde_json::from_slice(&publish.payload) {
-                            let _ = notices.send(Notice { topic, payload });
+                            let user_properties = publish.properties.map(|p| p.user_properties).unwrap_or_default();
+                            let _ = notices.send(Notice { topic, payload, bytes: publish.payload.to_vec(), user_properties });
                         }
                     }
                     Ok(_) => {}
@@ -269,10 +292,10 @@ impl PhoneClient {
     }
 
     /// Publishes `payload` with `response_topic` (signed with `key` when given) and waits for the
-    /// answer; with a key, a result is taken only when the car signed it.
+    /// answer; with a key, only the car's signed answer counts (below).
     async fn exchange(&self, topic: &str, response_topic: &str, payload: Vec<u8>, key: Option<&RequestKey>) -> Result<Json, PhoneError> {
         let correlation = random_hex(8).into_bytes();
-        let (sender, answer) = oneshot::channel();
+        let (sender, mut answers) = mpsc::unbounded_channel();
         if let Ok(mut waiters) = self.waiters.lock() {
             waiters.insert(correlation.clone(), sender);
         }
@@ -283,35 +306,48 @@ impl PhoneClient {
             user_properties: signature.into_iter().collect(),
             ..Default::default()
         };
-        let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
-        let mut answer = answer;
-        let arrived = loop {
-            self.client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload.clone(), properties.clone()).await?;
-            let wait = RESEND_AFTER.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
-            match tokio::time::timeout(wait, &mut answer).await {
-                Ok(Ok(arrived)) => break arrived,
-                _ if tokio::time::Instant::now() < deadline => continue,
-                _ => {
-                    if let Ok(mut waiters) = self.waiters.lock() {
-                        waiters.remove(&correlation);
+        let answered = async {
+            let deadline = Instant::now() + ANSWER_TIMEOUT;
+            let mut resend_at = Instant::now();
+            // An unsigned refusal, and until when a signed answer may still overrule it.
+            let mut unsigned: Option<(Response, Instant)> = None;
+            loop {
+                let now = Instant::now();
+                if let Some((_, until)) = &unsigned {
+                    if now >= *until {
+                        return Ok(unsigned.take().map(|(response, _)| response));
                     }
-                    return Err(PhoneError::Timeout);
+                }
+                if now >= deadline {
+                    return Ok(None);
+                }
+                if now >= resend_at {
+                    self.client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload.clone(), properties.clone()).await?;
+                    resend_at = now + RESEND_AFTER;
+                }
+                let wake = [Some(deadline), Some(resend_at), unsigned.as_ref().map(|(_, until)| *until)].into_iter().flatten().min();
+                let Ok(arrived) = tokio::time::timeout_at(wake.unwrap_or(deadline), answers.recv()).await else { continue };
+                let Some(Arrived { response, payload, mac }) = arrived else { return Ok(None) };
+                let Some(key) = key else { return Ok(Some(response)) };
+                let signed = mac.as_deref().is_some_and(|mac| key.verify_response(response.id.as_deref().unwrap_or(""), &payload, mac));
+                match response.error.as_ref().map(|e| e.kind) {
+                    _ if signed => return Ok(Some(response)),
+                    // Before the car knows the phone (or can read the request), it cannot sign.
+                    Some(ErrorKind::Unauthorized | ErrorKind::BadRequest | ErrorKind::UnsupportedVersion) if unsigned.is_none() => {
+                        unsigned = Some((response, Instant::now() + UNSIGNED_GRACE));
+                    }
+                    _ => tracing::warn!(id = ?response.id, "an answer the car did not sign: ignored"),
                 }
             }
         };
-        let Arrived { response, payload, mac } = arrived;
+        let answered: Result<Option<Response>, PhoneError> = answered.await;
+        if let Ok(mut waiters) = self.waiters.lock() {
+            waiters.remove(&correlation);
+        }
+        let response = answered?.ok_or(PhoneError::Timeout)?;
         match (response.result, response.error) {
-            // An error needs no signature: before the car knows the phone, it cannot sign.
             (_, Some(error)) => Err(PhoneError::Refused { kind: error.kind, message: error.message }),
-            (Some(result), None) => {
-                let signed = |key: &RequestKey| {
-                    mac.as_deref().is_some_and(|mac| key.verify_response(response.id.as_deref().unwrap_or(""), &payload, mac))
-                };
-                if key.is_some_and(|key| !signed(key)) {
-                    return Err(PhoneError::Forged);
-                }
-                Ok(result)
-            }
+            (Some(result), None) => Ok(result),
             (None, None) => Err(PhoneError::BadAnswer("neither result nor error".into())),
         }
     }

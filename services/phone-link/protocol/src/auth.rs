@@ -8,7 +8,8 @@
 //!
 //! Requests: an HMAC-SHA256, under the key pairing left, over the response topic and the exact
 //! payload (id, nonce, timestamp, kind and body); it travels in the MQTT 5 user property
-//! [`MAC_PROPERTY`]. Answers are signed the same way under another label.
+//! [`MAC_PROPERTY`]. Answers and hand-offs are signed the same way under other labels; what
+//! the car says to all its phones (status, events) carries one MAC per phone.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -16,6 +17,8 @@ use spake2::{Ed25519Group, Identity, Password, Spake2};
 
 /// The MQTT 5 user property that carries a MAC, as lowercase hex.
 pub const MAC_PROPERTY: &str = "cabin-mac";
+/// What the car says to all its phones carries one MAC per phone, in `cabin-mac:<phone id>`.
+pub const NOTICE_MAC_PREFIX: &str = "cabin-mac:";
 
 const PHONE_IDENTITY: &[u8] = b"cabin phone";
 const CAR_IDENTITY: &[u8] = b"cabin car";
@@ -65,34 +68,67 @@ impl RequestKey {
 
     /// The MAC of a request sent with `response_topic`, as hex.
     pub fn sign_request(&self, response_topic: &str, payload: &[u8]) -> String {
-        hex(&hmac(&self.0, &[b"cabin/v1 request", response_topic.as_bytes(), payload]).finalize().into_bytes())
+        self.sign(b"cabin/v1 request", response_topic, payload)
     }
 
     /// Whether `mac` (hex) is this key's MAC of the request; compared in constant time.
     pub fn verify_request(&self, response_topic: &str, payload: &[u8], mac: &str) -> bool {
-        let Some(mac) = unhex(mac) else { return false };
-        hmac(&self.0, &[b"cabin/v1 request", response_topic.as_bytes(), payload]).verify_slice(&mac).is_ok()
+        self.verify(b"cabin/v1 request", response_topic, payload, mac)
     }
 
     /// The MAC of the car's answer to the request `id`.
     pub fn sign_response(&self, id: &str, payload: &[u8]) -> String {
-        hex(&hmac(&self.0, &[b"cabin/v1 response", id.as_bytes(), payload]).finalize().into_bytes())
+        self.sign(b"cabin/v1 response", id, payload)
     }
 
     pub fn verify_response(&self, id: &str, payload: &[u8], mac: &str) -> bool {
-        let Some(mac) = unhex(mac) else { return false };
-        hmac(&self.0, &[b"cabin/v1 response", id.as_bytes(), payload]).verify_slice(&mac).is_ok()
+        self.verify(b"cabin/v1 response", id, payload, mac)
     }
 
     /// The MAC of the hand-off `id` the car sends: a phone acts on none that is not signed.
     pub fn sign_handoff(&self, id: &str, payload: &[u8]) -> String {
-        hex(&hmac(&self.0, &[b"cabin/v1 handoff", id.as_bytes(), payload]).finalize().into_bytes())
+        self.sign(b"cabin/v1 handoff", id, payload)
     }
 
     pub fn verify_handoff(&self, id: &str, payload: &[u8], mac: &str) -> bool {
-        let Some(mac) = unhex(mac) else { return false };
-        hmac(&self.0, &[b"cabin/v1 handoff", id.as_bytes(), payload]).verify_slice(&mac).is_ok()
+        self.verify(b"cabin/v1 handoff", id, payload, mac)
     }
+
+    /// The MAC of what the car says to all its phones on `topic` (its status, an event): each
+    /// phone gets its own, in the user property `cabin-mac:<phone id>` ([`notice_signatures`]).
+    pub fn sign_notice(&self, topic: &str, payload: &[u8]) -> String {
+        self.sign(b"cabin/v1 notice", topic, payload)
+    }
+
+    pub fn verify_notice(&self, topic: &str, payload: &[u8], mac: &str) -> bool {
+        self.verify(b"cabin/v1 notice", topic, payload, mac)
+    }
+
+    fn sign(&self, label: &[u8], name: &str, payload: &[u8]) -> String {
+        hex(&hmac(&self.0, &[label, name.as_bytes(), payload]).finalize().into_bytes())
+    }
+
+    fn verify(&self, label: &[u8], name: &str, payload: &[u8], mac: &str) -> bool {
+        let Some(mac) = unhex(mac) else { return false };
+        hmac(&self.0, &[label, name.as_bytes(), payload]).verify_slice(&mac).is_ok()
+    }
+}
+
+/// The user properties that sign a notice on `topic` for each paired phone (its id and key).
+pub fn notice_signatures<'a>(
+    phones: impl IntoIterator<Item = (&'a str, RequestKey)>,
+    topic: &str,
+    payload: &[u8],
+) -> Vec<(String, String)> {
+    phones.into_iter().map(|(phone, key)| (format!("{NOTICE_MAC_PREFIX}{phone}"), key.sign_notice(topic, payload))).collect()
+}
+
+/// Whether the user properties of a notice on `topic` carry `phone`'s MAC of it.
+pub fn notice_signed_for(user_properties: &[(String, String)], phone: &str, key: &RequestKey, topic: &str, payload: &[u8]) -> bool {
+    user_properties
+        .iter()
+        .filter(|(name, _)| name.strip_prefix(NOTICE_MAC_PREFIX) == Some(phone))
+        .any(|(_, mac)| key.verify_notice(topic, payload, mac))
 }
 
 /// The key SPAKE2 left one side of a pairing exchange (right only if both used the same code).
@@ -199,6 +235,23 @@ mod tests {
         assert!(!RequestKey([8; 32]).verify_request("cabin/v1/car/responses/p1", b"{\"id\":\"r1\"}", &mac));
         assert!(!key.verify_request("cabin/v1/car/responses/p1", b"{\"id\":\"r1\"}", "nothex"));
         assert_eq!(RequestKey::from_hex(&key.to_hex()), Some(key));
+    }
+
+    #[test]
+    fn a_notice_is_signed_for_each_phone_and_for_its_own_topic() {
+        let (ana, ben) = (RequestKey([1; 32]), RequestKey([2; 32]));
+        let topic = "cabin/v1/car/events";
+        let payload = br#"{"v":1,"id":"e1","kind":"person_inside"}"#;
+        let signed = notice_signatures([("ana", ana.clone()), ("ben", ben.clone())], topic, payload);
+        assert!(notice_signed_for(&signed, "ana", &ana, topic, payload));
+        assert!(notice_signed_for(&signed, "ben", &ben, topic, payload));
+        assert!(!notice_signed_for(&signed, "ana", &ben, topic, payload), "ben's MAC is not ana's");
+        assert!(!notice_signed_for(&signed, "ana", &ana, "cabin/v1/car/status", payload), "nor good on another topic");
+        assert!(!notice_signed_for(&signed, "ana", &ana, topic, b"{}"), "nor for other words");
+        assert!(!notice_signed_for(&[], "ana", &ana, topic, payload));
+        // As computed apart (Python's hmac; the app's tests check the same value).
+        let mac = RequestKey([7; 32]).sign_notice(topic, br#"{"v":1,"id":"e1"}"#);
+        assert_eq!(mac, "c65872d9c1ee11d047529fe7216ba80a2a8195c15d7d6abeff68b182c488f7a0");
     }
 
     /// A fuzz run of request checking: a signed request with bytes flipped, cut or added, the

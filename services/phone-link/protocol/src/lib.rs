@@ -10,7 +10,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-pub use auth::{car_pake, BadPakeMessage, PairingKey, PhonePake, RequestKey, MAC_PROPERTY};
+pub use auth::{
+    car_pake, notice_signatures, notice_signed_for, BadPakeMessage, PairingKey, PhonePake, RequestKey, MAC_PROPERTY, NOTICE_MAC_PREFIX,
+};
 pub use backoff::Backoff;
 pub use broker::{Broker, BrokerError, MAX_PACKET_BYTES};
 pub use cabin_principal::{Scope, Scopes};

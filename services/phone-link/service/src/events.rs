@@ -4,7 +4,8 @@
 //! anything is sent, so a broker outage or a restart of the car loses none. A sender with an
 //! MQTT session of its own publishes them oldest first, one at a time, and deletes each file
 //! only after the broker's PUBACK: with nothing else published on that session, the next
-//! PUBACK is the event's. Delivery is at least once; phones drop an event id seen before.
+//! PUBACK is the event's. Delivery is at least once; phones drop an event id seen before. Each
+//! event carries one MAC per paired phone: a phone believes no event the car did not sign.
 //!
 //! The one event today: when the car is locked, the vision service is asked about each object
 //! people leave behind, and each one seen becomes a `left_behind` event.
@@ -14,15 +15,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cabin_phone_protocol::{Backoff, Broker, CarEvent, EventBody, Topics};
+use cabin_phone_protocol::{Backoff, CarEvent, EventBody, Topics};
 use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::Value;
 use cabin_vision_client::VisionProxy;
 use futures_util::StreamExt;
-use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event};
 use tokio::sync::{mpsc, Notify};
+
+use crate::link::LinkOptions;
+use crate::phones::Phones;
 
 /// The locks that count as "the car was locked".
 pub const LOCK_SIGNALS: &str = "Vehicle.Cabin.Door.Row1.*.IsLocked";
@@ -77,10 +81,11 @@ enum Session {
     Acked,
 }
 
-/// Delivers the outbox to `cabin/v1/<vid>/events` for as long as it runs.
-pub async fn deliver(broker: Broker, vehicle_id: String, outbox: Outbox) {
-    let topic = Topics::new(&vehicle_id).events();
-    let (client, mut eventloop) = AsyncClient::new(broker.mqtt_options(format!("cabin-car-{vehicle_id}-events")), 16);
+/// Delivers the outbox to `cabin/v1/<vid>/events` for as long as it runs, each event signed
+/// for every phone paired when it goes out.
+pub async fn deliver(options: LinkOptions, phones: Phones, outbox: Outbox) {
+    let topic = Topics::new(&options.vehicle_id).events();
+    let (client, mut eventloop) = AsyncClient::new(options.broker.mqtt_options(format!("{}-events", options.client_id)), 16);
     let (session_tx, mut session) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut backoff = Backoff::for_broker();
@@ -132,7 +137,20 @@ pub async fn deliver(broker: Broker, vehicle_id: String, outbox: Outbox) {
             let _ = std::fs::remove_file(&path);
             continue;
         };
-        if let Err(error) = client.publish(topic.clone(), QoS::AtLeastOnce, false, payload).await {
+        // The paired phones are a file, read under a lock: on a blocking thread.
+        let (signer, signed_topic, signed_payload) = (phones.clone(), topic.clone(), payload.clone());
+        let signatures = match tokio::task::spawn_blocking(move || signer.sign_notice(&signed_topic, &signed_payload)).await {
+            Ok(Ok(signatures)) => signatures,
+            Ok(Err(error)) => {
+                // Unsigned, no phone would believe it: keep it until the phones file reads again.
+                tracing::warn!(%error, "events: cannot sign for the paired phones; kept");
+                tokio::time::sleep(ACK_WAIT).await;
+                continue;
+            }
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+        };
+        let properties = PublishProperties { user_properties: signatures, ..Default::default() };
+        if let Err(error) = client.publish_with_properties(topic.clone(), QoS::AtLeastOnce, false, payload, properties).await {
             tracing::warn!(%error, "events: cannot publish");
             tokio::time::sleep(Duration::from_millis(300)).await;
             continue;

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use cabin_phone_protocol::{now_s, random_hex, RequestKey, Scopes};
+use cabin_phone_protocol::{notice_signatures, now_s, random_hex, RequestKey, Scopes};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -118,6 +118,13 @@ impl Phones {
 
     pub fn list(&self) -> Result<Vec<Phone>, PhonesError> {
         self.read(PHONES_FILE)
+    }
+
+    /// The user properties that sign what the car says to all its phones on `topic` (status,
+    /// events): one MAC per paired phone, so a stranger on the broker cannot speak for the car.
+    pub fn sign_notice(&self, topic: &str, payload: &[u8]) -> Result<Vec<(String, String)>, PhonesError> {
+        let phones = self.list()?;
+        Ok(notice_signatures(phones.iter().filter_map(|phone| Some((phone.id.as_str(), phone.key()?))), topic, payload))
     }
 
     /// Starts pairing: a six-digit code for the owner to type on the phone, good for five

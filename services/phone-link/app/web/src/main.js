@@ -180,13 +180,13 @@ async function openCar() {
   });
   car = { paired, link, status };
   setLinkState(`Connecting to ${paired.name}…`);
-  link.listen(link.topics.status, (payload) => {
+  link.listenToCar(paired, link.topics.status, (payload) => {
     const retained = JSON.parse(new TextDecoder().decode(payload));
     status.online = retained.online;
     if (retained.online) store.sawCar(paired.vehicle);
     showLinkState(status);
   });
-  link.listen(link.topics.events, (payload) => onEvent(paired.vehicle, payload));
+  link.listenToCar(paired, link.topics.events, (payload) => onEvent(paired.vehicle, payload));
   link.listenForHandOffs(paired, (handoff) => onHandOff(paired.vehicle, handoff));
   renderHandoffs(paired.vehicle);
   statusTimer = setInterval(refreshStatus, STATUS_EVERY_MS);

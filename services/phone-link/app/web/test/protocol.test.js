@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { passwordScalar, startPhone, finishPhone } from '../src/protocol/spake2.js';
-import { signRequest, verifyResponse, mac } from '../src/protocol/auth.js';
+import { signRequest, verifyNotice, verifyResponse, mac } from '../src/protocol/auth.js';
 import { bytesToHex, utf8ToBytes } from '@noble/hashes/utils.js';
 
 test('the code becomes the scalar the car derives from it', () => {
@@ -26,6 +26,17 @@ test('an answer is taken only with its own MAC', () => {
   assert.ok(!verifyResponse(key, 'r1', utf8ToBytes('{"v":1,"id":"r1","result":{"x":1}}'), good));
   assert.ok(!verifyResponse(key, 'r1', payload, good.toUpperCase()), 'one spelling per MAC');
   assert.ok(!verifyResponse(key, 'r1', payload, undefined), 'an unsigned answer');
+});
+
+test('a status or event is taken only with this phone\'s MAC of it, on its own topic', () => {
+  const key = '07'.repeat(32);
+  const payload = utf8ToBytes('{"v":1,"id":"e1"}');
+  const good = 'c65872d9c1ee11d047529fe7216ba80a2a8195c15d7d6abeff68b182c488f7a0';
+  assert.ok(verifyNotice(key, 'cabin/v1/car/events', payload, good));
+  assert.ok(!verifyNotice(key, 'cabin/v1/car/status', payload, good), 'the MAC is for one topic');
+  assert.ok(!verifyNotice('08'.repeat(32), 'cabin/v1/car/events', payload, good), "another phone's key");
+  assert.ok(!verifyNotice(key, 'cabin/v1/car/events', utf8ToBytes('{"v":1,"id":"e2"}'), good));
+  assert.ok(!verifyNotice(key, 'cabin/v1/car/events', payload, undefined), 'an unsigned event');
 });
 
 test("the phone's SPAKE2 message is side A and a point; a wrong answer is refused", () => {

@@ -45,3 +45,10 @@ export const verifyResponse = (keyHex, id, payload, macHex) =>
 /** Whether a hand-off the car sent is signed with this phone's key: none other is shown. */
 export const verifyHandoff = (keyHex, id, payload, macHex) =>
   verify(mac(hexToBytes(keyHex), 'cabin/v1 handoff', id, payload), macHex);
+
+/**
+ * Whether what the car said to all its phones on `topic` (its status, an event) carries this
+ * phone's MAC of it: anyone on the broker can publish there.
+ */
+export const verifyNotice = (keyHex, topic, payload, macHex) =>
+  verify(mac(hexToBytes(keyHex), 'cabin/v1 notice', topic, payload), macHex);

@@ -5,12 +5,18 @@ import { Buffer } from 'buffer';
 import mqtt from 'mqtt';
 import { bytesToHex, randomBytes, utf8ToBytes } from '@noble/hashes/utils.js';
 import { finishPhone, startPhone } from './spake2.js';
-import { phoneProof, requestKey, signRequest, verifyCarProof, verifyHandoff, verifyResponse } from './auth.js';
+import { phoneProof, requestKey, signRequest, verifyCarProof, verifyHandoff, verifyNotice, verifyResponse } from './auth.js';
 
 export const VERSION = 1;
 export const MAC_PROPERTY = 'cabin-mac';
+/** What the car says to all its phones carries one MAC each, in `cabin-mac:<phone id>`. */
+export const NOTICE_MAC_PREFIX = 'cabin-mac:';
 const RESEND_MS = 2500;
 const GIVE_UP_MS = 10000;
+// How long an unsigned "the car does not know you" waits for a signed answer to overrule it.
+const UNSIGNED_GRACE_MS = 1000;
+// What the car answers before it knows the phone, or can read the request: it cannot sign it.
+const UNSIGNED_KINDS = ['Unauthorized', 'BadRequest', 'UnsupportedVersion'];
 const WEEK_S = 7 * 24 * 3600;
 
 export const randomHex = (bytes) => bytesToHex(randomBytes(bytes));
@@ -63,9 +69,9 @@ export class CarLink {
   #route(topic, payload, packet) {
     const properties = packet.properties || {};
     const correlation = properties.correlationData ? new TextDecoder().decode(properties.correlationData) : null;
+    // Every answer goes to its waiter, which judges it: a stranger's may come first.
     const waiter = correlation && this.waiters.get(correlation);
     if (waiter) {
-      this.waiters.delete(correlation);
       waiter({ payload: new Uint8Array(payload), mac: (properties.userProperties || {})[MAC_PROPERTY] });
       return;
     }
@@ -90,6 +96,20 @@ export class CarLink {
     });
   }
 
+  /**
+   * Calls `handler(payloadBytes)` for what the car says to all its phones on `topic` (status,
+   * events), only when it is signed for this phone. The one exception is a status saying the car
+   * is offline: its last will, which cannot be signed for phones paired after it was set.
+   */
+  listenToCar(paired, topic, handler) {
+    return this.listen(topic, (payload, packet) => {
+      const macs = [].concat(((packet.properties || {}).userProperties || {})[NOTICE_MAC_PREFIX + paired.phone] ?? []);
+      if (macs.some((mac) => verifyNotice(paired.key, topic, payload, mac)) || (topic === this.topics.status && saysOffline(payload))) {
+        handler(payload);
+      }
+    });
+  }
+
   /** Calls `handler(payloadBytes, packet)` for every message on `topic`, from now on. */
   listen(topic, handler) {
     this.handlers.set(topic, handler);
@@ -106,24 +126,50 @@ export class CarLink {
     this.client.end(true);
   }
 
-  /** Publishes `payload` (bytes) and waits for the answer with the same correlation data. */
-  async #exchange(topic, responseTopic, payload, userProperties) {
+  /**
+   * Publishes `payload` (bytes) and waits for the answer with the same correlation data that
+   * `accept(answer)` takes: 'take' it, hold it as 'unsigned' (taken only if nothing better comes
+   * within a second), or 'ignore' it. Sent again every 2.5 s until then, for up to 10 s.
+   */
+  async #exchange(topic, responseTopic, payload, userProperties, accept = () => 'take') {
     const correlation = randomHex(8);
-    const answer = new Promise((resolve) => this.waiters.set(correlation, resolve));
+    let arrived = () => {};
+    const answers = [];
+    this.waiters.set(correlation, (answer) => {
+      answers.push(answer);
+      arrived();
+    });
     const properties = { responseTopic, correlationData: Buffer.from(correlation) };
     // mqtt.js never sends a packet with an empty user property list.
     if (userProperties) properties.userProperties = userProperties;
     const options = { qos: 1, properties };
-    const started = Date.now();
-    for (;;) {
-      this.client.publish(topic, Buffer.from(payload), options);
-      const timeout = new Promise((resolve) => setTimeout(() => resolve(null), RESEND_MS));
-      const got = await Promise.race([answer, timeout]);
-      if (got) return got;
-      if (Date.now() - started + RESEND_MS > GIVE_UP_MS) {
-        this.waiters.delete(correlation);
-        throw new CarError('Unreachable', 'The car did not answer.');
+    const giveUp = Date.now() + GIVE_UP_MS;
+    let resendAt = 0;
+    let unsigned = null;
+    try {
+      for (;;) {
+        const now = Date.now();
+        if (unsigned && now >= unsigned.until) return unsigned.answer;
+        if (now >= giveUp) throw new CarError('Unreachable', 'The car did not answer.');
+        if (now >= resendAt) {
+          this.client.publish(topic, Buffer.from(payload), options);
+          resendAt = now + RESEND_MS;
+        }
+        const wake = Math.min(giveUp, resendAt, unsigned ? unsigned.until : Infinity) - now;
+        if (!answers.length) {
+          await new Promise((resolve) => {
+            arrived = resolve;
+            setTimeout(resolve, wake);
+          });
+        }
+        for (const answer of answers.splice(0)) {
+          const verdict = accept(answer);
+          if (verdict === 'take') return answer;
+          if (verdict === 'unsigned' && !unsigned) unsigned = { answer, until: Date.now() + UNSIGNED_GRACE_MS };
+        }
       }
+    } finally {
+      this.waiters.delete(correlation);
     }
   }
 
@@ -157,16 +203,31 @@ export class CarLink {
     const responseTopic = this.topics.responses(paired.phone);
     await this.#subscribe(responseTopic);
     const mac = signRequest(paired.key, responseTopic, payload);
-    const answer = await this.#exchange(this.topics.requests, responseTopic, payload, { [MAC_PROPERTY]: mac });
-    const response = JSON.parse(new TextDecoder().decode(answer.payload));
-    if (response.result !== undefined && !verifyResponse(paired.key, id, answer.payload, answer.mac)) {
-      throw new CarError('Unauthorized', 'An answer came back that the car did not sign.');
-    }
-    return resultOf(response);
+    // Anyone on the broker can answer on this topic: only the car's signed answer counts, and an
+    // unsigned "the car does not know you" only if the car says nothing better.
+    const judge = (answer) => {
+      if (verifyResponse(paired.key, id, answer.payload, answer.mac)) return 'take';
+      return UNSIGNED_KINDS.includes(parse(answer.payload)?.error?.kind) ? 'unsigned' : 'ignore';
+    };
+    const answer = await this.#exchange(this.topics.requests, responseTopic, payload, { [MAC_PROPERTY]: mac }, judge);
+    return resultOf(parse(answer.payload));
   }
 }
 
+function parse(payload) {
+  try {
+    return JSON.parse(new TextDecoder().decode(payload));
+  } catch {
+    return null;
+  }
+}
+
+function saysOffline(payload) {
+  return parse(payload)?.online === false;
+}
+
 function resultOf(response) {
+  if (!response) throw new CarError('BadAnswer', 'The car sent an answer that cannot be read.');
   if (response.error) throw new CarError(response.error.kind, response.error.message);
   return response.result;
 }
