@@ -95,7 +95,8 @@ async fn a_phone_that_may_only_ask_hears_the_refusal_in_the_cars_words_and_is_of
 async fn what_the_car_said_while_the_app_was_closed_is_shown_once_when_it_opens() {
     let car = CarWithApp::start(Some(("chelsea.png", "rear_left")));
     let browser = Browser::start().await;
-    car.pair(&browser, "read").await;
+    // Events say what the camera saw: a phone without the camera scope is told none.
+    car.pair(&browser, "read,camera").await;
     browser.goto("about:blank").await;
 
     // A listener of our own sees the car send the event while the app is closed.

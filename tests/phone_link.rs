@@ -92,14 +92,14 @@ struct Watching {
     _phone: cabin_phone_client::PhoneClient,
 }
 
-/// A car whose camera sees `photo` on `region`, with a `read` phone listening, locked: the car,
+/// A car whose camera sees `photo` on `region`, with a `camera` phone listening, locked: the car,
 /// what keeps it looking and listening, and the first event the phone hears.
 async fn locked_with_in_view(photo: &str, region: &str) -> (Car, Watching, serde_json::Value) {
     let car = Car::start(true);
     let frames = tempfile::tempdir().unwrap();
     frame_with(frames.path(), photo, region);
     let vision = tokio::task::block_in_place(|| Service::vision(&car.bus, &["--camera", frames.path().to_str().unwrap()]));
-    let (paired, phone) = car.pair("read");
+    let (paired, phone) = car.pair("read,camera");
     let mut notices = phone.notices();
     let locked = tokio::task::block_in_place(|| cabin(&car.bus, &["signals", "set", DRIVER_LOCK, "true"]));
     assert!(locked.status.success(), "{}", stderr(&locked));

@@ -318,7 +318,17 @@ async fn a_stranger_on_the_broker_cannot_speak_for_the_car() {
     let online = notice_on(&mut notices, &topics.status(), |n| n.payload["since"] == 1).await;
     assert!(!online.is_from_car(&paired), "{online:?}");
 
-    // The stranger answers every request at once, unsigned or with a made-up MAC.
+    // The car's own answer to a read, signed, which the stranger records: the doors are locked.
+    let vehicle = cabin_vehicle_bus_client::VehicleBusClient::connect_to(car.bus.address()).await.unwrap();
+    vehicle.set(DRIVER_LOCK, &cabin_vehicle_config::Value::Bool(true)).await.unwrap();
+    let read_lock = || phone.request(&paired, RequestBody::SignalsGet { path: DRIVER_LOCK.into() });
+    assert_eq!(read_lock().await.unwrap()["value"], true);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let own_topic = topics.responses(&paired.phone);
+    let signed_answer = stranger.recorded().iter().rev().find(|s| s.topic == own_topic).expect("the car's answer was seen").clone();
+
+    // From now on the stranger answers every request at once: unsigned, with a made-up MAC, and
+    // with the car's recorded answer, whose MAC is good, under the new request's correlation data.
     let Stranger { client, mut seen, .. } = stranger;
     tokio::spawn(async move {
         while let Some(request) = seen.recv().await {
@@ -329,18 +339,33 @@ async fn a_stranger_on_the_broker_cannot_speak_for_the_car() {
             let id = asked["id"].as_str().unwrap_or_default();
             let refusal = json!({"v": 1, "id": id, "error": {"kind": "Refused", "message": "the brakes have failed: stop now"}});
             let result = json!({"v": 1, "id": id, "result": {"pong": true, "vehicle": "elsewhere"}});
-            for (answer, mac) in [(refusal, None), (result, Some("00".repeat(32)))] {
+            let made_up = Some((MAC_PROPERTY.to_string(), "00".repeat(32)));
+            let replayed = signed_answer.properties.user_properties.first().cloned();
+            for (answer, mac) in [
+                (refusal.to_string().into_bytes(), None),
+                (result.to_string().into_bytes(), made_up),
+                (signed_answer.payload.clone(), replayed),
+            ] {
                 let properties = PublishProperties {
                     correlation_data: request.properties.correlation_data.clone(),
-                    user_properties: mac.map(|mac| (MAC_PROPERTY.to_string(), mac)).into_iter().collect(),
+                    user_properties: mac.into_iter().collect(),
                     ..Default::default()
                 };
                 let topic = request.properties.response_topic.clone().unwrap_or_default();
-                let _ = client.publish_with_properties(topic, QoS::AtLeastOnce, false, answer.to_string().into_bytes(), properties).await;
+                let _ = client.publish_with_properties(topic, QoS::AtLeastOnce, false, answer, properties).await;
             }
         }
     });
-    // With the car there, its answer is the one taken, though the stranger's came first.
+    // With the car there, its answer is the one taken, though the stranger's came first: the
+    // doors were unlocked since, and the phone is told so.
+    vehicle.set(DRIVER_LOCK, &cabin_vehicle_config::Value::Bool(false)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while vehicle.get(DRIVER_LOCK).await.unwrap().value != cabin_vehicle_config::Value::Bool(false) {
+        assert!(tokio::time::Instant::now() < deadline, "the lock never moved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let unlocked = read_lock().await.expect("the car's own answer");
+    assert_eq!(unlocked["value"], false, "{unlocked}");
     let pong = phone.request(&paired, RequestBody::Ping).await.expect("the car's own answer");
     assert_eq!(pong["vehicle"], VEHICLE, "{pong}");
     // With the car gone, the phone hears nothing it should believe.

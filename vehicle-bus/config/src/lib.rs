@@ -424,8 +424,29 @@ fn apply_node(catalog: &mut Catalog, source: &Source, node: &overlay::NodeEntry)
             Ok(())
         }
         Ok(None) => Ok(()),
-        Err((field, message)) => Err(error(&format!(".{field}"), message)),
+        Err((field, message)) => {
+            let line = field_line(source, node.path.span().start, field).unwrap_or(line);
+            Err(ConfigError::new(&source.name, line, format!("{path}.{field}"), message))
+        }
     }
+}
+
+/// The line of `field = ...` in the overlay entry around `within` (an offset inside it); `None`
+/// when the field is not written on a line of its own there (an inline table, or a field the
+/// catalog gave the signal).
+fn field_line(source: &Source, within: usize, field: &str) -> Option<usize> {
+    let text = &source.text;
+    let start = text[..within].rfind("\n[").map_or(0, |at| at + 1);
+    let end = text[within..].find("\n[").map_or(text.len(), |at| within + at);
+    let mut offset = start;
+    for line in text[start..end].split_inclusive('\n') {
+        let names_it = line.trim_start().strip_prefix(field).is_some_and(|rest| rest.trim_start().starts_with('='));
+        if names_it {
+            return Some(source.line_of(offset));
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// Where a path leaves the catalog: "`Vehicle.Cabin.HVAC` has no `Staton`".

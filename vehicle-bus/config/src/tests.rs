@@ -102,7 +102,8 @@ datatype = "colour"
         "oem.toml:7: role.actuate: 'Vehicle.Speed' matches no actuator",
         "oem.toml:12: interlock 'trunk'.refuse: expected boolean, got number for Vehicle.Body.Trunk.Rear.IsOpen",
         "oem.toml:13: interlock 'trunk'.when: no signal 'Vehicle.Sped' in the catalog",
-        "oem.toml:17: Vehicle.Cabin.Light.IsDomeOn.datatype: unknown datatype 'colour'",
+        // The line of the field, not of the node's path (which an integrator was sent to).
+        "oem.toml:18: Vehicle.Cabin.Light.IsDomeOn.datatype: unknown datatype 'colour'",
     ];
     assert_errors_are(&errors, &expected);
 }

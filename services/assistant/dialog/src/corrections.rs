@@ -2,7 +2,10 @@
 //! and what replaces, a follow-up ("and the passenger side too", "那副驾呢"), words that point
 //! back ("it", "that one") or at the other side.
 
+use std::sync::LazyLock;
+
 use cabin_nlu::Language;
+use regex::Regex;
 
 /// Words that say "what I said before was wrong", before what replaces it.
 const CORRECTION_MARKERS: &[&str] = &[
@@ -224,6 +227,12 @@ pub(crate) fn asks_to_undo(text: &str) -> bool {
 /// "The other one", "另一边": the side across from the last one.
 pub(crate) fn mentions_other(text: &str) -> bool {
     text.split_whitespace().any(|w| w == "other") || ["另一", "另外一", "对面"].iter().any(|w| text.contains(w))
+}
+
+/// "Mine", "my side", "我这边": the speaker's own seat.
+pub(crate) fn names_own_seat(text: &str) -> bool {
+    static OWN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\bmine\b|\bmy (side|seat)\b|\bfor me\b|我的|我这边").expect("tested"));
+    OWN.is_match(text)
 }
 
 /// Words that say "what I said before was wrong" in Mandarin, before what replaces it.

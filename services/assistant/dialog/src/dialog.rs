@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::confirmations::{read_yes, Answer};
 use crate::corrections::{
-    asks_to_undo, correction_remainder, is_follow_up, judges_the_last, mentions_other, only_a_number, only_a_value, other_side,
-    refers_back, restated, stops_mid_correction, stops_mid_phrase,
+    asks_to_undo, correction_remainder, is_follow_up, judges_the_last, mentions_other, names_own_seat, only_a_number, only_a_value,
+    other_side, refers_back, restated, stops_mid_correction, stops_mid_phrase,
 };
 use crate::phrases::{self, phrases, with_doing};
 use crate::tasks::{boolean_word, Relative, SlotRule, Task, TaskBook};
@@ -392,6 +392,15 @@ impl Dialog {
             if mentions_other(&normalise(remainder)) {
                 corrected.extend(self.other_side_of(&done));
             }
+            // "Set the passenger side to 20", "actually, make mine 24": another seat was named on
+            // purpose, and the speaker's own is a request of its own. The passenger keeps 20.
+            let named_seat = |value: &SlotValue| matches!(value, SlotValue::Text(side) if other_side(side).is_some());
+            let own_seat_after_another = names_own_seat(&normalise(remainder))
+                && corrected.iter().any(|(name, value)| done.slots.get(name).is_some_and(|before| before != value && named_seat(before)));
+            if own_seat_after_another {
+                let slots = self.changed(&done.intent, done.slots.clone(), corrected);
+                return self.advance(done.intent.clone(), slots, false, tools, turn).await;
+            }
             if !corrected.is_empty() {
                 let slots = self.changed(&done.intent, done.slots.clone(), corrected);
                 let reply = self.advance(done.intent.clone(), slots, false, tools, turn).await;
@@ -412,7 +421,11 @@ impl Dialog {
         }
 
         match intent {
-            _ if understood.low_confidence => {
+            // "The engine sounds weird" is no question to answer with "What would you like to
+            // know?": a remark that names nothing the car can tell is not understood.
+            _ if understood.low_confidence
+                || (understood.statement && !self.book.moves_something(intent) && !self.is_complete(raw, understood)) =>
+            {
                 turn.open = true;
                 phrases(self.language).not_understood.into()
             }
@@ -720,6 +733,13 @@ impl Dialog {
             let question = self.say(self.book.confirm(&task, confirm, self.language), &slots, &BTreeMap::new());
             self.pending = Some(Pending { intent, slots, waiting: Waiting::Confirmation, since: Instant::now() });
             return question;
+        }
+        // A task of several steps is checked whole first, so that one it may not take does not
+        // leave the ones before it done ("open the trunk" unlocks it, then opens it).
+        if task.set.len() > 1 {
+            if let Some(refusal) = self.refused_by_permission(&task, &slots, tools).await {
+                return refusal;
+            }
         }
         let mut before = Vec::new();
         let mut reply = self.run(&task, &slots, tools, turn, &mut before).await;

@@ -224,6 +224,9 @@ pub enum TaskFileError {
     Invalid { file: String, line: usize, message: String },
     #[error("{file}: {source}")]
     Read { file: String, source: std::io::Error },
+    /// Every task of a file that is wrong, one line each: an integrator fixes them in one pass.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<TaskFileError>),
 }
 
 /// All tasks, and the zone maps their templates use.
@@ -261,11 +264,24 @@ impl TaskBook {
         let parsed: TaskFile =
             toml::from_str(text).map_err(|e| invalid(e.span().map(|s| line_of(text, s.start)).unwrap_or(1), e.message().into()))?;
         self.zones.extend(parsed.zones);
+        let mut wrong = Vec::new();
+        let mut right = Vec::new();
         for spanned in parsed.tasks {
             let start = spanned.span().start;
             let task = spanned.into_inner();
-            self.check(&task, intents, catalog)
-                .map_err(|(message, words)| invalid(line_in_task(text, start, &words), format!("task `{}`: {message}", task.intent)))?;
+            match self.check(&task, intents, catalog) {
+                Ok(()) => right.push(task),
+                Err((message, words)) => {
+                    wrong.push(invalid(line_in_task(text, start, &words), format!("task `{}`: {message}", task.intent)))
+                }
+            }
+        }
+        match wrong.len() {
+            0 => {}
+            1 => return Err(wrong.remove(0)),
+            _ => return Err(TaskFileError::Several(wrong)),
+        }
+        for task in right {
             let same = |t: &Task| {
                 t.intent == task.intent && t.when.as_ref().map(|w| (&w.slot, &w.equals)) == task.when.as_ref().map(|w| (&w.slot, &w.equals))
             };
@@ -422,8 +438,17 @@ impl TaskBook {
                 if signal.kind != SignalKind::Actuator {
                     return Err(at(&set.signal)(format!("`{path}` is a {}, not an actuator", signal.kind.name())));
                 }
-                // A fixed value that cannot fit was only found when the driver asked.
-                if let Some(literal) = literal_value(&set.value) {
+                // A fixed value that cannot fit was only found when the driver asked; so was a
+                // slot's default that cannot ("{state}" defaulting to "maybe" on a boolean).
+                let slot_default = match &set.value {
+                    toml::Value::String(value) => value
+                        .strip_prefix('{')
+                        .and_then(|rest| rest.strip_suffix('}'))
+                        .and_then(|slot| task.slots.get(slot))
+                        .and_then(|rule| rule.default.as_ref()),
+                    _ => None,
+                };
+                if let Some(literal) = literal_value(&set.value).or_else(|| slot_default.and_then(literal_value)) {
                     let fitted = literal.coerce(signal.datatype).map_err(|e| e.to_string());
                     if let Err(message) = fitted.and_then(|v| signal.check_limits(&v).map_err(|e| e.to_string())) {
                         return Err(at(&set.signal)(format!("the value for `{path}`: {message}")));
@@ -638,8 +663,6 @@ struct TranslationFile {
     tasks: Vec<toml::Spanned<TaskWords>>,
 }
 
-/// A `set` value that is the same whatever is said and is not text: a boolean or a number (a
-/// word such as "on" is fitted to its signal when the task runs).
 /// A `set` value written as it is, not from a slot: `true`, `50`, or a word such as `"on"`.
 fn literal_value(value: &toml::Value) -> Option<Value> {
     match value {
@@ -742,6 +765,17 @@ mod tests {
     }
 
     #[test]
+    fn every_wrong_task_in_a_file_is_named_at_once() {
+        let oem = "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nset = [{ signal = \"Vehicle.Body.Trunk.Rear.Nope\", value = true }]\n\n\
+                   [[task]]\nintent = \"lights.set_interior\"\ndone = \"ok\"\nset = [{ signal = \"Vehicle.Cabin.Light.IsDomeOn\", value = 7 }]\n";
+        let error = load(oem).unwrap_err().to_string();
+        let lines: Vec<&str> = error.lines().collect();
+        assert_eq!(lines.len(), 2, "{error}");
+        assert!(lines[0].starts_with("oem-tasks.toml:4: task `trunk.open`: unknown signal"), "{error}");
+        assert!(lines[1].starts_with("oem-tasks.toml:9: task `lights.set_interior`: the value for"), "{error}");
+    }
+
+    #[test]
     fn an_unknown_slot_is_refused() {
         let oem = "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nslots.speed = { default = 3 }\n\n[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\n";
         let error = load(oem).unwrap_err().to_string();
@@ -783,6 +817,11 @@ mod tests {
         let oem =
             "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nset = [{ signal = \"Vehicle.Body.Trunk.Rear.IsOpen\", value = \"open\" }]\n";
         assert!(load(oem).is_ok(), "a word the signal takes");
+        // Nor may a slot's default that fills the value.
+        let oem = "[[task]]\nintent = \"trunk.open\"\ndone = \"ok\"\nslots.state = { default = \"ajar\" }\nset = [{ signal = \"Vehicle.Body.Trunk.Rear.IsOpen\", value = \"{state}\" }]\n";
+        let error = load(oem).unwrap_err().to_string();
+        assert!(error.starts_with("oem-tasks.toml:5: task `trunk.open`: the value for `Vehicle.Body.Trunk.Rear.IsOpen`"), "{error}");
+        assert!(load(&oem.replace("ajar", "open")).is_ok(), "a default the signal takes");
     }
 
     #[test]

@@ -137,8 +137,14 @@ impl Tools for BusTools {
             Some(principal) => self.vehicle.describe_for(path, principal).await,
             None => self.vehicle.describe(path).await,
         };
-        let described = described.inspect_err(|error| tracing::warn!(%error, path, "cannot tell whether the action is allowed")).ok()?;
-        described.first().map(|info| info.actuatable)
+        match described {
+            Ok(described) => described.first().map(|info| info.actuatable),
+            Err(error) => {
+                tracing::warn!(%error, path, "cannot tell whether the action is allowed");
+                // Acting for a phone, what cannot be checked is not done.
+                self.on_behalf_of.is_some().then_some(false)
+            }
+        }
     }
 
     /// An actuator still on its way answers with where it is going: after "set it to 22", "a bit

@@ -221,6 +221,14 @@ async fn a_correction_to_another_window_puts_the_first_one_back_and_undo_takes_b
     dialog.turn("no, 24", &tools).await;
     let temperature = || position("Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".into());
     assert_eq!(temperature().await, 24.0);
+    // The speaker's own seat after another's, named on purpose, is a request of its own: the
+    // passenger keeps the 20 asked for them.
+    let passenger = || position("Vehicle.Cabin.HVAC.Station.Row1.Passenger.Temperature".into());
+    dialog.turn("set the passenger side to 20", &tools).await;
+    let mine = dialog.turn("actually make mine 23", &tools).await;
+    assert_eq!((temperature().await, passenger().await), (23.0, 20.0), "{}", mine.reply);
+    dialog.turn("set the temperature to 22", &tools).await;
+    dialog.turn("no, 24", &tools).await;
     // "Undo that" takes the last change back, once.
     assert_eq!(dialog.turn("undo that", &tools).await.reply, "Okay, it's back as it was.");
     assert_eq!(temperature().await, 22.0);
@@ -493,6 +501,10 @@ async fn a_remark_about_the_car_is_answered_with_how_it_is_and_moves_nothing() {
         assert_eq!((turn.reply.as_str(), sets(&turn).len()), (answer, 0), "{said}: {turn:?}");
         assert!(turn.task.is_none(), "{said} leaves nothing waiting: {turn:?}");
     }
+    // A remark that names nothing the car can tell is not a question ("What would you like to
+    // know: speed, fuel...?").
+    let weird = dialog.turn("the engine sounds weird", &tools).await;
+    assert!(weird.reply.starts_with("Sorry, I didn't understand") && weird.task.is_none(), "{weird:?}");
     for other_thing in ["ventilate my seat", "recline my seat", "turn on the defroster", "open the sunroof"] {
         let turn = dialog.turn(other_thing, &tools).await;
         assert!(turn.low_confidence && turn.actions.is_empty() && turn.task.is_none(), "{other_thing}: {turn:?}");

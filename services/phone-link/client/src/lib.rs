@@ -27,9 +27,6 @@ pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 /// A request unanswered this long is sent again, unchanged: after a broker restart it may have
 /// reached no subscriber. The car answers a request id only once and repeats that answer.
 const RESEND_AFTER: Duration = Duration::from_millis(2500);
-/// How long an unsigned "the car does not know you" waits for a signed answer to overrule it: a
-/// stranger on the broker can send one faster than the car answers.
-const UNSIGNED_GRACE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Error)]
 pub enum PhoneError {
@@ -292,63 +289,85 @@ impl PhoneClient {
     }
 
     /// Publishes `payload` with `response_topic` (signed with `key` when given) and waits for the
-    /// answer; with a key, only the car's signed answer counts (below).
+    /// answer; with a key, only the car's answer to this request, signed, counts (below).
     async fn exchange(&self, topic: &str, response_topic: &str, payload: Vec<u8>, key: Option<&RequestKey>) -> Result<Json, PhoneError> {
         let correlation = random_hex(8).into_bytes();
         let (sender, mut answers) = mpsc::unbounded_channel();
-        if let Ok(mut waiters) = self.waiters.lock() {
-            waiters.insert(correlation.clone(), sender);
-        }
+        let _waiting = Waiting::on(&self.waiters, correlation.clone(), sender);
         let signature = key.map(|key| (MAC_PROPERTY.to_string(), key.sign_request(response_topic, &payload)));
         let properties = PublishProperties {
             response_topic: Some(response_topic.to_string()),
-            correlation_data: Some(correlation.clone().into()),
+            correlation_data: Some(correlation.into()),
             user_properties: signature.into_iter().collect(),
             ..Default::default()
         };
-        let answered = async {
-            let deadline = Instant::now() + ANSWER_TIMEOUT;
-            let mut resend_at = Instant::now();
-            // An unsigned refusal, and until when a signed answer may still overrule it.
-            let mut unsigned: Option<(Response, Instant)> = None;
-            loop {
-                let now = Instant::now();
-                if let Some((_, until)) = &unsigned {
-                    if now >= *until {
-                        return Ok(unsigned.take().map(|(response, _)| response));
-                    }
+        // A signed answer is the car's to this request only if it names the request's id: an old
+        // answer of the car's, sent again with this request's correlation data, is not.
+        let request_id = serde_json::from_slice::<Json>(&payload).ok().and_then(|request| request["id"].as_str().map(str::to_owned));
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        let mut resend_at = Instant::now();
+        // What the car says before it knows the phone or can read the request is not signed,
+        // and anyone could say it: it counts only if nothing signed comes before the deadline.
+        let mut unsigned: Option<ErrorKind> = None;
+        let response = loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(unsigned.map(unsigned_refusal).unwrap_or(PhoneError::Timeout));
+            }
+            if now >= resend_at {
+                self.client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload.clone(), properties.clone()).await?;
+                resend_at = now + RESEND_AFTER;
+            }
+            let Ok(arrived) = tokio::time::timeout_at(deadline.min(resend_at), answers.recv()).await else { continue };
+            let Some(Arrived { response, payload, mac }) = arrived else { return Err(PhoneError::Timeout) };
+            let Some(key) = key else { break response };
+            let id = request_id.as_deref().unwrap_or_default();
+            let signed = response.id.as_deref() == Some(id) && mac.as_deref().is_some_and(|mac| key.verify_response(id, &payload, mac));
+            match response.error.as_ref().map(|e| e.kind) {
+                _ if signed => break response,
+                Some(kind @ (ErrorKind::Unauthorized | ErrorKind::BadRequest | ErrorKind::UnsupportedVersion)) => {
+                    unsigned.get_or_insert(kind);
                 }
-                if now >= deadline {
-                    return Ok(None);
-                }
-                if now >= resend_at {
-                    self.client.publish_with_properties(topic, QoS::AtLeastOnce, false, payload.clone(), properties.clone()).await?;
-                    resend_at = now + RESEND_AFTER;
-                }
-                let wake = [Some(deadline), Some(resend_at), unsigned.as_ref().map(|(_, until)| *until)].into_iter().flatten().min();
-                let Ok(arrived) = tokio::time::timeout_at(wake.unwrap_or(deadline), answers.recv()).await else { continue };
-                let Some(Arrived { response, payload, mac }) = arrived else { return Ok(None) };
-                let Some(key) = key else { return Ok(Some(response)) };
-                let signed = mac.as_deref().is_some_and(|mac| key.verify_response(response.id.as_deref().unwrap_or(""), &payload, mac));
-                match response.error.as_ref().map(|e| e.kind) {
-                    _ if signed => return Ok(Some(response)),
-                    // Before the car knows the phone (or can read the request), it cannot sign.
-                    Some(ErrorKind::Unauthorized | ErrorKind::BadRequest | ErrorKind::UnsupportedVersion) if unsigned.is_none() => {
-                        unsigned = Some((response, Instant::now() + UNSIGNED_GRACE));
-                    }
-                    _ => tracing::warn!(id = ?response.id, "an answer the car did not sign: ignored"),
-                }
+                _ => tracing::warn!(id = ?response.id, "an answer the car did not sign for this request: ignored"),
             }
         };
-        let answered: Result<Option<Response>, PhoneError> = answered.await;
-        if let Ok(mut waiters) = self.waiters.lock() {
-            waiters.remove(&correlation);
-        }
-        let response = answered?.ok_or(PhoneError::Timeout)?;
         match (response.result, response.error) {
             (_, Some(error)) => Err(PhoneError::Refused { kind: error.kind, message: error.message }),
             (Some(result), None) => Ok(result),
             (None, None) => Err(PhoneError::BadAnswer("neither result nor error".into())),
+        }
+    }
+}
+
+/// An unsigned refusal, in words of our own: its sender, whoever it was, chose the message.
+fn unsigned_refusal(kind: ErrorKind) -> PhoneError {
+    let message = match kind {
+        ErrorKind::Unauthorized => "the car does not know this phone (was it revoked?)",
+        ErrorKind::UnsupportedVersion => "the car speaks another version of the protocol",
+        _ => "the car could not read the request",
+    };
+    PhoneError::Refused { kind, message: format!("{message}; the answer was not signed") }
+}
+
+/// A request's place among the waiters, given up however the wait ends (a caller may drop it).
+struct Waiting<'a> {
+    waiters: &'a Waiters,
+    correlation: Vec<u8>,
+}
+
+impl<'a> Waiting<'a> {
+    fn on(waiters: &'a Waiters, correlation: Vec<u8>, sender: mpsc::UnboundedSender<Arrived>) -> Waiting<'a> {
+        if let Ok(mut waiting) = waiters.lock() {
+            waiting.insert(correlation.clone(), sender);
+        }
+        Waiting { waiters, correlation }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut waiting) = self.waiters.lock() {
+            waiting.remove(&self.correlation);
         }
     }
 }

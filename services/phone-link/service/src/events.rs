@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cabin_phone_protocol::{Backoff, CarEvent, EventBody, Topics};
+use cabin_phone_protocol::{Backoff, CarEvent, EventBody, Scope, Topics};
 use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::Value;
 use cabin_vision_client::VisionProxy;
@@ -82,7 +82,7 @@ enum Session {
 }
 
 /// Delivers the outbox to `cabin/v1/<vid>/events` for as long as it runs, each event signed
-/// for every phone paired when it goes out.
+/// for every phone with the `camera` scope paired when it goes out: they say what the camera saw.
 pub async fn deliver(options: LinkOptions, phones: Phones, outbox: Outbox) {
     let topic = Topics::new(&options.vehicle_id).events();
     let (client, mut eventloop) = AsyncClient::new(options.broker.mqtt_options(format!("{}-events", options.client_id)), 16);
@@ -137,18 +137,20 @@ pub async fn deliver(options: LinkOptions, phones: Phones, outbox: Outbox) {
             let _ = std::fs::remove_file(&path);
             continue;
         };
-        // The paired phones are a file, read under a lock: on a blocking thread.
+        // Signed for the phones that may know what the camera sees; the paired phones are a
+        // file, read under a lock: on a blocking thread.
         let (signer, signed_topic, signed_payload) = (phones.clone(), topic.clone(), payload.clone());
-        let signatures = match tokio::task::spawn_blocking(move || signer.sign_notice(&signed_topic, &signed_payload)).await {
-            Ok(Ok(signatures)) => signatures,
-            Ok(Err(error)) => {
-                // Unsigned, no phone would believe it: keep it until the phones file reads again.
-                tracing::warn!(%error, "events: cannot sign for the paired phones; kept");
-                tokio::time::sleep(ACK_WAIT).await;
-                continue;
-            }
-            Err(error) => std::panic::resume_unwind(error.into_panic()),
-        };
+        let signatures =
+            match tokio::task::spawn_blocking(move || signer.sign_notice(&signed_topic, &signed_payload, Some(Scope::Camera))).await {
+                Ok(Ok(signatures)) => signatures,
+                Ok(Err(error)) => {
+                    // Unsigned, no phone would believe it: keep it until the phones file reads again.
+                    tracing::warn!(%error, "events: cannot sign for the paired phones; kept");
+                    tokio::time::sleep(ACK_WAIT).await;
+                    continue;
+                }
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            };
         let properties = PublishProperties { user_properties: signatures, ..Default::default() };
         if let Err(error) = client.publish_with_properties(topic.clone(), QoS::AtLeastOnce, false, payload, properties).await {
             tracing::warn!(%error, "events: cannot publish");

@@ -48,7 +48,7 @@ async fn publish_online(client: &AsyncClient, topics: &Topics, handler: &Handler
     let phones = handler.phones.clone();
     let (topic, signed) = (topics.status(), payload.clone());
     // The paired phones are a file, read under a lock: on a blocking thread.
-    let signatures = tokio::task::spawn_blocking(move || phones.sign_notice(&topic, &signed))
+    let signatures = tokio::task::spawn_blocking(move || phones.sign_notice(&topic, &signed, None))
         .await
         .ok()
         .and_then(|signed| signed.inspect_err(|error| tracing::warn!(%error, "cannot sign the status for the paired phones")).ok());

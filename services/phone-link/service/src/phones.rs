@@ -9,7 +9,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use cabin_phone_protocol::{notice_signatures, now_s, random_hex, RequestKey, Scopes};
+use cabin_phone_protocol::{notice_signatures, now_s, random_hex, RequestKey, Scope, Scopes};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -120,11 +120,13 @@ impl Phones {
         self.read(PHONES_FILE)
     }
 
-    /// The user properties that sign what the car says to all its phones on `topic` (status,
-    /// events): one MAC per paired phone, so a stranger on the broker cannot speak for the car.
-    pub fn sign_notice(&self, topic: &str, payload: &[u8]) -> Result<Vec<(String, String)>, PhonesError> {
+    /// The user properties that sign what the car says to its phones on `topic` (status,
+    /// events): one MAC per paired phone that holds `scope`, if one is needed, so a stranger on
+    /// the broker cannot speak for the car, and a phone believes only what it may know.
+    pub fn sign_notice(&self, topic: &str, payload: &[u8], scope: Option<Scope>) -> Result<Vec<(String, String)>, PhonesError> {
         let phones = self.list()?;
-        Ok(notice_signatures(phones.iter().filter_map(|phone| Some((phone.id.as_str(), phone.key()?))), topic, payload))
+        let entitled = phones.iter().filter(|phone| scope.is_none_or(|scope| phone.scopes.contains(&scope)));
+        Ok(notice_signatures(entitled.filter_map(|phone| Some((phone.id.as_str(), phone.key()?))), topic, payload))
     }
 
     /// Starts pairing: a six-digit code for the owner to type on the phone, good for five
@@ -257,7 +259,7 @@ impl Phones {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cabin_phone_protocol::Scope;
+    use cabin_phone_protocol::notice_signed_for;
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
@@ -278,6 +280,25 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600, "the phones file is the owner's only");
         phones.revoke("Ana's phone").unwrap();
         assert_eq!(phones.find(&phone.id).unwrap().unwrap_err(), AuthError::UnknownPhone);
+    }
+
+    #[test]
+    fn what_the_camera_saw_is_signed_only_for_phones_that_may_know_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let phones = Phones::new(dir.path());
+        let pair = |scopes: Scopes, key: &str| {
+            let code = phones.start_pairing(scopes.clone()).unwrap();
+            let key = RequestKey::from_hex(&key.repeat(32)).unwrap();
+            (phones.complete_pairing("phone", scopes, &key, &code).unwrap().unwrap(), key)
+        };
+        let (camera, camera_key) = pair([Scope::Read, Scope::Camera].into(), "ab");
+        let (reader, reader_key) = pair([Scope::Read].into(), "cd");
+        let (topic, event) = ("cabin/v1/car/events", br#"{"v":1,"id":"e1","kind":"left_behind"}"#);
+        let signed = phones.sign_notice(topic, event, Some(Scope::Camera)).unwrap();
+        assert!(notice_signed_for(&signed, &camera.id, &camera_key, topic, event));
+        assert!(!notice_signed_for(&signed, &reader.id, &reader_key, topic, event), "a read-only phone is not told it");
+        let status = phones.sign_notice("cabin/v1/car/status", b"{}", None).unwrap();
+        assert!(notice_signed_for(&status, &reader.id, &reader_key, "cabin/v1/car/status", b"{}"), "the status is for every phone");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 // The page: the cars this phone is paired with (kept in this browser's storage), one link to
 // the car shown, and what the owner sees and taps. The protocol is in ./protocol/.
-import { CarLink, CarError } from './protocol/car.js';
+import { CarLink, CarError, randomHex } from './protocol/car.js';
 import { fromPairingLink } from './pairing-link.js';
 import { describeEvent, seatName, statusLine } from './words.js';
 import { store } from './store.js';
@@ -8,6 +8,8 @@ import { HANDOFF_ACTIONS, carryOut, renderHandoffs } from './handoffs.js';
 
 const $ = (id) => document.getElementById(id);
 const STATUS_EVERY_MS = 5000;
+// The car keeps a hand-off waiting for a day (PROTOCOL.md); with an hour for clocks that differ.
+const HANDOFF_KEPT_S = 25 * 3600;
 const SIGNALS = {
   locked: 'Vehicle.Cabin.Door.Row1.DriverSide.IsLocked',
   inside: 'Vehicle.Cabin.HVAC.AmbientAirTemperature',
@@ -87,7 +89,7 @@ async function pairWith(button, typed) {
     const paired = await pairingLink.pair(code, $('pair-phone-name').value.trim() || 'Phone');
     const name = $('pair-car-name').value.trim() || vehicle;
     const cars = store.cars().filter((c) => c.vehicle !== vehicle);
-    cars.push({ vehicle, broker, name, ...paired });
+    cars.push({ vehicle, broker, name, ...paired, session: randomHex(12) });
     store.saveCars(cars);
     store.setCurrent(vehicle);
     $('pair-form').reset();
@@ -156,6 +158,12 @@ async function openCar() {
     car.link.close();
     clearInterval(statusTimer);
   }
+  // The broker keeps this phone's session under a name no one else knows. Under the phone's id,
+  // which every request shows, a stranger could take the session over and what waits in it.
+  if (!paired.session) {
+    paired.session = randomHex(12);
+    store.saveCars(cars.map((c) => (c.vehicle === paired.vehicle ? paired : c)));
+  }
   store.setCurrent(paired.vehicle);
   carChoices();
   show('car');
@@ -170,7 +178,7 @@ async function openCar() {
   const link = new CarLink({
     broker: paired.broker,
     vehicle: paired.vehicle,
-    session: paired.phone,
+    session: paired.session,
     onState: (state, reason) => {
       status.brokerUp = state === 'connected';
       status.reason = reason;
@@ -317,6 +325,9 @@ function listen() {
 
 function onHandOff(vehicle, handoff) {
   if (!HANDOFF_ACTIONS[handoff.task]) return;
+  // A signed hand-off sent again (by anyone on the broker) is not a new one: not one answered,
+  // nor one older than the day the car keeps it waiting.
+  if (store.answeredHandoffs(vehicle).includes(handoff.handoff) || !(Date.now() / 1000 - handoff.at < HANDOFF_KEPT_S)) return;
   const list = store.handoffs(vehicle);
   if (list.some((h) => h.handoff === handoff.handoff)) return;
   list.unshift(handoff);
@@ -385,6 +396,7 @@ async function answerHandOff(event) {
     $('handoff-result').textContent = error.message;
   }
   store.saveHandoffs(vehicle, store.handoffs(vehicle).filter((h) => h.handoff !== id));
+  store.saveAnsweredHandoffs(vehicle, [id, ...store.answeredHandoffs(vehicle)]);
   renderHandoffs(vehicle);
 }
 

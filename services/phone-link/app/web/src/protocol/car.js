@@ -13,10 +13,13 @@ export const MAC_PROPERTY = 'cabin-mac';
 export const NOTICE_MAC_PREFIX = 'cabin-mac:';
 const RESEND_MS = 2500;
 const GIVE_UP_MS = 10000;
-// How long an unsigned "the car does not know you" waits for a signed answer to overrule it.
-const UNSIGNED_GRACE_MS = 1000;
-// What the car answers before it knows the phone, or can read the request: it cannot sign it.
-const UNSIGNED_KINDS = ['Unauthorized', 'BadRequest', 'UnsupportedVersion'];
+// What the car answers before it knows the phone, or can read the request, it cannot sign; anyone
+// could send it, so it counts only if nothing signed comes before the deadline, in our words.
+const UNSIGNED_WORDS = {
+  Unauthorized: 'The car does not know this phone. Was it unpaired?',
+  BadRequest: 'The car could not read the request.',
+  UnsupportedVersion: 'The car speaks another version of the app’s protocol.',
+};
 const WEEK_S = 7 * 24 * 3600;
 
 export const randomHex = (bytes) => bytesToHex(randomBytes(bytes));
@@ -129,7 +132,7 @@ export class CarLink {
   /**
    * Publishes `payload` (bytes) and waits for the answer with the same correlation data that
    * `accept(answer)` takes: 'take' it, hold it as 'unsigned' (taken only if nothing better comes
-   * within a second), or 'ignore' it. Sent again every 2.5 s until then, for up to 10 s.
+   * before the deadline), or 'ignore' it. Sent again every 2.5 s, for up to 10 s.
    */
   async #exchange(topic, responseTopic, payload, userProperties, accept = () => 'take') {
     const correlation = randomHex(8);
@@ -149,13 +152,13 @@ export class CarLink {
     try {
       for (;;) {
         const now = Date.now();
-        if (unsigned && now >= unsigned.until) return unsigned.answer;
+        if (now >= giveUp && unsigned) return unsigned;
         if (now >= giveUp) throw new CarError('Unreachable', 'The car did not answer.');
         if (now >= resendAt) {
           this.client.publish(topic, Buffer.from(payload), options);
           resendAt = now + RESEND_MS;
         }
-        const wake = Math.min(giveUp, resendAt, unsigned ? unsigned.until : Infinity) - now;
+        const wake = Math.min(giveUp, resendAt) - now;
         if (!answers.length) {
           await new Promise((resolve) => {
             arrived = resolve;
@@ -165,7 +168,7 @@ export class CarLink {
         for (const answer of answers.splice(0)) {
           const verdict = accept(answer);
           if (verdict === 'take') return answer;
-          if (verdict === 'unsigned' && !unsigned) unsigned = { answer, until: Date.now() + UNSIGNED_GRACE_MS };
+          if (verdict === 'unsigned' && !unsigned) unsigned = answer;
         }
       }
     } finally {
@@ -206,11 +209,14 @@ export class CarLink {
     // Anyone on the broker can answer on this topic: only the car's signed answer counts, and an
     // unsigned "the car does not know you" only if the car says nothing better.
     const judge = (answer) => {
-      if (verifyResponse(paired.key, id, answer.payload, answer.mac)) return 'take';
-      return UNSIGNED_KINDS.includes(parse(answer.payload)?.error?.kind) ? 'unsigned' : 'ignore';
+      const response = parse(answer.payload);
+      if (response?.id === id && verifyResponse(paired.key, id, answer.payload, answer.mac)) return 'take';
+      return UNSIGNED_WORDS[response?.error?.kind] ? 'unsigned' : 'ignore';
     };
     const answer = await this.#exchange(this.topics.requests, responseTopic, payload, { [MAC_PROPERTY]: mac }, judge);
-    return resultOf(parse(answer.payload));
+    const response = parse(answer.payload);
+    if (!verifyResponse(paired.key, id, answer.payload, answer.mac)) throw new CarError(response.error.kind, UNSIGNED_WORDS[response.error.kind]);
+    return resultOf(response);
   }
 }
 
