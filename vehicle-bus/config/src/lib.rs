@@ -62,10 +62,9 @@ impl VehicleConfig {
         };
         let mut parsed = Vec::new();
         for source in overlays {
-            match overlay::parse(source) {
-                Ok(file) => parsed.push((source, file)),
-                Err(e) => errors.push(e),
-            }
+            let (file, mistakes) = overlay::parse(source);
+            mistakes.into_iter().for_each(|mistake| errors.push(mistake));
+            parsed.extend(file.map(|file| (source, file)));
         }
         for (source, file) in &parsed {
             for node in &file.node {

@@ -118,9 +118,34 @@ pub(crate) struct SimulatorEntry {
     pub initial: BTreeMap<String, Spanned<toml::Value>>,
 }
 
-pub(crate) fn parse(source: &Source) -> Result<OverlayFile, ConfigError> {
-    toml::from_str(&source.text).map_err(|e| {
-        let line = e.span().map(|s| source.line_of(s.start)).unwrap_or(0);
-        ConfigError::new(&source.name, line, "", e.message().trim().to_string())
-    })
+/// Reads the file, and what is wrong with it. An unknown key is named, and the rest of the file
+/// read as if its line were not there, so that one misspelt key does not hide the file's other
+/// mistakes. The line is blanked rather than cut: every line and offset stays where it was, and
+/// the spans read from the rest hold for `source`.
+pub(crate) fn parse(source: &Source) -> (Option<OverlayFile>, Vec<ConfigError>) {
+    let mut text = source.text.clone();
+    let mut errors = Vec::new();
+    loop {
+        let error = match toml::from_str::<OverlayFile>(&text) {
+            Ok(file) => return (Some(file), errors),
+            Err(error) => error,
+        };
+        let line = error.span().map(|s| source.line_of(s.start)).unwrap_or(0);
+        errors.push(ConfigError::new(&source.name, line, "", error.message().trim().to_string()));
+        let skippable = error.message().starts_with("unknown field").then(|| error.span()).flatten();
+        match skippable.and_then(|span| blank_statement(&text, span.start)) {
+            Some(rest) if errors.len() < 100 => text = rest,
+            _ => return (None, errors),
+        }
+    }
+}
+
+/// `text` with the line holding `offset` made spaces, if that line is a whole `key = value`
+/// statement on its own (so that nothing else goes with it).
+fn blank_statement(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset].rfind('\n').map_or(0, |at| at + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |at| offset + at);
+    let statement = &text[start..end];
+    let whole = statement.contains('=') && statement.parse::<toml::Table>().is_ok_and(|table| table.len() == 1);
+    whole.then(|| format!("{}{}{}", &text[..start], " ".repeat(end - start), &text[end..]))
 }

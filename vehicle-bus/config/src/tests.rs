@@ -109,6 +109,32 @@ datatype = "colour"
 }
 
 #[test]
+fn a_misspelt_key_hides_none_of_the_files_other_mistakes() {
+    let text = r#"default_backend = "canbus"
+
+[[node]]
+path = "Vehicle.Cabin.Light.IsDomeOn"
+colour = "red"
+datatype = "colour"
+
+[[role]]
+name = "assistant"
+bus_names = ["org.cabin.Assistant1"]
+reads = ["Vehicle.**"]
+actuate = ["Vehicle.Speed"]
+"#;
+    let errors = load(&[overlay(text)]).unwrap_err().to_string();
+    let expected = [
+        "oem.toml:1: default_backend: unknown backend 'canbus' (expected simulator or can)",
+        "oem.toml:5: unknown field `colour`, expected one of `path`, `delete`, `type`, `datatype`, `unit`, `min`, `max`, `allowed`, `default`, `description`",
+        "oem.toml:6: Vehicle.Cabin.Light.IsDomeOn.datatype: unknown datatype 'colour'",
+        "oem.toml:11: unknown field `reads`, expected one of `name`, `uids`, `bus_names`, `service_user`, `everyone`, `read`, `actuate`",
+        "oem.toml:12: role.actuate: 'Vehicle.Speed' matches no actuator",
+    ];
+    assert_errors_are(&errors, &expected);
+}
+
+#[test]
 fn an_integrators_slips_are_named_and_a_branch_is_no_slip() {
     let text = r#"[[node]]
 path = "Vehicle.Cabin.SteeringWheel"

@@ -26,7 +26,9 @@ pub(crate) fn read_yes(language: Language, text: &str, unsure: bool) -> Answer {
         Regex::new(r"^(yes|yeah|yep|yup|sure|ok|okay|alright|go ahead|do it|please do|correct|right|absolutely|of course|definitely)\b")
             .expect("tested")
     });
-    static CHINESE_YES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(对|是|好|行|可以|没问题|确定)").expect("tested"));
+    // The action asked about, said back (打开吧, 那就开吧: 嗯 is dropped as a filler), is a yes.
+    static CHINESE_YES: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^(对|是|好|行|可以|没问题|确定|(那就)?(打开|开|关上|关|锁上|锁|解锁)吧$)").expect("tested"));
     static ENGLISH_NO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(no|not|nope|nah|don't|dont|never)\b").expect("tested"));
     static ENGLISH_PUT_OFF: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"\b(later|wait|hold|what|huh|sorry|pardon|maybe|perhaps|hmm|eh|think|moment|second|minute)\b").expect("tested")
@@ -65,8 +67,9 @@ mod tests {
         }
         assert_eq!(read_yes(Language::English, "fine by me i suppose", true), Answer::Unclear, "the classifier's doubt");
         assert_eq!(read_yes(Language::Chinese, "对打吧", true), Answer::Yes, "a yes word outweighs it");
+        assert_eq!(read_yes(Language::Chinese, "打开吧", true), Answer::Yes, "a stranger's 嗯，打开吧");
         let chinese = |text| read_yes(Language::Chinese, text, false);
-        for yes in ["好的", "对", "可以", "是的"] {
+        for yes in ["好的", "对", "可以", "是的", "打开吧"] {
             assert_eq!(chinese(yes), Answer::Yes, "{yes}");
         }
         assert_eq!(chinese("不用了"), Answer::No);

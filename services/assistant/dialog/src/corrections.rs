@@ -340,7 +340,8 @@ pub(crate) fn only_a_value(text: &str) -> bool {
         "little", "more", "less", "it", "please", "now", "again", "back", "then", "only", "just", "turn", "switch", "put", "higher",
         "lower", "warmer", "cooler", "hotter", "colder", "brighter", "dimmer",
     ];
-    const CHINESE: &str = "开关打掉上闭了吧一点些再高低热冷亮暗半全部请把它大小多少";
+    // 太亮了，关掉吧 and 开一半就行 say no more than a value, and how the last one felt.
+    const CHINESE: &str = "开关打掉上闭了吧一点些再高低热冷亮暗半全部都请把它大小多少太就行";
     let words: Vec<&str> = text.split_whitespace().collect();
     !words.is_empty()
         && words.iter().all(|word| ENGLISH.contains(word) || word.chars().all(|c| CHINESE.contains(c) || matches!(c, '，' | '。' | '！')))

@@ -39,6 +39,9 @@ pub enum IntentFileError {
     Invalid { file: String, line: usize, message: String },
     #[error("{file}: {source}")]
     Read { file: String, source: std::io::Error },
+    /// Every wrong intent of a file, one line each: an integrator fixes them in one pass.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Several(Vec<IntentFileError>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -74,19 +77,30 @@ impl IntentCatalog {
             let line = e.span().map(|span| line_of(text, span.start)).unwrap_or(1);
             invalid(line, e.message().to_string())
         })?;
-        let mut in_this_file: Vec<String> = Vec::new();
-        for intent in parsed.intents {
+        // Every wrong intent is named, one line each, and none of the file is taken until all
+        // are right.
+        let mut wrong = Vec::new();
+        let mut in_this_file: Vec<&str> = Vec::new();
+        for intent in &parsed.intents {
             let line = text.find(&format!("\"{}\"", intent.name)).map(|at| line_of(text, at)).unwrap_or(1);
             if intent.name.trim().is_empty() {
-                return Err(invalid(line, "intent name is empty".into()));
-            }
-            // Twice in one file is a slip (two sets of slots were merged without a word); across
-            // files it adds examples to an intent.
-            if in_this_file.contains(&intent.name) {
+                wrong.push(invalid(line, "intent name is empty".into()));
+            } else if in_this_file.contains(&intent.name.as_str()) {
+                // Twice in one file is a slip (two sets of slots were merged without a word);
+                // across files it adds examples to an intent.
                 let second = text.rfind(&format!("\"{}\"", intent.name)).map(|at| line_of(text, at)).unwrap_or(line);
-                return Err(invalid(second, format!("intent `{}` is named twice in this file", intent.name)));
+                wrong.push(invalid(second, format!("intent `{}` is named twice in this file", intent.name)));
+            } else if intent.examples.is_empty() && self.get(&intent.name).is_none() {
+                wrong.push(invalid(line, format!("intent `{}` has no examples to learn from", intent.name)));
             }
-            in_this_file.push(intent.name.clone());
+            in_this_file.push(&intent.name);
+        }
+        match wrong.len() {
+            0 => {}
+            1 => return Err(wrong.remove(0)),
+            _ => return Err(IntentFileError::Several(wrong)),
+        }
+        for intent in parsed.intents {
             match self.intents.iter_mut().find(|known| known.name == intent.name) {
                 Some(known) => {
                     known.examples.extend(intent.examples);
@@ -95,11 +109,9 @@ impl IntentCatalog {
                         known.description = intent.description;
                     }
                 }
-                None if intent.examples.is_empty() => {
-                    return Err(invalid(line, format!("intent `{}` has no examples to learn from", intent.name)));
-                }
                 None => {
                     if !file.ends_with("(built in)") {
+                        let line = text.find(&format!("\"{}\"", intent.name)).map(|at| line_of(text, at)).unwrap_or(1);
                         self.added.push((intent.name.clone(), file.to_string(), line));
                     }
                     self.intents.push(intent)
@@ -112,13 +124,20 @@ impl IntentCatalog {
     /// An intent an OEM's file adds that `serves` says no task serves: a misspelt name made an
     /// intent of its own, and the driver heard "I understood that, but I have no task for it".
     pub fn check_served(&self, serves: impl Fn(&str) -> bool) -> Result<(), IntentFileError> {
-        match self.added.iter().find(|(name, ..)| !serves(name)) {
-            Some((name, file, line)) => Err(IntentFileError::Invalid {
+        let mut unserved: Vec<IntentFileError> = self
+            .added
+            .iter()
+            .filter(|(name, ..)| !serves(name))
+            .map(|(name, file, line)| IntentFileError::Invalid {
                 file: file.clone(),
                 line: *line,
                 message: format!("intent `{name}` has no task: give it one in a task file (`--tasks`)"),
-            }),
-            None => Ok(()),
+            })
+            .collect();
+        match unserved.len() {
+            0 => Ok(()),
+            1 => Err(unserved.remove(0)),
+            _ => Err(IntentFileError::Several(unserved)),
         }
     }
 
@@ -160,6 +179,15 @@ mod tests {
         let text = "[[intent]]\nname = \"x.y\"\nexamples = [\"do x\"]\n\n[[intent]]\nname = \"x.y\"\nexamples = [\"do y\"]\n";
         let error = IntentCatalog::default().add_toml(text, "oem.toml").unwrap_err().to_string();
         assert_eq!(error, "oem.toml:6: intent `x.y` is named twice in this file");
+    }
+
+    #[test]
+    fn every_wrong_intent_in_a_file_is_named_and_none_is_taken() {
+        let text = "[[intent]]\nname = \"x.y\"\n\n[[intent]]\nname = \"x.z\"\nexamples = [\"do z\"]\n\n[[intent]]\nname = \"x.z\"\nexamples = [\"do it\"]\n";
+        let mut catalog = IntentCatalog::default();
+        let error = catalog.add_toml(text, "oem.toml").unwrap_err().to_string();
+        assert_eq!(error, "oem.toml:2: intent `x.y` has no examples to learn from\noem.toml:9: intent `x.z` is named twice in this file");
+        assert!(catalog.get("x.z").is_none(), "nothing of a wrong file is taken");
     }
 
     #[test]

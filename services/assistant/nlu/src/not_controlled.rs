@@ -44,13 +44,13 @@ static OTHER_THINGS: LazyLock<Vec<OtherThing>> = LazyLock::new(|| {
                 r"双闪|危险报警|警示灯|大灯|远光|近光|雾灯|转向灯|刹车灯|尾灯|示廓灯|日间行车灯|颜色|蓝|红|绿|紫|粉|橙|黄|屏幕|屏|仪表",
             ),
         ),
-        // Seat ventilation, massage and position, and the steering wheel's heating.
+        // Seat ventilation, massage and position, the steering wheel's heating, and the fan.
         (
             "seat.set_heating",
             re(
-                r"\b(ventilat\w*|cool(ing|ed)? (my |the )?seats?|seat cool\w*|massag\w*|reclin\w*|lumbar|backrest|seat ?back|headrest|steering wheel|move (my |the )?seat|seat (forward|backward|back))\b",
+                r"\b(ventilat\w*|cool(ing|ed)? (my |the )?seats?|seat cool\w*|massag\w*|reclin\w*|lumbar|backrest|seat ?back|headrest|steering wheel|move (my |the )?seat|seat (forward|backward|back)|fan|blower)\b",
             ),
-            re(r"通风|制冷|按摩|靠背|放倒|腰托|头枕|方向盘|往前|往后|向前|向后"),
+            re(r"通风|制冷|按摩|靠背|放倒|腰托|头枕|方向盘|往前|往后|向前|向后|风量|风速|风扇|鼓风"),
         ),
         // Defrosters and demisters heat glass: the air conditioning and the windows are not
         // one. Nor is the fan's speed the AC's switch.
@@ -62,9 +62,10 @@ static OTHER_THINGS: LazyLock<Vec<OtherThing>> = LazyLock::new(|| {
         ),
         // Child locks keep a rear door shut from inside; they are not the central locking.
         ("doors.set_lock", re(r"\bchild (safety )?locks?\b|\bchild ?proof\b"), re(r"儿童锁")),
-        // Driving functions take numbers too.
-        ("climate.set_temperature", re(r"\b(cruise|speed limit\w*|limiter)\b"), re(r"巡航|限速")),
-        ("media.set_volume", re(r"\b(cruise|speed limit\w*|limiter)\b"), re(r"巡航|限速")),
+        // Driving functions take numbers too, and so does the fan, which no intent controls (风量调到三档
+        // set a stranger's seat heating to its top level).
+        ("climate.set_temperature", re(r"\b(cruise|speed limit\w*|limiter|fan|blower)\b"), re(r"巡航|限速|风量|风速|风扇|鼓风")),
+        ("media.set_volume", re(r"\b(cruise|speed limit\w*|limiter|fan|blower)\b"), re(r"巡航|限速|风量|风速|风扇|鼓风")),
     ]
     .into_iter()
     .map(|(intent, english, chinese)| OtherThing { intent, english, chinese })
@@ -131,6 +132,11 @@ mod tests {
         }
         assert!(names_another_thing(Language::Chinese, "打开座椅通风", "seat.set_heating"));
         assert!(names_another_thing(Language::Chinese, "打开除雾", "climate.set_ac"));
+        // A stranger's 风量调到三档 set the seat heating to its top level.
+        for intent in ["seat.set_heating", "climate.set_temperature", "media.set_volume"] {
+            assert!(names_another_thing(Language::Chinese, "风量调到三档", intent), "{intent}");
+            assert!(names_another_thing(Language::English, "turn the fan up to four", intent), "{intent}");
+        }
         for (text, intent) in [
             ("change the ambient lighting to blue", "lights.set_interior"),
             ("dim the screen", "lights.set_interior"),

@@ -99,8 +99,10 @@ fn remarks_on_a_state(language: Language, text: &str) -> bool {
         "won't", "can't", "couldn't", "never", "always", "just", "first", "is", "are", "was", "were", "be", "been", "still", "wide",
     ];
     let asks_it_done = |text: &str| DOING_IT.captures_iter(text).any(|doing| !NO_COMMAND_AFTER.contains(&&doing[1]));
-    static CHINESE: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"(开着|关着|亮着|锁着|是开的|是关的|是锁着的|脏了|坏了|舒服)[呢的啊呀]?$").expect("tested"));
+    static CHINESE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(开着|关着|亮着|锁着|是开的|是关的|是锁着的|脏了|坏了|舒服|没关|没关好|没关上|没锁|没锁好|没锁上|忘关了|忘锁了)[呢的啊呀吧]?$")
+                .expect("tested")
+    });
     static CHINESE_REQUEST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"把|让|能|可以|帮|请|麻烦|给我|你|太|冷|热").expect("tested"));
     match language {
         Language::English => is_statement(language, text) && !COMFORT_WISH_OR_REQUEST.is_match(text) && !asks_it_done(text),
@@ -180,7 +182,7 @@ mod tests {
             assert_eq!(english(request), None, "{request}");
         }
         let chinese = |text| intent_by_form(Language::Chinese, text, true);
-        for remark in ["后备箱开着", "车窗脏了", "灯亮着呢"] {
+        for remark in ["后备箱开着", "车窗脏了", "灯亮着呢", "后备箱好像没关", "车门没锁好"] {
             assert_eq!(chinese(remark), Some(QUERY), "{remark}");
         }
         for request in ["打开后备箱", "把空调开着", "后备箱开着帮我关上", "车里太热了"] {

@@ -585,3 +585,32 @@ async fn the_other_one_thats_too_hot_and_mm_hmm_are_about_what_was_just_said() {
     let passenger = dialog.turn("the passenger one", &tools).await;
     assert_eq!(sets(&passenger), [(window("PassengerSide"), "100".into())], "{}", passenger.reply);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mandarin_driver_says_only_the_value_or_how_the_last_change_felt() {
+    // A stranger's 开一半就行, 太亮了，关掉吧, 再低两度 and 嗯，打开吧 were not understood or did
+    // nothing, and 后备箱好像没关 sent the trunk a close.
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let driver_window = "Vehicle.Cabin.Door.Row1.DriverSide.Window.Position".to_string();
+    let temperature = "Vehicle.Cabin.HVAC.Station.Row1.Driver.Temperature".to_string();
+    let light = "Vehicle.Cabin.Light.IsDomeOn".to_string();
+    each_sets_one_signal(
+        &mut dialog,
+        &tools,
+        &[
+            ("把主驾车窗打开", &driver_window, "100"),
+            ("开一半就行", &driver_window, "50"),
+            ("打开车内灯", &light, "true"),
+            ("太亮了，关掉吧", &light, "false"),
+            ("温度调到二十五度", &temperature, "25"),
+            ("说错了，二十三度", &temperature, "23"),
+            ("再低两度", &temperature, "21"),
+        ],
+    )
+    .await;
+    let trunk = dialog.turn("后备箱好像没关", &tools).await;
+    assert_eq!((trunk.reply.as_str(), sets(&trunk).len()), ("后备箱关着。", 0), "{trunk:?}");
+    assert_eq!(dialog.turn("打开后备箱", &tools).await.reply, "要打开后备箱吗？");
+    assert_eq!(dialog.turn("嗯，打开吧", &tools).await.reply, "正在打开后备箱。");
+}

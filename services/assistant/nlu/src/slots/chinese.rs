@@ -263,8 +263,9 @@ fn volume_level(text: &str) -> Option<f64> {
 
 fn warmth(text: &str) -> Option<&'static str> {
     // Comparatives say the wanted direction; feelings say the opposite of what is felt.
-    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"(?:暖|热|高)(?:一点|一些|点|些)|调高|升高|提高|加热|升温|往上|暖和"));
-    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"(?:凉|冷|低)(?:一点|一些|点|些)|调低|降低|降温|往下|凉快"));
+    // 再低两度: "again" before a comparative and a step.
+    static UP: LazyLock<Regex> = LazyLock::new(|| re(r"(?:暖|热|高)(?:一点|一些|点|些)|调高|升高|提高|加热|升温|往上|暖和|再(?:暖|热|高)"));
+    static DOWN: LazyLock<Regex> = LazyLock::new(|| re(r"(?:凉|冷|低)(?:一点|一些|点|些)|调低|降低|降温|往下|凉快|再(?:凉|冷|低)"));
     static FEELS_COLD: LazyLock<Regex> = LazyLock::new(|| re(r"冷|冻|凉"));
     static FEELS_HOT: LazyLock<Regex> = LazyLock::new(|| re(r"热|闷|烫|晒|出汗"));
     if UP.is_match(text) {
@@ -526,6 +527,8 @@ mod tests {
             (SlotKind::Warmth, "我好冷", Some("up")),
             (SlotKind::Warmth, "太热了", Some("down")),
             (SlotKind::Warmth, "凉快一点", Some("down")),
+            (SlotKind::Warmth, "再低两度", Some("down")),
+            (SlotKind::Warmth, "再高2度", Some("up")),
         ]);
     }
 
