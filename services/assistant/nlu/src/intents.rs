@@ -95,11 +95,7 @@ impl IntentCatalog {
             }
             in_this_file.push(&intent.name);
         }
-        match wrong.len() {
-            0 => {}
-            1 => return Err(wrong.remove(0)),
-            _ => return Err(IntentFileError::Several(wrong)),
-        }
+        one_or_several(wrong)?;
         for intent in parsed.intents {
             match self.intents.iter_mut().find(|known| known.name == intent.name) {
                 Some(known) => {
@@ -124,21 +120,17 @@ impl IntentCatalog {
     /// An intent an OEM's file adds that `serves` says no task serves: a misspelt name made an
     /// intent of its own, and the driver heard "I understood that, but I have no task for it".
     pub fn check_served(&self, serves: impl Fn(&str) -> bool) -> Result<(), IntentFileError> {
-        let mut unserved: Vec<IntentFileError> = self
-            .added
-            .iter()
-            .filter(|(name, ..)| !serves(name))
-            .map(|(name, file, line)| IntentFileError::Invalid {
-                file: file.clone(),
-                line: *line,
-                message: format!("intent `{name}` has no task: give it one in a task file (`--tasks`)"),
-            })
-            .collect();
-        match unserved.len() {
-            0 => Ok(()),
-            1 => Err(unserved.remove(0)),
-            _ => Err(IntentFileError::Several(unserved)),
-        }
+        one_or_several(
+            self.added
+                .iter()
+                .filter(|(name, ..)| !serves(name))
+                .map(|(name, file, line)| IntentFileError::Invalid {
+                    file: file.clone(),
+                    line: *line,
+                    message: format!("intent `{name}` has no task: give it one in a task file (`--tasks`)"),
+                })
+                .collect(),
+        )
     }
 
     pub fn intents(&self) -> &[IntentDef] {
@@ -147,6 +139,15 @@ impl IntentCatalog {
 
     pub fn get(&self, name: &str) -> Option<&IntentDef> {
         self.intents.iter().find(|i| i.name == name)
+    }
+}
+
+/// No error, the one, or all of them.
+fn one_or_several(mut errors: Vec<IntentFileError>) -> Result<(), IntentFileError> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(IntentFileError::Several(errors)),
     }
 }
 

@@ -56,8 +56,8 @@ pub struct Notice {
 
 impl Notice {
     /// Whether the car this phone paired with said it: signed for this phone, or the car's last
-    /// will (`online: false`, which cannot be signed for phones paired after it was set, and says
-    /// nothing a stranger could not bring about by pushing the car off the broker).
+    /// will (`online: false`, fixed before later phones paired, so not signed; a stranger can
+    /// send one too, which `SECURITY.md` lists as not covered).
     pub fn is_from_car(&self, paired: &Paired) -> bool {
         let signed =
             paired.request_key().is_some_and(|key| notice_signed_for(&self.user_properties, &paired.phone, &key, &self.topic, &self.bytes));

@@ -41,8 +41,8 @@ fn status(online: bool) -> Vec<u8> {
 }
 
 /// Publishes (retained) that the car is online, signed for every phone paired now: a phone
-/// believes no `online: true` that is not. The last will's `online: false` is not signed (it is
-/// fixed at connection time); anyone on the broker can take a car offline anyway.
+/// believes no `online: true` that is not. The last will's `online: false` is not signed: it is
+/// fixed at connection time, before later phones pair.
 async fn publish_online(client: &AsyncClient, topics: &Topics, handler: &Handler) -> Result<(), rumqttc::v5::ClientError> {
     let payload = status(true);
     let phones = handler.phones.clone();
