@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use base64::Engine;
 use cabin_phone_client::PhoneClient;
 use cabin_phone_link_service::{Handler, LinkOptions, Outbox, Phones, PAIRING_TTL_S};
-use cabin_phone_protocol::{Broker, Paired, RequestBody, Scope, Scopes};
+use cabin_phone_protocol::{random_hex, Broker, Paired, RequestBody, Scope, Scopes};
 use cabin_vehicle_bus_client::VehicleBusClient;
 use cabin_vehicle_config::Value;
 use clap::{Args, Subcommand};
@@ -261,6 +261,28 @@ struct PhoneConfig {
     paired: Paired,
     #[serde(default)]
     tls: TlsArgs,
+    /// The name the broker keeps `watch`'s session under: random, since a stranger who knew it
+    /// (the phone id is in every request) could take the session and what waits in it.
+    #[serde(default)]
+    session: Option<String>,
+}
+
+/// Writes the phone's pairing file: its key signs this phone's requests, so owner-only from
+/// the first byte.
+fn save_config(path: &Path, config: &PhoneConfig) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(config)?)?;
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    Ok(())
 }
 
 #[derive(Debug, Args)]
@@ -320,38 +342,42 @@ pub async fn phone(args: PhoneArgs) -> anyhow::Result<ExitCode> {
     if let PhoneCommand::Pair { code, broker, vehicle_id, name } = &args.command {
         let client = PhoneClient::connect(&args.tls.broker(broker)?, vehicle_id);
         let paired = client.pair(code, name).await?;
-        let config = PhoneConfig { broker: broker.clone(), vehicle_id: vehicle_id.clone(), paired, tls: args.tls.clone() };
-        if let Some(parent) = config_path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        // The pairing key signs this phone's requests: owner-only, from the first byte.
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&config_path)
-            .with_context(|| format!("{}: cannot write", config_path.display()))?;
-        std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(&config)?)?;
-        std::fs::set_permissions(&config_path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        let session = Some(random_hex(12));
+        let config = PhoneConfig { broker: broker.clone(), vehicle_id: vehicle_id.clone(), paired, tls: args.tls.clone(), session };
+        save_config(&config_path, &config)?;
         let scopes: Vec<&str> = config.paired.scopes.iter().map(|s| s.name()).collect();
         println!("paired with {} as {} (may: {}); saved in {}", vehicle_id, name, scopes.join(", "), config_path.display());
         return Ok(ExitCode::SUCCESS);
     }
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("{}: not paired yet (run `cabin phone pair CODE`)", config_path.display()))?;
-    let config: PhoneConfig =
+    let mut config: PhoneConfig =
         serde_json::from_str(&text).with_context(|| format!("{}: not a phone pairing file", config_path.display()))?;
     let broker = args.tls.or(&config.tls).broker(&config.broker)?;
     if let PhoneCommand::Watch { count } = args.command {
         // A session the broker keeps: events sent while no one watched arrive now.
-        let client = PhoneClient::connect_persistent(&broker, &config.vehicle_id, &format!("{}-watch", config.paired.phone));
+        let session = match config.session.clone() {
+            Some(session) => session,
+            None => {
+                let session = random_hex(12);
+                config.session = Some(session.clone());
+                save_config(&config_path, &config)?;
+                session
+            }
+        };
+        let client = PhoneClient::connect_persistent(&broker, &config.vehicle_id, &session);
         let mut notices = client.notices();
         let mut seen = 0;
+        // Delivery is at least once, and a signed event can be sent again by anyone: each once.
+        let mut events_seen = std::collections::HashSet::new();
         while count.is_none_or(|c| seen < c) {
             let notice = notices.recv().await?;
             if !notice.is_from_car(&config.paired) {
                 tracing::warn!(topic = %notice.topic, "not signed by the car for this phone: ignored");
+                continue;
+            }
+            let event_id = notice.payload["id"].as_str().map(str::to_owned);
+            if event_id.is_some_and(|id| !events_seen.insert(id)) {
                 continue;
             }
             println!("{} {}", notice.topic, notice.payload);

@@ -231,7 +231,11 @@ impl Dialog {
     /// One request, or the answer to a question.
     async fn one_turn<T: Tools>(&mut self, text: &str, understood: Result<Understanding, UnderstandError>, tools: &T) -> Turn {
         let now = Instant::now();
-        self.language = understood.as_ref().map_or_else(|_| Language::of(text), |u| u.language);
+        let heard = understood.as_ref().map_or_else(|_| Language::of(text), |u| u.language);
+        // "OK" said in a Mandarin conversation is answered in Mandarin.
+        let yes_or_no = understood.as_ref().is_ok_and(|u| matches!(u.intent.as_str(), "dialog.confirm" | "dialog.deny"));
+        let keeps_language = yes_or_no && heard == Language::English && text.split_whitespace().count() <= 2;
+        self.language = if keeps_language { self.language } else { heard };
         let said = phrases(self.language);
         let mut preface = "";
         if self.pending.as_ref().is_some_and(|p| now.duration_since(p.since) > self.timeout) {

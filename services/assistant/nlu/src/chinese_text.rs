@@ -3,7 +3,10 @@
 //! as digits ("二十一点五度" -> "21.5度", "百分之五十" -> "50%"). Words are not separated: the
 //! extractors read characters, and the sentence encoder has its own segmentation.
 
+use std::sync::LazyLock;
+
 use cabin_language::is_han;
+use regex::Regex;
 
 /// Hesitations a recogniser writes, never part of a request.
 const FILLERS: &[char] = &['嗯', '呃', '额', '唔'];
@@ -31,7 +34,49 @@ pub fn normalise(raw: &str) -> String {
     while let Some(rest) = LEADING_FILLERS.iter().find_map(|f| text.strip_prefix(f)).filter(|rest| !rest.is_empty()) {
         text = rest;
     }
-    digits_for_numerals(text).replace("度半", ".5度")
+    digits_for_numerals(&english_words_in_mandarin(text)).replace("度半", ".5度")
+}
+
+/// English words drivers say inside Mandarin ("开一下trunk", "把volume调小一点"), put as the
+/// Mandarin the extractors and the encoder know. Names ("导航去Starbucks") stay as they are.
+const SAID_IN_ENGLISH: &[(&str, &str)] = &[
+    ("air conditioning", "空调"),
+    ("aircon", "空调"),
+    ("a c", "空调"),
+    ("ac", "空调"),
+    ("trunk", "后备箱"),
+    ("boot", "后备箱"),
+    ("windows", "车窗"),
+    ("window", "车窗"),
+    ("volume", "音量"),
+    ("music", "音乐"),
+    ("temperature", "温度"),
+    ("seat heating", "座椅加热"),
+    ("doors", "车门"),
+    ("door", "车门"),
+    ("lights", "灯"),
+    ("light", "灯"),
+    ("fan", "风量"),
+];
+
+fn english_words_in_mandarin(text: &str) -> String {
+    static LATIN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[a-z]+(?: [a-z]+)*").expect("tested"));
+    if !text.chars().any(is_han) {
+        return text.to_string();
+    }
+    LATIN
+        .replace_all(text, |run: &regex::Captures| {
+            let run = &run[0];
+            match SAID_IN_ENGLISH.iter().find(|(english, _)| *english == run) {
+                Some((_, mandarin)) => mandarin.to_string(),
+                None => run
+                    .split(' ')
+                    .map(|word| SAID_IN_ENGLISH.iter().find(|(e, _)| *e == word).map_or(word, |(_, m)| m))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            }
+        })
+        .into_owned()
 }
 
 /// Spaces stay only between two Latin words or numbers ("打开 a c" would not read as "ac", but
@@ -201,9 +246,18 @@ mod tests {
     }
 
     #[test]
+    fn english_words_said_in_mandarin_are_its_own_and_names_stay() {
+        assert_eq!(normalise("开一下trunk"), "开一下后备箱");
+        assert_eq!(normalise("把AC打开"), "把空调打开");
+        assert_eq!(normalise("把seat heating关了"), "把座椅加热关了");
+        assert_eq!(normalise("导航去Starbucks"), "导航去starbucks");
+        assert_eq!(normalise("open the trunk"), "open the trunk", "English alone is not Mandarin's to change");
+    }
+
+    #[test]
     fn punctuation_width_and_fillers_go() {
         assert_eq!(normalise("嗯，不是上海，是深圳！"), "不是上海是深圳");
-        assert_eq!(normalise("那个，把ＡＣ打开"), "把ac打开");
+        assert_eq!(normalise("那个，把ＡＣ打开"), "把空调打开");
         assert_eq!(normalise("播放 Taylor Swift 的歌"), "播放taylor swift的歌");
         assert_eq!(normalise("调到22.5度。"), "调到22.5度");
         assert_eq!(normalise("打開車窗，溫度調到二十二度"), "打开车窗温度调到22度");

@@ -613,4 +613,9 @@ async fn a_mandarin_driver_says_only_the_value_or_how_the_last_change_felt() {
     assert_eq!((trunk.reply.as_str(), sets(&trunk).len()), ("后备箱关着。", 0), "{trunk:?}");
     assert_eq!(dialog.turn("打开后备箱", &tools).await.reply, "要打开后备箱吗？");
     assert_eq!(dialog.turn("嗯，打开吧", &tools).await.reply, "正在打开后备箱。");
+    // English words inside Mandarin, and an English "OK" in a Mandarin conversation, which
+    // was answered in English.
+    assert_eq!(dialog.turn("关上后备箱", &tools).await.reply, "正在关闭后备箱。");
+    assert_eq!(dialog.turn("开一下trunk", &tools).await.reply, "要打开后备箱吗？");
+    assert_eq!(dialog.turn("OK", &tools).await.reply, "正在打开后备箱。");
 }
