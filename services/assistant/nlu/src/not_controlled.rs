@@ -44,7 +44,9 @@ static OTHER_THINGS: LazyLock<Vec<OtherThing>> = LazyLock::new(|| {
                 r"双闪|危险报警|警示灯|大灯|远光|近光|雾灯|转向灯|刹车灯|尾灯|示廓灯|日间行车灯|颜色|蓝|红|绿|紫|粉|橙|黄|屏幕|屏|仪表",
             ),
         ),
-        // Seat ventilation, massage and position, the steering wheel's heating, and the fan.
+        // Seat ventilation, massage and position, the steering wheel's heating; and the fan,
+        // which has an intent of its own (风量调到三档 once set a stranger's seat heating to its
+        // top level).
         (
             "seat.set_heating",
             re(
@@ -54,7 +56,7 @@ static OTHER_THINGS: LazyLock<Vec<OtherThing>> = LazyLock::new(|| {
         ),
         // Defrosters and demisters heat glass: the air conditioning and the windows are not
         // one. Nor is the fan's speed the AC's switch.
-        ("climate.set_ac", re(r"\b(defrost\w*|demist\w*|defog\w*|de ?ic\w*|fan|blower)\b"), re(r"除雾|除霜|去雾|化霜|风量|风速|鼓风")),
+        ("climate.set_ac", re(r"\b(defrost\w*|demist\w*|defog\w*|de ?ic\w*|fans?|blower)\b"), re(r"除雾|除霜|去雾|化霜|风量|风速|风扇|鼓风")),
         (
             "window.set",
             re(r"\b(sun ?roof|moon ?roof|roof|sun ?shades?|sun ?blinds?|blinds?|defrost\w*|demist\w*|defog\w*)\b"),
@@ -62,8 +64,7 @@ static OTHER_THINGS: LazyLock<Vec<OtherThing>> = LazyLock::new(|| {
         ),
         // Child locks keep a rear door shut from inside; they are not the central locking.
         ("doors.set_lock", re(r"\bchild (safety )?locks?\b|\bchild ?proof\b"), re(r"儿童锁")),
-        // Driving functions take numbers too, and so does the fan, which no intent controls (风量调到三档
-        // set a stranger's seat heating to its top level).
+        // Driving functions take numbers too, and so does the fan.
         ("climate.set_temperature", re(r"\b(cruise|speed limit\w*|limiter|fan|blower)\b"), re(r"巡航|限速|风量|风速|风扇|鼓风")),
         ("media.set_volume", re(r"\b(cruise|speed limit\w*|limiter|fan|blower)\b"), re(r"巡航|限速|风量|风速|风扇|鼓风")),
     ]
@@ -132,6 +133,8 @@ mod tests {
         }
         assert!(names_another_thing(Language::Chinese, "打开座椅通风", "seat.set_heating"));
         assert!(names_another_thing(Language::Chinese, "打开除雾", "climate.set_ac"));
+        // A stranger's 打开风扇 switched the air conditioning on.
+        assert!(names_another_thing(Language::Chinese, "把风扇打开", "climate.set_ac"));
         // A stranger's 风量调到三档 set the seat heating to its top level.
         for intent in ["seat.set_heating", "climate.set_temperature", "media.set_volume"] {
             assert!(names_another_thing(Language::Chinese, "风量调到三档", intent), "{intent}");

@@ -385,6 +385,115 @@ async fn hotter_steps_the_seat_heating_a_level_and_stops_at_its_ends() {
     each_sets_one_signal(&mut dialog, &tools, &[("turn off the seat heating", &seat, "0"), ("warm my seat", &seat, "66")]).await;
 }
 
+/// The fan, which a driver names more than any other control of the climate: the car used to
+/// say it did not understand ("turn the fan up" is in the voice benchmark's commands).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fan_is_switched_set_to_a_level_and_stepped_in_both_languages() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let mut dialog = brain().dialog();
+    let fan = "Vehicle.Cabin.HVAC.Station.Row1.Driver.FanSpeed".to_string();
+    each_sets_one_signal(
+        &mut dialog,
+        &tools,
+        &[
+            ("turn the fan on", &fan, "66"),
+            ("turn the fan up", &fan, "99"),
+            ("the fan is too loud", &fan, "66"),
+            ("set the fan to level one", &fan, "33"),
+            ("turn the fan off", &fan, "0"),
+            ("风量调到三档", &fan, "99"),
+            ("风量小一点", &fan, "66"),
+            ("关掉风扇", &fan, "0"),
+        ],
+    )
+    .await;
+    assert_eq!(dialog.turn("fan on full", &tools).await.reply, "Fan on the driver's side, level 3.");
+    assert_eq!(dialog.turn("风量调到一档", &tools).await.reply, "好的，主驾风量调到1档。");
+    // A step from the passenger's own fan, which was off, not from the driver's.
+    let passenger = dialog.turn("turn the passenger fan up", &tools).await;
+    assert_eq!(
+        sets(&passenger),
+        [("Vehicle.Cabin.HVAC.Station.Row1.Passenger.FanSpeed".to_string(), "33".to_string())],
+        "{}",
+        passenger.reply
+    );
+    // The fan is not the seat heating, the air conditioning or the temperature.
+    for said in ["turn the fan up", "风量调大一点", "blower on high"] {
+        let turn = dialog.turn(said, &tools).await;
+        assert!(sets(&turn).iter().all(|(signal, _)| signal.ends_with("FanSpeed")), "{said:?}: {:?}", sets(&turn));
+    }
+}
+
+/// A stranger's fan requests, English and Mandarin, and their neighbours that are not the fan
+/// (temperature, air conditioning, seat heating, volume, windows), written from a sheet of what
+/// the fan does (`data/fan-stranger.jsonl`). First run: 22 of 30 English and 16 of 20 Mandarin
+/// requests moved the right fan the right way, 25 of 25 neighbours left it alone; its misses
+/// were then read and fixed (27, 20 and 25; the README), so this holds what was fixed. Each
+/// request starts from every fan at level 2.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_strangers_fan_requests_move_the_fan_and_its_neighbours_do_not() {
+    let (_bus, _service, tools) = car(DriveProfile::parked()).await;
+    let zones = |zone: &str| -> Vec<&str> {
+        match zone {
+            "driver" => vec!["Row1.Driver"],
+            "passenger" => vec!["Row1.Passenger"],
+            "rear_left" => vec!["Row2.Driver"],
+            "rear_right" => vec!["Row2.Passenger"],
+            "rear" => vec!["Row2.Driver", "Row2.Passenger"],
+            "front" => vec!["Row1.Driver", "Row1.Passenger"],
+            "all" => vec!["Row1.Driver", "Row1.Passenger", "Row2.Driver", "Row2.Passenger"],
+            other => panic!("a zone the sheet does not have: {other}"),
+        }
+    };
+    let (mut right, mut fan_requests, mut wrong) = (0, 0, Vec::new());
+    for line in include_str!("data/fan-stranger.jsonl").lines().filter(|line| !line.trim().is_empty()) {
+        let item: serde_json::Value = serde_json::from_str(line).unwrap();
+        let (said, is_fan, expect) = (item["text"].as_str().unwrap(), item["fan"].as_bool().unwrap(), item["expect"].as_str().unwrap());
+        let mut dialog = brain().dialog();
+        // The driver's last: the zone a request names none of is the driver's, not the last one set.
+        for setup in [
+            "set the passenger fan to level two",
+            "set the rear left fan to level two",
+            "set the rear right fan to level two",
+            "set the driver fan to level two",
+        ] {
+            let turn = dialog.turn(setup, &tools).await;
+            assert!(sets(&turn).iter().any(|(signal, value)| signal.ends_with("FanSpeed") && value == "66"), "{setup:?}: {}", turn.reply);
+        }
+        let turn = dialog.turn(said, &tools).await;
+        let fans: Vec<(String, String)> = sets(&turn).into_iter().filter(|(signal, _)| signal.ends_with("FanSpeed")).collect();
+        let ok = if is_fan {
+            fan_requests += 1;
+            let (what, zone) = expect.split_once(" zone ").unwrap_or((expect, "driver"));
+            let wanted = match what {
+                "off" => Some("0".to_string()),
+                "up" => Some("99".to_string()),
+                "down" => Some("33".to_string()),
+                "on" => None,
+                level => Some((level.trim_start_matches("level ").parse::<u32>().unwrap() * 33).to_string()),
+            };
+            let mut stations: Vec<&str> = fans
+                .iter()
+                .map(|(signal, _)| signal.trim_start_matches("Vehicle.Cabin.HVAC.Station.").trim_end_matches(".FanSpeed"))
+                .collect();
+            stations.sort();
+            fans.len() == sets(&turn).len()
+                && stations == zones(zone)
+                && fans.iter().all(|(_, value)| wanted.as_ref().map_or(value != "0", |wanted| value == wanted))
+        } else {
+            fans.is_empty()
+        };
+        if ok {
+            right += usize::from(is_fan);
+        } else {
+            wrong.push(format!("{said:?} ({expect}): {:?} {}", sets(&turn), turn.reply));
+        }
+    }
+    let neighbours_moved = wrong.len() - (fan_requests - right);
+    assert_eq!(neighbours_moved, 0, "{wrong:#?}");
+    assert!(right * 100 >= fan_requests * 90, "{right} of {fan_requests} fan requests: {wrong:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_value_out_of_range_is_refused_in_the_drivers_language_and_a_step_stops_at_the_limit() {
     let (_bus, _service, tools) = car(DriveProfile::parked()).await;

@@ -287,8 +287,8 @@ fn warmth(text: &str) -> Option<&'static str> {
 
 static HEAT_STEP: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     vec![
-        ("down", re(r"(?:低|凉|小)(?:一点|一些|点|些)|调低|调小|降低|太热|太烫")),
-        ("up", re(r"(?:高|热|大)(?:一点|一些|点|些)|调高|调大|升高|再热|加大")),
+        ("down", re(r"(?:低|凉|小)(?:一点|一些|点|些)|调低|调小|降低|太热|太烫|太大")),
+        ("up", re(r"(?:高|热|大)(?:一点|一些|点|些)|调高|调大|升高|再热|加大|太小")),
     ]
 });
 
@@ -551,6 +551,8 @@ mod tests {
             (SlotKind::OpenPercent, "主驾车窗开三分之一", Some("33")),
             (SlotKind::OpenPercent, "车窗开四分之三", Some("75")),
             (SlotKind::HeatLevel, "座椅加热开到三档", Some("3")),
+            (SlotKind::HeatStep, "风太小了", Some("up")),
+            (SlotKind::HeatStep, "出风太大", Some("down")),
             (SlotKind::VolumeLevel, "音量调到百分之五十", Some("50")),
             (SlotKind::Switch, "把空调关了", Some("off")),
             (SlotKind::Switch, "打开空调", Some("on")),

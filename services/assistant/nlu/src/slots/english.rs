@@ -107,14 +107,14 @@ fn zone(text: &str) -> Option<&'static str> {
         LazyLock::new(|| re(r"\b(rear|back)( on the)? right\b|\bright (rear|back)\b|\bbehind the passenger\b"));
     // Both seats of a row, for the task to run on each.
     static REAR: LazyLock<Regex> = LazyLock::new(|| {
-        re(r"\b(rear|back) (seats|windows|row|passengers|ones)\b|\b(in|for) the back\b|\bbackseat|\bback seat\b|\brear seat\b")
+        re(r"\b(rear|back) (seats|windows|row|passengers|ones|fans?)\b|\b(in|for) the back\b|\bbackseat|\bback seat\b|\brear seat\b")
     });
-    static FRONT: LazyLock<Regex> = LazyLock::new(|| re(r"\bfront (seats|windows|row|ones)\b|\b(in|for) the front\b"));
+    static FRONT: LazyLock<Regex> = LazyLock::new(|| re(r"\bfront (seats|windows|row|ones|fans?)\b|\b(in|for) the front\b"));
     static PASSENGER: LazyLock<Regex> = LazyLock::new(|| re(r"\bpassenger"));
     static DRIVER: LazyLock<Regex> =
-        LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window)\b|\bmine\b|\bfor me\b|\b(next to|beside) me\b"));
+        LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window|fan)\b|\bmine\b|\bfor me\b|\b(next to|beside) me\b"));
     static ALL: LazyLock<Regex> = LazyLock::new(|| {
-        re(r"\b(all|every|both)\b|\beveryone\b|\beverybody\b|\beverywhere\b|\bwindows\b|\bseats\b|\bheaters\b|\ball round\b")
+        re(r"\b(all|every|both)\b|\beveryone\b|\beverybody\b|\beverywhere\b|\bwindows\b|\bseats\b|\bheaters\b|\bfans\b|\ball round\b")
     });
     // "all the way" is how far, not which.
     static HOW_FAR: LazyLock<Regex> = LazyLock::new(|| re(r"\ball the way\b|\ball of it\b|\bat all\b"));
@@ -209,8 +209,8 @@ fn open_percent(text: &str) -> Option<f64> {
 
 fn heat_level(text: &str) -> Option<f64> {
     // A number said alone is a level only where a level is expected: "no, 3" after "level 1".
-    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:level|to|on|at) (\d+)\b|^(\d+)$"));
-    static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"\boff\b"));
+    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"\b(?:level|speed|to|on|at) (\d+)\b|^(\d+)$"));
+    static OFF: LazyLock<Regex> = LazyLock::new(|| re(r"\b(off|kill)\b"));
     static LOW: LazyLock<Regex> = LazyLock::new(|| re(r"\b(low|lowest|minimum|gentle)\b"));
     static MEDIUM: LazyLock<Regex> = LazyLock::new(|| re(r"\b(medium|mid|middle)\b"));
     static HIGH: LazyLock<Regex> = LazyLock::new(|| re(r"\b(high|highest|max|maximum|full)\b"));
@@ -288,11 +288,15 @@ static HEAT_STEP: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     vec![
         (
             "down",
-            re(r"\b(cooler|colder|lower|less heat|turn (\w+ ){0,3}down|down a (level|notch|bit)|decrease|reduce|too (hot|warm)|burning)\b"),
+            re(
+                r"\b(cooler|colder|lower|less heat|turn (\w+ ){0,3}down|down a (level|notch|bit)|decrease|reduce|too (hot|warm)|burning|too (loud|noisy|strong|hard)|slow (\w+ ){0,2}down|slower|weaker|less air)\b",
+            ),
         ),
         (
             "up",
-            re(r"\b(warmer|hotter|higher|more heat|turn (\w+ ){0,3}up|crank (\w+ ){0,3}up|up a (level|notch|bit)|increase|raise|boost)\b"),
+            re(
+                r"\b(warmer|hotter|higher|more heat|turn (\w+ ){0,3}up|crank (\w+ ){0,3}up|up a (level|notch|bit)|increase|raise|boost|faster|stronger|more air)\b",
+            ),
         ),
     ]
 });
@@ -575,6 +579,9 @@ mod tests {
             (SlotKind::Zone, "open the window behind me", Some("rear_left")),
             (SlotKind::Zone, "my son is in the back on the right", Some("rear_right")),
             (SlotKind::Zone, "the window next to me", Some("driver")),
+            (SlotKind::Zone, "turn the back fan down", Some("rear")),
+            (SlotKind::Zone, "both front fans to two", Some("front")),
+            (SlotKind::Zone, "turn off the fans", Some("all")),
         ]);
     }
 
@@ -588,6 +595,11 @@ mod tests {
             (SlotKind::Loudness, "the music is so loud i can't hear myself think", Some("down")),
             (SlotKind::Loudness, "the music's too loud", Some("down")),
             (SlotKind::HeatStep, "hotter", Some("up")),
+            // The fan's levels and steps are the seat heating's.
+            (SlotKind::HeatStep, "the blower is too noisy", Some("down")),
+            (SlotKind::HeatStep, "i want the fan faster", Some("up")),
+            (SlotKind::HeatLevel, "fan speed 2", Some("2")),
+            (SlotKind::HeatLevel, "kill the blower", Some("0")),
             (SlotKind::HeatStep, "turn the seat heating up", Some("up")),
             (SlotKind::HeatStep, "my seat is getting too hot", Some("down")),
             // Warming a seat, or feeling cold, switches it on: no step.
