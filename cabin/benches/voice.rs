@@ -17,14 +17,7 @@ use cabin_audio::Audio;
 use cabin_bench_support::percentile;
 use cabin_models::ModelsDir;
 use cabin_voice_corpus::{mix_at_snr, padded, speak, word_error_rate, CHATTER, COMMANDS, HELD_OUT_VOICES, NEAR_MISSES, SNRS_DB};
-use cabin_voice_service::{load_listener, transcribe_file, CommandJudge, Heard, Listener, ListenerConfig, VoiceModels};
-
-/// The words the default task book biases the recogniser with (as `cabin serve voice` does).
-fn vocabulary() -> Vec<String> {
-    let vehicle = cabin_vehicle_config::VehicleConfig::embedded();
-    let intents = cabin_nlu::IntentCatalog::embedded();
-    cabin_dialog::TaskBook::load(&[] as &[&str], &intents, &vehicle.catalog).expect("shipped tasks load").vocabulary()
-}
+use cabin_voice_service::{load_listener, transcribe_file, Heard, Listener, ListenerConfig, VoiceModels};
 
 /// CPU seconds this process has used (user + system), from /proc.
 fn cpu_secs() -> f64 {
@@ -34,15 +27,9 @@ fn cpu_secs() -> f64 {
     ticks / 100.0
 }
 
-/// The assistant's dialog, in process, judging whether a command is whole (as the voice service
-/// asks the assistant over D-Bus).
-struct DialogJudge(cabin_dialog::Dialog);
-
-impl CommandJudge for DialogJudge {
-    fn is_whole_command(&self, text: &str) -> bool {
-        self.0.understander().understand(text).is_ok_and(|understood| self.0.is_complete(text, &understood))
-    }
-}
+#[path = "support/assistant.rs"]
+mod assistant;
+use assistant::{vocabulary, DialogJudge};
 
 fn main() {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
@@ -237,16 +224,8 @@ fn main() {
     if recognition {
         // --- The same commands, the turn ended at a 250 ms pause when the assistant's dialog finds
         // the words a whole command: how much sooner, and how often words were lost by it.
-        let brain = cabin_assistant_service::Brain::load(
-            &ModelsDir::resolve(),
-            &cabin_assistant_service::BrainFiles::default(),
-            &cabin_vehicle_config::VehicleConfig::embedded(),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let mut judged = load_listener(&models, asr_config.clone(), ListenerConfig::default())
-            .unwrap()
-            .0
-            .with_judge(Box::new(DialogJudge(brain.dialog())));
+        let mut judged =
+            load_listener(&models, asr_config.clone(), ListenerConfig::default()).unwrap().0.with_judge(Box::new(DialogJudge::embedded()));
         let (mut early_to_text, mut ended_early, mut words_lost) = (Vec::new(), 0, 0);
         let woken_in_order = SNRS_DB.iter().flat_map(|&snr| commands.iter().filter(move |(s, ..)| *s == snr).map(|(_, _, woken, _)| woken));
         for (woken, full_text) in woken_in_order.zip(&full_silence_texts) {
