@@ -50,13 +50,13 @@ static OTHER_THINGS: LazyLock<Vec<OtherThing>> = LazyLock::new(|| {
         (
             "seat.set_heating",
             re(
-                r"\b(ventilat\w*|cool(ing|ed)? (my |the )?seats?|seat cool\w*|massag\w*|reclin\w*|lumbar|backrest|seat ?back|headrest|steering wheel|move (my |the )?seat|seat (forward|backward|back)|fan|blower)\b",
+                r"\b(ventilat\w*|cool(ing|ed)? (my |the )?seats?|seat cool\w*|massag\w*|reclin\w*|lumbar|backrest|seat ?back|headrest|steering wheel|move (my |the )?seat|seat (forward|backward|back)|fans?|blowers?)\b",
             ),
             re(r"通风|制冷|按摩|靠背|放倒|腰托|头枕|方向盘|往前|往后|向前|向后|风量|风速|风扇|鼓风"),
         ),
         // Defrosters and demisters heat glass: the air conditioning and the windows are not
         // one. Nor is the fan's speed the AC's switch.
-        ("climate.set_ac", re(r"\b(defrost\w*|demist\w*|defog\w*|de ?ic\w*|fans?|blower)\b"), re(r"除雾|除霜|去雾|化霜|风量|风速|风扇|鼓风")),
+        ("climate.set_ac", re(r"\b(defrost\w*|demist\w*|defog\w*|de ?ic\w*|fans?|blowers?)\b"), re(r"除雾|除霜|去雾|化霜|风量|风速|风扇|鼓风")),
         (
             "window.set",
             re(r"\b(sun ?roof|moon ?roof|roof|sun ?shades?|sun ?blinds?|blinds?|defrost\w*|demist\w*|defog\w*)\b"),
@@ -65,8 +65,8 @@ static OTHER_THINGS: LazyLock<Vec<OtherThing>> = LazyLock::new(|| {
         // Child locks keep a rear door shut from inside; they are not the central locking.
         ("doors.set_lock", re(r"\bchild (safety )?locks?\b|\bchild ?proof\b"), re(r"儿童锁")),
         // Driving functions take numbers too, and so does the fan.
-        ("climate.set_temperature", re(r"\b(cruise|speed limit\w*|limiter|fan|blower)\b"), re(r"巡航|限速|风量|风速|风扇|鼓风")),
-        ("media.set_volume", re(r"\b(cruise|speed limit\w*|limiter|fan|blower)\b"), re(r"巡航|限速|风量|风速|风扇|鼓风")),
+        ("climate.set_temperature", re(r"\b(cruise|speed limit\w*|limiter|fans?|blowers?)\b"), re(r"巡航|限速|风量|风速|风扇|鼓风")),
+        ("media.set_volume", re(r"\b(cruise|speed limit\w*|limiter|fans?|blowers?)\b"), re(r"巡航|限速|风量|风速|风扇|鼓风")),
     ]
     .into_iter()
     .map(|(intent, english, chinese)| OtherThing { intent, english, chinese })
@@ -139,6 +139,7 @@ mod tests {
         for intent in ["seat.set_heating", "climate.set_temperature", "media.set_volume"] {
             assert!(names_another_thing(Language::Chinese, "风量调到三档", intent), "{intent}");
             assert!(names_another_thing(Language::English, "turn the fan up to four", intent), "{intent}");
+            assert!(names_another_thing(Language::English, "the fans are too loud", intent), "{intent}");
         }
         for (text, intent) in [
             ("change the ambient lighting to blue", "lights.set_interior"),

@@ -407,7 +407,7 @@ async fn the_fan_is_switched_set_to_a_level_and_stepped_in_both_languages() {
         ],
     )
     .await;
-    assert_eq!(dialog.turn("fan on full", &tools).await.reply, "Fan on the driver's side, level 3.");
+    assert_eq!(dialog.turn("fan on full", &tools).await.reply, "Fan speed on the driver's side: level 3.");
     assert_eq!(dialog.turn("风量调到一档", &tools).await.reply, "好的，主驾风量调到1档。");
     // A step from the passenger's own fan, which was off, not from the driver's.
     let passenger = dialog.turn("turn the passenger fan up", &tools).await;

@@ -232,7 +232,8 @@ fn open_percent(text: &str) -> Option<f64> {
 }
 
 fn heat_level(text: &str) -> Option<f64> {
-    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"(\d+)(?:档|级)|(?:档|级)(?:位)?(?:调到|到|为)?(\d+)"));
+    // 调高一档 is a step of one, not level one: a number after 高, 低, 降… is how far to go.
+    static LEVEL: LazyLock<Regex> = LazyLock::new(|| re(r"(?:^|[^高低大小降升加减])(\d+)(?:档|级)|(?:档|级)(?:位)?(?:调到|到|为)?(\d+)"));
     if let Some(level) = LEVEL.captures(text).and_then(|c| c.get(1).or(c.get(2))).and_then(|m| m.as_str().parse().ok()) {
         Some(level)
     } else if text.contains('关') {
@@ -287,8 +288,8 @@ fn warmth(text: &str) -> Option<&'static str> {
 
 static HEAT_STEP: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     vec![
-        ("down", re(r"(?:低|凉|小)(?:一点|一些|点|些)|调低|调小|降低|太热|太烫|太大")),
-        ("up", re(r"(?:高|热|大)(?:一点|一些|点|些)|调高|调大|升高|再热|加大|太小")),
+        ("down", re(r"(?:低|凉|小)(?:一点|一些|点|些)|调低|调小|降低|[降减]\d|太热|太烫|太大")),
+        ("up", re(r"(?:高|热|大)(?:一点|一些|点|些)|调高|调大|升高|[升加]\d|再热|加大|太小")),
     ]
 });
 
@@ -553,6 +554,11 @@ mod tests {
             (SlotKind::HeatLevel, "座椅加热开到三档", Some("3")),
             (SlotKind::HeatStep, "风太小了", Some("up")),
             (SlotKind::HeatStep, "出风太大", Some("down")),
+            (SlotKind::HeatLevel, "风速调高一档", None),
+            (SlotKind::HeatStep, "风速调高一档", Some("up")),
+            (SlotKind::HeatLevel, "座椅加热降一档", None),
+            (SlotKind::HeatStep, "座椅加热降一档", Some("down")),
+            (SlotKind::HeatLevel, "风量调到一档", Some("1")),
             (SlotKind::VolumeLevel, "音量调到百分之五十", Some("50")),
             (SlotKind::Switch, "把空调关了", Some("off")),
             (SlotKind::Switch, "打开空调", Some("on")),

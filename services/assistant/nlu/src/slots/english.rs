@@ -114,7 +114,7 @@ fn zone(text: &str) -> Option<&'static str> {
     static DRIVER: LazyLock<Regex> =
         LazyLock::new(|| re(r"\bdriver|\bmy (side|seat|window|fan)\b|\bmine\b|\bfor me\b|\b(next to|beside) me\b"));
     static ALL: LazyLock<Regex> = LazyLock::new(|| {
-        re(r"\b(all|every|both)\b|\beveryone\b|\beverybody\b|\beverywhere\b|\bwindows\b|\bseats\b|\bheaters\b|\bfans\b|\ball round\b")
+        re(r"\b(all|every|both)\b|\beveryone\b|\beverybody\b|\beverywhere\b|\bwindows\b|\bseats\b|\bheaters\b|\ball round\b")
     });
     // "all the way" is how far, not which.
     static HOW_FAR: LazyLock<Regex> = LazyLock::new(|| re(r"\ball the way\b|\ball of it\b|\bat all\b"));
@@ -581,7 +581,6 @@ mod tests {
             (SlotKind::Zone, "the window next to me", Some("driver")),
             (SlotKind::Zone, "turn the back fan down", Some("rear")),
             (SlotKind::Zone, "both front fans to two", Some("front")),
-            (SlotKind::Zone, "turn off the fans", Some("all")),
         ]);
     }
 
