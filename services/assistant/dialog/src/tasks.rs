@@ -361,6 +361,10 @@ impl TaskBook {
             "cabin",
             "body",
         ];
+        // Words whisper spells right unprompted. Measured for "fan" on the voice benchmark's
+        // commands at 10 dB: 20.4 % of words wrong with it in the prompt, 20.0 % without, and
+        // with it one clip's "set the temperature" was heard as "satellite temperature".
+        const UNPROMPTED: &[&str] = &["fan"];
         let mut words: Vec<String> = Vec::new();
         let paths = self.tasks.iter().flat_map(|t| t.set.iter().map(|s| s.signal.as_str()).chain(t.read.iter().map(String::as_str)));
         for segment in paths.flat_map(|p| p.split('.')).filter(|s| !s.contains('{')) {
@@ -377,7 +381,11 @@ impl TaskBook {
             }
             for piece in pieces {
                 let lower = piece.to_lowercase();
-                if lower.len() >= 3 && !STRUCTURAL.contains(&lower.as_str()) && !words.contains(&lower) {
+                if lower.len() >= 3
+                    && !STRUCTURAL.contains(&lower.as_str())
+                    && !UNPROMPTED.contains(&lower.as_str())
+                    && !words.contains(&lower)
+                {
                     words.push(lower);
                 }
             }
@@ -750,8 +758,8 @@ mod tests {
             assert!(vocabulary.iter().any(|w| w == word), "{word} missing from {vocabulary:?}");
         }
         assert!(vocabulary.iter().any(|w| w == "hvac"), "acronyms stay whole: {vocabulary:?}");
-        for structural in ["vehicle", "row1", "is", "cabin", "h"] {
-            assert!(!vocabulary.iter().any(|w| w == structural), "{structural} in {vocabulary:?}");
+        for left_out in ["vehicle", "row1", "is", "cabin", "h", "fan"] {
+            assert!(!vocabulary.iter().any(|w| w == left_out), "{left_out} in {vocabulary:?}");
         }
     }
 
