@@ -100,8 +100,13 @@ fn main() {
     // (kind, snr) -> [clips, woke, head fired]
     let mut counts: std::collections::BTreeMap<(&str, u32), [usize; 3]> = Default::default();
     for (v, speaker) in cabin_wake_training::VALIDATION_VOICES.iter().enumerate() {
-        let sayings =
-            COMMANDS.iter().map(|c| (format!("hey cabin, {c}"), "phrase")).chain(NEAR_MISSES.iter().map(|n| (n.to_string(), "near")));
+        // The phrase with a comma (espeak-ng pauses there), run into the request as people say
+        // it, and near misses.
+        let sayings = COMMANDS
+            .iter()
+            .map(|c| (format!("hey cabin, {c}"), "phrase"))
+            .chain(COMMANDS.iter().map(|c| (format!("hey cabin {c}"), "run-on")))
+            .chain(NEAR_MISSES.iter().map(|n| (n.to_string(), "near")));
         for (c, (said, kind)) in sayings.enumerate() {
             let audio = padded(&speak(&said, speaker), 0.6, 1.0);
             for snr in [10.0, 5.0] {
@@ -126,7 +131,11 @@ fn main() {
         }
     }
     for ((kind, snr), [clips, woke, fired]) in counts {
-        let what = if kind == "phrase" { "phrases" } else { "near misses" };
+        let what = match kind {
+            "phrase" => "phrases",
+            "run-on" => "phrases run into the request",
+            _ => "near misses",
+        };
         println!("{what} at {snr} dB: {woke} of {clips} woke the car; the head fired on {fired}");
     }
 }

@@ -105,7 +105,12 @@ impl Service {
     }
 
     fn spawn_with(bus: &PrivateBus, args: &[&str], stdin: Stdio, ready: impl Fn() -> bool) -> Service {
-        let child = cabin_command(args).env("DBUS_SYSTEM_BUS_ADDRESS", bus.address()).stdin(stdin).spawn().expect("cabin serve starts");
+        let mut command = cabin_command(args);
+        if args.starts_with(&["serve", "voice"]) {
+            // Its warnings say why a reply was the apology (the assistant's error, or its time).
+            command.env("CABIN_LOG", "error,cabin_voice_service=warn");
+        }
+        let child = command.env("DBUS_SYSTEM_BUS_ADDRESS", bus.address()).stdin(stdin).spawn().expect("cabin serve starts");
         let mut service = Service { child };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
