@@ -518,10 +518,12 @@ mod tests {
             let rows = 200;
             let matrix = Tensor::randn(0f32, 1.0, (rows, columns), &device).unwrap();
             let products = BlockProduct::every_available(dtype);
-            assert!(
-                !products.is_empty(),
-                "this test needs a CPU with AVX-512 (AVX2 and FMA for Q5_0 and Q4_1); without them the product is never used"
-            );
+            if matches!(dtype, GgmlDType::Q4K | GgmlDType::Q6K) && products.is_empty() {
+                // Not a pass: on this CPU these formats go through candle's products, not ours.
+                eprintln!("NOT TESTED here: the {dtype:?} product needs AVX-512, which this CPU lacks (candle's is used)");
+                continue;
+            }
+            assert!(!products.is_empty(), "this test needs a CPU with AVX2 and FMA; without them the product is never used");
             let table = QTensor::quantize(&matrix, dtype).unwrap();
             let weights = table.dequantize(&device).unwrap().to_vec2::<f32>().unwrap();
             for product in &products {

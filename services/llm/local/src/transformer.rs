@@ -70,7 +70,8 @@ impl Embedding {
 /// this machine a Q4_K matrix ended up held three times (4.5 + 6 + 10 bits a weight), which took
 /// Qwen2.5-0.5B from 528 to 705 MiB once it had answered. Those formats are kept as bare blocks
 /// that candle cannot repack: multiplied by our product where the CPU has AVX-512, else by
-/// candle's plain vector products.
+/// candle's plain vector products, for a prompt of up to [`BLOCKS_PROMPT_TOKENS`] too: with
+/// AVX2 those beat an AVX2 port of our k-quant product (`services/llm/README.md`).
 ///
 /// For Q5_0 and Q4_1, most of both models' weights, candle's vector product is generic code;
 /// tokens go through our AVX2 one instead (`block_product.rs`), prompts of under 48 too. So do
@@ -90,8 +91,14 @@ enum Weight {
 const PROMPT_TOKENS: usize = 16;
 /// From this many tokens on, dequantizing beats our block product too (`block_product.rs`):
 /// it spreads each block once per six tokens, candle's tiled f32 product does better per token
-/// once the fixed cost of writing the f32 matrix is shared by enough of them.
+/// once the fixed cost of writing the f32 matrix is shared by enough of them (measured with
+/// AVX-512 and with AVX2 alike).
 const OUR_PROMPT_TOKENS: usize = 48;
+/// From this many tokens on, dequantizing a k-quant matrix beats candle's vector products over
+/// its blocks. Measured with AVX2 on Qwen's 896 × 4,864 down projection: 16 tokens 1.7 ms
+/// against 8.9 dequantized, 48 tokens 5.1 against 8.6, 200 tokens 22 against 22 (Q4_K) and
+/// 25 against 18 (Q6_K).
+const BLOCKS_PROMPT_TOKENS: usize = 128;
 
 impl Weight {
     fn new(table: Arc<QTensor>) -> Result<Weight> {
@@ -123,7 +130,7 @@ impl Weight {
                 product.multiply(&table.data()?, (rows, columns), &x.flatten_all()?.to_vec1::<f32>()?, &mut out);
                 Tensor::from_vec(out, (batch, tokens, rows), x.device())
             }
-            Weight::Blocks { blocks, rows, columns } if prompt => {
+            Weight::Blocks { blocks, rows, columns } if x.dim(1)? >= BLOCKS_PROMPT_TOKENS => {
                 let CpuStorage::F32(matrix) = blocks.dequantize(rows * columns)? else {
                     candle_core::bail!("{:?} blocks did not dequantize to f32", blocks.dtype());
                 };
@@ -454,7 +461,7 @@ mod tests {
         let weight = Weight::new(Arc::new(table)).unwrap();
         assert!(matches!(weight, Weight::Blocks { .. } | Weight::Ours { .. }), "candle would keep a repacked copy beside the blocks");
         // A token as decoding multiplies it, a prompt, and a prompt long enough to dequantize.
-        for tokens in [1, PROMPT_TOKENS + 4, OUR_PROMPT_TOKENS + 4] {
+        for tokens in [1, PROMPT_TOKENS + 4, OUR_PROMPT_TOKENS.max(BLOCKS_PROMPT_TOKENS) + 4] {
             let x = Tensor::randn(0f32, 1.0, (1, tokens, 512), &device).unwrap();
             let ours = weight.forward(&x).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
             let expected = x.broadcast_matmul(&expected_matrix.t().unwrap()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
